@@ -1,0 +1,22 @@
+"""The one error type of the platform: raised anywhere, turned into JSON in one place."""
+
+
+class ApiError(Exception):
+    """A failure the client should see: a machine code, a Chinese message, an HTTP status.
+
+    `field` names the request field at fault, when there is one.
+    """
+
+    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.field = field
+
+    def to_dict(self) -> dict:
+        """The body of the `{"error": ...}` envelope."""
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.code!r}, {self.message!r}, status={self.status}, field={self.field!r})"
