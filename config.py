@@ -1,0 +1,130 @@
+"""One environment-driven configuration for the server, the jobs and the tests.
+
+Every setting comes from an environment variable of the same name (and an optional `.env` file in
+the working directory, which never overrides the real environment). README lists them all;
+`.env.example` is the template.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# A fixed 256-bit key so that a development database stays readable across restarts. Production
+# refuses to start with it (see Config.check).
+DEV_DATA_KEY = base64.b64encode(b"dev-only-data-key-32-bytes-long!").decode()
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class Config:
+    """Settings of one deployment. Build it with `Config.from_env()` or `TestConfig(...)`."""
+
+    app_env: str = "development"  # development | test | production
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite:///data/healthcode.db"
+    db_max_connections: int = 20
+    secret_key: str = DEV_SECRET
+    # DATA_KEY: base64 of 32 bytes, or several as "id:base64,id:base64" (first one encrypts).
+    data_key: str = DEV_DATA_KEY
+    max_body_bytes: int = 64 * 1024
+    token_idle_seconds: int = 7 * 24 * 3600
+    token_absolute_seconds: int = 30 * 24 * 3600
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com/"
+    alipay_appid: str = ""
+    alipay_private_key: str = ""
+    alipay_public_key: str = ""
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    http_timeout_seconds: float = 5.0
+    tz: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    ENV_NAMES = {
+        "APP_ENV": ("app_env", str),
+        "HOST": ("host", str),
+        "PORT": ("port", int),
+        "DATABASE_URL": ("database_url", str),
+        "DB_MAX_CONNECTIONS": ("db_max_connections", int),
+        "SECRET_KEY": ("secret_key", str),
+        "DATA_KEY": ("data_key", str),
+        "MAX_BODY_BYTES": ("max_body_bytes", int),
+        "TOKEN_IDLE_SECONDS": ("token_idle_seconds", int),
+        "TOKEN_ABSOLUTE_SECONDS": ("token_absolute_seconds", int),
+        "WECHAT_APPID": ("wechat_appid", str),
+        "WECHAT_SECRET": ("wechat_secret", str),
+        "WECHAT_API_BASE": ("wechat_api_base", str),
+        "ALIPAY_APPID": ("alipay_appid", str),
+        "ALIPAY_PRIVATE_KEY": ("alipay_private_key", str),
+        "ALIPAY_PUBLIC_KEY": ("alipay_public_key", str),
+        "ALIPAY_GATEWAY": ("alipay_gateway", str),
+        "HTTP_TIMEOUT_SECONDS": ("http_timeout_seconds", float),
+        "TZ": ("tz", str),
+        "LOG_LEVEL": ("log_level", str),
+    }
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, dotenv_path: str = ".env") -> "Config":
+        """Read the settings from `environ` (default: os.environ plus `.env` if present)."""
+        if environ is None:
+            if os.path.exists(dotenv_path):
+                from dotenv import load_dotenv
+
+                load_dotenv(dotenv_path, override=False)
+            environ = dict(os.environ)
+        values = {}
+        for name, (attr, kind) in cls.ENV_NAMES.items():
+            if environ.get(name, "") != "":
+                raw = environ[name]
+                values[attr] = _bool(raw) if kind is bool else kind(raw)
+        return cls(**values)
+
+    def replace(self, **changes) -> "Config":
+        """A copy with some settings changed (tests use it)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_appid and self.wechat_secret)
+
+    @property
+    def alipay_enabled(self) -> bool:
+        return bool(self.alipay_appid and self.alipay_private_key and self.alipay_public_key)
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        """A2: the development sign-in exists only without real platforms and never in production."""
+        return not self.is_production and not self.wechat_enabled and not self.alipay_enabled
+
+    def check(self) -> None:
+        """Refuse settings that must never reach production."""
+        if self.is_production:
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise SystemExit("生产环境必须设置 SECRET_KEY（至少 32 个字符）")
+            if self.data_key == DEV_DATA_KEY:
+                raise SystemExit("生产环境必须设置 DATA_KEY（32 字节密钥的 base64）")
+
+
+def TestConfig(**changes) -> Config:
+    """Settings for the test suite: in-memory friendly, no real platform credentials."""
+    base = Config(
+        app_env="test",
+        database_url="sqlite:///:memory:",
+        secret_key="test-secret-key-0123456789abcdef0123456789",
+        data_key=base64.b64encode(b"test-data-key-32-bytes-long-000!").decode(),
+        http_timeout_seconds=2.0,
+    )
+    return base.replace(**changes)

@@ -1,0 +1,1 @@
+"""Shared handler base (JSON envelope, errors, auth), health, and the OpenAPI document."""

@@ -1,0 +1,162 @@
+"""The shared handler base: JSON envelope, the one write_error, body limits, sign-in and roles.
+
+An API handler declares who may call it and one method per operation:
+
+    class ProfileHandler(ApiHandler):
+        roles = ("citizen",)                       # enforced in prepare(), for every method
+
+        @operation("getProfile", "我的实名信息", response=PROFILE)
+        def get(self):
+            return profile.get_profile(self.current_account)
+
+The decorator validates the body against its schema, calls the method (sync or async), and
+writes `{"data": ...}`. Any ApiError becomes `{"error": {"code", "message", "field"}}`; anything
+else becomes a 500 with no stack trace.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+from dataclasses import dataclass, field
+
+import tornado.web
+
+from handlers.schema import Schema
+from models.db import request_connections
+from services import auth
+from services.errors import ApiError
+
+log = logging.getLogger("healthcode.api")
+
+HTTP_ERRORS = {
+    400: ("bad_request", "请求格式错误"),
+    403: ("forbidden", "无权访问"),
+    404: ("not_found", "接口不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("body_too_large", "请求体过大"),
+}
+
+
+@dataclass
+class Operation:
+    """What /openapi.json says of one handler method."""
+
+    operation_id: str
+    summary: str
+    body: Schema | None = None
+    response: Schema | None = None
+    status: int = 200
+    errors: tuple = ()
+    tags: tuple = field(default_factory=tuple)
+
+
+def operation(operation_id: str, summary: str, *, body: Schema | None = None, response: Schema | None = None,
+              status: int = 200, errors: tuple = ()):
+    """Declare a handler method as an API operation (see the module docstring)."""
+    spec = Operation(operation_id, summary, body, response, status, errors)
+
+    def decorate(method):
+        @functools.wraps(method)
+        async def run(self, *args):
+            if spec.body is not None:
+                args = (*args, spec.body.validate(self.json_body()))
+            result = method(self, *args)
+            if inspect.isawaitable(result):
+                result = await result
+            self.send_data(result, spec.status)
+
+        run.operation = spec
+        return run
+
+    return decorate
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """JSON in, JSON out, one connection per request, no stack traces to clients."""
+
+    def initialize(self, config=None, services=None):
+        self.config = config if config is not None else self.application.settings["config"]
+        self.services = services if services is not None else self.application.settings["services"]
+
+    def prepare(self):
+        request_connections.opened()
+        limit = self.config.max_body_bytes
+        declared = int(self.request.headers.get("Content-Length") or 0)
+        if declared > limit or len(self.request.body or b"") > limit:
+            raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)
+
+    def on_finish(self):
+        request_connections.closed()
+
+    def set_default_headers(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def json_body(self):
+        """The request body parsed as JSON (an empty body counts as {})."""
+        raw = self.request.body or b"{}"
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError("invalid_json", "请求体不是合法的 JSON", 400) from None
+
+    def send_data(self, data, status: int = 200) -> None:
+        """Write the success envelope."""
+        self.set_status(status)
+        self.finish(json.dumps({"data": data}, ensure_ascii=False, default=str))
+
+    def write_error(self, status_code, **kwargs):
+        """The one place an error becomes a response."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            error = exc
+        elif isinstance(exc, tornado.web.HTTPError) and exc.status_code in HTTP_ERRORS:
+            error = ApiError(*HTTP_ERRORS[exc.status_code], exc.status_code)
+        elif status_code in HTTP_ERRORS:
+            error = ApiError(*HTTP_ERRORS[status_code], status_code)
+        else:
+            error = ApiError("internal_error", "服务器内部错误，请稍后再试", 500)
+        self.set_status(error.status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"error": error.to_dict()}, ensure_ascii=False))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, ApiError):
+            log.info("%s %s -> %s %s", self.request.method, self.request.path, value.status, value.code)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class ApiHandler(BaseHandler):
+    """A mini-program API handler: signed in with a bearer token unless `public`, and holding
+    one of `roles` when roles are declared. This is the one place roles are enforced."""
+
+    public = False
+    roles: tuple[str, ...] = ()
+
+    def prepare(self):
+        super().prepare()
+        self.current_token = None
+        self.current_account = None
+        if self.public:
+            return
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError("unauthorized", "请先登录", 401)
+        self.current_token = auth.authenticate(value.strip(), self.config)
+        self.current_account = self.current_token.account
+        if self.roles and not (set(self.roles) & self.current_account.role_names()):
+            raise ApiError("forbidden", "当前账号无权使用该功能", 403)
+
+
+class NotFoundHandler(BaseHandler):
+    """Every unknown route: a JSON 404."""
+
+    def prepare(self):
+        super().prepare()
+        raise ApiError("not_found", "接口不存在", 404)

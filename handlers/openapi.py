@@ -1,0 +1,78 @@
+"""/openapi.json, generated from the routes and the schemas they declare."""
+
+from __future__ import annotations
+
+import json
+
+from handlers.base import ApiHandler, BaseHandler, HTTP_ERRORS
+from handlers.schema import Schema
+
+METHODS = ("get", "post", "put", "patch", "delete")
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "string", "description": "机器可读的错误码"},
+        "message": {"type": "string", "description": "中文错误说明"},
+        "field": {"type": "string", "nullable": True, "description": "出错的字段"},
+    }, "required": ["code", "message", "field"]}},
+}
+STATUS_TEXT = {400: "请求有误", 401: "未登录或登录失效", 403: "无权访问", 404: "不存在", 413: "请求体过大",
+               429: "请求过于频繁", 502: "上游平台返回错误", 503: "上游平台暂不可用"}
+
+
+def _envelope(schema: Schema | None) -> dict:
+    data = {"$ref": f"#/components/schemas/{schema.name}"} if schema else {"type": "object"}
+    return {"type": "object", "properties": {"data": data}, "required": ["data"]}
+
+
+def _openapi_path(pattern: str) -> str:
+    # Route patterns are plain paths today; a capture group would become a {param}.
+    return pattern.rstrip("$")
+
+
+def build_document(routes: list, version: str = "1") -> dict:
+    """The OpenAPI 3 document for every operation in `routes`."""
+    paths: dict = {}
+    for pattern, handler, *_ in routes:
+        for method in METHODS:
+            spec = getattr(getattr(handler, method, None), "operation", None)
+            if spec is None:
+                continue
+            op = {
+                "operationId": spec.operation_id,
+                "summary": spec.summary,
+                "responses": {str(spec.status): {"description": "成功",
+                                                 "content": {"application/json": {"schema": _envelope(spec.response)}}}},
+            }
+            if spec.body is not None:
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{spec.body.name}"}}}}
+            errors = set(spec.errors) | {400}
+            secured = issubclass(handler, ApiHandler) and not handler.public
+            if secured:
+                op["security"] = [{"bearer": []}]
+                errors |= {401}
+                if handler.roles:
+                    errors |= {403}
+                    op["x-roles"] = list(handler.roles)
+            for status in sorted(errors):
+                op["responses"][str(status)] = {"description": STATUS_TEXT.get(status, "错误"), "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            paths.setdefault(_openapi_path(pattern), {})[method] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "健康码与场所码平台 API", "version": version,
+                 "description": "小程序接口。成功返回 {\"data\": ...}，失败返回 {\"error\": {code, message, field}}。"},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA, **{name: s.openapi() for name, s in sorted(Schema.registry.items())}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+class OpenApiHandler(BaseHandler):
+    """GET /openapi.json."""
+
+    def get(self):
+        self.finish(json.dumps(self.application.settings["openapi"], ensure_ascii=False))

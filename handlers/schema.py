@@ -1,0 +1,255 @@
+"""Request and response bodies declared once: they validate input and describe /openapi.json.
+
+    LOGIN = Schema("DevLoginRequest", {"openid": Str(label="openid", max_len=64)})
+    clean = LOGIN.validate(body)        # raises ApiError(field=...) with a Chinese message
+
+Unknown fields are refused, so a misspelt field is an error and never silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from services.errors import ApiError
+
+_MISSING = object()
+
+
+class Field:
+    """One field: its JSON type, whether it is required, and how to check a value."""
+
+    json_type = "string"
+
+    def __init__(self, label: str = "", *, required: bool = True, nullable: bool = False,
+                 description: str = "", example: Any = None):
+        self.label = label
+        self.required = required
+        self.nullable = nullable
+        self.description = description
+        self.example = example
+
+    def error(self, name: str, message: str, code: str = "invalid_field") -> ApiError:
+        """A 400 naming this field."""
+        return ApiError(code, message, 400, name)
+
+    def clean(self, value: Any, name: str) -> Any:
+        """Return the checked value or raise ApiError."""
+        return value
+
+    def openapi(self) -> dict:
+        """This field as an OpenAPI / JSON-schema property."""
+        spec: dict = {"type": self.json_type}
+        if self.nullable:
+            spec["nullable"] = True
+        text = " ".join(x for x in (self.label, self.description) if x)
+        if text:
+            spec["description"] = text
+        if self.example is not None:
+            spec["example"] = self.example
+        return spec
+
+
+class Str(Field):
+    """A string, stripped of surrounding spaces; optional length bounds, pattern and choices."""
+
+    def __init__(self, label: str = "", *, min_len: int = 0, max_len: int = 255, pattern: str | None = None,
+                 choices: dict | tuple | None = None, **kwargs):
+        super().__init__(label, **kwargs)
+        self.min_len, self.max_len = min_len, max_len
+        self.pattern = re.compile(pattern) if pattern else None
+        self.choices = choices
+
+    def clean(self, value, name):
+        if not isinstance(value, str):
+            raise self.error(name, f"{self.label or name}应为文本")
+        value = value.strip()
+        if len(value) < max(self.min_len, 1 if self.required else 0):
+            raise self.error(name, f"{self.label or name}不能为空", "missing_field")
+        if len(value) > self.max_len:
+            raise self.error(name, f"{self.label or name}过长（最多 {self.max_len} 个字符）")
+        if self.pattern and not self.pattern.fullmatch(value):
+            raise self.error(name, f"{self.label or name}格式不正确")
+        if self.choices is not None and value not in self.choices:
+            raise self.error(name, f"{self.label or name}的取值无效")
+        return value
+
+    def openapi(self):
+        spec = super().openapi()
+        spec["maxLength"] = self.max_len
+        if self.min_len:
+            spec["minLength"] = self.min_len
+        if self.pattern:
+            spec["pattern"] = self.pattern.pattern
+        if self.choices is not None:
+            spec["enum"] = list(self.choices)
+        return spec
+
+
+class Int(Field):
+    """A whole number (booleans refused) within optional bounds."""
+
+    json_type = "integer"
+
+    def __init__(self, label: str = "", *, minimum: int | None = None, maximum: int | None = None, **kwargs):
+        super().__init__(label, **kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def clean(self, value, name):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(name, f"{self.label or name}应为整数")
+        return _bounded(self, value, name)
+
+    def openapi(self):
+        return _bounds_spec(self, super().openapi())
+
+
+class Num(Int):
+    """A number (integer or decimal) within optional bounds."""
+
+    json_type = "number"
+
+    def clean(self, value, name):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(name, f"{self.label or name}应为数字")
+        return _bounded(self, float(value), name)
+
+
+class Bool(Field):
+    """true or false, nothing else."""
+
+    json_type = "boolean"
+
+    def clean(self, value, name):
+        if not isinstance(value, bool):
+            raise self.error(name, f"{self.label or name}应为 true 或 false")
+        return value
+
+
+class Date(Str):
+    """A calendar date as "YYYY-MM-DD"; cleaned to `datetime.date`."""
+
+    def __init__(self, label: str = "", **kwargs):
+        super().__init__(label, max_len=10, **kwargs)
+
+    def clean(self, value, name):
+        text = super().clean(value, name)
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise self.error(name, f"{self.label or name}应为 YYYY-MM-DD 格式的日期") from None
+
+    def openapi(self):
+        spec = Field.openapi(self)
+        spec["format"] = "date"
+        return spec
+
+
+class Obj(Field):
+    """A nested object described by another Schema."""
+
+    json_type = "object"
+
+    def __init__(self, schema: "Schema", label: str = "", **kwargs):
+        super().__init__(label, **kwargs)
+        self.schema = schema
+
+    def clean(self, value, name):
+        return self.schema.validate(value, prefix=name + ".")
+
+    def openapi(self):
+        return {"$ref": f"#/components/schemas/{self.schema.name}"}
+
+
+class List(Field):
+    """A JSON array of one field type, with a length cap."""
+
+    json_type = "array"
+
+    def __init__(self, items: Field, label: str = "", *, max_items: int = 100, **kwargs):
+        super().__init__(label, **kwargs)
+        self.items, self.max_items = items, max_items
+
+    def clean(self, value, name):
+        if not isinstance(value, list):
+            raise self.error(name, f"{self.label or name}应为列表")
+        if len(value) > self.max_items:
+            raise self.error(name, f"{self.label or name}最多 {self.max_items} 项")
+        return [self.items.clean(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+    def openapi(self):
+        spec = super().openapi()
+        spec["items"] = self.items.openapi()
+        spec["maxItems"] = self.max_items
+        return spec
+
+
+class Any_(Field):
+    """A value passed through as it is (response descriptions only)."""
+
+    json_type = "object"
+
+
+def _bounded(field, value, name):
+    if field.minimum is not None and value < field.minimum:
+        raise field.error(name, f"{field.label or name}不能小于 {field.minimum}")
+    if field.maximum is not None and value > field.maximum:
+        raise field.error(name, f"{field.label or name}不能大于 {field.maximum}")
+    return value
+
+
+def _bounds_spec(field, spec):
+    if field.minimum is not None:
+        spec["minimum"] = field.minimum
+    if field.maximum is not None:
+        spec["maximum"] = field.maximum
+    return spec
+
+
+class Schema:
+    """A named JSON object shape. Every schema registers itself for /openapi.json."""
+
+    registry: dict[str, "Schema"] = {}
+
+    def __init__(self, name: str, fields: dict[str, Field], description: str = ""):
+        self.name = name
+        self.fields = fields
+        self.description = description
+        Schema.registry[name] = self
+
+    def validate(self, data: Any, prefix: str = "") -> dict:
+        """The cleaned object, holding only the fields that were sent (and are known)."""
+        if not isinstance(data, dict):
+            raise ApiError("invalid_body", "请求体应为 JSON 对象", 400, prefix.rstrip(".") or None)
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise ApiError("unknown_field", f"不支持的字段：{unknown[0]}", 400, prefix + unknown[0])
+        clean = {}
+        for name, field in self.fields.items():
+            value = data.get(name, _MISSING)
+            if value is _MISSING:
+                if field.required:
+                    raise ApiError("missing_field", f"缺少必填项：{field.label or name}", 400, prefix + name)
+                continue
+            if value is None:
+                if not field.nullable:
+                    raise ApiError("missing_field", f"{field.label or name}不能为空", 400, prefix + name)
+                clean[name] = None
+                continue
+            clean[name] = field.clean(value, prefix + name)
+        return clean
+
+    def openapi(self) -> dict:
+        """The component schema."""
+        spec: dict = {
+            "type": "object",
+            "properties": {name: f.openapi() for name, f in self.fields.items()},
+            "additionalProperties": False,
+        }
+        required = [name for name, f in self.fields.items() if f.required]
+        if required:
+            spec["required"] = required
+        if self.description:
+            spec["description"] = self.description
+        return spec

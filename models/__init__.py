@@ -1,0 +1,1 @@
+"""peewee models, one module per area; `models.db` holds the DatabaseProxy."""

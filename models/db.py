@@ -1,0 +1,99 @@
+"""The database behind every model: a peewee DatabaseProxy bound at start-up from DATABASE_URL.
+
+`sqlite:///path` (the embedded default, WAL mode) or `mysql://user:pass@host:port/name`
+(production: pooled, utf8mb4, UTC, re-connecting after a dropped connection).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from urllib.parse import parse_qs, unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledMySQLDatabase
+from playhouse.shortcuts import ReconnectMixin
+
+db = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    """Every model of the platform lives in the one proxied database."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class ReconnectingPooledMySQL(ReconnectMixin, PooledMySQLDatabase):
+    """A MySQL pool whose queries retry once on a new connection when the old one was dropped
+    (server restart, wait_timeout, KILL), so the service survives without a restart."""
+
+
+def open_database(url: str, max_connections: int = 20) -> peewee.Database:
+    """Build (not connect) the Database that `url` names."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///"):]) or ":memory:"
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return peewee.SqliteDatabase(
+            path,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": "normal"},
+        )
+    if parsed.scheme in ("mysql", "mysql+pymysql", "mariadb"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return ReconnectingPooledMySQL(
+            unquote(parsed.path.lstrip("/")),
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 3306,
+            user=unquote(parsed.username or "root"),
+            password=unquote(parsed.password or ""),
+            charset="utf8mb4",
+            # Times are stored in UTC; the session zone must agree whatever the server's default.
+            init_command="SET time_zone = '+00:00'",
+            max_connections=int(options.get("max_connections", max_connections)),
+            stale_timeout=int(options.get("stale_timeout", 300)),
+            timeout=10,
+            connect_timeout=5,
+        )
+    raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r} (use sqlite:/// or mysql://)")
+
+
+def bind(url: str, max_connections: int = 20) -> peewee.Database:
+    """Point the proxy at the database `url` names and return it."""
+    database = open_database(url, max_connections)
+    db.initialize(database)
+    return database
+
+
+def is_mysql() -> bool:
+    """True when the proxy points at MySQL / MariaDB (some queries differ)."""
+    return isinstance(db.obj, peewee.MySQLDatabase)
+
+
+class RequestConnections:
+    """Open the connection when a request starts and close it when the last one in flight ends.
+
+    Tornado serves many requests on one thread, and peewee keeps one connection per thread, so a
+    plain close at the end of one request would pull the connection from under another that is
+    awaiting something. Counting the requests in flight keeps "one connection per request
+    lifetime" true without that race.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()  # peewee's connections are per thread, so is the count
+
+    def opened(self) -> None:
+        """A request starts: make sure this thread's connection is open."""
+        self._local.in_flight = getattr(self._local, "in_flight", 0) + 1
+        db.connect(reuse_if_open=True)
+
+    def closed(self) -> None:
+        """A request ends: close (or hand back to the pool) when none is left in flight."""
+        self._local.in_flight = max(0, getattr(self._local, "in_flight", 0) - 1)
+        if self._local.in_flight == 0 and not db.is_closed():
+            db.close()
+
+
+request_connections = RequestConnections()

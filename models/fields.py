@@ -1,0 +1,43 @@
+"""Column types for personal data: values encrypted at rest, with a keyed hash beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee
+
+from services import pii
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: every stored time is UTC (shown in Asia/Shanghai)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class EncryptedTextField(peewee.TextField):
+    """A text column stored as AES-GCM ciphertext; reads give the plaintext back.
+
+    `purpose` is bound into the ciphertext, so a value cannot be copied into another column.
+    Look-ups go through a blind-index column (see `pii.DataCipher.blind_index`), never this one.
+    """
+
+    def __init__(self, purpose: str, **kwargs):
+        self.purpose = purpose
+        super().__init__(**kwargs)
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        return pii.current().encrypt(value, self.purpose)
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return pii.current().decrypt(value, self.purpose)
+
+
+def blind_index(value: str | None, purpose: str) -> str | None:
+    """The keyed hash stored beside an encrypted value, for exact look-up."""
+    if value is None or value == "":
+        return None
+    return pii.current().blind_index(value, purpose)

@@ -1,0 +1,53 @@
+"""People: the real-name profile an account fills once and every later scan matches (A5)."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.accounts import Account
+from models.db import BaseModel
+from models.fields import EncryptedTextField, blind_index, utcnow
+
+
+class Person(BaseModel):
+    """A real person. `relation` "self" is the account holder; later issues add family members
+    and proxy identities on the same table. ID number and phone are encrypted, with blind
+    indexes for exact look-up."""
+
+    account = peewee.ForeignKeyField(Account, backref="persons", null=True, on_delete="SET NULL")
+    relation = peewee.CharField(max_length=16, default="self")
+    name = peewee.CharField(max_length=64, null=True)
+    gender = peewee.CharField(max_length=8, null=True)
+    id_type = peewee.CharField(max_length=24, default="resident_id")
+    id_number = EncryptedTextField("id_number", null=True)
+    id_number_bidx = peewee.CharField(max_length=32, null=True, index=True)
+    phone = EncryptedTextField("phone", null=True)
+    phone_bidx = peewee.CharField(max_length=32, null=True, index=True)
+    phone_verified = peewee.BooleanField(default=False)
+    address = peewee.CharField(max_length=255, null=True)
+    building = peewee.CharField(max_length=32, null=True)
+    unit = peewee.CharField(max_length=32, null=True)
+    room = peewee.CharField(max_length=32, null=True)
+    resident_category = peewee.CharField(max_length=16, null=True)
+    employer = peewee.CharField(max_length=128, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "relation"), False),)
+
+    def set_id_number(self, value: str | None) -> None:
+        """Store the (already validated) document number with its blind index."""
+        self.id_number = value
+        self.id_number_bidx = blind_index(value, "id_number")
+
+    def set_phone(self, value: str | None, verified: bool = False) -> None:
+        """Store the (already validated) phone with its blind index."""
+        self.phone = value
+        self.phone_bidx = blind_index(value, "phone")
+        self.phone_verified = verified
+
+    @classmethod
+    def by_id_number(cls, value: str):
+        """People whose document number is exactly `value`."""
+        return cls.select().where(cls.id_number_bidx == blind_index(value, "id_number"))

@@ -1,0 +1,92 @@
+"""The schema version and the migration path.
+
+A new database gets every table of `MODELS` at once and is stamped with the latest version. A
+live database runs each migration above its version in order, with playhouse.migrate, so a later
+issue adds a column like this:
+
+    def _add_person_note(migrator):
+        migrate(migrator.add_column("person", "note", peewee.CharField(null=True)))
+
+    MIGRATIONS = [..., Migration(2, "person note", _add_person_note)]
+
+(and adds the field to the model, which is what a new database is created from).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import peewee
+from playhouse.migrate import SchemaMigrator
+
+from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
+from models.db import BaseModel, db
+from models.fields import utcnow
+from models.people import Person
+from models.regions import Region
+
+
+class SchemaVersion(BaseModel):
+    """One row: the version the database's tables are at."""
+
+    id = peewee.IntegerField(primary_key=True)
+    version = peewee.IntegerField()
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    apply: Callable[[SchemaMigrator], None]
+
+
+# In dependency order: create_tables follows it, and tests empty tables in reverse.
+MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person]
+
+INITIAL_VERSION = 1
+MIGRATIONS: list[Migration] = []
+
+
+def latest_version(migrations: list[Migration] = MIGRATIONS) -> int:
+    """The version a fully migrated database is at."""
+    return max([INITIAL_VERSION] + [m.version for m in migrations])
+
+
+def current_version() -> int | None:
+    """The database's version, or None for a database with no schema yet."""
+    if not SchemaVersion.table_exists():
+        return None
+    row = SchemaVersion.get_or_none(SchemaVersion.id == 1)
+    return row.version if row else None
+
+
+def _stamp(version: int) -> None:
+    updated = SchemaVersion.update(version=version, updated_at=utcnow()).where(SchemaVersion.id == 1).execute()
+    if not updated:
+        SchemaVersion.create(id=1, version=version)
+
+
+def migrate(migrations: list[Migration] = MIGRATIONS, models: list[type[BaseModel]] = MODELS) -> list[str]:
+    """Bring the bound database to the latest version; return the names of what was applied.
+
+    Safe to run at every start: a database already at the latest version is left alone.
+    """
+    version = current_version()
+    if version is None:
+        if any(m.table_exists() for m in models):
+            raise RuntimeError("数据库中已有表但没有版本记录：请确认 DATABASE_URL 指向的是本系统的数据库")
+        with db.atomic():
+            db.create_tables([SchemaVersion, *models])
+            _stamp(latest_version(migrations))
+        return ["create schema"]
+    applied = []
+    migrator = SchemaMigrator.from_database(db.obj)
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version <= version:
+            continue
+        # MySQL commits DDL implicitly; the stamp follows each step so a failure resumes there.
+        with db.atomic():
+            migration.apply(migrator)
+            _stamp(migration.version)
+        applied.append(migration.name)
+    return applied

@@ -1,0 +1,142 @@
+"""The platform's one server: `make_app(config)` builds the Tornado application, `main()` runs it.
+
+    python server.py [--port 8000] [--demo]     migrate, (load demo data,) serve
+    python server.py init-db [--demo]           migrate (and load demo data), then exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.web
+
+from config import Config
+from handlers.base import NotFoundHandler
+from handlers.health import HealthHandler
+from handlers.openapi import OpenApiHandler, build_document
+from miniprogram_api import auth as auth_api
+from miniprogram_api import citizen as citizen_api
+from models import db as database
+from models import schema
+from services import logsafe, pii
+
+log = logging.getLogger("healthcode.server")
+
+# Excel uploads of later issues go through their own streaming handlers; JSON bodies are capped
+# per request in the handler base (MAX_BODY_BYTES).
+SERVER_MAX_BODY = 10 * 1024 * 1024
+
+
+def api_routes(config: Config) -> list:
+    """Every mini-program route, module by module."""
+    return [*auth_api.routes(config), *citizen_api.routes(config)]
+
+
+def platform_gateways(config: Config) -> dict:
+    """The WeChat / Alipay clients, for the platforms that are configured."""
+    gateways = {"wechat": None, "alipay": None}
+    if config.wechat_enabled:
+        from services.wechat import WechatGateway
+
+        gateways["wechat"] = WechatGateway(config)
+    if config.alipay_enabled:
+        from services.alipay import AlipayGateway
+
+        gateways["alipay"] = AlipayGateway(config)
+    return gateways
+
+
+def setup(config: Config) -> None:
+    """Everything a process needs before touching data: key check, cipher, database binding."""
+    config.check()
+    pii.configure(pii.DataCipher.from_setting(config.data_key))
+    database.bind(config.database_url, config.db_max_connections)
+
+
+def make_app(config: Config, extra_routes: list | None = None, gateways: dict | None = None) -> tornado.web.Application:
+    """The Tornado application for `config` (the database must already be bound by `setup`)."""
+    routes = [*api_routes(config), *(extra_routes or [])]
+    return tornado.web.Application(
+        [
+            (r"/healthz", HealthHandler),
+            (r"/openapi.json", OpenApiHandler),
+            *routes,
+        ],
+        config=config,
+        services=gateways if gateways is not None else platform_gateways(config),
+        openapi=build_document(routes),
+        default_handler_class=NotFoundHandler,
+        serve_traceback=False,
+        debug=False,
+        xsrf_cookies=False,
+    )
+
+
+def init_db(config: Config, demo: bool = False) -> dict:
+    """Create or migrate the schema, and load the demo data when asked."""
+    applied = schema.migrate()
+    result = {"applied": applied, "version": schema.current_version()}
+    if demo:
+        from services import demo as demo_data
+
+        result["demo"] = demo_data.load()
+    database.db.close()
+    return result
+
+
+def banner(config: Config, demo_info: dict | None) -> str:
+    """What `make run` prints: where to look and how to sign in."""
+    base = f"http://{config.host}:{config.port}"
+    lines = [
+        "健康码与场所码平台已启动 / server started",
+        f"  健康检查 health:   {base}/healthz",
+        f"  接口文档 OpenAPI:  {base}/openapi.json",
+        f"  数据库 database:   {config.database_url}",
+    ]
+    if config.dev_login_enabled and demo_info:
+        openids = ", ".join(demo_info["dev_openids"])
+        lines += [
+            "  演示账号 demo accounts (authDevLogin, openid): " + openids,
+            f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description="健康码与场所码平台")
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db"))
+    parser.add_argument("--port", type=int, help="listening port (default: PORT or 8000)")
+    parser.add_argument("--host", help="listening address (default: HOST or 127.0.0.1)")
+    parser.add_argument("--demo", action="store_true", help="load the demo data (idempotent)")
+    args = parser.parse_args(argv)
+
+    config = Config.from_env()
+    if args.port is not None:
+        config = config.replace(port=args.port)
+    if args.host:
+        config = config.replace(host=args.host)
+    logsafe.install(config.log_level)
+    setup(config)
+    result = init_db(config, args.demo)
+    log.info("schema at version %s%s", result["version"], f" (applied: {', '.join(result['applied'])})" if result["applied"] else "")
+    if args.command == "init-db":
+        print(f"数据库已就绪，版本 {result['version']}")
+        return
+
+    app = make_app(config)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True)
+    server.listen(config.port, config.host)
+    print(banner(config, result.get("demo")), flush=True)
+    try:
+        tornado.ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:
+        print("已停止 / stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

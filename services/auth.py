@@ -1,0 +1,99 @@
+"""Sign-in: accounts found or created from a platform identity, and bearer tokens.
+
+Tokens carry 256 random bits, are stored only as their SHA-256, expire after a period of
+idleness and after an absolute lifetime, and travel only in the Authorization header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
+from models.db import db
+from models.fields import utcnow
+from services.errors import ApiError
+
+# Writing last_used_at on every request would turn every read into a write; a minute's
+# resolution is plenty for an idle expiry counted in days.
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def sign_in(provider: str, subject: str, *, unionid: str | None = None, session_key: str | None = None) -> AuthIdentity:
+    """The identity (and account) for a platform subject, created on first sign-in.
+
+    A WeChat unionid already known under another identity joins that identity's account, so one
+    person signing in from two mini-programs of the same open platform is one account.
+    """
+    with db.atomic():
+        identity = AuthIdentity.get_or_none((AuthIdentity.provider == provider) & (AuthIdentity.subject == subject))
+        if identity is None:
+            account = None
+            if unionid:
+                sibling = AuthIdentity.get_or_none(AuthIdentity.unionid == unionid)
+                account = sibling.account if sibling else None
+            account = account or Account.create()
+            identity = AuthIdentity.create(account=account, provider=provider, subject=subject, unionid=unionid,
+                                           session_key=session_key)
+        else:
+            if identity.account.status != "active":
+                raise ApiError("account_disabled", "账号已停用，请联系管理员", 403)
+            identity.unionid = unionid or identity.unionid
+            identity.session_key = session_key or identity.session_key
+            identity.last_login_at = utcnow()
+            identity.save()
+        return identity
+
+
+def issue_token(identity: AuthIdentity, config) -> dict:
+    """A new bearer token for the identity's account; the plaintext is returned once, never stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    expires_at = now + dt.timedelta(seconds=config.token_absolute_seconds)
+    AuthToken.create(token_hash=_hash(token), account=identity.account_id, identity=identity, created_at=now,
+                     last_used_at=now, expires_at=expires_at)
+    return {
+        "token": token,
+        "token_type": "Bearer",
+        "expires_at": expires_at.replace(tzinfo=dt.timezone.utc).isoformat(),
+        "idle_timeout_seconds": config.token_idle_seconds,
+    }
+
+
+def authenticate(token: str, config) -> AuthToken:
+    """The live token row for a bearer token, or a 401."""
+    row = (AuthToken.select(AuthToken, Account)
+           .join(Account)
+           .where(AuthToken.token_hash == _hash(token))
+           .first())
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        raise ApiError("unauthorized", "登录已失效，请重新登录", 401)
+    if now >= row.expires_at or now - row.last_used_at > dt.timedelta(seconds=config.token_idle_seconds):
+        raise ApiError("token_expired", "登录已过期，请重新登录", 401)
+    if row.account.status != "active":
+        raise ApiError("account_disabled", "账号已停用，请联系管理员", 403)
+    if now - row.last_used_at > TOUCH_INTERVAL:
+        AuthToken.update(last_used_at=now).where(AuthToken.id == row.id).execute()
+        row.last_used_at = now
+    return row
+
+
+def sign_out(token: AuthToken) -> None:
+    """Revoke the token so it is refused from now on."""
+    AuthToken.update(revoked_at=utcnow()).where(AuthToken.id == token.id).execute()
+
+
+def account_summary(account: Account) -> dict:
+    """What a client needs to know of its account after signing in."""
+    return {"id": account.id, "roles": sorted(account.role_names())}
+
+
+def grant_role(account: Account, role: str) -> None:
+    """Give an account a role (idempotent). Back-office pages and commands call this."""
+    AccountRole.get_or_create(account=account, role=role)

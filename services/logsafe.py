@@ -1,0 +1,43 @@
+"""Logging that never holds a full ID number, phone, token or session key."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from services.identity import ID_NUMBER_RE, PHONE_RE, mask_id_number, mask_phone
+
+_SECRET_RE = re.compile(r"(?i)(bearer\s+|token[\"'=:\s]+|session_key[\"'=:\s]+|secret[\"'=:\s]+)[A-Za-z0-9_\-+/=.]{8,}")
+
+
+def redact(text: str) -> str:
+    """`text` with ID numbers and phones masked and bearer tokens / keys cut out."""
+    text = ID_NUMBER_RE.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = PHONE_RE.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group(0))[-11:]), text)
+    return _SECRET_RE.sub(lambda m: m.group(1) + "[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final message through `redact` before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.msg, record.args = redact(message), ()
+        return True
+
+
+def install(level: str = "INFO") -> None:
+    """Configure the root logger once, with the redacting filter on every handler."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

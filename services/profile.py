@@ -1,0 +1,112 @@
+"""The real-name profile (A5): filled once, edited later, always answered masked (A6)."""
+
+from __future__ import annotations
+
+from models.accounts import Account
+from models.db import db
+from models.fields import utcnow
+from models.people import Person
+from services import identity
+from services.errors import ApiError
+from services.timefmt import local_iso
+
+GENDERS = {"male": "男", "female": "女"}
+RESIDENT_CATEGORIES = {
+    "owner": "业主",
+    "tenant": "租户",
+    "relative": "亲属",
+    "staff": "工作人员",
+    "other": "其他",
+}
+PLAIN_FIELDS = ("name", "address", "building", "unit", "room", "resident_category", "employer")
+# What a profile needs before the scan flows can match it.
+REQUIRED_FOR_COMPLETE = ("name", "id_number", "phone")
+
+
+def self_person(account: Account) -> Person | None:
+    """The account holder's own person record, if the profile was ever filled."""
+    return Person.get_or_none((Person.account == account) & (Person.relation == "self"))
+
+
+def masked(person: Person | None) -> dict:
+    """The profile as every answer shows it: name, ID number and phone masked."""
+    if person is None:
+        return {"complete": False, "id_type": "resident_id", "phone_verified": False,
+                **{name: None for name in ("gender", "id_number", "phone", *PLAIN_FIELDS)}}
+    return {
+        "name": identity.mask_name(person.name) or None,
+        "gender": person.gender,
+        "id_type": person.id_type,
+        "id_number": identity.mask_id_number(person.id_number) or None,
+        "phone": identity.mask_phone(person.phone) or None,
+        "phone_verified": person.phone_verified,
+        "address": person.address,
+        "building": person.building,
+        "unit": person.unit,
+        "room": person.room,
+        "resident_category": person.resident_category,
+        "employer": person.employer,
+        "complete": is_complete(person),
+        "updated_at": local_iso(person.updated_at),
+    }
+
+
+def is_complete(person: Person | None) -> bool:
+    """True when the profile holds what a scan needs."""
+    return person is not None and all(getattr(person, f) for f in REQUIRED_FOR_COMPLETE)
+
+
+def get_profile(account: Account) -> dict:
+    """getProfile: the caller's own profile, masked."""
+    return masked(self_person(account))
+
+
+def update_profile(account: Account, changes: dict) -> dict:
+    """updateProfile: apply the fields sent (the first time: name and document number at least).
+
+    Everything is checked before anything is written, and the write is one transaction.
+    """
+    person = self_person(account)
+    if person is None:
+        for name in ("name", "id_number"):
+            if not changes.get(name):
+                raise ApiError("missing_field", "首次填写请提供姓名和证件号码", 400, name)
+        person = Person(account=account, relation="self")
+
+    id_type = changes.get("id_type", person.id_type or "resident_id")
+    if "id_type" in changes and "id_number" not in changes and changes["id_type"] != person.id_type:
+        raise ApiError("missing_field", "更换证件类型时请同时填写证件号码", 400, "id_number")
+    id_number = identity.validate_document(id_type, changes["id_number"]) if "id_number" in changes else None
+    phone = identity.validate_phone(changes["phone"]) if changes.get("phone") else None
+    gender = changes.get("gender")
+    if id_type == "resident_id" and (id_number or person.id_number):
+        derived = identity.gender_of(id_number or person.id_number)
+        if gender and gender != derived:
+            raise ApiError("gender_mismatch", "性别与身份证号码不符", 400, "gender")
+        gender = derived
+
+    with db.atomic():
+        for name in PLAIN_FIELDS:
+            if name in changes:
+                setattr(person, name, changes[name] or None)
+        person.id_type = id_type
+        if gender:
+            person.gender = gender
+        if id_number is not None:
+            person.set_id_number(id_number)
+        if phone is not None and phone != person.phone:
+            person.set_phone(phone, verified=False)
+        person.updated_at = utcnow()
+        person.save()
+    return masked(person)
+
+
+def bind_verified_phone(account: Account, phone: str) -> dict:
+    """Store a phone the platform vouched for (A3) on the caller's profile."""
+    phone = identity.validate_phone(phone)
+    with db.atomic():
+        person = self_person(account) or Person(account=account, relation="self")
+        person.set_phone(phone, verified=True)
+        person.updated_at = utcnow()
+        person.save()
+    return {"phone": identity.mask_phone(phone), "phone_verified": True}

@@ -1,0 +1,21 @@
+"""Times are stored in UTC and shown in Asia/Shanghai (+08:00)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def local_iso(value: dt.datetime | None) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 in +08:00, e.g. "2026-11-22T12:00:00+08:00"."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(CHINA).isoformat(timespec="seconds")
+
+
+def china_today() -> dt.date:
+    """Today's date in China, whatever the server's zone."""
+    return dt.datetime.now(CHINA).date()

@@ -1,0 +1,65 @@
+"""Run a Tornado application on 127.0.0.1 in a background thread, for tests and fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.netutil
+
+
+class ServerThread:
+    """Serve `app` on 127.0.0.1 at a free port in its own thread and IOLoop.
+
+    Use as a context manager or call `start()` / `stop()`. `url` is the base URL, `port` the port.
+    """
+
+    def __init__(self, app, **server_kwargs):
+        self.app = app
+        self.server_kwargs = server_kwargs
+        self.port: int | None = None
+        self._loop: tornado.ioloop.IOLoop | None = None
+        self._server = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        self._loop = tornado.ioloop.IOLoop.current()
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        self.port = sockets[0].getsockname()[1]
+        self._server = tornado.httpserver.HTTPServer(self.app, **self.server_kwargs)
+        self._server.add_sockets(sockets)
+        self._ready.set()
+        self._loop.start()
+        self._loop.close(all_fds=True)
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+
+        def _shutdown():
+            self._server.stop()
+            self._loop.stop()
+
+        self._loop.add_callback(_shutdown)
+        self._thread.join(10)
+        self._loop = None
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
