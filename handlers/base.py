@@ -83,6 +83,10 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def prepare(self):
         request_connections.opened()
+        method = self.request.method.lower()
+        if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
+            # Before sign-in: a method that does not exist is 405 for everyone, not 401.
+            raise ApiError(*HTTP_ERRORS[405], 405)
         limit = self.config.max_body_bytes
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > limit or len(self.request.body or b"") > limit:
@@ -158,5 +162,5 @@ class NotFoundHandler(BaseHandler):
     """Every unknown route: a JSON 404."""
 
     def prepare(self):
-        super().prepare()
+        request_connections.opened()  # balanced by on_finish, like every request
         raise ApiError("not_found", "接口不存在", 404)
