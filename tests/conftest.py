@@ -125,10 +125,16 @@ def backend(request, tmp_path_factory):
 
 
 def empty_tables() -> None:
-    """Delete every row the test wrote (the schema stays)."""
-    with database.db.atomic():
-        for model in reversed(schema.MODELS):
-            model.delete().execute()
+    """Delete every row the test wrote (the schema stays). Foreign-key checks are off meanwhile,
+    since a self-referencing table (regions) has no safe single-statement order."""
+    mysql = database.is_mysql()
+    database.db.execute_sql("SET FOREIGN_KEY_CHECKS = 0" if mysql else "PRAGMA foreign_keys = OFF")
+    try:
+        with database.db.atomic():
+            for model in reversed(schema.MODELS):
+                model.delete().execute()
+    finally:
+        database.db.execute_sql("SET FOREIGN_KEY_CHECKS = 1" if mysql else "PRAGMA foreign_keys = ON")
 
 
 @pytest.fixture

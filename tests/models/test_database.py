@@ -1,0 +1,123 @@
+"""The data layer on both databases: settings, reconnects, migrations, regions, demo data."""
+
+import datetime as dt
+
+import peewee
+import pymysql
+import pytest
+from playhouse.migrate import migrate as run_ops
+
+from models import db as database
+from models import schema
+from models.fields import utcnow
+from models.regions import Region
+from services import demo
+from services.errors import ApiError
+from services.regions import add_region
+from tests.conftest import MYSQL_TEST_URL, _mysql_admin
+
+
+def test_sqlite_runs_in_wal_mode(db, backend):
+    if backend[0] != "sqlite":
+        pytest.skip("SQLite only")
+    assert database.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_mysql_session_is_utf8mb4_and_utc(db, backend):
+    if backend[0] != "mysql":
+        pytest.skip("MariaDB only")
+    charset, zone = database.db.execute_sql("SELECT @@character_set_connection, @@session.time_zone").fetchone()
+    assert charset == "utf8mb4" and zone == "+00:00"
+    Region.create(code="1", name="𠀀区😷", level="province", path="/1/")  # 4-byte characters survive
+    assert Region.get(Region.code == "1").name == "𠀀区😷"
+
+
+def test_times_round_trip_as_utc(db):
+    now = utcnow().replace(microsecond=0)
+    add_region("410000", "河南省", "province")
+    from models.accounts import Account
+
+    account = Account.create(created_at=now)
+    assert Account.get_by_id(account.id).created_at.replace(microsecond=0) == now
+
+
+def test_a_dropped_mysql_connection_is_reestablished(db, backend, api):
+    if backend[0] != "mysql":
+        pytest.skip("MariaDB only")
+    assert api.get("/healthz").status_code == 200
+    name = backend[1].rsplit("/", 1)[1]
+    admin = _mysql_admin(MYSQL_TEST_URL)
+    with admin.cursor() as cur:
+        cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()", (name,))
+        for (conn_id,) in cur.fetchall():
+            cur.execute(f"KILL {int(conn_id)}")
+    admin.close()
+    # Both the server's pooled connections and this thread's were killed: both recover.
+    assert api.get("/healthz").status_code == 200
+    api.dev_login()
+    assert api.ok("getProfile")["complete"] is False
+    assert database.db.execute_sql("SELECT 1").fetchone()[0] == 1
+
+
+def test_migrate_is_idempotent(db):
+    assert schema.migrate() == []
+    assert schema.current_version() == schema.latest_version()
+
+
+def test_a_migration_adds_a_column_to_a_live_database(db):
+    add_region("410000", "河南省", "province")
+    migrator_ops = []
+
+    def add_note(migrator):
+        migrator_ops.append(migrator)
+        run_ops(migrator.add_column("region", "note", peewee.CharField(null=True, max_length=50)))
+
+    try:
+        step = schema.Migration(schema.latest_version() + 1, "region note", add_note)
+        assert schema.migrate([*schema.MIGRATIONS, step]) == ["region note"]
+        assert schema.current_version() == step.version
+        columns = [c.name for c in database.db.get_columns("region")]
+        assert "note" in columns
+        assert Region.get(Region.code == "410000").name == "河南省"  # the data is still there
+        assert schema.migrate([*schema.MIGRATIONS, step]) == []  # and runs once only
+    finally:
+        run_ops(migrator_ops[0].drop_column("region", "note"))
+        schema._stamp(schema.latest_version())
+
+
+def test_a_foreign_database_is_refused(db):
+    schema.SchemaVersion.delete().execute()
+    try:
+        with pytest.raises(RuntimeError):
+            schema.migrate()
+    finally:
+        schema._stamp(schema.latest_version())
+
+
+def test_region_tree_paths_and_scope_queries(db):
+    demo.load()
+    jinshui = Region.get(Region.code == "410105")
+    below = {r.level for r in jinshui.descendants()}
+    assert below == {"street", "community", "compound"}
+    compound = Region.get(Region.code == "410105001001001")
+    assert [r.name for r in compound.ancestors()] == ["河南省", "郑州市", "金水区", "经八路街道", "黄河路社区"]
+    assert compound.full_name() == "河南省郑州市金水区经八路街道黄河路社区经八路5号院"
+    assert compound.latitude and compound.address.startswith("郑州市金水区")
+
+
+def test_demo_data_loads_twice_without_duplicates(db):
+    first = demo.load()
+    count = Region.select().count()
+    assert demo.load() == first
+    assert Region.select().count() == count
+    assert Region.select().where(Region.level == "district").count() >= 6
+    assert Region.select().where(Region.level == "compound").count() >= 5
+
+
+def test_a_region_cannot_skip_a_level(db):
+    province = add_region("410000", "河南省", "province")
+    with pytest.raises(ApiError) as error:
+        add_region("410105", "金水区", "district", province)
+    assert error.value.code == "invalid_region_parent"
+    assert Region.select().count() == 1
