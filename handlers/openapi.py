@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from handlers.base import ApiHandler, BaseHandler, HTTP_ERRORS
+from handlers.base import ApiHandler, BaseHandler
 from handlers.schema import Schema
 
 METHODS = ("get", "post", "put", "patch", "delete")

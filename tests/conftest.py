@@ -30,7 +30,6 @@ from tests.fakes.server_thread import ServerThread
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL", "") not in ("", "0")
-_skipped_mysql: list[str] = []
 
 
 # --- the network guard --------------------------------------------------------------------------
@@ -73,9 +72,20 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _skipped_mysql:
+    # Checked here, in the controlling process, since xdist workers keep their own state.
+    reason = mysql_unreachable_reason()
+    if reason and not REQUIRE_MYSQL:
         terminalreporter.write_sep("!", "MariaDB 部分被跳过 / THE MARIADB HALF OF THE SUITE WAS SKIPPED", red=True, bold=True)
-        terminalreporter.write_line(f"reason: {_skipped_mysql[0]}  (CI sets REQUIRE_MYSQL=1 so this cannot pass silently)")
+        terminalreporter.write_line(f"reason: {reason}  (CI sets REQUIRE_MYSQL=1 so this cannot pass silently)")
+
+
+def mysql_unreachable_reason() -> str | None:
+    """Why MariaDB cannot be used for tests, or None when it can."""
+    try:
+        _mysql_admin(MYSQL_TEST_URL).close()
+    except pymysql.err.Error as exc:
+        return f"MariaDB not reachable at {MYSQL_TEST_URL}: {exc}"
+    return None
 
 
 # --- databases ----------------------------------------------------------------------------------
@@ -98,14 +108,12 @@ def backend(request, tmp_path_factory):
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/test.db"
         drop = None
     else:
-        try:
-            admin = _mysql_admin(MYSQL_TEST_URL)
-        except pymysql.err.Error as exc:
-            reason = f"MariaDB not reachable at {MYSQL_TEST_URL}: {exc}"
+        reason = mysql_unreachable_reason()
+        if reason:
             if REQUIRE_MYSQL:
                 pytest.fail(reason + " (REQUIRE_MYSQL=1)")
-            _skipped_mysql.append(reason)
             pytest.skip(reason)
+        admin = _mysql_admin(MYSQL_TEST_URL)
         name = f"test_{secrets.token_hex(6)}"
         with admin.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -1,9 +1,7 @@
 """The data layer on both databases: settings, reconnects, migrations, regions, demo data."""
 
-import datetime as dt
 
 import peewee
-import pymysql
 import pytest
 from playhouse.migrate import migrate as run_ops
 

@@ -1,0 +1,70 @@
+"""The server as `make run` starts it: a real process, a fresh SQLite file under a data folder."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "ALIPAY_", "DATABASE_URL", "APP_ENV"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/data/healthcode.db"
+    return env
+
+
+def test_init_db_creates_and_migrates_a_fresh_database(tmp_path):
+    run = subprocess.run([sys.executable, "server.py", "init-db", "--demo"], cwd=ROOT, env=_env(tmp_path),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "数据库已就绪" in run.stdout
+    assert (tmp_path / "data" / "healthcode.db").exists()
+    again = subprocess.run([sys.executable, "server.py", "init-db", "--demo"], cwd=ROOT, env=_env(tmp_path),
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+
+
+def test_serve_prints_the_urls_and_demo_accounts_and_answers(tmp_path):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "server.py", "--demo", "--port", str(port)], cwd=ROOT,
+                               env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        login = requests.post(base + "/api/v1/auth/dev/login", json={"openid": "demo-citizen"}, timeout=5)
+        assert login.status_code == 200
+        token = login.json()["data"]["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        saved = requests.put(base + "/api/v1/me/profile", headers=headers, timeout=5,
+                             json={"name": "张三", "id_number": "110101199003070011", "phone": "13800000000"})
+        assert saved.json()["data"]["id_number"] == "110101*****0011"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"{base}/healthz" in output and f"{base}/openapi.json" in output
+    assert "demo-citizen" in output
+    assert "110101199003070011" not in output and token not in output
+
+
+def test_production_refuses_development_keys(tmp_path):
+    env = _env(tmp_path)
+    env["APP_ENV"] = "production"
+    run = subprocess.run([sys.executable, "server.py", "init-db"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode != 0
+    assert "SECRET_KEY" in run.stderr + run.stdout
