@@ -1,0 +1,1 @@
+"""The low-code back office: site registry, Resource base, generic handlers (later work)."""

@@ -1,0 +1,1 @@
+"""APScheduler: the scheduler and one module per job."""
