@@ -45,6 +45,13 @@ class Config:
     alipay_public_key: str = ""
     alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
     http_timeout_seconds: float = 5.0
+    colour_scheme: int = 4  # 4: green/yellow/orange/red; 3: orange shown as yellow (D1)
+    # CODE_SIGNING_KEYS: Ed25519 seeds, "id:base64,id:base64" (first signs, all verify); empty:
+    # derived from SECRET_KEY.
+    code_signing_keys: str = ""
+    health_code_ttl_seconds: int = 60
+    paper_code_days: int = 365
+    run_jobs: bool = True
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -68,6 +75,11 @@ class Config:
         "ALIPAY_PUBLIC_KEY": ("alipay_public_key", str),
         "ALIPAY_GATEWAY": ("alipay_gateway", str),
         "HTTP_TIMEOUT_SECONDS": ("http_timeout_seconds", float),
+        "COLOUR_SCHEME": ("colour_scheme", int),
+        "CODE_SIGNING_KEYS": ("code_signing_keys", str),
+        "HEALTH_CODE_TTL_SECONDS": ("health_code_ttl_seconds", int),
+        "PAPER_CODE_DAYS": ("paper_code_days", int),
+        "RUN_JOBS": ("run_jobs", bool),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),
     }
@@ -116,6 +128,8 @@ class Config:
                 raise SystemExit("生产环境必须设置 SECRET_KEY（至少 32 个字符）")
             if self.data_key == DEV_DATA_KEY:
                 raise SystemExit("生产环境必须设置 DATA_KEY（32 字节密钥的 base64）")
+        if self.colour_scheme not in (3, 4):
+            raise SystemExit("COLOUR_SCHEME 只能是 3 或 4")
 
 
 def TestConfig(**changes) -> Config:
@@ -126,5 +140,6 @@ def TestConfig(**changes) -> Config:
         secret_key="test-secret-key-0123456789abcdef0123456789",
         data_key=base64.b64encode(b"test-data-key-32-bytes-long-000!").decode(),
         http_timeout_seconds=2.0,
+        run_jobs=False,
     )
     return base.replace(**changes)

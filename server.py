@@ -22,7 +22,7 @@ from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
 from models import db as database
 from models import schema
-from services import logsafe, pii
+from services import colour_rules, logsafe, pii
 
 log = logging.getLogger("healthcode.server")
 
@@ -79,6 +79,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
 def init_db(config: Config, demo: bool = False) -> dict:
     """Create or migrate the schema, and load the demo data when asked."""
     applied = schema.migrate()
+    colour_rules.install_defaults()
     result = {"applied": applied, "version": schema.current_version()}
     if demo:
         from services import demo as demo_data

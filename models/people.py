@@ -7,6 +7,7 @@ import peewee
 from models.accounts import Account
 from models.db import BaseModel
 from models.fields import EncryptedTextField, blind_index, utcnow
+from models.regions import Region
 
 
 class Person(BaseModel):
@@ -30,6 +31,8 @@ class Person(BaseModel):
     room = peewee.CharField(max_length=32, null=True)
     resident_category = peewee.CharField(max_length=16, null=True)
     employer = peewee.CharField(max_length=128, null=True)
+    # The one compound the person belongs to (C5); its cases turn the person orange.
+    compound = peewee.ForeignKeyField(Region, null=True, backref="residents", on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
@@ -46,6 +49,11 @@ class Person(BaseModel):
         self.phone = value
         self.phone_bidx = blind_index(value, "phone")
         self.phone_verified = verified
+
+    @property
+    def subject(self) -> str | None:
+        """The key the colour engine files this person's facts under."""
+        return self.id_number_bidx
 
     @classmethod
     def by_id_number(cls, value: str):

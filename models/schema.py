@@ -17,13 +17,17 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 import peewee
-from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
+from models.colour import ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db
+from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.people import Person
 from models.regions import Region
+from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
+                                RiskArea, TemperatureRecord, TravelRecord)
 
 
 class SchemaVersion(BaseModel):
@@ -40,11 +44,26 @@ class Migration(NamedTuple):
     apply: Callable[[SchemaMigrator], None]
 
 
+COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, TemperatureRecord, TravelRecord,
+                        IsolationRecord, ReleaseNotice, RiskArea, ColourRule, HealthStatus, ColourHistory,
+                        Declaration, ProvinceEntry, PaperCode]
+
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
-MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person]
+MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person,
+                                 *COLOUR_ENGINE_MODELS]
+
+
+def _v2_colour_engine(migrator: SchemaMigrator) -> None:
+    """The colour engine's tables, and the compound a person belongs to."""
+    db.create_tables(COLOUR_ENGINE_MODELS)
+    run_operations(migrator.add_column(
+        "person", "compound_id", peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")))
+
 
 INITIAL_VERSION = 1
-MIGRATIONS: list[Migration] = []
+MIGRATIONS: list[Migration] = [
+    Migration(2, "colour engine", _v2_colour_engine),
+]
 
 
 def latest_version(migrations: list[Migration] = MIGRATIONS) -> int:

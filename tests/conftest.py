@@ -25,7 +25,8 @@ import requests
 from config import TestConfig
 from models import db as database
 from models import schema
-from services import pii
+from models.people import Person
+from services import colour_rules, identity, pii
 from tests.fakes.server_thread import ServerThread
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
@@ -152,6 +153,7 @@ def db(backend):
     database.db.initialize(db_object)
     pii.configure(pii.DataCipher.from_setting(TEST_CONFIG.data_key))
     database.db.connect(reuse_if_open=True)
+    colour_rules.install_defaults()
     yield db_object
     try:
         empty_tables()
@@ -242,6 +244,20 @@ def make_server(db, backend):
 def api(make_server) -> ApiClient:
     """The app with default test settings (no platforms configured: authDevLogin is on)."""
     return make_server()
+
+
+def make_id_number(n: int, birth: str = "19900307", region: str = "110101") -> str:
+    """A valid resident ID number, different for each n (0-999)."""
+    first17 = f"{region}{birth}{n:03d}"
+    return first17 + identity.id_check_digit(first17)
+
+
+def make_person(n: int = 1, name: str = "测试人员", compound=None, account=None) -> Person:
+    """A registered person with a valid ID number."""
+    person = Person(name=name, account=account, compound=compound)
+    person.set_id_number(make_id_number(n))
+    person.save()
+    return person
 
 
 def row_counts() -> dict:

@@ -1,0 +1,294 @@
+"""Entry paths for the facts the colour rules read. Each checks everything first, writes in one
+transaction, and recomputes the people the fact touches in that same transaction (D4).
+
+The back office and the import pipeline put pages and Excel on these functions; the scan and
+field-worker flows call them for temperatures, travel and release notices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from models.db import db
+from models.fields import blind_index, utcnow
+from models.people import Person
+from models.regions import Region
+from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
+                                RiskArea, TemperatureRecord, TravelRecord)
+from services import colour, identity
+from services.colour_rules import CASE_KINDS, ISOLATION_STATUSES, RISK_LEVELS
+from services.errors import ApiError
+from services.timefmt import CHINA, china_today
+
+TEMPERATURE_MIN, TEMPERATURE_MAX = Decimal("34.0"), Decimal("43.0")
+AREA_PREFIX_LENGTH = {"province": 2, "city": 4, "district": 6}
+TRANSPORTS = {"plane": "飞机", "train": "火车", "high_speed_rail": "高铁", "bus": "长途汽车", "car": "自驾",
+              "ship": "轮船", "other": "其他"}
+
+
+def subject_of(person: Person) -> str:
+    """The person's subject, or a 400 when the profile has no document number yet."""
+    if not person.id_number_bidx:
+        raise ApiError("profile_incomplete", "请先完善实名信息（姓名和证件号码）", 400)
+    return person.id_number_bidx
+
+
+def past_date(value, field: str, today: dt.date | None = None) -> dt.date:
+    """A date (or "YYYY-MM-DD") that is not in the future."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ApiError("invalid_date", "日期应为 YYYY-MM-DD 格式", 400, field) from None
+    if not isinstance(value, dt.date):
+        raise ApiError("invalid_date", "日期无效", 400, field)
+    if value > (today or china_today()):
+        raise ApiError("date_in_future", "日期不能晚于今天", 400, field)
+    return value
+
+
+def past_moment(value: dt.datetime | None, field: str) -> dt.datetime:
+    """A naive-UTC moment not in the future (a small clock skew is tolerated); None means now."""
+    if value is None:
+        return utcnow()
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if value > utcnow() + dt.timedelta(minutes=5):
+        raise ApiError("date_in_future", "时间不能晚于现在", 400, field)
+    return value
+
+
+def china_date(moment: dt.datetime) -> dt.date:
+    """The China-local date of a naive-UTC moment (rule windows count China days)."""
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone(CHINA).date()
+
+
+def check_temperature(value, field: str = "temperature") -> Decimal:
+    """A body temperature in ℃ with one decimal, within 34.0-43.0 (C3)."""
+    if isinstance(value, bool):
+        raise ApiError("invalid_temperature", "体温应为数字", 400, field)
+    try:
+        number = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        raise ApiError("invalid_temperature", "体温应为数字", 400, field) from None
+    if not TEMPERATURE_MIN <= number <= TEMPERATURE_MAX:
+        raise ApiError("invalid_temperature", "体温应在 34.0 至 43.0 ℃ 之间", 400, field)
+    return number
+
+
+def check_region_code(code, field: str) -> str:
+    """A 6-digit administrative division code."""
+    if not isinstance(code, str) or not re.fullmatch(r"\d{6}", code):
+        raise ApiError("invalid_region_code", "地区代码应为6位数字", 400, field)
+    return code
+
+
+def _choice(value, choices, field: str, label: str):
+    if value not in choices:
+        raise ApiError("invalid_field", f"{label}的取值无效", 400, field)
+    return value
+
+
+def _listed(entry: dict, path: str) -> dict:
+    """Name, ID number and subject of a list entry about somebody who may not be registered."""
+    number = identity.validate_id_number(entry.get("id_number"), f"{path}id_number")
+    name = (entry.get("name") or "").strip() or None
+    if name and len(name) > 64:
+        raise ApiError("invalid_field", "姓名过长", 400, f"{path}name")
+    return {"subject": blind_index(number, "id_number"), "id_number": number, "name": name}
+
+
+def add_close_contacts(entries: list[dict], source: str | None = None) -> int:
+    """Add close-contact list entries {name, id_number, listed_on, remark}; all or nothing."""
+    rows = []
+    for i, entry in enumerate(entries):
+        path = f"entries[{i}]."
+        rows.append({**_listed(entry, path), "event_date": past_date(entry.get("listed_on") or china_today(),
+                                                                      path + "listed_on"),
+                     "source": source, "remark": entry.get("remark")})
+    with db.atomic():
+        for row in rows:
+            CloseContact.create(**row)
+        colour.recompute([r["subject"] for r in rows], why="close_contact_listed")
+    return len(rows)
+
+
+def _compound(compound) -> Region | None:
+    if compound is None or isinstance(compound, Region):
+        return compound
+    region = Region.get_or_none((Region.code == str(compound)) & (Region.level == "compound"))
+    if region is None:
+        raise ApiError("unknown_compound", "小区不存在", 400, "compound")
+    return region
+
+
+def compound_subjects(compound: Region | None) -> list[str]:
+    """The subjects of everybody who belongs to a compound."""
+    if compound is None:
+        return []
+    return [s for (s,) in Person.select(Person.id_number_bidx)
+            .where((Person.compound == compound) & Person.id_number_bidx.is_null(False)).tuples()]
+
+
+def report_case(*, name: str | None, id_number: str, kind: str, reported_on=None, compound=None,
+                remark: str | None = None) -> CaseReport:
+    """Record a confirmed or suspected case (with its compound, for "my compound has a case")."""
+    person = _listed({"name": name, "id_number": id_number}, "")
+    _choice(kind, CASE_KINDS, "kind", "病例类型")
+    region = _compound(compound)
+    event_date = past_date(reported_on or china_today(), "reported_on")
+    with db.atomic():
+        case = CaseReport.create(**person, kind=kind, compound=region, event_date=event_date, remark=remark)
+        colour.recompute([person["subject"], *compound_subjects(region)], why=f"case_{kind}")
+    return case
+
+
+def close_case(case_id: int) -> CaseReport:
+    """Close a case (cured, or suspicion excluded): its reds and its compound's oranges lift."""
+    case = CaseReport.get_or_none(CaseReport.id == case_id)
+    if case is None:
+        raise ApiError("case_not_found", "病例记录不存在", 404)
+    with db.atomic():
+        CaseReport.update(status="closed").where(CaseReport.id == case_id).execute()
+        colour.recompute([case.subject, *compound_subjects(case.compound)], why="case_closed")
+    return CaseReport.get_by_id(case_id)
+
+
+def add_fever_medicine_purchases(entries: list[dict]) -> int:
+    """Add pharmacy reports {name, id_number, pharmacy, medicine, purchased_at}; all or nothing."""
+    rows = []
+    for i, entry in enumerate(entries):
+        path = f"entries[{i}]."
+        if not (entry.get("pharmacy") or "").strip():
+            raise ApiError("missing_field", "缺少药店名称", 400, path + "pharmacy")
+        moment = past_moment(entry.get("purchased_at"), path + "purchased_at")
+        rows.append({**_listed(entry, path), "pharmacy": entry["pharmacy"].strip()[:128],
+                     "medicine": entry.get("medicine"), "purchased_at": moment, "event_date": china_date(moment)})
+    with db.atomic():
+        for row in rows:
+            FeverMedicinePurchase.create(**row)
+        colour.recompute([r["subject"] for r in rows], why="fever_medicine_bought")
+    return len(rows)
+
+
+def record_temperature(person: Person, value, *, source: str = "self", measured_at: dt.datetime | None = None,
+                       recorded_by=None) -> TemperatureRecord:
+    """Record a temperature (>= 37.3 ℃ is fever) and recompute the person."""
+    subject = subject_of(person)
+    number = check_temperature(value)
+    moment = past_moment(measured_at, "measured_at")
+    with db.atomic():
+        record = TemperatureRecord.create(person=person, subject=subject, value=number, measured_at=moment,
+                                          event_date=china_date(moment), source=source, recorded_by=recorded_by)
+        colour.recompute([subject], why="temperature_recorded")
+    return record
+
+
+def record_travel(person: Person, *, arrival_date, origin_code: str | None = None, origin_name: str | None = None,
+                  from_abroad: bool = False, country: str | None = None, transport: str | None = None,
+                  transport_number: str | None = None, source: str = "declaration") -> TravelRecord:
+    """Record an arrival (checkpoint scan, declaration, entry registration) and recompute the person."""
+    subject = subject_of(person)
+    arrival = past_date(arrival_date, "arrival_date")
+    if origin_code is not None:
+        check_region_code(origin_code, "origin_code")
+    if from_abroad and not (country or "").strip():
+        raise ApiError("missing_field", "境外返回请填写国家或地区", 400, "country")
+    if transport is not None:
+        _choice(transport, TRANSPORTS, "transport", "交通方式")
+    with db.atomic():
+        record = TravelRecord.create(person=person, subject=subject, event_date=arrival, origin_code=origin_code,
+                                     origin_name=origin_name, from_abroad=bool(from_abroad),
+                                     country=(country or None) if from_abroad else None, transport=transport,
+                                     transport_number=transport_number, source=source)
+        colour.recompute([subject], why=f"travel_{source}")
+    return record
+
+
+def set_isolation(subject: str, status: str, since=None) -> IsolationRecord:
+    """Set a person's isolation status (one current status a person) and recompute them."""
+    _choice(status, ISOLATION_STATUSES, "status", "隔离状态")
+    start = past_date(since or china_today(), "since")
+    with db.atomic():
+        updated = (IsolationRecord.update(status=status, event_date=start, updated_at=utcnow())
+                   .where(IsolationRecord.subject == subject).execute())
+        if not updated:
+            IsolationRecord.create(subject=subject, status=status, event_date=start)
+        colour.recompute([subject], why=f"isolation_{status}")
+    return IsolationRecord.get(IsolationRecord.subject == subject)
+
+
+def issue_release_notice(person: Person, *, issued_by=None, reason: str | None = None,
+                         issued_on=None) -> ReleaseNotice:
+    """Issue a release-from-medical-observation notice: it lifts the reds dated on or before it."""
+    subject = subject_of(person)
+    day = past_date(issued_on or china_today(), "issued_on")
+    with db.atomic():
+        notice = ReleaseNotice.create(person=person, subject=subject, event_date=day, issued_by=issued_by,
+                                      reason=reason)
+        colour.recompute([subject], why="release_notice")
+    return notice
+
+
+def revoke_release_notice(notice_id: int) -> ReleaseNotice:
+    """Withdraw a notice issued in error: the reds it lifted come back."""
+    notice = ReleaseNotice.get_or_none(ReleaseNotice.id == notice_id)
+    if notice is None:
+        raise ApiError("release_notice_not_found", "解除医学观察告知书不存在", 404)
+    with db.atomic():
+        ReleaseNotice.update(revoked_at=utcnow()).where(ReleaseNotice.id == notice_id).execute()
+        colour.recompute([notice.subject], why="release_notice_revoked")
+    return ReleaseNotice.get_by_id(notice_id)
+
+
+def _travellers_from(prefix: str) -> list[str]:
+    return [s for (s,) in TravelRecord.select(TravelRecord.subject).distinct()
+            .where(TravelRecord.origin_code.startswith(prefix)).tuples()]
+
+
+def set_risk_area(*, code: str, name: str, area_level: str, risk: str, effective_from=None,
+                  effective_until=None) -> RiskArea:
+    """List a medium / high-risk area or a key region and recompute the people who came from it."""
+    check_region_code(code, "code")
+    _choice(area_level, AREA_PREFIX_LENGTH, "area_level", "地区级别")
+    _choice(risk, RISK_LEVELS, "risk", "风险等级")
+    if not (name or "").strip():
+        raise ApiError("missing_field", "请填写地区名称", 400, "name")
+    start = _as_date(effective_from or china_today(), "effective_from")
+    until = _as_date(effective_until, "effective_until") if effective_until else None
+    if until and until < start:
+        raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
+    prefix = code[:AREA_PREFIX_LENGTH[area_level]]
+    with db.atomic():
+        area = RiskArea.create(code=code, name=name.strip(), area_level=area_level, prefix=prefix, risk=risk,
+                               effective_from=start, effective_until=until)
+        colour.recompute(_travellers_from(prefix), why=f"risk_area_{risk}")
+    return area
+
+
+def end_risk_area(area_id: int, until=None) -> RiskArea:
+    """End a risk area's listing (the last day it counts) and recompute its travellers."""
+    area = RiskArea.get_or_none(RiskArea.id == area_id)
+    if area is None:
+        raise ApiError("risk_area_not_found", "风险地区不存在", 404)
+    last = _as_date(until or china_today(), "effective_until")
+    if last < area.effective_from:
+        raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
+    with db.atomic():
+        RiskArea.update(effective_until=last).where(RiskArea.id == area_id).execute()
+        colour.recompute(_travellers_from(area.prefix), why="risk_area_ended")
+    return RiskArea.get_by_id(area_id)
+
+
+def _as_date(value, field: str) -> dt.date:
+    # Risk areas may be declared ahead of time, so future dates are allowed here.
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ApiError("invalid_date", "日期应为 YYYY-MM-DD 格式", 400, field) from None

@@ -1,0 +1,329 @@
+"""The colour engine on both databases: every default rule at its boundaries, precedence, the
+3- and 4-colour schemes, recompute and history, expiry, fail-closed, and bad input."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from models.colour import ColourHistory, ColourRule, HealthStatus
+from models.regions import Region
+from models.risk_inputs import TemperatureRecord
+from services import colour, colour_rules, risk_inputs
+from services.errors import ApiError
+from services.regions import add_region
+from services.timefmt import china_today
+from tests.conftest import make_id_number, make_person, row_counts
+
+TODAY = china_today()
+
+
+def days_ago(n: int) -> dt.date:
+    return TODAY - dt.timedelta(days=n)
+
+
+def colour_on(person, day: dt.date) -> str:
+    """The colour a full evaluation gives the person on `day` (no stored state involved)."""
+    hits = colour.evaluate([person.subject], today=day).get(person.subject, [])
+    return hits[0]["colour"] if hits else "green"
+
+
+def stored(person) -> str:
+    row = HealthStatus.get_or_none(HealthStatus.subject == person.subject)
+    return row.colour if row else "green"
+
+
+@pytest.fixture
+def person(db):
+    return make_person(1)
+
+
+@pytest.fixture
+def compound(db):
+    province = add_region("410000", "河南省", "province")
+    city = add_region("410100", "郑州市", "city", province)
+    district = add_region("410105", "金水区", "district", city)
+    street = add_region("410105001", "经八路街道", "street", district)
+    community = add_region("410105001001", "黄河路社区", "community", street)
+    return add_region("410105001001001", "经八路5号院", "compound", community)
+
+
+# --- red ------------------------------------------------------------------------------------------
+
+def test_close_contact_is_red_on_day_14_and_green_on_day_15(person):
+    risk_inputs.add_close_contacts([{"name": "张三", "id_number": person.id_number, "listed_on": TODAY}])
+    assert stored(person) == "red"
+    assert colour_on(person, TODAY + dt.timedelta(days=13)) == "red"     # day 14
+    assert colour_on(person, TODAY + dt.timedelta(days=14)) == "green"   # day 15
+
+
+def test_fever_threshold_is_37_3(person):
+    risk_inputs.record_temperature(person, 37.2)
+    assert stored(person) == "green"
+    risk_inputs.record_temperature(person, "37.3")
+    assert stored(person) == "red"
+    verdict = colour.verdict(person.subject).as_dict()
+    assert verdict["reasons"] == ["体温异常（≥37.3℃）"] and verdict["guidance"]
+
+
+def test_fever_counts_for_14_days(person):
+    risk_inputs.record_temperature(person, 38.0)
+    assert colour_on(person, TODAY + dt.timedelta(days=13)) == "red"
+    assert colour_on(person, TODAY + dt.timedelta(days=14)) == "green"
+
+
+def test_confirmed_and_suspected_cases_are_red_until_closed(person):
+    case = risk_inputs.report_case(name="张三", id_number=person.id_number, kind="suspected")
+    assert stored(person) == "red"
+    assert colour_on(person, TODAY + dt.timedelta(days=60)) == "red"  # no window: until closed
+    risk_inputs.close_case(case.id)
+    assert stored(person) == "green"
+
+
+def test_confirmed_isolation_is_red_and_released_is_not(person):
+    risk_inputs.set_isolation(person.subject, "pending")
+    assert stored(person) == "green"
+    risk_inputs.set_isolation(person.subject, "confirmed")
+    assert stored(person) == "red"
+    risk_inputs.set_isolation(person.subject, "released")
+    assert stored(person) == "green"
+
+
+def test_a_release_notice_lifts_contact_fever_and_isolation_but_not_a_case(person):
+    risk_inputs.add_close_contacts([{"id_number": person.id_number, "listed_on": days_ago(3)}])
+    risk_inputs.record_temperature(person, 38.5, measured_at=dt.datetime.utcnow() - dt.timedelta(days=2))
+    risk_inputs.set_isolation(person.subject, "confirmed", since=days_ago(3))
+    notice = risk_inputs.issue_release_notice(person, reason="隔离期满")
+    assert stored(person) == "green"
+    risk_inputs.report_case(name=None, id_number=person.id_number, kind="confirmed")
+    assert stored(person) == "red"
+    assert [h["rule"] for h in colour.verdict(person.subject).hits] == ["case"]
+    # A fever after the notice is red again; a revoked notice brings the old reds back.
+    risk_inputs.revoke_release_notice(notice.id)
+    assert {h["rule"] for h in colour.verdict(person.subject).hits} == {"case", "close_contact", "fever", "isolation"}
+
+
+def test_a_notice_does_not_lift_a_later_fever(person):
+    risk_inputs.issue_release_notice(person, issued_on=days_ago(1))
+    risk_inputs.record_temperature(person, 37.8)
+    assert stored(person) == "red"
+
+
+# --- orange and yellow ----------------------------------------------------------------------------
+
+def test_key_region_within_14_days_is_orange(person):
+    risk_inputs.set_risk_area(code="420000", name="湖北省", area_level="province", risk="key",
+                              effective_from="2020-01-01")
+    risk_inputs.record_travel(person, arrival_date=days_ago(13), origin_code="420106", origin_name="武汉市武昌区")
+    assert stored(person) == "orange"                                      # day 14
+    assert colour_on(person, TODAY + dt.timedelta(days=1)) == "green"      # day 15
+
+
+def test_travel_before_the_area_was_listed_does_not_count(person):
+    risk_inputs.record_travel(person, arrival_date=days_ago(5), origin_code="440305")
+    risk_inputs.set_risk_area(code="440305", name="深圳市南山区", area_level="district", risk="high",
+                              effective_from=days_ago(2))
+    assert stored(person) == "green"
+
+
+def test_listing_a_high_risk_area_recomputes_its_travellers(person):
+    other = make_person(2)
+    risk_inputs.record_travel(person, arrival_date=days_ago(3), origin_code="440305", transport="train",
+                              transport_number="G80")
+    risk_inputs.record_travel(other, arrival_date=days_ago(3), origin_code="440306")
+    risk_inputs.set_risk_area(code="440305", name="深圳市南山区", area_level="district", risk="high",
+                              effective_from=days_ago(10))
+    assert stored(person) == "yellow" and stored(other) == "green"
+    area = risk_inputs.set_risk_area(code="440300", name="深圳市", area_level="city", risk="high",
+                                     effective_from=days_ago(10))
+    assert stored(other) == "yellow"
+    risk_inputs.end_risk_area(area.id, until=days_ago(5))
+    assert stored(other) == "green" and stored(person) == "yellow"
+
+
+def test_own_compound_with_a_case_is_orange_for_its_residents(person, compound):
+    person.compound = compound
+    person.save()
+    neighbour_case = risk_inputs.report_case(name="李四", id_number=make_id_number(50), kind="confirmed",
+                                             compound=compound.code)
+    assert stored(person) == "orange"
+    risk_inputs.close_case(neighbour_case.id)
+    assert stored(person) == "green"
+
+
+def test_fever_medicine_within_14_days_is_yellow(person):
+    bought = dt.datetime.utcnow() - dt.timedelta(hours=1)
+    risk_inputs.add_fever_medicine_purchases([{"name": "张三", "id_number": person.id_number,
+                                               "pharmacy": "大药房", "medicine": "布洛芬", "purchased_at": bought}])
+    assert stored(person) == "yellow"
+    assert colour_on(person, TODAY + dt.timedelta(days=13)) == "yellow"
+    assert colour_on(person, TODAY + dt.timedelta(days=14)) == "green"
+
+
+def test_list_entries_match_people_who_register_later(db):
+    number = make_id_number(7)
+    risk_inputs.add_close_contacts([{"name": "王五", "id_number": number}])
+    later = make_person(7)
+    assert colour.verdict(later.subject).colour == "red"
+
+
+# --- precedence and schemes -----------------------------------------------------------------------
+
+def test_the_worst_colour_wins_and_all_reasons_are_kept(person):
+    risk_inputs.add_fever_medicine_purchases([{"id_number": person.id_number, "pharmacy": "药房"}])
+    risk_inputs.set_risk_area(code="420000", name="湖北省", area_level="province", risk="key",
+                              effective_from="2020-01-01")
+    risk_inputs.record_travel(person, arrival_date=TODAY, origin_code="420100")
+    assert stored(person) == "orange"
+    risk_inputs.record_temperature(person, 39.0)
+    verdict = colour.verdict(person.subject)
+    assert verdict.colour == "red"
+    assert [h["colour"] for h in verdict.hits] == ["red", "orange", "yellow"]
+    assert len(verdict.as_dict()["reasons"]) == 3
+
+
+def test_three_colour_scheme_shows_orange_as_yellow(person):
+    risk_inputs.set_risk_area(code="420000", name="湖北省", area_level="province", risk="key",
+                              effective_from="2020-01-01")
+    risk_inputs.record_travel(person, arrival_date=TODAY, origin_code="420100")
+    verdict = colour.verdict(person.subject)
+    assert verdict.as_dict(scheme=4)["colour"] == "orange"
+    three = verdict.as_dict(scheme=3)
+    assert three["colour"] == "yellow" and three["colour_label"] == "黄码"
+    assert three["details"][0]["colour"] == "yellow"
+
+
+# --- recompute, history, the job ------------------------------------------------------------------
+
+def test_history_records_each_change_with_reasons_and_why(person):
+    risk_inputs.record_temperature(person, 38.2)
+    risk_inputs.issue_release_notice(person)
+    rows = list(ColourHistory.select().order_by(ColourHistory.id))
+    assert [(r.from_colour, r.to_colour, r.why) for r in rows] == [
+        ("green", "red", "temperature_recorded"), ("red", "green", "release_notice")]
+    assert json.loads(rows[0].reasons)[0]["reason"] == "体温异常（≥37.3℃）"
+    assert [h["to"] for h in colour.history(person.subject)] == ["green", "red"]
+
+
+def test_full_recompute_turns_expired_windows_green_and_is_idempotent(person):
+    other = make_person(2)
+    risk_inputs.add_close_contacts([{"id_number": person.id_number}, {"id_number": other.id_number}])
+    risk_inputs.set_isolation(other.subject, "confirmed")
+    result = colour.recompute(None, why="job", today=TODAY + dt.timedelta(days=14))
+    assert result["changed"] == 1
+    assert stored(person) == "green" and stored(other) == "red"
+    assert colour.recompute(None, why="job", today=TODAY + dt.timedelta(days=14))["changed"] == 0
+
+
+def test_reading_after_the_window_recomputes_without_the_job(person):
+    risk_inputs.add_close_contacts([{"id_number": person.id_number, "listed_on": days_ago(13)}])
+    assert colour.verdict(person.subject).colour == "red"
+    assert colour.verdict(person.subject, today=TODAY + dt.timedelta(days=1)).colour == "green"
+    assert stored(person) == "green"
+    assert ColourHistory.select().where(ColourHistory.why == "read_after_expiry").count() == 1
+
+
+# --- fail closed ----------------------------------------------------------------------------------
+
+def test_no_rules_means_unknown_not_green(person):
+    ColourRule.delete().execute()
+    assert colour.verdict(person.subject).colour == "unknown"
+    assert colour.verdict(person.subject).as_dict()["reasons"] == [colour.UNKNOWN_REASON]
+
+
+def test_corrupt_rule_data_means_unknown(person):
+    ColourRule.update(conditions="{not json").where(ColourRule.code == "fever").execute()
+    assert colour.verdict(person.subject).colour == "unknown"
+    ColourRule.update(conditions=json.dumps([{"field": "nope", "op": "=", "value": 1}])).where(
+        ColourRule.code == "fever").execute()
+    assert colour.verdict(person.subject).colour == "unknown"
+    with pytest.raises(colour_rules.RuleDataError):
+        colour.recompute(None)
+
+
+def test_facts_written_while_rules_are_broken_are_not_lost(person):
+    ColourRule.update(input="missing_input").where(ColourRule.code == "fever").execute()
+    risk_inputs.record_temperature(person, 39.1)  # stored, person marked unknown
+    assert TemperatureRecord.select().count() == 1
+    assert colour.verdict(person.subject).colour == "unknown"
+    ColourRule.update(input="temperature").where(ColourRule.code == "fever").execute()
+    assert colour.verdict(person.subject).colour == "red"
+
+
+def test_a_person_without_an_id_number_is_unknown(db):
+    assert colour.verdict(None).colour == "unknown"
+
+
+# --- rules as data --------------------------------------------------------------------------------
+
+def test_an_admin_rule_changes_colours(person):
+    risk_inputs.record_travel(person, arrival_date=days_ago(2), from_abroad=True, country="意大利")
+    assert stored(person) == "green"
+    colour_rules.save_rule({"code": "abroad", "colour": "red", "input": "travel",
+                            "conditions": [{"field": "from_abroad", "op": "=", "value": True}], "window_days": 14,
+                            "reason": "14天内境外返回", "guidance": "请配合集中隔离14天", "lifted_by_release": True})
+    colour.recompute(None, why="rule_changed")
+    assert stored(person) == "red"
+
+
+@pytest.mark.parametrize("rule, code, field", [
+    ({"input": "horoscope"}, "unknown_rule_input", "input"),
+    ({"conditions": [{"field": "weight", "op": ">=", "value": 80}]}, "unknown_rule_field", "conditions[0].field"),
+    ({"conditions": [{"field": "value", "op": "~", "value": 1}]}, "invalid_rule_condition", "conditions[0].op"),
+    ({"conditions": [{"field": "value", "op": ">=", "value": "hot"}]}, "invalid_rule_condition",
+     "conditions[0].value"),
+    ({"colour": "purple"}, "invalid_field", "colour"),
+    ({"window_days": 0}, "invalid_field", "window_days"),
+    ({"guidance": ""}, "missing_field", "guidance"),
+    ({"priority": 1}, "unknown_rule_field", "priority"),
+])
+def test_bad_rules_are_refused_and_nothing_is_stored(person, rule, code, field):
+    before = list(ColourRule.select().tuples())
+    base = {"code": "fever", "colour": "red", "input": "temperature",
+            "conditions": [{"field": "value", "op": ">=", "value": 36.0}], "window_days": 14,
+            "reason": "测试", "guidance": "测试"}
+    with pytest.raises(ApiError) as error:
+        colour_rules.save_rule({**base, **rule})
+    assert (error.value.code, error.value.field) == (code, field)
+    assert list(ColourRule.select().tuples()) == before
+
+
+# --- bad input to the entry paths -----------------------------------------------------------------
+
+@pytest.mark.parametrize("call, code, field", [
+    (lambda p: risk_inputs.record_temperature(p, 33.9), "invalid_temperature", "temperature"),
+    (lambda p: risk_inputs.record_temperature(p, 43.1), "invalid_temperature", "temperature"),
+    (lambda p: risk_inputs.record_temperature(p, "hot"), "invalid_temperature", "temperature"),
+    (lambda p: risk_inputs.record_temperature(p, 36.5, measured_at=dt.datetime.utcnow() + dt.timedelta(days=1)),
+     "date_in_future", "measured_at"),
+    (lambda p: risk_inputs.record_travel(p, arrival_date=TODAY + dt.timedelta(days=1)), "date_in_future",
+     "arrival_date"),
+    (lambda p: risk_inputs.record_travel(p, arrival_date=TODAY, origin_code="42"), "invalid_region_code",
+     "origin_code"),
+    (lambda p: risk_inputs.record_travel(p, arrival_date=TODAY, from_abroad=True), "missing_field", "country"),
+    (lambda p: risk_inputs.add_close_contacts([{"id_number": p.id_number},
+                                               {"id_number": "110101199003070012"}]),
+     "invalid_id_number", "entries[1].id_number"),
+    (lambda p: risk_inputs.add_close_contacts([{"id_number": p.id_number,
+                                                "listed_on": TODAY + dt.timedelta(days=1)}]),
+     "date_in_future", "entries[0].listed_on"),
+    (lambda p: risk_inputs.report_case(name="x", id_number=p.id_number, kind="probable"), "invalid_field", "kind"),
+    (lambda p: risk_inputs.set_isolation(p.subject, "sleeping"), "invalid_field", "status"),
+    (lambda p: risk_inputs.set_risk_area(code="4200", name="湖北", area_level="province", risk="key"),
+     "invalid_region_code", "code"),
+    (lambda p: risk_inputs.set_risk_area(code="420000", name="湖北", area_level="planet", risk="key"),
+     "invalid_field", "area_level"),
+])
+def test_bad_facts_are_refused_and_nothing_is_stored(person, call, code, field):
+    before = row_counts()
+    with pytest.raises(ApiError) as error:
+        call(person)
+    assert (error.value.code, error.value.field) == (code, field)
+    assert row_counts() == before
+
+
+def test_a_compound_must_exist(person):
+    with pytest.raises(ApiError) as error:
+        risk_inputs.report_case(name="x", id_number=person.id_number, kind="confirmed", compound="999")
+    assert error.value.code == "unknown_compound"
+    assert Region.select().count() == 0
