@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True)
     server.listen(config.port, config.host)
+    if config.run_jobs:
+        from jobs.scheduler import make_scheduler
+
+        make_scheduler().start()
     print(banner(config, result.get("demo")), flush=True)
     try:
         tornado.ioloop.IOLoop.current().start()

@@ -11,6 +11,7 @@ import threading
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
+from pymysql.constants import CLIENT
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
@@ -52,6 +53,9 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
             charset="utf8mb4",
             # Times are stored in UTC; the session zone must agree whatever the server's default.
             init_command="SET time_zone = '+00:00'",
+            # UPDATE answers the rows it matched, as on SQLite, not only those it changed: the
+            # "update, else insert" steps rely on it.
+            client_flag=CLIENT.FOUND_ROWS,
             max_connections=int(options.get("max_connections", max_connections)),
             stale_timeout=int(options.get("stale_timeout", 300)),
             timeout=10,

@@ -58,6 +58,11 @@ def test_a_dropped_mysql_connection_is_reestablished(db, backend, api):
     assert database.db.execute_sql("SELECT 1").fetchone()[0] == 1
 
 
+def test_an_update_counts_matched_rows_even_when_nothing_changes(db):
+    add_region("410000", "河南省", "province")
+    assert Region.update(name="河南省").where(Region.code == "410000").execute() == 1
+
+
 def test_migrate_is_idempotent(db):
     assert schema.migrate() == []
     assert schema.current_version() == schema.latest_version()

@@ -1,0 +1,37 @@
+"""`python -m jobs`: the one job runner of a deployment with several server processes (which then
+run with RUN_JOBS=0). `python -m jobs run colour_recompute` runs one job once and exits."""
+
+from __future__ import annotations
+
+import argparse
+
+import tornado.ioloop
+
+from config import Config
+from jobs.scheduler import JOBS, make_scheduler
+from services import logsafe
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the scheduler forever, or one job once."""
+    parser = argparse.ArgumentParser(description="定时任务")
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "run"))
+    parser.add_argument("job", nargs="?", choices=[job_id for job_id, _, _ in JOBS])
+    args = parser.parse_args(argv)
+
+    from server import setup
+
+    config = Config.from_env()
+    logsafe.install(config.log_level)
+    setup(config)
+    if args.command == "run":
+        if not args.job:
+            parser.error("run 需要任务名")
+        print(dict((job_id, func) for job_id, func, _ in JOBS)[args.job]())
+        return
+    make_scheduler().start()
+    tornado.ioloop.IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

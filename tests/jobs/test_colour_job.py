@@ -1,0 +1,44 @@
+"""I1: the scheduled recompute turns expired windows green without anybody scanning."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from jobs import colour_recompute
+from jobs.scheduler import make_scheduler
+from models.colour import HealthStatus
+from services import risk_inputs
+from services.timefmt import china_today
+from tests.conftest import make_person
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_job_turns_day_15_green_and_is_safe_to_run_twice(db):
+    person = make_person(1)
+    risk_inputs.add_close_contacts([{"id_number": person.id_number}])
+    day_15 = china_today() + dt.timedelta(days=14)
+    assert colour_recompute.run(today=china_today() - dt.timedelta(days=0))["changed"] == 0
+    assert colour_recompute.run(today=day_15)["changed"] == 1
+    assert not HealthStatus.select().exists()
+    assert colour_recompute.run(today=day_15)["changed"] == 0
+
+
+def test_the_scheduler_holds_the_job_coalesced_and_single():
+    scheduler = make_scheduler()
+    job = scheduler.get_job(colour_recompute.JOB_ID)
+    assert job is not None
+    assert job.coalesce is True and job.max_instances == 1
+
+
+def test_jobs_run_once_from_the_command_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/jobs.db"
+    init = subprocess.run([sys.executable, "server.py", "init-db"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    run = subprocess.run([sys.executable, "-m", "jobs", "run", "colour_recompute"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "'changed': 0" in run.stdout
