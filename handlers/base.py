@@ -20,7 +20,7 @@ import functools
 import inspect
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import tornado.web
 
@@ -47,26 +47,39 @@ class Operation:
     operation_id: str
     summary: str
     body: Schema | None = None
+    query: Schema | None = None
     response: Schema | None = None
     status: int = 200
     errors: tuple = ()
-    tags: tuple = field(default_factory=tuple)
+    produces: str = "application/json"
 
 
-def operation(operation_id: str, summary: str, *, body: Schema | None = None, response: Schema | None = None,
-              status: int = 200, errors: tuple = ()):
-    """Declare a handler method as an API operation (see the module docstring)."""
-    spec = Operation(operation_id, summary, body, response, status, errors)
+def operation(operation_id: str, summary: str, *, body: Schema | None = None, query: Schema | None = None,
+              response: Schema | None = None, status: int = 200, errors: tuple = (),
+              produces: str = "application/json"):
+    """Declare a handler method as an API operation (see the module docstring).
+
+    The method receives the path's named groups as keyword arguments, then the cleaned body
+    (when `body` is declared) or the cleaned query string (when `query` is). With `produces`
+    other than JSON, the method returns the bytes to send.
+    """
+    spec = Operation(operation_id, summary, body, query, response, status, errors, produces)
 
     def decorate(method):
         @functools.wraps(method)
-        async def run(self, *args):
+        async def run(self, *args, **kwargs):
             if spec.body is not None:
                 args = (*args, spec.body.validate(self.json_body()))
-            result = method(self, *args)
+            elif spec.query is not None:
+                args = (*args, spec.query.validate_query(self.query_values()))
+            result = method(self, *args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
-            self.send_data(result, spec.status)
+            if spec.produces == "application/json":
+                self.send_data(result, spec.status)
+            else:
+                self.set_header("Content-Type", spec.produces)
+                self.finish(result)
 
         run.operation = spec
         return run
@@ -107,6 +120,10 @@ class BaseHandler(tornado.web.RequestHandler):
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise ApiError("invalid_json", "请求体不是合法的 JSON", 400) from None
+
+    def query_values(self) -> dict:
+        """The query string as {name: last value}."""
+        return {name: self.get_query_argument(name) for name in self.request.query_arguments}
 
     def send_data(self, data, status: int = 200) -> None:
         """Write the success envelope."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from handlers.base import ApiHandler, BaseHandler
 from handlers.schema import Schema
@@ -26,8 +27,13 @@ def _envelope(schema: Schema | None) -> dict:
 
 
 def _openapi_path(pattern: str) -> str:
-    # Route patterns are plain paths today; a capture group would become a {param}.
-    return pattern.rstrip("$")
+    """A route pattern with named groups, "(?P<code_id>\\d+)", as an OpenAPI path "{code_id}"."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern.rstrip("$")).replace("\\.", ".")
+
+
+def _path_parameters(pattern: str) -> list[dict]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\(\?P<(\w+)>", pattern)]
 
 
 def build_document(routes: list, version: str = "1") -> dict:
@@ -38,12 +44,17 @@ def build_document(routes: list, version: str = "1") -> dict:
             spec = getattr(getattr(handler, method, None), "operation", None)
             if spec is None:
                 continue
+            success = ({"application/json": {"schema": _envelope(spec.response)}}
+                       if spec.produces == "application/json" else {spec.produces: {"schema": {"type": "string",
+                                                                                                "format": "binary"}}})
             op = {
                 "operationId": spec.operation_id,
                 "summary": spec.summary,
-                "responses": {str(spec.status): {"description": "成功",
-                                                 "content": {"application/json": {"schema": _envelope(spec.response)}}}},
+                "responses": {str(spec.status): {"description": "成功", "content": success}},
             }
+            parameters = _path_parameters(pattern) + (spec.query.openapi_parameters() if spec.query else [])
+            if parameters:
+                op["parameters"] = parameters
             if spec.body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{spec.body.name}"}}}}

@@ -38,6 +38,10 @@ class Field:
         """Return the checked value or raise ApiError."""
         return value
 
+    def from_text(self, text: str, name: str) -> Any:
+        """A query-string text as this field's JSON type (then checked by `clean`)."""
+        return text
+
     def openapi(self) -> dict:
         """This field as an OpenAPI / JSON-schema property."""
         spec: dict = {"type": self.json_type}
@@ -101,6 +105,12 @@ class Int(Field):
             raise self.error(name, f"{self.label or name}应为整数")
         return _bounded(self, value, name)
 
+    def from_text(self, text, name):
+        try:
+            return int(text)
+        except ValueError:
+            raise self.error(name, f"{self.label or name}应为整数") from None
+
     def openapi(self):
         return _bounds_spec(self, super().openapi())
 
@@ -115,6 +125,15 @@ class Num(Int):
             raise self.error(name, f"{self.label or name}应为数字")
         return _bounded(self, float(value), name)
 
+    def from_text(self, text, name):
+        try:
+            number = float(text)
+        except ValueError:
+            raise self.error(name, f"{self.label or name}应为数字") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise self.error(name, f"{self.label or name}应为数字")
+        return number
+
 
 class Bool(Field):
     """true or false, nothing else."""
@@ -125,6 +144,11 @@ class Bool(Field):
         if not isinstance(value, bool):
             raise self.error(name, f"{self.label or name}应为 true 或 false")
         return value
+
+    def from_text(self, text, name):
+        if text not in ("true", "false"):
+            raise self.error(name, f"{self.label or name}应为 true 或 false")
+        return text == "true"
 
 
 class Date(Str):
@@ -239,6 +263,19 @@ class Schema:
                 continue
             clean[name] = field.clean(value, prefix + name)
         return clean
+
+    def validate_query(self, values: dict) -> dict:
+        """Like `validate`, for a query string: texts are first read as the fields' types."""
+        typed = {}
+        for name, text in values.items():
+            field = self.fields.get(name)
+            typed[name] = field.from_text(text, name) if field is not None else text
+        return self.validate(typed)
+
+    def openapi_parameters(self) -> list[dict]:
+        """The fields as OpenAPI query parameters."""
+        return [{"name": name, "in": "query", "required": f.required, "schema": f.openapi()}
+                for name, f in self.fields.items()]
 
     def openapi(self) -> dict:
         """The component schema."""

@@ -327,13 +327,19 @@ def _paper_code_id(value) -> int | None:
     return None
 
 
-def revoke_paper_code(paper_code_id, person: Person | None = None) -> PaperCode:
-    """Mark a paper code revoked (again is harmless). With `person`, only that person's codes:
-    another person's code is reported as not found rather than as forbidden."""
+def paper_code_of(person: Person | None, paper_code_id) -> PaperCode:
+    """A paper code by id; with `person`, only that person's codes: another person's code is
+    reported as not found rather than as forbidden, so ids cannot be probed."""
     code_id = _paper_code_id(paper_code_id)
     code = PaperCode.get_or_none(PaperCode.id == code_id) if code_id is not None else None
     if code is None or (person is not None and code.person_id != person.id):
         raise _paper_not_found()
+    return code
+
+
+def revoke_paper_code(paper_code_id, person: Person | None = None) -> PaperCode:
+    """Mark a paper code revoked (again is harmless); `person` as in `paper_code_of`."""
+    code = paper_code_of(person, paper_code_id)
     if code.revoked_at is None:
         code.revoked_at = utcnow().replace(microsecond=0)
         code.save(only=[PaperCode.revoked_at])
@@ -347,6 +353,11 @@ def list_paper_codes(person: Person) -> list[PaperCode]:
 
 
 # --- scanning -----------------------------------------------------------------------------------
+
+def issued_at_of(claims: dict) -> str:
+    """The issue time of a verified payload, ISO 8601 in +08:00."""
+    return local_iso(_utc_naive(claims["iat"]))
+
 
 def resolve(payload, config, now=None) -> tuple[Person, dict]:
     """The person and claims behind a scanned payload, after every check: signature, expiry,

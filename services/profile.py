@@ -28,6 +28,14 @@ def self_person(account: Account) -> Person | None:
     return Person.get_or_none((Person.account == account) & (Person.relation == "self"))
 
 
+def require_self_person(account: Account) -> Person:
+    """The account holder's person, with a document number: what a health code needs."""
+    person = self_person(account)
+    if person is None or not person.id_number_bidx:
+        raise ApiError("profile_incomplete", "请先完善实名信息（姓名和证件号码）", 400)
+    return person
+
+
 def masked(person: Person | None) -> dict:
     """The profile as every answer shows it: name, ID number and phone masked."""
     if person is None:

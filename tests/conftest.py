@@ -16,7 +16,7 @@ import ipaddress
 import os
 import secrets
 import socket
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import pymysql
 import pytest
@@ -182,16 +182,20 @@ class ApiClient:
         return self._operations
 
     def call(self, operation_id: str, body=None, *, token: str | None = None, data: bytes | None = None,
-             headers: dict | None = None) -> requests.Response:
-        """Send one operation; `data` sends raw bytes instead of JSON. Returns the response."""
-        method, path = self.operations()[operation_id]
+             headers: dict | None = None, path: dict | None = None, query: dict | None = None) -> requests.Response:
+        """Send one operation; `data` sends raw bytes instead of JSON, `path` fills {names} in the
+        path, `query` is the query string. Returns the response."""
+        method, path_template = self.operations()[operation_id]
+        path_text = path_template.format(**(path or {}))
+        if query:
+            path_text += "?" + urlencode(query)
         headers = dict(headers or {})
         token = token if token is not None else self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if data is None and body is not None:
-            return self.session.request(method, self.base_url + path, json=body, headers=headers, timeout=10)
-        return self.session.request(method, self.base_url + path, data=data, headers=headers, timeout=10)
+            return self.session.request(method, self.base_url + path_text, json=body, headers=headers, timeout=10)
+        return self.session.request(method, self.base_url + path_text, data=data, headers=headers, timeout=10)
 
     def ok(self, operation_id: str, body=None, **kwargs) -> dict:
         """Call and insist on success; return the `data` of the envelope."""

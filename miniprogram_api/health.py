@@ -1,0 +1,182 @@
+"""The citizen's health: my health code (D5) and paper codes, colour history, declarations (D6),
+temperatures, entry-to-province registrations (D7), and nearby risk (C9)."""
+
+from __future__ import annotations
+
+from handlers.base import ApiHandler, operation
+from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
+from services import colour, declarations, health_codes, identity, nearby, profile
+from services.paging import paginate
+from services.risk_inputs import TRANSPORTS
+from services.timefmt import local_iso
+
+PAGE = {"page": Int("页码", minimum=1, required=False), "per_page": Int("每页条数", minimum=1, maximum=100,
+                                                                        required=False)}
+PAGE_QUERY = Schema("PageQuery", PAGE)
+CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
+                             "expires_at": Str("过期时间")})
+HEALTH_CODE = Schema("HealthCode", {
+    "colour": Str("颜色：green / yellow / orange / red / unknown"),
+    "colour_label": Str("颜色名称"),
+    "reasons": List(Str(), "赋码原因"),
+    "guidance": List(Str(), "解除指引（红码）"),
+    "details": List(Any_(), "命中的规则"),
+    "computed_at": Str("计算时间"),
+    "name": Str("姓名（脱敏）"),
+    "id_number": Str("证件号码（脱敏）"),
+    "code": Obj(CODE),
+}, description="我的健康码：颜色、原因、指引和动态二维码")
+PAGED = Schema("Page", {"items": List(Any_(), "本页条目"), "page": Int("页码"), "per_page": Int("每页条数"),
+                        "total": Int("总条数")})
+PAPER_CODE = Schema("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
+                                  "revoked": Bool("是否已作废"), "image_path": Str("图片地址（需登录）")})
+PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码")})
+HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at")})
+
+DECLARATION = Schema("DeclarationRequest", {
+    "kind": Str("申报类型", choices=tuple(declarations.KINDS)),
+    "organisation": Str("单位或学校", max_len=128, required=False, nullable=True),
+    "residence": Str("现住地址", max_len=255),
+    "household_registration": Str("户籍地", max_len=255, required=False, nullable=True),
+    "health_status": Str("健康状况", choices=tuple(declarations.HEALTH_STATUSES)),
+    "temperature": Num("今日体温", required=False),
+    "contact_with_patient": Bool("是否接触过确诊或疑似病例"),
+    "returned_from_elsewhere": Bool("是否外地返回", required=False),
+    "arrival_date": Date("抵达日期", required=False, nullable=True),
+    "transport": Str("交通方式", choices=tuple(TRANSPORTS), required=False, nullable=True),
+    "transport_number": Str("车次/航班/车牌", max_len=32, required=False, nullable=True),
+    "from_abroad": Bool("是否境外返回", required=False),
+    "country": Str("国家或地区", max_len=64, required=False, nullable=True),
+    "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
+    "origin_name": Str("出发地", max_len=64, required=False, nullable=True),
+    "isolation_mode": Str("隔离方式", choices=tuple(declarations.ISOLATION_MODES), required=False, nullable=True),
+    "remark": Str("备注", max_len=255, required=False, nullable=True),
+}, description="健康申报（郑好码申请表）")
+DECLARATION_VIEW = Schema("Declaration", {"id": Int("编号"), "kind": Str("申报类型"), "kind_label": Str("申报类型名称"),
+                                          "organisation": Str("单位", nullable=True),
+                                          "health_status": Str("健康状况"), "health_status_label": Str("健康状况名称"),
+                                          "contact_with_patient": Bool("是否接触病例"), "answers": Any_("其他回答"),
+                                          "declared_at": Str("申报时间")})
+PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
+    "entry_date": Date("入省日期"),
+    "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
+    "origin_name": Str("出发地", max_len=64),
+    "transport": Str("交通方式", choices=tuple(TRANSPORTS)),
+    "transport_number": Str("车次/航班/车牌", max_len=32, required=False, nullable=True),
+    "destination": Str("目的地详细地址", max_len=255),
+})
+PROVINCE_ENTRY_VIEW = Schema("ProvinceEntry", {"id": Int("编号"), "entry_date": Str("入省日期"),
+                                               "origin_code": Str("出发地代码", nullable=True),
+                                               "origin_name": Str("出发地"), "transport": Str("交通方式"),
+                                               "transport_number": Str("车次/航班", nullable=True),
+                                               "destination": Str("目的地"), "registered_at": Str("登记时间")})
+NEARBY_QUERY = Schema("NearbyRiskQuery", {"lat": Num("纬度"), "lng": Num("经度"),
+                                          "radius": Num("半径（米）", required=False)})
+NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）")})
+
+
+def _paper_view(code) -> dict:
+    return {"id": code.id, "issued_at": local_iso(code.issued_at),
+            "expires_at": local_iso(code.expires_at), "revoked": code.revoked_at is not None,
+            "image_path": f"/api/v1/me/health-code/paper/{code.id}.png"}
+
+
+class MyHealthCodeHandler(ApiHandler):
+    @operation("getMyHealthCode", "我的健康码（颜色、原因、解除指引、动态二维码）", response=HEALTH_CODE, errors=(400, 401))
+    def get(self):
+        person = profile.require_self_person(self.current_account)
+        result = colour.verdict(person.subject).as_dict(self.config.colour_scheme)
+        result.update(name=identity.mask_name(person.name), id_number=identity.mask_id_number(person.id_number),
+                      code=health_codes.dynamic_code(person, self.config))
+        return result
+
+
+class MyColourHistoryHandler(ApiHandler):
+    @operation("listMyColourHistory", "我的健康码颜色变化记录", response=HISTORY)
+    def get(self):
+        person = profile.require_self_person(self.current_account)
+        items = colour.history(person.subject)
+        for item in items:
+            item["from"] = colour.display_colour(item["from"], self.config.colour_scheme)
+            item["to"] = colour.display_colour(item["to"], self.config.colour_scheme)
+        return {"items": items}
+
+
+class PaperCodesHandler(ApiHandler):
+    @operation("listPaperHealthCodes", "我的纸质健康码", response=PAPER_CODES)
+    def get(self):
+        person = profile.require_self_person(self.current_account)
+        return {"items": [_paper_view(c) for c in health_codes.list_paper_codes(person)]}
+
+    @operation("createPaperHealthCode", "生成纸质健康码（长期有效，可作废）", response=PAPER_CODE, status=201)
+    def post(self):
+        person = profile.require_self_person(self.current_account)
+        code, _ = health_codes.issue_paper_code(person, self.config, issued_by=self.current_account)
+        return _paper_view(code)
+
+
+class PaperCodeHandler(ApiHandler):
+    @operation("revokePaperHealthCode", "作废纸质健康码", response=PAPER_CODE, errors=(404,))
+    def delete(self, code_id):
+        person = profile.require_self_person(self.current_account)
+        return _paper_view(health_codes.revoke_paper_code(code_id, person=person))
+
+
+class PaperCodeImageHandler(ApiHandler):
+    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏）", produces="image/png", errors=(404, 503))
+    def get(self, code_id):
+        person = profile.require_self_person(self.current_account)
+        code = health_codes.paper_code_of(person, code_id)
+        return health_codes.paper_code_png(person, health_codes.paper_payload(code, self.config), code.issued_at)
+
+
+class DeclarationsHandler(ApiHandler):
+    @operation("submitDeclaration", "提交健康申报", body=DECLARATION, response=DECLARATION_VIEW, status=201)
+    def post(self, body):
+        person = profile.require_self_person(self.current_account)
+        return declarations.submit_declaration(person, body, declared_by=self.current_account)
+
+    @operation("listDeclarations", "我的健康申报记录", query=PAGE_QUERY, response=PAGED)
+    def get(self, query):
+        person = profile.require_self_person(self.current_account)
+        return paginate(declarations.declarations_of(person), declarations.declaration_view, **query)
+
+
+class TemperaturesHandler(ApiHandler):
+    @operation("listTemperatures", "我的体温记录", query=PAGE_QUERY, response=PAGED)
+    def get(self, query):
+        person = profile.require_self_person(self.current_account)
+        return paginate(declarations.temperatures_of(person), declarations.temperature_view, **query)
+
+
+class ProvinceEntriesHandler(ApiHandler):
+    @operation("registerProvinceEntry", "入省登记", body=PROVINCE_ENTRY, response=PROVINCE_ENTRY_VIEW, status=201)
+    def post(self, body):
+        person = profile.require_self_person(self.current_account)
+        return declarations.register_province_entry(person, body)
+
+    @operation("listProvinceEntries", "我的入省登记记录", query=PAGE_QUERY, response=PAGED)
+    def get(self, query):
+        person = profile.require_self_person(self.current_account)
+        return paginate(declarations.province_entries_of(person), declarations.province_entry_view, **query)
+
+
+class NearbyRiskHandler(ApiHandler):
+    @operation("nearbyRisk", "附近小区风险指数（有病例的小区、确诊数、风险等级、距离）", query=NEARBY_QUERY, response=NEARBY)
+    def get(self, query):
+        return {"items": nearby.nearby_risk(query["lat"], query["lng"], query.get("radius") or 3000)}
+
+
+def routes(config) -> list:
+    """The citizen's health routes."""
+    return [
+        (r"/api/v1/me/health-code", MyHealthCodeHandler),
+        (r"/api/v1/me/health-code/history", MyColourHistoryHandler),
+        (r"/api/v1/me/health-code/paper", PaperCodesHandler),
+        (r"/api/v1/me/health-code/paper/(?P<code_id>\d+)", PaperCodeHandler),
+        (r"/api/v1/me/health-code/paper/(?P<code_id>\d+)\.png", PaperCodeImageHandler),
+        (r"/api/v1/me/declarations", DeclarationsHandler),
+        (r"/api/v1/me/temperatures", TemperaturesHandler),
+        (r"/api/v1/me/province-entries", ProvinceEntriesHandler),
+        (r"/api/v1/nearby-risk", NearbyRiskHandler),
+    ]
