@@ -2,6 +2,8 @@
 
     python server.py [--port 8000] [--demo]     migrate, (load demo data,) serve
     python server.py init-db [--demo]           migrate (and load demo data), then exit
+    python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev]
+                                                give an account a role (inspector, medical)
 """
 
 from __future__ import annotations
@@ -92,6 +94,24 @@ def init_db(config: Config, demo: bool = False) -> dict:
     return result
 
 
+def grant_role_command(args) -> int:
+    """`grant-role`: the server command that gives field roles until the back office does."""
+    from services import auth
+    from services.errors import ApiError
+
+    if not args.role or not args.openid:
+        print("用法：python server.py grant-role ROLE --openid OPENID [--provider wechat|alipay|dev]")
+        return 2
+    try:
+        with database.db.connection_context():
+            auth.grant_role(auth.find_account(args.provider, args.openid), args.role)
+    except ApiError as error:
+        print(error.message)
+        return 1
+    print(f"已授予角色：{auth.ROLES[args.role]}")
+    return 0
+
+
 def banner(config: Config, demo_info: dict | None) -> str:
     """What `make run` prints: where to look and how to sign in."""
     base = f"http://{config.host}:{config.port}"
@@ -105,6 +125,7 @@ def banner(config: Config, demo_info: dict | None) -> str:
         openids = ", ".join(demo_info["dev_openids"])
         lines += [
             "  演示账号 demo accounts (authDevLogin, openid): " + openids,
+            "    demo-citizen: 未填实名信息; demo-returnee: 湖北返回（橙码）; demo-inspector: 核验员; demo-medical: 医务人员",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)
@@ -113,7 +134,10 @@ def banner(config: Config, demo_info: dict | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description="健康码与场所码平台")
-    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db"))
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db", "grant-role"))
+    parser.add_argument("role", nargs="?", help="grant-role: the role to give")
+    parser.add_argument("--openid", help="grant-role: the account's openid / user_id")
+    parser.add_argument("--provider", default="wechat", help="grant-role: wechat, alipay or dev")
     parser.add_argument("--port", type=int, help="listening port (default: PORT or 8000)")
     parser.add_argument("--host", help="listening address (default: HOST or 127.0.0.1)")
     parser.add_argument("--demo", action="store_true", help="load the demo data (idempotent)")
@@ -131,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "init-db":
         print(f"数据库已就绪，版本 {result['version']}")
         return
+    if args.command == "grant-role":
+        raise SystemExit(grant_role_command(args))
 
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True)

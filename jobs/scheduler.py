@@ -20,8 +20,8 @@ JOBS = [
 
 def make_scheduler() -> TornadoScheduler:
     """A scheduler holding every job; the blocking jobs run on a small thread pool."""
-    scheduler = TornadoScheduler(timezone=TIMEZONE, executors={"default": ThreadPoolExecutor(2)},
-                                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600})
+    scheduler = TornadoScheduler(timezone=TIMEZONE, executors={"default": ThreadPoolExecutor(2)})
     for job_id, func, trigger in JOBS:
-        scheduler.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True)
+        scheduler.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True, coalesce=True,
+                          max_instances=1, misfire_grace_time=600)
     return scheduler

@@ -15,6 +15,12 @@ from models.db import db
 from models.fields import utcnow
 from services.errors import ApiError
 
+ROLES = {
+    "citizen": "居民",
+    "inspector": "核验员",
+    "medical": "医务人员",
+}
+
 # Writing last_used_at on every request would turn every read into a write; a minute's
 # resolution is plenty for an idle expiry counted in days.
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
@@ -89,6 +95,14 @@ def sign_out(token: AuthToken) -> None:
     AuthToken.update(revoked_at=utcnow()).where(AuthToken.id == token.id).execute()
 
 
+def find_account(provider: str, subject: str) -> Account:
+    """The account that signs in as `subject` with `provider`, or a 404."""
+    identity = AuthIdentity.get_or_none((AuthIdentity.provider == provider) & (AuthIdentity.subject == subject))
+    if identity is None:
+        raise ApiError("account_not_found", "账号不存在", 404)
+    return identity.account
+
+
 def account_summary(account: Account) -> dict:
     """What a client needs to know of its account after signing in."""
     return {"id": account.id, "roles": sorted(account.role_names())}
@@ -96,4 +110,6 @@ def account_summary(account: Account) -> dict:
 
 def grant_role(account: Account, role: str) -> None:
     """Give an account a role (idempotent). Back-office pages and commands call this."""
+    if role not in ROLES:
+        raise ApiError("unknown_role", f"未知角色：{role}", 400, "role")
     AccountRole.get_or_create(account=account, role=role)

@@ -3,8 +3,13 @@ and documented demo accounts. Loading twice changes nothing."""
 
 from __future__ import annotations
 
-from services import auth
+import datetime as dt
+
+from models.people import Person
+from models.risk_inputs import RiskArea
+from services import auth, identity, profile, risk_inputs
 from services.regions import load_tree
+from services.timefmt import china_today
 
 # Street, community and compound codes follow the national pattern (9 and 12 digits) under the
 # real district codes; the streets and communities are real names, the compounds illustrative.
@@ -74,13 +79,43 @@ ZHENGZHOU = [
     ]),
 ]
 
-# Citizens that sign in with authDevLogin {"openid": ...} (development only).
-DEMO_CITIZENS = ("demo-citizen", "demo-citizen-2")
+# Accounts that sign in with authDevLogin {"openid": ...} (development only): openid -> roles.
+DEMO_ACCOUNTS = {
+    "demo-citizen": (),              # no profile yet: fill it to get a health code
+    "demo-returnee": (),             # filled profile, back from Hubei 3 days ago: orange
+    "demo-inspector": ("inspector",),
+    "demo-medical": ("medical",),
+}
+# Key regions and risk areas the default rules read (demo values, not an official list).
+DEMO_RISK_AREAS = [
+    {"code": "420000", "name": "湖北省", "area_level": "province", "risk": "key", "effective_from": "2020-01-01"},
+    {"code": "110106", "name": "北京市丰台区", "area_level": "district", "risk": "high", "days_ago": 7},
+]
+
+
+def _demo_id_number(first17: str) -> str:
+    return first17 + identity.id_check_digit(first17)
 
 
 def load() -> dict:
-    """Load the demo regions and accounts; return counts for the start-up banner."""
+    """Load the demo regions, risk areas and accounts; return what the start-up banner shows."""
     regions = load_tree(ZHENGZHOU)
-    for openid in DEMO_CITIZENS:
-        auth.sign_in("dev", openid)
-    return {"regions": regions, "dev_openids": list(DEMO_CITIZENS)}
+    if not RiskArea.select().exists():
+        for area in DEMO_RISK_AREAS:
+            area = dict(area)
+            days_ago = area.pop("days_ago", None)
+            if days_ago is not None:
+                area["effective_from"] = china_today() - dt.timedelta(days=days_ago)
+            risk_inputs.set_risk_area(**area)
+    for openid, roles in DEMO_ACCOUNTS.items():
+        account = auth.sign_in("dev", openid).account
+        for role in roles:
+            auth.grant_role(account, role)
+    returnee = auth.sign_in("dev", "demo-returnee").account
+    if profile.self_person(returnee) is None:
+        profile.update_profile(returnee, {"name": "李返乡", "id_number": _demo_id_number("41010519900101123"),
+                                          "phone": "13700000000", "address": "郑州市金水区经八路5号"})
+        risk_inputs.record_travel(Person.get((Person.account == returnee) & (Person.relation == "self")),
+                                  arrival_date=china_today() - dt.timedelta(days=3), origin_code="420100",
+                                  origin_name="湖北省武汉市", transport="high_speed_rail", transport_number="G507")
+    return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS)}

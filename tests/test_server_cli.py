@@ -68,3 +68,18 @@ def test_production_refuses_development_keys(tmp_path):
                          text=True, timeout=60)
     assert run.returncode != 0
     assert "SECRET_KEY" in run.stderr + run.stdout
+
+
+def test_grant_role_command(tmp_path):
+    env = _env(tmp_path)
+    assert subprocess.run([sys.executable, "server.py", "init-db", "--demo"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60).returncode == 0
+    ok = subprocess.run([sys.executable, "server.py", "grant-role", "medical", "--openid", "demo-citizen",
+                         "--provider", "dev"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "医务人员" in ok.stdout, ok.stdout + ok.stderr
+    unknown = subprocess.run([sys.executable, "server.py", "grant-role", "medical", "--openid", "nobody",
+                              "--provider", "dev"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 1 and "账号不存在" in unknown.stdout
+    bad_role = subprocess.run([sys.executable, "server.py", "grant-role", "emperor", "--openid", "demo-citizen",
+                               "--provider", "dev"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert bad_role.returncode == 1 and "未知角色" in bad_role.stdout

@@ -208,3 +208,13 @@ def test_nearby_risk_lists_compounds_with_cases_nearest_first(citizen):
 ])
 def test_bad_nearby_queries(citizen, query, code, field):
     assert_error(citizen.call("nearbyRisk", query=query), 400, code, field)
+
+
+def test_demo_accounts_show_each_role(api):
+    demo.load()
+    api.dev_login("demo-returnee")
+    code = api.ok("getMyHealthCode")
+    assert code["colour"] == "orange" and code["reasons"] == ["14天内有重点地区旅居史"]
+    inspector = ApiClient(api.base_url)
+    inspector.dev_login("demo-inspector")
+    assert inspector.ok("verifyHealthCode", {"payload": code["code"]["payload"]})["colour"] == "orange"

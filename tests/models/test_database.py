@@ -1,9 +1,11 @@
 """The data layer on both databases: settings, reconnects, migrations, regions, demo data."""
 
+import re
+
 
 import peewee
 import pytest
-from playhouse.migrate import migrate as run_ops
+from playhouse.migrate import SchemaMigrator, migrate as run_ops
 
 from models import db as database
 from models import schema
@@ -124,3 +126,46 @@ def test_a_region_cannot_skip_a_level(db):
         add_region("410105", "金水区", "district", province)
     assert error.value.code == "invalid_region_parent"
     assert Region.select().count() == 1
+
+
+def _sqlite_drop_fk_column(table: str, column: str) -> None:
+    """SQLite cannot drop a column that a foreign key names: rebuild the table without it, as
+    SQLite's documentation describes (foreign keys off, copy, drop, rename, re-index)."""
+    create = database.db.execute_sql("SELECT sql FROM sqlite_master WHERE type='table' AND name=?",
+                                     (table,)).fetchone()[0]
+    indexes = [sql for (name, sql) in database.db.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL", (table,))
+        if f'"{column}"' not in sql]
+    create = re.sub(rf', "{column}" [A-Z]+', "", create)
+    create = re.sub(rf', FOREIGN KEY \("{column}"\) REFERENCES "\w+" \("\w+"\)( ON DELETE [A-Z ]+?)?(?=,|\)$)', "",
+                    create)
+    columns = ", ".join(f'"{c.name}"' for c in database.db.get_columns(table) if c.name != column)
+    database.db.execute_sql("PRAGMA foreign_keys = OFF")
+    with database.db.atomic():
+        database.db.execute_sql(create.replace(f'CREATE TABLE "{table}"', f'CREATE TABLE "{table}_old_shape"'))
+        database.db.execute_sql(f'INSERT INTO "{table}_old_shape" ({columns}) SELECT {columns} FROM "{table}"')
+        database.db.execute_sql(f'DROP TABLE "{table}"')
+        database.db.execute_sql(f'ALTER TABLE "{table}_old_shape" RENAME TO "{table}"')
+        for sql in indexes:
+            database.db.execute_sql(sql)
+    database.db.execute_sql("PRAGMA foreign_keys = ON")
+
+
+def test_a_version_1_database_upgrades_to_the_colour_engine(db):
+    """The real upgrade path: a database as version 1 left it gets migration 2 and keeps its data."""
+    from models.people import Person
+    from tests.conftest import make_person
+
+    make_person(1, name="老用户")
+    database.db.drop_tables(schema.COLOUR_ENGINE_MODELS)
+    if database.is_mysql():
+        run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("person", "compound_id"))
+    else:
+        _sqlite_drop_fk_column("person", "compound_id")
+    schema._stamp(1)
+    assert "compound_id" not in [c.name for c in database.db.get_columns("person")]
+
+    assert schema.migrate() == ["colour engine"]
+    assert schema.current_version() == 2
+    assert all(model.table_exists() for model in schema.COLOUR_ENGINE_MODELS)
+    assert Person.get().name == "老用户" and Person.get().compound is None
