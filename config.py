@@ -52,6 +52,7 @@ class Config:
     health_code_ttl_seconds: int = 60
     paper_code_days: int = 365
     run_jobs: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"  # what printed QR codes point at (the H5 pages)
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -80,6 +81,7 @@ class Config:
         "HEALTH_CODE_TTL_SECONDS": ("health_code_ttl_seconds", int),
         "PAPER_CODE_DAYS": ("paper_code_days", int),
         "RUN_JOBS": ("run_jobs", bool),
+        "PUBLIC_BASE_URL": ("public_base_url", str),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),
     }

@@ -24,6 +24,7 @@ from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
 from miniprogram_api import health as health_api
 from miniprogram_api import inspector as inspector_api
+from miniprogram_api import scan as scan_api
 from models import db as database
 from models import schema
 from services import colour_rules, logsafe, pii
@@ -38,7 +39,7 @@ SERVER_MAX_BODY = 10 * 1024 * 1024
 def api_routes(config: Config) -> list:
     """Every mini-program route, module by module."""
     return [*auth_api.routes(config), *citizen_api.routes(config), *health_api.routes(config),
-            *inspector_api.routes(config)]
+            *inspector_api.routes(config), *scan_api.routes(config)]
 
 
 def platform_gateways(config: Config) -> dict:

@@ -22,6 +22,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+import tornado.ioloop
 import tornado.web
 
 from handlers.schema import Schema
@@ -59,9 +60,10 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
               produces: str = "application/json"):
     """Declare a handler method as an API operation (see the module docstring).
 
-    The method receives the path's named groups as keyword arguments, then the cleaned body
-    (when `body` is declared) or the cleaned query string (when `query` is). With `produces`
-    other than JSON, the method returns the bytes to send.
+    The method receives the path's named groups as keyword arguments, and the cleaned body as
+    `body` (when `body` is declared) or the cleaned query string as `query` (when `query` is). With `produces`
+    other than JSON ("image/png" or several, "image/png, image/svg+xml"), the method returns the
+    bytes to send, and sets Content-Type itself when it is not the first type listed.
     """
     spec = Operation(operation_id, summary, body, query, response, status, errors, produces)
 
@@ -69,16 +71,17 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
         @functools.wraps(method)
         async def run(self, *args, **kwargs):
             if spec.body is not None:
-                args = (*args, spec.body.validate(self.json_body()))
+                kwargs["body"] = spec.body.validate(self.json_body())
             elif spec.query is not None:
-                args = (*args, spec.query.validate_query(self.query_values()))
+                kwargs["query"] = spec.query.validate_query(self.query_values())
             result = method(self, *args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
             if spec.produces == "application/json":
                 self.send_data(result, spec.status)
             else:
-                self.set_header("Content-Type", spec.produces)
+                if self._headers.get("Content-Type", "").startswith("application/json"):
+                    self.set_header("Content-Type", spec.produces.split(",")[0].strip())
                 self.finish(result)
 
         run.operation = spec
@@ -120,6 +123,10 @@ class BaseHandler(tornado.web.RequestHandler):
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise ApiError("invalid_json", "请求体不是合法的 JSON", 400) from None
+
+    async def off_loop(self, work, *args):
+        """Run CPU-heavy work with no database access (drawing images) on an executor thread."""
+        return await tornado.ioloop.IOLoop.current().run_in_executor(None, work, *args)
 
     def query_values(self) -> dict:
         """The query string as {name: last value}."""

@@ -45,8 +45,9 @@ def build_document(routes: list, version: str = "1") -> dict:
             if spec is None:
                 continue
             success = ({"application/json": {"schema": _envelope(spec.response)}}
-                       if spec.produces == "application/json" else {spec.produces: {"schema": {"type": "string",
-                                                                                                "format": "binary"}}})
+                       if spec.produces == "application/json" else
+                       {mime.strip(): {"schema": {"type": "string", "format": "binary"}}
+                        for mime in spec.produces.split(",")})
             op = {
                 "operationId": spec.operation_id,
                 "summary": spec.summary,

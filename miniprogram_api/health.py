@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
-from services import colour, declarations, health_codes, identity, nearby, profile
+from services import colour, declarations, family, health_codes, identity, nearby, profile
 from services.paging import paginate
 from services.risk_inputs import TRANSPORTS
 from services.timefmt import local_iso
@@ -13,6 +13,7 @@ from services.timefmt import local_iso
 PAGE = {"page": Int("页码", minimum=1, required=False), "per_page": Int("每页条数", minimum=1, maximum=100,
                                                                         required=False)}
 PAGE_QUERY = Schema("PageQuery", PAGE)
+MEMBER_QUERY = Schema("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
 CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
                              "expires_at": Str("过期时间")})
 HEALTH_CODE = Schema("HealthCode", {
@@ -82,9 +83,11 @@ def _paper_view(code) -> dict:
 
 
 class MyHealthCodeHandler(ApiHandler):
-    @operation("getMyHealthCode", "我的健康码（颜色、原因、解除指引、动态二维码）", response=HEALTH_CODE, errors=(400, 401))
-    def get(self):
-        person = profile.require_self_person(self.current_account)
+    @operation("getMyHealthCode", "我的（或家庭成员的）健康码：颜色、原因、解除指引、动态二维码", query=MEMBER_QUERY,
+               response=HEALTH_CODE, errors=(400, 401, 403))
+    def get(self, query):
+        person = (family.member_of(self.current_account, query["member_id"]) if query.get("member_id") is not None
+                  else profile.require_self_person(self.current_account))
         result = colour.verdict(person.subject).as_dict(self.config.colour_scheme)
         result.update(name=identity.mask_name(person.name), id_number=identity.mask_id_number(person.id_number),
                       code=health_codes.dynamic_code(person, self.config))
@@ -124,10 +127,11 @@ class PaperCodeHandler(ApiHandler):
 
 class PaperCodeImageHandler(ApiHandler):
     @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏）", produces="image/png", errors=(404, 503))
-    def get(self, code_id):
+    async def get(self, code_id):
         person = profile.require_self_person(self.current_account)
         code = health_codes.paper_code_of(person, code_id)
-        return health_codes.paper_code_png(person, health_codes.paper_payload(code, self.config), code.issued_at)
+        payload = health_codes.paper_payload(code, self.config)
+        return await self.off_loop(health_codes.paper_code_png, person, payload, code.issued_at)
 
 
 class DeclarationsHandler(ApiHandler):

@@ -16,7 +16,8 @@ class Person(BaseModel):
     indexes for exact look-up."""
 
     account = peewee.ForeignKeyField(Account, backref="persons", null=True, on_delete="SET NULL")
-    relation = peewee.CharField(max_length=16, default="self")
+    relation = peewee.CharField(max_length=16, default="self")  # self | family | proxy
+    relationship = peewee.CharField(max_length=16, null=True)  # a family member's: parent, child, ...
     name = peewee.CharField(max_length=64, null=True)
     gender = peewee.CharField(max_length=8, null=True)
     id_type = peewee.CharField(max_length=24, default="resident_id")

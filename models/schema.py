@@ -25,6 +25,7 @@ from models.db import BaseModel, db
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.people import Person
+from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
                                 RiskArea, TemperatureRecord, TravelRecord)
@@ -48,9 +49,11 @@ COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, Tempera
                         IsolationRecord, ReleaseNotice, RiskArea, ColourRule, HealthStatus, ColourHistory,
                         Declaration, ProvinceEntry, PaperCode]
 
+PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
+
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person,
-                                 *COLOUR_ENGINE_MODELS]
+                                 *COLOUR_ENGINE_MODELS, *PLACE_MODELS]
 
 
 def _v2_colour_engine(migrator: SchemaMigrator) -> None:
@@ -60,9 +63,16 @@ def _v2_colour_engine(migrator: SchemaMigrator) -> None:
         "person", "compound_id", peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")))
 
 
+def _v3_places(migrator: SchemaMigrator) -> None:
+    """Places, codes, entry records, and the relationship of a family member."""
+    db.create_tables(PLACE_MODELS)
+    run_operations(migrator.add_column("person", "relationship", peewee.CharField(max_length=16, null=True)))
+
+
 INITIAL_VERSION = 1
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
+    Migration(3, "places and scans", _v3_places),
 ]
 
 

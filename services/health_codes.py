@@ -26,15 +26,10 @@ import base64
 import binascii
 import datetime as dt
 import functools
-import importlib.util
 import io
 import json
-import os
 import re
 import secrets
-import shutil
-import subprocess
-import threading
 import time
 from types import SimpleNamespace
 from typing import Iterable
@@ -49,6 +44,7 @@ from models.declarations import PaperCode
 from models.fields import utcnow
 from models.people import Person
 from services.errors import ApiError
+from services.fonts import cjk_font, draw_lock, load_font
 from services.identity import mask_id_number, mask_name
 from services.timefmt import CHINA, local_iso
 
@@ -380,90 +376,7 @@ def resolve(payload, config, now=None) -> tuple[Person, dict]:
 
 # --- the printable paper code -------------------------------------------------------------------
 
-# Tried in order; the first that exists wins. WenQuanYi first: it is the smallest common package.
-SYSTEM_FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-)
-_PACKAGED_FONT_MODULE = "cvttf_NotoSansCJK_Regular"
-_font_choice: tuple[str, int] | None = None
-# The cached fonts share one FreeType face each, and FreeType faces are not safe to use from two
-# threads at once (the PNG may be drawn in an executor).
-_draw_lock = threading.Lock()
-
-
-def _fc_list_fonts() -> list[str]:
-    """Font files fontconfig says cover Chinese (empty when fc-list is not installed)."""
-    if shutil.which("fc-list") is None:
-        return []
-    try:
-        result = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
-                                timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    files = [line.split(":")[0].strip() for line in result.stdout.splitlines()]
-    return sorted(f for f in files if f)
-
-
-def _packaged_font() -> str | None:
-    """The Noto Sans CJK font shipped by the PyPI package, when it is installed."""
-    try:
-        spec = importlib.util.find_spec(_PACKAGED_FONT_MODULE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        for name in sorted(os.listdir(folder)):
-            if name.lower().endswith((".otf", ".ttf", ".ttc")):
-                return os.path.join(folder, name)
-    return None
-
-
-def _face_index(path: str) -> int:
-    """For a font collection, the face meant for Simplified Chinese when there is one."""
-    if not path.lower().endswith(".ttc"):
-        return 0
-    from PIL import ImageFont
-
-    for index in range(12):
-        try:
-            family = ImageFont.truetype(path, 12, index=index).getname()[0] or ""
-        except OSError:
-            break
-        if family.endswith((" SC", " CN")) or " SC " in family:
-            return index
-    return 0
-
-
-def cjk_font() -> tuple[str, int]:
-    """(path, face index) of a font that draws Chinese; ApiError font_missing (503) if none."""
-    global _font_choice
-    if _font_choice is not None:
-        return _font_choice
-    candidates = [p for p in SYSTEM_FONTS if os.path.isfile(p)]
-    candidates += _fc_list_fonts()
-    packaged = _packaged_font()
-    if packaged:
-        candidates.append(packaged)
-    for path in candidates:
-        if os.path.isfile(path):
-            _font_choice = (path, _face_index(path))
-            return _font_choice
-    # Not cached: installing a font should work without a restart.
-    raise ApiError("font_missing", "服务器缺少中文字体，无法生成纸质健康码", 503)
-
-
-@functools.lru_cache(maxsize=16)
-def _load_font(path: str, index: int, size: int):
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, size, index=index)
+_PAPER_CODE = "纸质健康码"
 
 
 def _qr_image(payload: str, target: int):
@@ -484,17 +397,18 @@ def paper_code_png(person: Person, payload: str, issued_at: dt.datetime) -> byte
 
     Only the masked name and ID are drawn, since the paper travels through many hands.
     """
-    path, index = cjk_font()
-    with _draw_lock:
-        return _draw_paper_code(person, payload, issued_at, path, index)
+    # Before drawing anything: a server without the font answers font_missing straight away.
+    cjk_font(_PAPER_CODE)
+    with draw_lock:
+        return _draw_paper_code(person, payload, issued_at)
 
 
-def _draw_paper_code(person: Person, payload: str, issued_at, path: str, index: int) -> bytes:
+def _draw_paper_code(person: Person, payload: str, issued_at) -> bytes:
     from PIL import Image, ImageDraw
 
-    title_font = _load_font(path, index, 40)
-    text_font = _load_font(path, index, 26)
-    note_font = _load_font(path, index, 22)
+    title_font = load_font(40, _PAPER_CODE)
+    text_font = load_font(26, _PAPER_CODE)
+    note_font = load_font(22, _PAPER_CODE)
 
     width = 600
     qr = _qr_image(payload, 440)

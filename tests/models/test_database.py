@@ -151,21 +151,24 @@ def _sqlite_drop_fk_column(table: str, column: str) -> None:
     database.db.execute_sql("PRAGMA foreign_keys = ON")
 
 
-def test_a_version_1_database_upgrades_to_the_colour_engine(db):
+def test_a_version_1_database_upgrades_to_the_latest(db):
     """The real upgrade path: a database as version 1 left it gets migration 2 and keeps its data."""
     from models.people import Person
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    database.db.drop_tables(schema.COLOUR_ENGINE_MODELS)
+    later_tables = [*schema.PLACE_MODELS, *schema.COLOUR_ENGINE_MODELS]
+    database.db.drop_tables(later_tables)
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    run_ops(migrator.drop_column("person", "relationship"))
     if database.is_mysql():
-        run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("person", "compound_id"))
+        run_ops(migrator.drop_column("person", "compound_id"))
     else:
         _sqlite_drop_fk_column("person", "compound_id")
     schema._stamp(1)
     assert "compound_id" not in [c.name for c in database.db.get_columns("person")]
 
-    assert schema.migrate() == ["colour engine"]
-    assert schema.current_version() == 2
-    assert all(model.table_exists() for model in schema.COLOUR_ENGINE_MODELS)
+    assert schema.migrate() == ["colour engine", "places and scans"]
+    assert schema.current_version() == 3
+    assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None

@@ -15,6 +15,7 @@ from config import TestConfig
 from models.declarations import PaperCode
 from models.fields import utcnow
 from models.people import Person
+from services import fonts
 from services import health_codes as hc
 from services.errors import ApiError
 from services.health_codes import CodeSigner
@@ -394,18 +395,19 @@ def test_paper_code_png(monkeypatch):
 
 
 def test_font_missing(monkeypatch):
-    monkeypatch.setattr(hc, "_font_choice", None)
-    monkeypatch.setattr(hc, "SYSTEM_FONTS", ("/nonexistent/font.ttc",))
-    monkeypatch.setattr(hc, "_fc_list_fonts", lambda: [])
-    monkeypatch.setattr(hc, "_packaged_font", lambda: None)
+    monkeypatch.setattr(fonts, "_font_choice", None)
+    monkeypatch.setattr(fonts, "SYSTEM_FONTS", ("/nonexistent/font.ttc",))
+    monkeypatch.setattr(fonts, "_fc_list_fonts", lambda: [])
+    monkeypatch.setattr(fonts, "_packaged_font", lambda: None)
     with pytest.raises(ApiError) as info:
         hc.paper_code_png(Person(id=1, name="王五"), "HC1.x.y", utcnow())
     assert (info.value.code, info.value.status) == ("font_missing", 503)
+    assert "纸质健康码" in info.value.message
 
 
 def test_font_is_found_and_cached(monkeypatch):
-    monkeypatch.setattr(hc, "_font_choice", None)
-    path, index = hc.cjk_font()
+    monkeypatch.setattr(fonts, "_font_choice", None)
+    path, index = fonts.cjk_font()
     assert path and index >= 0
-    monkeypatch.setattr(hc, "_fc_list_fonts", lambda: pytest.fail("looked again"))
-    assert hc.cjk_font() == (path, index)
+    monkeypatch.setattr(fonts, "_fc_list_fonts", lambda: pytest.fail("looked again"))
+    assert fonts.cjk_font() == (path, index)

@@ -1,0 +1,166 @@
+"""The public scan flow (C1-C8, C10), family members and proxy identities (A7, A8), and a place's
+own codes for whoever administers it (B2, B3)."""
+
+from __future__ import annotations
+
+from handlers.base import ApiHandler, operation
+from handlers.schema import Any_, Bool, Int, List, Num, Obj, Schema, Str
+from miniprogram_api.citizen import PROFILE_UPDATE
+from miniprogram_api.health import PAGE, PAGED
+from models.places import Place
+from services import family, identity, places, profile, scans
+from services.errors import ApiError
+from services.paging import paginate
+
+IDENTITY = Schema("ScanIdentity", {
+    "name": Str("姓名", max_len=64),
+    "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
+    "id_number": Str("证件号码", max_len=32),
+    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+}, description="代他人登记时被登记人的身份")
+SCAN = Schema("ScanRequest", {
+    "code": Str("场所码（二维码中的 token）", max_len=64),
+    "flow": Str("登记方式，如 resident、visitor、customer、traveller", max_len=32),
+    "request_id": Str("客户端生成的请求编号（重试时不变）", max_len=64),
+    "form": Any_("登记方式要求的表单", required=False, nullable=True),
+    "temperature": Num("体温（℃）", required=False, nullable=True),
+    "quick_checkin": Bool("体温正常快速登记", required=False),
+    "profile": Obj(PROFILE_UPDATE, "首次扫码时填写的个人信息", required=False, nullable=True),
+    "member_id": Int("为家庭成员扫码时的成员编号", required=False, nullable=True),
+    "proxy_identity_id": Int("使用本机已登记的他人身份", required=False, nullable=True),
+    "identity": Obj(IDENTITY, "代他人登记（新身份）", required=False, nullable=True),
+})
+VERDICT = Schema("ScanVerdict", {
+    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因"),
+    "guidance": List(Str(), "解除指引"), "admit": Bool("是否允许通行"), "admit_label": Str("允许通行 / 禁止通行"),
+    "place": Any_("场所"), "flow": Str("登记方式"), "flow_label": Str("登记方式名称"), "source": Str("来源"),
+    "name_masked": Str("姓名（脱敏）"), "id_masked": Str("证件号码（脱敏）"),
+    "registered_at": Str("服务器登记时间（+08:00）"), "alert": Any_("重点人员提示：闪烁红色并响铃", nullable=True),
+})
+PLACE_INFO = Schema("PlaceByCode", {"status": Str("blank（待激活）或 active"), "place": Any_("场所", required=False),
+                                    "type": Any_("场所类型及登记方式"), "flows": Any_("登记方式及表单", required=False),
+                                    "needs_profile": Bool("是否需要先填写个人信息", required=False),
+                                    "my_compound": Any_("我绑定的小区", required=False),
+                                    "family": Any_("家庭成员", required=False),
+                                    "proxy_identities": Any_("本机代登记过的身份", required=False),
+                                    "activation_form": Any_("激活表单", required=False)})
+ACTIVATE = Schema("ActivatePlaceCode", {"form": Any_("激活表单")})
+PLACE = Schema("Place", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"), "type_label": Str("类型名称"),
+                         "address": Str("地址", nullable=True)})
+MEMBER_NEW = Schema("FamilyMemberRequest", {
+    "name": Str("姓名", max_len=64),
+    "relationship": Str("与本人关系", choices=tuple(family.RELATIONSHIPS)),
+    "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
+    "id_number": Str("证件号码", max_len=32),
+    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+})
+MEMBER = Schema("FamilyMember", {"id": Int("编号"), "name": Str("姓名（脱敏）"), "id_number": Str("证件号码（脱敏）"),
+                                 "id_type": Str("证件类型"), "relationship": Str("关系", nullable=True),
+                                 "relationship_label": Str("关系名称", nullable=True),
+                                 "phone": Str("手机号（脱敏）", nullable=True)})
+MEMBERS = Schema("FamilyMembers", {"items": List(Obj(MEMBER), "成员")})
+REMOVED = Schema("Removed", {"removed": Bool("已删除")})
+ENTRIES_QUERY = Schema("EntriesQuery", {**PAGE, "member_id": Int("家庭成员编号（不填为本人）", required=False)})
+CODE_QUERY = Schema("PlaceCodeImageQuery", {"format": Str("png、svg、poster.png 或 poster.pdf", max_len=16,
+                                                          required=False)})
+REISSUED = Schema("ReissuedCode", {"token": Str("新的场所码"), "url": Str("二维码内容")})
+
+
+class PlaceByCodeHandler(ApiHandler):
+    @operation("getPlaceByCode", "扫描场所码：场所信息、登记方式和需要填写的表单", response=PLACE_INFO, errors=(404, 409))
+    def get(self, token):
+        return scans.describe_code(token, self.current_account)
+
+
+class ActivatePlaceCodeHandler(ApiHandler):
+    @operation("activatePlaceCode", "激活预先生成的场所码（首次扫码的领取人填写激活信息）", body=ACTIVATE, response=PLACE,
+               status=201, errors=(404, 409))
+    def post(self, token, body):
+        return places.place_view(places.activate(token, body["form"], self.current_account))
+
+
+class ScanHandler(ApiHandler):
+    @operation("scanPlace", "扫码登记：按场所类型的登记方式登记并返回核验结果", body=SCAN, response=VERDICT,
+               errors=(403, 404, 409))
+    def post(self, body):
+        return scans.scan(self.current_account, body, self.config)
+
+
+class MyEntriesHandler(ApiHandler):
+    @operation("listMyEntries", "我的（或家庭成员的）出入记录", query=ENTRIES_QUERY, response=PAGED, errors=(403,))
+    def get(self, query):
+        member_id = query.pop("member_id", None)
+        person = (family.member_of(self.current_account, member_id) if member_id is not None
+                  else profile.require_self_person(self.current_account))
+        return paginate(scans.entries_of(person), scans.entry_view, **query)
+
+
+class FamilyHandler(ApiHandler):
+    @operation("listFamilyMembers", "我的家庭成员", response=MEMBERS)
+    def get(self):
+        return {"items": [family.member_view(p) for p in family.family_members(self.current_account)]}
+
+    @operation("addFamilyMember", "添加家庭成员（老人、儿童等）", body=MEMBER_NEW, response=MEMBER, status=201,
+               errors=(409,))
+    def post(self, body):
+        return family.member_view(family.add_family_member(self.current_account, body))
+
+
+class FamilyMemberHandler(ApiHandler):
+    @operation("removeFamilyMember", "删除家庭成员", response=REMOVED, errors=(403,))
+    def delete(self, member_id):
+        family.detach(self.current_account, member_id)
+        return {"removed": True}
+
+
+class ProxyIdentitiesHandler(ApiHandler):
+    @operation("listProxyIdentities", "本机代登记过的身份（登记信息确认）", response=MEMBERS)
+    def get(self):
+        return {"items": [family.member_view(p) for p in family.proxy_identities(self.current_account)]}
+
+
+class ProxyIdentityHandler(ApiHandler):
+    @operation("deleteProxyIdentity", "删除本机代登记过的身份", response=REMOVED, errors=(403,))
+    def delete(self, identity_id):
+        family.detach(self.current_account, identity_id, relation="proxy")
+        return {"removed": True}
+
+
+def _my_place(handler, place_id) -> Place:
+    place = Place.get_or_none(Place.id == int(place_id))
+    if place is None or place.admin_id != handler.current_account.id:
+        raise ApiError("not_your_place", "只有场所管理员可以管理该场所码", 403)
+    return place
+
+
+class PlaceCodeImageHandler(ApiHandler):
+    @operation("getPlaceCodeImage", "下载场所码：二维码 PNG / SVG，或打印海报 PNG / PDF", query=CODE_QUERY,
+               produces="image/png, image/svg+xml, application/pdf", errors=(403,))
+    async def get(self, place_id, query):
+        draw, mime = places.code_image(_my_place(self, place_id), query.get("format") or "png", self.config)
+        self.set_header("Content-Type", mime)
+        return await self.off_loop(draw)
+
+
+class ReissuePlaceCodeHandler(ApiHandler):
+    @operation("reissuePlaceCode", "作废旧码并重新生成场所码（海报被涂改或覆盖时）", response=REISSUED, errors=(403,))
+    def post(self, place_id):
+        code = places.reissue(_my_place(self, place_id))
+        return {"token": code.token, "url": places.code_url(self.config, code.token)}
+
+
+def routes(config) -> list:
+    """The scan, family and place-code routes."""
+    token = r"(?P<token>[A-Za-z0-9_\-]{1,64})"
+    return [
+        (rf"/api/v1/places/by-code/{token}", PlaceByCodeHandler),
+        (rf"/api/v1/place-codes/{token}/activate", ActivatePlaceCodeHandler),
+        (r"/api/v1/scans", ScanHandler),
+        (r"/api/v1/me/entries", MyEntriesHandler),
+        (r"/api/v1/me/family", FamilyHandler),
+        (r"/api/v1/me/family/(?P<member_id>\d+)", FamilyMemberHandler),
+        (r"/api/v1/me/proxy-identities", ProxyIdentitiesHandler),
+        (r"/api/v1/me/proxy-identities/(?P<identity_id>\d+)", ProxyIdentityHandler),
+        (r"/api/v1/places/(?P<place_id>\d+)/code", PlaceCodeImageHandler),
+        (r"/api/v1/places/(?P<place_id>\d+)/code/reissue", ReissuePlaceCodeHandler),
+    ]

@@ -1,0 +1,74 @@
+"""Places, their codes (and blank batches), and the entry record each scan leaves (B1-B3, C8)."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.accounts import Account
+from models.db import BaseModel
+from models.fields import EncryptedTextField, utcnow
+from models.people import Person
+from models.regions import Region
+
+
+class Place(BaseModel):
+    """A place people scan into. `region` is the compound itself for compound types, else the
+    district (or any region) the place belongs to; `details` holds the activation answers."""
+
+    place_type = peewee.CharField(max_length=32, index=True)
+    name = peewee.CharField(max_length=128)
+    region = peewee.ForeignKeyField(Region, null=True, backref="places", on_delete="SET NULL")
+    address = peewee.CharField(max_length=255, null=True)
+    contact_name = peewee.CharField(max_length=64, null=True)
+    contact_phone = EncryptedTextField("phone", null=True)
+    contact_phone_bidx = peewee.CharField(max_length=32, null=True, index=True)
+    details = peewee.TextField(default="{}")
+    status = peewee.CharField(max_length=16, default="active")  # active | closed
+    admin = peewee.ForeignKeyField(Account, null=True, backref="administered_places", on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    activated_at = peewee.DateTimeField(null=True, index=True)
+
+
+class CodeBatch(BaseModel):
+    """A batch of blank codes printed ahead of time for one place type (B3)."""
+
+    place_type = peewee.CharField(max_length=32)
+    size = peewee.IntegerField()
+    region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL")
+    created_by = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class PlaceCode(BaseModel):
+    """An unguessable token printed as a QR code. Blank until activated; a revoked code (a
+    defaced poster) answers nothing, its place gets a new one."""
+
+    token = peewee.CharField(max_length=32, unique=True)
+    place_type = peewee.CharField(max_length=32)
+    place = peewee.ForeignKeyField(Place, null=True, backref="codes", on_delete="CASCADE")
+    batch = peewee.ForeignKeyField(CodeBatch, null=True, backref="codes", on_delete="SET NULL")
+    status = peewee.CharField(max_length=16, default="active")  # blank | active | revoked
+    created_at = peewee.DateTimeField(default=utcnow)
+    activated_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
+
+
+class EntryRecord(BaseModel):
+    """One scan (C8): who, where, when, temperature, colour, verdict and how it was made.
+    `request_id` (from the client) makes a retried scan return the first answer."""
+
+    request_id = peewee.CharField(max_length=64, unique=True)
+    place = peewee.ForeignKeyField(Place, backref="entries", on_delete="CASCADE")
+    person = peewee.ForeignKeyField(Person, backref="entries", on_delete="CASCADE")
+    account = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    flow = peewee.CharField(max_length=16)
+    source = peewee.CharField(max_length=16)  # self | family | proxy | inspector | manual
+    temperature = peewee.DecimalField(max_digits=4, decimal_places=1, null=True)
+    colour = peewee.CharField(max_length=8)
+    admitted = peewee.BooleanField()
+    form = peewee.TextField(default="{}")
+    verdict = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("place", "created_at"), False), (("person", "created_at"), False))

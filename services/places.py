@@ -1,0 +1,168 @@
+"""Places and place codes (B2, B3): create, look up by token, revoke and re-issue, blank batches
+and their activation, and the images a place code is printed as."""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from typing import Callable
+
+from models.db import db
+from models.fields import blind_index, utcnow
+from models.places import CodeBatch, Place, PlaceCode
+from models.regions import Region
+from services import identity, place_code_images
+from services.errors import ApiError
+from services.place_types import PlaceType, clean_form, place_type
+
+MAX_BATCH = 5000
+
+
+def new_token() -> str:
+    """128 random bits, URL-safe: a code that cannot be guessed from another."""
+    return secrets.token_urlsafe(16)
+
+
+def code_url(config, token: str) -> str:
+    """What the QR code holds: the H5 scan page, which the mini-program also recognises."""
+    return f"{config.public_base_url.rstrip('/')}/s/{token}"
+
+
+def create_place(*, place_type_code: str, name: str, region: Region | None = None, address: str | None = None,
+                 contact_name: str | None = None, contact_phone: str | None = None, details: dict | None = None,
+                 admin=None) -> tuple[Place, PlaceCode]:
+    """A new place with its first code."""
+    kind = place_type(place_type_code)
+    if not (name or "").strip():
+        raise ApiError("missing_field", "请填写场所名称", 400, "name")
+    if kind.category == "compound" and (region is None or region.level != "compound"):
+        raise ApiError("invalid_region", "小区类场所必须对应一个小区区域", 400, "region")
+    phone = identity.validate_phone(contact_phone, "contact_phone") if contact_phone else None
+    with db.atomic():
+        place = Place.create(place_type=kind.code, name=name.strip()[:128], region=region, address=address,
+                             contact_name=contact_name, contact_phone=phone,
+                             contact_phone_bidx=blind_index(phone, "phone"),
+                             details=json.dumps(details or {}, ensure_ascii=False), admin=admin,
+                             activated_at=utcnow())
+        code = PlaceCode.create(token=new_token(), place_type=kind.code, place=place, status="active",
+                                activated_at=utcnow())
+    return place, code
+
+
+def generate_batch(place_type_code: str, size: int, *, region: Region | None = None, created_by=None) -> CodeBatch:
+    """`size` blank codes of a pre-generated type, to print and hand out (B3)."""
+    kind = place_type(place_type_code)
+    if not kind.pre_generated:
+        raise ApiError("not_pre_generated", f"{kind.label}的场所码不采用预先生成方式", 400, "place_type")
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_BATCH:
+        raise ApiError("invalid_field", f"每批数量应为 1 至 {MAX_BATCH}", 400, "size")
+    with db.atomic():
+        batch = CodeBatch.create(place_type=kind.code, size=size, region=region, created_by=created_by)
+        rows = [{"token": new_token(), "place_type": kind.code, "batch": batch.id, "status": "blank",
+                 "created_at": utcnow()} for _ in range(size)]
+        for start in range(0, size, 500):
+            PlaceCode.insert_many(rows[start:start + 500]).execute()
+    return batch
+
+
+def find_code(token: str) -> PlaceCode:
+    """The code behind a token, blank or active; unknown and revoked codes are 404s."""
+    code = PlaceCode.get_or_none(PlaceCode.token == token) if isinstance(token, str) and len(token) <= 32 else None
+    if code is None:
+        raise ApiError("unknown_place_code", "无法识别的场所码", 404, "code")
+    if code.status == "revoked":
+        raise ApiError("place_code_revoked", "该场所码已作废，请扫描场所张贴的新码", 404, "code")
+    return code
+
+
+def active_place(token: str) -> tuple[PlaceCode, Place]:
+    """The code and its place, for a scan: blank or closed places cannot be scanned."""
+    code = find_code(token)
+    if code.status == "blank":
+        raise ApiError("place_code_not_activated", "该场所码尚未激活，请联系场所管理人员", 409, "code")
+    place = code.place
+    if place.status != "active":
+        raise ApiError("place_closed", "该场所已停用", 409, "code")
+    return code, place
+
+
+def activate(token: str, answers: dict, account) -> Place:
+    """The first scan of a blank code by its recipient: the activation form makes the place."""
+    code = find_code(token)
+    if code.status != "blank":
+        raise ApiError("place_code_already_active", "该场所码已激活", 409, "code")
+    kind: PlaceType = place_type(code.place_type)
+    form = clean_form(kind.activation_form, answers)
+    region = None
+    if form.get("district_code"):
+        region = Region.get_or_none((Region.code == form["district_code"]) & (Region.level == "district"))
+        if region is None:
+            raise ApiError("unknown_region", "所属区县不存在", 400, "form.district_code")
+    elif code.batch_id and code.batch.region_id:
+        region = code.batch.region
+    phone = form.get("contact_phone")
+    with db.atomic():
+        # The status check is repeated in the UPDATE so that two first scans cannot both win.
+        place = Place.create(place_type=kind.code, name=form[kind.name_field], region=region,
+                             address=form.get("address"), contact_name=form.get("contact_name"),
+                             contact_phone=phone, contact_phone_bidx=blind_index(phone, "phone"),
+                             details=json.dumps(form, ensure_ascii=False), admin=account, activated_at=utcnow())
+        claimed = (PlaceCode.update(status="active", place=place, activated_at=utcnow())
+                   .where((PlaceCode.id == code.id) & (PlaceCode.status == "blank")).execute())
+        if not claimed:
+            db.rollback()
+            raise ApiError("place_code_already_active", "该场所码已激活", 409, "code")
+    return place
+
+
+def current_code(place: Place) -> PlaceCode:
+    """The place's active code."""
+    code = (PlaceCode.select().where((PlaceCode.place == place) & (PlaceCode.status == "active"))
+            .order_by(PlaceCode.id.desc()).first())
+    if code is None:
+        raise ApiError("place_code_missing", "该场所没有有效的场所码", 404)
+    return code
+
+
+def reissue(place: Place) -> PlaceCode:
+    """Revoke the place's codes (a defaced or copied poster) and give it a new one."""
+    with db.atomic():
+        PlaceCode.update(status="revoked", revoked_at=utcnow()).where(
+            (PlaceCode.place == place) & (PlaceCode.status == "active")).execute()
+        return PlaceCode.create(token=new_token(), place_type=place.place_type, place=place, status="active",
+                                activated_at=utcnow())
+
+
+def place_view(place: Place) -> dict:
+    """A place as a scanning client sees it."""
+    kind = place_type(place.place_type)
+    return {"id": place.id, "name": place.name, "type": kind.code, "type_label": kind.label,
+            "address": place.address or (place.region.full_name() if place.region_id else None)}
+
+
+IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "poster.png": "image/png",
+                 "poster.pdf": "application/pdf"}
+
+
+def code_image(place: Place, fmt: str, config) -> tuple[Callable[[], bytes], str]:
+    """The drawing of the place's current code (QR PNG or SVG, or a poster as PNG or PDF) and its
+    MIME type. The drawing is returned undone: it is CPU work for an executor thread, and it
+    needs no database."""
+    if fmt not in IMAGE_FORMATS:
+        raise ApiError("invalid_field", "格式应为 png、svg、poster.png 或 poster.pdf", 400, "format")
+    url = code_url(config, current_code(place).token)
+    if fmt == "png":
+        return functools.partial(place_code_images.qr_png, url), IMAGE_FORMATS[fmt]
+    if fmt == "svg":
+        return functools.partial(place_code_images.qr_svg, url), IMAGE_FORMATS[fmt]
+    view = place_view(place)
+    draw = place_code_images.poster_png if fmt == "poster.png" else place_code_images.poster_pdf
+    region_name = place.region.full_name() if place.region_id else None
+    return functools.partial(draw, text=url, place_name=place.name, type_label=view["type_label"],
+                             address=view["address"] or "", region_name=region_name), IMAGE_FORMATS[fmt]
+
+
+async def wxa_code(place: Place, gateway, page: str = "pages/scan/index") -> bytes:
+    """The WeChat mini-program code for the place (scene = token), when WeChat is configured."""
+    return await gateway.wxa_code(current_code(place).token, page)

@@ -1,0 +1,174 @@
+"""The public scan flow (C1-C8): what a code asks for, and a scan's verdict and entry record.
+
+A scan resolves the code, picks who is scanning (me, a family member, a proxy identity), applies
+the place type's flow (profile on the first scan, the flow's form, temperature, the checkpoint's
+travel check, one compound per person), reads the current colour and answers the verdict. The
+entry record is idempotent on the client's request id: a retried scan returns the first answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from models.accounts import Account
+from models.db import db
+from models.fields import utcnow
+from models.people import Person
+from models.places import EntryRecord, Place
+from models.risk_inputs import TemperatureRecord
+from services import colour, family, identity, places, profile, risk_inputs
+from services.errors import ApiError
+from services.place_types import PlaceType, clean_form, place_type
+from services.risk_inputs import china_date
+from services.timefmt import local_iso
+
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+FEVER = 37.3
+# Rules whose people the guard must notice at once: flashing red with a sound (C6).
+ALERT_RULES = {"key_region"}
+ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
+
+
+def describe_code(token: str, account: Account) -> dict:
+    """getPlaceByCode: the place, its flows and their forms, and what this person must still fill."""
+    code = places.find_code(token)
+    kind = place_type(code.place_type)
+    if code.status == "blank":
+        return {"status": "blank", "type": kind.code, "type_label": kind.label,
+                "activation_form": [f.describe() for f in kind.activation_form]}
+    _, place = places.active_place(token)
+    me = profile.self_person(account)
+    flows = []
+    for flow in kind.flows:
+        flows.append({"code": flow.code, "label": flow.label, "ask_every_time": flow.ask_every_time,
+                      "form": [f.describe() for f in flow.form],
+                      "form_needed": bool(flow.form) and (flow.ask_every_time or not _has_scanned(me, flow.code))})
+    compound = None
+    if kind.category == "compound" and me is not None and me.compound_id:
+        compound = {"is_this_compound": me.compound_id == place.region_id, "name": me.compound.name}
+    return {"status": "active", "place": places.place_view(place), "type": kind.describe(), "flows": flows,
+            "needs_profile": not profile.is_complete(me), "my_compound": compound,
+            "family": [family.member_view(p) for p in family.family_members(account)],
+            "proxy_identities": [family.member_view(p) for p in family.proxy_identities(account)]}
+
+
+def _has_scanned(person: Person | None, flow_code: str) -> bool:
+    if person is None:
+        return False
+    return EntryRecord.select().where((EntryRecord.person == person) & (EntryRecord.flow == flow_code)).exists()
+
+
+def _who(account: Account, body: dict) -> tuple[Person, str]:
+    """The person scanning and the entry's source."""
+    if body.get("member_id") is not None:
+        return family.member_of(account, body["member_id"]), "family"
+    if body.get("proxy_identity_id") is not None:
+        return family.member_of(account, body["proxy_identity_id"], relation="proxy"), "proxy"
+    if body.get("identity") is not None:
+        return family.proxy_identity(account, body["identity"]), "proxy"
+    me = profile.self_person(account)
+    if not profile.is_complete(me):
+        if not body.get("profile"):
+            raise ApiError("profile_required", "首次扫码请先填写个人信息", 400, "profile")
+        profile.update_profile(account, body["profile"])
+        me = profile.self_person(account)
+        if not profile.is_complete(me):
+            raise ApiError("profile_required", "请填写姓名、证件号码和手机号", 400, "profile")
+    return me, "self"
+
+
+def _bind_compound(person: Person, place: Place) -> None:
+    """C5: the first compound scan binds the person; another compound refuses them."""
+    if person.compound_id is None:
+        Person.update(compound=place.region_id).where(Person.id == person.id).execute()
+        person.compound = place.region_id
+    elif person.compound_id != place.region_id:
+        raise ApiError("not_this_compound", "非本小区人员，禁止入内", 403, "code")
+
+
+def _travel(person: Person, flow_code: str, form: dict, source: str) -> None:
+    """The travel a form declares reaches the colour engine before the verdict is read (C4)."""
+    travelled = form.get("returned_from_elsewhere") or form.get("from_abroad") or source == "checkpoint"
+    if not travelled:
+        return
+    if not form.get("arrival_date"):
+        raise ApiError("missing_field", "请填写来郑日期", 400, "form.arrival_date")
+    if form.get("from_abroad") and not form.get("country"):
+        raise ApiError("missing_field", "请填写返回国家", 400, "form.country")
+    risk_inputs.record_travel(person, arrival_date=form["arrival_date"], origin_code=form.get("origin_code"),
+                              origin_name=form.get("origin_name"), from_abroad=bool(form.get("from_abroad")),
+                              country=form.get("country"), transport_number=form.get("transport_number"),
+                              source=source)
+
+
+def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitted: bool, registered_at, flow,
+            source: str) -> dict:
+    alert = ALERT if any(d["rule"] in ALERT_RULES for d in verdict["details"]) else None
+    return {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},
+            "admit": admitted, "admit_label": "允许通行" if admitted else "禁止通行",
+            "place": places.place_view(place), "flow": flow.code, "flow_label": flow.label, "source": source,
+            "name_masked": identity.mask_name(person.name), "id_masked": identity.mask_id_number(person.id_number),
+            "registered_at": local_iso(registered_at), "alert": alert}
+
+
+def scan(account: Account, body: dict, config) -> dict:
+    """scanPlace: run the place type's flow and answer the verdict; one entry record per scan."""
+    request_id = body["request_id"]
+    if not REQUEST_ID_RE.fullmatch(request_id):
+        raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
+    earlier = EntryRecord.get_or_none(EntryRecord.request_id == request_id)
+    if earlier is not None:
+        return _replay(earlier, account)
+    _, place = places.active_place(body["code"])
+    kind = place_type(place.place_type)
+    flow = kind.flow(body["flow"])
+    temperature = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
+    with db.atomic():
+        person, source = _who(account, body)
+        needs_form = bool(flow.form) and (flow.ask_every_time or not _has_scanned(person, flow.code)
+                                          or bool(body.get("form")))
+        form = clean_form(flow.form, body.get("form")) if needs_form else {}
+        if flow.binds_compound:
+            _bind_compound(person, place)
+        if needs_form:
+            _travel(person, flow.code, form, "checkpoint" if kind.category == "checkpoint" else "declaration")
+        now = utcnow()
+        if temperature is not None and temperature >= FEVER:
+            risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
+        elif temperature is not None:
+            # A normal temperature cannot raise a colour: stored, with no recompute on the hot path.
+            TemperatureRecord.create(person=person, subject=person.subject, value=temperature, measured_at=now,
+                                     event_date=china_date(now), source="scan", recorded_by=account)
+        verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
+        admitted = verdict["colour"] in kind.admits and verdict["colour"] != "unknown"
+        answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
+        if body.get("quick_checkin"):
+            form = {**form, "quick_checkin": True}
+        EntryRecord.create(request_id=request_id, place=place, person=person, account=account, flow=flow.code,
+                           source=source, temperature=temperature, colour=verdict["colour"], admitted=admitted,
+                           form=json.dumps(form, ensure_ascii=False), verdict=json.dumps(answer, ensure_ascii=False),
+                           created_at=now)
+    return answer
+
+
+def _replay(entry: EntryRecord, account: Account) -> dict:
+    """The first answer again, for a retried request (C8); another account's id is a conflict."""
+    if entry.account_id != account.id:
+        raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
+    return json.loads(entry.verdict)
+
+
+def entries_of(person: Person):
+    """The person's entry records, newest first (a query, for paging)."""
+    return (EntryRecord.select(EntryRecord, Place).join(Place)
+            .where(EntryRecord.person == person).order_by(EntryRecord.created_at.desc(), EntryRecord.id.desc()))
+
+
+def entry_view(entry: EntryRecord) -> dict:
+    """An entry record as "my records" shows it."""
+    kind = place_type(entry.place.place_type)
+    return {"id": entry.id, "place": entry.place.name, "type_label": kind.label, "flow": entry.flow,
+            "source": entry.source, "colour": entry.colour, "admitted": entry.admitted,
+            "temperature": float(entry.temperature) if entry.temperature is not None else None,
+            "registered_at": local_iso(entry.created_at)}

@@ -1,0 +1,282 @@
+"""The public scan flow end to end on both databases (C1-C8, C10, A7, A8, B2, B3)."""
+
+import io
+import uuid
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from models.accounts import Account
+from models.people import Person
+from models.places import EntryRecord, PlaceCode
+from models.regions import Region
+from models.risk_inputs import TemperatureRecord, TravelRecord
+from services import demo, places, risk_inputs
+from services.timefmt import china_today
+from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
+
+ID = "110101199003070011"
+PROFILE = {"name": "王小明", "id_number": ID, "phone": "13800000000", "address": "经八路5号院3号楼",
+           "building": "3", "room": "501", "resident_category": "owner"}
+VISIT = {"reason": "family", "visited_name": "张三", "building": "2", "room": "101"}
+TODAY = str(china_today())
+
+
+def rid() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def world(db):
+    """Demo regions, two compound places, a metro station, an airport, a supermarket, a hospital."""
+    demo.load()
+    compound = Region.get(Region.code == "410105001001001")
+    other = Region.get(Region.code == "410105001001002")
+    district = Region.get(Region.code == "410105")
+    made = {
+        "home": places.create_place(place_type_code="compound", name=compound.name, region=compound),
+        "other": places.create_place(place_type_code="compound", name=other.name, region=other),
+        "metro": places.create_place(place_type_code="metro", name="紫荆山站", region=district),
+        "airport": places.create_place(place_type_code="airport", name="新郑国际机场", region=district),
+        "market": places.create_place(place_type_code="supermarket", name="丹尼斯百货", region=district),
+        "hospital": places.create_place(place_type_code="medical", name="省人民医院", region=district),
+    }
+    return {name: code.token for name, (place, code) in made.items()}
+
+
+@pytest.fixture
+def citizen(api, world):
+    api.dev_login("citizen-1")
+    return api
+
+
+def scan(client, token, flow="resident", **body):
+    return client.call("scanPlace", {"code": token, "flow": flow, "request_id": body.pop("request_id", rid()),
+                                     **body})
+
+
+def me() -> Person:
+    """citizen-1's own person (the demo data has people of its own)."""
+    return Person.get((Person.relation == "self") & (Person.id_number_bidx == Person.by_id_number(ID).get().id_number_bidx))
+
+
+def test_the_code_says_what_to_fill(citizen, world):
+    info = citizen.ok("getPlaceByCode", path={"token": world["home"]})
+    assert info["status"] == "active" and info["place"]["name"] == "经八路5号院"
+    assert info["needs_profile"] is True
+    flows = {f["code"]: f for f in info["flows"]}
+    assert set(flows) == {"resident", "visitor"}
+    assert [f["name"] for f in flows["visitor"]["form"]][:2] == ["reason", "visited_name"]
+
+
+def test_the_first_scan_asks_for_the_profile_and_nothing_is_written_without_it(citizen, world):
+    before = row_counts()
+    assert_error(scan(citizen, world["home"]), 400, "profile_required", "profile")
+    assert row_counts() == before
+
+
+def test_first_scan_registers_binds_the_compound_and_answers_the_verdict(citizen, world):
+    response = scan(citizen, world["home"], profile=PROFILE, temperature=36.5)
+    assert response.status_code == 200, response.text
+    verdict = response.json()["data"]
+    assert verdict["colour"] == "green" and verdict["admit"] is True and verdict["admit_label"] == "允许通行"
+    assert verdict["name_masked"] == "王**" and verdict["id_masked"] == "110101*****0011"
+    assert verdict["registered_at"].endswith("+08:00") and verdict["alert"] is None
+    assert verdict["place"]["name"] == "经八路5号院"
+    assert me().compound.code == "410105001001001"
+    entry = EntryRecord.get()
+    assert (entry.source, entry.flow, float(entry.temperature)) == ("self", "resident", 36.5)
+    assert TemperatureRecord.select().count() == 1
+    # "Scan once, fill once": the next scan needs nothing.
+    assert citizen.ok("getPlaceByCode", path={"token": world["home"]})["needs_profile"] is False
+    assert scan(citizen, world["home"]).status_code == 200
+
+
+def test_a_retried_request_gives_the_same_answer_and_one_record(citizen, world):
+    first = scan(citizen, world["home"], profile=PROFILE, request_id="retry-0001").json()
+    again = scan(citizen, world["home"], request_id="retry-0001").json()
+    assert first == again and EntryRecord.select().count() == 1
+    other = ApiClient(citizen.base_url)
+    other.dev_login("citizen-2")
+    assert_error(scan(other, world["home"], request_id="retry-0001"), 409, "request_id_conflict", "request_id")
+
+
+def test_a_second_compound_is_refused_visitors_excepted(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    before = row_counts()
+    error = assert_error(scan(citizen, world["other"]), 403, "not_this_compound", "code")
+    assert error["message"] == "非本小区人员，禁止入内"
+    assert row_counts() == before and me().compound.code == "410105001001001"
+    visit = scan(citizen, world["other"], flow="visitor", form=VISIT)
+    assert visit.status_code == 200 and visit.json()["data"]["flow_label"] == "我是访客"
+
+
+@pytest.mark.parametrize("body, status, code, field", [
+    ({"flow": "visitor", "form": {**VISIT, "visited_name": ""}}, 400, "missing_field", "form.visited_name"),
+    ({"flow": "visitor", "form": {**VISIT, "visited_phone": "123"}}, 400, "invalid_phone", "form.visited_phone"),
+    ({"flow": "visitor", "form": {**VISIT, "pet": "cat"}}, 400, "unknown_field", "form.pet"),
+    ({"flow": "passenger"}, 400, "unknown_flow", "flow"),
+    ({"temperature": 50}, 400, "invalid_temperature", "temperature"),
+    ({"temperature": "hot"}, 400, "invalid_field", "temperature"),
+    ({"request_id": "x"}, 400, "invalid_field", "request_id"),
+    ({"member_id": 999999}, 403, "not_your_member", "member_id"),
+])
+def test_bad_scans_are_refused_and_write_nothing(citizen, world, body, status, code, field):
+    scan(citizen, world["home"], profile=PROFILE)
+    before = row_counts()
+    assert_error(scan(citizen, world["home"], **{"flow": "resident", **body}), status, code, field)
+    assert row_counts() == before
+
+
+def test_unknown_revoked_and_blank_codes(citizen, world):
+    assert_error(scan(citizen, "no-such-code", profile=PROFILE), 404, "unknown_place_code", "code")
+    home = PlaceCode.get(PlaceCode.token == world["home"]).place
+    places.reissue(home)
+    assert_error(scan(citizen, world["home"], profile=PROFILE), 404, "place_code_revoked", "code")
+    batch = places.generate_batch("bus", 2)
+    blank = batch.codes[0].token
+    assert_error(scan(citizen, blank, flow="customer", profile=PROFILE), 409, "place_code_not_activated", "code")
+    assert EntryRecord.select().count() == 0
+
+
+def test_fever_is_red_and_refused(citizen, world):
+    verdict = scan(citizen, world["home"], profile=PROFILE, temperature=38.0).json()["data"]
+    assert verdict["colour"] == "red" and verdict["admit"] is False and verdict["admit_label"] == "禁止通行"
+    assert "体温异常（≥37.3℃）" in verdict["reasons"]
+    assert EntryRecord.get().admitted is False
+
+
+def test_checkpoint_asks_every_time_and_a_key_region_flashes(citizen, world):
+    trip = {"arrival_date": TODAY, "from_abroad": False, "origin_code": "420100", "origin_name": "湖北省武汉市",
+            "transport_number": "G507"}
+    verdict = scan(citizen, world["airport"], flow="traveller", profile=PROFILE, form=trip).json()["data"]
+    assert verdict["colour"] == "orange" and verdict["admit"] is True  # arrivals are registered, not turned back
+    assert verdict["alert"] == {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
+    assert TravelRecord.select().order_by(TravelRecord.id.desc()).first().source == "checkpoint"
+    before = row_counts()
+    assert_error(scan(citizen, world["airport"], flow="traveller"), 400, "missing_field", "form.arrival_date")
+    assert row_counts() == before
+    abroad = {**trip, "from_abroad": True, "origin_code": None, "origin_name": "意大利米兰"}
+    assert_error(scan(citizen, world["airport"], flow="traveller", form=abroad), 400, "missing_field", "form.country")
+
+
+def test_venues_ask_their_form_on_the_first_scan_only(citizen, world):
+    info = citizen.ok("getPlaceByCode", path={"token": world["metro"]})
+    assert info["flows"][0]["form_needed"] is True
+    form = {"returned_from_elsewhere": False, "from_abroad": False}
+    assert scan(citizen, world["metro"], flow="customer", profile=PROFILE, form=form).status_code == 200
+    assert citizen.ok("getPlaceByCode", path={"token": world["metro"]})["flows"][0]["form_needed"] is False
+    assert scan(citizen, world["metro"], flow="customer").status_code == 200
+
+
+def test_admission_follows_the_place_type(citizen, world):
+    risk_inputs.add_fever_medicine_purchases([{"id_number": ID, "pharmacy": "药房"}])
+    form = {"returned_from_elsewhere": False, "from_abroad": False}
+    market = scan(citizen, world["market"], flow="customer", profile=PROFILE, form=form).json()["data"]
+    assert market["colour"] == "yellow" and market["admit"] is False
+    hospital = scan(citizen, world["hospital"], flow="customer", form=form).json()["data"]
+    assert hospital["colour"] == "yellow" and hospital["admit"] is True
+
+
+def test_quick_checkin(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    verdict = scan(citizen, world["home"], quick_checkin=True).json()["data"]
+    assert verdict["admit"] is True
+    assert '"quick_checkin": true' in EntryRecord.select().order_by(EntryRecord.id.desc()).first().form
+
+
+def test_family_members_scan_and_show_their_own_code(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    member = citizen.call("addFamilyMember", {"name": "王奶奶", "relationship": "grandparent",
+                                              "id_number": "11010519491231002X"})
+    assert member.status_code == 201
+    member = member.json()["data"]
+    assert member["name"] == "王**" and member["id_number"] == "110105*****002X"
+    verdict = scan(citizen, world["home"], member_id=member["id"]).json()["data"]
+    assert verdict["source"] == "family" and verdict["name_masked"] == "王**"
+    assert citizen.ok("getMyHealthCode", query={"member_id": member["id"]})["id_number"] == "110105*****002X"
+    assert citizen.ok("listMyEntries", query={"member_id": member["id"]})["total"] == 1
+    assert citizen.ok("listMyEntries")["total"] == 1
+    assert_error(citizen.call("addFamilyMember", {"name": "王奶奶", "relationship": "grandparent",
+                                                  "id_number": "11010519491231002X"}), 409, "duplicate_person")
+    other = ApiClient(citizen.base_url)
+    other.dev_login("citizen-2")
+    other.ok("updateProfile", {"name": "李四", "id_number": make_id_number(9), "phone": "13900000000"})
+    before = row_counts()
+    assert_error(scan(other, world["home"], member_id=member["id"]), 403, "not_your_member", "member_id")
+    assert_error(other.call("getMyHealthCode", query={"member_id": member["id"]}), 403, "not_your_member")
+    assert_error(other.call("removeFamilyMember", path={"member_id": member["id"]}), 403, "not_your_member")
+    assert row_counts() == before
+    assert citizen.ok("removeFamilyMember", path={"member_id": member["id"]}) == {"removed": True}
+    assert citizen.ok("listFamilyMembers")["items"] == []
+
+
+def test_a_shared_phone_remembers_proxy_identities(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    neighbour = {"name": "何大爷", "id_number": make_id_number(21)}
+    verdict = scan(citizen, world["home"], flow="visitor", form=VISIT, identity=neighbour).json()["data"]
+    assert verdict["source"] == "proxy" and verdict["name_masked"] == "何**"
+    listed = citizen.ok("listProxyIdentities")["items"]
+    assert len(listed) == 1 and listed[0]["name"] == "何**" and "*" in listed[0]["id_number"]
+    again = scan(citizen, world["home"], flow="visitor", form=VISIT, proxy_identity_id=listed[0]["id"])
+    assert again.json()["data"]["source"] == "proxy"
+    scan(citizen, world["home"], flow="visitor", form=VISIT, identity=neighbour)  # the same identity is reused
+    assert len(citizen.ok("listProxyIdentities")["items"]) == 1
+    assert citizen.ok("deleteProxyIdentity", path={"identity_id": listed[0]["id"]}) == {"removed": True}
+    assert citizen.ok("listProxyIdentities")["items"] == []
+    assert EntryRecord.select().where(EntryRecord.source == "proxy").count() == 3  # records stay
+
+
+def test_blank_codes_are_activated_by_their_first_scan(citizen, world):
+    token = places.generate_batch("bus", 3).codes[0].token
+    info = citizen.ok("getPlaceByCode", path={"token": token})
+    assert info["status"] == "blank" and [f["name"] for f in info["activation_form"]] == [
+        "route", "plate", "contact_name", "contact_phone"]
+    before = row_counts()
+    bad = {"route": "B1路", "plate": "ABC", "contact_name": "李四", "contact_phone": "13700000000"}
+    assert_error(citizen.call("activatePlaceCode", {"form": bad}, path={"token": token}), 400, "invalid_field",
+                 "form.plate")
+    assert row_counts() == before
+    good = {**bad, "plate": "豫AAD005"}
+    created = citizen.call("activatePlaceCode", {"form": good}, path={"token": token})
+    assert created.status_code == 201 and created.json()["data"]["name"] == "B1路"
+    assert_error(citizen.call("activatePlaceCode", {"form": good}, path={"token": token}), 409,
+                 "place_code_already_active")
+    form = {"returned_from_elsewhere": False, "from_abroad": False}
+    assert scan(citizen, token, flow="customer", profile=PROFILE, form=form).json()["data"]["place"]["type_label"] \
+        == "公交"
+
+
+def test_the_place_admin_downloads_and_reissues_the_code(citizen, world):
+    token = places.generate_batch("supermarket", 1).codes[0].token
+    form = {"name": "丹尼斯人民路店", "district_code": "410105", "credit_code": "91410100MA3X00000A",
+            "contact_name": "李四", "contact_phone": "13700000000"}
+    place_id = citizen.ok("activatePlaceCode", {"form": form}, path={"token": token})["id"]
+    png = citizen.call("getPlaceCodeImage", path={"place_id": place_id})
+    assert png.headers["Content-Type"] == "image/png"
+    assert zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))[0].text.endswith(f"/s/{token}")
+    svg = citizen.call("getPlaceCodeImage", path={"place_id": place_id}, query={"format": "svg"})
+    assert svg.headers["Content-Type"] == "image/svg+xml" and b"<svg" in svg.content
+    pdf = citizen.call("getPlaceCodeImage", path={"place_id": place_id}, query={"format": "poster.pdf"})
+    assert pdf.content.startswith(b"%PDF")
+    other = ApiClient(citizen.base_url)
+    other.dev_login("citizen-2")
+    assert_error(other.call("getPlaceCodeImage", path={"place_id": place_id}), 403, "not_your_place")
+    new = citizen.ok("reissuePlaceCode", path={"place_id": place_id})
+    assert new["token"] != token and new["url"].endswith(new["token"])
+    assert_error(citizen.call("getPlaceByCode", path={"token": token}), 404, "place_code_revoked")
+
+
+def test_my_entries_are_paged_newest_first(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    for _ in range(3):
+        scan(citizen, world["home"])
+    page = citizen.ok("listMyEntries", query={"per_page": 2})
+    assert page["total"] == 4 and len(page["items"]) == 2
+    assert page["items"][0]["id"] > page["items"][1]["id"] and page["items"][0]["place"] == "经八路5号院"
+
+
+def test_scan_needs_sign_in(api, world):
+    assert_error(scan(api, world["home"]), 401, "unauthorized")
+    assert Account.select().count() == len(demo.DEMO_ACCOUNTS)
