@@ -28,6 +28,10 @@ BIND_PHONE = Schema("BindPhoneRequest", {
     "encrypted_data": Str("getPhoneNumber 返回的 encryptedData", max_len=4096),
     "iv": Str("getPhoneNumber 返回的 iv", max_len=64),
 })
+DEVICE_LOGIN = Schema("DeviceLoginRequest", {
+    "device_key": Str("本机保存的设备密钥（首次留空，由服务器生成）", max_len=64, required=False, nullable=True),
+})
+DEVICE_RESULT = Schema("DeviceLoginResult", {**LOGIN_RESULT.fields, "device_key": Str("设备密钥：保存在本机，下次登录使用")})
 BOUND_PHONE = Schema("BoundPhone", {"phone": Str("手机号（已脱敏）"), "phone_verified": Bool("是否经平台验证")})
 LOGGED_OUT = Schema("LoggedOut", {"logged_out": Bool("已退出")})
 
@@ -80,6 +84,19 @@ class DevLoginHandler(ApiHandler):
         return _signed_in(identity, self.config)
 
 
+class DeviceLoginHandler(ApiHandler):
+    """The H5 scan pages' sign-in: a phone browser is an account of its own, remembered by a
+    random key it keeps, as the 002 system's pages remembered identities per phone (A8)."""
+
+    public = True
+
+    @operation("authDeviceLogin", "H5 页面登录（本机设备密钥）", body=DEVICE_LOGIN, response=DEVICE_RESULT,
+               errors=(400, 401))
+    def post(self, body):
+        identity, device_key = auth.device_sign_in(body.get("device_key"))
+        return {**_signed_in(identity, self.config), "device_key": device_key}
+
+
 class BindPhoneHandler(ApiHandler):
     @operation("authBindPhone", "绑定微信手机号（服务端解密）", body=BIND_PHONE, response=BOUND_PHONE,
                errors=(400, 401))
@@ -105,6 +122,7 @@ def routes(config) -> list:
     table = [
         (r"/api/v1/auth/wechat/login", WechatLoginHandler),
         (r"/api/v1/auth/alipay/login", AlipayLoginHandler),
+        (r"/api/v1/auth/device/login", DeviceLoginHandler),
         (r"/api/v1/auth/phone/bind", BindPhoneHandler),
         (r"/api/v1/auth/logout", LogoutHandler),
     ]

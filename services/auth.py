@@ -56,6 +56,21 @@ def sign_in(provider: str, subject: str, *, unionid: str | None = None, session_
         return identity
 
 
+def device_sign_in(device_key: str | None) -> tuple[AuthIdentity, str]:
+    """Sign in a phone browser by the key it keeps; a browser without one gets a new key.
+
+    Only the key's SHA-256 is stored, so the table cannot be used to sign in as a device.
+    """
+    if device_key:
+        identity = AuthIdentity.get_or_none((AuthIdentity.provider == "device")
+                                            & (AuthIdentity.subject == _hash(device_key)))
+        if identity is None:
+            raise ApiError("unknown_device", "本机登录信息已失效，请刷新页面重新登记", 401, "device_key")
+        return sign_in("device", identity.subject), device_key
+    device_key = secrets.token_urlsafe(32)
+    return sign_in("device", _hash(device_key)), device_key
+
+
 def issue_token(identity: AuthIdentity, config) -> dict:
     """A new bearer token for the identity's account; the plaintext is returned once, never stored."""
     token = secrets.token_urlsafe(32)

@@ -116,3 +116,16 @@ def test_platform_logins_without_configuration_are_503(api):
 def test_phone_binding_needs_a_wechat_session(api):
     api.dev_login()
     assert_error(api.call("authBindPhone", {"encrypted_data": "x", "iv": "y"}), 400, "not_wechat_session")
+
+
+def test_a_phone_browser_signs_in_with_the_key_it_keeps(api):
+    first = api.ok("authDeviceLogin", {})
+    key = first["device_key"]
+    assert len(key) >= 43 and first["token"]
+    again = api.ok("authDeviceLogin", {"device_key": key})
+    assert again["account"]["id"] == first["account"]["id"] and again["device_key"] == key
+    assert key not in [i.subject for i in AuthIdentity.select()]  # stored hashed
+    before = row_counts()
+    assert_error(api.call("authDeviceLogin", {"device_key": "forged-key-0000000000"}), 401, "unknown_device",
+                 "device_key")
+    assert row_counts() == before
