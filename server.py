@@ -2,8 +2,9 @@
 
     python server.py [--port 8000] [--demo]     migrate, (load demo data,) serve
     python server.py init-db [--demo]           migrate (and load demo data), then exit
-    python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev]
-                                                give an account a role (inspector, medical)
+    python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev] [--institution 单位]
+                                                give an account a role (e.g. medical, with its institution)
+    python server.py approve-grid GRID_ID       approve a grid organisation (until the back office does)
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
 from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
+from miniprogram_api import grid as grid_api
 from miniprogram_api import health as health_api
 from miniprogram_api import inspector as inspector_api
+from miniprogram_api import medical as medical_api
+from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
 from models import db as database
 from models import schema
@@ -39,7 +43,8 @@ SERVER_MAX_BODY = 10 * 1024 * 1024
 def api_routes(config: Config) -> list:
     """Every mini-program route, module by module."""
     return [*auth_api.routes(config), *citizen_api.routes(config), *health_api.routes(config),
-            *inspector_api.routes(config), *scan_api.routes(config)]
+            *inspector_api.routes(config), *scan_api.routes(config), *place_admin_api.routes(config),
+            *grid_api.routes(config), *medical_api.routes(config)]
 
 
 def platform_gateways(config: Config) -> dict:
@@ -103,13 +108,29 @@ def grant_role_command(args) -> int:
     if not args.role or not args.openid:
         print("用法：python server.py grant-role ROLE --openid OPENID [--provider wechat|alipay|dev]")
         return 2
+    detail = {k: v for k, v in (("institution", args.institution), ("position", args.position)) if v}
     try:
         with database.db.connection_context():
-            auth.grant_role(auth.find_account(args.provider, args.openid), args.role)
+            auth.grant_role(auth.find_account(args.provider, args.openid), args.role, **detail)
     except ApiError as error:
         print(error.message)
         return 1
     print(f"已授予角色：{auth.ROLES[args.role]}")
+    return 0
+
+
+def approve_grid_command(args) -> int:
+    """`approve-grid`: the back office's grid approval, as a command until the back office has it."""
+    from services import grids
+    from services.errors import ApiError
+
+    try:
+        with database.db.connection_context():
+            grid = grids.approve_grid(int(args.role or 0))
+    except (ApiError, ValueError):
+        print("网格组织不存在")
+        return 1
+    print(f"已审核网格：{grid.name}")
     return 0
 
 
@@ -126,7 +147,9 @@ def banner(config: Config, demo_info: dict | None) -> str:
         openids = ", ".join(demo_info["dev_openids"])
         lines += [
             "  演示账号 demo accounts (authDevLogin, openid): " + openids,
-            "    demo-citizen: 未填实名信息; demo-returnee: 湖北返回（橙码）; demo-inspector: 核验员; demo-medical: 医务人员",
+            "    demo-citizen 未填实名信息; demo-returnee 湖北返回（橙码）; demo-place-admin 场所管理员;",
+            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
+            f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)
@@ -135,10 +158,12 @@ def banner(config: Config, demo_info: dict | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description="健康码与场所码平台")
-    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db", "grant-role"))
-    parser.add_argument("role", nargs="?", help="grant-role: the role to give")
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db", "grant-role", "approve-grid"))
+    parser.add_argument("role", nargs="?", help="grant-role: the role to give; approve-grid: the grid id")
     parser.add_argument("--openid", help="grant-role: the account's openid / user_id")
     parser.add_argument("--provider", default="wechat", help="grant-role: wechat, alipay or dev")
+    parser.add_argument("--institution", help="grant-role medical: the institution")
+    parser.add_argument("--position", help="grant-role medical: the position")
     parser.add_argument("--port", type=int, help="listening port (default: PORT or 8000)")
     parser.add_argument("--host", help="listening address (default: HOST or 127.0.0.1)")
     parser.add_argument("--demo", action="store_true", help="load the demo data (idempotent)")
@@ -158,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command == "grant-role":
         raise SystemExit(grant_role_command(args))
+    if args.command == "approve-grid":
+        raise SystemExit(approve_grid_command(args))
 
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True)

@@ -35,7 +35,7 @@ PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康
 HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at")})
 
 DECLARATION = Schema("DeclarationRequest", {
-    "kind": Str("申报类型", choices=tuple(declarations.KINDS)),
+    "kind": Str("申报类型", choices=declarations.SELF_KINDS),
     "organisation": Str("单位或学校", max_len=128, required=False, nullable=True),
     "residence": Str("现住地址", max_len=255),
     "household_registration": Str("户籍地", max_len=255, required=False, nullable=True),

@@ -1,10 +1,11 @@
-"""Checking other people's codes (E1, E4): inspectors and medical staff verify a health code."""
+"""Inspectors (B5, E1, E5): bind places with their declaration code, verify citizens' codes
+(medical staff too), record temperature checks, and their counts."""
 
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Any_, List, Schema, Str
-from services import colour, declarations, health_codes, identity
+from handlers.schema import Any_, Bool, Int, List, Num, Schema, Str
+from services import colour, declarations, health_codes, identity, place_admin
 
 VERIFY = Schema("VerifyHealthCodeRequest", {"payload": Str("扫描到的健康码内容（动态码、纸质码或截图中的码）", max_len=2048)})
 VERIFIED = Schema("VerifiedHealthCode", {
@@ -19,6 +20,71 @@ VERIFIED = Schema("VerifiedHealthCode", {
     "guidance": List(Str(), "解除指引"),
     "latest_declaration": Any_("最近一次健康申报", nullable=True),
 })
+
+
+BIND_PLACE = Schema("BindPlaceRequest", {"declaration_code": Str("场所申报码", max_len=32)})
+INSPECTOR_PLACES = Schema("InspectorPlaces", {"items": List(Any_(), "绑定的场所（当前场所在前），含快速打卡码")})
+CHECK = Schema("TemperatureCheckRequest", {
+    "payload": Str("市民健康码内容（动态码、纸质码或截图中的码）", max_len=2048),
+    "result": Str("体温结果", choices=("normal", "fever")),
+    "temperature": Num("体温（℃，选填）", required=False, nullable=True),
+    "place_id": Int("登记场所（不填为当前场所）", required=False, nullable=True),
+    "request_id": Str("客户端生成的请求编号", max_len=64),
+})
+CHECK_RESULT = Schema("TemperatureCheckResult", {
+    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因"),
+    "guidance": List(Str(), "解除指引"), "admit": Bool("是否允许进入"), "result": Str("normal / fever"),
+    "temperature": Num("体温", nullable=True), "place": Any_("场所"), "name_masked": Str("姓名（脱敏）"),
+    "phone_masked": Str("手机号（脱敏）", nullable=True), "registered_at": Str("登记时间")})
+STATS = Schema("RegistrationStats", {"today": Int("今日登记人次"), "total": Int("累计登记人次")})
+DONE = Schema("Done", {"ok": Bool("完成")})
+
+
+class InspectorPlacesHandler(ApiHandler):
+    @operation("bindPlace", "检测员通过场所申报码绑定场所", body=BIND_PLACE, response=INSPECTOR_PLACES, status=201,
+               errors=(404,))
+    def post(self, body):
+        place_admin.bind_place(self.current_account, body["declaration_code"])
+        return {"items": place_admin.inspector_places(self.current_account, self.config)}
+
+    @operation("listInspectorPlaces", "我绑定的场所", response=INSPECTOR_PLACES)
+    def get(self):
+        return {"items": place_admin.inspector_places(self.current_account, self.config)}
+
+
+class InspectorPlaceHandler(ApiHandler):
+    roles = ("inspector",)
+
+    @operation("unbindPlace", "解绑场所", response=DONE, errors=(403,))
+    def delete(self, place_id):
+        place_admin.unbind_place(self.current_account, int(place_id))
+        return {"ok": True}
+
+
+class CurrentPlaceHandler(ApiHandler):
+    roles = ("inspector",)
+
+    @operation("setCurrentPlace", "切换当前场所", response=DONE, errors=(403,))
+    def put(self, place_id):
+        place_admin.set_current(self.current_account, int(place_id))
+        return {"ok": True}
+
+
+class TemperatureCheckHandler(ApiHandler):
+    roles = ("inspector",)
+
+    @operation("recordTemperatureCheck", "扫码核验并登记体温（正常 / 发热），生成本场所的登记记录", body=CHECK,
+               response=CHECK_RESULT, errors=(403, 409))
+    def post(self, body):
+        return place_admin.record_temperature_check(self.current_account, body, self.config)
+
+
+class InspectorStatsHandler(ApiHandler):
+    roles = ("inspector",)
+
+    @operation("getInspectorStats", "我的登记人次：今日和累计", response=STATS)
+    def get(self):
+        return place_admin.inspector_stats(self.current_account)
 
 
 class VerifyHealthCodeHandler(ApiHandler):
@@ -42,5 +108,12 @@ class VerifyHealthCodeHandler(ApiHandler):
 
 
 def routes(config) -> list:
-    """The code-checking routes."""
-    return [(r"/api/v1/health-codes/verify", VerifyHealthCodeHandler)]
+    """The inspector routes."""
+    return [
+        (r"/api/v1/health-codes/verify", VerifyHealthCodeHandler),
+        (r"/api/v1/inspector/places", InspectorPlacesHandler),
+        (r"/api/v1/inspector/places/(?P<place_id>\d+)", InspectorPlaceHandler),
+        (r"/api/v1/inspector/places/(?P<place_id>\d+)/current", CurrentPlaceHandler),
+        (r"/api/v1/inspector/checks", TemperatureCheckHandler),
+        (r"/api/v1/inspector/stats", InspectorStatsHandler),
+    ]

@@ -25,6 +25,7 @@ class AccountRole(BaseModel):
     account = peewee.ForeignKeyField(Account, backref="roles", on_delete="CASCADE")
     role = peewee.CharField(max_length=32)
     granted_at = peewee.DateTimeField(default=utcnow)
+    detail = peewee.TextField(default="{}")  # e.g. a medical role's institution and position
 
     class Meta:
         indexes = ((("account", "role"), True),)

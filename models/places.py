@@ -25,6 +25,8 @@ class Place(BaseModel):
     details = peewee.TextField(default="{}")
     status = peewee.CharField(max_length=16, default="active")  # active | closed
     admin = peewee.ForeignKeyField(Account, null=True, backref="administered_places", on_delete="SET NULL")
+    # 场所申报码: what the admin shares so that inspectors can bind the place (B4, B5).
+    declaration_code = peewee.CharField(max_length=16, null=True, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
     activated_at = peewee.DateTimeField(null=True, index=True)
 

@@ -95,6 +95,9 @@ class ReleaseNotice(SubjectFact):
     issued_by = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
     reason = peewee.CharField(max_length=255, null=True)
     revoked_at = peewee.DateTimeField(null=True)
+    number = peewee.CharField(max_length=32, null=True, unique=True)
+    institution = peewee.CharField(max_length=128, null=True)
+    staff_name = peewee.CharField(max_length=64, null=True)
 
 
 class RiskArea(BaseModel):

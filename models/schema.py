@@ -24,6 +24,7 @@ from models.colour import ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
+from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
@@ -50,29 +51,58 @@ COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, Tempera
                         Declaration, ProvinceEntry, PaperCode]
 
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
+FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person,
-                                 *COLOUR_ENGINE_MODELS, *PLACE_MODELS]
+                                 *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS]
+
+
+def add_columns(migrator: SchemaMigrator, table: str, columns: dict[str, peewee.Field],
+                unique_indexes: tuple[str, ...] = ()) -> None:
+    """Add the columns a table lacks (and unique indexes on some of them).
+
+    A migration that creates a table does it from today's model, which may already hold a column
+    a later migration adds; checking first keeps every migration safe on both paths.
+    """
+    present = {c.name for c in db.get_columns(table)}
+    indexed = {tuple(i.columns) for i in db.get_indexes(table)}
+    run_operations(*[migrator.add_column(table, name, field) for name, field in columns.items()
+                     if name not in present])
+    run_operations(*[migrator.add_index(table, (name,), True) for name in unique_indexes
+                     if (name,) not in indexed])
 
 
 def _v2_colour_engine(migrator: SchemaMigrator) -> None:
     """The colour engine's tables, and the compound a person belongs to."""
     db.create_tables(COLOUR_ENGINE_MODELS)
-    run_operations(migrator.add_column(
-        "person", "compound_id", peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")))
+    add_columns(migrator, "person", {
+        "compound_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")})
 
 
 def _v3_places(migrator: SchemaMigrator) -> None:
     """Places, codes, entry records, and the relationship of a family member."""
     db.create_tables(PLACE_MODELS)
-    run_operations(migrator.add_column("person", "relationship", peewee.CharField(max_length=16, null=True)))
+    add_columns(migrator, "person", {"relationship": peewee.CharField(max_length=16, null=True)})
+
+
+def _v4_fieldwork(migrator: SchemaMigrator) -> None:
+    """Inspectors, grids, the operation log; place declaration codes; numbered release notices."""
+    db.create_tables(FIELDWORK_MODELS)
+    add_columns(migrator, "place", {"declaration_code": peewee.CharField(max_length=16, null=True)},
+                unique_indexes=("declaration_code",))
+    add_columns(migrator, "release_notice", {"number": peewee.CharField(max_length=32, null=True),
+                                             "institution": peewee.CharField(max_length=128, null=True),
+                                             "staff_name": peewee.CharField(max_length=64, null=True)},
+                unique_indexes=("number",))
+    add_columns(migrator, "account_role", {"detail": peewee.TextField(default="{}")})
 
 
 INITIAL_VERSION = 1
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
+    Migration(4, "field roles", _v4_fieldwork),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
@@ -17,7 +18,10 @@ from services.errors import ApiError
 
 ROLES = {
     "citizen": "居民",
-    "inspector": "核验员",
+    "place_admin": "场所管理员",
+    "inspector": "检测员",
+    "grid_admin": "网格管理员",
+    "grid_worker": "网格员",
     "medical": "医务人员",
 }
 
@@ -123,8 +127,22 @@ def account_summary(account: Account) -> dict:
     return {"id": account.id, "roles": sorted(account.role_names())}
 
 
-def grant_role(account: Account, role: str) -> None:
-    """Give an account a role (idempotent). Back-office pages and commands call this."""
+def grant_role(account: Account, role: str, **detail) -> None:
+    """Give an account a role (idempotent; `detail` replaces the role's details, e.g. a medical
+    role's institution). Back-office pages and commands call this."""
     if role not in ROLES:
         raise ApiError("unknown_role", f"未知角色：{role}", 400, "role")
-    AccountRole.get_or_create(account=account, role=role)
+    row, _ = AccountRole.get_or_create(account=account, role=role)
+    if detail:
+        AccountRole.update(detail=json.dumps(detail, ensure_ascii=False)).where(AccountRole.id == row.id).execute()
+
+
+def revoke_role(account: Account, role: str) -> None:
+    """Take a role away (e.g. from a place admin who handed the place over)."""
+    AccountRole.delete().where((AccountRole.account == account) & (AccountRole.role == role)).execute()
+
+
+def role_detail(account: Account, role: str) -> dict:
+    """The details stored with one of the account's roles ({} when none)."""
+    row = AccountRole.get_or_none((AccountRole.account == account) & (AccountRole.role == role))
+    return json.loads(row.detail or "{}") if row else {}

@@ -136,7 +136,7 @@ INPUTS: dict[str, RuleInput] = {
         lambda: Declaration.subject, lambda: Declaration.event_date,
         {"contact_with_patient": RuleField("bool", lambda: Declaration.contact_with_patient, label="是否接触病例"),
          "health_status": RuleField("choice", lambda: Declaration.health_status, HEALTH_STATUSES, "健康状况"),
-         "kind": RuleField("choice", lambda: Declaration.kind, ("personal", "member", "student_staff"), "申报类型")}),
+         "kind": RuleField("choice", lambda: Declaration.kind, ("personal", "member", "student_staff", "grid"), "申报类型")}),
 }
 
 _CONTACT_GUIDANCE = "请配合居家或集中隔离医学观察；观察期满，由医务人员核验并开具解除医学观察告知书后恢复绿码"

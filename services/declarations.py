@@ -13,7 +13,8 @@ from services import colour, risk_inputs
 from services.errors import ApiError
 from services.timefmt import china_today, local_iso
 
-KINDS = {"personal": "个人申报", "member": "单位成员申报", "student_staff": "师生员工申报"}
+KINDS = {"personal": "个人申报", "member": "单位成员申报", "student_staff": "师生员工申报", "grid": "网格采集"}
+SELF_KINDS = ("personal", "member", "student_staff")  # "grid" is a grid worker's collection
 HEALTH_STATUSES = {"healthy": "健康", "fever": "发热", "cough": "咳嗽、乏力等症状", "other": "其他症状"}
 ISOLATION_MODES = {"none": "无需隔离", "home": "居家隔离", "central": "集中隔离"}
 # Kept as JSON beside the columns the rules read.

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from models.people import Person
-from models.risk_inputs import RiskArea
-from services import auth, identity, profile, risk_inputs
+from models.fieldwork import Grid
+from models.places import Place
+from models.regions import Region
+from models.risk_inputs import RiskArea, TravelRecord
+from services import auth, grids, identity, place_admin, places, profile, risk_inputs
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -79,12 +81,22 @@ ZHENGZHOU = [
     ]),
 ]
 
-# Accounts that sign in with authDevLogin {"openid": ...} (development only): openid -> roles.
+# Accounts that sign in with authDevLogin {"openid": ...} (development only).
 DEMO_ACCOUNTS = {
-    "demo-citizen": (),              # no profile yet: fill it to get a health code
-    "demo-returnee": (),             # filled profile, back from Hubei 3 days ago: orange
-    "demo-inspector": ("inspector",),
-    "demo-medical": ("medical",),
+    "demo-citizen": "no profile yet: fill it to get a health code",
+    "demo-returnee": "back from Hubei 3 days ago: orange",
+    "demo-place-admin": "admin of 金水区政务服务中心",
+    "demo-inspector": "inspector bound to 金水区政务服务中心",
+    "demo-medical": "medical staff of 郑州市第一人民医院",
+    "demo-grid-admin": "admin of the 黄河路社区 grid",
+}
+# The demo's profiles: openid -> (name, first 17 digits of the ID number, phone).
+DEMO_PROFILES = {
+    "demo-returnee": ("李返乡", "41010519900101123", "13700000000"),
+    "demo-place-admin": ("周管理", "41010519850505123", "13700000001"),
+    "demo-inspector": ("吴检测", "41010519920202123", "13700000002"),
+    "demo-medical": ("赵医生", "41010519800808123", "13700000003"),
+    "demo-grid-admin": ("孙网格", "41010519880808123", "13700000004"),
 }
 # Key regions and risk areas the default rules read (demo values, not an official list).
 DEMO_RISK_AREAS = [
@@ -97,8 +109,17 @@ def _demo_id_number(first17: str) -> str:
     return first17 + identity.id_check_digit(first17)
 
 
+def _account(openid: str):
+    account = auth.sign_in("dev", openid).account
+    if openid in DEMO_PROFILES and profile.self_person(account) is None:
+        name, first17, phone = DEMO_PROFILES[openid]
+        profile.update_profile(account, {"name": name, "id_number": _demo_id_number(first17), "phone": phone,
+                                         "address": "郑州市金水区经八路5号"})
+    return account
+
+
 def load() -> dict:
-    """Load the demo regions, risk areas and accounts; return what the start-up banner shows."""
+    """Load the demo regions, risk areas, places and accounts; return what the banner shows."""
     regions = load_tree(ZHENGZHOU)
     if not RiskArea.select().exists():
         for area in DEMO_RISK_AREAS:
@@ -107,15 +128,23 @@ def load() -> dict:
             if days_ago is not None:
                 area["effective_from"] = china_today() - dt.timedelta(days=days_ago)
             risk_inputs.set_risk_area(**area)
-    for openid, roles in DEMO_ACCOUNTS.items():
-        account = auth.sign_in("dev", openid).account
-        for role in roles:
-            auth.grant_role(account, role)
-    returnee = auth.sign_in("dev", "demo-returnee").account
-    if profile.self_person(returnee) is None:
-        profile.update_profile(returnee, {"name": "李返乡", "id_number": _demo_id_number("41010519900101123"),
-                                          "phone": "13700000000", "address": "郑州市金水区经八路5号"})
-        risk_inputs.record_travel(Person.get((Person.account == returnee) & (Person.relation == "self")),
-                                  arrival_date=china_today() - dt.timedelta(days=3), origin_code="420100",
+    accounts = {openid: _account(openid) for openid in DEMO_ACCOUNTS}
+    returnee = profile.self_person(accounts["demo-returnee"])
+    if not TravelRecord.select().where(TravelRecord.person == returnee).exists():
+        risk_inputs.record_travel(returnee, arrival_date=china_today() - dt.timedelta(days=3), origin_code="420100",
                                   origin_name="湖北省武汉市", transport="high_speed_rail", transport_number="G507")
-    return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS)}
+    auth.grant_role(accounts["demo-medical"], "medical", institution="郑州市第一人民医院", position="医师")
+    for compound in Region.select().where(Region.level == "compound"):
+        if not Place.select().where(Place.region == compound).exists():
+            places.create_place(place_type_code="compound", name=compound.name, region=compound,
+                                address=compound.address)
+    if not Place.select().where(Place.admin == accounts["demo-place-admin"]).exists():
+        place = place_admin.create_place(accounts["demo-place-admin"], {
+            "region_code": "410105", "address": "郑州市金水区经三路21号", "place_type": "public_service",
+            "name": "金水区政务服务中心"})
+        place_admin.bind_place(accounts["demo-inspector"], place.declaration_code)
+    if not Grid.select().where(Grid.admin == accounts["demo-grid-admin"]).exists():
+        grid = grids.create_grid(accounts["demo-grid-admin"], {"region_code": "410105001001", "name": "黄河路社区一网格"})
+        grids.approve_grid(grid.id)
+    home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
+    return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token}

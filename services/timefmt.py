@@ -19,3 +19,10 @@ def local_iso(value: dt.datetime | None) -> str | None:
 def china_today() -> dt.date:
     """Today's date in China, whatever the server's zone."""
     return dt.datetime.now(CHINA).date()
+
+
+def china_day_start(day: dt.date | None = None) -> dt.datetime:
+    """Midnight of `day` (default today) in China, as naive UTC: how times are stored."""
+    day = day or china_today()
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=CHINA)
+    return start.astimezone(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,210 @@
+"""Place admins and inspectors (B4, B5, E1, E5): create a place, share its declaration code,
+bind inspectors, check temperatures at the door, and the counts each role sees."""
+
+from __future__ import annotations
+
+import json
+
+from models.accounts import Account
+from models.db import db
+from models.fieldwork import InspectorBinding
+from models.fields import utcnow
+from models.places import EntryRecord, Place
+from models.regions import Region
+from models.risk_inputs import TemperatureRecord
+from services import audit, auth, colour, health_codes, identity, places, profile, risk_inputs, share_codes
+from services.errors import ApiError
+from services.place_types import place_type
+from services.risk_inputs import china_date
+from services.scans import FEVER, REQUEST_ID_RE
+from services.timefmt import china_day_start, local_iso
+
+
+def my_place(account: Account) -> Place:
+    """The one place this account administers, or a 404."""
+    place = Place.get_or_none(Place.admin == account)
+    if place is None:
+        raise ApiError("no_place", "您还没有创建场所", 404)
+    return place
+
+
+def create_place(account: Account, data: dict) -> Place:
+    """createPlace: one admin, one place; the creator becomes its admin (B4)."""
+    kind = place_type(data["place_type"])
+    if kind.category == "compound":
+        raise ApiError("invalid_field", "小区由后台管理员创建", 400, "place_type")
+    region = Region.get_or_none(Region.code == data["region_code"])
+    if region is None:
+        raise ApiError("unknown_region", "所在区域不存在", 400, "region_code")
+    if Place.select().where(Place.admin == account).exists():
+        raise ApiError("already_place_admin", "一个管理员只能创建一个场所", 409)
+    with db.atomic():
+        place, _ = places.create_place(place_type_code=kind.code, name=data["name"], region=region,
+                                       address=data["address"], admin=account)
+        Place.update(declaration_code=share_codes.new_code(Place.declaration_code)).where(
+            Place.id == place.id).execute()
+        auth.grant_role(account, "place_admin")
+        audit.record(account, "place_admin", "create_place", place, name=place.name, type=kind.code)
+    return Place.get_by_id(place.id)
+
+
+def _counts(place: Place) -> dict:
+    today_start = china_day_start()
+    entries = EntryRecord.select().where(EntryRecord.place == place)
+    return {"inspectors": InspectorBinding.select().where(InspectorBinding.place == place).count(),
+            "today": entries.where(EntryRecord.created_at >= today_start).count(), "total": entries.count()}
+
+
+def place_summary(place: Place, config) -> dict:
+    """getMyPlace: the place, its codes to share and its figures."""
+    token = places.current_code(place).token
+    inspectors = (InspectorBinding.select(InspectorBinding, Account).join(Account)
+                  .where(InspectorBinding.place == place).order_by(InspectorBinding.bound_at))
+    return {**places.place_view(place), "declaration_code": place.declaration_code,
+            "code_url": places.code_url(config, token), "quick_checkin_url": quick_checkin_url(config, token),
+            "stats": _counts(place),
+            "inspectors": [{"account_id": b.inspector_id, "name": _masked_name(b.inspector),
+                            "bound_at": local_iso(b.bound_at)} for b in inspectors]}
+
+
+def quick_checkin_url(config, token: str) -> str:
+    """C7: the code people scan to check in with a normal temperature, no inspector needed."""
+    return places.code_url(config, token) + "?quick=1"
+
+
+def _masked_name(account: Account) -> str | None:
+    person = profile.self_person(account)
+    return identity.mask_name(person.name) if person and person.name else None
+
+
+def hand_over(account: Account, new_admin_id: int) -> Place:
+    """Make one of the place's inspectors its admin; the old admin keeps only what else they have."""
+    place = my_place(account)
+    binding = InspectorBinding.get_or_none((InspectorBinding.place == place)
+                                           & (InspectorBinding.inspector == new_admin_id))
+    if binding is None:
+        raise ApiError("not_an_inspector_here", "只能移交给本场所已绑定的检测员", 400, "account_id")
+    if Place.select().where(Place.admin == new_admin_id).exists():
+        raise ApiError("already_place_admin", "对方已是其他场所的管理员", 409, "account_id")
+    with db.atomic():
+        Place.update(admin=new_admin_id).where(Place.id == place.id).execute()
+        auth.revoke_role(account, "place_admin")
+        auth.grant_role(binding.inspector, "place_admin")
+        audit.record(account, "place_admin", "hand_over_place", place, to_account=new_admin_id)
+    return Place.get_by_id(place.id)
+
+
+def unbind_inspector(account: Account, inspector_id: int) -> None:
+    """Member management: the admin removes an inspector from the place."""
+    place = my_place(account)
+    with db.atomic():
+        removed = InspectorBinding.delete().where((InspectorBinding.place == place)
+                                                  & (InspectorBinding.inspector == inspector_id)).execute()
+        if not removed:
+            raise ApiError("not_an_inspector_here", "该检测员未绑定本场所", 404, "account_id")
+        audit.record(account, "place_admin", "unbind_inspector", place, inspector=inspector_id)
+
+
+# --- inspectors ---------------------------------------------------------------------------------
+
+def bind_place(account: Account, declaration_code: str) -> InspectorBinding:
+    """bindPlace: the place behind a declaration code; it becomes the inspector's current place."""
+    place = Place.get_or_none(Place.declaration_code == share_codes.normalise(declaration_code))
+    if place is None:
+        raise ApiError("unknown_declaration_code", "场所申报码不存在，请向场所管理员核对", 404, "declaration_code")
+    with db.atomic():
+        binding, _ = InspectorBinding.get_or_create(inspector=account, place=place)
+        _make_current(account, place)
+        auth.grant_role(account, "inspector")
+        audit.record(account, "inspector", "bind_place", place)
+    return InspectorBinding.get_by_id(binding.id)
+
+
+def _make_current(account: Account, place: Place) -> None:
+    InspectorBinding.update(is_current=(InspectorBinding.place == place)).where(
+        InspectorBinding.inspector == account).execute()
+
+
+def binding(account: Account, place_id) -> InspectorBinding:
+    """The inspector's binding to a place; a place they are not bound to is a 403."""
+    found = InspectorBinding.get_or_none((InspectorBinding.inspector == account) & (InspectorBinding.place == place_id))
+    if found is None:
+        raise ApiError("not_bound_to_place", "您未绑定该场所，不能在此登记", 403, "place_id")
+    return found
+
+
+def current_binding(account: Account) -> InspectorBinding:
+    """The inspector's current place binding."""
+    found = (InspectorBinding.select().where((InspectorBinding.inspector == account) & InspectorBinding.is_current)
+             .first())
+    if found is None:
+        raise ApiError("no_current_place", "请先绑定场所", 400, "place_id")
+    return found
+
+
+def set_current(account: Account, place_id) -> None:
+    """Switch the inspector's current place."""
+    place = binding(account, place_id).place
+    _make_current(account, place)
+
+
+def unbind_place(account: Account, place_id) -> None:
+    """The inspector leaves a place."""
+    found = binding(account, place_id)
+    with db.atomic():
+        found.delete_instance()
+        audit.record(account, "inspector", "unbind_place", found.place)
+
+
+def inspector_places(account: Account, config) -> list[dict]:
+    """The inspector's places, current first, each with its quick check-in code."""
+    rows = (InspectorBinding.select(InspectorBinding, Place).join(Place)
+            .where(InspectorBinding.inspector == account)
+            .order_by(InspectorBinding.is_current.desc(), InspectorBinding.bound_at))
+    return [{**places.place_view(b.place), "is_current": b.is_current, "bound_at": local_iso(b.bound_at),
+             "quick_checkin_url": quick_checkin_url(config, places.current_code(b.place).token)} for b in rows]
+
+
+def record_temperature_check(account: Account, body: dict, config) -> dict:
+    """recordTemperatureCheck: a verified citizen code, normal or fever, at a bound place (E1)."""
+    if not REQUEST_ID_RE.fullmatch(body["request_id"]):
+        raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
+    bound = binding(account, body["place_id"]) if body.get("place_id") is not None else current_binding(account)
+    earlier = EntryRecord.get_or_none(EntryRecord.request_id == body["request_id"])
+    if earlier is not None:
+        if earlier.account_id != account.id:
+            raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
+        return json.loads(earlier.verdict)
+    person, _ = health_codes.resolve(body["payload"], config)
+    fever = body["result"] == "fever"
+    value = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
+    if value is not None and (value >= FEVER) != fever:
+        raise ApiError("temperature_mismatch", "体温数值与“正常/发热”选择不一致", 400, "temperature")
+    now = utcnow()
+    with db.atomic():
+        if fever:
+            risk_inputs.record_temperature(person, value if value is not None else FEVER, source="inspector",
+                                           measured_at=now, recorded_by=account)
+        elif value is not None:
+            TemperatureRecord.create(person=person, subject=person.subject, value=value, measured_at=now,
+                                     event_date=china_date(now), source="inspector", recorded_by=account)
+        verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
+        kind = place_type(bound.place.place_type)
+        admitted = verdict["colour"] in kind.admits
+        answer = {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},
+                  "admit": admitted, "result": body["result"], "temperature": float(value) if value else None,
+                  "place": places.place_view(bound.place), "name_masked": identity.mask_name(person.name),
+                  "phone_masked": identity.mask_phone(person.phone) or None,
+                  "registered_at": local_iso(now)}
+        entry = EntryRecord.create(request_id=body["request_id"], place=bound.place, person=person, account=account,
+                                   flow="inspection", source="inspector", temperature=value, colour=verdict["colour"],
+                                   admitted=admitted, form=json.dumps({"result": body["result"]}),
+                                   verdict=json.dumps(answer, ensure_ascii=False), created_at=now)
+        audit.record(account, "inspector", "temperature_check", entry, result=body["result"])
+    return answer
+
+
+def inspector_stats(account: Account) -> dict:
+    """E5: the inspector's registrations today and in total."""
+    mine = EntryRecord.select().where((EntryRecord.account == account) & (EntryRecord.source == "inspector"))
+    return {"today": mine.where(EntryRecord.created_at >= china_day_start()).count(), "total": mine.count()}
