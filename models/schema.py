@@ -25,6 +25,7 @@ from models.db import BaseModel, db
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
+from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
@@ -52,10 +53,12 @@ COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, Tempera
 
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
 FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
+MESSAGING_MODELS = [SmsMessage, SmsCode]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person,
-                                 *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS]
+                                 *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
+                                 *MESSAGING_MODELS]
 
 
 def add_columns(migrator: SchemaMigrator, table: str, columns: dict[str, peewee.Field],
@@ -98,11 +101,17 @@ def _v4_fieldwork(migrator: SchemaMigrator) -> None:
     add_columns(migrator, "account_role", {"detail": peewee.TextField(default="{}")})
 
 
+def _v5_messaging(migrator: SchemaMigrator) -> None:
+    """Text messages and verification codes."""
+    db.create_tables(MESSAGING_MODELS)
+
+
 INITIAL_VERSION = 1
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
     Migration(4, "field roles", _v4_fieldwork),
+    Migration(5, "messaging", _v5_messaging),
 ]
 
 

@@ -225,6 +225,18 @@ def assert_error(response: requests.Response, status: int, code: str, field: str
 
 
 @pytest.fixture
+def sms():
+    """Every text message of the test, recorded instead of sent."""
+    from services import sms as sms_service
+    from tests.fakes.sms import RecordingSms
+
+    recorder, previous = RecordingSms(), sms_service.provider()
+    sms_service.use_provider(recorder)
+    yield recorder
+    sms_service.use_provider(previous)
+
+
+@pytest.fixture
 def make_server(db, backend):
     """Start the real app with TestConfig(**changes) on this backend; returns an ApiClient."""
     servers = []
