@@ -40,6 +40,8 @@ class AuthIdentity(BaseModel):
     unionid = peewee.CharField(max_length=128, null=True, index=True)
     # WeChat's session key decrypts the phone payload; it stays on the server, encrypted.
     session_key = EncryptedTextField("wechat_session_key", null=True)
+    # Phone accounts (A4) sign in with a password; argon2id hash.
+    password_hash = peewee.CharField(max_length=255, null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     last_login_at = peewee.DateTimeField(default=utcnow)
 

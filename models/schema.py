@@ -24,6 +24,7 @@ from models.colour import ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
+from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
@@ -54,11 +55,12 @@ COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, Tempera
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
 FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
 MESSAGING_MODELS = [SmsMessage, SmsCode]
+ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
-                                 *MESSAGING_MODELS]
+                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS]
 
 
 def add_columns(migrator: SchemaMigrator, table: str, columns: dict[str, peewee.Field],
@@ -106,12 +108,19 @@ def _v5_messaging(migrator: SchemaMigrator) -> None:
     db.create_tables(MESSAGING_MODELS)
 
 
+def _v6_enterprise(migrator: SchemaMigrator) -> None:
+    """Enterprise groups, daily reports, exports; passwords for phone accounts."""
+    db.create_tables(ENTERPRISE_MODELS)
+    add_columns(migrator, "auth_identity", {"password_hash": peewee.CharField(max_length=255, null=True)})
+
+
 INITIAL_VERSION = 1
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
     Migration(4, "field roles", _v4_fieldwork),
     Migration(5, "messaging", _v5_messaging),
+    Migration(6, "enterprise", _v6_enterprise),
 ]
 
 
