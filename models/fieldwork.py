@@ -6,6 +6,7 @@ from __future__ import annotations
 import peewee
 
 from models.accounts import Account
+from models.admin import AdminUser
 from models.db import BaseModel
 from models.declarations import Declaration
 from models.fields import utcnow
@@ -64,9 +65,11 @@ class GridCollection(BaseModel):
 
 
 class OperationLog(BaseModel):
-    """Who did what to whom, when: every field role's actions and every status change."""
+    """Who did what to whom, when: every field role's and back-office action, every status change,
+    export and deletion. Append-only: nothing updates or deletes these rows."""
 
     actor = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    admin_actor = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")  # back-office staff
     role = peewee.CharField(max_length=32)
     action = peewee.CharField(max_length=48, index=True)
     target_type = peewee.CharField(max_length=32, null=True)

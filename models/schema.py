@@ -20,6 +20,7 @@ import peewee
 from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
+from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
 from models.colour import ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db
 from models.declarations import Declaration, PaperCode, ProvinceEntry
@@ -55,12 +56,30 @@ COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, Tempera
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
 FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
 MESSAGING_MODELS = [SmsMessage, SmsCode]
+ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
-MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person,
+MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS]
+
+
+def create_tables(models: list[type[BaseModel]]) -> None:
+    """Create these tables, and any table they reference, when missing.
+
+    Migrations create tables from today's models, whose foreign keys may point at tables that a
+    later migration introduces; creating the referenced ones first keeps every path working.
+    """
+    needed, pending = [], list(models)
+    while pending:
+        model = pending.pop()
+        if model in needed:
+            continue
+        needed.append(model)
+        pending.extend(f.rel_model for f in model._meta.fields.values()
+                       if isinstance(f, peewee.ForeignKeyField) and f.rel_model is not model)
+    db.create_tables([m for m in needed if not m.table_exists()])
 
 
 def add_columns(migrator: SchemaMigrator, table: str, columns: dict[str, peewee.Field],
@@ -80,20 +99,20 @@ def add_columns(migrator: SchemaMigrator, table: str, columns: dict[str, peewee.
 
 def _v2_colour_engine(migrator: SchemaMigrator) -> None:
     """The colour engine's tables, and the compound a person belongs to."""
-    db.create_tables(COLOUR_ENGINE_MODELS)
+    create_tables(COLOUR_ENGINE_MODELS)
     add_columns(migrator, "person", {
         "compound_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")})
 
 
 def _v3_places(migrator: SchemaMigrator) -> None:
     """Places, codes, entry records, and the relationship of a family member."""
-    db.create_tables(PLACE_MODELS)
+    create_tables(PLACE_MODELS)
     add_columns(migrator, "person", {"relationship": peewee.CharField(max_length=16, null=True)})
 
 
 def _v4_fieldwork(migrator: SchemaMigrator) -> None:
     """Inspectors, grids, the operation log; place declaration codes; numbered release notices."""
-    db.create_tables(FIELDWORK_MODELS)
+    create_tables(FIELDWORK_MODELS)
     add_columns(migrator, "place", {"declaration_code": peewee.CharField(max_length=16, null=True)},
                 unique_indexes=("declaration_code",))
     add_columns(migrator, "release_notice", {"number": peewee.CharField(max_length=32, null=True),
@@ -105,13 +124,26 @@ def _v4_fieldwork(migrator: SchemaMigrator) -> None:
 
 def _v5_messaging(migrator: SchemaMigrator) -> None:
     """Text messages and verification codes."""
-    db.create_tables(MESSAGING_MODELS)
+    create_tables(MESSAGING_MODELS)
 
 
 def _v6_enterprise(migrator: SchemaMigrator) -> None:
     """Enterprise groups, daily reports, exports; passwords for phone accounts."""
-    db.create_tables(ENTERPRISE_MODELS)
+    create_tables(ENTERPRISE_MODELS)
     add_columns(migrator, "auth_identity", {"password_hash": peewee.CharField(max_length=255, null=True)})
+
+
+def _v7_back_office(migrator: SchemaMigrator) -> None:
+    """Back-office accounts, sessions, captchas, compound bindings; back-office actors in the log.
+
+    Compound bindings made by scans before this version are copied from person.compound_id.
+    """
+    create_tables(ADMIN_MODELS)
+    add_columns(migrator, "operation_log", {
+        "admin_actor_id": peewee.ForeignKeyField(AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL")})
+    bound = Person.select(Person.id, Person.compound, Person.created_at).where(Person.compound.is_null(False))
+    CompoundResident.insert_from(bound, [CompoundResident.person, CompoundResident.compound,
+                                         CompoundResident.bound_at]).on_conflict_ignore().execute()
 
 
 INITIAL_VERSION = 1
@@ -121,6 +153,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "field roles", _v4_fieldwork),
     Migration(5, "messaging", _v5_messaging),
     Migration(6, "enterprise", _v6_enterprise),
+    Migration(7, "back office", _v7_back_office),
 ]
 
 
