@@ -11,75 +11,10 @@ person" flows (C5).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from services import identity
 from services.errors import ApiError
-from services.risk_inputs import check_region_code, past_date
-
-PLATE_RE = re.compile(r"[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}")
-CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One question of a form: its name, Chinese label, kind and whether it must be answered."""
-
-    name: str
-    label: str
-    kind: str = "text"  # text | phone | plate | credit_code | date | bool | choice | region_code
-    required: bool = True
-    choices: dict = field(default_factory=dict)
-    max_len: int = 64
-
-    def describe(self) -> dict:
-        """The field as clients render it."""
-        spec = {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required}
-        if self.choices:
-            spec["choices"] = [{"value": k, "label": v} for k, v in self.choices.items()]
-        return spec
-
-    def clean(self, value, path: str):
-        """The checked answer (ApiError naming `path` when it is wrong)."""
-        if value is None or value == "":
-            if self.required:
-                raise ApiError("missing_field", f"请填写{self.label}", 400, path)
-            return None
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise ApiError("invalid_field", f"{self.label}应为是或否", 400, path)
-            return value
-        if not isinstance(value, str):
-            raise ApiError("invalid_field", f"{self.label}应为文本", 400, path)
-        value = value.strip()
-        if len(value) > self.max_len:
-            raise ApiError("invalid_field", f"{self.label}过长", 400, path)
-        if self.kind == "phone":
-            return identity.validate_phone(value, path)
-        if self.kind == "plate" and not PLATE_RE.fullmatch(value.upper()):
-            raise ApiError("invalid_field", f"{self.label}格式不正确（如 豫A12345）", 400, path)
-        if self.kind == "credit_code" and not CREDIT_CODE_RE.fullmatch(value.upper()):
-            raise ApiError("invalid_field", f"{self.label}应为18位统一社会信用代码", 400, path)
-        if self.kind == "date":
-            return past_date(value, path).isoformat()
-        if self.kind == "region_code":
-            return check_region_code(value, path)
-        if self.kind == "choice" and value not in self.choices:
-            raise ApiError("invalid_field", f"{self.label}的取值无效", 400, path)
-        return value.upper() if self.kind in ("plate", "credit_code") else value
-
-
-def clean_form(fields: tuple[FormField, ...], answers, prefix: str = "form.") -> dict:
-    """Check a whole form; unknown answers are refused so that nothing is silently dropped."""
-    answers = answers or {}
-    if not isinstance(answers, dict):
-        raise ApiError("invalid_field", "表单应为对象", 400, prefix.rstrip("."))
-    known = {f.name for f in fields}
-    unknown = sorted(set(answers) - known)
-    if unknown:
-        raise ApiError("unknown_field", f"不支持的字段：{unknown[0]}", 400, prefix + unknown[0])
-    return {f.name: f.clean(answers.get(f.name), prefix + f.name) for f in fields}
+from services.forms import FormField, clean_form  # noqa: F401 (clean_form: re-exported for the scan flow)
 
 
 @dataclass(frozen=True)
