@@ -52,7 +52,18 @@ class Config:
     health_code_ttl_seconds: int = 60
     paper_code_days: int = 365
     run_jobs: bool = True
+    # Tests only: every captcha answers this. Production refuses to start with it set.
+    captcha_fixed_answer: str = ""
+    admin_cookie_secure: bool | None = None  # default: secure cookies in production only
     public_base_url: str = "http://127.0.0.1:8000"  # what printed QR codes point at (the H5 pages)
+    # Outgoing mail (staff-status exports, F5). No SMTP_HOST: exports are kept and fail as "not sent".
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = True
+    not_reported_at: str = "10:00"  # I3: when the daily not-reported lists are built (HH:MM, Asia/Shanghai)
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -82,6 +93,15 @@ class Config:
         "PAPER_CODE_DAYS": ("paper_code_days", int),
         "RUN_JOBS": ("run_jobs", bool),
         "PUBLIC_BASE_URL": ("public_base_url", str),
+        "SMTP_HOST": ("smtp_host", str),
+        "SMTP_PORT": ("smtp_port", int),
+        "SMTP_USER": ("smtp_user", str),
+        "SMTP_PASSWORD": ("smtp_password", str),
+        "SMTP_FROM": ("smtp_from", str),
+        "SMTP_STARTTLS": ("smtp_starttls", bool),
+        "NOT_REPORTED_AT": ("not_reported_at", str),
+        "CAPTCHA_FIXED_ANSWER": ("captcha_fixed_answer", str),
+        "ADMIN_COOKIE_SECURE": ("admin_cookie_secure", bool),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),
     }
@@ -111,6 +131,11 @@ class Config:
         return self.app_env == "production"
 
     @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS: always in production unless ADMIN_COOKIE_SECURE says otherwise."""
+        return self.is_production if self.admin_cookie_secure is None else self.admin_cookie_secure
+
+    @property
     def wechat_enabled(self) -> bool:
         return bool(self.wechat_appid and self.wechat_secret)
 
@@ -130,6 +155,8 @@ class Config:
                 raise SystemExit("生产环境必须设置 SECRET_KEY（至少 32 个字符）")
             if self.data_key == DEV_DATA_KEY:
                 raise SystemExit("生产环境必须设置 DATA_KEY（32 字节密钥的 base64）")
+            if self.captcha_fixed_answer:
+                raise SystemExit("生产环境不允许设置 CAPTCHA_FIXED_ANSWER")
         if self.colour_scheme not in (3, 4):
             raise SystemExit("COLOUR_SCHEME 只能是 3 或 4")
 

@@ -17,6 +17,7 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 
+from admin import handlers as admin_handlers
 from config import Config
 from handlers.base import NotFoundHandler
 from handlers.health import HealthHandler
@@ -76,6 +77,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             (r"/healthz", HealthHandler),
             (r"/openapi.json", OpenApiHandler),
             *routes,
+            *admin_handlers.routes(config),
         ],
         config=config,
         services=gateways if gateways is not None else platform_gateways(config),
@@ -83,7 +85,9 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         default_handler_class=NotFoundHandler,
         serve_traceback=False,
         debug=False,
-        xsrf_cookies=False,
+        # The back office signs in with cookies: its forms carry Tornado's XSRF token.
+        xsrf_cookies=True,
+        cookie_secret=config.secret_key,
     )
 
 

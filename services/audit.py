@@ -9,22 +9,26 @@ from models.fieldwork import OperationLog
 from services.timefmt import local_iso
 
 
-def record(actor, role: str, action: str, target=None, **detail) -> OperationLog:
-    """Write one log line; `target` is a model instance (its table and id are kept)."""
+def record(actor, role: str, action: str, target=None, *, admin_actor=None, **detail) -> OperationLog:
+    """Write one log line; `actor` is a mini-program account, `admin_actor` a back-office one;
+    `target` is a model instance (its table and id are kept)."""
     return OperationLog.create(
-        actor=actor, role=role, action=action,
+        actor=actor, admin_actor=admin_actor, role=role, action=action,
         target_type=target._meta.table_name if target is not None else None,
         target_id=target.get_id() if target is not None else None,
         detail=json.dumps(detail, ensure_ascii=False, default=str))
 
 
-def entries(action: str | None = None, actor=None, limit: int = 100) -> list[dict]:
-    """Recent log lines, newest first (filters optional)."""
-    query = OperationLog.select().order_by(OperationLog.id.desc()).limit(limit)
-    if action:
-        query = query.where(OperationLog.action == action)
-    if actor is not None:
-        query = query.where(OperationLog.actor == actor)
-    return [{"actor_id": r.actor_id, "role": r.role, "action": r.action, "target_type": r.target_type,
-             "target_id": r.target_id, "detail": json.loads(r.detail), "at": local_iso(r.created_at)}
-            for r in query]
+def about(target, limit: int = 100) -> list[dict]:
+    """The log lines about one object, newest first (what detail pages show)."""
+    query = (OperationLog.select().where((OperationLog.target_type == target._meta.table_name)
+                                         & (OperationLog.target_id == target.get_id()))
+             .order_by(OperationLog.id.desc()).limit(limit))
+    return [view(r) for r in query]
+
+
+def view(row: OperationLog) -> dict:
+    """A log line as pages show it."""
+    who = row.admin_actor.name if row.admin_actor_id else (f"账号 {row.actor_id}" if row.actor_id else "系统")
+    return {"who": who, "role": row.role, "action": row.action, "target_type": row.target_type,
+            "target_id": row.target_id, "detail": json.loads(row.detail), "at": local_iso(row.created_at)}

@@ -70,6 +70,12 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
 def pytest_configure(config):
     socket.socket.connect = _guarded_connect
     socket.getaddrinfo = _guarded_getaddrinfo
+    # Real argon2id, with the smallest costs: the tests check behaviour, not hashing strength.
+    from argon2 import PasswordHasher
+
+    from services import passwords
+
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def pytest_terminal_summary(terminalreporter):

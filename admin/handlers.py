@@ -1,0 +1,434 @@
+"""The back office's pages: sign-in, password, compound switch, and ONE generic handler set that
+serves every registered resource (list, export, new, detail, edit, delete, actions).
+
+Pages are rendered on the server in Chinese, work without JavaScript, and carry Tornado's XSRF
+token in every form. Errors are pages too: a 403 for another region's object, never an empty list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import urllib.parse
+
+import tornado.web
+
+from admin.site import AdminContext, Resource, site
+from models.admin import AdminSession
+from models.db import request_connections
+from models.places import Place
+from models.regions import Region
+from services import admin_auth, audit, excel, places
+from services.errors import ApiError
+from services.forms import clean_form
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SESSION_COOKIE = "admin_session"
+CAPTCHA_COOKIE = "admin_captcha"
+
+
+class AdminHandler(tornado.web.RequestHandler):
+    """Session, rendering and error pages for every back-office page."""
+
+    login_required = True
+
+    def get_template_path(self):
+        return os.path.join(HERE, "templates")
+
+    def prepare(self):
+        request_connections.opened()
+        self.config = self.application.settings["config"]
+        self.admin, self.session = None, None
+        cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=1)
+        found = admin_auth.session_admin(cookie.decode() if cookie else None)
+        if found:
+            self.admin, self.session = found
+        if self.login_required and self.admin is None:
+            self.redirect("/admin/login?next=" + urllib.parse.quote(self.request.uri))
+
+    def on_finish(self):
+        request_connections.closed()
+
+    def set_default_headers(self):
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Content-Security-Policy",
+                        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                        "form-action 'self'; frame-ancestors 'none'")
+
+    @property
+    def ctx(self) -> AdminContext:
+        compound = self.session.compound if self.session and self.session.compound_id else None
+        if compound is None and self.admin and self.admin.role == "compound":
+            compound = self.admin.region
+        return AdminContext(admin=self.admin, session=self.session, config=self.config, compound=compound,
+                            ip=self.request.remote_ip)
+
+    def render_page(self, template: str, **values):
+        values.setdefault("notice", None)
+        nav = site.visible_to(self.admin) if self.admin else []
+        self.render(template, admin=self.admin, nav=nav, ctx=self.ctx if self.admin else None,
+                    roles=admin_auth.ROLES, message=self.get_query_argument("msg", None), **values)
+
+    def form_values(self) -> dict:
+        return {k: self.get_body_argument(k) for k in self.request.body_arguments}
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            status, message = exc.status, exc.message
+        elif status_code == 403:
+            status, message = 403, "请求已失效，请刷新页面后重试"  # Tornado's XSRF refusal
+        elif status_code == 404:
+            status, message = 404, "页面不存在"
+        else:
+            status, message = status_code, "服务器内部错误，请稍后再试"
+        self.set_status(status)
+        self.render("error.html", admin=self.admin if hasattr(self, "admin") else None, nav=[], ctx=None,
+                    roles=admin_auth.ROLES, message=None, status=status, error=message)
+
+    def log_exception(self, typ, value, tb):
+        if not isinstance(value, ApiError):
+            super().log_exception(typ, value, tb)
+
+
+# --- sign-in --------------------------------------------------------------------------------------
+
+class LoginHandler(AdminHandler):
+    login_required = False
+
+    def get(self):
+        self.render_page("login.html", error=None, field=None, phone="", sms_needed=False)
+
+    def post(self):
+        data = self.form_values()
+        captcha = self.get_signed_cookie(CAPTCHA_COOKIE, max_age_days=1)
+        self.clear_cookie(CAPTCHA_COOKIE)
+        try:
+            admin, token = admin_auth.login({**data, "captcha_key": captcha.decode() if captcha else None},
+                                            self.request.remote_ip)
+        except ApiError as error:
+            self.set_status(error.status)
+            found = admin_auth.find_admin(data.get("phone") or "")
+            return self.render_page("login.html", error=error.message, field=error.field, phone=data.get("phone", ""),
+                                    sms_needed=admin_auth.needs_sms(found))
+        self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True,
+                               secure=self.config.secure_cookies, samesite="Lax")
+        target = self.get_query_argument("next", "/admin/")
+        self.redirect(target if target.startswith("/admin/") else "/admin/")
+
+
+class LoginSmsHandler(AdminHandler):
+    """获取验证码 on the login page (after four wrong passwords)."""
+
+    login_required = False
+
+    def post(self):
+        phone = self.get_body_argument("phone", "")
+        try:
+            admin_auth.send_login_code(phone, self.request.remote_ip)
+        except ApiError as error:
+            self.set_status(error.status)
+            return self.render_page("login.html", error=error.message, field=error.field, phone=phone, sms_needed=True)
+        self.render_page("login.html", error=None, field=None, phone=phone, sms_needed=True,
+                         notice="如该账号需要短信验证，验证码已发送到手机")
+
+
+class CaptchaHandler(AdminHandler):
+    """A new image captcha; its key travels in a signed cookie, never in the form."""
+
+    login_required = False
+
+    def get(self):
+        key, png = admin_auth.new_captcha(self.config)
+        self.set_signed_cookie(CAPTCHA_COOKIE, key, expires_days=None, httponly=True,
+                               secure=self.config.secure_cookies, samesite="Lax")
+        self.set_header("Content-Type", "image/png")
+        self.finish(png)
+
+
+class LogoutHandler(AdminHandler):
+    def post(self):
+        admin_auth.logout(self.session)
+        self.clear_cookie(SESSION_COOKIE)
+        self.redirect("/admin/login")
+
+
+class PasswordHandler(AdminHandler):
+    def get(self):
+        self.render_page("password.html", error=None, field=None)
+
+    def post(self):
+        data = self.form_values()
+        try:
+            admin_auth.change_password(self.admin, data.get("old_password", ""), data.get("new_password", ""),
+                                       data.get("confirm_password", ""))
+        except ApiError as error:
+            self.set_status(error.status)
+            return self.render_page("password.html", error=error.message, field=error.field)
+        self.clear_cookie(SESSION_COOKIE)
+        self.redirect("/admin/login?msg=" + urllib.parse.quote("密码已修改，请重新登录"))
+
+
+class ForgotHandler(AdminHandler):
+    """忘记密码: phone + captcha -> SMS code; phone + code -> a new password by SMS."""
+
+    login_required = False
+
+    def get(self):
+        self.render_page("forgot.html", error=None, field=None, phone="", step="code")
+
+    def post(self):
+        data = self.form_values()
+        phone = data.get("phone", "")
+        try:
+            if data.get("step") == "reset":
+                admin_auth.reset_password(phone, data.get("sms_code", ""))
+                return self.redirect("/admin/login?msg=" + urllib.parse.quote("密码已重置，新密码已发送到您的手机"))
+            captcha = self.get_signed_cookie(CAPTCHA_COOKIE, max_age_days=1)
+            self.clear_cookie(CAPTCHA_COOKIE)
+            admin_auth.send_reset_code(phone, captcha.decode() if captcha else None, data.get("captcha", ""),
+                                       self.request.remote_ip)
+        except ApiError as error:
+            self.set_status(error.status)
+            return self.render_page("forgot.html", error=error.message, field=error.field, phone=phone,
+                                    step=data.get("step") or "code")
+        self.render_page("forgot.html", error=None, field=None, phone=phone, step="reset")
+
+
+class HomeHandler(AdminHandler):
+    def get(self):
+        first = site.visible_to(self.admin)
+        self.redirect(f"/admin/r/{first[0].name}/" if first else "/admin/password")
+
+
+# --- compound switch and its codes ----------------------------------------------------------------
+
+def compounds_in_scope(admin):
+    return (Region.select().where((Region.level == "compound") & Region.path.startswith(admin.region.path))
+            .order_by(Region.code))
+
+
+class CompoundHandler(AdminHandler):
+    """切换小区: choose the compound the pages work on."""
+
+    def get(self):
+        self.render_page("compounds.html", compounds=list(compounds_in_scope(self.admin)))
+
+    def post(self):
+        choice = self.get_body_argument("compound", "")
+        if choice == "":
+            compound = None
+        else:
+            compound = Region.get_or_none((Region.id == int(choice or 0)) & (Region.level == "compound"))
+            admin_auth.require_scope(self.admin, compound)
+        AdminSession.update(compound=compound).where(AdminSession.id == self.session.id).execute()
+        target = self.get_body_argument("next", "/admin/")
+        self.redirect(target if target.startswith("/admin/") else "/admin/")
+
+
+class CompoundCodeHandler(AdminHandler):
+    """二维码下载: the current compound's place code as PNG, or its poster as PNG / PDF."""
+
+    async def get(self):
+        compound = self.ctx.compound
+        if compound is None:
+            raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
+        place = Place.get_or_none((Place.region == compound) & (Place.status == "active"))
+        if place is None:
+            raise ApiError("no_place", "该小区还没有场所码", 404)
+        draw, mime = places.code_image(place, self.get_query_argument("format", "png"), self.config)
+        content = await tornado.ioloop.IOLoop.current().run_in_executor(None, draw)
+        suffix = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}[mime]
+        self.set_header("Content-Type", mime)
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(compound.name)}.{suffix}")
+        self.finish(content)
+
+
+# --- the generic resource handlers ----------------------------------------------------------------
+
+class ResourceHandler(AdminHandler):
+    def resource(self, name: str) -> Resource:
+        resource = site.get(name)
+        if self.admin.role not in resource.roles:
+            raise ApiError("forbidden", "当前账号无权访问该页面", 403)
+        return resource
+
+    def params(self) -> dict:
+        return {k: self.get_query_argument(k) for k in self.request.query_arguments}
+
+    def form_data(self, fields, extra_choices=None) -> dict:
+        """The submitted form as the fields' types (checkboxes to booleans), checked."""
+        raw = {}
+        for f in fields:
+            if f.kind == "bool":
+                raw[f.name] = self.get_body_argument(f.name, None) is not None
+            else:
+                raw[f.name] = self.get_body_argument(f.name, "").strip()
+        if extra_choices is not None:
+            fields = tuple(dataclasses.replace(f, choices=extra_choices) if f.name == "choice" else f for f in fields)
+        return clean_form(fields, raw, prefix="")
+
+
+class ListHandler(ResourceHandler):
+    def get(self, name):
+        resource = self.resource(name)
+        params = self.params()
+        query = resource.filtered(self.ctx, params)
+        after = params.get("after")
+        rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
+        keep = {k: v for k, v in params.items() if k != "after" and v}
+        self.render_page("list.html", resource=resource, rows=rows, params=params, next_key=next_key,
+                         query_string=urllib.parse.urlencode(keep), summary=resource.summary(self.ctx, query),
+                         first_page=not after)
+
+
+class ExportHandler(ResourceHandler):
+    """导出: the filtered rows as xlsx, masked and formula-safe; the export is logged."""
+
+    def get(self, name):
+        resource = self.resource(name)
+        params = self.params()
+        query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
+        rows = [resource.display(resource.export_fields, row) for row in query.limit(resource.max_export_rows)]
+        content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label)
+        audit.record(None, self.admin.role, "export", None, admin_actor=self.admin, resource=resource.name,
+                     filters={k: v for k, v in params.items() if v and k not in ("id_number", "phone")},
+                     rows=len(rows))
+        stamp = dt.datetime.now().strftime("%Y%m%d%H%M")
+        self.set_header("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        self.set_header("Content-Disposition",
+                        f"attachment; filename*=UTF-8''{urllib.parse.quote(resource.label)}-{stamp}.xlsx")
+        self.finish(content)
+
+
+class NewHandler(ResourceHandler):
+    def get(self, name):
+        resource = self.resource(name)
+        if not resource.can_create:
+            raise ApiError("not_allowed", "该列表不能新建", 403)
+        self.render_page("form.html", resource=resource, fields=resource.create_form, values={}, error=None,
+                         field=None, title=f"新建 - {resource.label}", action=f"/admin/r/{name}/new")
+
+    def post(self, name):
+        resource = self.resource(name)
+        values = self.form_values()
+        try:
+            row = resource.create(self.ctx, self.form_data(resource.create_form))
+        except ApiError as error:
+            self.set_status(error.status)
+            return self.render_page("form.html", resource=resource, fields=resource.create_form, values=values,
+                                    error=error.message, field=error.field, title=f"新建 - {resource.label}",
+                                    action=f"/admin/r/{name}/new")
+        self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote("已保存"))
+
+
+class DetailHandler(ResourceHandler):
+    def get(self, name, row_id):
+        resource = self.resource(name)
+        row = resource.get_row(self.ctx, row_id)
+        actions = [a for a in resource.actions if a.allowed(row)]
+        self.render_page("detail.html", resource=resource, row=row, actions=actions,
+                         sections=resource.detail_sections(self.ctx, row))
+
+
+class EditHandler(ResourceHandler):
+    def get(self, name, row_id):
+        resource = self.resource(name)
+        row = resource.get_row(self.ctx, row_id)
+        if not resource.can_edit:
+            raise ApiError("not_allowed", "该列表不能编辑", 403)
+        self.render_page("form.html", resource=resource, fields=resource.edit_form, values=resource.initial(row),
+                         error=None, field=None, title=f"编辑 - {resource.label}",
+                         action=f"/admin/r/{name}/{row.get_id()}/edit")
+
+    def post(self, name, row_id):
+        resource = self.resource(name)
+        row = resource.get_row(self.ctx, row_id)
+        try:
+            resource.update(self.ctx, row, self.form_data(resource.edit_form))
+        except ApiError as error:
+            self.set_status(error.status)
+            return self.render_page("form.html", resource=resource, fields=resource.edit_form,
+                                    values=self.form_values(), error=error.message, field=error.field,
+                                    title=f"编辑 - {resource.label}", action=f"/admin/r/{name}/{row.get_id()}/edit")
+        self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote("已保存"))
+
+
+class DeleteHandler(ResourceHandler):
+    """删除, after a confirmation page."""
+
+    def get(self, name, row_id):
+        resource = self.resource(name)
+        row = resource.get_row(self.ctx, row_id)
+        if not resource.can_delete(row):
+            raise ApiError("not_manual", "只能删除人工录入的登记记录", 403)
+        self.render_page("confirm.html", resource=resource, row=row, title="删除", text="确定删除这条记录？删除后不可恢复。",
+                         warning=None, fields=(), choices=None, error=None, field=None,
+                         action=f"/admin/r/{name}/{row.get_id()}/delete")
+
+    def post(self, name, row_id):
+        resource = self.resource(name)
+        row = resource.get_row(self.ctx, row_id)
+        resource.delete(self.ctx, row)
+        self.redirect(f"/admin/r/{name}/?msg=" + urllib.parse.quote("已删除"))
+
+
+class ActionHandler(ResourceHandler):
+    """A row action: a confirmation page (with the action's form), then the action."""
+
+    def _setup(self, name, row_id, action_name):
+        resource = self.resource(name)
+        row = resource.get_row(self.ctx, row_id)
+        action = resource.action(action_name)
+        if not action.allowed(row):
+            raise ApiError("action_not_allowed", f"当前状态不能{action.label}", 409)
+        choices = action.choices(self.ctx, row) if action.choices else None
+        return resource, row, action, choices
+
+    def _page(self, resource, row, action, choices, error=None, field=None, status=200):
+        self.set_status(status)
+        self.render_page("confirm.html", resource=resource, row=row, title=action.label, text=action.confirm,
+                         warning=action.warning(row), fields=action.form, choices=choices, error=error, field=field,
+                         action=f"/admin/r/{resource.name}/{row.get_id()}/do/{action.name}")
+
+    def get(self, name, row_id, action_name):
+        self._page(*self._setup(name, row_id, action_name))
+
+    def post(self, name, row_id, action_name):
+        resource, row, action, choices = self._setup(name, row_id, action_name)
+        try:
+            message = action.run(self.ctx, row, self.form_data(action.form, choices))
+        except ApiError as error:
+            return self._page(resource, row, action, choices, error.message, error.field, error.status)
+        self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote(message or "操作成功"))
+
+
+def routes(config) -> list:
+    """Every back-office route; resources come from the registry."""
+    import admin.resources  # noqa: F401  (registers the resources)
+
+    site.check()
+    resource = r"(?P<name>[a-z_]+)"
+    row = r"(?P<row_id>\d+)"
+    return [
+        (r"/admin/?", HomeHandler),
+        (r"/admin/login", LoginHandler),
+        (r"/admin/login/sms-code", LoginSmsHandler),
+        (r"/admin/captcha", CaptchaHandler),
+        (r"/admin/logout", LogoutHandler),
+        (r"/admin/password", PasswordHandler),
+        (r"/admin/password/forgot", ForgotHandler),
+        (r"/admin/compound", CompoundHandler),
+        (r"/admin/compound/code", CompoundCodeHandler),
+        (rf"/admin/r/{resource}/", ListHandler),
+        (rf"/admin/r/{resource}/export", ExportHandler),
+        (rf"/admin/r/{resource}/new", NewHandler),
+        (rf"/admin/r/{resource}/{row}", DetailHandler),
+        (rf"/admin/r/{resource}/{row}/edit", EditHandler),
+        (rf"/admin/r/{resource}/{row}/delete", DeleteHandler),
+        (rf"/admin/r/{resource}/{row}/do/(?P<action_name>[a-z_]+)", ActionHandler),
+        (r"/admin/static/(.*)", tornado.web.StaticFileHandler, {"path": os.path.join(HERE, "static")}),
+    ]

@@ -1,0 +1,254 @@
+"""Back-office sign-in and accounts (G1, G2): image captcha, password with an SMS code after four
+wrong ones, sessions, password change and reset, admin accounts and their region scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import random
+import secrets
+
+from models.admin import AdminSession, AdminUser, Captcha
+from models.db import db
+from models.fields import blind_index, utcnow
+from models.regions import LEVELS, Region
+from services import audit, identity, passwords, sms
+from services.errors import ApiError
+
+ROLES = {"city": "市级管理员", "district": "区县管理员", "street": "街道管理员", "community": "社区管理员",
+         "compound": "小区管理员"}
+CAPTCHA_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # upper case (G1), without I and O
+CAPTCHA_TTL = dt.timedelta(minutes=5)
+MAX_FAILED = 4
+SMS_WINDOW = dt.timedelta(minutes=10)
+SESSION_IDLE = dt.timedelta(hours=2)
+SESSION_MAX = dt.timedelta(hours=12)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- captcha --------------------------------------------------------------------------------------
+
+def new_captcha(config) -> tuple[str, bytes]:
+    """A captcha key and its PNG. CAPTCHA_FIXED_ANSWER (tests only) fixes the answer."""
+    answer = config.captcha_fixed_answer or "".join(secrets.choice(CAPTCHA_LETTERS) for _ in range(4))
+    key = secrets.token_urlsafe(16)
+    Captcha.create(key=key, answer_hash=_hash(answer.upper()), expires_at=utcnow() + CAPTCHA_TTL)
+    return key, _captcha_png(answer)
+
+
+def _captcha_png(answer: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    noise = random.Random(secrets.randbits(32))
+    image = Image.new("RGB", (120, 44), (238, 242, 247))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        draw.line([(noise.randint(0, 120), noise.randint(0, 44)), (noise.randint(0, 120), noise.randint(0, 44))],
+                  fill=(noise.randint(120, 200),) * 3, width=1)
+    font = ImageFont.load_default(size=28)
+    for i, letter in enumerate(answer):
+        draw.text((8 + i * 27, noise.randint(2, 10)), letter, font=font,
+                  fill=(noise.randint(0, 90), noise.randint(0, 90), noise.randint(60, 140)))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def check_captcha(key: str | None, answer: str | None) -> None:
+    """Accept a captcha answer once (case-insensitive); a wrong one spends the captcha too."""
+    row = Captcha.get_or_none(Captcha.key == (key or ""))
+    if row is None or row.used_at is not None or row.expires_at < utcnow():
+        raise ApiError("captcha_expired", "验证码已过期，请点击图片刷新", 400, "captcha")
+    Captcha.update(used_at=utcnow()).where(Captcha.id == row.id).execute()
+    if not hmac.compare_digest(row.answer_hash, _hash((answer or "").strip().upper())):
+        raise ApiError("captcha_wrong", "图形验证码错误", 400, "captcha")
+
+
+# --- sign-in --------------------------------------------------------------------------------------
+
+def find_admin(phone: str) -> AdminUser | None:
+    """The admin whose account (phone) this is."""
+    try:
+        phone = identity.validate_phone(phone)
+    except ApiError:
+        return None
+    return AdminUser.get_or_none(AdminUser.phone_bidx == blind_index(phone, "phone"))
+
+
+def needs_sms(admin: AdminUser | None) -> bool:
+    """After four wrong passwords, an SMS code is also needed for ten minutes (G1)."""
+    return bool(admin and admin.sms_required_until and admin.sms_required_until > utcnow())
+
+
+def send_login_code(phone: str, ip: str | None) -> None:
+    """Send the login SMS code when this account needs one (the answer never tells whether it exists)."""
+    admin = find_admin(phone)
+    if needs_sms(admin):
+        sms.send_code(admin.phone, "admin_login", ip)
+
+
+def login(data: dict, ip: str | None) -> tuple[AdminUser, str]:
+    """Check captcha, SMS code when required, and password; return the admin and a session token."""
+    check_captcha(data.get("captcha_key"), data.get("captcha"))
+    admin = find_admin(data.get("phone") or "")
+    if needs_sms(admin):
+        if not data.get("sms_code"):
+            raise ApiError("sms_required", "密码已连续输错4次，请获取并输入手机验证码；如无法接收，请10分钟后再试",
+                           400, "sms_code")
+        sms.check_code(admin.phone, "admin_login", data["sms_code"])
+    if admin is None or admin.status != "active" or not passwords.verify(admin.password_hash, data.get("password")):
+        _failed(admin, ip)
+        raise ApiError("login_failed", "手机号或密码错误", 400, "password")
+    token = secrets.token_urlsafe(32)
+    with db.atomic():
+        AdminUser.update(failed_logins=0, sms_required_until=None, last_login_at=utcnow()).where(
+            AdminUser.id == admin.id).execute()
+        AdminSession.create(token_hash=_hash(token), admin=admin)
+        audit.record(None, admin.role, "login", admin, admin_actor=admin, ip=ip)
+    return admin, token
+
+
+def _failed(admin: AdminUser | None, ip: str | None) -> None:
+    if admin is None:
+        audit.record(None, "unknown", "login_failed", None, ip=ip)
+        return
+    failed = admin.failed_logins + 1
+    # The window restarts the count once it is over, so one old mistake does not lock forever.
+    if admin.sms_required_until and admin.sms_required_until <= utcnow():
+        failed = 1
+    until = utcnow() + SMS_WINDOW if failed >= MAX_FAILED else None
+    AdminUser.update(failed_logins=failed, sms_required_until=until).where(AdminUser.id == admin.id).execute()
+    audit.record(None, admin.role, "login_failed", admin, admin_actor=admin, ip=ip, failed=failed)
+
+
+def session_admin(token: str | None) -> tuple[AdminUser, AdminSession] | None:
+    """The admin behind a session cookie's token, while the session is alive."""
+    if not token:
+        return None
+    session = (AdminSession.select(AdminSession, AdminUser).join(AdminUser)
+               .where(AdminSession.token_hash == _hash(token)).first())
+    now = utcnow()
+    if (session is None or session.revoked_at is not None or now - session.created_at > SESSION_MAX
+            or now - session.last_seen_at > SESSION_IDLE or session.admin.status != "active"):
+        return None
+    if now - session.last_seen_at > dt.timedelta(minutes=1):
+        AdminSession.update(last_seen_at=now).where(AdminSession.id == session.id).execute()
+    return session.admin, session
+
+
+def logout(session: AdminSession) -> None:
+    """End the session."""
+    AdminSession.update(revoked_at=utcnow()).where(AdminSession.id == session.id).execute()
+    audit.record(None, session.admin.role, "logout", session.admin, admin_actor=session.admin)
+
+
+def change_password(admin: AdminUser, old: str, new: str, confirm: str) -> None:
+    """Change one's own password: the old one first; every other session ends."""
+    if not passwords.verify(admin.password_hash, old):
+        raise ApiError("wrong_password", "原密码错误", 400, "old_password")
+    passwords.check_new(new, "new_password", minimum=8, maximum=32)
+    if new != confirm:
+        raise ApiError("password_mismatch", "两次输入的新密码不一致", 400, "confirm_password")
+    with db.atomic():
+        AdminUser.update(password_hash=passwords.hash_password(new)).where(AdminUser.id == admin.id).execute()
+        AdminSession.update(revoked_at=utcnow()).where(
+            (AdminSession.admin == admin) & AdminSession.revoked_at.is_null()).execute()
+        audit.record(None, admin.role, "change_password", admin, admin_actor=admin)
+
+
+def send_reset_code(phone: str, captcha_key: str, captcha: str, ip: str | None) -> None:
+    """Forgot password, step 1: the captcha, then a code to the phone if it is an account."""
+    check_captcha(captcha_key, captcha)
+    identity.validate_phone(phone)
+    admin = find_admin(phone)
+    if admin is not None:
+        sms.send_code(admin.phone, "admin_reset", ip)
+
+
+def reset_password(phone: str, sms_code: str) -> None:
+    """Forgot password, step 2: the SMS code, then a new password goes out by SMS."""
+    admin = find_admin(phone)
+    if admin is None:
+        raise ApiError("sms_code_expired", "验证码已失效，请重新获取", 400, "sms_code")
+    sms.check_code(admin.phone, "admin_reset", sms_code)
+    new = passwords.generate()
+    with db.atomic():
+        AdminUser.update(password_hash=passwords.hash_password(new), failed_logins=0, sms_required_until=None).where(
+            AdminUser.id == admin.id).execute()
+        AdminSession.update(revoked_at=utcnow()).where(
+            (AdminSession.admin == admin) & AdminSession.revoked_at.is_null()).execute()
+        audit.record(None, admin.role, "reset_password", admin, admin_actor=admin)
+        sms.send(admin.phone, "new_password", password=new)
+
+
+# --- accounts and scope ---------------------------------------------------------------------------
+
+def in_scope(admin: AdminUser, region: Region | None) -> bool:
+    """True when `region` is the admin's region or below it."""
+    return region is not None and region.path.startswith(admin.region.path)
+
+
+def require_scope(admin: AdminUser, region: Region | None) -> None:
+    """A 403 for anything outside the admin's region (never an empty page)."""
+    if not in_scope(admin, region):
+        raise ApiError("out_of_scope", "无权查看或操作其他辖区的数据", 403)
+
+
+def creatable_roles(admin: AdminUser) -> list[str]:
+    """The roles this admin may create: any level below its own."""
+    return list(LEVELS[LEVELS.index(admin.role) + 1:]) if admin.role in LEVELS else []
+
+
+def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str, region_code: str,
+                 send_sms: bool = True) -> tuple[AdminUser, str]:
+    """A new admin account (account = phone); its password goes out by SMS. `creator` None is
+    the server command that creates the first city admin."""
+    phone = identity.validate_phone(phone)
+    if not (name or "").strip():
+        raise ApiError("missing_field", "请填写姓名", 400, "name")
+    if role not in ROLES:
+        raise ApiError("invalid_field", "角色无效", 400, "role")
+    region = Region.get_or_none(Region.code == region_code)
+    if region is None or region.level != role:
+        raise ApiError("invalid_region", "所属区域与角色级别不一致", 400, "region_code")
+    if creator is not None:
+        if role not in creatable_roles(creator):
+            raise ApiError("forbidden", "不能创建该级别的管理员", 403, "role")
+        require_scope(creator, region)
+    if AdminUser.select().where(AdminUser.phone_bidx == blind_index(phone, "phone")).exists():
+        raise ApiError("duplicate_phone", "该手机号已是管理员账号", 409, "phone")
+    password = passwords.generate()
+    with db.atomic():
+        admin = AdminUser.create(phone=phone, phone_bidx=blind_index(phone, "phone"), name=name.strip()[:64],
+                                 role=role, region=region, password_hash=passwords.hash_password(password),
+                                 created_by=creator)
+        audit.record(None, creator.role if creator else "system", "create_admin", admin, admin_actor=creator,
+                     granted_role=role, region=region.code)
+        if send_sms:
+            sms.send(phone, "account_created", password=password)
+    return admin, password
+
+
+def update_admin(editor: AdminUser, target: AdminUser, *, phone: str | None = None, name: str | None = None) -> None:
+    """Edit a lower admin's phone (its account) or name, within the editor's scope."""
+    require_scope(editor, target.region)
+    if target.role not in creatable_roles(editor):
+        raise ApiError("forbidden", "不能修改该级别的管理员", 403)
+    changes = {}
+    if name is not None:
+        changes["name"] = name.strip()[:64]
+    if phone is not None:
+        phone = identity.validate_phone(phone)
+        bidx = blind_index(phone, "phone")
+        if AdminUser.select().where((AdminUser.phone_bidx == bidx) & (AdminUser.id != target.id)).exists():
+            raise ApiError("duplicate_phone", "该手机号已是管理员账号", 409, "phone")
+        changes.update(phone=phone, phone_bidx=bidx)
+    with db.atomic():
+        AdminUser.update(**changes).where(AdminUser.id == target.id).execute()
+        audit.record(None, editor.role, "update_admin", target, admin_actor=editor,
+                     fields=sorted(k for k in changes if k != "phone_bidx"))

@@ -1,0 +1,148 @@
+"""Residents of a compound (G3): their bindings, isolation statuses with the seed's rules, and
+what the back office adds or edits. Status changes go through the colour engine and the log."""
+
+from __future__ import annotations
+
+from models.admin import AdminUser, CompoundResident
+from models.db import db
+from models.fields import blind_index, utcnow
+from models.people import Person
+from models.places import EntryRecord
+from models.regions import Region
+from models.risk_inputs import IsolationRecord
+from services import audit, colour, identity, risk_inputs
+from services.errors import ApiError
+
+STATUSES = {"released": "已解除隔离", "pending": "待确认隔离", "confirmed": "已确认隔离", "not_needed": "无需隔离",
+            "not_in_compound": "未到本小区"}
+DEFAULT_STATUS = "not_needed"
+
+
+def bind(person: Person, compound: Region, source: str = "scan") -> CompoundResident:
+    """The person's binding to the compound (restored if it had been removed)."""
+    binding = CompoundResident.get_or_none((CompoundResident.person == person)
+                                           & (CompoundResident.compound == compound))
+    if binding is None:
+        return CompoundResident.create(person=person, compound=compound, source=source)
+    if binding.removed_at is not None:
+        CompoundResident.update(removed_at=None, removed_remark=None).where(CompoundResident.id == binding.id).execute()
+    return CompoundResident.get_by_id(binding.id)
+
+
+def status_of(person: Person) -> str:
+    """The person's isolation status (无需隔离 when none was ever set)."""
+    record = IsolationRecord.get_or_none(IsolationRecord.subject == person.id_number_bidx)
+    return record.status if record else DEFAULT_STATUS
+
+
+def _change(admin: AdminUser, binding: CompoundResident, new: str, action: str, **detail) -> None:
+    person = binding.person
+    old = status_of(person)
+    with db.atomic():
+        risk_inputs.set_isolation(risk_inputs.subject_of(person), new)
+        audit.record(None, admin.role, action, person, admin_actor=admin, compound=binding.compound.code,
+                     status_from=old, status_to=new, **detail)
+
+
+def confirm_isolation(admin: AdminUser, binding: CompoundResident) -> str:
+    """确认隔离: only a pending person; the status becomes confirmed (and the colour red)."""
+    if status_of(binding.person) != "pending":
+        raise ApiError("not_pending", "只有“待确认隔离”状态的人员才能确认隔离", 409)
+    _change(admin, binding, "confirmed", "confirm_isolation")
+    return "已确认隔离"
+
+
+def release_warning(binding: CompoundResident) -> str | None:
+    """A key-region returnee's release warns that their isolation period is 14 days (G3)."""
+    hits = colour.verdict(binding.person.subject).hits
+    return "此人隔离期 14 天" if any(h["rule"] == "key_region" for h in hits) else None
+
+
+def release_isolation(admin: AdminUser, binding: CompoundResident, reason: str, certificate: bool) -> str:
+    """解除隔离: pending (PC pages) or confirmed (the mobile pages) people, with a reason and the
+    health certificate ticked."""
+    if status_of(binding.person) not in ("pending", "confirmed"):
+        raise ApiError("not_isolated", "只有待确认隔离或已确认隔离的人员才能解除隔离", 409)
+    if not (reason or "").strip():
+        raise ApiError("missing_field", "请填写解除隔离原因", 400, "reason")
+    if not certificate:
+        raise ApiError("missing_field", "请确认已提交健康证明", 400, "certificate")
+    _change(admin, binding, "released", "release_isolation", reason=reason.strip()[:255])
+    return "已解除隔离"
+
+
+def remove_binding(admin: AdminUser, binding: CompoundResident, remark: str | None) -> str:
+    """未在本小区: remove one of the person's compound bindings (kept, marked removed)."""
+    if binding.removed_at is not None:
+        raise ApiError("already_removed", "该人员已与此小区解除关联", 409)
+    with db.atomic():
+        CompoundResident.update(removed_at=utcnow(), removed_remark=(remark or None)).where(
+            CompoundResident.id == binding.id).execute()
+        person = binding.person
+        if person.compound_id == binding.compound_id:
+            # The scan flow's one-compound rule follows the binding that is left, if any.
+            left = (CompoundResident.select().where((CompoundResident.person == person)
+                                                    & CompoundResident.removed_at.is_null()).first())
+            Person.update(compound=left.compound_id if left else None).where(Person.id == person.id).execute()
+        audit.record(None, admin.role, "not_in_compound", person, admin_actor=admin, compound=binding.compound.code,
+                     remark=remark or "")
+    return "已解除与该小区的关联"
+
+
+def bindings_of(person: Person, admin: AdminUser) -> dict:
+    """The person's live compound bindings within the admin's scope, for 未在本小区's choice."""
+    rows = (CompoundResident.select(CompoundResident, Region).join(Region)
+            .where((CompoundResident.person == person) & CompoundResident.removed_at.is_null()
+                   & Region.path.startswith(admin.region.path)))
+    return {str(b.id): b.compound.name for b in rows}
+
+
+def add_resident(admin: AdminUser, compound: Region, data: dict) -> CompoundResident:
+    """新建: a person the compound staff already knew of, bound to the compound."""
+    number = identity.validate_document(data.get("id_type") or "resident_id", data.get("id_number"))
+    existing = Person.select().where((Person.id_number_bidx == blind_index(number, "id_number"))
+                                     & (Person.relation == "self")).first()
+    with db.atomic():
+        person = existing or Person(account=None, relation="self", id_type=data.get("id_type") or "resident_id")
+        if existing is None:
+            person.set_id_number(number)
+        _apply(person, data)
+        person.save()
+        if person.compound_id is None:
+            Person.update(compound=compound).where(Person.id == person.id).execute()
+        binding = bind(person, compound, source="admin")
+        if data.get("isolation_status"):
+            risk_inputs.set_isolation(person.subject, data["isolation_status"])
+        audit.record(None, admin.role, "add_resident", person, admin_actor=admin, compound=compound.code)
+    return binding
+
+
+def _apply(person: Person, data: dict) -> None:
+    for name in ("name", "address", "building", "unit", "room", "resident_category"):
+        if name in data and data[name] is not None:
+            setattr(person, name, data[name])
+    if data.get("phone"):
+        person.set_phone(identity.validate_phone(data["phone"]), verified=person.phone_verified)
+    if person.id_type == "resident_id" and person.id_number:
+        person.gender = identity.gender_of(person.id_number)
+    person.updated_at = utcnow()
+
+
+def edit_resident(admin: AdminUser, binding: CompoundResident, data: dict) -> None:
+    """编辑: correct a person's information."""
+    person = binding.person
+    with db.atomic():
+        _apply(person, data)
+        person.save()
+        audit.record(None, admin.role, "edit_resident", person, admin_actor=admin,
+                     fields=sorted(k for k, v in data.items() if v is not None))
+
+
+def abnormal_movements(person: Person) -> list[EntryRecord]:
+    """Entry records made while the person was (to be) isolated: the detail page's 异常信息."""
+    record = IsolationRecord.get_or_none(IsolationRecord.subject == person.id_number_bidx)
+    if record is None or record.status not in ("pending", "confirmed"):
+        return []
+    since = record.event_date
+    return list(EntryRecord.select().where((EntryRecord.person == person) & (EntryRecord.created_at >= since))
+                .order_by(EntryRecord.created_at.desc()).limit(100))

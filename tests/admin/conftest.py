@@ -1,0 +1,80 @@
+"""Back-office test helpers: a browser-like client (cookies, XSRF token, fixed captcha) and a
+small world of regions, compounds, admins and residents."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from services import admin_auth, demo
+from services.demo import ZHENGZHOU
+from services.regions import load_tree
+
+CAPTCHA = "ABCD"
+
+
+class AdminClient:
+    """Talks to the back office the way a browser does."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(self.base_url + path, timeout=10, **kwargs)
+
+    def xsrf(self) -> str:
+        if "_xsrf" not in self.http.cookies:
+            self.get("/admin/login")
+        return self.http.cookies["_xsrf"]
+
+    def post(self, path: str, data: dict | None = None, *, xsrf: str | None = None, **kwargs) -> requests.Response:
+        body = {"_xsrf": xsrf if xsrf is not None else self.xsrf(), **(data or {})}
+        return self.http.post(self.base_url + path, data=body, timeout=10, **kwargs)
+
+    def login(self, phone: str, password: str, captcha: str = CAPTCHA, sms_code: str | None = None,
+              follow: bool = False) -> requests.Response:
+        self.get("/admin/login")
+        self.get("/admin/captcha")
+        data = {"phone": phone, "password": password, "captcha": captcha}
+        if sms_code:
+            data["sms_code"] = sms_code
+        return self.post("/admin/login", data, allow_redirects=follow)
+
+
+def page_error(response: requests.Response) -> str:
+    """The Chinese error message a page shows."""
+    found = re.search(r'class="(?:error|field-error)"[^>]*>([^<]+)<', response.text)
+    return found.group(1) if found else ""
+
+
+@pytest.fixture
+def office(make_server, sms):
+    """The server with a known captcha, the demo regions and places, and admins at each level."""
+    server = make_server(captcha_fixed_answer=CAPTCHA)
+    load_tree(ZHENGZHOU)
+    demo.load()
+    admins = {}
+    for key, phone, role, region in (("city", "13800000001", "city", "410100"),
+                                     ("jinshui", "13800000002", "district", "410105"),
+                                     ("erqi", "13800000003", "district", "410103"),
+                                     ("compound", "13800000004", "compound", "410105001001001")):
+        admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}管理员", role=role, region_code=region,
+                                                  send_sms=False)
+        admins[key] = (admin, phone, password)
+    server.admins = admins
+    return server
+
+
+@pytest.fixture
+def as_admin(office):
+    """A signed-in client for one of the office's admins: as_admin("jinshui")."""
+    def sign_in(key: str) -> AdminClient:
+        _, phone, password = office.admins[key]
+        client = AdminClient(office.base_url)
+        response = client.login(phone, password)
+        assert response.status_code == 302, response.text[:500]
+        return client
+    return sign_in

@@ -1,0 +1,110 @@
+"""Back-office sign-in (G1) on both databases: captcha, four wrong passwords, SMS, XSRF,
+password change and reset, logout, and the log of every attempt."""
+
+import datetime as dt
+
+import pytest
+
+from config import Config
+from models.admin import AdminUser
+from models.fieldwork import OperationLog
+from tests.admin.conftest import AdminClient, page_error
+
+
+def test_login_with_captcha_lands_on_the_residents_page(office):
+    _, phone, password = office.admins["jinshui"]
+    client = AdminClient(office.base_url)
+    page = client.login(phone, password, follow=True)
+    assert page.status_code == 200 and "小区居民管理" in page.text and "jinshui管理员" in page.text
+    assert OperationLog.select().where(OperationLog.action == "login").count() == 1
+
+
+def test_pages_need_a_session(office):
+    client = AdminClient(office.base_url)
+    response = client.get("/admin/r/residents/", allow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+
+
+def test_a_wrong_captcha_is_refused(office):
+    _, phone, password = office.admins["jinshui"]
+    client = AdminClient(office.base_url)
+    response = client.login(phone, password, captcha="ZZZZ")
+    assert response.status_code == 400 and page_error(response) == "图形验证码错误"
+    assert "admin_session" not in client.http.cookies
+    # A captcha is single use: its second submission is refused even with the right answer.
+    client.get("/admin/captcha")
+    first = client.post("/admin/login", {"phone": phone, "password": "wrong-one", "captcha": "ABCD"})
+    assert page_error(first) == "手机号或密码错误"
+    again = client.post("/admin/login", {"phone": phone, "password": password, "captcha": "ABCD"})
+    assert page_error(again) == "验证码已过期，请点击图片刷新"
+
+
+def test_four_wrong_passwords_require_an_sms_code_or_ten_minutes(office, sms):
+    _, phone, password = office.admins["jinshui"]
+    client = AdminClient(office.base_url)
+    for _ in range(4):
+        assert page_error(client.login(phone, "not-the-password")) == "手机号或密码错误"
+    refused = client.login(phone, password)
+    assert refused.status_code == 400 and "手机验证码" in page_error(refused)
+    assert "获取验证码" in refused.text
+    client.post("/admin/login/sms-code", {"phone": phone})
+    assert client.login(phone, password, sms_code=sms.last_code(phone)).status_code == 302
+    # Four more failures, then the ten minutes pass: the password alone works again.
+    for _ in range(4):
+        client.login(phone, "not-the-password")
+    AdminUser.update(sms_required_until=dt.datetime.utcnow() - dt.timedelta(seconds=1)).where(
+        AdminUser.phone_bidx == office.admins["jinshui"][0].phone_bidx).execute()
+    assert client.login(phone, password).status_code == 302
+    failures = OperationLog.select().where(OperationLog.action == "login_failed").count()
+    assert failures == 8
+
+
+def test_a_forged_xsrf_token_is_refused(as_admin, office):
+    client = as_admin("jinshui")
+    response = client.post("/admin/logout", xsrf="forged-token")
+    assert response.status_code == 403 and "请求已失效" in response.text
+    assert client.get("/admin/r/residents/").status_code == 200  # still signed in
+
+
+def test_change_password_and_logout(as_admin, office):
+    _, phone, password = office.admins["jinshui"]
+    client = as_admin("jinshui")
+    bad = client.post("/admin/password", {"old_password": "nope", "new_password": "Newpass123",
+                                          "confirm_password": "Newpass123"})
+    assert bad.status_code == 400 and page_error(bad) == "原密码错误"
+    short = client.post("/admin/password", {"old_password": password, "new_password": "abc",
+                                            "confirm_password": "abc"})
+    assert "8-32" in page_error(short)
+    done = client.post("/admin/password", {"old_password": password, "new_password": "Newpass123",
+                                           "confirm_password": "Newpass123"}, allow_redirects=False)
+    assert done.status_code == 302
+    fresh = AdminClient(office.base_url)
+    assert fresh.login(phone, password).status_code == 400
+    assert fresh.login(phone, "Newpass123").status_code == 302
+    assert fresh.post("/admin/logout", allow_redirects=False).status_code == 302
+    assert fresh.get("/admin/r/residents/", allow_redirects=False).status_code == 302
+
+
+def test_forgot_password_sends_a_new_one_by_sms(office, sms):
+    _, phone, password = office.admins["jinshui"]
+    client = AdminClient(office.base_url)
+    client.get("/admin/password/forgot")
+    client.get("/admin/captcha")
+    step = client.post("/admin/password/forgot", {"phone": phone, "captcha": "ABCD"})
+    assert step.status_code == 200 and 'name="sms_code"' in step.text
+    wrong = client.post("/admin/password/forgot", {"phone": phone, "step": "reset", "sms_code": "000000"})
+    assert page_error(wrong) in ("验证码错误", "验证码已失效，请重新获取")
+    client.get("/admin/captcha")
+    client.post("/admin/password/forgot", {"phone": phone, "captcha": "ABCD"})
+    done = client.post("/admin/password/forgot", {"phone": phone, "step": "reset", "sms_code": sms.last_code(phone)},
+                       allow_redirects=False)
+    assert done.status_code == 302
+    new_password = sms.last_password(phone)
+    assert AdminClient(office.base_url).login(phone, password).status_code == 400
+    assert AdminClient(office.base_url).login(phone, new_password).status_code == 302
+
+
+def test_production_refuses_a_fixed_captcha():
+    config = Config(app_env="production", secret_key="x" * 40, data_key="ay" * 22, captcha_fixed_answer="ABCD")
+    with pytest.raises(SystemExit, match="CAPTCHA_FIXED_ANSWER"):
+        config.check()
