@@ -5,6 +5,8 @@
     python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev] [--institution 单位]
                                                 give an account a role (e.g. medical, with its institution)
     python server.py approve-grid GRID_ID       approve a grid organisation (until the back office does)
+    python server.py create-admin --phone P --name N --role city --region 410100
+                                                create a back-office admin (the first city admin)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import tornado.web
 
 from admin import handlers as admin_handlers
 from config import Config
+from handlers import h5
 from handlers.base import NotFoundHandler
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
@@ -77,6 +80,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             (r"/healthz", HealthHandler),
             (r"/openapi.json", OpenApiHandler),
             *routes,
+            *h5.routes(config),
             *admin_handlers.routes(config),
         ],
         config=config,
@@ -138,6 +142,25 @@ def approve_grid_command(args) -> int:
     return 0
 
 
+def create_admin_command(args) -> int:
+    """`create-admin`: there is no default account; this makes the first one. The password is
+    printed once, here, and never stored in plain text."""
+    from services import admin_auth
+    from services.errors import ApiError
+
+    try:
+        with database.db.connection_context():
+            admin, password = admin_auth.create_admin(None, phone=args.phone or "", name=args.name or "",
+                                                      role=args.admin_role, region_code=args.region or "",
+                                                      send_sms=False)
+    except ApiError as error:
+        print(error.message)
+        return 1
+    print(f"已创建{admin_auth.ROLES[admin.role]}：{admin.name}，登录账号为手机号，初始密码：{password}")
+    print("请登录后立即修改密码。")
+    return 0
+
+
 def banner(config: Config, demo_info: dict | None) -> str:
     """What `make run` prints: where to look and how to sign in."""
     base = f"http://{config.host}:{config.port}"
@@ -154,6 +177,8 @@ def banner(config: Config, demo_info: dict | None) -> str:
             "    demo-citizen 未填实名信息; demo-returnee 湖北返回（橙码）; demo-place-admin 场所管理员;",
             "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
+            f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
+            f"13800000003 小区, 密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)
@@ -162,12 +187,17 @@ def banner(config: Config, demo_info: dict | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description="健康码与场所码平台")
-    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db", "grant-role", "approve-grid"))
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "init-db", "grant-role", "approve-grid",
+                                                                    "create-admin"))
     parser.add_argument("role", nargs="?", help="grant-role: the role to give; approve-grid: the grid id")
     parser.add_argument("--openid", help="grant-role: the account's openid / user_id")
     parser.add_argument("--provider", default="wechat", help="grant-role: wechat, alipay or dev")
     parser.add_argument("--institution", help="grant-role medical: the institution")
     parser.add_argument("--position", help="grant-role medical: the position")
+    parser.add_argument("--phone", help="create-admin: the account's phone")
+    parser.add_argument("--name", help="create-admin: the admin's name")
+    parser.add_argument("--role", dest="admin_role", default="city", help="create-admin: city, district, ...")
+    parser.add_argument("--region", help="create-admin: the region code (e.g. 410100)")
     parser.add_argument("--port", type=int, help="listening port (default: PORT or 8000)")
     parser.add_argument("--host", help="listening address (default: HOST or 127.0.0.1)")
     parser.add_argument("--demo", action="store_true", help="load the demo data (idempotent)")
@@ -189,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(grant_role_command(args))
     if args.command == "approve-grid":
         raise SystemExit(approve_grid_command(args))
+    if args.command == "create-admin":
+        raise SystemExit(create_admin_command(args))
 
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True)

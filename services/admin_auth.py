@@ -205,9 +205,10 @@ def creatable_roles(admin: AdminUser) -> list[str]:
 
 
 def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str, region_code: str,
-                 send_sms: bool = True) -> tuple[AdminUser, str]:
+                 send_sms: bool = True, password: str | None = None) -> tuple[AdminUser, str]:
     """A new admin account (account = phone); its password goes out by SMS. `creator` None is
-    the server command that creates the first city admin."""
+    the server command that creates the first city admin (and the demo data, which fixes the
+    password so that it can be documented)."""
     phone = identity.validate_phone(phone)
     if not (name or "").strip():
         raise ApiError("missing_field", "请填写姓名", 400, "name")
@@ -222,7 +223,7 @@ def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str,
         require_scope(creator, region)
     if AdminUser.select().where(AdminUser.phone_bidx == blind_index(phone, "phone")).exists():
         raise ApiError("duplicate_phone", "该手机号已是管理员账号", 409, "phone")
-    password = passwords.generate()
+    password = password or passwords.generate()
     with db.atomic():
         admin = AdminUser.create(phone=phone, phone_bidx=blind_index(phone, "phone"), name=name.strip()[:64],
                                  role=role, region=region, password_hash=passwords.hash_password(password),

@@ -9,7 +9,7 @@ from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
 from models.risk_inputs import RiskArea, TravelRecord
-from services import auth, grids, identity, place_admin, places, profile, risk_inputs
+from services import admin_auth, auth, grids, identity, place_admin, places, profile, risk_inputs
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -98,6 +98,14 @@ DEMO_PROFILES = {
     "demo-medical": ("赵医生", "41010519800808123", "13700000003"),
     "demo-grid-admin": ("孙网格", "41010519880808123", "13700000004"),
 }
+# Back-office demo accounts (development data only): phone -> (name, role, region, password).
+DEMO_ADMINS = {
+    "13800000001": ("郑州市管理员", "city", "410100"),
+    "13800000002": ("金水区管理员", "district", "410105"),
+    "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
+}
+DEMO_ADMIN_PASSWORD = "Demo@2026"
+
 # Key regions and risk areas the default rules read (demo values, not an official list).
 DEMO_RISK_AREAS = [
     {"code": "420000", "name": "湖北省", "area_level": "province", "risk": "key", "effective_from": "2020-01-01"},
@@ -146,5 +154,10 @@ def load() -> dict:
     if not Grid.select().where(Grid.admin == accounts["demo-grid-admin"]).exists():
         grid = grids.create_grid(accounts["demo-grid-admin"], {"region_code": "410105001001", "name": "黄河路社区一网格"})
         grids.approve_grid(grid.id)
+    for phone, (name, role, region) in DEMO_ADMINS.items():
+        if admin_auth.find_admin(phone) is None:
+            admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code=region, send_sms=False,
+                                    password=DEMO_ADMIN_PASSWORD)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
-    return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token}
+    return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
+            "admin_password": DEMO_ADMIN_PASSWORD}

@@ -84,6 +84,10 @@ def pytest_terminal_summary(terminalreporter):
     if reason and not REQUIRE_MYSQL:
         terminalreporter.write_sep("!", "MariaDB 部分被跳过 / THE MARIADB HALF OF THE SUITE WAS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(f"reason: {reason}  (CI sets REQUIRE_MYSQL=1 so this cannot pass silently)")
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(chromium) and not os.environ.get("REQUIRE_BROWSER"):
+        terminalreporter.write_sep("!", "浏览器测试被跳过 / THE BROWSER TESTS WERE SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(f"reason: no Chromium at {chromium}  (CI installs it and sets REQUIRE_BROWSER=1)")
 
 
 def mysql_unreachable_reason() -> str | None:

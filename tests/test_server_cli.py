@@ -83,3 +83,17 @@ def test_grant_role_command(tmp_path):
     bad_role = subprocess.run([sys.executable, "server.py", "grant-role", "emperor", "--openid", "demo-citizen",
                                "--provider", "dev"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert bad_role.returncode == 1 and "未知角色" in bad_role.stdout
+
+
+def test_create_admin_command_makes_the_first_city_admin(tmp_path):
+    env = _env(tmp_path)
+    assert subprocess.run([sys.executable, "server.py", "init-db", "--demo"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60).returncode == 0
+    run = subprocess.run([sys.executable, "server.py", "create-admin", "--phone", "13912345678", "--name", "王市",
+                          "--role", "city", "--region", "410100"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0 and "初始密码" in run.stdout, run.stdout + run.stderr
+    again = subprocess.run([sys.executable, "server.py", "create-admin", "--phone", "13912345678", "--name", "王市",
+                            "--role", "city", "--region", "410100"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 1 and "已是管理员账号" in again.stdout

@@ -57,10 +57,10 @@ def office(make_server, sms):
     load_tree(ZHENGZHOU)
     demo.load()
     admins = {}
-    for key, phone, role, region in (("city", "13800000001", "city", "410100"),
-                                     ("jinshui", "13800000002", "district", "410105"),
-                                     ("erqi", "13800000003", "district", "410103"),
-                                     ("compound", "13800000004", "compound", "410105001001001")):
+    for key, phone, role, region in (("city", "13810000001", "city", "410100"),
+                                     ("jinshui", "13810000002", "district", "410105"),
+                                     ("erqi", "13810000003", "district", "410103"),
+                                     ("compound", "13810000004", "compound", "410105001001001")):
         admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}管理员", role=role, region_code=region,
                                                   send_sms=False)
         admins[key] = (admin, phone, password)

@@ -26,7 +26,7 @@ ERQI = "410103002001001"  # 兴华南街小区, in 二七区
 
 
 def add(compound_code: str, n: int, name: str = "王小明", status: str | None = None) -> CompoundResident:
-    admin = admin_auth.find_admin("13800000001")
+    admin = admin_auth.find_admin("13810000001")
     data = {"name": name, "id_number": make_id_number(n), "phone": f"139{n:08d}", "building": "3", "room": "501"}
     if status:
         data["isolation_status"] = status
@@ -204,7 +204,7 @@ def test_a_district_admin_creates_a_compound_admin_who_gets_the_password_by_sms(
     client.post(f"/admin/r/accounts/{new.id}/edit", {"phone": "13600000002", "name": "新管理员"})
     assert admin_auth.find_admin("13600000002") is not None
     assert as_admin("compound").get("/admin/r/accounts/").status_code == 403  # compound admins have no such page
-    theirs = admin_auth.find_admin("13800000003")
+    theirs = admin_auth.find_admin("13810000003")
     assert client.get(f"/admin/r/accounts/{theirs.id}").status_code == 403
 
 

@@ -1,0 +1,1 @@
+"""Browser tests: the H5 pages in headless Chromium at a phone viewport."""

@@ -1,0 +1,147 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright's sync API, against the real server.
+
+- `browser` (module): one headless Chromium per test module (`/usr/bin/chromium`, or
+  CHROMIUM_PATH), shared by both backends. Playwright's own browser downloads are never used.
+  Without Chromium the browser tests are skipped with a loud reason, or fail when
+  REQUIRE_BROWSER=1 (CI).
+- `phone`: a fresh phone-sized context (390x844, touch, zh-CN, Asia/Shanghai) per test. Requests
+  outside the server under test are aborted, and any script error, CSP violation or request that
+  left 127.0.0.1 fails the test: the pages must work with no CDN and no inline code.
+- `h5`: the real server (the `make_server` fixture, so on SQLite and MariaDB) with the H5 routes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+import warnings
+
+import pytest
+
+from config import TestConfig
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER", "") not in ("", "0")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+TIMEOUT_MS = 8000
+
+
+def chromium_missing_reason() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    reason = chromium_missing_reason()
+    if reason and not REQUIRE_BROWSER:
+        terminalreporter.write_sep("!", "浏览器测试被跳过 / THE BROWSER TESTS WERE SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(f"reason: {reason}  (CI sets REQUIRE_BROWSER=1 so this cannot pass silently)")
+
+
+def _fontconfig_file(folder: str) -> str | None:
+    """A fontconfig file that adds a Chinese font, so screenshots are readable on a bare machine
+    (phones have their own CJK fonts; a container often has none)."""
+    from services import fonts
+    from services.errors import ApiError
+
+    try:
+        path, _ = fonts.cjk_font("截图")
+    except ApiError:
+        return None
+    conf = os.path.join(folder, "fonts.conf")
+    with open(conf, "w", encoding="utf-8") as handle:
+        handle.write('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+                     '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+                     f"  <dir>{os.path.dirname(path)}</dir>\n  <cachedir>{folder}/cache</cachedir>\n"
+                     "</fontconfig>\n")
+    return conf
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's tests.
+
+    Not session-wide: while Playwright's sync API is started, its asyncio loop counts as running
+    in this thread, so any other module's test calling asyncio.run() (wechatpy's helpers do)
+    would fail. pytest finishes a module fixture before a test of another module runs, also
+    under xdist, so nothing else ever runs beside it.
+    """
+    reason = chromium_missing_reason()
+    if reason:
+        if REQUIRE_BROWSER:
+            pytest.fail(reason + " (REQUIRE_BROWSER=1)")
+        # Under xdist the terminal summary above is not seen (the controller does not load this
+        # file); a warning reaches the summary from the workers.
+        warnings.warn(f"浏览器测试被跳过 / BROWSER TESTS SKIPPED: {reason} (CI sets REQUIRE_BROWSER=1)",
+                      pytest.PytestWarning, stacklevel=1)
+        pytest.skip("浏览器测试被跳过 / BROWSER TESTS SKIPPED: " + reason)
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="h5-fonts-") as folder:
+        env = dict(os.environ)
+        conf = _fontconfig_file(folder)
+        if conf:
+            env["FONTCONFIG_FILE"] = conf
+        playwright = sync_playwright().start()
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                                  env=env)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+        finally:
+            playwright.stop()
+
+
+@pytest.fixture
+def h5(make_server):
+    """The real server with the H5 pages: as server.py wires them, or through extra_routes until
+    it does."""
+    from handlers import h5 as h5_handlers
+    from server import make_app
+
+    app = make_app(TestConfig(), gateways={})
+    wired = any(getattr(rule.matcher, "regex", None) is not None and rule.matcher.regex.match("/s/probe")
+                for rule in app.wildcard_router.rules)
+    return make_server() if wired else make_server(extra_routes=h5_handlers.routes(TestConfig()))
+
+
+@pytest.fixture
+def phone(browser, h5):
+    """A new page in a fresh phone-sized context (no storage shared between tests)."""
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    local = h5.base_url
+
+    def only_local(route):
+        if route.request.url.startswith(local + "/"):
+            route.continue_()
+        else:
+            problems.append(f"request outside the server: {route.request.url}")
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+
+    def on_console(message):
+        # A 4xx answer is logged by Chromium as "Failed to load resource": expected for bad input.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console error: {message.text}")
+
+    page.on("console", on_console)
+    page.problems = problems
+    yield page
+    context.close()
+    assert not problems, problems
