@@ -1,0 +1,100 @@
+"""The back office in headless Chromium (G1, G3, G6): log in with the known test captcha, search a
+resident, confirm and release isolation, export, and the phone-width layout."""
+
+import io
+
+import openpyxl
+import pytest
+
+from models.regions import Region
+from services import admin_auth, residents
+from tests.admin.conftest import office  # noqa: F401  (fixture)
+from tests.browser.conftest import TIMEOUT_MS
+from tests.conftest import make_id_number
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN",
+         "timezone_id": "Asia/Shanghai"}
+
+
+@pytest.fixture
+def pending(office):  # noqa: F811
+    admin = admin_auth.find_admin("13810000001")
+    compound = Region.get(Region.code == "410105001001001")
+    binding = residents.add_resident(admin, compound, {"name": "王待确认", "id_number": make_id_number(1),
+                                                       "phone": "13900000001", "isolation_status": "pending"})
+    residents.add_resident(admin, compound, {"name": "李正常", "id_number": make_id_number(2), "phone": "13900000002"})
+    return binding
+
+
+def open_page(browser, office, viewport):  # noqa: F811
+    context = browser.new_context(accept_downloads=True, **viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    return context, page
+
+
+def log_in(page, office, key="compound"):  # noqa: F811
+    _, phone, password = office.admins[key]
+    page.goto(office.base_url + "/admin/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=captcha]", "ABCD")
+    page.click("button:has-text('登录')")
+    page.wait_for_selector("h1:has-text('小区居民管理')")
+
+
+def test_log_in_search_confirm_release_and_export(browser, office, pending):  # noqa: F811
+    context, page = open_page(browser, office, DESKTOP)
+    try:
+        page.goto(office.base_url + "/admin/login")
+        assert page.locator("img.captcha").evaluate("img => img.naturalWidth") > 0  # the captcha image loads
+        log_in(page, office)
+        page.fill("input[name=name]", "待确认")
+        page.click("button:has-text('查询')")
+        rows = page.locator("table.list tbody tr")
+        assert rows.count() == 1 and "王**" in rows.first.inner_text()
+        rows.first.locator("a:has-text('详情')").click()
+        page.click("a:has-text('确认隔离')")
+        assert "确认该人员已处于隔离状态" in page.inner_text("main")
+        page.click("button:has-text('确定')")
+        page.wait_for_selector("text=已确认隔离")
+        assert residents.status_of(pending.person) == "confirmed"
+        page.click("a:has-text('解除隔离')")
+        page.click("button:has-text('确定')")  # no reason, no certificate: refused on the page
+        assert "请填写解除隔离原因" in page.inner_text("main")
+        page.fill("input[name=reason]", "隔离期满，核酸阴性")
+        page.check("input[name=certificate]")
+        page.click("button:has-text('确定')")
+        page.wait_for_selector("text=已解除隔离")
+        assert "解除隔离（已确认隔离 → 已解除隔离）：隔离期满，核酸阴性" in page.inner_text("main")
+        page.click("a:has-text('返回列表')")
+        with page.expect_download() as download:
+            page.click("#export")
+        book = openpyxl.load_workbook(io.BytesIO(open(download.value.path(), "rb").read()))
+        names = sorted(row[0].value for row in book.active.iter_rows(min_row=2))
+        assert names == ["李**", "王***"]  # 王待确认 masked
+        assert not page.errors
+    finally:
+        context.close()
+
+
+def test_the_pages_fit_a_phone(browser, office, pending, tmp_path):  # noqa: F811
+    context, page = open_page(browser, office, PHONE)
+    try:
+        log_in(page, office)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 391, f"the list is {width}px wide on a 390px phone"
+        assert page.locator("table.list thead").is_hidden()  # rows become labelled cards
+        first_cell = page.locator("table.list tbody tr").first.locator("td").first
+        assert first_cell.evaluate("td => getComputedStyle(td, '::before').content").startswith('"姓名')
+        page.screenshot(path=str(tmp_path / "admin-phone.png"), full_page=True)
+        assert (tmp_path / "admin-phone.png").stat().st_size > 1000
+        page.locator("table.list tbody tr").first.locator("a:has-text('详情')").click()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 391
+        assert not page.errors
+    finally:
+        context.close()
