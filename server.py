@@ -27,10 +27,12 @@ from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
 from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
+from miniprogram_api import enterprise as enterprise_api
 from miniprogram_api import grid as grid_api
 from miniprogram_api import health as health_api
 from miniprogram_api import inspector as inspector_api
 from miniprogram_api import medical as medical_api
+from miniprogram_api import phone_auth as phone_auth_api
 from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
 from models import db as database
@@ -48,7 +50,8 @@ def api_routes(config: Config) -> list:
     """Every mini-program route, module by module."""
     return [*auth_api.routes(config), *citizen_api.routes(config), *health_api.routes(config),
             *inspector_api.routes(config), *scan_api.routes(config), *place_admin_api.routes(config),
-            *grid_api.routes(config), *medical_api.routes(config)]
+            *grid_api.routes(config), *medical_api.routes(config), *phone_auth_api.routes(config),
+            *enterprise_api.routes(config)]
 
 
 def platform_gateways(config: Config) -> dict:

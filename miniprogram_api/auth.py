@@ -36,7 +36,8 @@ BOUND_PHONE = Schema("BoundPhone", {"phone": Str("手机号（已脱敏）"), "p
 LOGGED_OUT = Schema("LoggedOut", {"logged_out": Bool("已退出")})
 
 
-def _signed_in(identity, config) -> dict:
+def signed_in(identity, config) -> dict:
+    """The answer to every sign-in: a new token, the account, whether the profile is filled."""
     result = auth.issue_token(identity, config)
     result["account"] = auth.account_summary(identity.account)
     result["profile_complete"] = profile.is_complete(profile.self_person(identity.account))
@@ -59,7 +60,7 @@ class WechatLoginHandler(ApiHandler):
         session = await _gateway(self, "wechat", "微信").login(body["code"])
         identity = auth.sign_in("wechat", session["openid"], unionid=session.get("unionid"),
                                 session_key=session["session_key"])
-        return _signed_in(identity, self.config)
+        return signed_in(identity, self.config)
 
 
 class AlipayLoginHandler(ApiHandler):
@@ -70,7 +71,7 @@ class AlipayLoginHandler(ApiHandler):
     async def post(self, body):
         token = await _gateway(self, "alipay", "支付宝").login(body["auth_code"])
         identity = auth.sign_in("alipay", token["user_id"])
-        return _signed_in(identity, self.config)
+        return signed_in(identity, self.config)
 
 
 class DevLoginHandler(ApiHandler):
@@ -81,7 +82,7 @@ class DevLoginHandler(ApiHandler):
     @operation("authDevLogin", "开发环境登录（未配置微信和支付宝时可用）", body=DEV_LOGIN, response=LOGIN_RESULT)
     def post(self, body):
         identity = auth.sign_in("dev", body["openid"])
-        return _signed_in(identity, self.config)
+        return signed_in(identity, self.config)
 
 
 class DeviceLoginHandler(ApiHandler):
@@ -94,7 +95,7 @@ class DeviceLoginHandler(ApiHandler):
                errors=(400, 401))
     def post(self, body):
         identity, device_key = auth.device_sign_in(body.get("device_key"))
-        return {**_signed_in(identity, self.config), "device_key": device_key}
+        return {**signed_in(identity, self.config), "device_key": device_key}
 
 
 class BindPhoneHandler(ApiHandler):

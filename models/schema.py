@@ -27,10 +27,12 @@ from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
+from models.investigations import INVESTIGATION_MODELS
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
+from models.statistics import STATISTICS_MODELS
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
                                 RiskArea, TemperatureRecord, TravelRecord)
 
@@ -62,7 +64,7 @@ ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, Not
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
-                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS]
+                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -146,6 +148,16 @@ def _v7_back_office(migrator: SchemaMigrator) -> None:
                                          CompoundResident.bound_at]).on_conflict_ignore().execute()
 
 
+def _v8_investigations(migrator: SchemaMigrator) -> None:
+    """Investigation lists, imports and their histories."""
+    create_tables(INVESTIGATION_MODELS)
+
+
+def _v9_statistics(migrator: SchemaMigrator) -> None:
+    """Hourly scan statistics."""
+    create_tables(STATISTICS_MODELS)
+
+
 INITIAL_VERSION = 1
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
@@ -154,6 +166,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "messaging", _v5_messaging),
     Migration(6, "enterprise", _v6_enterprise),
     Migration(7, "back office", _v7_back_office),
+    Migration(8, "investigations", _v8_investigations),
+    Migration(9, "statistics", _v9_statistics),
 ]
 
 

@@ -23,6 +23,7 @@ ROLES = {
     "grid_admin": "网格管理员",
     "grid_worker": "网格员",
     "medical": "医务人员",
+    "enterprise_admin": "企业管理员",
 }
 
 # Writing last_used_at on every request would turn every read into a write; a minute's

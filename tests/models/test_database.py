@@ -157,7 +157,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.ENTERPRISE_MODELS, *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
+    later_tables = [*schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+                    *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
     migrator = SchemaMigrator.from_database(database.db.obj)
@@ -172,8 +173,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert "compound_id" not in [c.name for c in database.db.get_columns("person")]
 
     assert schema.migrate() == ["colour engine", "places and scans", "field roles", "messaging", "enterprise",
-                                "back office"]
-    assert schema.current_version() == 7
+                                "back office", "investigations", "statistics"]
+    assert schema.current_version() == 9
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None
     assert "detail" in [c.name for c in database.db.get_columns("account_role")]

@@ -1,0 +1,87 @@
+"""Phone accounts (A4, seed 001): SMS codes, registration, password sign-in and reset.
+
+The sign-in answers are the mini-program's (LoginResult): the same token model, so a phone
+account and a WeChat account of the same verified phone are one account (services.phone_auth).
+"""
+
+from __future__ import annotations
+
+from handlers.base import ApiHandler, operation
+from handlers.schema import Bool, Int, Schema, Str
+from miniprogram_api.auth import LOGIN_RESULT, signed_in
+from services import phone_auth
+
+class Password(Str):
+    """A password exactly as typed: unlike other texts it is not stripped (a space is a character);
+    its length rule (6~12) is the service's, checked with the other rules of registration."""
+
+    def clean(self, value, name):
+        if not isinstance(value, str):
+            raise self.error(name, f"{self.label}应为文本")
+        if not value:
+            raise self.error(name, f"{self.label}不能为空", "missing_field")
+        if len(value) > self.max_len:
+            raise self.error(name, f"{self.label}过长（最多 {self.max_len} 个字符）")
+        return value
+
+
+PHONE = Str("手机号码", max_len=20, example="13800000000")
+SMS_CODE = Str("短信验证码", max_len=6, min_len=6, pattern=r"[0-9]{6}")
+PASSWORD = Password("密码", max_len=64, description="6~12 个字符")
+
+SMS_SEND = Schema("SmsSendRequest", {
+    "phone": PHONE,
+    "purpose": Str("用途：register 注册 / reset_password 重置密码", choices=tuple(phone_auth.PURPOSES)),
+})
+SMS_SENT = Schema("SmsSent", {"sent": Bool("已发送"), "expires_in_seconds": Int("验证码有效期（秒）")})
+PHONE_REGISTER = Schema("PhoneRegisterRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
+PASSWORD_LOGIN = Schema("PasswordLoginRequest", {"phone": PHONE, "password": Password("密码", max_len=64)})
+PASSWORD_RESET = Schema("PasswordResetRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
+PASSWORD_RESET_DONE = Schema("PasswordResetDone", {"reset": Bool("密码已重置，请用新密码登录")})
+
+
+class SmsSendHandler(ApiHandler):
+    public = True
+
+    @operation("authSmsSend", "发送短信验证码（注册 / 重置密码；每个手机号每分钟最多 5 次）", body=SMS_SEND,
+               response=SMS_SENT, errors=(429, 503))
+    def post(self, body):
+        return phone_auth.send_code(body["phone"], body["purpose"], self.request.remote_ip)
+
+
+class PhoneRegisterHandler(ApiHandler):
+    public = True
+
+    @operation("authPhoneRegister", "手机号注册（短信验证码 + 6~12 位密码），注册后即登录", body=PHONE_REGISTER,
+               response=LOGIN_RESULT, status=201, errors=(409,))
+    def post(self, body):
+        identity = phone_auth.register(body["phone"], body["sms_code"], body["password"])
+        return signed_in(identity, self.config)
+
+
+class PasswordLoginHandler(ApiHandler):
+    public = True
+
+    @operation("authPasswordLogin", "手机号 + 密码登录", body=PASSWORD_LOGIN, response=LOGIN_RESULT, errors=(401, 403))
+    def post(self, body):
+        identity = phone_auth.login(body["phone"], body["password"])
+        return signed_in(identity, self.config)
+
+
+class PasswordResetHandler(ApiHandler):
+    public = True
+
+    @operation("authPasswordReset", "通过短信验证码重置密码（原密码登录的会话随即失效）", body=PASSWORD_RESET,
+               response=PASSWORD_RESET_DONE, errors=(404,))
+    def post(self, body):
+        return phone_auth.reset_password(body["phone"], body["sms_code"], body["password"])
+
+
+def routes(config) -> list:
+    """The phone-account routes."""
+    return [
+        (r"/api/v1/auth/sms/send", SmsSendHandler),
+        (r"/api/v1/auth/phone/register", PhoneRegisterHandler),
+        (r"/api/v1/auth/phone/login", PasswordLoginHandler),
+        (r"/api/v1/auth/phone/password/reset", PasswordResetHandler),
+    ]
