@@ -17,8 +17,26 @@ from models.regions import LEVELS, Region
 from services import audit, identity, passwords, sms
 from services.errors import ApiError
 
-ROLES = {"city": "市级管理员", "district": "区县管理员", "street": "街道管理员", "community": "社区管理员",
-         "compound": "小区管理员"}
+# A role is (label, the region level its account sits at). The level roles administer a region;
+# other areas (investigation hubs, venue types, ...) add theirs with `register_role`.
+ROLE_LEVELS: dict[str, tuple[str, str]] = {
+    "city": ("市级管理员", "city"), "district": ("区县管理员", "district"), "street": ("街道管理员", "street"),
+    "community": ("社区管理员", "community"), "compound": ("小区管理员", "compound"),
+}
+ROLES: dict[str, str] = {code: label for code, (label, _) in ROLE_LEVELS.items()}
+
+
+def register_role(code: str, label: str, level: str) -> None:
+    """Declare a back-office role of another area (e.g. "venue_bus" at city or district level)."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown region level {level!r} for role {code!r}")
+    ROLE_LEVELS[code] = (label, level)
+    ROLES[code] = label
+
+
+def is_level_role(role: str) -> bool:
+    """True for the roles that administer their region (city ... compound)."""
+    return role in LEVELS
 CAPTCHA_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # upper case (G1), without I and O
 CAPTCHA_TTL = dt.timedelta(minutes=5)
 MAX_FAILED = 4
@@ -200,8 +218,13 @@ def require_scope(admin: AdminUser, region: Region | None) -> None:
 
 
 def creatable_roles(admin: AdminUser) -> list[str]:
-    """The roles this admin may create: any level below its own."""
-    return list(LEVELS[LEVELS.index(admin.role) + 1:]) if admin.role in LEVELS else []
+    """The roles this admin may create: level roles below its own, and other areas' roles that
+    sit at its own level or below. Only level roles create accounts."""
+    if not is_level_role(admin.role):
+        return []
+    own = LEVELS.index(admin.role)
+    return [code for code, (_, level) in ROLE_LEVELS.items()
+            if LEVELS.index(level) > own or (not is_level_role(code) and LEVELS.index(level) >= own)]
 
 
 def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str, region_code: str,
@@ -215,7 +238,7 @@ def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str,
     if role not in ROLES:
         raise ApiError("invalid_field", "角色无效", 400, "role")
     region = Region.get_or_none(Region.code == region_code)
-    if region is None or region.level != role:
+    if region is None or region.level != ROLE_LEVELS[role][1]:
         raise ApiError("invalid_region", "所属区域与角色级别不一致", 400, "region_code")
     if creator is not None:
         if role not in creatable_roles(creator):
