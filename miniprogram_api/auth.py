@@ -32,7 +32,8 @@ DEVICE_LOGIN = Schema("DeviceLoginRequest", {
     "device_key": Str("本机保存的设备密钥（首次留空，由服务器生成）", max_len=64, required=False, nullable=True),
 })
 DEVICE_RESULT = Schema("DeviceLoginResult", {**LOGIN_RESULT.fields, "device_key": Str("设备密钥：保存在本机，下次登录使用")})
-BOUND_PHONE = Schema("BoundPhone", {"phone": Str("手机号（已脱敏）"), "phone_verified": Bool("是否经平台验证")})
+BOUND_PHONE = Schema("BoundPhone", {"phone": Str("手机号（已脱敏）"), "phone_verified": Bool("是否经平台验证"),
+                                    "account_id": Int("账号编号（与同一手机号的手机账号合并后为该账号）")})
 LOGGED_OUT = Schema("LoggedOut", {"logged_out": Bool("已退出")})
 
 
@@ -108,7 +109,7 @@ class BindPhoneHandler(ApiHandler):
         phone = _gateway(self, "wechat", "微信").decrypt_phone(identity.session_key, body["encrypted_data"], body["iv"])
         if phone.get("country_code") not in (None, "", "86"):
             raise ApiError("invalid_phone", "仅支持中国大陆手机号", 400, "encrypted_data")
-        return profile.bind_verified_phone(self.current_account, phone["pure_phone_number"])
+        return profile.bind_verified_phone(self.current_account, phone["pure_phone_number"], via=identity)
 
 
 class LogoutHandler(ApiHandler):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models.accounts import Account
+from models.accounts import Account, AuthIdentity, AuthToken
 from models.db import db
-from models.fields import utcnow
+from models.fields import blind_index, utcnow
 from models.people import Person
 from services import identity
 from services.errors import ApiError
@@ -109,12 +109,26 @@ def update_profile(account: Account, changes: dict) -> dict:
     return masked(person)
 
 
-def bind_verified_phone(account: Account, phone: str) -> dict:
-    """Store a phone the platform vouched for (A3) on the caller's profile."""
+def bind_verified_phone(account: Account, phone: str, via=None) -> dict:
+    """Store a phone the platform vouched for (A3) on the caller's profile.
+
+    A phone account (A4) of the same phone is the same person: a fresh WeChat account with no
+    profile yet joins it (its identity and tokens move over); an account that already holds a
+    profile of its own is refused rather than silently merged.
+    """
     phone = identity.validate_phone(phone)
+    phone_account = (AuthIdentity.select().where((AuthIdentity.provider == "phone")
+                                                 & (AuthIdentity.subject == blind_index(phone, "phone"))).first())
+    if phone_account is not None and phone_account.account_id != account.id:
+        if Person.select().where(Person.account == account).exists() or via is None:
+            raise ApiError("phone_taken", "该手机号已注册账号，请使用手机号登录", 409, "encrypted_data")
+        with db.atomic():
+            AuthIdentity.update(account=phone_account.account_id).where(AuthIdentity.id == via.id).execute()
+            AuthToken.update(account=phone_account.account_id).where(AuthToken.identity == via).execute()
+        account = phone_account.account
     with db.atomic():
         person = self_person(account) or Person(account=account, relation="self")
         person.set_phone(phone, verified=True)
         person.updated_at = utcnow()
         person.save()
-    return {"phone": identity.mask_phone(phone), "phone_verified": True}
+    return {"phone": identity.mask_phone(phone), "phone_verified": True, "account_id": account.id}

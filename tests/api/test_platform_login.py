@@ -91,8 +91,8 @@ def test_bind_phone_decrypts_with_the_stored_session_key(wechat_api, wechat):
     session_key = wechat.add_code("code-1", "openid-1")
     wechat_api.token = wechat_api.ok("authWechatLogin", {"code": "code-1"})["token"]
     encrypted, iv = FakeWechat.encrypt_phone_payload(session_key, APPID, "13912345678")
-    assert wechat_api.ok("authBindPhone", {"encrypted_data": encrypted, "iv": iv}) == {
-        "phone": "139****5678", "phone_verified": True}
+    bound = wechat_api.ok("authBindPhone", {"encrypted_data": encrypted, "iv": iv})
+    assert (bound["phone"], bound["phone_verified"]) == ("139****5678", True)
     person = Person.get()
     assert person.phone == "13912345678" and person.phone_verified
     assert wechat_api.ok("getProfile")["phone"] == "139****5678"
@@ -153,3 +153,20 @@ def test_no_request_leaves_loopback(wechat_api, wechat, alipay_api, alipay):
     with pytest.raises(OSError):
         socket.getaddrinfo("api.weixin.qq.com", 443)
     assert len(outbound_attempts) == before + 2
+
+
+def test_a_wechat_account_joins_the_phone_account_of_the_same_phone(wechat_api, wechat, sms):
+    """A4: a phone account and a WeChat account of the same verified phone are one person."""
+    wechat_api.ok("authSmsSend", {"phone": "13912345678", "purpose": "register"})
+    registered = wechat_api.ok("authPhoneRegister", {"phone": "13912345678", "password": "secret12",
+                                                     "sms_code": sms.last_code("13912345678")})
+    session_key = wechat.add_code("code-1", "openid-1")
+    wechat_api.token = wechat_api.ok("authWechatLogin", {"code": "code-1"})["token"]
+    encrypted, iv = FakeWechat.encrypt_phone_payload(session_key, APPID, "13912345678")
+    bound = wechat_api.ok("authBindPhone", {"encrypted_data": encrypted, "iv": iv})
+    assert bound["account_id"] == registered["account"]["id"]
+    assert AuthIdentity.get(AuthIdentity.provider == "wechat").account_id == registered["account"]["id"]
+    assert wechat_api.ok("getProfile")["phone"] == "139****5678"  # the same token now reads that account
+    # Signing in with WeChat again lands on the same, merged account.
+    wechat.add_code("code-2", "openid-1")
+    assert wechat_api.ok("authWechatLogin", {"code": "code-2"})["account"]["id"] == registered["account"]["id"]
