@@ -1,20 +1,15 @@
 """The server as `make run` starts it: a real process, a fresh SQLite file under a data folder."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import requests
 
+from tests.fakes.server_thread import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(tmp_path) -> dict:
@@ -35,7 +30,7 @@ def test_init_db_creates_and_migrates_a_fresh_database(tmp_path):
 
 
 def test_serve_prints_the_urls_and_demo_accounts_and_answers(tmp_path):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "server.py", "--demo", "--port", str(port)], cwd=ROOT,
                                env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -9,6 +9,7 @@ from models.accounts import AuthIdentity
 from models.db import db as proxy
 from models.people import Person
 from tests.conftest import assert_error, outbound_attempts, row_counts
+from tests.fakes.server_thread import free_port
 from tests.fakes.alipay_gateway import FakeAlipay, make_app_keypair
 from tests.fakes.wechat_server import FakeWechat
 
@@ -44,14 +45,6 @@ def alipay_api(make_server, alipay, app_keys):
                        alipay_public_key=alipay.alipay_public_key_for_config(), alipay_gateway=alipay.gateway_url)
 
 
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_wechat_login_creates_the_account_and_keeps_the_session_key_server_side(wechat_api, wechat):
     session_key = wechat.add_code("code-1", "openid-1", unionid="union-1")
     response = wechat_api.call("authWechatLogin", {"code": "code-1"})
@@ -81,7 +74,7 @@ def test_wechat_errors_are_clear_and_write_nothing(wechat_api, wechat, setup, st
 
 def test_an_unreachable_wechat_is_503(make_server):
     api = make_server(wechat_appid=APPID, wechat_secret="fake-secret",
-                      wechat_api_base=f"http://127.0.0.1:{closed_port()}/")
+                      wechat_api_base=f"http://127.0.0.1:{free_port()}/")
     before = row_counts()
     assert_error(api.call("authWechatLogin", {"code": "c"}), 503, "wechat_unavailable")
     assert row_counts() == before
@@ -136,7 +129,7 @@ def test_an_alipay_response_with_a_bad_signature_is_refused(alipay_api, alipay):
 def test_an_unreachable_alipay_is_503(make_server, app_keys, alipay):
     api = make_server(alipay_appid=ALIPAY_APP_ID, alipay_private_key=app_keys[0],
                       alipay_public_key=alipay.alipay_public_key_for_config(),
-                      alipay_gateway=f"http://127.0.0.1:{closed_port()}/gateway.do")
+                      alipay_gateway=f"http://127.0.0.1:{free_port()}/gateway.do")
     assert_error(api.call("authAlipayLogin", {"auth_code": "auth-1"}), 503, "alipay_unavailable")
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 
 import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server to start on, or to find closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class ServerThread:

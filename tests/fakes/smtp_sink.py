@@ -9,17 +9,11 @@ refuse recipients, as a real server does with "550 mailbox unavailable".
 from __future__ import annotations
 
 import email
-import socket
 from email import policy
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (aiosmtpd cannot be given port 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.fakes.server_thread import free_port  # aiosmtpd cannot be given port 0
 
 
 class _Handler:

@@ -13,6 +13,7 @@ from alipay.aop.api.util import WebUtils
 from config import TestConfig
 from services.alipay import AlipayGateway, normalise_private_key, patch_alipay_sdk
 from services.errors import ApiError
+from tests.fakes.server_thread import free_port
 from tests.fakes.alipay_gateway import FakeAlipay, make_app_keypair
 
 APP_ID = "2021000000000001"
@@ -43,14 +44,6 @@ def make_gateway(app_keys, gateway_url: str, alipay_public_key: str, timeout: fl
 @pytest.fixture
 def gateway(app_keys, fake):
     return make_gateway(app_keys, fake.gateway_url, fake.alipay_public_key_for_config())
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def assert_api_error(exc_info, code, status, field=None):
@@ -129,7 +122,7 @@ def test_request_signed_with_the_wrong_app_key_is_an_alipay_error(fake):
 
 def test_gateway_down_is_503(app_keys, fake):
     gateway = make_gateway(
-        app_keys, f"http://127.0.0.1:{closed_port()}/gateway.do", fake.alipay_public_key_for_config()
+        app_keys, f"http://127.0.0.1:{free_port()}/gateway.do", fake.alipay_public_key_for_config()
     )
     with pytest.raises(ApiError) as exc_info:
         gateway.oauth_token("auth-x")

@@ -13,6 +13,7 @@ import pytest
 from config import TestConfig
 from services.errors import ApiError
 from services.wechat import WechatGateway
+from tests.fakes.server_thread import free_port
 from tests.fakes.wechat_server import FakeWechat
 
 APPID = "wx-test-appid"
@@ -34,14 +35,6 @@ def make_gateway(base: str, secret: str = SECRET, timeout: float = 2.0) -> Wecha
 def gateway(fake):
     # No trailing slash on purpose: the gateway must normalise it.
     return make_gateway(fake.url.rstrip("/"))
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def test_login_success_keeps_every_request_on_the_configured_base(fake, gateway):
@@ -118,7 +111,7 @@ def test_wrong_secret_is_a_502_wechat_error(fake):
 
 
 def test_server_down_is_503():
-    gateway = make_gateway(f"http://127.0.0.1:{closed_port()}/")
+    gateway = make_gateway(f"http://127.0.0.1:{free_port()}/")
     with pytest.raises(ApiError) as exc_info:
         gateway.code_to_session("whatever")
     err = assert_api_error(exc_info, "wechat_unavailable", 503)
