@@ -81,9 +81,10 @@ class ActivatePlaceCodeHandler(ApiHandler):
 
 class ScanHandler(ApiHandler):
     @operation("scanPlace", "扫码登记：按场所类型的登记方式登记并返回核验结果", body=SCAN, response=VERDICT,
-               errors=(403, 404, 409))
-    def post(self, body):
-        return scans.scan(self.current_account, body, self.config)
+               errors=(403, 404, 409, 503))
+    async def post(self, body):
+        # A common scan awaits the group commit of its entry record (services/entry_writer.py).
+        return await scans.scan_grouped(self.current_account, body, self.config)
 
 
 class MyEntriesHandler(ApiHandler):

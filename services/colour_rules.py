@@ -291,13 +291,35 @@ def _row_to_rule(row: ColourRule) -> Rule:
                        "position": row.position})
 
 
+_rules_sql: dict = {}  # Database -> the rule rows' SELECT, compiled once
+_checked: tuple = (None, [])  # (the rows last checked, as the driver gave them; their rules)
+
+
+def _rule_rows() -> list[tuple]:
+    sql = _rules_sql.get(db.obj)
+    if sql is None:
+        sql = _rules_sql[db.obj] = ColourRule.select().order_by(ColourRule.position, ColourRule.id).sql()
+    return [tuple(row) for row in db.execute_sql(*sql).fetchall()]
+
+
 def load_rules() -> list[Rule]:
-    """The enabled rules, checked. Raises RuleDataError when they cannot be read or trusted."""
+    """The enabled rules, checked. Raises RuleDataError when they cannot be read or trusted.
+
+    It runs on every verdict. The rows are read every time, so any change to the table (through
+    save_rule or not) counts at once; what is saved is compiling the SELECT again and checking
+    rows identical to the ones checked last time."""
+    global _checked
     try:
-        rows = list(ColourRule.select().order_by(ColourRule.position, ColourRule.id))
+        rows = _rule_rows()
         if not rows:
             raise RuleDataError("no colour rules are stored")
-        return [_row_to_rule(row) for row in rows if row.enabled]
+        if rows == _checked[0]:
+            return list(_checked[1])
+        fields = ColourRule._meta.sorted_fields
+        models = [ColourRule(**{f.name: f.python_value(v) for f, v in zip(fields, row)}) for row in rows]
+        rules = [_row_to_rule(row) for row in models if row.enabled]
+        _checked = (rows, rules)
+        return list(rules)
     except (peewee.PeeweeException, ValueError, TypeError, ApiError) as exc:
         raise RuleDataError(f"colour rules unreadable: {type(exc).__name__}") from exc
 

@@ -4,20 +4,31 @@ A scan resolves the code, picks who is scanning (me, a family member, a proxy id
 the place type's flow (profile on the first scan, the flow's form, temperature, the checkpoint's
 travel check, one compound per person), reads the current colour and answers the verdict. The
 entry record is idempotent on the client's request id: a retried scan returns the first answer.
+
+Two ways to run it. `scan` does everything in one transaction on the calling thread. The API's
+`scan_grouped` reads first; when the scan has nothing to write but its entry record (and a
+normal temperature) - the common case of a known person - the rows go to the group-commit writer
+(services/entry_writer.py) and the answer is given once they are committed; any other scan
+(profile to save, proxy identity, compound to bind, travel, fever) takes `scan`'s transaction.
+The hot-path look-ups are compiled once (`models.db.Prepared`), not at every scan.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+
+import peewee
 
 from models.accounts import Account
-from models.db import db
+from models.db import Prepared
 from models.fields import utcnow
 from models.people import Person
-from models.places import EntryRecord, Place
+from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
-from services import colour, family, identity, places, profile, risk_inputs
+from services import colour, entry_writer, family, identity, places, profile, residents, risk_inputs
+from services.entry_writer import write_transaction
 from services.errors import ApiError
 from services.place_types import PlaceType, clean_form, place_type
 from services.risk_inputs import china_date
@@ -28,6 +39,39 @@ FEVER = 37.3
 # Rules whose people the guard must notice at once: flashing red with a sound (C6).
 ALERT_RULES = {"key_region"}
 ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
+PLACE_VIEW_SECONDS = 60
+
+
+_ENTRY_BY_REQUEST = Prepared(lambda request_id: EntryRecord.select().where(EntryRecord.request_id == request_id)
+                              .limit(1), "\x00request-id")
+_CODE_AND_PLACE = Prepared(lambda token: PlaceCode.select(PlaceCode, Place).join(Place, peewee.JOIN.LEFT_OUTER)
+                            .where(PlaceCode.token == token).limit(1), "\x00token")
+# profile.self_person's query, compiled once.
+_SELF_PERSON = Prepared(lambda account_id: Person.select().where((Person.account == account_id)
+                                                                  & (Person.relation == "self")).limit(1), -7340001)
+_place_views: dict = {}
+
+
+def _active_place(token) -> Place:
+    """places.active_place in one compiled query; any code but an active one of an active place
+    goes through places.active_place itself, which says what is wrong."""
+    code = _CODE_AND_PLACE.first(token) if isinstance(token, str) and len(token) <= 32 else None
+    if code is None or code.status != "active" or code.place_id is None or code.place.status != "active":
+        return places.active_place(token)[1]
+    return code.place
+
+
+def _place_view(place: Place) -> dict:
+    """places.place_view, kept a minute per version of the place row: the address it may derive
+    from the region tree costs two queries, so a renamed region shows within the minute."""
+    key = (place.id, place.created_at, place.name, place.address, place.region_id, place.place_type)
+    now = time.monotonic()
+    kept = _place_views.get(key)
+    if kept is None or kept[0] < now:
+        if len(_place_views) > 10000:
+            _place_views.clear()
+        kept = _place_views[key] = (now + PLACE_VIEW_SECONDS, places.place_view(place))
+    return kept[1]
 
 
 def describe_code(token: str, account: Account) -> dict:
@@ -83,6 +127,7 @@ def _bind_compound(person: Person, place: Place) -> None:
     if person.compound_id is None:
         Person.update(compound=place.region_id).where(Person.id == person.id).execute()
         person.compound = place.region_id
+        residents.bind(person, place.region, source="scan")  # what the back office lists (G3)
     elif person.compound_id != place.region_id:
         raise ApiError("not_this_compound", "非本小区人员，禁止入内", 403, "code")
 
@@ -107,49 +152,116 @@ def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitt
     alert = ALERT if any(d["rule"] in ALERT_RULES for d in verdict["details"]) else None
     return {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},
             "admit": admitted, "admit_label": "允许通行" if admitted else "禁止通行",
-            "place": places.place_view(place), "flow": flow.code, "flow_label": flow.label, "source": source,
+            "place": _place_view(place), "flow": flow.code, "flow_label": flow.label, "source": source,
             "name_masked": identity.mask_name(person.name), "id_masked": identity.mask_id_number(person.id_number),
             "registered_at": local_iso(registered_at), "alert": alert}
 
 
-def scan(account: Account, body: dict, config) -> dict:
-    """scanPlace: run the place type's flow and answer the verdict; one entry record per scan."""
+def _begin(account: Account, body: dict):
+    """What needs no transaction: the request id (a retry answers its first answer at once), the
+    place, its type and flow, the temperature. Returns the first answer or the scan's setting."""
     request_id = body["request_id"]
     if not REQUEST_ID_RE.fullmatch(request_id):
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
-    earlier = EntryRecord.get_or_none(EntryRecord.request_id == request_id)
+    earlier = _ENTRY_BY_REQUEST.first(request_id)
     if earlier is not None:
         return _replay(earlier, account)
-    _, place = places.active_place(body["code"])
+    place = _active_place(body["code"])
     kind = place_type(place.place_type)
     flow = kind.flow(body["flow"])
     temperature = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
-    with db.atomic():
+    return request_id, place, kind, flow, temperature
+
+
+def _form(person: Person, flow, body: dict) -> dict | None:
+    """The flow's form, checked, when this scan must fill it; None when it need not."""
+    if not flow.form or not (flow.ask_every_time or body.get("form") or not _has_scanned(person, flow.code)):
+        return None
+    return clean_form(flow.form, body.get("form"))
+
+
+def _travelled(form: dict | None, kind: PlaceType) -> bool:
+    return form is not None and bool(form.get("returned_from_elsewhere") or form.get("from_abroad")
+                                     or kind.category == "checkpoint")
+
+
+def _record(account: Account, body: dict, config, request_id: str, place: Place, kind: PlaceType, flow,
+            person: Person, source: str, form: dict | None, temperature, now) -> tuple[dict, dict, dict | None]:
+    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None)."""
+    verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
+    admitted = verdict["colour"] in kind.admits and verdict["colour"] != "unknown"
+    answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
+    form = form or {}
+    if body.get("quick_checkin"):
+        form = {**form, "quick_checkin": True}
+    entry = {"request_id": request_id, "place": place.id, "person": person.id, "account": account.id,
+             "flow": flow.code, "source": source, "temperature": temperature, "colour": verdict["colour"],
+             "admitted": admitted, "form": json.dumps(form, ensure_ascii=False),
+             "verdict": json.dumps(answer, ensure_ascii=False), "created_at": now}
+    normal = None
+    if temperature is not None and temperature < FEVER:
+        # A normal temperature cannot raise a colour: stored, with no recompute on the hot path.
+        normal = {"person": person.id, "subject": person.subject, "value": temperature, "measured_at": now,
+                  "event_date": china_date(now), "source": "scan", "recorded_by": account.id,
+                  "created_at": now}
+    return answer, entry, normal
+
+
+def scan(account: Account, body: dict, config) -> dict:
+    """scanPlace, all in one transaction on this thread: run the place type's flow (profile,
+    proxy identity, compound binding, travel, fever) and answer the verdict; one entry per scan."""
+    begun = _begin(account, body)
+    return begun if isinstance(begun, dict) else _scan_in_transaction(account, body, config, *begun)
+
+
+def _scan_in_transaction(account: Account, body: dict, config, request_id: str, place: Place, kind: PlaceType,
+                         flow, temperature) -> dict:
+    with write_transaction():
         person, source = _who(account, body)
-        needs_form = bool(flow.form) and (flow.ask_every_time or not _has_scanned(person, flow.code)
-                                          or bool(body.get("form")))
-        form = clean_form(flow.form, body.get("form")) if needs_form else {}
+        form = _form(person, flow, body)
         if flow.binds_compound:
             _bind_compound(person, place)
-        if needs_form:
+        if form is not None:
             _travel(person, flow.code, form, "checkpoint" if kind.category == "checkpoint" else "declaration")
         now = utcnow()
         if temperature is not None and temperature >= FEVER:
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
-        elif temperature is not None:
-            # A normal temperature cannot raise a colour: stored, with no recompute on the hot path.
-            TemperatureRecord.create(person=person, subject=person.subject, value=temperature, measured_at=now,
-                                     event_date=china_date(now), source="scan", recorded_by=account)
-        verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
-        admitted = verdict["colour"] in kind.admits and verdict["colour"] != "unknown"
-        answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
-        if body.get("quick_checkin"):
-            form = {**form, "quick_checkin": True}
-        EntryRecord.create(request_id=request_id, place=place, person=person, account=account, flow=flow.code,
-                           source=source, temperature=temperature, colour=verdict["colour"], admitted=admitted,
-                           form=json.dumps(form, ensure_ascii=False), verdict=json.dumps(answer, ensure_ascii=False),
-                           created_at=now)
+        answer, entry, normal = _record(account, body, config, request_id, place, kind, flow, person, source,
+                                        form, temperature, now)
+        if normal is not None:
+            TemperatureRecord.insert(normal).execute()
+        EntryRecord.insert(entry).execute()
     return answer
+
+
+async def scan_grouped(account: Account, body: dict, config) -> dict:
+    """scanPlace for the event loop: a scan that writes nothing but its entry (and a normal
+    temperature) is read here and written by the group-commit writer, the answer given once the
+    batch is committed; any other scan (profile to save, proxy identity, compound to bind,
+    travel, fever) takes `scan`'s single transaction."""
+    begun = _begin(account, body)
+    if isinstance(begun, dict):
+        return begun
+    request_id, place, kind, flow, temperature = begun
+    if body.get("identity") is not None or (temperature is not None and temperature >= FEVER):
+        return _scan_in_transaction(account, body, config, *begun)
+    if body.get("member_id") is not None or body.get("proxy_identity_id") is not None:
+        person, source = _who(account, body)  # reads only
+    else:
+        person, source = _SELF_PERSON.first(account.id), "self"
+        if not profile.is_complete(person):  # the profile must be saved first (or refused)
+            return _scan_in_transaction(account, body, config, *begun)
+    if flow.binds_compound and person.compound_id is None:
+        return _scan_in_transaction(account, body, config, *begun)
+    form = _form(person, flow, body)
+    if _travelled(form, kind):
+        return _scan_in_transaction(account, body, config, *begun)
+    if flow.binds_compound:
+        _bind_compound(person, place)  # bound here already, or refused: nothing to write
+    answer, entry, normal = _record(account, body, config, request_id, place, kind, flow, person, source, form,
+                                    temperature, utcnow())
+    earlier = await entry_writer.writer.write(entry, normal)
+    return answer if earlier is None else _replay(earlier, account)
 
 
 def _replay(entry: EntryRecord, account: Account) -> dict:
