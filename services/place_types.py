@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.errors import ApiError
-from services.forms import FormField, clean_form  # noqa: F401 (clean_form: re-exported for the scan flow)
+from services.forms import FormField
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from models.places import CodeBatch, Place, PlaceCode
 from models.regions import Region
 from services import identity, place_code_images
 from services.errors import ApiError
-from services.place_types import PlaceType, clean_form, place_type
+from services.forms import clean_form
+from services.place_types import PlaceType, place_type
 
 MAX_BATCH = 5000
 

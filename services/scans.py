@@ -30,7 +30,8 @@ from models.risk_inputs import TemperatureRecord
 from services import colour, entry_writer, family, identity, places, profile, residents, risk_inputs
 from services.entry_writer import write_transaction
 from services.errors import ApiError
-from services.place_types import PlaceType, clean_form, place_type
+from services.forms import clean_form
+from services.place_types import PlaceType, place_type
 from services.risk_inputs import china_date
 from services.timefmt import local_iso
 
