@@ -63,7 +63,17 @@ class Config:
     smtp_password: str = ""
     smtp_from: str = ""
     smtp_starttls: bool = True
+    # H1 investigation-list imports: upload size, inflated size, data rows; the railway list keeps
+    # passengers who boarded at these stations (comma-separated, matched as part of the name).
+    import_max_bytes: int = 100 * 1024 * 1024
+    import_max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    import_max_rows: int = 1_000_000
+    import_tmp_dir: str = ""  # where uploads wait for their import (default: the system temp dir)
+    railway_boarding_stations: str = "武汉,汉口,武昌"
     not_reported_at: str = "10:00"  # I3: when the daily not-reported lists are built (HH:MM, Asia/Shanghai)
+    retention_days: int = 28  # I4: entry records and temperatures older than this are deleted (statistics stay)
+    stats_window_hours: int = 3  # I2: the last completed hours the hourly statistics job always recomputes
+    job_lock_seconds: int = 600  # I5: a job runner's lock lapses this long after its last heartbeat
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -100,6 +110,14 @@ class Config:
         "SMTP_FROM": ("smtp_from", str),
         "SMTP_STARTTLS": ("smtp_starttls", bool),
         "NOT_REPORTED_AT": ("not_reported_at", str),
+        "IMPORT_MAX_BYTES": ("import_max_bytes", int),
+        "IMPORT_MAX_UNCOMPRESSED_BYTES": ("import_max_uncompressed_bytes", int),
+        "IMPORT_MAX_ROWS": ("import_max_rows", int),
+        "IMPORT_TMP_DIR": ("import_tmp_dir", str),
+        "RAILWAY_BOARDING_STATIONS": ("railway_boarding_stations", str),
+        "RETENTION_DAYS": ("retention_days", int),
+        "STATS_WINDOW_HOURS": ("stats_window_hours", int),
+        "JOB_LOCK_SECONDS": ("job_lock_seconds", int),
         "CAPTCHA_FIXED_ANSWER": ("captcha_fixed_answer", str),
         "ADMIN_COOKIE_SECURE": ("admin_cookie_secure", bool),
         "TZ": ("tz", str),

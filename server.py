@@ -20,6 +20,7 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
+from admin import investigation_pages, venue_pages
 from config import Config
 from handlers import h5
 from handlers.base import NotFoundHandler
@@ -85,6 +86,8 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             *routes,
             *h5.routes(config),
             *admin_handlers.routes(config),
+            *venue_pages.routes(config),
+            *investigation_pages.routes(config),
         ],
         config=config,
         services=gateways if gateways is not None else platform_gateways(config),

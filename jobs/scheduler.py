@@ -1,5 +1,25 @@
 """The APScheduler set-up: one scheduler, each job a module-level function with an explicit id,
-coalesced and never run twice at once."""
+coalesced, never run twice at once, and run through the database lock of jobs/runner_lock.py.
+
+Where the jobs run (I5):
+
+- one server process: in it (RUN_JOBS=1, the default);
+- several server processes: RUN_JOBS=0 on every one of them, and one `python -m jobs` process
+  (started once, e.g. by systemd, beside them) runs the scheduler;
+- whatever is started by mistake, each scheduled run of a job happens once: every runner claims
+  the run's slot in `job_lock` first (see jobs/runner_lock.py), and a run started by hand
+  (`python -m jobs run <job>`) waits for nobody but runs only while no other runner holds the job.
+
+The runner's jobs are CPU work beside the servers' requests: give `python -m jobs` a low CPU
+priority (systemd: `CPUWeight=10`, or `Nice=19`; with the kernel's autogroup scheduling a plain
+`nice` only ranks processes of one session). bench/admin_lists.py measures the scans with the
+jobs running at both priorities.
+
+Every job is idempotent (it recomputes or deletes what is due, it never adds to a total), so a
+run repeated after a crash is harmless. `coalesce=True` folds missed runs into one,
+`max_instances=1` keeps a slow run from overlapping the next, and `misfire_grace_time` lets a run
+up to 10 minutes late still happen (a restart at :01 does not lose the :02 statistics).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +27,30 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.tornado import TornadoScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import colour_recompute, not_reported
+from jobs import colour_recompute, hourly_stats, not_reported, overseas_alerts, retention, runner_lock
 
 TIMEZONE = "Asia/Shanghai"
+MISFIRE_GRACE_SECONDS = 600
+
+
+def _job(job_id, func, trigger):
+    # JOBS holds the functions wrapped by the lock, so `python -m jobs run X` goes through it too.
+    return job_id, runner_lock.exclusive(job_id, func), trigger
+
 
 # (job id, function, trigger) — a new job is one line here and one module in jobs/. A trigger that
 # depends on a setting is given as a function of the Config.
 JOBS = [
     # Every hour at :05, so day 15 turns green in the first hour of the day.
-    (colour_recompute.JOB_ID, colour_recompute.run, CronTrigger(minute=5, timezone=TIMEZONE)),
+    _job(colour_recompute.JOB_ID, colour_recompute.run, CronTrigger(minute=5, timezone=TIMEZONE)),
     # Daily at NOT_REPORTED_AT (default 10:00).
-    (not_reported.JOB_ID, not_reported.run, lambda config: not_reported.trigger(config, TIMEZONE)),
+    _job(not_reported.JOB_ID, not_reported.run, lambda config: not_reported.trigger(config, TIMEZONE)),
+    # Every hour at :02: the hour that just ended, and any late one.
+    _job(hourly_stats.JOB_ID, hourly_stats.run, CronTrigger(minute=2, timezone=TIMEZONE)),
+    # Every night at 03:30, after that hour's statistics.
+    _job(retention.JOB_ID, retention.run, lambda config: retention.trigger(config, TIMEZONE)),
+    # Every 10 minutes: overseas returnees still 待反馈 4 hours after their expected arrival.
+    _job(overseas_alerts.JOB_ID, overseas_alerts.run, overseas_alerts.trigger(TIMEZONE)),
 ]
 
 
@@ -30,8 +63,11 @@ def make_scheduler(config=None) -> TornadoScheduler:
         config = Config.from_env()
     scheduler = TornadoScheduler(timezone=TIMEZONE, executors={"default": ThreadPoolExecutor(2)})
     for job_id, func, trigger in JOBS:
-        if callable(trigger):
+        if callable(trigger) and not hasattr(trigger, "get_next_fire_time"):
             trigger = trigger(config)
-        scheduler.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True, coalesce=True,
-                          max_instances=1, misfire_grace_time=600)
+        # Scheduled runs claim the slot their trigger fired for, so a second runner skips it.
+        scheduled = runner_lock.exclusive(job_id, getattr(func, "__wrapped__", func), trigger,
+                                          MISFIRE_GRACE_SECONDS, max(30, config.job_lock_seconds))
+        scheduler.add_job(scheduled, trigger, id=job_id, name=job_id, replace_existing=True, coalesce=True,
+                          max_instances=1, misfire_grace_time=MISFIRE_GRACE_SECONDS)
     return scheduler

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
 from pymysql.constants import CLIENT
-from playhouse.pool import PooledMySQLDatabase, PooledSqliteDatabase
+from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
 db = peewee.DatabaseProxy()
@@ -36,16 +36,15 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///"):]) or ":memory:"
-        pragmas = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": "normal"}
+        # busy_timeout first: the pragmas after it then wait for a lock instead of failing at once.
+        pragmas = {"busy_timeout": 5000, "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
         if path == ":memory:":
             return peewee.SqliteDatabase(path, pragmas=pragmas)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        # Pooled, so closing at the end of a request is cheap; each connection serves one thread
-        # at a time. Transactions take the write lock when they begin (IMMEDIATE): a transaction
-        # that reads and then writes would otherwise fail at once, without waiting, when another
-        # thread (the entry writer) holds the lock.
-        return PooledSqliteDatabase(path, pragmas=pragmas, lock_type="IMMEDIATE", check_same_thread=False,
-                                    max_connections=max_connections, stale_timeout=300)
+        # Transactions take the write lock when they begin (IMMEDIATE): a transaction that reads
+        # and then writes would otherwise fail at once, without waiting, when another thread (the
+        # entry writer) holds the lock.
+        return peewee.SqliteDatabase(path, pragmas=pragmas, lock_type="IMMEDIATE")
     if parsed.scheme in ("mysql", "mysql+pymysql", "mariadb"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         return ReconnectingPooledMySQL(

@@ -168,6 +168,9 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "back office", _v7_back_office),
     Migration(8, "investigations", _v8_investigations),
     Migration(9, "statistics", _v9_statistics),
+    # Versions 8 and 9 were stamped on development databases before their tables were declared.
+    Migration(10, "investigation and statistics tables",
+              lambda migrator: create_tables([*INVESTIGATION_MODELS, *STATISTICS_MODELS])),
 ]
 
 

@@ -1,0 +1,142 @@
+"""The venue back office's own pages: the statistics list with its two sets of figures, and the
+dashboards (G5, G7). Everything else of the venue pages is the generic resource handlers.
+
+- `/admin/r/venue_<type>_stats/` — the resource's list, rendered with venue/stats.html: the
+  hourly summary above the search, the search's own sums under it (the seed's taxi rule), and a
+  search error shown on the page, with the search kept. (Without these routes the generic list
+  still serves it, with the hourly summary only.)
+- `/admin/dashboard` — 数据看板 for city, district and venue-type admins, scoped to their region
+  (and type): scans per hour and per day, the abnormal share, the top places, activations, as
+  SVG drawn here (services/svg_charts.py), with the figures beside them.
+
+`routes(config)` must come before `admin.handlers.routes(config)` in the application (the
+stats URL is also matched by the generic list).
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+
+from admin.handlers import AdminHandler, ResourceHandler
+from admin.resources.venues import VenueStatsAdmin
+from services import statistics, svg_charts, venue_admin
+from services.errors import ApiError
+from services.place_types import PLACE_TYPES, place_type
+from services.timefmt import china_day_start
+
+DASHBOARD_ROLES = ("city", "district")
+
+
+class VenueStatsHandler(ResourceHandler):
+    """<类型>扫码统计: cards (hourly), search, the search's sums, the rows, 导出."""
+
+    def get(self, name):
+        resource = self.resource(name)
+        if not isinstance(resource, VenueStatsAdmin):
+            raise ApiError("not_found", "页面不存在", 404)
+        params = self.params()
+        after = params.get("after")
+        error = field = None
+        try:
+            query = resource.filtered(self.ctx, params)
+            rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
+            sums = resource.search_sums(self.ctx, params)
+        except ApiError as exc:
+            if exc.status != 400:
+                raise
+            self.set_status(400)
+            error, field, rows, next_key, sums = exc.message, exc.field, [], None, None
+        keep = {k: v for k, v in params.items() if k != "after" and v}
+        self.render_page("venue/stats.html", resource=resource, rows=rows, params=params, next_key=next_key,
+                         query_string=urllib.parse.urlencode(keep), cards=resource.cards(self.ctx), sums=sums,
+                         first_page=not after, error=error, field=field)
+
+
+def _dashboard_types(admin, requested: str) -> list[str] | None:
+    """The place types the dashboard covers: a venue admin's own; city / district: all, or one."""
+    own = venue_admin.type_of_role(admin.role)
+    if own is None and admin.role not in DASHBOARD_ROLES:
+        raise ApiError("forbidden", "当前账号无权访问该页面", 403)
+    if requested:
+        place_type(requested)  # an unknown type is a 400
+        venue_admin.require_type(admin, requested)
+        return [requested]
+    return [own] if own else None
+
+
+def dashboard_data(admin, types: list[str] | None) -> dict:
+    """Every figure of the dashboard (kept until the next hourly run, activations live)."""
+    region = functools.partial(venue_admin.region_condition, admin)
+    scope = statistics.Scope(types, region)
+
+    def compute():
+        return {"totals": statistics.totals(scope), "hourly": statistics.hourly_series(scope),
+                "daily": statistics.daily_series(scope), "top": statistics.top_places(scope),
+                "by_type": statistics.by_type(scope) if types is None or len(types) > 1 else []}
+
+    key = ("dashboard", tuple(types) if types else None, admin.region_id, venue_admin.city_wide(admin))
+    data = dict(statistics.cached(key, compute))
+    if types is None:
+        data["activated"] = venue_admin.activations(admin, None)
+        data["activated_today"] = venue_admin.activations(admin, None, since=china_day_start())
+    else:
+        data["activated"] = sum(venue_admin.activations(admin, t) for t in types)
+        data["activated_today"] = sum(venue_admin.activations(admin, t, since=china_day_start()) for t in types)
+    data["activations"] = statistics.activations_by_day(types, region)
+    data["updated"] = statistics.updated_text()
+    return data
+
+
+def share(abnormal: int, scans: int) -> float:
+    return abnormal / scans if scans else 0.0
+
+
+def charts(data: dict) -> dict:
+    """The dashboard's SVG charts."""
+    hour_labels = [statistics.local_text(h)[11:13] + "时" for h, _, _ in data["hourly"]]
+    day_labels = [d.strftime("%m-%d") for d, _, _ in data["daily"]]
+    return {
+        "hourly": svg_charts.bar_chart(hour_labels, [
+            ("正常", [s - a for _, s, a in data["hourly"]], svg_charts.BLUE),
+            ("异常", [a for _, _, a in data["hourly"]], svg_charts.RED)], title="每小时扫码次数（最近24小时）"),
+        "daily": svg_charts.bar_chart(day_labels, [
+            ("正常", [s - a for _, s, a in data["daily"]], svg_charts.BLUE),
+            ("异常", [a for _, _, a in data["daily"]], svg_charts.RED)], title="每日扫码次数（最近30天）"),
+        "share": svg_charts.line_chart(day_labels, [share(a, s) for _, s, a in data["daily"]],
+                                       title="异常扫码占比（最近30天）", percent=True, name="异常占比"),
+        "top": svg_charts.hbar_chart([p["name"] for p in data["top"]], [p["scans"] for p in data["top"]],
+                                     title="扫码次数最多的场所（最近7天）"),
+        "activations": svg_charts.bar_chart([d.strftime("%m-%d") for d, _ in data["activations"]],
+                                            [("激活数", [n for _, n in data["activations"]], svg_charts.GREEN)],
+                                            title="每日激活数（最近30天）"),
+    }
+
+
+class DashboardHandler(AdminHandler):
+    """数据看板: the admin's region (and type) at a glance."""
+
+    def get(self):
+        requested = self.get_query_argument("type", "").strip()
+        types = _dashboard_types(self.admin, requested)
+        data = dashboard_data(self.admin, types)
+        own = venue_admin.type_of_role(self.admin.role)
+        choices = {} if own else {code: t.label for code, t in PLACE_TYPES.items()}
+        title = PLACE_TYPES[types[0]].label if types and len(types) == 1 else "全部场所"
+        self.render_page("venue/dashboard.html", data=data, charts=charts(data), choices=choices,
+                         requested=requested, title=title, labels={c: t.label for c, t in PLACE_TYPES.items()},
+                         share=share, local_text=statistics.local_text, stats_link=_stats_link(self.admin, types))
+
+
+def _stats_link(admin, types) -> str | None:
+    if types and len(types) == 1 and PLACE_TYPES[types[0]].pre_generated:
+        return f"/admin/r/venue_{types[0]}_stats/"
+    return None
+
+
+def routes(config) -> list:
+    """The venue pages' routes: put them before admin.handlers.routes(config)."""
+    return [
+        (r"/admin/r/(?P<name>venue_[a-z_]+_stats)/", VenueStatsHandler),
+        (r"/admin/dashboard", DashboardHandler),
+    ]

@@ -1,0 +1,428 @@
+"""The Excel import (H1): an upload is checked (`xlsx.inspect`, then its header row) while the
+uploader waits, becomes an `ImportJob`, and is imported off the IOLoop on one import thread with
+its own database connection. Rows are read, checked and prepared (encrypted, blind-indexed) in
+batches of `BATCH`; a large sheet is read by a helper process (`python -m
+services.investigations.importer`) so that this CPU half runs on a second core while the import
+thread writes: person match, dispatch, one multi-row INSERT per batch, the refused cells, the job's
+progress, committed every `TRANSACTION_ROWS` rows. Good rows are kept, bad ones are reported cell
+by cell (row number, column, reason) and downloadable as an xlsx; rows already on the list are
+ignored (dedupe by row key), so importing the same file again adds nothing. A job that stops
+part-way (too many rows, a broken sheet, a database error) removes what it wrote.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import os
+import pickle
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from models.db import db, is_mysql
+from models.fields import utcnow
+from models.investigations import ImportJob, ImportRowError, TaskRecord
+from models.regions import Region
+from services import excel
+from services.errors import ApiError
+from services.investigations import cells, sources, xlsx
+from services.investigations.dispatch import Dispatcher
+from services.investigations.records import RowBuilder, SqlLiterals, execute_many, insert_rows
+from services.investigations.sources import Source
+from services.timefmt import china_today
+
+log = logging.getLogger("healthcode.investigations.import")
+
+BATCH = 1000
+# Rows per transaction: fewer commits write each index page fewer times (progress moves per commit).
+TRANSACTION_ROWS = 10_000
+SQLITE_CACHE_KB = 32 * 1024  # bounded: the import's memory must not grow with the file
+# Sheets this large (about 10,000 rows) are read by a helper process while this thread writes.
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+STATUS_LABELS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "已失败"}
+_HEADER_NOISE = re.compile(r"[\s*＊:：]")
+ERROR_FIELDS = (ImportRowError.job, ImportRowError.row_number, ImportRowError.column, ImportRowError.reason)
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="import")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What an import needs from the configuration."""
+
+    limits: xlsx.Limits
+    watched_stations: tuple[str, ...] = ()
+    data_key: str = ""  # the helper process encrypts too: it needs DATA_KEY
+    parallel: bool | None = None  # None: a helper process for large sheets only
+
+    @classmethod
+    def from_config(cls, config, parallel: bool | None = None) -> "Settings":
+        return cls(xlsx.Limits(max_bytes=config.import_max_bytes, max_uncompressed=config.import_max_uncompressed_bytes,
+                               max_rows=config.import_max_rows),
+                   tuple(s.strip() for s in (config.railway_boarding_stations or "").split(",") if s.strip()),
+                   config.data_key, parallel)
+
+
+def _normal(header) -> str:
+    return _HEADER_NOISE.sub("", cells.text_of(header)).replace("（", "(").replace("）", ")")
+
+
+def header_map(source: Source, header_row: list) -> dict[str, int]:
+    """Column key -> index in the sheet, found by header text (any order); a missing column
+    refuses the whole file, naming it."""
+    positions: dict[str, int] = {}
+    for index, header in enumerate(header_row):
+        positions.setdefault(_normal(header), index)
+    found, missing = {}, []
+    for column in source.columns:
+        for name in (column.header, *column.aliases):
+            if _normal(name) in positions:
+                found[column.key] = positions[_normal(name)]
+                break
+        else:
+            if not column.optional:
+                missing.append(column.header)
+    if missing:
+        raise ApiError("missing_columns", f"缺少必需的列：{'、'.join(missing)}（请使用“{source.label}”的模板）",
+                       400, "file")
+    return found
+
+
+def check_upload(path: str, source: Source, settings: Settings) -> tuple[xlsx.SheetInfo, dict[str, int]]:
+    """Everything checked before a job exists: the file (before parsing), then its header row."""
+    info = xlsx.inspect(path, settings.limits)
+    rows = xlsx.SheetReader(path, info).rows()
+    first = next(rows, None)
+    if first is None:
+        raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
+    columns = header_map(source, first[1])
+    if next(rows, None) is None:
+        raise ApiError("no_rows", "文件中只有表头，没有数据行", 400, "file")
+    return info, columns
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def create_job(admin, source: Source, category: str | None, file_name: str, path: str,
+               info: xlsx.SheetInfo, digest: str | None = None) -> ImportJob:
+    """The job of a checked upload (queued); `digest` is the file's sha256 when already known."""
+    if source.categories and category not in source.categories:
+        raise ApiError("invalid_field", "请选择所属分类", 400, "category")
+    if admin.role not in source.import_roles:
+        raise ApiError("forbidden", "当前账号不能导入该名单", 403)
+    return ImportJob.create(source=source.code, category=category if source.categories else None,
+                            file_name=(os.path.basename(file_name or "upload.xlsx"))[:255], file_hash=digest or file_hash(path),
+                            file_size=os.path.getsize(path), bytes_total=info.sheet_size, uploaded_by=admin)
+
+
+def start(job: ImportJob, path: str, info: xlsx.SheetInfo, columns: dict[str, int], settings: Settings):
+    """Queue the job on the import thread; the file is removed when it ends."""
+    return _EXECUTOR.submit(_run_in_thread, job.id, path, info, columns, settings)
+
+
+def _run_in_thread(job_id: int, path: str, info, columns, settings: Settings) -> None:
+    # peewee connections are per thread: this thread opens its own and closes it at the end.
+    db.connect(reuse_if_open=True)
+    try:
+        run(job_id, path, info, columns, settings)
+    finally:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        db.close()
+
+
+class _RowLimit(Exception):
+    pass
+
+
+def _checker(column, today):
+    """A column's check, with a fast path for the common cells (plain text, repeated dates)."""
+    if column.kind == "text":
+        def check_text(value):
+            if type(value) is str:
+                text = value.strip()
+                if text and len(text) <= column.max_len:
+                    return text
+            return cells.check(column, value, today)
+        return check_text
+    if column.kind == "date":
+        seen: dict = {}
+
+        def check_date(value):
+            # Lists carry few distinct dates: each is checked once (bounded, so memory stays flat).
+            try:
+                return seen[value]
+            except (KeyError, TypeError):
+                pass
+            result = cells.check(column, value, today)
+            if len(seen) < 4096:
+                try:
+                    seen[value] = result
+                except TypeError:
+                    pass
+            return result
+        return check_date
+    return lambda value: cells.check(column, value, today)
+
+
+def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: RowBuilder, max_rows: int):
+    """Read, check and prepare the rows: yields (prepared rows, error cells, rows, bad rows, bytes
+    read) per `BATCH`; raises _RowLimit past `max_rows`. Touches no database."""
+    reader = xlsx.SheetReader(path, info)
+    today = china_today()
+    job_id = builder.job_id
+    checks = [(c.key, c.header, columns[c.key], _checker(c, today)) for c in builder.source.columns if c.key in columns]
+    prepare = builder.prepare
+    prepared: list = []
+    errors: list = []
+    rows = bad = total = 0
+    row_iter = reader.rows()
+    next(row_iter, None)  # the header row, checked before the job was made
+    for row_number, raw in row_iter:
+        rows += 1
+        total += 1
+        if total > max_rows:
+            raise _RowLimit()
+        values, row_errors = {}, None
+        width = len(raw)
+        for key, header, index, check in checks:
+            try:
+                values[key] = check(raw[index] if index < width else None)
+            except cells.CellError as error:
+                if row_errors is None:
+                    row_errors = []
+                row_errors.append((job_id, row_number, header, error.reason[:255]))
+        if row_errors:
+            bad += 1
+            errors.extend(row_errors)
+        else:
+            prepared.append(prepare(values))
+        if len(prepared) + len(errors) >= BATCH:
+            yield prepared, errors, rows, bad, reader.bytes_done
+            prepared, errors, rows, bad = [], [], 0, 0
+    yield prepared, errors, rows, bad, reader.bytes_done
+
+
+def _reader_main() -> None:
+    """`python -m services.investigations.importer`: the helper process of a large import. Reads
+    its arguments (with DATA_KEY: it encrypts too) as one pickle on stdin, then writes the
+    batches to stdout as pickles, so the import thread writes one batch while this reads the next."""
+    from services import pii
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    args = pickle.load(stdin)
+    pii.configure(pii.DataCipher.from_setting(args["data_key"]))
+    literals = SqlLiterals(args["no_backslash_escapes"]) if args["literals"] else None
+    builder = RowBuilder(sources.get(args["source"]), category=args["category"], job_id=args["job_id"],
+                         admin_id=args["admin_id"], literals=literals)
+    try:
+        for batch in _batches(args["path"], args["info"], args["columns"], builder, args["max_rows"]):
+            pickle.dump(("batch", batch), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        message = ("done", _peak_kb())
+    except _RowLimit:
+        message = ("row_limit", None)
+    except ApiError as error:
+        message = ("refused", error.message)
+    except Exception as exc:  # reported by the import thread, which undoes the job
+        message = ("crashed", type(exc).__name__)
+    pickle.dump(message, stdout, protocol=pickle.HIGHEST_PROTOCOL)
+    stdout.flush()
+
+
+def _peak_kb() -> int:
+    """This process's peak memory since it started (VmHWM: not inherited across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+READER_PEAK_KB: dict[int, int] = {}  # job id -> its reader process's peak memory (the benchmark reads it)
+
+
+def _batches_from_process(path, info, columns, builder: RowBuilder, max_rows: int, data_key: str,
+                          literals: SqlLiterals | None = None):
+    """`_batches`, computed by a helper process (a second core does the CPU half of the import).
+    A fresh interpreter, not multiprocessing: nothing of the server is imported or forked there."""
+    process = subprocess.Popen([sys.executable, "-m", "services.investigations.importer"], cwd=_ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        pickle.dump({"data_key": data_key, "path": path, "info": info, "columns": columns,
+                     "source": builder.source.code, "category": builder.category, "job_id": builder.job_id,
+                     "admin_id": builder.admin_id, "max_rows": max_rows, "literals": literals is not None,
+                     "no_backslash_escapes": bool(literals and literals.no_backslash_escapes)}, process.stdin)
+        process.stdin.close()
+        while True:
+            try:
+                kind, payload = pickle.load(process.stdout)
+            except (EOFError, pickle.UnpicklingError):
+                raise RuntimeError("import reader process ended unexpectedly") from None
+            if kind == "batch":
+                yield payload
+            elif kind == "done":
+                READER_PEAK_KB[builder.job_id] = payload or 0
+                while len(READER_PEAK_KB) > 100:
+                    READER_PEAK_KB.pop(next(iter(READER_PEAK_KB)))
+                return
+            elif kind == "row_limit":
+                raise _RowLimit()
+            elif kind == "refused":
+                raise ApiError("not_xlsx", payload, 400, "file")
+            else:
+                raise RuntimeError(f"import reader process failed: {payload}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+        process.wait(10)
+
+
+def _mysql_literals() -> SqlLiterals | None:
+    """On MySQL, the reader process writes the rows as SQL text, escaped for this server's mode."""
+    if not is_mysql():
+        return None
+    from pymysql.constants import SERVER_STATUS
+
+    status = getattr(db.connection(), "server_status", 0) or 0
+    return SqlLiterals(bool(status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES))
+
+
+def _bigger_sqlite_cache():
+    """SQLite only: a larger page cache for this connection while it imports (the previous
+    setting, to put back). The keyed-hash indexes (row key, ID, phone) take rows in random order:
+    with the default 2 MB cache a million rows cost nearly twice what they cost with this."""
+    if is_mysql():
+        return None
+    previous = db.execute_sql("PRAGMA cache_size").fetchone()[0]
+    db.execute_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+    return previous
+
+
+def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], settings: Settings) -> ImportJob:
+    """Import a checked file for its job, on the calling thread and connection. A large file is
+    read and checked by a helper process meanwhile (`Settings.parallel`)."""
+    job = ImportJob.get_by_id(job_id)
+    source = sources.get(job.source)
+    uploader = job.uploaded_by if job.uploaded_by_id else None
+    region = Region.get_by_id(uploader.region_id) if uploader else None
+    ImportJob.update(status="running", started_at=utcnow()).where(ImportJob.id == job_id).execute()
+    existing = TaskRecord.select().where(TaskRecord.source == source.code).count() if \
+        source.dispatch == "boarding_station" else 0
+    dispatcher = Dispatcher(source, region, watched_stations=settings.watched_stations, start=existing)
+    builder = RowBuilder(source, category=job.category, job_id=job_id, admin_id=uploader.id if uploader else None)
+    parallel = settings.parallel if settings.parallel is not None else info.sheet_size >= PARALLEL_MIN_BYTES
+    literals = None
+    if parallel and settings.data_key:
+        literals = _mysql_literals()
+        batches = _batches_from_process(path, info, columns, builder, settings.limits.max_rows, settings.data_key,
+                                        literals)
+    else:
+        batches = _batches(path, info, columns, builder, settings.limits.max_rows)
+    counts = {"rows": 0, "good": 0, "bad": 0, "inserted": 0, "duplicates": 0, "filtered": 0}
+    failure = None
+    transaction, in_transaction = None, 0
+    previous_cache = _bigger_sqlite_cache()
+    try:
+        for prepared, errors, rows, bad, bytes_done in batches:
+            if transaction is None:
+                transaction = db.atomic()
+                transaction.__enter__()
+            inserted, filtered = insert_rows(dispatcher, prepared, literals)
+            counts["rows"] += rows
+            counts["bad"] += bad
+            counts["good"] += len(prepared)
+            counts["inserted"] += inserted
+            counts["filtered"] += filtered
+            counts["duplicates"] += len(prepared) - filtered - inserted
+            execute_many(ImportRowError, ERROR_FIELDS, errors)
+            ImportJob.update(**counts, bytes_done=bytes_done).where(ImportJob.id == job_id).execute()
+            in_transaction += rows
+            if in_transaction >= TRANSACTION_ROWS:
+                transaction.__exit__(None, None, None)
+                transaction, in_transaction = None, 0
+        if transaction is not None:
+            transaction.__exit__(None, None, None)
+            transaction = None
+    except _RowLimit:
+        failure = f"行数超过上限（最多 {settings.limits.max_rows:,} 行），本次导入已撤销，请拆分文件后重新上传"
+    except ApiError as error:
+        failure = error.message
+    except Exception:
+        log.exception("import %s failed", job_id)
+        failure = "导入失败（服务器内部错误），本次导入已撤销，请稍后重试"
+    finally:
+        if transaction is not None:
+            transaction.__exit__(RuntimeError, RuntimeError("import stopped"), None)  # rolls back
+        batches.close()
+        if previous_cache is not None:
+            db.execute_sql(f"PRAGMA cache_size = {int(previous_cache)}")
+    if failure is not None:
+        _undo(job_id, failure)
+    else:
+        ImportJob.update(status="done", finished_at=utcnow(), message=summary_text(counts)).where(
+            ImportJob.id == job_id).execute()
+    return ImportJob.get_by_id(job_id)
+
+
+def _undo(job_id: int, message: str) -> None:
+    """A job that stops part-way leaves nothing behind: its records go, the job says why."""
+    with db.atomic():
+        while True:
+            ids = [i for (i,) in TaskRecord.select(TaskRecord.id).where(TaskRecord.import_job == job_id)
+                   .limit(5000).tuples()]
+            if not ids:
+                break
+            TaskRecord.delete().where(TaskRecord.id.in_(ids)).execute()
+        ImportRowError.delete().where(ImportRowError.job == job_id).execute()
+        ImportJob.update(status="failed", message=message[:255], finished_at=utcnow(), inserted=0).where(
+            ImportJob.id == job_id).execute()
+
+
+def summary_text(counts: dict) -> str:
+    text = f"共 {counts['rows']} 行：成功 {counts['good']} 行（新增 {counts['inserted']} 行"
+    if counts["duplicates"]:
+        text += f"，已存在 {counts['duplicates']} 行未重复添加"
+    if counts["filtered"]:
+        text += f"，按上车站筛除 {counts['filtered']} 行"
+    return text + f"），失败 {counts['bad']} 行"
+
+
+def progress(job: ImportJob) -> dict:
+    """What the upload page's progress bar polls."""
+    finished = job.status in ("done", "failed")
+    percent = 100 if job.status == "done" else (
+        min(99, int(job.bytes_done * 100 / job.bytes_total)) if job.bytes_total else 0)
+    return {"id": job.id, "status": job.status, "status_label": STATUS_LABELS.get(job.status, job.status),
+            "percent": percent, "rows": job.rows, "good": job.good, "bad": job.bad, "inserted": job.inserted,
+            "duplicates": job.duplicates, "filtered": job.filtered, "finished": finished,
+            "message": job.message or "", "has_errors": job.bad > 0}
+
+
+def error_report(job: ImportJob) -> bytes:
+    """The refused cells as an xlsx: 行号, 列, 原因 (nothing personal in it)."""
+    rows = (ImportRowError.select(ImportRowError.row_number, ImportRowError.column, ImportRowError.reason)
+            .where(ImportRowError.job == job.id).order_by(ImportRowError.row_number, ImportRowError.id).tuples()
+            .iterator())
+    return excel.write_xlsx(["行号", "列", "原因"], rows, sheet_title="导入错误报告", widths=[10, 18, 48])
+
+
+def blank_template(source: Source) -> bytes:
+    """The source's template: just its header row."""
+    return excel.write_xlsx(source.headers, [], sheet_title=source.label,
+                            widths=[max(12, 2 * len(h) + 4) for h in source.headers])
+
+
+if __name__ == "__main__":
+    _reader_main()

@@ -1,0 +1,404 @@
+"""任务排查 over HTTP on both databases (H1-H6): upload with the progress endpoint and the error
+report, every bad upload refused clearly with nothing written, templates, the lists' scoping (another
+district's record by id is a 403, hub staff see their mode), workflows with history and effects,
+overseas reports, statistics with their export, and the masked, audited list export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import time
+
+import openpyxl
+import pytest
+
+from admin import investigation_pages
+from models.fieldwork import OperationLog
+from models.investigations import TaskHistory, TaskRecord
+from models.regions import Region
+from models.risk_inputs import IsolationRecord, TravelRecord
+from models.people import Person
+from services import admin_auth, colour
+from services.demo import ZHENGZHOU
+from services.investigations import records, sources, workflow
+from services.regions import load_tree
+from tests.admin.conftest import CAPTCHA, AdminClient, page_error
+from tests.conftest import make_person, row_counts
+from tests.fakes import xlsx_files as files
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ACCOUNTS = {
+    "city": ("13810000001", "city", "410100"), "jinshui": ("13810000002", "district", "410105"),
+    "erqi": ("13810000003", "district", "410103"), "compound": ("13810000004", "compound", "410105001001001"),
+    "airport": ("13810000005", "hub_airport", "410100"), "hsr": ("13810000006", "hub_hsr", "410100"),
+    "community": ("13810000007", "community", "410105001001"),
+}
+
+
+@pytest.fixture
+def inv(make_server, sms):
+    """The server with this area's routes, the demo regions, and its accounts (made on demand)."""
+    server = make_server(extra_routes=investigation_pages.routes(None), captcha_fixed_answer=CAPTCHA,
+                         import_max_bytes=300 * 1024, railway_boarding_stations="武汉,汉口")
+    load_tree(ZHENGZHOU)
+    made = {}
+
+    def sign_in(key: str) -> AdminClient:
+        phone, role, region = ACCOUNTS[key]
+        if key not in made:
+            made[key] = admin_auth.create_admin(None, phone=phone, name=f"{key}管理员", role=role, region_code=region,
+                                                send_sms=False)
+        client = AdminClient(server.base_url)
+        assert client.login(phone, made[key][1]).status_code == 302
+        client.admin = made[key][0]
+        return client
+
+    server.sign_in = sign_in
+    return server
+
+
+def upload(client: AdminClient, content: bytes, source: str = "telecom", name: str = "名单.xlsx", **fields):
+    return client.http.post(client.base_url + "/admin/imports/new", params={"_xsrf": client.xsrf()},
+                            data={"source": source, **fields}, files={"file": (name, content, XLSX)},
+                            allow_redirects=False, timeout=20)
+
+
+def finished(client: AdminClient, response) -> dict:
+    """Follow an accepted upload to the end of its import through the progress endpoint."""
+    assert response.status_code == 303, (response.status_code, page_error(response) or response.text[:300])
+    job_url = response.headers["Location"]
+    deadline = time.time() + 30
+    while True:
+        progress = client.get(job_url + "/progress").json()
+        if progress["finished"] or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert progress["finished"], progress
+    progress["url"] = job_url
+    return progress
+
+
+def names_on(page) -> list[str]:
+    return re.findall(r'<td data-label="姓名">([^<]*)</td>', page.text)
+
+
+# --- upload ---------------------------------------------------------------------------------------------
+
+def test_upload_imports_in_the_background_with_progress_and_an_error_report(inv):
+    city = inv.sign_in("city")
+    page = city.get("/admin/imports/new?source=telecom")
+    assert page.status_code == 200 and "上传通管名单" in page.text and 'enctype="multipart/form-data"' in page.text
+    progress = finished(city, upload(city, files.telecom_xlsx(40, bad_every=10)))
+    assert (progress["status"], progress["percent"], progress["rows"], progress["good"], progress["bad"]) == (
+        "done", 100, 40, 36, 4)
+    job_page = city.get(progress["url"])
+    assert 'id="import-progress"' in job_page.text and "/admin/static/import_progress.js" in job_page.text
+    assert "下载错误报告" in job_page.text and "成功 36 行" in job_page.text
+    report = city.get(progress["url"] + "/errors.xlsx")
+    assert report.headers["Content-Type"] == XLSX
+    lines = list(openpyxl.load_workbook(io.BytesIO(report.content), read_only=True).active.iter_rows(values_only=True))
+    assert lines[0] == ("行号", "列", "原因") and lines[1] == (11, "证件号码", "身份证号码校验位错误") and len(lines) == 5
+    assert TaskRecord.select().count() == 36
+    # The district sees what went to it, masked.
+    listing = inv.sign_in("jinshui").get("/admin/r/task_telecom/")
+    jinshui = TaskRecord.select().join(Region, on=(TaskRecord.district == Region.id)).where(Region.name == "金水区")
+    assert len(names_on(listing)) == jinshui.count() > 0
+    assert files.id_number(0) not in listing.text and "410105*****" in listing.text
+    assert inv.sign_in("city").get("/admin/static/import_progress.js").status_code == 200
+
+
+def test_the_same_file_twice_adds_no_duplicates(inv):
+    city = inv.sign_in("city")
+    content = files.telecom_xlsx(20)
+    first = finished(city, upload(city, content))
+    second = finished(city, upload(city, content))
+    assert (first["inserted"], second["inserted"], second["duplicates"]) == (20, 0, 20)
+    assert TaskRecord.select().count() == 20
+    assert "已存在 20 行未重复添加" in city.get(second["url"]).text
+
+
+@pytest.mark.parametrize("content, status, message", [
+    (files.csv_renamed(), 400, "不是有效的 Excel（xlsx）文件"),
+    (files.zip_bomb(40), 400, "疑似压缩炸弹"),
+    (b"", 400, "文件为空"),
+    (files.without_column(files.TELECOM_HEADERS, [files.telecom_row(1)], "基站归属区县"), 400,
+     "缺少必需的列：基站归属区县"),
+    (files.workbook_bytes(files.TELECOM_HEADERS, []), 400, "没有数据行"),
+])
+def test_bad_uploads_are_refused_clearly_and_write_nothing(inv, content, status, message):
+    city = inv.sign_in("city")
+    before = row_counts()
+    response = upload(city, content)
+    assert response.status_code == status and message in page_error(response), page_error(response)
+    assert "上传通管名单" in response.text  # the form again, to try another file
+    assert row_counts() == before
+
+
+def test_a_file_over_the_limit_is_refused_with_413(inv):
+    city = inv.sign_in("city")
+    before = row_counts()
+    big = files.telecom_xlsx(6000)
+    assert len(big) > 300 * 1024
+    response = upload(city, big)
+    assert response.status_code == 413 and "文件过大（上限 300 KB）" in response.text
+    assert row_counts() == before
+
+
+def test_uploads_need_the_xsrf_token_and_an_import_role(inv):
+    city = inv.sign_in("city")
+    response = city.http.post(city.base_url + "/admin/imports/new", data={"source": "telecom"},
+                              files={"file": ("a.xlsx", files.telecom_xlsx(2), XLSX)}, allow_redirects=False)
+    assert response.status_code == 403
+    district = inv.sign_in("jinshui")
+    assert upload(district, files.telecom_xlsx(2)).status_code == 403
+    assert district.get("/admin/imports/new?source=telecom").status_code == 403
+    assert TaskRecord.select().count() == 0
+
+
+def test_templates_are_the_seeds_headers(inv):
+    city = inv.sign_in("city")
+    response = city.get("/admin/imports/template/telecom.xlsx")
+    assert response.status_code == 200 and response.headers["Content-Type"] == XLSX
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).active
+    assert list(sheet.iter_rows(values_only=True)) == [files.TELECOM_HEADERS]
+    for code in sources.SOURCES:
+        assert city.get(f"/admin/imports/template/{code}.xlsx").status_code == 200
+    assert city.get("/admin/imports/template/nothing.xlsx").status_code == 404
+    index = city.get("/admin/imports/")
+    assert "边检数据导入" in index.text and "/admin/imports/template/border.xlsx" in index.text
+    assert investigation_pages.nav_links(city.admin) == [("导入名单", "/admin/imports/"),
+                                                         ("排查统计", "/admin/investigations/stats")]
+    assert investigation_pages.nav_links(inv.sign_in("airport").admin) == [("导入名单", "/admin/imports/")]
+    assert investigation_pages.nav_links(inv.sign_in("compound").admin) == []
+
+
+def test_progress_of_another_accounts_import_is_refused(inv):
+    city = inv.sign_in("city")
+    progress = finished(city, upload(city, files.telecom_xlsx(3)))
+    other = inv.sign_in("airport")
+    response = other.get(progress["url"] + "/progress")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "out_of_scope"
+    assert other.get(progress["url"]).status_code == 403
+
+
+# --- lists, scoping, workflows -------------------------------------------------------------------------
+
+def _record(source, district_code: str | None, status: str | None = None, **values) -> TaskRecord:
+    region = Region.get(Region.code == district_code) if district_code else None
+    admin = admin_auth.AdminUser.select().first()
+    base = {"name": "王排查", "id_number": files.id_number(len(values) + TaskRecord.select().count()),
+            "phone": f"1390000{TaskRecord.select().count():04d}"}
+    if source is sources.OVERSEAS:
+        base.update(port="新郑机场", expected_arrival=dt.datetime(2020, 3, 20, 21, 16), transport="plane",
+                    transport_number="C888")
+    if source is sources.POLICE_LIST:
+        base.update(date=dt.date(2020, 2, 28))
+    record = records.add_one(source, {**base, **values}, admin=admin, region=region)
+    if status:
+        TaskRecord.update(status=status).where(TaskRecord.id == record.id).execute()
+    return TaskRecord.get_by_id(record.id)
+
+
+def test_another_districts_record_by_id_is_403(inv):
+    jinshui = inv.sign_in("jinshui")
+    theirs = _record(sources.POLICE_LIST, "410103")
+    mine = _record(sources.POLICE_LIST, "410105")
+    assert jinshui.get(f"/admin/r/task_police/{mine.id}").status_code == 200
+    for path in (f"/admin/r/task_police/{theirs.id}", f"/admin/r/task_police/{theirs.id}/edit",
+                 f"/admin/r/task_police/{theirs.id}/do/to_verified_isolated"):
+        response = jinshui.get(path)
+        assert response.status_code == 403 and "无权查看或操作其他辖区的数据" in response.text
+    refused = jinshui.post(f"/admin/r/task_police/{theirs.id}/do/to_verified_isolated", {"remark": "x"})
+    assert refused.status_code == 403
+    assert TaskRecord.get_by_id(theirs.id).status == "to_verify"
+    assert len(names_on(jinshui.get("/admin/r/task_police/"))) == 1
+    # The same id under another list is not found there.
+    assert jinshui.get(f"/admin/r/task_telecom/{mine.id}").status_code == 404
+
+
+def test_police_verification_confirms_isolation_and_keeps_history(inv):
+    jinshui = inv.sign_in("jinshui")
+    person = make_person(3, "刘某", compound=Region.get(Region.code == "410105001001001"))
+    record = _record(sources.POLICE_LIST, "410105", id_number=person.id_number)
+    detail = jinshui.get(f"/admin/r/task_police/{record.id}")
+    assert "已核实，已确认隔离" in detail.text and "应核实" in detail.text
+    done = jinshui.post(f"/admin/r/task_police/{record.id}/do/to_verified_isolated", {"remark": "小区已确认"},
+                        allow_redirects=False)
+    assert done.status_code == 302
+    record = TaskRecord.get_by_id(record.id)
+    assert record.status == "verified_isolated"
+    assert IsolationRecord.get(IsolationRecord.subject == person.id_number_bidx).status == "confirmed"
+    assert colour.verdict(person.subject).colour == "red"  # the colour engine heard it
+    history = TaskHistory.get(TaskHistory.record == record)
+    assert (history.from_status, history.to_status, history.remark) == ("to_verify", "verified_isolated", "小区已确认")
+    page = jinshui.get(f"/admin/r/task_police/{record.id}")
+    assert "应核实 → 已核实，已确认隔离（小区已确认）" in page.text
+    # A transition the workflow does not have: refused, nothing changes.
+    again = jinshui.post(f"/admin/r/task_police/{record.id}/do/to_verified_not_needed", {"remark": ""})
+    assert again.status_code == 409
+    assert TaskRecord.get_by_id(record.id).status == "verified_isolated"
+    assert OperationLog.select().where(OperationLog.action == "task_status").count() == 1
+
+
+def test_workflow_service_refuses_what_the_workflow_lacks(inv):
+    from services.errors import ApiError
+
+    admin = inv.sign_in("city").admin
+    record = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="省人民医院")
+    with pytest.raises(ApiError) as refused:
+        workflow.transition(admin, record, "pending")
+    assert refused.value.status == 400
+    workflow.transition(admin, record, "normal", "无异常")
+    with pytest.raises(ApiError) as refused:
+        workflow.transition(admin, TaskRecord.get_by_id(record.id), "watching")
+    assert refused.value.status == 409 and "已询问，无异常" in refused.value.message
+    # A stale page cannot move a record someone else already moved.
+    other = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="市一院")
+    workflow.transition(admin, other, "watching")
+    with pytest.raises(ApiError) as refused:
+        workflow.transition(admin, other, "unreachable")  # `other` still says not_asked
+    assert refused.value.code == "status_changed"
+
+
+def test_fever_list_shows_risk_levels_by_isolation_days(inv):
+    from services import risk_inputs
+
+    long_ago = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="A", name="甲一")
+    recent = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="B", name="乙二")
+    _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="C", name="丙三")
+    risk_inputs.set_isolation(long_ago.subject, "confirmed", since=dt.date.today() - dt.timedelta(days=9))
+    risk_inputs.set_isolation(recent.subject, "confirmed", since=dt.date.today() - dt.timedelta(days=2))
+    page = inv.sign_in("jinshui").get("/admin/r/task_fever/")
+    levels = dict(zip(names_on(page), re.findall(r'<td data-label="风险等级">([^<]*)</td>', page.text)))
+    assert levels == {"甲*": "高", "乙*": "中", "丙*": "低"}
+
+
+def test_overseas_reports_reach_the_district_and_the_hub_of_their_mode(inv):
+    compound = inv.sign_in("compound")
+    form = compound.get("/admin/r/overseas_reports/new")
+    assert form.status_code == 200 and "预计入境方式" in form.text
+    data = {"name": "测试小区", "id_number": files.id_number(5), "phone": "13912345678", "country": "韩国",
+            "port": "新郑机场", "expected_arrival": "2020-03-20 21:16", "transport": "plane",
+            "transport_number": "C888", "address": "", "remark": ""}
+    created = compound.post("/admin/r/overseas_reports/new", data, allow_redirects=False)
+    assert created.status_code == 302, page_error(created)
+    bad = compound.post("/admin/r/overseas_reports/new", {**data, "expected_arrival": "明天"})
+    assert bad.status_code == 400 and "时间格式不正确" in page_error(bad)
+    again = compound.post("/admin/r/overseas_reports/new", data)
+    assert again.status_code == 409
+    record = TaskRecord.get()
+    assert (record.status, record.transport, record.district.name, record.region.name) == (
+        "pending", "plane", "金水区", "经八路5号院")
+    assert record.expected_arrival.isoformat() == "2020-03-20T13:16:00"  # stored in UTC
+    airport, hsr = inv.sign_in("airport"), inv.sign_in("hsr")
+    assert names_on(airport.get("/admin/r/task_overseas/")) == ["测***"]
+    assert names_on(hsr.get("/admin/r/task_overseas/")) == []
+    assert hsr.get(f"/admin/r/task_overseas/{record.id}").status_code == 403
+    received = airport.post(f"/admin/r/task_overseas/{record.id}/do/to_received", {"remark": "已联系"},
+                            allow_redirects=False)
+    assert received.status_code == 302
+    district = inv.sign_in("jinshui")
+    listing = district.get("/admin/r/task_overseas/")
+    assert "已接收" in listing.text and names_on(listing) == ["测***"]
+    assert inv.sign_in("erqi").get(f"/admin/r/task_overseas/{record.id}").status_code == 403
+    # 已到达 records the arrival from abroad for a registered person; 集中隔离 isolates.
+    person = Person(name="测试小区")
+    person.set_id_number(files.id_number(5))
+    person.save()
+    TaskRecord.update(person=person).where(TaskRecord.id == record.id).execute()
+    district.post(f"/admin/r/task_overseas/{record.id}/do/to_arrived", {"remark": ""})
+    travel = TravelRecord.get(TravelRecord.subject == person.id_number_bidx)
+    assert (travel.from_abroad, travel.country, travel.transport) == (True, "韩国", "plane")
+    district.post(f"/admin/r/task_overseas/{record.id}/do/to_central_isolation", {"remark": "扫隔离点码"})
+    assert IsolationRecord.get(IsolationRecord.subject == person.id_number_bidx).status == "confirmed"
+    assert [h.to_status for h in workflow.history(record)] == ["received", "arrived", "central_isolation"]
+
+
+def test_list_filters_by_keyword_status_time_and_category(inv):
+    city = inv.sign_in("city")
+    headers = ("日期", "姓名", "证件号码", "手机号码", "出发地", "航班(车次/车牌)", "现住地址")
+    rows = [("2020-03-18", "赵一", files.id_number(1), "13911110001", "韩国", "C888", "郑州市金水区某路1号"),
+            ("2020-03-19", "钱二", files.id_number(2), "13911110002", "日本", "G2222", "郑州市二七区某路2号")]
+    finished(city, upload(city, files.workbook_bytes(headers, rows), source="border", category="airport"))
+    finished(city, upload(city, files.workbook_bytes(headers, [("2020-03-19", "孙三", files.id_number(3), "", "美国",
+                                                                 "D1", "郑州市金水区某路3号")]),
+                          source="border", category="railway"))
+    listing = "/admin/r/task_border/"
+    assert sorted(names_on(city.get(listing))) == ["孙*", "赵*", "钱*"]
+    assert names_on(city.get(listing, params={"keyword": files.id_number(2)})) == ["钱*"]
+    assert names_on(city.get(listing, params={"keyword": "13911110001"})) == ["赵*"]
+    assert names_on(city.get(listing, params={"keyword": "G2222"})) == ["钱*"]
+    assert names_on(city.get(listing, params={"keyword": "孙三"})) == ["孙*"]
+    assert sorted(names_on(city.get(listing, params={"category": "airport"}))) == ["赵*", "钱*"]
+    assert sorted(names_on(city.get(listing, params={"date_from": "2020-03-19", "date_to": "2020-03-19"}))) == [
+        "孙*", "钱*"]
+    assert sorted(names_on(city.get(listing, params={"area": "金水"}))) == ["孙*", "赵*"]
+    record = TaskRecord.get(TaskRecord.category == "railway")
+    workflow.transition(city.admin, record, "no_isolation")
+    assert names_on(city.get(listing, params={"status": "done"})) == ["孙*"]
+    assert sorted(names_on(city.get(listing, params={"status": "open"}))) == ["赵*", "钱*"]
+    assert city.get(listing, params={"status": "nonsense"}).status_code == 400
+
+
+def test_export_is_masked_formula_safe_and_audited(inv):
+    city = inv.sign_in("city")
+    rows = [files.telecom_row(1)]
+    rows[0][13] = files.Text("=HYPERLINK(\"http://x\")")
+    finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, rows)))
+    response = city.get("/admin/r/task_telecom/export")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    values = [c.value for c in sheet[2]]
+    assert files.id_number(1) not in values and "410105*****" + files.id_number(1)[-4:] in values
+    assert "130****0001" in values
+    remark = next(c for c in sheet[2] if c.value == "=HYPERLINK(\"http://x\")")
+    assert remark.data_type == "s"
+    log = OperationLog.get(OperationLog.action == "export")
+    assert json.loads(log.detail)["resource"] == "task_telecom"
+
+
+def test_city_admin_dispatches_an_unassigned_record(inv):
+    city = inv.sign_in("city")
+    finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, [files.telecom_row(1, county="桐柏县")])))
+    record = TaskRecord.get()
+    assert record.district_id is None
+    assert names_on(inv.sign_in("jinshui").get("/admin/r/task_telecom/")) == []
+    assert len(names_on(city.get("/admin/r/task_telecom/", params={"unassigned": "1"}))) == 1
+    edited = city.post(f"/admin/r/task_telecom/{record.id}/edit", {"remark": "人工下发", "district_code": "410105"},
+                       allow_redirects=False)
+    assert edited.status_code == 302
+    assert TaskRecord.get_by_id(record.id).district.name == "金水区"
+    assert len(names_on(inv.sign_in("jinshui").get("/admin/r/task_telecom/"))) == 1
+
+
+# --- statistics -----------------------------------------------------------------------------------------
+
+def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
+    city = inv.sign_in("city")
+    for _ in range(3):
+        _record(sources.OVERSEAS, "410102")
+    for _ in range(2):
+        _record(sources.OVERSEAS, "410105")
+    first = TaskRecord.select().join(Region, on=(TaskRecord.district == Region.id)).where(Region.code == "410102").first()
+    workflow.transition(city.admin, first, "left")
+    page = city.get("/admin/investigations/stats", params={"source": "overseas"})
+    assert page.status_code == 200 and "境外排查完成率" in page.text
+    total = re.findall(r'data-figure="(\w+)">([^<]+)<', page.text)
+    assert total == [("should", "5"), ("done", "1"), ("rate", "20.00%")]
+    table = re.findall(r'<tr><td data-label="区域">([^<]+)</td><td data-label="应排查">(\d+)</td>'
+                       r'<td data-label="已排查">(\d+)</td><td data-label="考核完成率">([^<]+)</td>', page.text)
+    by_name = {name: (should, done, rate) for name, should, done, rate in table}
+    assert by_name["中原区"] == ("3", "1", "33.33%") and by_name["金水区"] == ("2", "0", "0.00%")
+    assert by_name["上街区"] == ("0", "0", "100.00%")
+    assert "<svg" in page.text and "<rect" in page.text
+    export = city.get("/admin/investigations/stats", params={"source": "overseas", "format": "xlsx"})
+    lines = list(openpyxl.load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(values_only=True))
+    assert lines[0] == ("区域", "应排查", "已排查", "考核完成率") and lines[1] == ("合计", 5, 1, "20.00%")
+    assert OperationLog.select().where(OperationLog.action == "export").count() == 1
+    # A district sees its own line; other roles are refused.
+    own = inv.sign_in("jinshui").get("/admin/investigations/stats", params={"source": "overseas"})
+    assert re.findall(r'data-figure="(\w+)">([^<]+)<', own.text) == [("should", "2"), ("done", "0"), ("rate", "0.00%")]
+    assert inv.sign_in("airport").get("/admin/investigations/stats").status_code == 403
+    assert city.get("/admin/investigations/stats", params={"date_from": "昨天"}).status_code == 400
