@@ -31,6 +31,7 @@ from services import colour, entry_writer, family, identity, places, profile, re
 from services.entry_writer import write_transaction
 from services.errors import ApiError
 from services.forms import clean_form
+from services.investigations.records import record_checkpoint_scan
 from services.place_types import PlaceType, place_type
 from services.risk_inputs import china_date
 from services.timefmt import local_iso
@@ -229,6 +230,9 @@ def _scan_in_transaction(account: Account, body: dict, config, request_id: str, 
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
         answer, entry, normal = _record(account, body, config, request_id, place, kind, flow, person, source,
                                         form, temperature, now)
+        if kind.category == "checkpoint":
+            # H2: red / yellow arrivals join the medium / high-risk returnee list at once.
+            record_checkpoint_scan(person, answer["colour"], place, form)
         if normal is not None:
             TemperatureRecord.insert(normal).execute()
         EntryRecord.insert(entry).execute()

@@ -280,3 +280,13 @@ def test_my_entries_are_paged_newest_first(citizen, world):
 def test_scan_needs_sign_in(api, world):
     assert_error(scan(api, world["home"]), 401, "unauthorized")
     assert Account.select().count() == len(demo.DEMO_ACCOUNTS)
+
+
+def test_a_red_or_orange_checkpoint_scan_joins_the_risk_returnee_list(citizen, world):
+    from models.investigations import TaskRecord
+
+    trip = {"arrival_date": TODAY, "from_abroad": False, "origin_code": "420100", "origin_name": "湖北省武汉市"}
+    scan(citizen, world["airport"], flow="traveller", profile=PROFILE, form=trip)
+    assert TaskRecord.select().where(TaskRecord.source == "risk").count() == 1
+    scan(citizen, world["airport"], flow="traveller", form=trip)  # once a day
+    assert TaskRecord.select().where(TaskRecord.source == "risk").count() == 1
