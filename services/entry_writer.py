@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from models.db import db, is_mysql
+from models.db import db, insert_rows, is_mysql
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
 from services.errors import ApiError
@@ -157,25 +157,11 @@ class EntryWriter:
                     entries.append(pending.entry)
                     if pending.temperature is not None:
                         temperatures.append(pending.temperature)
-            _insert(EntryRecord, entries)
-            _insert(TemperatureRecord, temperatures)
+            insert_rows(EntryRecord, entries)
+            insert_rows(TemperatureRecord, temperatures)
         return results
 
 
-def _insert(model, rows: list[dict]) -> None:
-    """INSERT the rows (each naming the same fields) with the driver's executemany: one prepared
-    statement on SQLite, one multi-row INSERT on MySQL. Building a peewee query compiles every
-    value on the writer's thread, which holds the GIL the event loop needs."""
-    if not rows:
-        return
-    fields = [model._meta.fields[name] for name in rows[0]]
-    quote, param = db.obj.quote, db.obj.param
-    sql = "INSERT INTO {0}{2}{1} ({3}) VALUES ({4})".format(
-        quote[0], quote[1], model._meta.table_name,
-        ", ".join(quote[0] + f.column_name + quote[1] for f in fields), ", ".join([param] * len(fields)))
-    values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
-    with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
-        db.cursor().executemany(sql, values)
 
 
 writer = EntryWriter()

@@ -30,7 +30,7 @@ from typing import Iterable
 import peewee
 from peewee import Case, fn
 
-from models.db import db, is_mysql
+from models.db import db, insert_rows, is_mysql
 from models.fields import utcnow
 from models.places import EntryRecord, Place
 from models.statistics import DailyPlaceStat, HourlyPlaceStat, StatRun
@@ -136,19 +136,6 @@ def _aggregate(start: dt.datetime, end: dt.datetime, places: list[tuple]) -> lis
     return rows
 
 
-def _insert_rows(model, rows: list[dict]) -> None:
-    """INSERT the rows (each naming the same fields) with the driver's executemany: a backfill
-    writes hundreds of thousands of rows, which peewee's insert_many would spend seconds building."""
-    if not rows:
-        return
-    fields = [model._meta.fields[name] for name in rows[0]]
-    quote, param = db.obj.quote, db.obj.param
-    sql = "INSERT INTO {0}{2}{1} ({3}) VALUES ({4})".format(
-        quote[0], quote[1], model._meta.table_name,
-        ", ".join(quote[0] + f.column_name + quote[1] for f in fields), ", ".join([param] * len(fields)))
-    values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
-    with peewee.__exception_wrapper__:
-        db.cursor().executemany(sql, values)
 
 
 def _differences(model, where, key_of, wanted: dict) -> tuple[list, list, list]:
@@ -169,7 +156,7 @@ def _apply(model, stale: list, fresh: list, changed: list) -> int:
     for start in range(0, len(stale), INSERT_CHUNK):
         model.delete().where(model.id.in_(stale[start:start + INSERT_CHUNK])).execute()
     for start in range(0, len(fresh), INSERT_CHUNK):
-        _insert_rows(model, fresh[start:start + INSERT_CHUNK])
+        insert_rows(model, fresh[start:start + INSERT_CHUNK])
     for row_id, row in changed:
         model.update(scans=row["scans"], abnormal=row["abnormal"], place_type=row["place_type"],
                      region=row["region"]).where(model.id == row_id).execute()
