@@ -59,8 +59,10 @@ def run(now: dt.datetime | None = None, window_hours: int | None = None, retenti
 
 def _run(now: dt.datetime, window_hours: int, retention_days: int) -> dict:
     current = statistics.hour_floor(now)  # the hour under way: not complete, not counted yet
-    StatRun.insert(job_id=JOB_ID, last_entry_id=0).on_conflict_ignore().execute()
-    state = StatRun.get(StatRun.job_id == JOB_ID)
+    state = StatRun.get_or_none(StatRun.job_id == JOB_ID)
+    if state is None:
+        StatRun.insert(job_id=JOB_ID, last_entry_id=0).on_conflict_ignore().execute()
+        state = StatRun.get(StatRun.job_id == JOB_ID)
     up_to_id = EntryRecord.select(fn.MAX(EntryRecord.id)).scalar() or 0
 
     # The window, and every hour since the previous run (the hour under way then was not complete).
@@ -75,11 +77,14 @@ def _run(now: dt.datetime, window_hours: int, retention_days: int) -> dict:
         due -= statistics.hours_with_statistics(old)
 
     result = statistics.recompute(due)
-    with db.atomic():
-        # Only forwards: a run with an older `now` (a test, a clock step) must not rewind.
-        completed = max(filter(None, (state.completed_hour, current)))
-        StatRun.update(completed_hour=completed, last_entry_id=max(state.last_entry_id, up_to_id),
-                       finished_at=utcnow()).where(StatRun.id == state.id).execute()
+    # Only forwards: a run with an older `now` (a test, a clock step) must not rewind.
+    completed = max(filter(None, (state.completed_hour, current)))
+    if completed != state.completed_hour or result["rows"]:
+        # (A re-run within the hour that changed nothing writes nothing, not even its progress:
+        # the ids it saw are looked at again next time, which finds the same hours.)
+        with db.atomic():
+            StatRun.update(completed_hour=completed, last_entry_id=max(state.last_entry_id, up_to_id),
+                           finished_at=utcnow()).where(StatRun.id == state.id).execute()
     statistics.forget_summaries()  # this process's pages see the new run at once
     result["completed_hour"] = statistics.local_text(completed)
     return result

@@ -169,15 +169,26 @@ def _sync(model, where, key_of, wanted: dict) -> int:
     return _apply(model, *_differences(model, where, key_of, wanted))
 
 
-def _day_rows(day: dt.date) -> dict:
-    """The day's rows as its hourly rows add up (read inside the transaction that wrote them)."""
+def _day_rows(day: dt.date, group: list[dt.datetime], wanted: dict) -> dict:
+    """The day's row per place: the hours being rebuilt as just counted, plus the day's other
+    hours as stored (read before the write transaction, so the lock is held only to write)."""
     start = china_day_start(day)
-    return {place_id: {"place": place_id, "place_type": place_type, "region": region_id, "day": day,
-                       "scans": int(scans), "abnormal": int(abnormal)}
-            for place_id, place_type, region_id, scans, abnormal in
-            H.select(H.place, H.place_type, H.region, fn.SUM(H.scans), fn.SUM(H.abnormal))
-            .where((H.hour >= start) & (H.hour < start + dt.timedelta(days=1)))
-            .group_by(H.place, H.place_type, H.region).tuples()}
+    rows: dict = {}
+
+    def add(place_id, place_type, region_id, scans, abnormal):
+        # A place has one row a day: hours stored before it moved count under its current region.
+        row = rows.setdefault(place_id, {"place": place_id, "place_type": place_type, "region": region_id,
+                                         "day": day, "scans": 0, "abnormal": 0})
+        row["scans"] += int(scans or 0)
+        row["abnormal"] += int(abnormal or 0)
+
+    for row in wanted.values():
+        add(row["place"], row["place_type"], row["region"], row["scans"], row["abnormal"])
+    for stored in (H.select(H.place, H.place_type, H.region, fn.SUM(H.scans), fn.SUM(H.abnormal))
+                   .where((H.hour >= start) & (H.hour < start + dt.timedelta(days=1)) & H.hour.not_in(group))
+                   .group_by(H.place, H.place_type, H.region).tuples()):
+        add(*stored)
+    return rows
 
 
 def recompute(hours: Iterable[dt.datetime]) -> dict:
@@ -201,9 +212,10 @@ def recompute(hours: Iterable[dt.datetime]) -> dict:
         if not any(_differences(H, H.hour.in_(group), hour_key, wanted)):
             days += 1
             continue  # a re-run of settled hours: read, compared, nothing to write, no lock taken
+        day_rows = _day_rows(day, group, wanted)
         with write_transaction():
             written += _sync(H, H.hour.in_(group), hour_key, wanted)
-            written += _sync(D, D.day == day, lambda key: key[0], _day_rows(day))
+            written += _sync(D, D.day == day, lambda key: key[0], day_rows)
         days += 1
     forget_summaries()
     return {"hours": len(hours), "days": days, "rows": written}

@@ -133,3 +133,22 @@ def test_a_moved_place_takes_its_statistics_along(db):
     statistics.move_place(bus.id, district.id)
     assert {r.region_id for r in HourlyPlaceStat.select()} == {district.id}
     assert {r.region_id for r in DailyPlaceStat.select()} == {district.id}
+
+
+def test_a_day_keeps_one_row_per_place_when_its_hours_disagree_on_the_region(db):
+    """Hours counted before a place changed region, and after: the day still has one row."""
+    from services.demo import ZHENGZHOU
+    from models.regions import Region
+    from services.regions import load_tree
+
+    load_tree(ZHENGZHOU)
+    bus, _, person = setup_places()
+    entry(bus, person, DAY + dt.timedelta(hours=1))
+    hourly_stats.run(now=DAY + dt.timedelta(hours=2, minutes=2), window_hours=1, retention_days=28)
+    district = Region.get(Region.code == "410105")
+    bus.region = district
+    bus.save()  # not through the back office: the stored hour keeps the old region
+    entry(bus, person, DAY + dt.timedelta(hours=2))
+    hourly_stats.run(now=DAY + dt.timedelta(hours=3, minutes=2), window_hours=1, retention_days=28)
+    assert daily() == {(bus.id, dt.date(2024, 3, 10)): (2, 0)}
+    assert DailyPlaceStat.get().region_id == district.id
