@@ -69,6 +69,9 @@ class Config:
     import_max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
     import_max_rows: int = 1_000_000
     import_tmp_dir: str = ""  # where uploads wait for their import (default: the system temp dir)
+    # A queued or running import whose heartbeat is older than this lost its process: it is shown
+    # as interrupted (what it saved is kept; the same file can be uploaded again).
+    import_stale_seconds: int = 300
     railway_boarding_stations: str = "武汉,汉口,武昌"
     not_reported_at: str = "10:00"  # I3: when the daily not-reported lists are built (HH:MM, Asia/Shanghai)
     retention_days: int = 28  # I4: entry records and temperatures older than this are deleted (statistics stay)
@@ -114,6 +117,7 @@ class Config:
         "IMPORT_MAX_UNCOMPRESSED_BYTES": ("import_max_uncompressed_bytes", int),
         "IMPORT_MAX_ROWS": ("import_max_rows", int),
         "IMPORT_TMP_DIR": ("import_tmp_dir", str),
+        "IMPORT_STALE_SECONDS": ("import_stale_seconds", int),
         "RAILWAY_BOARDING_STATIONS": ("railway_boarding_stations", str),
         "RETENTION_DAYS": ("retention_days", int),
         "STATS_WINDOW_HOURS": ("stats_window_hours", int),

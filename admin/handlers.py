@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import os
 import urllib.parse
+from typing import Callable
 
 import tornado.web
 
@@ -26,6 +27,33 @@ from services.forms import clean_form
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION_COOKIE = "admin_session"
 CAPTCHA_COOKIE = "admin_captcha"
+
+
+# --- the side menu --------------------------------------------------------------------------------
+# Every registered resource the role may open, then the pages that are not resources (dashboards,
+# imports, statistics): each page area declares its own links with @menu, next to its handlers, so
+# a new area adds its pages to the menu without this module knowing it.
+_MENU_AREAS: dict[str, tuple[int, Callable]] = {}
+
+
+def menu(order: int = 100):
+    """Decorator: declare a page area's side-menu links. `links(admin)` returns the (label, href)
+    pairs this admin may open (none for the others); `order` places the area among the others."""
+    def register(links: Callable) -> Callable:
+        # Keyed by name: a module loaded again (importlib.reload) replaces its links, never doubles them.
+        _MENU_AREAS[f"{links.__module__}.{links.__qualname__}"] = (order, links)
+        return links
+    return register
+
+
+def side_menu(admin) -> list[tuple[str, str]]:
+    """The side menu of `admin` as (label, href): its resources, then each area's pages."""
+    if admin is None:
+        return []
+    items = [(resource.label, f"/admin/r/{resource.name}/") for resource in site.visible_to(admin)]
+    for _, links in sorted(_MENU_AREAS.values(), key=lambda area: area[0]):
+        items.extend(links(admin))
+    return items
 
 
 class AdminHandler(tornado.web.RequestHandler):
@@ -68,8 +96,7 @@ class AdminHandler(tornado.web.RequestHandler):
 
     def render_page(self, template: str, **values):
         values.setdefault("notice", None)
-        nav = site.visible_to(self.admin) if self.admin else []
-        self.render(template, admin=self.admin, nav=nav, ctx=self.ctx if self.admin else None,
+        self.render(template, admin=self.admin, nav=side_menu(self.admin), ctx=self.ctx if self.admin else None,
                     roles=admin_auth.ROLES, message=self.get_query_argument("msg", None), **values)
 
     def form_values(self) -> dict:

@@ -6,6 +6,8 @@ statistics with their chart and export. The lists themselves are resources
     /admin/imports/                       导入记录: recent imports, upload links, templates
     /admin/imports/new?source=telecom     上传 (GET form; POST multipart, streamed, _xsrf in the query)
     /admin/imports/{id}                   one import: progress bar, counts, error report link
+                                          (a job whose process died is shown as 已中断: every
+                                          reader here checks its heartbeat, importer.checked)
     /admin/imports/{id}/progress          JSON the progress bar polls
     /admin/imports/{id}/errors.xlsx       错误报告 (row, column, reason)
     /admin/imports/template/{source}.xlsx 模板下载
@@ -28,7 +30,7 @@ import urllib.parse
 import tornado.ioloop
 import tornado.web
 
-from admin.handlers import AdminHandler
+from admin.handlers import AdminHandler, menu
 from models.admin import AdminUser
 from models.investigations import ImportJob
 from models.regions import Region
@@ -77,6 +79,7 @@ class ImportListHandler(InvestigationPage):
                     .join(Region, on=(AdminUser.region == Region.id)).where(Region.path.startswith(self.admin.region.path)))
         else:
             jobs = jobs.where(ImportJob.uploaded_by == self.admin)
+        importer.expire_stale(self.config.import_stale_seconds)  # before reading: a dead import shows so
         self.page("imports.html", importable=mine, jobs=list(jobs), labels=importer.STATUS_LABELS)
 
 
@@ -258,15 +261,18 @@ class ImportNewHandler(InvestigationPage):
 
 class ImportJobHandler(InvestigationPage):
     def get(self, job_id):
-        job = _visible_job(self.admin, job_id)
-        self.page("import_job.html", job=job, source=sources.get(job.source), progress=importer.progress(job))
+        job = importer.checked(_visible_job(self.admin, job_id), self.config.import_stale_seconds)
+        source = sources.get(job.source)
+        self.page("import_job.html", job=job, source=source, progress=importer.progress(job),
+                  can_upload=self.admin.role in source.import_roles)
 
 
 class ImportProgressHandler(AdminHandler):
     """The progress bar's JSON (errors as JSON too)."""
 
     def get(self, job_id):
-        self.write(importer.progress(_visible_job(self.admin, job_id)))
+        job = importer.checked(_visible_job(self.admin, job_id), self.config.import_stale_seconds)
+        self.write(importer.progress(job))
 
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -337,6 +343,7 @@ class StatsHandler(InvestigationPage):
                   params=query, export_query=urllib.parse.urlencode({**query, "format": "xlsx"}))
 
 
+@menu(order=20)
 def nav_links(admin) -> list[tuple[str, str]]:
     """This area's pages for the side menu (label, href), for the roles that may open them."""
     links = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import urllib.parse
 
-from admin.handlers import AdminHandler, ResourceHandler
+from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources.venues import VenueStatsAdmin
 from services import statistics, svg_charts, venue_admin
 from services.errors import ApiError
@@ -132,6 +132,15 @@ def _stats_link(admin, types) -> str | None:
     if types and len(types) == 1 and PLACE_TYPES[types[0]].pre_generated:
         return f"/admin/r/venue_{types[0]}_stats/"
     return None
+
+
+@menu(order=10)
+def nav_links(admin) -> list[tuple[str, str]]:
+    """This area's pages for the side menu: the dashboard, for the roles that may open it (the
+    statistics and list pages are resources, already in the menu)."""
+    if admin.role in DASHBOARD_ROLES or venue_admin.type_of_role(admin.role):
+        return [("数据看板", "/admin/dashboard")]
+    return []
 
 
 def routes(config) -> list:

@@ -28,7 +28,8 @@ class ImportJob(BaseModel):
     file_name = peewee.CharField(max_length=255)
     file_hash = peewee.CharField(max_length=64, index=True)  # sha256 of the upload
     file_size = peewee.BigIntegerField(default=0)
-    # queued | running | done | failed (stopped part-way, what it wrote removed)
+    # queued | running | done | failed (stopped part-way, what it wrote removed) | interrupted (its
+    # process died: what it had committed is kept, see importer.expire_stale)
     status = peewee.CharField(max_length=16, default="queued", index=True)
     message = peewee.CharField(max_length=255, null=True)
     bytes_total = peewee.BigIntegerField(default=0)  # the sheet's uncompressed size: the progress bar's 100%
@@ -43,6 +44,9 @@ class ImportJob(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     started_at = peewee.DateTimeField(null=True)
     finished_at = peewee.DateTimeField(null=True)
+    # Moved on with every progress write (and, while queued, by the import running before it): a
+    # queued or running job whose heartbeat is older than IMPORT_STALE_SECONDS has lost its process.
+    heartbeat_at = peewee.DateTimeField(null=True, default=utcnow)
 
 
 class ImportRowError(BaseModel):

@@ -27,7 +27,7 @@ from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
-from models.investigations import INVESTIGATION_MODELS
+from models.investigations import INVESTIGATION_MODELS, ImportJob
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
@@ -158,6 +158,14 @@ def _v9_statistics(migrator: SchemaMigrator) -> None:
     create_tables(STATISTICS_MODELS)
 
 
+def _v11_import_heartbeat(migrator: SchemaMigrator) -> None:
+    """The import job's heartbeat (an import whose process died is shown as interrupted); the jobs
+    already there count from their last known moment."""
+    add_columns(migrator, "import_job", {"heartbeat_at": peewee.DateTimeField(null=True)})
+    last_known = peewee.fn.COALESCE(ImportJob.finished_at, ImportJob.started_at, ImportJob.created_at)
+    ImportJob.update(heartbeat_at=last_known).where(ImportJob.heartbeat_at.is_null()).execute()
+
+
 INITIAL_VERSION = 1
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
@@ -171,6 +179,7 @@ MIGRATIONS: list[Migration] = [
     # Versions 8 and 9 were stamped on development databases before their tables were declared.
     Migration(10, "investigation and statistics tables",
               lambda migrator: create_tables([*INVESTIGATION_MODELS, *STATISTICS_MODELS])),
+    Migration(11, "import heartbeat", _v11_import_heartbeat),
 ]
 
 

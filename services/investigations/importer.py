@@ -8,11 +8,18 @@ progress, committed every `TRANSACTION_ROWS` rows. Good rows are kept, bad ones 
 by cell (row number, column, reason) and downloadable as an xlsx; rows already on the list are
 ignored (dedupe by row key), so importing the same file again adds nothing. A job that stops
 part-way (too many rows, a broken sheet, a database error) removes what it wrote.
+
+A job whose process dies (a restart, a crash) cannot undo anything: every progress write moves
+its heartbeat, and a reader finding a queued or running job whose heartbeat is older than
+IMPORT_STALE_SECONDS marks it interrupted (`expire_stale`, one conditional UPDATE). What it had
+committed stays, its counters agree with it (they are written in the same transactions), and
+uploading the same file again imports the rest without duplicates.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -22,11 +29,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import peewee
+
 from models.db import db, is_mysql
 from models.fields import utcnow
 from models.investigations import ImportJob, ImportRowError, TaskRecord
 from models.regions import Region
-from services import excel
+from services import audit, excel
 from services.errors import ApiError
 from services.investigations import cells, sources, xlsx
 from services.investigations.dispatch import Dispatcher
@@ -42,11 +51,17 @@ TRANSACTION_ROWS = 10_000
 SQLITE_CACHE_KB = 32 * 1024  # bounded: the import's memory must not grow with the file
 # Sheets this large (about 10,000 rows) are read by a helper process while this thread writes.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-STATUS_LABELS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "已失败"}
+STATUS_LABELS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "已失败",
+                 "interrupted": "已中断"}
+ACTIVE = ("queued", "running")  # the statuses a live process owns (and must keep heartbeating)
+FINISHED = ("done", "failed", "interrupted")
 _HEADER_NOISE = re.compile(r"[\s*＊:：]")
 ERROR_FIELDS = (ImportRowError.job, ImportRowError.row_number, ImportRowError.column, ImportRowError.reason)
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="import")
+# Jobs of this process waiting for the import thread: the running import keeps their heartbeat
+# too, so a job queued behind a long import is not taken for one whose process died.
+_QUEUED: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ def check_upload(path: str, source: Source, settings: Settings) -> tuple[xlsx.Sh
 
 
 def file_hash(path: str) -> str:
+    """The upload's sha256 (hex)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -126,10 +142,12 @@ def create_job(admin, source: Source, category: str | None, file_name: str, path
 
 def start(job: ImportJob, path: str, info: xlsx.SheetInfo, columns: dict[str, int], settings: Settings):
     """Queue the job on the import thread; the file is removed when it ends."""
+    _QUEUED.add(job.id)
     return _EXECUTOR.submit(_run_in_thread, job.id, path, info, columns, settings)
 
 
 def _run_in_thread(job_id: int, path: str, info, columns, settings: Settings) -> None:
+    _QUEUED.discard(job_id)
     # peewee connections are per thread: this thread opens its own and closes it at the end.
     db.connect(reuse_if_open=True)
     try:
@@ -144,6 +162,10 @@ def _run_in_thread(job_id: int, path: str, info, columns, settings: Settings) ->
 
 class _RowLimit(Exception):
     pass
+
+
+class _Lost(Exception):
+    """The job is no longer running (marked interrupted elsewhere): stop without touching it."""
 
 
 def _checker(column, today):
@@ -317,7 +339,12 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
     source = sources.get(job.source)
     uploader = job.uploaded_by if job.uploaded_by_id else None
     region = Region.get_by_id(uploader.region_id) if uploader else None
-    ImportJob.update(status="running", started_at=utcnow()).where(ImportJob.id == job_id).execute()
+    now = utcnow()
+    # Only a queued job starts: one already marked interrupted (its wait looked dead) stays so.
+    if not ImportJob.update(status="running", started_at=now, heartbeat_at=now).where(
+            (ImportJob.id == job_id) & (ImportJob.status == "queued")).execute():
+        log.warning("import %s is no longer queued: not started", job_id)
+        return ImportJob.get_by_id(job_id)
     existing = TaskRecord.select().where(TaskRecord.source == source.code).count() if \
         source.dispatch == "boarding_station" else 0
     dispatcher = Dispatcher(source, region, watched_stations=settings.watched_stations, start=existing)
@@ -331,7 +358,7 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
     else:
         batches = _batches(path, info, columns, builder, settings.limits.max_rows)
     counts = {"rows": 0, "good": 0, "bad": 0, "inserted": 0, "duplicates": 0, "filtered": 0}
-    failure = None
+    failure, lost = None, False
     transaction, in_transaction = None, 0
     previous_cache = _bigger_sqlite_cache()
     try:
@@ -347,7 +374,7 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             counts["filtered"] += filtered
             counts["duplicates"] += len(prepared) - filtered - inserted
             execute_many(ImportRowError, ERROR_FIELDS, errors)
-            ImportJob.update(**counts, bytes_done=bytes_done).where(ImportJob.id == job_id).execute()
+            _write_progress(job_id, counts, bytes_done)
             in_transaction += rows
             if in_transaction >= TRANSACTION_ROWS:
                 transaction.__exit__(None, None, None)
@@ -355,6 +382,11 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
         if transaction is not None:
             transaction.__exit__(None, None, None)
             transaction = None
+    except _Lost:
+        # Another reader decided this job was dead: what it says was kept is what is committed,
+        # so the open batch is rolled back (below) and nothing else is touched.
+        log.warning("import %s was marked interrupted while it ran: stopped", job_id)
+        lost = True
     except _RowLimit:
         failure = f"行数超过上限（最多 {settings.limits.max_rows:,} 行），本次导入已撤销，请拆分文件后重新上传"
     except ApiError as error:
@@ -370,10 +402,85 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             db.execute_sql(f"PRAGMA cache_size = {int(previous_cache)}")
     if failure is not None:
         _undo(job_id, failure)
-    else:
-        ImportJob.update(status="done", finished_at=utcnow(), message=summary_text(counts)).where(
-            ImportJob.id == job_id).execute()
+    elif not lost:
+        now = utcnow()
+        ImportJob.update(status="done", finished_at=now, heartbeat_at=now, message=summary_text(counts)).where(
+            (ImportJob.id == job_id) & (ImportJob.status == "running")).execute()
     return ImportJob.get_by_id(job_id)
+
+
+def _write_progress(job_id: int, counts: dict, bytes_done: int) -> None:
+    """The job's counters and heartbeat (committed with the batch they count), and the heartbeat
+    of this process's jobs queued behind it. Raises _Lost when the job is no longer running."""
+    now = utcnow()
+    if not ImportJob.update(**counts, bytes_done=bytes_done, heartbeat_at=now).where(
+            (ImportJob.id == job_id) & (ImportJob.status == "running")).execute():
+        raise _Lost()
+    waiting = list(_QUEUED)
+    if waiting:
+        ImportJob.update(heartbeat_at=now).where(ImportJob.id.in_(waiting) & (ImportJob.status == "queued")).execute()
+
+
+def _stale_condition(cutoff: dt.datetime):
+    # COALESCE: a row written before the heartbeat column existed counts from its creation.
+    return ImportJob.status.in_(ACTIVE) & (peewee.fn.COALESCE(ImportJob.heartbeat_at, ImportJob.created_at) < cutoff)
+
+
+def interrupted_text(job: ImportJob) -> str:
+    """What an interrupted job says: what was kept, and that the same file can simply be sent again."""
+    if job.status == "queued" or not job.rows:
+        kept = "尚未保存任何数据行"
+    else:
+        kept = f"已读 {job.rows} 行，其中成功的 {job.good} 行（新增 {job.inserted} 行）已保存并保留"
+        if job.bad:
+            kept += f"，失败 {job.bad} 行可下载错误报告"
+    return (f"导入已中断（处理导入的服务进程已停止）：{kept}。请重新上传同一文件继续导入，"
+            "已导入的行不会重复添加")
+
+
+def expire_stale(limit_seconds: int, job_ids: list[int] | None = None, now: dt.datetime | None = None) -> list[int]:
+    """Mark queued / running imports (of `job_ids`, or all) whose heartbeat is older than
+    `limit_seconds` as interrupted, audited; return the ids changed.
+
+    A plain read finds the candidates, so a live import is never waited for; each is then changed
+    by one conditional UPDATE (still active, heartbeat still old), which the database applies once:
+    two readers cannot both change a job, and an import that wrote progress meanwhile is left
+    alone (the UPDATE re-reads the row it would change)."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=limit_seconds)
+    query = ImportJob.select().where(_stale_condition(cutoff))
+    if job_ids is not None:
+        query = query.where(ImportJob.id.in_(list(job_ids)))
+    changed = []
+    for job in list(query.limit(100)):
+        message = interrupted_text(job)
+        try:
+            with db.atomic():
+                if not ImportJob.update(status="interrupted", message=message[:255], finished_at=now).where(
+                        (ImportJob.id == job.id) & _stale_condition(cutoff)).execute():
+                    continue
+                audit.record(None, "system", "import_status", job, source=job.source, status_from=job.status,
+                             status_to="interrupted", heartbeat_at=job.heartbeat_at or job.created_at,
+                             stale_seconds=limit_seconds, rows=job.rows, good=job.good, inserted=job.inserted)
+        except peewee.OperationalError:
+            # SQLite: another import holds the write lock past the busy timeout; the next read retries.
+            log.warning("import %s looks interrupted but the database is busy: left for the next read", job.id)
+            continue
+        log.warning("import %s marked interrupted: no heartbeat since %s", job.id, job.heartbeat_at)
+        changed.append(job.id)
+    return changed
+
+
+def checked(job: ImportJob, limit_seconds: int, now: dt.datetime | None = None) -> ImportJob:
+    """`job` as a reader should show it: marked interrupted first if its process is gone. A live
+    or finished job costs no query."""
+    now = now or utcnow()
+    if job.status not in ACTIVE:
+        return job
+    if (job.heartbeat_at or job.created_at) >= now - dt.timedelta(seconds=limit_seconds):
+        return job
+    expire_stale(limit_seconds, [job.id], now)
+    return ImportJob.get_by_id(job.id)
 
 
 def _undo(job_id: int, message: str) -> None:
@@ -391,6 +498,7 @@ def _undo(job_id: int, message: str) -> None:
 
 
 def summary_text(counts: dict) -> str:
+    """The finished job's one-line result (what the job page and the import list show)."""
     text = f"共 {counts['rows']} 行：成功 {counts['good']} 行（新增 {counts['inserted']} 行"
     if counts["duplicates"]:
         text += f"，已存在 {counts['duplicates']} 行未重复添加"
@@ -401,7 +509,7 @@ def summary_text(counts: dict) -> str:
 
 def progress(job: ImportJob) -> dict:
     """What the upload page's progress bar polls."""
-    finished = job.status in ("done", "failed")
+    finished = job.status in FINISHED
     percent = 100 if job.status == "done" else (
         min(99, int(job.bytes_done * 100 / job.bytes_total)) if job.bytes_total else 0)
     return {"id": job.id, "status": job.status, "status_label": STATUS_LABELS.get(job.status, job.status),

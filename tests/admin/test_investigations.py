@@ -1,7 +1,9 @@
 """任务排查 over HTTP on both databases (H1-H6): upload with the progress endpoint and the error
 report, every bad upload refused clearly with nothing written, templates, the lists' scoping (another
 district's record by id is a 403, hub staff see their mode), workflows with history and effects,
-overseas reports, statistics with their export, and the masked, audited list export."""
+overseas reports, statistics with their export, and the masked, audited list export. Also: an
+import whose process died is shown as interrupted (once, audited; a live one never), and the side
+menu lists this area's pages for the roles that may open them."""
 
 from __future__ import annotations
 
@@ -9,20 +11,23 @@ import datetime as dt
 import io
 import json
 import re
+import threading
 import time
 
 import openpyxl
 import pytest
 
 from admin import investigation_pages
+from models.db import db
 from models.fieldwork import OperationLog
-from models.investigations import TaskHistory, TaskRecord
+from models.fields import utcnow
+from models.investigations import ImportJob, TaskHistory, TaskRecord
 from models.regions import Region
 from models.risk_inputs import IsolationRecord, TravelRecord
 from models.people import Person
 from services import admin_auth, colour
 from services.demo import ZHENGZHOU
-from services.investigations import records, sources, workflow
+from services.investigations import importer, records, sources, workflow
 from services.regions import load_tree
 from tests.admin.conftest import CAPTCHA, AdminClient, page_error
 from tests.conftest import make_person, row_counts
@@ -402,3 +407,184 @@ def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
     assert re.findall(r'data-figure="(\w+)">([^<]+)<', own.text) == [("should", "2"), ("done", "0"), ("rate", "0.00%")]
     assert inv.sign_in("airport").get("/admin/investigations/stats").status_code == 403
     assert city.get("/admin/investigations/stats", params={"date_from": "昨天"}).status_code == 400
+
+
+# --- interrupted imports (the process died) -------------------------------------------------------------
+
+STALE_SECONDS = 300  # the default IMPORT_STALE_SECONDS
+
+
+def _audited_interruptions(job_id: int) -> list[dict]:
+    lines = OperationLog.select().where((OperationLog.action == "import_status") & (OperationLog.target_id == job_id))
+    return [json.loads(line.detail) for line in lines]
+
+
+def _running_job(admin, heartbeat: dt.datetime, **values) -> ImportJob:
+    return ImportJob.create(source="telecom", file_name="名单.xlsx", file_hash="0" * 64, uploaded_by=admin,
+                            status="running", started_at=heartbeat, heartbeat_at=heartbeat, **values)
+
+
+def test_an_import_whose_process_died_is_shown_interrupted_keeps_its_rows_and_can_be_sent_again(inv):
+    assert inv.config.import_stale_seconds == STALE_SECONDS
+    city = inv.sign_in("city")
+    content = files.telecom_xlsx(30)
+    first = finished(city, upload(city, content))
+    # What a process that died after committing its first 10 rows leaves: those rows, counters that
+    # agree with them, "running", and a heartbeat that stopped 10 minutes ago.
+    job = ImportJob.get()
+    kept = [i for (i,) in TaskRecord.select(TaskRecord.id).order_by(TaskRecord.id).limit(10).tuples()]
+    TaskRecord.delete().where(TaskRecord.id.not_in(kept)).execute()
+    ImportJob.update(status="running", message=None, finished_at=None, rows=10, good=10, inserted=10,
+                     bytes_done=job.bytes_total // 3, heartbeat_at=utcnow() - dt.timedelta(minutes=10)).execute()
+
+    progress = city.get(first["url"] + "/progress").json()
+    assert (progress["status"], progress["status_label"], progress["finished"]) == ("interrupted", "已中断", True)
+    assert "导入已中断" in progress["message"] and "成功的 10 行（新增 10 行）已保存并保留" in progress["message"]
+    assert "请重新上传同一文件继续导入，已导入的行不会重复添加" in progress["message"]
+    assert TaskRecord.select().count() == 10  # nothing it saved is removed
+    audited = _audited_interruptions(job.id)
+    assert len(audited) == 1 and (audited[0]["status_from"], audited[0]["status_to"]) == ("running", "interrupted")
+    page = city.get(first["url"])
+    assert "已中断" in page.text and 'id="upload-again"' in page.text and 'data-finished="1"' in page.text
+    assert "已中断" in city.get("/admin/imports/").text
+    assert len(_audited_interruptions(job.id)) == 1  # read again: changed once only
+
+    again = finished(city, upload(city, content))
+    assert (again["status"], again["inserted"], again["duplicates"]) == ("done", 20, 10)
+    assert TaskRecord.select().count() == 30
+
+
+def test_the_import_list_and_the_job_page_mark_dead_imports_too(inv):
+    city = inv.sign_in("city")
+    dead = _running_job(city.admin, utcnow() - dt.timedelta(hours=1))
+    queued = ImportJob.create(source="telecom", file_name="b.xlsx", file_hash="1" * 64, uploaded_by=city.admin,
+                              heartbeat_at=utcnow() - dt.timedelta(hours=1))
+    statuses = re.findall(r'<td data-label="状态">([^<]*)</td>', city.get("/admin/imports/").text)
+    assert statuses == ["已中断", "已中断"]
+    assert ImportJob.get_by_id(queued.id).message.startswith("导入已中断") and "尚未保存任何数据行" in \
+        ImportJob.get_by_id(queued.id).message
+    other = _running_job(city.admin, utcnow() - dt.timedelta(hours=1))
+    assert "已中断" in city.get(f"/admin/imports/{other.id}").text
+    assert {ImportJob.get_by_id(i).status for i in (dead.id, queued.id, other.id)} == {"interrupted"}
+    assert [len(_audited_interruptions(i)) for i in (dead.id, queued.id, other.id)] == [1, 1, 1]
+
+
+def test_a_live_import_is_never_marked_interrupted(inv):
+    city = inv.sign_in("city")
+    live = _running_job(city.admin, utcnow() - dt.timedelta(seconds=30), rows=5000, bytes_total=100, bytes_done=40)
+    progress = city.get(f"/admin/imports/{live.id}/progress").json()
+    assert (progress["status"], progress["finished"], progress["percent"]) == ("running", False, 40)
+    assert re.findall(r'<td data-label="状态">([^<]*)</td>', city.get("/admin/imports/").text) == ["导入中"]
+    assert importer.expire_stale(STALE_SECONDS) == []
+    # The injectable clock: five minutes later with no heartbeat, it is dead.
+    later = utcnow() + dt.timedelta(seconds=301)
+    assert importer.checked(ImportJob.get_by_id(live.id), 300, now=utcnow()).status == "running"
+    assert importer.expire_stale(300, now=later) == [live.id]
+    assert ImportJob.get_by_id(live.id).status == "interrupted"
+    assert len(_audited_interruptions(live.id)) == 1
+
+
+def test_a_heartbeat_written_after_the_read_wins(inv, monkeypatch):
+    """The candidate was read stale, then its import wrote progress: the conditional UPDATE re-reads
+    the row and leaves it alone (the import is alive)."""
+    city = inv.sign_in("city")
+    job = _running_job(city.admin, utcnow() - dt.timedelta(hours=1))
+    text = importer.interrupted_text
+
+    def progress_meanwhile(candidate):
+        ImportJob.update(heartbeat_at=utcnow(), rows=1000).where(ImportJob.id == candidate.id).execute()
+        return text(candidate)
+
+    monkeypatch.setattr(importer, "interrupted_text", progress_meanwhile)
+    assert importer.expire_stale(300) == []
+    assert ImportJob.get_by_id(job.id).status == "running" and _audited_interruptions(job.id) == []
+
+
+def test_two_readers_at_once_change_a_dead_import_once(inv):
+    city = inv.sign_in("city")
+    job = _running_job(city.admin, utcnow() - dt.timedelta(hours=1))
+    barrier = threading.Barrier(4)
+    changed, problems = [], []
+
+    def reader():
+        db.connect(reuse_if_open=True)
+        try:
+            barrier.wait(5)
+            changed.extend(importer.expire_stale(300, [job.id]))
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            problems.append(repr(exc))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert problems == [] and changed == [job.id]
+    assert len(_audited_interruptions(job.id)) == 1
+
+
+def test_a_running_import_keeps_the_jobs_queued_behind_it_alive(inv, tmp_path):
+    city = inv.sign_in("city")
+    settings = importer.Settings.from_config(inv.config, parallel=False)
+    path = tmp_path / "list.xlsx"
+    path.write_bytes(files.telecom_xlsx(5))
+    info, columns = importer.check_upload(str(path), sources.TELECOM, settings)
+    running = importer.create_job(city.admin, sources.TELECOM, None, "list.xlsx", str(path), info)
+    waiting = importer.create_job(city.admin, sources.TELECOM, None, "list.xlsx", str(path), info)
+    ImportJob.update(heartbeat_at=utcnow() - dt.timedelta(minutes=4)).where(ImportJob.id == waiting.id).execute()
+    importer._QUEUED.add(waiting.id)
+    try:
+        assert importer.run(running.id, str(path), info, columns, settings).status == "done"
+    finally:
+        importer._QUEUED.discard(waiting.id)
+    assert ImportJob.get_by_id(waiting.id).heartbeat_at > utcnow() - dt.timedelta(minutes=1)
+    assert importer.expire_stale(300, now=utcnow() + dt.timedelta(seconds=120)) == []
+    # A queued job already marked interrupted does not start when its turn comes.
+    assert importer.expire_stale(300, now=utcnow() + dt.timedelta(seconds=400)) == [waiting.id]
+    before = TaskRecord.select().count()
+    assert importer.run(waiting.id, str(path), info, columns, settings).status == "interrupted"
+    assert TaskRecord.select().count() == before
+
+
+def test_the_heartbeat_migration_adds_the_column_to_a_live_database(inv):
+    from playhouse.migrate import SchemaMigrator, migrate as run_ops
+
+    from models import schema
+
+    city = inv.sign_in("city")
+    old = _running_job(city.admin, utcnow() - dt.timedelta(hours=2))
+    run_ops(SchemaMigrator.from_database(db.obj).drop_column("import_job", "heartbeat_at"))
+    step = next(m for m in schema.MIGRATIONS if m.name == "import heartbeat")
+    schema._stamp(step.version - 1)
+    try:
+        assert schema.migrate([step]) == ["import heartbeat"]
+    finally:
+        schema._stamp(schema.latest_version())
+    assert "heartbeat_at" in [c.name for c in db.get_columns("import_job")]
+    assert ImportJob.get_by_id(old.id).heartbeat_at == ImportJob.get_by_id(old.id).started_at  # counted from then
+    assert importer.expire_stale(300) == [old.id]
+
+
+# --- the side menu --------------------------------------------------------------------------------------
+
+def side_menu(page) -> dict[str, str]:
+    nav = re.search(r'<nav class="side">(.*?)</nav>', page.text, re.S)
+    assert nav, page.text[:500]
+    return {label: href for href, label in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group(1))}
+
+
+def test_the_side_menu_lists_the_import_and_statistics_pages_for_the_roles_that_may_open_them(inv):
+    city = side_menu(inv.sign_in("city").get("/admin/password"))
+    assert city["导入名单"] == "/admin/imports/" and city["排查统计"] == "/admin/investigations/stats"
+    assert city["数据看板"] == "/admin/dashboard" and city["通管人员摸排"] == "/admin/r/task_telecom/"
+    airport = side_menu(inv.sign_in("airport").get("/admin/password"))
+    assert airport["导入名单"] == "/admin/imports/" and "排查统计" not in airport and "数据看板" not in airport
+    compound = side_menu(inv.sign_in("compound").get("/admin/password"))
+    assert not {"导入名单", "排查统计", "数据看板"} & set(compound) and compound  # its resources are still there
+    # Every link in a menu opens for that account; the current page is marked.
+    client = inv.sign_in("airport")
+    for href in side_menu(client.get("/admin/password")).values():
+        assert client.get(href).status_code == 200, href
+    assert 'href="/admin/imports/" aria-current="page"' in client.get("/admin/imports/").text
