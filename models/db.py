@@ -109,13 +109,18 @@ request_connections = RequestConnections()
 class Prepared:
     """A SELECT compiled to SQL once per database, then run again with new values.
 
-    peewee compiles a query to SQL on every execution; on the scan's hot path that costs some
-    forty times the indexed look-up itself. `build` makes the query from its arguments: it is
-    called once per database with the stand-ins `samples` (each unique among the parameters and
-    of the right type), whose places among the parameters then take the real values. Rows come
-    back as peewee makes them (model instances, joins included) through the query's own cursor
-    wrapper (a peewee internal; peewee is pinned in requirements.txt).
+    peewee compiles a query to SQL on every execution, and works out again from the cursor's
+    columns how to build the row's models; on the scan's hot path each costs many times the
+    indexed look-up itself. `build` makes the query from its arguments: it is called once per
+    database with the stand-ins `samples` (each unique among the parameters and of the right
+    type), whose places among the parameters then take the real values. Rows come back as peewee
+    makes them (model instances, joins included) through the query's own cursor wrapper, whose
+    column set-up is kept from the first run (peewee internals; peewee is pinned in
+    requirements.txt).
     """
+
+    # What a cursor wrapper holds of one cursor, as opposed to its (reusable) column set-up.
+    _PER_CURSOR = frozenset(("cursor", "count", "index", "initialized", "populated", "row_cache"))
 
     def __init__(self, build, *samples) -> None:
         self._build = build
@@ -130,13 +135,25 @@ class Prepared:
             query = self._build(*self._samples)
             sql, params = query.sql()
             slots = [params.index(sample) for sample in self._samples]
-            compiled = self._compiled[database] = (query, sql, params, slots)
-        query, sql, params, slots = compiled
+            compiled = self._compiled[database] = [query, sql, params, slots, None]
+        query, sql, params, slots, set_up = compiled
         params = list(params)
         for slot, value in zip(slots, values):
             params[slot] = value
-        rows = list(query._get_cursor_wrapper(db.execute_sql(sql, params)))
-        return rows[0] if rows else None
+        cursor = db.execute_sql(sql, params)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        wrapper = query._get_cursor_wrapper(cursor)
+        if set_up is None:
+            wrapper.initialize()
+            compiled[4] = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
+        else:
+            vars(wrapper).update(set_up)
+        return wrapper.process_row(row)
 
 
 def insert_rows(model, rows: list[dict]) -> None:

@@ -12,7 +12,7 @@ import json
 import secrets
 
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
-from models.db import db
+from models.db import Prepared, db
 from models.fields import utcnow
 from services.errors import ApiError
 
@@ -91,12 +91,14 @@ def issue_token(identity: AuthIdentity, config) -> dict:
     }
 
 
+# Every signed-in request reads its token: compiled once (see models.db.Prepared).
+_TOKEN = Prepared(lambda token_hash: AuthToken.select(AuthToken, Account).join(Account)
+                  .where(AuthToken.token_hash == token_hash).limit(1), "\x00token-hash")
+
+
 def authenticate(token: str, config) -> AuthToken:
     """The live token row for a bearer token, or a 401."""
-    row = (AuthToken.select(AuthToken, Account)
-           .join(Account)
-           .where(AuthToken.token_hash == _hash(token))
-           .first())
+    row = _TOKEN.first(_hash(token))
     now = utcnow()
     if row is None or row.revoked_at is not None:
         raise ApiError("unauthorized", "登录已失效，请重新登录", 401)

@@ -18,7 +18,7 @@ from typing import Iterable
 import peewee
 
 from models.colour import ColourHistory, HealthStatus
-from models.db import db, insert_rows
+from models.db import Prepared, db, insert_rows
 from models.fields import utcnow
 from services.colour_rules import SEVERITY, RuleDataError, load_rules
 from services.timefmt import china_today, local_iso
@@ -166,17 +166,24 @@ def _mark_unknown(subjects: list[str], why: str) -> None:
                                        "computed_at": utcnow()} for s in group]).execute()
 
 
-def verdict(subject: str | None, today: dt.date | None = None) -> Verdict:
+_STATUS = Prepared(lambda subject: HealthStatus.select().where(HealthStatus.subject == subject).limit(1),
+                   "\x00subject")
+READ = object()  # verdict's `stored` default: read the stored status
+
+
+def verdict(subject: str | None, today: dt.date | None = None, stored=READ) -> Verdict:
     """A person's colour now: the stored answer while it holds, recomputed when it has expired.
 
-    Anything that stops an answer (rules unreadable, database error) gives "unknown".
+    `stored` is the person's HealthStatus row (or None: no row) when the caller has just read
+    it along with other things, as the scan does. Anything that stops an answer (rules
+    unreadable, database error) gives "unknown".
     """
     today = today or china_today()
     if not subject:
         return Verdict("unknown")
     try:
         load_rules()  # a person with no row is green only if the rules can be read at all
-        row = HealthStatus.get_or_none(HealthStatus.subject == subject)
+        row = _STATUS.first(subject) if stored is READ else stored
         if row is not None and (row.colour == "unknown" or (row.valid_until and row.valid_until < today)):
             recompute([subject], why="read_after_expiry", today=today)
             row = HealthStatus.get_or_none(HealthStatus.subject == subject)

@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 
 import peewee
 
 from models.accounts import Account
+from models.colour import HealthStatus
 from models.db import Prepared
 from models.fields import utcnow
 from models.people import Person
@@ -44,20 +46,47 @@ ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，�
 PLACE_VIEW_SECONDS = 60
 
 
-_ENTRY_BY_REQUEST = Prepared(lambda request_id: EntryRecord.select().where(EntryRecord.request_id == request_id)
-                              .limit(1), "\x00request-id")
-_CODE_AND_PLACE = Prepared(lambda token: PlaceCode.select(PlaceCode, Place).join(Place, peewee.JOIN.LEFT_OUTER)
-                            .where(PlaceCode.token == token).limit(1), "\x00token")
-# profile.self_person's query, compiled once.
-_SELF_PERSON = Prepared(lambda account_id: Person.select().where((Person.account == account_id)
-                                                                  & (Person.relation == "self")).limit(1), -7340001)
+_EARLIER = EntryRecord.alias("earlier")
+_SEEN = EntryRecord.alias("seen")
+
+
+def _scan_reads(account_id, token, request_id, flow_code):
+    """All a scan reads before it decides, as one statement (one round trip, not six): the
+    caller's own person and stored colour, the code and its place, the first entry of this
+    request id, and whether the person scanned with this flow before."""
+    earlier = _EARLIER.select(_EARLIER.id).where(_EARLIER.request_id == request_id).limit(1)
+    seen = _SEEN.select(_SEEN.id).where((_SEEN.person == Person.id) & (_SEEN.flow == flow_code)).limit(1)
+    return (Account.select(Account.id, Person, HealthStatus, PlaceCode, Place,
+                           earlier.alias("earlier_id"), seen.alias("seen_id"))
+            .join(Person, peewee.JOIN.LEFT_OUTER, on=(Person.account == Account.id) & (Person.relation == "self"),
+                  attr="me")
+            .join(HealthStatus, peewee.JOIN.LEFT_OUTER, on=HealthStatus.subject == Person.id_number_bidx,
+                  attr="health_status")
+            .switch(Account)
+            .join(PlaceCode, peewee.JOIN.LEFT_OUTER, on=PlaceCode.token == token, attr="code")
+            .join(Place, peewee.JOIN.LEFT_OUTER, on=Place.id == PlaceCode.place, attr="place")
+            .where(Account.id == account_id).limit(1))
+
+
+_READS = Prepared(_scan_reads, -7340001, "\x00token", "\x00request-id", "\x00flow")
 _place_views: dict = {}
 
 
-def _active_place(token) -> Place:
-    """places.active_place in one compiled query; any code but an active one of an active place
-    goes through places.active_place itself, which says what is wrong."""
-    code = _CODE_AND_PLACE.first(token) if isinstance(token, str) and len(token) <= 32 else None
+@dataclass
+class _Begun:
+    """A scan's setting, once its request id is known to be new."""
+
+    request_id: str
+    place: Place
+    kind: PlaceType
+    flow: object
+    temperature: float | None
+    reads: Account  # _READS' row: .me (with .health_status), .seen_id
+
+
+def _active_place(token, code: PlaceCode | None) -> Place:
+    """The code's place when both are active; any other code goes through places.active_place,
+    which says what is wrong."""
     if code is None or code.status != "active" or code.place_id is None or code.place.status != "active":
         return places.active_place(token)[1]
     return code.place
@@ -159,25 +188,32 @@ def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitt
             "registered_at": local_iso(registered_at), "alert": alert}
 
 
-def _begin(account: Account, body: dict):
+def _begin(account: Account, body: dict) -> dict | _Begun:
     """What needs no transaction: the request id (a retry answers its first answer at once), the
     place, its type and flow, the temperature. Returns the first answer or the scan's setting."""
     request_id = body["request_id"]
     if not REQUEST_ID_RE.fullmatch(request_id):
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
-    earlier = _ENTRY_BY_REQUEST.first(request_id)
-    if earlier is not None:
-        return _replay(earlier, account)
-    place = _active_place(body["code"])
+    token, flow_code = body["code"], body["flow"]
+    reads = _READS.first(account.id, token if isinstance(token, str) and len(token) <= 32 else None, request_id,
+                         flow_code if isinstance(flow_code, str) else None)
+    if reads.earlier_id is not None:
+        return _replay(EntryRecord.get_by_id(reads.earlier_id), account)
+    place = _active_place(token, reads.code)
     kind = place_type(place.place_type)
-    flow = kind.flow(body["flow"])
+    flow = kind.flow(flow_code)
     temperature = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
-    return request_id, place, kind, flow, temperature
+    return _Begun(request_id, place, kind, flow, temperature, reads)
 
 
-def _form(person: Person, flow, body: dict) -> dict | None:
-    """The flow's form, checked, when this scan must fill it; None when it need not."""
-    if not flow.form or not (flow.ask_every_time or body.get("form") or not _has_scanned(person, flow.code)):
+def _form(person: Person, flow, body: dict, scanned: bool | None = None) -> dict | None:
+    """The flow's form, checked, when this scan must fill it; None when it need not. `scanned`:
+    whether the person scanned with this flow before, when the caller knows."""
+    if not flow.form or flow.ask_every_time or body.get("form"):
+        needed = bool(flow.form)
+    else:
+        needed = not (_has_scanned(person, flow.code) if scanned is None else scanned)
+    if not needed:
         return None
     return clean_form(flow.form, body.get("form"))
 
@@ -187,10 +223,13 @@ def _travelled(form: dict | None, kind: PlaceType) -> bool:
                                      or kind.category == "checkpoint")
 
 
-def _record(account: Account, body: dict, config, request_id: str, place: Place, kind: PlaceType, flow,
-            person: Person, source: str, form: dict | None, temperature, now) -> tuple[dict, dict, dict | None]:
-    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None)."""
-    verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
+def _record(account: Account, body: dict, config, begun: _Begun, person: Person, source: str, form: dict | None,
+            now, stored=colour.READ) -> tuple[dict, dict, dict | None]:
+    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None).
+    `stored`: the person's HealthStatus row when it was read already (see colour.verdict)."""
+    request_id, place, kind, flow, temperature = (begun.request_id, begun.place, begun.kind, begun.flow,
+                                                  begun.temperature)
+    verdict = colour.verdict(person.subject, stored=stored).as_dict(config.colour_scheme)
     admitted = verdict["colour"] in kind.admits and verdict["colour"] != "unknown"
     answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
     form = form or {}
@@ -213,11 +252,11 @@ def scan(account: Account, body: dict, config) -> dict:
     """scanPlace, all in one transaction on this thread: run the place type's flow (profile,
     proxy identity, compound binding, travel, fever) and answer the verdict; one entry per scan."""
     begun = _begin(account, body)
-    return begun if isinstance(begun, dict) else _scan_in_transaction(account, body, config, *begun)
+    return begun if isinstance(begun, dict) else _scan_in_transaction(account, body, config, begun)
 
 
-def _scan_in_transaction(account: Account, body: dict, config, request_id: str, place: Place, kind: PlaceType,
-                         flow, temperature) -> dict:
+def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> dict:
+    place, kind, flow, temperature = begun.place, begun.kind, begun.flow, begun.temperature
     with write_transaction():
         person, source = _who(account, body)
         form = _form(person, flow, body)
@@ -228,8 +267,7 @@ def _scan_in_transaction(account: Account, body: dict, config, request_id: str, 
         now = utcnow()
         if temperature is not None and temperature >= FEVER:
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
-        answer, entry, normal = _record(account, body, config, request_id, place, kind, flow, person, source,
-                                        form, temperature, now)
+        answer, entry, normal = _record(account, body, config, begun, person, source, form, now)
         if kind.category == "checkpoint":
             # H2: red / yellow arrivals join the medium / high-risk returnee list at once.
             record_checkpoint_scan(person, answer["colour"], place, form)
@@ -241,30 +279,32 @@ def _scan_in_transaction(account: Account, body: dict, config, request_id: str, 
 
 async def scan_grouped(account: Account, body: dict, config) -> dict:
     """scanPlace for the event loop: a scan that writes nothing but its entry (and a normal
-    temperature) is read here and written by the group-commit writer, the answer given once the
-    batch is committed; any other scan (profile to save, proxy identity, compound to bind,
-    travel, fever) takes `scan`'s single transaction."""
+    temperature) is read here (in one statement, see `_scan_reads`) and written by the
+    group-commit writer, the answer given once the batch is committed; any other scan (profile
+    to save, proxy identity, compound to bind, travel, fever) takes `scan`'s single transaction."""
     begun = _begin(account, body)
     if isinstance(begun, dict):
         return begun
-    request_id, place, kind, flow, temperature = begun
+    flow, temperature = begun.flow, begun.temperature
     if body.get("identity") is not None or (temperature is not None and temperature >= FEVER):
-        return _scan_in_transaction(account, body, config, *begun)
+        return _scan_in_transaction(account, body, config, begun)
+    stored = colour.READ
     if body.get("member_id") is not None or body.get("proxy_identity_id") is not None:
         person, source = _who(account, body)  # reads only
+        form = _form(person, flow, body)
     else:
-        person, source = _SELF_PERSON.first(account.id), "self"
+        person, source = begun.reads.me, "self"
         if not profile.is_complete(person):  # the profile must be saved first (or refused)
-            return _scan_in_transaction(account, body, config, *begun)
+            return _scan_in_transaction(account, body, config, begun)
+        stored = getattr(person, "health_status", None)
+        form = _form(person, flow, body, scanned=begun.reads.seen_id is not None)
     if flow.binds_compound and person.compound_id is None:
-        return _scan_in_transaction(account, body, config, *begun)
-    form = _form(person, flow, body)
-    if _travelled(form, kind):
-        return _scan_in_transaction(account, body, config, *begun)
+        return _scan_in_transaction(account, body, config, begun)
+    if _travelled(form, begun.kind):
+        return _scan_in_transaction(account, body, config, begun)
     if flow.binds_compound:
-        _bind_compound(person, place)  # bound here already, or refused: nothing to write
-    answer, entry, normal = _record(account, body, config, request_id, place, kind, flow, person, source, form,
-                                    temperature, utcnow())
+        _bind_compound(person, begun.place)  # bound here already, or refused: nothing to write
+    answer, entry, normal = _record(account, body, config, begun, person, source, form, utcnow(), stored)
     earlier = await entry_writer.writer.write(entry, normal)
     return answer if earlier is None else _replay(earlier, account)
 
