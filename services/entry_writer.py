@@ -50,6 +50,7 @@ class _Pending:
     entry: dict  # EntryRecord fields, foreign keys as ids
     temperature: dict | None  # TemperatureRecord fields, or None
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+    waiter: asyncio.Future | None = None  # the awaiting coroutine's future (see `write`)
 
 
 class EntryWriter:
@@ -64,9 +65,11 @@ class EntryWriter:
         self._thread: threading.Thread | None = None
         self._bound = None  # the Database the writer's connection belongs to
 
-    def submit(self, entry: dict, temperature: dict | None = None) -> concurrent.futures.Future:
-        """Queue the rows; the future resolves after the commit (see the module docstring)."""
-        pending = _Pending(entry, temperature)
+    def submit(self, entry: dict, temperature: dict | None = None,
+               waiter: asyncio.Future | None = None) -> concurrent.futures.Future:
+        """Queue the rows; the future resolves after the commit (see the module docstring), and
+        so does `waiter`, an asyncio future, on its own loop."""
+        pending = _Pending(entry, temperature, waiter=waiter)
         if isinstance(db.obj, peewee.SqliteDatabase) and db.obj.database in ("", ":memory:"):
             # Each connection to ":memory:" is a database of its own: write on the caller's.
             self._write_batch([pending])
@@ -80,8 +83,17 @@ class EntryWriter:
         return pending.future
 
     async def write(self, entry: dict, temperature: dict | None = None) -> EntryRecord | None:
-        """Await `submit` from a coroutine: None once stored, or the first record of the id."""
-        return await asyncio.wrap_future(self.submit(entry, temperature))
+        """Await `submit` from a coroutine: None once stored, or the first record of the id.
+
+        A batch wakes each loop it serves once (asyncio.wrap_future would wake it once per scan:
+        a write to the loop's self-pipe, and a pass of the loop, each)."""
+        waiter = asyncio.get_running_loop().create_future()
+        future = self.submit(entry, temperature, waiter)
+        if future.done():  # written on this thread (see submit)
+            return future.result()
+        # A caller that gives up before its batch begins is left out of it.
+        waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
+        return await waiter
 
     def _run(self) -> None:
         """The writer's thread: a batch of whatever is queued, again and again."""
@@ -133,10 +145,12 @@ class EntryWriter:
                     error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503)
                     error.__cause__ = exc
                     pending.future.set_exception(error)
+                _wake(batch)
                 return False
         self.transactions += 1
         for pending, result in zip(batch, results):
             pending.future.set_result(result)
+        _wake(batch)
         return True
 
     def _store(self, batch: list[_Pending], look_up: bool) -> list[EntryRecord | None]:
@@ -162,6 +176,30 @@ class EntryWriter:
         return results
 
 
+
+def _wake(batch: list[_Pending]) -> None:
+    """Hand the outcomes to the coroutines awaiting them: one call per event loop."""
+    by_loop: dict = {}
+    for pending in batch:
+        if pending.waiter is not None:
+            by_loop.setdefault(pending.waiter.get_loop(), []).append(pending)
+    for loop, pendings in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, pendings)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            pass
+
+
+def _settle(pendings: list[_Pending]) -> None:
+    """On the waiters' loop: each waiter takes its future's outcome."""
+    for pending in pendings:
+        if pending.waiter.done():  # cancelled meanwhile
+            continue
+        error = pending.future.exception()
+        if error is not None:
+            pending.waiter.set_exception(error)
+        else:
+            pending.waiter.set_result(pending.future.result())
 
 
 writer = EntryWriter()
