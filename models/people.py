@@ -38,7 +38,8 @@ class Person(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("account", "relation"), False),)
+        # (compound, id_number_bidx): the compound-case colour rule reads only these (migration 12).
+        indexes = ((("account", "relation"), False), (("compound", "id_number_bidx"), False))
 
     def set_id_number(self, value: str | None) -> None:
         """Store the (already validated) document number with its blind index."""
