@@ -13,12 +13,12 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import peewee
 
 from models.colour import ColourHistory, HealthStatus
-from models.db import Prepared, db, insert_rows
+from models.db import Prepared, db, insert_rows, is_mysql
 from models.fields import utcnow
 from services.colour_rules import SEVERITY, RuleDataError, load_rules
 from services.timefmt import china_today, local_iso
@@ -28,6 +28,10 @@ log = logging.getLogger("healthcode.colour")
 LABELS = {"green": "绿码", "yellow": "黄码", "orange": "橙码", "red": "红码", "unknown": "未知"}
 UNKNOWN_REASON = "健康状态暂时无法核验，请稍后再试或联系工作人员"
 CHUNK = 500
+# A full recompute reads the stored colours READ_CHUNK rows per statement, and writes the
+# changes WRITE_CHUNK people per transaction.
+READ_CHUNK = 5000
+WRITE_CHUNK = 500
 
 
 def display_colour(colour: str, scheme: int) -> str:
@@ -70,10 +74,12 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def evaluate(subjects: list[str] | None = None, today: dt.date | None = None) -> dict[str, list[dict]]:
+def evaluate(subjects: list[str] | None = None, today: dt.date | None = None,
+             pause: Callable[[], None] | None = None) -> dict[str, list[dict]]:
     """{subject: [hit, ...]} for everyone a rule matches today (or only for `subjects`).
 
-    Raises RuleDataError when the rules cannot be read.
+    `pause` (a job's pacer) is called after each rule's query. Raises RuleDataError when the
+    rules cannot be read.
     """
     today = today or china_today()
     rules = load_rules()
@@ -88,6 +94,8 @@ def evaluate(subjects: list[str] | None = None, today: dt.date | None = None) ->
                                       "guidance": rule.guidance,
                                       "since": latest.isoformat(), "until": until.isoformat() if until else None,
                                       "_position": rule.position})
+            if pause is not None:
+                pause()
     for subject_hits in hits.values():
         subject_hits.sort(key=lambda h: (-SEVERITY[h["colour"]], h["_position"]))
         for h in subject_hits:
@@ -101,18 +109,27 @@ def _status_of(subject_hits: list[dict]) -> tuple[str, str, dt.date | None]:
     return colour, json.dumps(subject_hits, ensure_ascii=False, sort_keys=True), min(ends) if ends else None
 
 
-def recompute(subjects: Iterable[str] | None = None, why: str = "recompute", today: dt.date | None = None) -> dict:
+def recompute(subjects: Iterable[str] | None = None, why: str = "recompute", today: dt.date | None = None,
+              pause: Callable[[], None] | None = None) -> dict:
     """Recompute everyone (subjects=None) or the given people; store changes and their history.
 
     When the rules cannot be read, the given people are marked "unknown" (to be recomputed on
     their next read) and RuleDataError is raised for a full recompute.
+
+    Scans write beside this (on SQLite, one write lock for all), so the write lock is taken only
+    for what changed: the rules and the stored colours are read first without it, then the
+    people whose colour differs are written in short transactions of WRITE_CHUNK people, each
+    reading those people's rows again under the lock (see `_write_changes`). A re-run that
+    changes nothing takes no write lock at all. `pause` (a job's pacer, see jobs/pacing.py) is
+    called between two chunks of the work.
     """
+    pause = pause or _no_pause
     today = today or china_today()
     targets = None if subjects is None else sorted({s for s in subjects if s})
     if targets == []:
         return {"evaluated": 0, "changed": 0}
     try:
-        hits = evaluate(targets, today)
+        hits = evaluate(targets, today, pause)
     except RuleDataError:
         if targets is None:
             raise
@@ -120,41 +137,93 @@ def recompute(subjects: Iterable[str] | None = None, why: str = "recompute", tod
         _mark_unknown(targets, why)
         return {"evaluated": len(targets), "changed": 0, "unknown": len(targets)}
 
-    now = utcnow()
-    with db.atomic():
-        if targets is None:
-            current = {row.subject: row for row in HealthStatus.select()}
-        else:
-            current = {}
-            for group in _chunks(targets):
-                current.update({row.subject: row for row in HealthStatus.select().where(HealthStatus.subject.in_(group))})
+    wanted = {subject: _status_of(subject_hits) for subject, subject_hits in hits.items()}
+    pause()
+    stored = _stored_states(targets, pause)
+    due = sorted(s for s in stored.keys() | wanted.keys() if stored.get(s) != wanted.get(s))
+    changed = 0
+    for number, group in enumerate(_chunks(due, WRITE_CHUNK)):
+        if number:
+            pause()  # the write lock stays free meanwhile: SQLite's lock is not fair to waiting scans
+        changed += _write_changes(group, wanted, why, utcnow())
+    return {"evaluated": len(stored.keys() | wanted.keys()), "changed": changed}
+
+
+def _state_of(row: tuple) -> tuple[str, str, dt.date | None]:
+    # (colour, reasons, valid_until) as `_status_of` gives it, from a stored row's columns.
+    colour, reasons, valid_until = row
+    return colour, reasons, _as_date(valid_until) if valid_until is not None else None
+
+
+def _no_pause() -> None:
+    pass
+
+
+def _stored_states(targets: list[str] | None, pause: Callable[[], None] = _no_pause) -> dict[str, tuple]:
+    """{subject: (colour, reasons, valid_until)} of the stored rows (everyone's, or the targets').
+
+    Plain reads in short statements, outside any write transaction: everyone's rows are read in
+    pages of READ_CHUNK along the subject index, so no statement keeps an old snapshot open long
+    (on SQLite that would stop the WAL from being checkpointed while scans keep writing)."""
+    columns = (HealthStatus.subject, HealthStatus.colour, HealthStatus.reasons, HealthStatus.valid_until)
+    states: dict[str, tuple] = {}
+    if targets is not None:
+        for group in _chunks(targets):
+            for subject, *row in HealthStatus.select(*columns).where(HealthStatus.subject.in_(group)).tuples():
+                states[subject] = _state_of(row)
+        return states
+    after = None
+    while True:
+        query = HealthStatus.select(*columns).order_by(HealthStatus.subject).limit(READ_CHUNK)
+        if after is not None:
+            query = query.where(HealthStatus.subject > after)
+        page = list(query.tuples())
+        for subject, *row in page:
+            states[subject] = _state_of(row)
+        if len(page) < READ_CHUNK:
+            return states
+        after = page[-1][0]
+        pause()
+
+
+def _write_changes(group: list[str], wanted: dict[str, tuple], why: str, now: dt.datetime) -> int:
+    """Make the stored colours of `group` what `wanted` says (absent: green), in one short
+    transaction; returns the colour changes recorded.
+
+    The rows are read again under the write lock (SQLite's, or the rows' on MySQL): one changed
+    since they were read (a read after expiry recomputed it meanwhile) is judged on what is
+    stored now, so a change is never written, nor its history recorded, twice."""
+    with db.atomic():  # BEGIN IMMEDIATE on SQLite (models/db.py): the lock is taken up-front
+        query = HealthStatus.select().where(HealthStatus.subject.in_(group))
+        if is_mysql():
+            query = query.for_update()  # the rows as committed now, locked until the commit
+        current = {row.subject: row for row in query}
         rows, history, stale = [], [], []
-        for subject in set(current) | set(hits):
+        for subject in group:
             old = current.get(subject)
             old_colour = old.colour if old else "green"
-            if subject in hits:
-                colour, reasons, valid_until = _status_of(hits[subject])
-                if old and (old.colour, old.reasons, old.valid_until) == (colour, reasons, valid_until):
-                    continue
+            colour, reasons, valid_until = wanted.get(subject, ("green", "[]", None))
+            if old is None and subject not in wanted:
+                continue  # green already
+            if old is not None and subject in wanted and \
+                    (old.colour, old.reasons, old.valid_until) == (colour, reasons, valid_until):
+                continue  # already what it should be
+            if subject in wanted:
                 since = old.since if old and old.colour == colour else now
                 rows.append({"subject": subject, "colour": colour, "reasons": reasons, "since": since,
                              "valid_until": valid_until, "computed_at": now})
-            else:
-                colour, reasons = "green", "[]"
             if old:
                 stale.append(subject)
             if colour != old_colour:
                 history.append({"subject": subject, "from_colour": old_colour, "to_colour": colour,
                                 "reasons": reasons, "why": why[:64], "changed_at": now})
-        for group in _chunks(stale):
-            HealthStatus.delete().where(HealthStatus.subject.in_(group)).execute()
+        if stale:
+            HealthStatus.delete().where(HealthStatus.subject.in_(stale)).execute()
         # The driver's executemany: a full recompute writes a row per non-green person, which
         # peewee's insert_many would spend most of the recompute building (bench/colour_recompute.py).
-        for group in _chunks(rows, 5000):
-            insert_rows(HealthStatus, group)
-        for group in _chunks(history, 5000):
-            insert_rows(ColourHistory, group)
-    return {"evaluated": len(current.keys() | hits.keys()), "changed": len(history)}
+        insert_rows(HealthStatus, rows)
+        insert_rows(ColourHistory, history)
+    return len(history)
 
 
 def _mark_unknown(subjects: list[str], why: str) -> None:

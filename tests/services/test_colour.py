@@ -5,7 +5,9 @@ import datetime as dt
 import json
 
 import pytest
+from peewee import fn
 
+from models import db as database
 from models.colour import ColourHistory, ColourRule, HealthStatus
 from models.regions import Region
 from models.risk_inputs import TemperatureRecord
@@ -221,6 +223,97 @@ def test_reading_after_the_window_recomputes_without_the_job(person):
     assert colour.verdict(person.subject, today=TODAY + dt.timedelta(days=1)).colour == "green"
     assert stored(person) == "green"
     assert ColourHistory.select().where(ColourHistory.why == "read_after_expiry").count() == 1
+
+
+def population(count: int = 7) -> list:
+    """People on lists of several kinds: some red for days yet, some turning green tomorrow."""
+    people = [make_person(n) for n in range(1, count + 1)]
+    risk_inputs.add_close_contacts([{"id_number": p.id_number} for p in people[0::3]])
+    risk_inputs.add_close_contacts([{"id_number": p.id_number, "listed_on": days_ago(13)} for p in people[1::3]])
+    for p in people[2::3]:
+        risk_inputs.record_temperature(p, 38.0)
+    risk_inputs.set_isolation(people[1].subject, "confirmed")
+    return people
+
+
+def colours_stored() -> dict:
+    return {r.subject: (r.colour, r.reasons, r.valid_until) for r in HealthStatus.select()}
+
+
+def history_since(last_id: int) -> list:
+    return sorted((r.subject, r.from_colour, r.to_colour, r.why)
+                  for r in ColourHistory.select().where(ColourHistory.id > last_id))
+
+
+def restore(rows: list[dict], last_id: int) -> None:
+    HealthStatus.delete().execute()
+    for row in rows:
+        HealthStatus.create(**row)
+    ColourHistory.delete().where(ColourHistory.id > last_id).execute()
+
+
+def test_chunked_reads_and_writes_give_the_same_colours_and_history(db, monkeypatch):
+    population()
+    tomorrow = TODAY + dt.timedelta(days=1)  # day 15 of the older listings: some turn green
+    before = [r for r in HealthStatus.select().dicts()]
+    last_id = ColourHistory.select(fn.MAX(ColourHistory.id)).scalar() or 0
+    whole = colour.recompute(None, why="job", today=tomorrow)
+    whole_state, whole_history = colours_stored(), history_since(last_id)
+
+    restore(before, last_id)
+    monkeypatch.setattr(colour, "READ_CHUNK", 2)
+    monkeypatch.setattr(colour, "WRITE_CHUNK", 1)
+    chunked = colour.recompute(None, why="job", today=tomorrow)
+    assert chunked == whole and whole["changed"] > 0
+    assert colours_stored() == whole_state
+    assert history_since(last_id) == whole_history
+    assert colour.recompute(None, why="job", today=tomorrow)["changed"] == 0
+
+
+def test_a_recompute_with_nothing_to_change_takes_no_write_transaction(db, monkeypatch):
+    population()
+    writes = []
+    real = colour._write_changes
+    monkeypatch.setattr(colour, "_write_changes", lambda *a: writes.append(len(a[0])) or real(*a))
+    monkeypatch.setattr(colour, "WRITE_CHUNK", 2)
+    tomorrow = TODAY + dt.timedelta(days=1)
+    result = colour.recompute(None, why="job", today=tomorrow)
+    assert writes and max(writes) <= 2 and result["changed"] > 0  # only the people whose colour changed
+    writes.clear()
+    assert colour.recompute(None, why="job", today=tomorrow)["changed"] == 0
+    assert writes == []
+
+
+def test_a_colour_changed_between_the_read_and_the_write_is_written_once(person, monkeypatch):
+    risk_inputs.add_close_contacts([{"id_number": person.id_number, "listed_on": days_ago(13)}])
+    tomorrow = TODAY + dt.timedelta(days=1)
+    real, raced = colour._stored_states, []
+
+    def read_then_a_scan_recomputes(targets, pause=colour._no_pause):
+        states = real(targets, pause)
+        if not raced:  # once: the scan's own recompute reads through here too
+            raced.append(True)
+            assert colour.verdict(person.subject, today=tomorrow).colour == "green"  # read after expiry
+        return states
+
+    monkeypatch.setattr(colour, "_stored_states", read_then_a_scan_recomputes)
+    assert colour.recompute(None, why="job", today=tomorrow)["changed"] == 0
+    assert stored(person) == "green"
+    assert [(r.from_colour, r.to_colour, r.why) for r in ColourHistory.select().order_by(ColourHistory.id)] == [
+        ("green", "red", "close_contact_listed"), ("red", "green", "read_after_expiry")]
+
+
+def test_a_paced_recompute_pauses_between_chunks_outside_any_transaction(db, monkeypatch):
+    population()
+    monkeypatch.setattr(colour, "READ_CHUNK", 2)
+    monkeypatch.setattr(colour, "WRITE_CHUNK", 1)
+    in_transaction = []
+    result = colour.recompute(None, why="job", today=TODAY + dt.timedelta(days=1),
+                              pause=lambda: in_transaction.append(database.db.in_transaction()))
+    rules = len(colour_rules.load_rules())
+    # After each rule's query, after building the answers, between pages, between write transactions.
+    assert len(in_transaction) >= rules + 1 + result["changed"] - 1
+    assert not any(in_transaction)
 
 
 # --- fail closed ----------------------------------------------------------------------------------
