@@ -14,6 +14,9 @@ or two runners racing never count a scan twice. Hours older than the retention p
 computed when they have no statistics yet: their entries may be gone already (jobs/retention.py),
 and statistics are what survives them. The back office's "每小时更新" time is the end of the last
 completed hour, kept in `stat_run`.
+
+The run is paced (jobs/pacing.py): it pauses between its aggregate queries and between days,
+never inside a write, so that the scans written meanwhile keep their rate.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 
 from peewee import fn
 
+from jobs.pacing import Pacer
 from models.db import db, request_connections
 from models.fields import utcnow
 from models.places import EntryRecord
@@ -41,23 +45,28 @@ def _settings() -> tuple[int, int]:
     return config.stats_window_hours, config.retention_days
 
 
-def run(now: dt.datetime | None = None, window_hours: int | None = None, retention_days: int | None = None) -> dict:
-    """Aggregate the hours due (see the module docstring); `now` is naive UTC (tests move it)."""
+def run(now: dt.datetime | None = None, window_hours: int | None = None, retention_days: int | None = None,
+        pace: bool = True) -> dict:
+    """Aggregate the hours due (see the module docstring); `now` is naive UTC (tests move it).
+    Paced (jobs/pacing.py) unless `pace` is false (nothing else to make room for: a load, a test)."""
     if window_hours is None or retention_days is None:
         configured_window, configured_retention = _settings()
         window_hours = configured_window if window_hours is None else window_hours
         retention_days = configured_retention if retention_days is None else retention_days
     now = now or utcnow()
+    pacer = Pacer() if pace else None
     request_connections.opened()
     try:
-        result = _run(now, max(1, window_hours), max(1, retention_days))
+        result = _run(now, max(1, window_hours), max(1, retention_days), pacer)
     finally:
         request_connections.closed()
-    log.info("hourly statistics: %(hours)s hours, %(days)s days, %(rows)s rows, through %(completed_hour)s", result)
+    result["paused_s"] = round(pacer.paused, 2) if pacer else 0.0
+    log.info("hourly statistics: %(hours)s hours, %(days)s days, %(rows)s rows, through %(completed_hour)s, "
+             "%(paused_s)s s paused", result)
     return result
 
 
-def _run(now: dt.datetime, window_hours: int, retention_days: int) -> dict:
+def _run(now: dt.datetime, window_hours: int, retention_days: int, pause: Pacer | None) -> dict:
     current = statistics.hour_floor(now)  # the hour under way: not complete, not counted yet
     state = StatRun.get_or_none(StatRun.job_id == JOB_ID)
     if state is None:
@@ -76,7 +85,7 @@ def _run(now: dt.datetime, window_hours: int, retention_days: int) -> dict:
     if old:
         due -= statistics.hours_with_statistics(old)
 
-    result = statistics.recompute(due)
+    result = statistics.recompute(due, pause)
     # Only forwards: a run with an older `now` (a test, a clock step) must not rewind.
     completed = max(filter(None, (state.completed_hour, current)))
     if completed != state.completed_hour or result["rows"]:

@@ -12,8 +12,10 @@ Where the jobs run (I5):
 
 The runner's jobs are CPU work beside the servers' requests: give `python -m jobs` a low CPU
 priority (systemd: `CPUWeight=10`, or `Nice=19`; with the kernel's autogroup scheduling a plain
-`nice` only ranks processes of one session). bench/admin_lists.py measures the scans with the
-jobs running at both priorities.
+`nice` only ranks processes of one session). Whatever the priority, the long jobs (hourly
+statistics, colour recompute) pace themselves (jobs/pacing.py: at most a fifth of the time each)
+and take the database's write lock only for short writes of what changed. bench/admin_lists.py
+measures the scans with the jobs running at both priorities.
 
 Every job is idempotent (it recomputes or deletes what is due, it never adds to a total), so a
 run repeated after a crash is harmless. `coalesce=True` folds missed runs into one,

@@ -25,7 +25,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
-from typing import Iterable
+from typing import Callable, Iterable
 
 import peewee
 from peewee import Case, fn
@@ -114,7 +114,8 @@ def _runs(hours: list[dt.datetime]) -> list[tuple[dt.datetime, dt.datetime]]:
     return [tuple(r) for r in ranges]
 
 
-def _aggregate(start: dt.datetime, end: dt.datetime, places: list[tuple]) -> list[dict]:
+def _aggregate(start: dt.datetime, end: dt.datetime, places: list[tuple],
+               pause: Callable[[], None] | None = None) -> list[dict]:
     """Per place and hour in [start, end): scans and abnormal scans, read from the entries.
 
     The entries are reached through the (place, created_at) index with the place ids listed:
@@ -133,6 +134,8 @@ def _aggregate(start: dt.datetime, end: dt.datetime, places: list[tuple]) -> lis
             place_type, region_id = chunk[place_id]
             rows.append({"place": place_id, "place_type": place_type, "region": region_id, "hour": _as_hour(hour),
                          "scans": int(scans), "abnormal": int(abnormal_scans or 0)})
+        if pause is not None:
+            pause()
     return rows
 
 
@@ -191,23 +194,26 @@ def _day_rows(day: dt.date, group: list[dt.datetime], wanted: dict) -> dict:
     return rows
 
 
-def recompute(hours: Iterable[dt.datetime]) -> dict:
+def recompute(hours: Iterable[dt.datetime], pause: Callable[[], None] | None = None) -> dict:
     """Rebuild these hours (naive UTC hour starts) and their days; safe to repeat.
 
     Day by day: the entries are counted first (a read, no lock held), then one short write
     transaction makes the hourly rows of those hours and the day's row per place what the counts
-    say, writing only the rows that differ."""
+    say, writing only the rows that differ. `pause` (a job's pacer, see jobs/pacing.py) is called
+    between two chunks of the work, never inside the write transaction."""
     from services.entry_writer import write_transaction  # BEGIN IMMEDIATE on SQLite: it writes
 
+    pause = pause or (lambda: None)
     hours = sorted({hour_floor(h) for h in hours})
     places = list(Place.select(Place.id, Place.place_type, Place.region).order_by(Place.id).tuples()) if hours else []
     written = 0
     days = 0
     for day, group in itertools.groupby(hours, key=china_day_of):
+        pause()  # after the previous day's write, not between a day's reads and its write
         group = list(group)
         wanted = {}
         for start, end in _runs(group):
-            wanted.update({(row["place"], row["hour"]): row for row in _aggregate(start, end, places)})
+            wanted.update({(row["place"], row["hour"]): row for row in _aggregate(start, end, places, pause)})
         hour_key = lambda key: (key[0], _as_hour(key[1]))  # noqa: E731
         if not any(_differences(H, H.hour.in_(group), hour_key, wanted)):
             days += 1

@@ -42,3 +42,24 @@ def test_jobs_run_once_from_the_command_line(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "'changed': 0" in run.stdout
+
+
+def test_the_job_is_paced_outside_transactions_and_says_how_long_it_paused(db, monkeypatch):
+    from models import db as database
+
+    people = [make_person(n) for n in range(1, 4)]
+    risk_inputs.add_close_contacts([{"id_number": p.id_number} for p in people])
+    HealthStatus.delete().execute()  # the job finds three colours to write
+    pauses = []
+
+    class SpyPacer:
+        paused = 0.25
+
+        def __call__(self):
+            pauses.append(database.db.in_transaction())
+
+    monkeypatch.setattr(colour_recompute, "Pacer", SpyPacer)
+    result = colour_recompute.run()
+    assert result["changed"] == 3 and result["paused_s"] == 0.25
+    assert pauses and not any(pauses)
+    assert colour_recompute.run(pace=False)["paused_s"] == 0.0

@@ -152,3 +152,37 @@ def test_a_day_keeps_one_row_per_place_when_its_hours_disagree_on_the_region(db)
     hourly_stats.run(now=DAY + dt.timedelta(hours=3, minutes=2), window_hours=1, retention_days=28)
     assert daily() == {(bus.id, dt.date(2024, 3, 10)): (2, 0)}
     assert DailyPlaceStat.get().region_id == district.id
+
+
+class SpyPacer:
+    """Stands in for jobs.pacing.Pacer: records whether each pause fell inside a transaction."""
+
+    made: list = []
+
+    def __init__(self) -> None:
+        self.in_transaction: list[bool] = []
+        self.paused = 0.0
+        SpyPacer.made.append(self)
+
+    def __call__(self) -> None:
+        self.in_transaction.append(database.db.in_transaction())
+
+
+def test_a_paced_run_in_small_chunks_counts_the_same_and_pauses_outside_transactions(db, monkeypatch):
+    bus, shop, person = setup_places()
+    for hours, colour in ((8, "red"), (8.5, "green"), (9, "green"), (-3, "yellow")):  # two China days
+        entry(bus, person, DAY + dt.timedelta(hours=hours), colour)
+        entry(shop, person, DAY + dt.timedelta(hours=hours, minutes=1))
+    hourly_stats.run(now=NOW, retention_days=28, pace=False)
+    whole = (hourly(), daily())
+
+    HourlyPlaceStat.delete().execute()
+    DailyPlaceStat.delete().execute()
+    StatRun.delete().execute()
+    monkeypatch.setattr(statistics, "PLACE_CHUNK", 1)  # one place per aggregate query
+    monkeypatch.setattr(hourly_stats, "Pacer", SpyPacer)
+    SpyPacer.made.clear()
+    result = hourly_stats.run(now=NOW, retention_days=28)
+    assert (hourly(), daily()) == whole and result["rows"] > 0
+    pauses = SpyPacer.made[0].in_transaction
+    assert len(pauses) >= 2 * 2 and not any(pauses)  # each place's query on each day, none in a write
