@@ -241,12 +241,11 @@ def _begin(account: Account, body: dict) -> dict | _Begun:
 def _form(person: Person, flow, body: dict, scanned: bool | None = None) -> dict | None:
     """The flow's form, checked, when this scan must fill it; None when it need not. `scanned`:
     whether the person scanned with this flow before, when the caller knows."""
-    if not flow.form or flow.ask_every_time or body.get("form"):
-        needed = bool(flow.form)
-    else:
-        needed = not (_has_scanned(person, flow.code) if scanned is None else scanned)
-    if not needed:
+    if not flow.form:
         return None
+    if not (flow.ask_every_time or body.get("form")):
+        if _has_scanned(person, flow.code) if scanned is None else scanned:
+            return None
     return clean_form(flow.form, body.get("form"))
 
 

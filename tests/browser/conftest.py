@@ -116,16 +116,17 @@ def h5(make_server):
     return make_server() if wired else make_server(extra_routes=h5_handlers.routes(TestConfig()))
 
 
-@pytest.fixture
-def phone(browser, h5):
-    """A new page in a fresh phone-sized context (no storage shared between tests)."""
-    context = browser.new_context(**PHONE)
+def guarded_page(browser, base_url: str, options: dict, failed_loads_ok: bool = False):
+    """A page in a fresh context that notes, in `page.problems`, a script error, a console error
+    and any request outside `base_url` (aborted). `failed_loads_ok`: Chromium's console line for
+    a 4xx answer ("Failed to load resource") is expected, as when bad input is tested.
+    Returns (context, page); the caller closes the context and asserts `page.problems` is empty."""
+    context = browser.new_context(**options)
     context.set_default_timeout(TIMEOUT_MS)
     problems: list[str] = []
-    local = h5.base_url
 
     def only_local(route):
-        if route.request.url.startswith(local + "/"):
+        if route.request.url.startswith(base_url + "/"):
             route.continue_()
         else:
             problems.append(f"request outside the server: {route.request.url}")
@@ -136,12 +137,18 @@ def phone(browser, h5):
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
 
     def on_console(message):
-        # A 4xx answer is logged by Chromium as "Failed to load resource": expected for bad input.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        if message.type == "error" and not (failed_loads_ok and message.text.startswith("Failed to load resource")):
             problems.append(f"console error: {message.text}")
 
     page.on("console", on_console)
     page.problems = problems
+    return context, page
+
+
+@pytest.fixture
+def phone(browser, h5):
+    """A new page in a fresh phone-sized context (no storage shared between tests)."""
+    context, page = guarded_page(browser, h5.base_url, PHONE, failed_loads_ok=True)
     yield page
     context.close()
-    assert not problems, problems
+    assert not page.problems, page.problems

@@ -17,7 +17,7 @@ from services.demo import ZHENGZHOU
 from services.investigations import importer
 from services.regions import load_tree
 from tests.admin.conftest import CAPTCHA
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import guarded_page
 from tests.fakes import xlsx_files as files
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,25 +55,10 @@ def slow_import(monkeypatch):
 def page(browser, office):
     """A desktop page that fails the test on a script error, a CSP violation or any request that
     leaves the server under test."""
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(TIMEOUT_MS)
-    problems: list[str] = []
-
-    def only_local(route):
-        if route.request.url.startswith(office.base_url + "/"):
-            route.continue_()
-        else:
-            problems.append(f"request outside the server: {route.request.url}")
-            route.abort()
-
-    context.route("**/*", only_local)
-    tab = context.new_page()
-    tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    tab.on("console", lambda message: problems.append(f"console error: {message.text}")
-           if message.type == "error" else None)
+    context, tab = guarded_page(browser, office.base_url, DESKTOP)
     yield tab
     context.close()
-    assert not problems, problems
+    assert not tab.problems, tab.problems
 
 
 def test_upload_from_the_side_menu_and_watch_the_progress_bar_finish(page, office, slow_import):
