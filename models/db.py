@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
@@ -16,6 +18,7 @@ from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
 db = peewee.DatabaseProxy()
+SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a SQLite statement waits for another connection's lock
 
 
 class BaseModel(peewee.Model):
@@ -37,7 +40,7 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///"):]) or ":memory:"
         # busy_timeout first: the pragmas after it then wait for a lock instead of failing at once.
-        pragmas = {"busy_timeout": 5000, "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
+        pragmas = {"busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
         if path == ":memory:":
             return peewee.SqliteDatabase(path, pragmas=pragmas)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -80,13 +83,18 @@ def is_mysql() -> bool:
 
 
 class RequestConnections:
-    """Open the connection when a request starts and close it when the last one in flight ends.
+    """Open the connection when a request starts; close it once no request has used it for a while.
 
     Tornado serves many requests on one thread, and peewee keeps one connection per thread, so a
     plain close at the end of one request would pull the connection from under another that is
-    awaiting something. Counting the requests in flight keeps "one connection per request
-    lifetime" true without that race.
+    awaiting something: the requests in flight are counted. When the count falls to zero on an
+    event loop's thread, the connection is kept for IDLE_CLOSE_SECONDS more, because opening one
+    costs more than most requests (SQLite runs its pragmas again, the MySQL pool pings the
+    server on every check-out); a thread without a loop (a job) closes it at once. A connection
+    left inside a transaction by a request is never kept.
     """
+
+    IDLE_CLOSE_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._local = threading.local()  # peewee's connections are per thread, so is the count
@@ -97,10 +105,40 @@ class RequestConnections:
         db.connect(reuse_if_open=True)
 
     def closed(self) -> None:
-        """A request ends: close (or hand back to the pool) when none is left in flight."""
-        self._local.in_flight = max(0, getattr(self._local, "in_flight", 0) - 1)
-        if self._local.in_flight == 0 and not db.is_closed():
+        """A request ends: when none is left in flight, keep the connection on a loop's thread
+        (closed later by `_close_if_idle`), close it (or hand it back to the pool) elsewhere."""
+        local = self._local
+        local.in_flight = max(0, getattr(local, "in_flight", 0) - 1)
+        if local.in_flight or db.is_closed():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or db.in_transaction():
             db.close()
+            return
+        local.idle_since = time.monotonic()
+        if getattr(local, "idle_timer", None) is None:
+            local.idle_timer = loop.call_later(self.IDLE_CLOSE_SECONDS, self._close_if_idle, loop)
+
+    def loop_stopped(self) -> None:
+        """This thread's event loop has stopped (a test server's thread ends): close the
+        connection it kept, which no timer will close now."""
+        self._local.idle_timer = None
+        if not db.is_closed():
+            db.close()
+
+    def _close_if_idle(self, loop) -> None:
+        local = self._local
+        local.idle_timer = None
+        if local.in_flight or db.is_closed():
+            return
+        idle = time.monotonic() - local.idle_since
+        if idle >= self.IDLE_CLOSE_SECONDS:
+            db.close()
+        else:
+            local.idle_timer = loop.call_later(self.IDLE_CLOSE_SECONDS - idle, self._close_if_idle, loop)
 
 
 request_connections = RequestConnections()

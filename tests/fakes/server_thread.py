@@ -10,6 +10,8 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
 
+from models.db import request_connections
+
 
 def free_port() -> int:
     """A loopback port nothing listens on now (for a server to start on, or to find closed)."""
@@ -46,6 +48,7 @@ class ServerThread:
         self._server.add_sockets(sockets)
         self._ready.set()
         self._loop.start()
+        request_connections.loop_stopped()  # an app's requests kept this thread's connection
         self._loop.close(all_fds=True)
 
     def start(self) -> "ServerThread":

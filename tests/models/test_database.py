@@ -60,6 +60,33 @@ def test_a_dropped_mysql_connection_is_reestablished(db, backend, api):
     assert database.db.execute_sql("SELECT 1").fetchone()[0] == 1
 
 
+def test_a_loop_keeps_its_connection_between_requests_and_closes_it_when_idle(db, monkeypatch):
+    """Opening a connection costs more than most requests: an event loop's thread keeps it
+    while requests come, and closes it once none has come for IDLE_CLOSE_SECONDS; a thread
+    without a loop closes it when its last request ends."""
+    import asyncio
+
+    connections = database.RequestConnections()
+    monkeypatch.setattr(connections, "IDLE_CLOSE_SECONDS", 0.05)
+    database.db.close()
+
+    async def requests_then_idle():
+        seen = []
+        for _ in range(3):
+            connections.opened()
+            seen.append(id(database.db.connection()))
+            connections.closed()
+            await asyncio.sleep(0.01)
+        assert not database.db.is_closed() and len(set(seen)) == 1  # one connection, kept
+        await asyncio.sleep(0.2)
+        return database.db.is_closed()
+
+    assert asyncio.run(requests_then_idle()) is True
+    connections.opened()
+    connections.closed()
+    assert database.db.is_closed()
+
+
 def test_an_update_counts_matched_rows_even_when_nothing_changes(db):
     add_region("410000", "河南省", "province")
     assert Region.update(name="河南省").where(Region.code == "410000").execute() == 1
@@ -175,8 +202,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert schema.migrate() == ["colour engine", "places and scans", "field roles", "messaging", "enterprise",
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
-                                "person compound index"]
-    assert schema.current_version() == 12
+                                "person compound index", "task key prefixes"]
+    assert schema.current_version() == 13
     assert ("compound_id", "id_number_bidx") in {tuple(i.columns) for i in database.db.get_indexes("person")}
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None

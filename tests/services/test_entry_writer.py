@@ -181,3 +181,49 @@ def test_concurrent_retries_of_one_scan_answer_the_first_verdict(world):
     assert first == second and first["admit"] is True
     assert isinstance(third, ApiError) and (third.code, third.status) == ("request_id_conflict", 409)
     assert EntryRecord.select().count() == 1 and TemperatureRecord.select().count() == 1
+
+
+def test_on_sqlite_a_pass_of_the_loop_is_written_on_the_loop(world, writer, backend):
+    """SQLite: the scans of one pass share a transaction written on the loop's own thread (no
+    hand-over to another thread); MySQL keeps the writer's thread (a commit is a round trip)."""
+    async def scan_all():
+        return await asyncio.gather(*(writer.write(entry(world)) for _ in range(10)))
+
+    assert asyncio.run(scan_all()) == [None] * 10
+    assert EntryRecord.select().count() == 10
+    if backend[0] == "sqlite":
+        assert writer._thread is None and writer.transactions == 1
+    else:
+        assert writer._thread is not None
+
+
+def test_on_sqlite_the_loop_never_waits_for_another_writers_lock(world, writer, backend):
+    """While another connection holds SQLite's write lock (an import, a job), the batch goes to
+    the writer's thread: the loop keeps serving, and the scan is answered once the lock is free
+    and its row committed."""
+    if backend[0] != "sqlite":
+        pytest.skip("SQLite's write lock")
+    other = database.open_database(backend[1])
+    other.connect()
+    other.execute_sql("BEGIN IMMEDIATE")
+    released = []
+
+    async def scenario():
+        scan = asyncio.ensure_future(writer.write(entry(world, "locked-00000001")))
+        ticks = 0
+        for _ in range(20):  # the loop goes on while the lock is held
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not scan.done() and ticks == 20
+        other.execute_sql("COMMIT")
+        released.append(True)
+        return await asyncio.wait_for(scan, 10)
+
+    try:
+        assert asyncio.run(scenario()) is None
+    finally:
+        if not released:
+            other.execute_sql("ROLLBACK")
+        other.close()
+    assert writer._thread is not None
+    assert independent_count(backend, "locked-00000001") == 1
