@@ -29,9 +29,13 @@ LABELS = {"green": "绿码", "yellow": "黄码", "orange": "橙码", "red": "红
 UNKNOWN_REASON = "健康状态暂时无法核验，请稍后再试或联系工作人员"
 CHUNK = 500
 # A full recompute reads the stored colours READ_CHUNK rows per statement, and writes the
-# changes WRITE_CHUNK people per transaction.
+# changes WRITE_CHUNK people per transaction; MYSQL_WRITE_CHUNK on MySQL, where the locks are the
+# rows' (not the whole database's, as on SQLite) and each commit is a log flush.
 READ_CHUNK = 5000
 WRITE_CHUNK = 500
+MYSQL_WRITE_CHUNK = 2000
+# Characters per multi-row INSERT on MySQL: at most 4 MB in UTF-8, within max_allowed_packet's default.
+STATEMENT_CHARS = 1_000_000
 
 
 def display_colour(colour: str, scheme: int) -> str:
@@ -118,10 +122,10 @@ def recompute(subjects: Iterable[str] | None = None, why: str = "recompute", tod
 
     Scans write beside this (on SQLite, one write lock for all), so the write lock is taken only
     for what changed: the rules and the stored colours are read first without it, then the
-    people whose colour differs are written in short transactions of WRITE_CHUNK people, each
-    reading those people's rows again under the lock (see `_write_changes`). A re-run that
-    changes nothing takes no write lock at all. `pause` (a job's pacer, see jobs/pacing.py) is
-    called between two chunks of the work.
+    people whose colour differs are written in short transactions of WRITE_CHUNK people
+    (MYSQL_WRITE_CHUNK on MySQL), each reading those people's rows again under the lock (see
+    `_write_changes`). A re-run that changes nothing takes no write lock at all. `pause` (a job's
+    pacer, see jobs/pacing.py) is called between two chunks of the work.
     """
     pause = pause or _no_pause
     today = today or china_today()
@@ -142,7 +146,7 @@ def recompute(subjects: Iterable[str] | None = None, why: str = "recompute", tod
     stored = _stored_states(targets, pause)
     due = sorted(s for s in stored.keys() | wanted.keys() if stored.get(s) != wanted.get(s))
     changed = 0
-    for number, group in enumerate(_chunks(due, WRITE_CHUNK)):
+    for number, group in enumerate(_chunks(due, MYSQL_WRITE_CHUNK if is_mysql() else WRITE_CHUNK)):
         if number:
             pause()  # the write lock stays free meanwhile: SQLite's lock is not fair to waiting scans
         changed += _write_changes(group, wanted, why, utcnow())
@@ -194,22 +198,24 @@ def _write_changes(group: list[str], wanted: dict[str, tuple], why: str, now: dt
     since they were read (a read after expiry recomputed it meanwhile) is judged on what is
     stored now, so a change is never written, nor its history recorded, twice."""
     with db.atomic():  # BEGIN IMMEDIATE on SQLite (models/db.py): the lock is taken up-front
-        query = HealthStatus.select().where(HealthStatus.subject.in_(group))
+        query = (HealthStatus.select(HealthStatus.subject, HealthStatus.colour, HealthStatus.reasons,
+                                     HealthStatus.valid_until, HealthStatus.since)
+                 .where(HealthStatus.subject.in_(group)))
         if is_mysql():
             query = query.for_update()  # the rows as committed now, locked until the commit
-        current = {row.subject: row for row in query}
+        current = {subject: (colour, reasons, valid_until, since)  # tuples: no model per row
+                   for subject, colour, reasons, valid_until, since in query.tuples()}
         rows, history, stale = [], [], []
         for subject in group:
             old = current.get(subject)
-            old_colour = old.colour if old else "green"
+            old_colour = old[0] if old else "green"
             colour, reasons, valid_until = wanted.get(subject, ("green", "[]", None))
             if old is None and subject not in wanted:
                 continue  # green already
-            if old is not None and subject in wanted and \
-                    (old.colour, old.reasons, old.valid_until) == (colour, reasons, valid_until):
+            if old is not None and subject in wanted and old[:3] == (colour, reasons, valid_until):
                 continue  # already what it should be
             if subject in wanted:
-                since = old.since if old and old.colour == colour else now
+                since = old[3] if old and old_colour == colour else now
                 rows.append({"subject": subject, "colour": colour, "reasons": reasons, "since": since,
                              "valid_until": valid_until, "computed_at": now})
             if old:
@@ -219,11 +225,60 @@ def _write_changes(group: list[str], wanted: dict[str, tuple], why: str, now: dt
                                 "reasons": reasons, "why": why[:64], "changed_at": now})
         if stale:
             HealthStatus.delete().where(HealthStatus.subject.in_(stale)).execute()
-        # The driver's executemany: a full recompute writes a row per non-green person, which
-        # peewee's insert_many would spend most of the recompute building (bench/colour_recompute.py).
-        insert_rows(HealthStatus, rows)
-        insert_rows(ColourHistory, history)
+        if is_mysql():
+            literals = _Literals()  # one chunk's: its rows share the reasons texts and `now`
+            literals.insert(HealthStatus, rows)
+            literals.insert(ColourHistory, history)
+        else:
+            # The driver's executemany: a full recompute writes a row per non-green person, which
+            # peewee's insert_many would spend most of the recompute building (bench/colour_recompute.py).
+            insert_rows(HealthStatus, rows)
+            insert_rows(ColourHistory, history)
     return len(history)
+
+
+class _Literals:
+    """Multi-row INSERTs on MySQL with each distinct value escaped once.
+
+    The driver escapes every value of every row in Python, which cost a full recompute more than
+    the server's inserting (bench/colour_recompute.py); but a chunk's rows repeat a few hundred
+    reasons texts and one timestamp, and each status row's subject and reasons again in its
+    history row. Values go through the fields' db_value and the connection's own escaping, as
+    with `insert_rows`."""
+
+    def __init__(self) -> None:
+        self._known: dict = {}
+
+    def insert(self, model, rows: list[dict]) -> None:
+        """INSERT the rows (each naming the same fields), in statements of about STATEMENT_CHARS."""
+        if not rows:
+            return
+        escape, known = db.connection().escape, self._known
+        fields = [model._meta.fields[name] for name in rows[0]]
+        head = "INSERT INTO `{}` ({}) VALUES ".format(
+            model._meta.table_name, ", ".join(f"`{f.column_name}`" for f in fields))
+        values, size = [], 0
+        for row in rows:
+            parts = []
+            for f in fields:
+                value = f.db_value(row[f.name])
+                key = (type(value), value)
+                literal = known.get(key)
+                if literal is None:
+                    literal = known[key] = escape(value)
+                parts.append(literal)
+            text = "(" + ", ".join(parts) + ")"
+            if values and size + len(text) > STATEMENT_CHARS:
+                self._execute(head, values)
+                values, size = [], 0
+            values.append(text)
+            size += len(text) + 2
+        self._execute(head, values)
+
+    @staticmethod
+    def _execute(head: str, values: list[str]) -> None:
+        with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+            db.cursor().execute(head + ", ".join(values))  # no parameters: no %-formatting of the text
 
 
 def _mark_unknown(subjects: list[str], why: str) -> None:

@@ -263,11 +263,28 @@ def test_chunked_reads_and_writes_give_the_same_colours_and_history(db, monkeypa
     restore(before, last_id)
     monkeypatch.setattr(colour, "READ_CHUNK", 2)
     monkeypatch.setattr(colour, "WRITE_CHUNK", 1)
+    monkeypatch.setattr(colour, "MYSQL_WRITE_CHUNK", 1)
     chunked = colour.recompute(None, why="job", today=tomorrow)
     assert chunked == whole and whole["changed"] > 0
     assert colours_stored() == whole_state
     assert history_since(last_id) == whole_history
     assert colour.recompute(None, why="job", today=tomorrow)["changed"] == 0
+
+
+def test_reasons_with_quotes_backslashes_and_percents_are_stored_as_they_are(db, monkeypatch):
+    # On MySQL the rows are written as literal text, one statement per row here.
+    monkeypatch.setattr(colour, "STATEMENT_CHARS", 1)
+    people = population(4)
+    colour_rules.save_rule({"code": "odd_text", "colour": "yellow", "input": "close_contact", "conditions": [],
+                            "window_days": 14,
+                            "reason": "体温 >= 37.3 'x' \"y\" \\ %s %% 100%", "guidance": "%(name)s \\'"})
+    HealthStatus.delete().execute()
+    ColourHistory.delete().execute()
+    assert colour.recompute(None, why="it's 100%")["changed"] == len(people)
+    expected = colour.evaluate(None)
+    assert {r.subject: json.loads(r.reasons) for r in HealthStatus.select()} == expected
+    assert {(r.subject, r.why, r.reasons) for r in ColourHistory.select()} == {
+        (r.subject, "it's 100%", r.reasons) for r in HealthStatus.select()}
 
 
 def test_a_recompute_with_nothing_to_change_takes_no_write_transaction(db, monkeypatch):
@@ -276,6 +293,7 @@ def test_a_recompute_with_nothing_to_change_takes_no_write_transaction(db, monke
     real = colour._write_changes
     monkeypatch.setattr(colour, "_write_changes", lambda *a: writes.append(len(a[0])) or real(*a))
     monkeypatch.setattr(colour, "WRITE_CHUNK", 2)
+    monkeypatch.setattr(colour, "MYSQL_WRITE_CHUNK", 2)
     tomorrow = TODAY + dt.timedelta(days=1)
     result = colour.recompute(None, why="job", today=tomorrow)
     assert writes and max(writes) <= 2 and result["changed"] > 0  # only the people whose colour changed
@@ -307,6 +325,7 @@ def test_a_paced_recompute_pauses_between_chunks_outside_any_transaction(db, mon
     population()
     monkeypatch.setattr(colour, "READ_CHUNK", 2)
     monkeypatch.setattr(colour, "WRITE_CHUNK", 1)
+    monkeypatch.setattr(colour, "MYSQL_WRITE_CHUNK", 1)
     in_transaction = []
     result = colour.recompute(None, why="job", today=TODAY + dt.timedelta(days=1),
                               pause=lambda: in_transaction.append(database.db.in_transaction()))
