@@ -29,6 +29,7 @@ from handlers.schema import Schema
 from models.db import request_connections
 from services import auth
 from services.errors import ApiError
+from services.raw_json import RawJson
 
 log = logging.getLogger("healthcode.api")
 
@@ -137,9 +138,12 @@ class BaseHandler(tornado.web.RequestHandler):
         return {name: self.get_query_argument(name) for name in self.request.query_arguments}
 
     def send_data(self, data, status: int = 200) -> None:
-        """Write the success envelope."""
+        """Write the success envelope (`data` as JSON text when it is RawJson)."""
         self.set_status(status)
-        self.finish(json.dumps({"data": data}, ensure_ascii=False, default=str))
+        if isinstance(data, RawJson):
+            self.finish('{"data": ' + data + "}")
+        else:
+            self.finish(json.dumps({"data": data}, ensure_ascii=False, default=str))
 
     def write_error(self, status_code, **kwargs):
         """The one place an error becomes a response."""
@@ -169,18 +173,31 @@ class ApiHandler(BaseHandler):
 
     public = False
     roles: tuple[str, ...] = ()
+    # True: prepare() only takes the bearer token (`bearer_token`) and the operation's service
+    # checks it (auth.check_token) in the statement that reads its own rows: one round trip
+    # less on the hottest path (the scan). Such a handler declares no roles.
+    signs_in_itself = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.signs_in_itself and cls.roles:
+            raise TypeError(f"{cls.__name__}: a handler that signs in itself declares no roles")
 
     def prepare(self):
         super().prepare()
         self.current_token = None
         self.current_account = None
+        self.bearer_token = None
         if self.public:
             return
         header = self.request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiError("unauthorized", "请先登录", 401)
-        self.current_token = auth.authenticate(value.strip(), self.config)
+        self.bearer_token = value.strip()
+        if self.signs_in_itself:
+            return
+        self.current_token = auth.authenticate(self.bearer_token, self.config)
         self.current_account = self.current_token.account
         if self.roles and not (set(self.roles) & self.current_account.role_names()):
             raise ApiError("forbidden", "当前账号无权使用该功能", 403)

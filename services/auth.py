@@ -96,9 +96,20 @@ _TOKEN = Prepared(lambda token_hash: AuthToken.select(AuthToken, Account).join(A
                   .where(AuthToken.token_hash == token_hash).limit(1), "\x00token-hash")
 
 
+def token_hash(token: str) -> str:
+    """What a bearer token is looked up by (its SHA-256; the token itself is never stored)."""
+    return _hash(token)
+
+
 def authenticate(token: str, config) -> AuthToken:
     """The live token row for a bearer token, or a 401."""
-    row = _TOKEN.first(_hash(token))
+    return check_token(_TOKEN.first(_hash(token)), config)
+
+
+def check_token(row: AuthToken | None, config) -> AuthToken:
+    """The token row (with its account) read by the caller, if it is live; a 401 (403 for a
+    disabled account) if not. A statement that reads more than the token (the scan's) reads
+    it by `token_hash` and checks it here."""
     now = utcnow()
     if row is None or row.revoked_at is not None:
         raise ApiError("unauthorized", "登录已失效，请重新登录", 401)

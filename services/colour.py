@@ -20,7 +20,7 @@ import peewee
 from models.colour import ColourHistory, HealthStatus
 from models.db import Prepared, db, insert_rows, is_mysql
 from models.fields import utcnow
-from services.colour_rules import SEVERITY, RuleDataError, load_rules
+from services.colour_rules import SEVERITY, RuleDataError, check_fingerprint, load_rules
 from services.timefmt import china_today, local_iso
 
 log = logging.getLogger("healthcode.colour")
@@ -295,18 +295,20 @@ _STATUS = Prepared(lambda subject: HealthStatus.select().where(HealthStatus.subj
 READ = object()  # verdict's `stored` default: read the stored status
 
 
-def verdict(subject: str | None, today: dt.date | None = None, stored=READ) -> Verdict:
+def verdict(subject: str | None, today: dt.date | None = None, stored=READ, rules=READ) -> Verdict:
     """A person's colour now: the stored answer while it holds, recomputed when it has expired.
 
-    `stored` is the person's HealthStatus row (or None: no row) when the caller has just read
-    it along with other things, as the scan does. Anything that stops an answer (rules
-    unreadable, database error) gives "unknown".
+    `stored` is the person's HealthStatus row (or None: no row), and `rules` the colour rules'
+    fingerprint (colour_rules.rules_fingerprint), when the caller has just read them along with
+    other things, as the scan does. Anything that stops an answer (rules unreadable, database
+    error) gives "unknown".
     """
     today = today or china_today()
     if not subject:
         return Verdict("unknown")
     try:
-        load_rules()  # a person with no row is green only if the rules can be read at all
+        # A person with no row is green only if the rules can be read at all.
+        load_rules() if rules is READ else check_fingerprint(rules)
         row = _STATUS.first(subject) if stored is READ else stored
         if row is not None and (row.colour == "unknown" or (row.valid_until and row.valid_until < today)):
             recompute([subject], why="read_after_expiry", today=today)

@@ -21,7 +21,7 @@ from typing import Callable
 import peewee
 
 from models.colour import ColourRule
-from models.db import db
+from models.db import db, is_mysql
 from models.declarations import Declaration
 from models.fields import utcnow
 from models.people import Person
@@ -291,37 +291,75 @@ def _row_to_rule(row: ColourRule) -> Rule:
                        "position": row.position})
 
 
-_rules_sql: dict = {}  # Database -> the rule rows' SELECT, compiled once
+# What a rule check compares: every column a rule is made of, row by row, as one text.
+_FINGERPRINT_COLUMNS = ("id", "code", "colour", "input", "conditions", "window_days", "reason", "guidance",
+                        "lifted_by_release", "enabled", "position")
+
+
+def rules_fingerprint():
+    """A scalar subquery for any SELECT: the rule rows as one text, so that a statement that
+    reads something else (the scan's) also tells whether the rules are the ones last checked
+    (see `check_fingerprint`). On MySQL, group_concat_max_len is raised for every session
+    (models.db), so the text is never cut short."""
+    rule = ColourRule.alias("fingerprint_rule")
+    parts = []
+    for name in _FINGERPRINT_COLUMNS:
+        parts += [peewee.fn.COALESCE(getattr(rule, name), "-"), "\x1f"]
+    if is_mysql():
+        row_text = peewee.fn.CONCAT(*parts)
+    else:
+        row_text = parts[0]
+        for part in parts[1:]:
+            row_text = row_text.concat(part)
+    return rule.select(peewee.fn.GROUP_CONCAT(row_text))
+
+
+_rules_sql: dict = {}  # Database -> the rule rows' SELECT (with their fingerprint), compiled once
 _checked: tuple = (None, [])  # (the rows last checked, as the driver gave them; their rules)
+_good_fingerprint: str | None = None  # the fingerprint of the rows last checked good
 
 
-def _rule_rows() -> list[tuple]:
+def _rule_rows() -> tuple[list[tuple], str | None]:
+    """The rule rows, and their fingerprint read in the same statement."""
     sql = _rules_sql.get(db.obj)
     if sql is None:
-        sql = _rules_sql[db.obj] = ColourRule.select().order_by(ColourRule.position, ColourRule.id).sql()
-    return [tuple(row) for row in db.execute_sql(*sql).fetchall()]
+        query = (ColourRule.select(*ColourRule._meta.sorted_fields, rules_fingerprint().alias("fingerprint"))
+                 .order_by(ColourRule.position, ColourRule.id))
+        sql = _rules_sql[db.obj] = query.sql()
+    rows = db.execute_sql(*sql).fetchall()
+    return [tuple(row[:-1]) for row in rows], (rows[0][-1] if rows else None)
 
 
 def load_rules() -> list[Rule]:
     """The enabled rules, checked. Raises RuleDataError when they cannot be read or trusted.
 
-    It runs on every verdict. The rows are read every time, so any change to the table (through
-    save_rule or not) counts at once; what is saved is compiling the SELECT again and checking
-    rows identical to the ones checked last time."""
-    global _checked
+    The rows are read every time, so any change to the table (through save_rule or not) counts
+    at once; what is saved is compiling the SELECT again and checking rows identical to the ones
+    checked last time."""
+    global _checked, _good_fingerprint
     try:
-        rows = _rule_rows()
+        rows, fingerprint = _rule_rows()
         if not rows:
             raise RuleDataError("no colour rules are stored")
         if rows == _checked[0]:
+            _good_fingerprint = fingerprint
             return list(_checked[1])
         fields = ColourRule._meta.sorted_fields
         models = [ColourRule(**{f.name: f.python_value(v) for f, v in zip(fields, row)}) for row in rows]
         rules = [_row_to_rule(row) for row in models if row.enabled]
         _checked = (rows, rules)
+        _good_fingerprint = fingerprint
         return list(rules)
     except (peewee.PeeweeException, ValueError, TypeError, ApiError) as exc:
         raise RuleDataError(f"colour rules unreadable: {type(exc).__name__}") from exc
+
+
+def check_fingerprint(fingerprint: str | None) -> None:
+    """Raise RuleDataError unless the rules are good: `fingerprint` (read by the caller with
+    `rules_fingerprint`) equal to that of the rows last checked good needs nothing more; any
+    other is checked by reading the rules (`load_rules`)."""
+    if fingerprint is None or fingerprint != _good_fingerprint:
+        load_rules()
 
 
 def save_rule(data: dict) -> Rule:

@@ -36,7 +36,6 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass, field
 
 import peewee
 
@@ -80,12 +79,37 @@ def _writes_on_loop() -> bool:
     return isinstance(db.obj, peewee.SqliteDatabase)
 
 
-@dataclass
 class _Pending:
-    entry: dict  # EntryRecord fields, foreign keys as ids
-    temperature: dict | None  # TemperatureRecord fields, or None
-    future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
-    waiter: asyncio.Future | None = None  # the awaiting coroutine's future (see `write`)
+    """One scan's rows, and where its outcome goes: its `future` (thread-safe: the writer's
+    thread, `submit`) or, for a batch written on the scan's own loop, straight to its `waiter`
+    (no future is made: on the hot path, that costs more than the INSERT)."""
+
+    __slots__ = ("entry", "temperature", "waiter", "future")
+
+    def __init__(self, entry: dict, temperature: dict | None, waiter: asyncio.Future | None = None,
+                 future: concurrent.futures.Future | None = None) -> None:
+        self.entry = entry  # EntryRecord fields, foreign keys as ids
+        self.temperature = temperature  # TemperatureRecord fields, or None
+        self.waiter = waiter  # the awaiting coroutine's future (see `write`)
+        self.future = future
+
+    def wanted(self) -> bool:
+        """Claim the scan for a batch: False when its caller went away before the batch began;
+        once claimed it can no longer be cancelled."""
+        if self.future is None:  # on the waiter's loop
+            return not self.waiter.cancelled()
+        return self.future.running() or self.future.set_running_or_notify_cancel()
+
+    def resolve(self, result: EntryRecord | None = None, error: Exception | None = None) -> None:
+        """Hand over the outcome: to the future (whose waiter `_settle` serves later), or to
+        the waiter, on its loop."""
+        target = self.future if self.future is not None else self.waiter
+        if target.done():  # a waiter cancelled meanwhile
+            return
+        if error is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(result)
 
 
 class EntryWriter:
@@ -105,7 +129,7 @@ class EntryWriter:
                waiter: asyncio.Future | None = None) -> concurrent.futures.Future:
         """Queue the rows for the writer's thread; the future resolves after the commit (see the
         module docstring), and so does `waiter`, an asyncio future, on its own loop."""
-        pending = _Pending(entry, temperature, waiter=waiter)
+        pending = _Pending(entry, temperature, waiter, concurrent.futures.Future())
         if isinstance(db.obj, peewee.SqliteDatabase) and db.obj.database in ("", ":memory:"):
             # Each connection to ":memory:" is a database of its own: write on the caller's.
             self._write_batch(self._claim([pending]))
@@ -128,18 +152,16 @@ class EntryWriter:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         if _writes_on_loop():
-            pending = _Pending(entry, temperature, waiter=waiter)
-            future = pending.future
             this_pass = self._on_loop.setdefault(loop, [])
-            this_pass.append(pending)
+            this_pass.append(_Pending(entry, temperature, waiter))
             if len(this_pass) == 1:
                 loop.call_soon(self._write_on_loop, loop)
-        else:
-            # A batch wakes each loop it serves once (asyncio.wrap_future would wake it once per
-            # scan: a write to the loop's self-pipe, and a pass of the loop, each).
-            future = self.submit(entry, temperature, waiter)
-            if future.done():  # written on this thread (see submit)
-                return future.result()
+            return await waiter
+        # A batch wakes each loop it serves once (asyncio.wrap_future would wake it once per
+        # scan: a write to the loop's self-pipe, and a pass of the loop, each).
+        future = self.submit(entry, temperature, waiter)
+        if future.done():  # written on this thread (see submit)
+            return future.result()
         # A caller that gives up before its batch begins is left out of it.
         waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
         return await waiter
@@ -154,9 +176,10 @@ class EntryWriter:
         try:
             self._write_batch(batch, _transaction_without_waiting)
         except _Busy:
+            for pending in batch:  # the thread answers through futures, already claimed
+                pending.future = concurrent.futures.Future()
+                pending.future.set_running_or_notify_cancel()
             self._enqueue(batch)
-            return
-        _settle(batch)
 
     def _run(self) -> None:
         """The writer's thread: a batch of whatever is queued, again and again."""
@@ -192,10 +215,10 @@ class EntryWriter:
     def _claim(batch: list[_Pending]) -> list[_Pending]:
         """The scans of the batch still wanted: one whose caller went away before its batch
         began (its future cancelled) is left out; the others can no longer be cancelled."""
-        return [p for p in batch if p.future.running() or p.future.set_running_or_notify_cancel()]
+        return [pending for pending in batch if pending.wanted()]
 
     def _write_batch(self, batch: list[_Pending], begin=write_transaction) -> bool:
-        """Store one claimed batch and resolve its futures (the caller wakes their waiters);
+        """Store one claimed batch and resolve its scans (a caller with futures wakes their waiters);
         False when it failed. `begin` opens the transaction; its _Busy leaves the batch as it was.
 
         Scans check their request id before the verdict, so the first try only removes the
@@ -217,11 +240,11 @@ class EntryWriter:
                 for pending in batch:
                     error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503)
                     error.__cause__ = exc
-                    pending.future.set_exception(error)
+                    pending.resolve(error=error)
                 return False
         self.transactions += 1
         for pending, result in zip(batch, results):
-            pending.future.set_result(result)
+            pending.resolve(result)
         return True
 
     def _store(self, batch: list[_Pending], look_up: bool, begin) -> list[EntryRecord | None]:

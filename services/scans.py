@@ -5,12 +5,13 @@ the place type's flow (profile on the first scan, the flow's form, temperature, 
 travel check, one compound per person), reads the current colour and answers the verdict. The
 entry record is idempotent on the client's request id: a retried scan returns the first answer.
 
-Two ways to run it. `scan` does everything in one transaction on the calling thread. The API's
-`scan_grouped` reads first; when the scan has nothing to write but its entry record (and a
-normal temperature) - the common case of a known person - the rows go to the group-commit writer
-(services/entry_writer.py) and the answer is given once they are committed; any other scan
-(profile to save, proxy identity, compound to bind, travel, fever) takes `scan`'s transaction.
-The hot-path look-ups are compiled once (`models.db.Prepared`), not at every scan.
+`scan` reads everything it decides on in one statement, the caller's token included (the
+handler signs in through it: see ApiHandler.signs_in_itself). When the scan has nothing to write
+but its entry record (and a normal temperature) - the common case of a known person - the rows
+go to the group-commit writer (services/entry_writer.py) and the answer is given once they are
+committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever)
+runs in one transaction on the calling thread. The answer is serialised once, for the stored
+entry and the response alike (RawJson).
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ from dataclasses import dataclass
 
 import peewee
 
-from models.accounts import Account
+from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
 from models.db import Prepared
 from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
-from services import colour, entry_writer, family, identity, places, profile, residents, risk_inputs
+from services import (auth, colour, colour_rules, entry_writer, family, identity, places, profile, residents,
+                      risk_inputs)
 from services.entry_writer import write_transaction
 from services.errors import ApiError
 from services.forms import clean_form
 from services.investigations.records import record_checkpoint_scan
 from services.place_types import PlaceType, place_type
+from services.raw_json import RawJson
 from services.risk_inputs import china_date
 from services.timefmt import local_iso
 
@@ -49,55 +52,65 @@ PLACE_VIEW_SECONDS = 60
 _EARLIER = EntryRecord.alias("earlier")
 _SEEN = EntryRecord.alias("seen")
 # What a common scan uses of each row it reads (fewer columns: fewer values to convert).
-_READ_COLUMNS = ((Person, ("id", "name", "id_number", "id_number_bidx", "phone", "compound")),
+_READ_COLUMNS = ((AuthToken, ("id", "revoked_at", "expires_at", "last_used_at")),
+                 (Account, ("id", "status", "created_at")),
+                 (Person, ("id", "name", "id_number", "id_number_bidx", "phone", "compound")),
                  (HealthStatus, ("id", "colour", "reasons", "valid_until", "computed_at")),
                  (PlaceCode, ("id", "status", "place")),
                  (Place, ("id", "place_type", "name", "region", "address", "status", "created_at")))
 
 
-def _scan_reads(account_id, token, request_id, flow_code):
-    """All a scan reads before it decides, as one statement (one round trip, not six): the
-    caller's own person and stored colour, the code and its place, the first entry of this
-    request id, and whether the person scanned with this flow before. Rows as tuples: building
-    the models by hand (`_ScanReads.of`) costs a fraction of peewee's join machinery."""
+def _scan_reads(token_hash, token, request_id, flow_code):
+    """All a scan reads before it decides, as one statement (one round trip, not eight): the
+    caller's token and account, their own person and stored colour, the code and its place,
+    the first entry of this request id, whether the person scanned with this flow before, and
+    the colour rules' fingerprint. Rows as tuples: building the models by hand
+    (`_ScanReads.of`) costs a fraction of peewee's join machinery."""
     earlier = _EARLIER.select(_EARLIER.id).where(_EARLIER.request_id == request_id).limit(1)
     seen = _SEEN.select(_SEEN.id).where((_SEEN.person == Person.id) & (_SEEN.flow == flow_code)).limit(1)
     columns = [getattr(model, name) for model, names in _READ_COLUMNS for name in names]
-    return (Account.select(*columns, earlier, seen)
+    return (AuthToken.select(*columns, earlier, seen, colour_rules.rules_fingerprint())
+            .join(Account, on=Account.id == AuthToken.account)
             .join(Person, peewee.JOIN.LEFT_OUTER, on=(Person.account == Account.id) & (Person.relation == "self"))
             .join(HealthStatus, peewee.JOIN.LEFT_OUTER, on=HealthStatus.subject == Person.id_number_bidx)
-            .switch(Account)
+            .switch(AuthToken)
             .join(PlaceCode, peewee.JOIN.LEFT_OUTER, on=PlaceCode.token == token)
             .join(Place, peewee.JOIN.LEFT_OUTER, on=Place.id == PlaceCode.place)
-            .where(Account.id == account_id).limit(1).tuples())
+            .where(AuthToken.token_hash == token_hash).limit(1).tuples())
 
 
-_READS = Prepared(_scan_reads, -7340001, "\x00token", "\x00request-id", "\x00flow")
+_READS = Prepared(_scan_reads, "\x00token-hash", "\x00token", "\x00request-id", "\x00flow")
 
 
 @dataclass
 class _ScanReads:
-    """`_READS`' row as models (None for a row that is not there); `me.health_status` is the
-    person's stored colour row or None."""
+    """`_READS`' row as models (None for a row that is not there): `token.account` is the
+    caller's account, `me.health_status` the person's stored colour row or None."""
 
+    token: AuthToken
     me: Person | None
     code: PlaceCode | None
     place: Place | None
     earlier_id: int | None
     seen_id: int | None
+    rules: str | None  # the colour rules' fingerprint
 
     @classmethod
-    def of(cls, row: tuple) -> _ScanReads:
-        """Split the row into its models (each given only the columns read)."""
+    def of(cls, row: tuple | None) -> _ScanReads | None:
+        """Split the row into its models (each given only the columns read); None for no row
+        (an unknown token)."""
+        if row is None:
+            return None
         models, start = [], 0
         for model, names in _READ_COLUMNS:
             values = row[start:start + len(names)]
             start += len(names)
             models.append(model(__no_default__=True, **dict(zip(names, values))) if values[0] is not None else None)
-        me, status, code, place = models
+        token, account, me, status, code, place = models
+        token.account = account
         if me is not None:
             me.health_status = status
-        return cls(me, code, place, *row[start:])
+        return cls(token, me, code, place, *row[start:])
 
 
 _place_views: dict = {}
@@ -220,22 +233,26 @@ def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitt
             "registered_at": local_iso(registered_at), "alert": alert}
 
 
-def _begin(account: Account, body: dict) -> dict | _Begun:
-    """What needs no transaction: the request id (a retry answers its first answer at once), the
-    place, its type and flow, the temperature. Returns the first answer or the scan's setting."""
-    request_id = body["request_id"]
-    if not REQUEST_ID_RE.fullmatch(request_id):
+def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _Begun]:
+    """What needs no transaction: the caller's token, the request id (a retry answers its first
+    answer at once), the place, its type and flow, the temperature. Returns the caller's account
+    and the first answer or the scan's setting."""
+    request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
+    request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
+    reads = _ScanReads.of(_READS.first(auth.token_hash(bearer),
+                                       token if isinstance(token, str) and len(token) <= 32 else None,
+                                       request_id if request_id_ok else None,
+                                       flow_code if isinstance(flow_code, str) else None))
+    account = auth.check_token(reads and reads.token, config).account  # signed in before anything else
+    if not request_id_ok:
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
-    token, flow_code = body["code"], body["flow"]
-    reads = _ScanReads.of(_READS.first(account.id, token if isinstance(token, str) and len(token) <= 32 else None,
-                                       request_id, flow_code if isinstance(flow_code, str) else None))
     if reads.earlier_id is not None:
-        return _replay(EntryRecord.get_by_id(reads.earlier_id), account)
+        return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
     place = _active_place(token, reads)
     kind = place_type(place.place_type)
     flow = kind.flow(flow_code)
     temperature = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
-    return _Begun(request_id, place, kind, flow, temperature, reads)
+    return account, _Begun(request_id, place, kind, flow, temperature, reads)
 
 
 def _form(person: Person, flow, body: dict, scanned: bool | None = None) -> dict | None:
@@ -260,7 +277,7 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
     `stored`: the person's HealthStatus row when it was read already (see colour.verdict)."""
     request_id, place, kind, flow, temperature = (begun.request_id, begun.place, begun.kind, begun.flow,
                                                   begun.temperature)
-    verdict = colour.verdict(person.subject, stored=stored).as_dict(config.colour_scheme)
+    verdict = colour.verdict(person.subject, stored=stored, rules=begun.reads.rules).as_dict(config.colour_scheme)
     admitted = verdict["colour"] in kind.admits and verdict["colour"] != "unknown"
     answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
     form = form or {}
@@ -279,14 +296,9 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
     return answer, entry, normal
 
 
-def scan(account: Account, body: dict, config) -> dict:
-    """scanPlace, all in one transaction on this thread: run the place type's flow (profile,
-    proxy identity, compound binding, travel, fever) and answer the verdict; one entry per scan."""
-    begun = _begin(account, body)
-    return begun if isinstance(begun, dict) else _scan_in_transaction(account, body, config, begun)
-
-
-def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> dict:
+def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> RawJson:
+    """A scan that writes more than its entry, all in one transaction on this thread: profile,
+    proxy identity, compound binding, travel, fever."""
     place, kind, flow, temperature = begun.place, begun.kind, begun.flow, begun.temperature
     with write_transaction():
         person, source = _who(account, body)
@@ -305,16 +317,16 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
         if normal is not None:
             TemperatureRecord.insert(normal).execute()
         EntryRecord.insert(entry).execute()
-    return answer
+    return RawJson(entry["verdict"])
 
 
-async def scan_grouped(account: Account, body: dict, config) -> dict:
-    """scanPlace for the event loop: a scan that writes nothing but its entry (and a normal
-    temperature) is read here (in one statement, see `_scan_reads`) and written by the
-    group-commit writer, the answer given once the batch is committed; any other scan (profile
-    to save, proxy identity, compound to bind, travel, fever) takes `scan`'s single transaction."""
-    begun = _begin(account, body)
-    if isinstance(begun, dict):
+async def scan(bearer: str, body: dict, config) -> RawJson:
+    """scanPlace for the bearer of this token: a scan that writes nothing but its entry (and a
+    normal temperature) is read in one statement (`_scan_reads`) and written by the group-commit
+    writer, the answer given once the batch is committed; any other scan takes
+    `_scan_in_transaction`. The answer is the stored verdict's JSON text."""
+    account, begun = _begin(bearer, body, config)
+    if isinstance(begun, RawJson):
         return begun
     flow, temperature = begun.flow, begun.temperature
     if body.get("identity") is not None or (temperature is not None and temperature >= FEVER):
@@ -337,14 +349,14 @@ async def scan_grouped(account: Account, body: dict, config) -> dict:
         _bind_compound(person, begun.place)  # bound here already, or refused: nothing to write
     answer, entry, normal = _record(account, body, config, begun, person, source, form, utcnow(), stored)
     earlier = await entry_writer.writer.write(entry, normal)
-    return answer if earlier is None else _replay(earlier, account)
+    return RawJson(entry["verdict"]) if earlier is None else _replay(earlier, account)
 
 
-def _replay(entry: EntryRecord, account: Account) -> dict:
+def _replay(entry: EntryRecord, account: Account) -> RawJson:
     """The first answer again, for a retried request (C8); another account's id is a conflict."""
     if entry.account_id != account.id:
         raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
-    return json.loads(entry.verdict)
+    return RawJson(entry.verdict)
 
 
 def entries_of(person: Person):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+_EIGHT_HOURS = dt.timedelta(hours=8)
+CHINA = dt.timezone(_EIGHT_HOURS, "Asia/Shanghai")
 
 
 def local_iso(value: dt.datetime | None) -> str | None:
     """A stored (naive UTC) time as ISO 8601 in +08:00, e.g. "2026-11-22T12:00:00+08:00"."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+    if value.tzinfo is None:  # China keeps no daylight saving: +8 hours is the local time
+        return (value + _EIGHT_HOURS).isoformat(timespec="seconds") + "+08:00"
     return value.astimezone(CHINA).isoformat(timespec="seconds")
 
 

@@ -1,5 +1,6 @@
 """The public scan flow end to end on both databases (C1-C8, C10, A7, A8, B2, B3)."""
 
+import datetime as dt
 import io
 import uuid
 
@@ -7,7 +8,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from models.accounts import Account
+from models.accounts import Account, AuthToken
+from models.colour import ColourRule
+from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, PlaceCode
 from models.regions import Region
@@ -280,6 +283,39 @@ def test_my_entries_are_paged_newest_first(citizen, world):
 def test_scan_needs_sign_in(api, world):
     assert_error(scan(api, world["home"]), 401, "unauthorized")
     assert Account.select().count() == len(demo.DEMO_ACCOUNTS)
+
+
+def test_the_scan_checks_its_token_before_anything_else(citizen, world):
+    """scanPlace reads the token with its other rows (ApiHandler.signs_in_itself): an unknown,
+    revoked, expired or disabled sign-in is refused as on every other endpoint, before the
+    request id or the code is looked at, and nothing is written."""
+    assert scan(citizen, world["home"], profile=PROFILE).status_code == 200
+    before = row_counts()
+    good = citizen.token
+    citizen.token = "not-a-token"
+    assert_error(scan(citizen, world["home"], request_id="bad"), 401, "unauthorized")
+    citizen.token = good
+    AuthToken.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
+    assert_error(scan(citizen, "no-such-code"), 401, "token_expired")
+    AuthToken.update(expires_at=utcnow() + dt.timedelta(days=1), revoked_at=utcnow()).execute()
+    assert_error(scan(citizen, world["home"]), 401, "unauthorized")
+    AuthToken.update(revoked_at=None).execute()
+    Account.update(status="disabled").where(Account.id == me().account_id).execute()
+    assert_error(scan(citizen, world["home"]), 403, "account_disabled")
+    assert row_counts() == before
+
+
+def test_rules_changed_behind_the_services_back_turn_the_scan_unknown(citizen, world):
+    """The scan checks the colour rules through their fingerprint, read in its own statement:
+    a rule corrupted straight in the table (the last one: the end of the fingerprint's text)
+    makes the verdict unknown at once (fail closed); repaired, the next scan is green again."""
+    assert scan(citizen, world["home"], profile=PROFILE).json()["data"]["colour"] == "green"
+    last = ColourRule.select().order_by(ColourRule.position.desc(), ColourRule.id.desc()).get()
+    ColourRule.update(input="no_such_input").where(ColourRule.id == last.id).execute()
+    refused = scan(citizen, world["home"]).json()["data"]
+    assert refused["colour"] == "unknown" and refused["admit"] is False
+    ColourRule.update(input=last.input).where(ColourRule.id == last.id).execute()
+    assert scan(citizen, world["home"]).json()["data"]["colour"] == "green"
 
 
 def test_a_red_or_orange_checkpoint_scan_joins_the_risk_returnee_list(citizen, world):

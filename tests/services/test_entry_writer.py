@@ -11,11 +11,11 @@ import pytest
 
 from config import TestConfig
 from models import db as database
-from models.accounts import Account
+from models.accounts import Account, AuthIdentity
 from models.fields import utcnow
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
-from services import places, scans
+from services import auth, places, scans
 from services.entry_writer import EntryWriter
 from services.errors import ApiError
 from services.risk_inputs import china_date
@@ -37,6 +37,12 @@ def citizen(n: int, account: Account):
     person.set_phone(f"1380000000{n}")
     person.save()
     return person
+
+
+def bearer(account: Account, config) -> str:
+    """A bearer token of the account, as sign-in issues it."""
+    identity = AuthIdentity.create(account=account, provider="dev", subject=uuid.uuid4().hex)
+    return auth.issue_token(identity, config)["token"]
 
 
 @pytest.fixture
@@ -171,14 +177,14 @@ def test_concurrent_retries_of_one_scan_answer_the_first_verdict(world):
     body = {"code": world["token"], "flow": "tested", "request_id": "race-0000001", "temperature": 36.5}
     stranger = Account.create()
     citizen(2, stranger)
+    mine, theirs = (bearer(account, config) for account in (world["account"], stranger))
 
     async def race():
-        return await asyncio.gather(scans.scan_grouped(world["account"], dict(body), config),
-                                    scans.scan_grouped(world["account"], dict(body), config),
-                                    scans.scan_grouped(stranger, dict(body), config), return_exceptions=True)
+        return await asyncio.gather(scans.scan(mine, dict(body), config), scans.scan(mine, dict(body), config),
+                                    scans.scan(theirs, dict(body), config), return_exceptions=True)
 
     first, second, third = asyncio.run(race())
-    assert first == second and first["admit"] is True
+    assert first == second and json.loads(first)["admit"] is True
     assert isinstance(third, ApiError) and (third.code, third.status) == ("request_id_conflict", 409)
     assert EntryRecord.select().count() == 1 and TemperatureRecord.select().count() == 1
 
@@ -195,6 +201,21 @@ def test_on_sqlite_a_pass_of_the_loop_is_written_on_the_loop(world, writer, back
         assert writer._thread is None and writer.transactions == 1
     else:
         assert writer._thread is not None
+
+
+def test_on_the_loop_a_caller_that_went_away_is_left_out(world, writer, backend):
+    if backend[0] != "sqlite":
+        pytest.skip("batches are written on the loop on SQLite only")
+
+    async def scenario():
+        gone = asyncio.ensure_future(writer.write(entry(world, "gone-loop-0001")))
+        kept = asyncio.ensure_future(writer.write(entry(world, "kept-loop-0001")))
+        await asyncio.sleep(0)  # both have queued their rows; the batch is not written yet
+        gone.cancel()
+        return await kept
+
+    assert asyncio.run(scenario()) is None
+    assert [e.request_id for e in EntryRecord.select()] == ["kept-loop-0001"]
 
 
 def test_on_sqlite_the_loop_never_waits_for_another_writers_lock(world, writer, backend):
