@@ -167,8 +167,8 @@ class Prepared:
         self._samples = samples
         self._compiled: dict = {}
 
-    def first(self, *values):
-        """The first row for these values, or None."""
+    def _run(self, values):
+        """Execute with `values` in the samples' places: (cursor, compiled state)."""
         database = db.obj
         compiled = self._compiled.get(database)
         if compiled is None:
@@ -176,24 +176,62 @@ class Prepared:
             sql, params = query.sql()
             slots = [params.index(sample) for sample in self._samples]
             compiled = self._compiled[database] = [query, sql, params, slots, None]
-        query, sql, params, slots, set_up = compiled
-        params = list(params)
-        for slot, value in zip(slots, values):
+        params = list(compiled[2])
+        for slot, value in zip(compiled[3], values):
             params[slot] = value
-        cursor = db.execute_sql(sql, params)
+        with peewee.__exception_wrapper__:  # driver errors as peewee's, as execute_sql gives them
+            cursor = db.cursor()
+            cursor.execute(compiled[1], params)
+        return cursor, compiled
+
+    def _set_up(self, compiled, cursor):
+        """The query's cursor wrapper for `cursor`, its column set-up kept from the first run."""
+        wrapper = compiled[0]._get_cursor_wrapper(cursor)
+        if compiled[4] is None:
+            wrapper.initialize()
+            compiled[4] = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
+        else:
+            vars(wrapper).update(compiled[4])
+        return wrapper
+
+    def first(self, *values):
+        """The first row for these values, as peewee makes it (models, joins included), or None."""
+        cursor, compiled = self._run(values)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else self._set_up(compiled, cursor).process_row(row)
+
+    def first_values(self, *values) -> list | None:
+        """The first row for these values as a list of Python values (each column converted by
+        its field, as peewee's tuples() would), or None: no model is made."""
+        cursor, compiled = self._run(values)
         try:
             row = cursor.fetchone()
         finally:
             cursor.close()
         if row is None:
             return None
-        wrapper = query._get_cursor_wrapper(cursor)
-        if set_up is None:
-            wrapper.initialize()
-            compiled[4] = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
-        else:
-            vars(wrapper).update(set_up)
-        return wrapper.process_row(row)
+        converters = compiled[4] and compiled[4].get("_converting")
+        if converters is None:
+            converters = [(i, c) for i, c in enumerate(self._set_up(compiled, cursor).converters) if c is not None]
+            compiled[4]["_converting"] = converters
+        row = list(row)
+        for i, convert in converters:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        return row
+
+
+def loaded(model, data: dict):
+    """An instance of `model` holding a row just read (`data`: field name -> Python value,
+    foreign keys as ids), clean; peewee's constructor would set each field one by one."""
+    instance = model.__new__(model)
+    instance.__data__ = data
+    instance._dirty = set()
+    instance.__rel__ = {}
+    return instance
 
 
 def insert_rows(model, rows: list[dict]) -> None:

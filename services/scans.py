@@ -25,7 +25,7 @@ import peewee
 
 from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
-from models.db import Prepared
+from models.db import Prepared, loaded
 from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
@@ -64,8 +64,8 @@ def _scan_reads(token_hash, token, request_id, flow_code):
     """All a scan reads before it decides, as one statement (one round trip, not eight): the
     caller's token and account, their own person and stored colour, the code and its place,
     the first entry of this request id, whether the person scanned with this flow before, and
-    the colour rules' fingerprint. Rows as tuples: building the models by hand
-    (`_ScanReads.of`) costs a fraction of peewee's join machinery."""
+    the colour rules' fingerprint. The row comes back as values (Prepared.first_values):
+    building the models by hand (`_ScanReads.of`) costs a fraction of peewee's join machinery."""
     earlier = _EARLIER.select(_EARLIER.id).where(_EARLIER.request_id == request_id).limit(1)
     seen = _SEEN.select(_SEEN.id).where((_SEEN.person == Person.id) & (_SEEN.flow == flow_code)).limit(1)
     columns = [getattr(model, name) for model, names in _READ_COLUMNS for name in names]
@@ -96,7 +96,7 @@ class _ScanReads:
     rules: str | None  # the colour rules' fingerprint
 
     @classmethod
-    def of(cls, row: tuple | None) -> _ScanReads | None:
+    def of(cls, row: list | None) -> _ScanReads | None:
         """Split the row into its models (each given only the columns read); None for no row
         (an unknown token)."""
         if row is None:
@@ -105,7 +105,7 @@ class _ScanReads:
         for model, names in _READ_COLUMNS:
             values = row[start:start + len(names)]
             start += len(names)
-            models.append(model(__no_default__=True, **dict(zip(names, values))) if values[0] is not None else None)
+            models.append(loaded(model, dict(zip(names, values))) if values[0] is not None else None)
         token, account, me, status, code, place = models
         token.account = account
         if me is not None:
@@ -239,7 +239,7 @@ def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _Begun]:
     and the first answer or the scan's setting."""
     request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
     request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
-    reads = _ScanReads.of(_READS.first(auth.token_hash(bearer),
+    reads = _ScanReads.of(_READS.first_values(auth.token_hash(bearer),
                                        token if isinstance(token, str) and len(token) <= 32 else None,
                                        request_id if request_id_ok else None,
                                        flow_code if isinstance(flow_code, str) else None))
