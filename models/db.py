@@ -58,9 +58,7 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
             password=unquote(parsed.password or ""),
             charset="utf8mb4",
             # Times are stored in UTC; the session zone must agree whatever the server's default.
-            # group_concat_max_len: MySQL's default (1 KB) would cut the colour rules'
-            # fingerprint short (services/colour_rules.rules_fingerprint).
-            init_command="SET time_zone = '+00:00', group_concat_max_len = 1048576",
+            init_command="SET time_zone = '+00:00'",
             # UPDATE answers the rows it matched, as on SQLite, not only those it changed: the
             # "update, else insert" steps rely on it.
             client_flag=CLIENT.FOUND_ROWS,

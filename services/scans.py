@@ -93,7 +93,7 @@ class _ScanReads:
     place: Place | None
     earlier_id: int | None
     seen_id: int | None
-    rules: str | None  # the colour rules' fingerprint
+    rules: object  # the colour rules' fingerprint (colour_rules.rules_fingerprint)
 
     @classmethod
     def of(cls, row: list | None) -> _ScanReads | None:

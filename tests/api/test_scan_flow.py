@@ -307,8 +307,8 @@ def test_the_scan_checks_its_token_before_anything_else(citizen, world):
 
 def test_rules_changed_behind_the_services_back_turn_the_scan_unknown(citizen, world):
     """The scan checks the colour rules through their fingerprint, read in its own statement:
-    a rule corrupted straight in the table (the last one: the end of the fingerprint's text)
-    makes the verdict unknown at once (fail closed); repaired, the next scan is green again."""
+    a rule corrupted straight in the table makes the verdict unknown at once (fail closed);
+    repaired, the next scan is green again."""
     assert scan(citizen, world["home"], profile=PROFILE).json()["data"]["colour"] == "green"
     last = ColourRule.select().order_by(ColourRule.position.desc(), ColourRule.id.desc()).get()
     ColourRule.update(input="no_such_input").where(ColourRule.id == last.id).execute()
