@@ -22,12 +22,12 @@ from playhouse.migrate import SchemaMigrator, migrate as run_operations
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
 from models.colour import ColourHistory, ColourRule, HealthStatus
-from models.db import BaseModel, db
+from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
-from models.investigations import INVESTIGATION_MODELS, ImportJob
+from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEXED, ImportJob
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
@@ -181,6 +181,23 @@ def _v12_person_compound_index(migrator: SchemaMigrator) -> None:
     run_operations(*stale, migrator.add_index("person", wanted, False))
 
 
+def _v13_task_key_prefixes(migrator: SchemaMigrator) -> None:
+    """MySQL: task_record's ID-number and phone blind indexes on their first KEY_PREFIX characters
+    (models.investigations.KeyPrefix: half the size, so a large import stops waiting for index
+    page reads). SQLite keeps whole-column indexes: nothing to do."""
+    if not is_mysql():
+        return
+    for field in PREFIX_INDEXED:
+        name = f"task_record_{field.column_name}"
+        parts = [part for (part,) in db.execute_sql(
+            "SELECT SUB_PART FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = 'task_record' AND INDEX_NAME = %s", (name,))]
+        if parts == [KEY_PREFIX]:
+            continue
+        drop = f"DROP INDEX `{name}`, " if parts else ""
+        db.execute_sql(f"ALTER TABLE `task_record` {drop}ADD INDEX `{name}` (`{field.column_name}`({KEY_PREFIX}))")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -195,6 +212,7 @@ MIGRATIONS: list[Migration] = [
               lambda migrator: create_tables([*INVESTIGATION_MODELS, *STATISTICS_MODELS])),
     Migration(11, "import heartbeat", _v11_import_heartbeat),
     Migration(12, "person compound index", _v12_person_compound_index),
+    Migration(13, "task key prefixes", _v13_task_key_prefixes),
 ]
 
 

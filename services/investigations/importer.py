@@ -2,12 +2,13 @@
 uploader waits, becomes an `ImportJob`, and is imported off the IOLoop on one import thread with
 its own database connection. Rows are read, checked and prepared (encrypted, blind-indexed) in
 batches of `BATCH`; a large sheet is read by a helper process (`python -m
-services.investigations.importer`) so that this CPU half runs on a second core while the import
-thread writes: person match, dispatch, one multi-row INSERT per batch, the refused cells, the job's
-progress, committed every `TRANSACTION_ROWS` rows. Good rows are kept, bad ones are reported cell
-by cell (row number, column, reason) and downloadable as an xlsx; rows already on the list are
-ignored (dedupe by row key), so importing the same file again adds nothing. A job that stops
-part-way (too many rows, a broken sheet, a database error) removes what it wrote.
+services.investigations.importer`) so that this CPU half runs on a second core, up to `READ_AHEAD`
+batches ahead, while the import thread writes: person match, dispatch, one multi-row INSERT per
+batch, the refused cells, the job's progress, committed every `TRANSACTION_ROWS` rows. Good rows
+are kept, bad ones are reported cell by cell (row number, column, reason) and downloadable as an
+xlsx; rows already on the list are ignored (dedupe by row key), so importing the same file again
+adds nothing. A job that stops part-way (too many rows, a broken sheet, a database error) removes
+what it wrote.
 
 A job whose process dies (a restart, a crash) cannot undo anything: every progress write moves
 its heartbeat, and a reader finding a queued or running job whose heartbeat is older than
@@ -24,9 +25,11 @@ import hashlib
 import logging
 import os
 import pickle
+import queue
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 import peewee
@@ -51,6 +54,8 @@ TRANSACTION_ROWS = 10_000
 SQLITE_CACHE_KB = 32 * 1024  # bounded: the import's memory must not grow with the file
 # Sheets this large (about 10,000 rows) are read by a helper process while this thread writes.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+# Batches the helper process may prepare ahead of the import thread (about 1 MB each).
+READ_AHEAD = 4
 STATUS_LABELS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "已失败",
                  "interrupted": "已中断"}
 ACTIVE = ("queued", "running")  # the statuses a live process owns (and must keep heartbeating)
@@ -248,9 +253,23 @@ def _reader_main() -> None:
     literals = SqlLiterals(args["no_backslash_escapes"]) if args["literals"] else None
     builder = RowBuilder(sources.get(args["source"]), category=args["category"], job_id=args["job_id"],
                          admin_id=args["admin_id"], literals=literals)
+    # A thread writes to the pipe: a batch waits in this queue, not in a blocked write, while the
+    # import thread is busy with the database, so reading goes on (a pipe holds 64 KB, a batch 1 MB).
+    pending: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+
+    def send() -> None:
+        try:
+            while (data := pending.get()) is not None:
+                stdout.write(data)
+                stdout.flush()
+        except OSError:
+            os._exit(1)  # the import process is gone: nobody will read the rest
+
+    sender = threading.Thread(target=send, name="import-reader-send", daemon=True)
+    sender.start()
     try:
         for batch in _batches(args["path"], args["info"], args["columns"], builder, args["max_rows"]):
-            pickle.dump(("batch", batch), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+            pending.put(pickle.dumps(("batch", batch), protocol=pickle.HIGHEST_PROTOCOL))
         message = ("done", _peak_kb())
     except _RowLimit:
         message = ("row_limit", None)
@@ -258,8 +277,9 @@ def _reader_main() -> None:
         message = ("refused", error.message)
     except Exception as exc:  # reported by the import thread, which undoes the job
         message = ("crashed", type(exc).__name__)
-    pickle.dump(message, stdout, protocol=pickle.HIGHEST_PROTOCOL)
-    stdout.flush()
+    pending.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    pending.put(None)
+    sender.join()
 
 
 def _peak_kb() -> int:

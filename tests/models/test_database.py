@@ -202,8 +202,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert schema.migrate() == ["colour engine", "places and scans", "field roles", "messaging", "enterprise",
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
-                                "person compound index"]
-    assert schema.current_version() == 12
+                                "person compound index", "task key prefixes"]
+    assert schema.current_version() == 13
     assert ("compound_id", "id_number_bidx") in {tuple(i.columns) for i in database.db.get_indexes("person")}
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None

@@ -4,6 +4,7 @@ dispatch, person matching, the helper-process path, and the checkpoint-scan hook
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 
@@ -11,7 +12,7 @@ import openpyxl
 import pytest
 
 from config import TestConfig
-from models.investigations import ImportJob, ImportRowError, TaskRecord
+from models.investigations import KEY_PREFIX, PREFIX_INDEXED, ImportJob, ImportRowError, TaskRecord
 from models.regions import Region
 from services import admin_auth
 from services.demo import ZHENGZHOU
@@ -245,6 +246,47 @@ def test_the_helper_process_path_gives_the_same_result(city, tmp_path):
     assert job.status == "failed" and TaskRecord.select().count() == 36
 
 
+@pytest.mark.parametrize("value", ["O'Brien \\ \"引号\" ;--", "a\0b\nc\rd\x1ae", "中文\\'", "", "plain",
+                                   datetime.date(2020, 4, 6), datetime.datetime(2020, 4, 6, 21, 16, 5, 7), None,
+                                   True, 12, 2.5])
+def test_sql_literals_are_what_pymysql_would_send(value):
+    from pymysql import converters
+
+    if isinstance(value, float):
+        with pytest.raises(TypeError):
+            records.SqlLiterals().literal(value)
+        return
+    assert records.SqlLiterals().literal(value) == converters.escape_item(value, "utf8mb4")
+    if isinstance(value, str):
+        assert records.SqlLiterals(no_backslash_escapes=True).literal(value) == "'" + value.replace("'", "''") + "'"
+
+
+def test_an_import_stopped_early_ends_its_helper_process(city, tmp_path, monkeypatch):
+    """The helper reads ahead of the import thread (a few batches, not the file): when the import
+    stops part-way, the helper is ended, and what was written is undone."""
+    started = []
+    popen = importer.subprocess.Popen
+
+    def remember(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(importer.subprocess, "Popen", remember)
+    calls = []
+
+    def failing_progress(job_id, counts, bytes_done):
+        calls.append(bytes_done)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+
+    monkeypatch.setattr(importer, "_write_progress", failing_progress)
+    chosen = importer.Settings(xlsx.Limits(), (), TestConfig().data_key, True)
+    # More batches (of importer.BATCH rows) than the helper may prepare ahead.
+    job = do_import(city, tmp_path, files.telecom_xlsx(importer.BATCH * (importer.READ_AHEAD + 4)), settings=chosen)
+    assert job.status == "failed" and TaskRecord.select().count() == 0
+    assert len(started) == 1 and started[0].poll() is not None
+
+
 # --- dispatch and matching ------------------------------------------------------------------------------
 
 def test_telecom_rows_go_to_the_base_station_county(city, tmp_path):
@@ -312,3 +354,55 @@ def test_red_and_yellow_checkpoint_scans_feed_the_risk_list_once_a_day(city):
         "risk", "scan_red", "pending", "金水区", person.id)
     assert records.data_of(record)["origin"] == "北京市丰台区"
     assert records.personal_of(record)["id_number"] == person.id_number
+
+
+# --- the blind-index prefixes (MySQL) ------------------------------------------------------------------
+
+def _key_index_parts() -> dict[str, int | None]:
+    """Index name -> the characters MySQL indexes (None: the whole column; SQLite: always None)."""
+    from models import db as database
+
+    names = [f"task_record_{f.column_name}" for f in PREFIX_INDEXED]
+    if not database.is_mysql():
+        return {i.name: None for i in database.db.get_indexes("task_record") if i.name in names}
+    return {name: part for name, part in database.db.execute_sql(
+        "SELECT INDEX_NAME, SUB_PART FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = 'task_record' AND INDEX_NAME IN (%s, %s)", names)}
+
+
+def test_id_and_phone_lookups_use_a_prefix_index_on_mysql_and_still_find_one_row(city, tmp_path):
+    from models import db as database
+
+    expected = KEY_PREFIX if database.is_mysql() else None
+    assert _key_index_parts() == {"task_record_subject": expected, "task_record_phone_bidx": expected}
+    do_import(city, tmp_path, files.telecom_xlsx(3))
+    first = TaskRecord.select().order_by(TaskRecord.id).first()
+    # Another record whose hashes share the indexed prefix: an equality search still compares the whole value.
+    twin = TaskRecord.get_by_id(first.id + 1)
+    TaskRecord.update(subject=first.subject[:KEY_PREFIX] + "0" * (32 - KEY_PREFIX),
+                      phone_bidx=first.phone_bidx[:KEY_PREFIX] + "0" * (32 - KEY_PREFIX)).where(
+        TaskRecord.id == twin.id).execute()
+    assert [r.id for r in TaskRecord.select().where(TaskRecord.subject == first.subject)] == [first.id]
+    assert [r.id for r in TaskRecord.select().where(TaskRecord.phone_bidx == first.phone_bidx)] == [first.id]
+
+
+def test_the_prefix_migration_replaces_whole_column_indexes(city):
+    from models import db as database
+    from models import schema
+
+    step = next(m for m in schema.MIGRATIONS if m.name == "task key prefixes")
+    if database.is_mysql():
+        for field in PREFIX_INDEXED:
+            name = f"task_record_{field.column_name}"
+            database.db.execute_sql(
+                f"ALTER TABLE task_record DROP INDEX `{name}`, ADD INDEX `{name}` (`{field.column_name}`)")
+        assert set(_key_index_parts().values()) == {None}
+    schema._stamp(step.version - 1)
+    try:
+        assert schema.migrate([step]) == ["task key prefixes"]
+        schema._stamp(step.version - 1)
+        assert schema.migrate([step]) == ["task key prefixes"]  # a second run changes nothing
+    finally:
+        schema._stamp(schema.latest_version())
+    expected = KEY_PREFIX if database.is_mysql() else None
+    assert _key_index_parts() == {"task_record_subject": expected, "task_record_phone_bidx": expected}
