@@ -25,7 +25,7 @@ import peewee
 
 from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
-from models.db import Prepared, loaded
+from models.db import Prepared, loaded, read_off_loop
 from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
@@ -233,16 +233,16 @@ def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitt
             "registered_at": local_iso(registered_at), "alert": alert}
 
 
-def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _Begun]:
+async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _Begun]:
     """What needs no transaction: the caller's token, the request id (a retry answers its first
     answer at once), the place, its type and flow, the temperature. Returns the caller's account
     and the first answer or the scan's setting."""
     request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
     request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
-    reads = _ScanReads.of(_READS.first_values(auth.token_hash(bearer),
-                                       token if isinstance(token, str) and len(token) <= 32 else None,
-                                       request_id if request_id_ok else None,
-                                       flow_code if isinstance(flow_code, str) else None))
+    row = await read_off_loop(_READS.first_values, auth.token_hash(bearer),
+                              token if isinstance(token, str) and len(token) <= 32 else None,
+                              request_id if request_id_ok else None, flow_code if isinstance(flow_code, str) else None)
+    reads = _ScanReads.of(row)
     account = auth.check_token(reads and reads.token, config).account  # signed in before anything else
     if not request_id_ok:
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
@@ -325,7 +325,7 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     normal temperature) is read in one statement (`_scan_reads`) and written by the group-commit
     writer, the answer given once the batch is committed; any other scan takes
     `_scan_in_transaction`. The answer is the stored verdict's JSON text."""
-    account, begun = _begin(bearer, body, config)
+    account, begun = await _begin(bearer, body, config)
     if isinstance(begun, RawJson):
         return begun
     flow, temperature = begun.flow, begun.temperature

@@ -8,6 +8,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from models import db as database
 from models.accounts import Account, AuthToken
 from models.colour import ColourRule
 from models.fields import utcnow
@@ -17,7 +18,7 @@ from models.regions import Region
 from models.risk_inputs import TemperatureRecord, TravelRecord
 from services import demo, places, risk_inputs
 from services.timefmt import china_today
-from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
+from tests.conftest import MYSQL_TEST_URL, ApiClient, _mysql_admin, assert_error, make_id_number, row_counts
 
 ID = "110101199003070011"
 PROFILE = {"name": "王小明", "id_number": ID, "phone": "13800000000", "address": "经八路5号院3号楼",
@@ -303,6 +304,27 @@ def test_the_scan_checks_its_token_before_anything_else(citizen, world):
     Account.update(status="disabled").where(Account.id == me().account_id).execute()
     assert_error(scan(citizen, world["home"]), 403, "account_disabled")
     assert row_counts() == before
+
+
+def test_a_scan_survives_its_database_connections_being_dropped(citizen, world, backend):
+    """The loop and the MySQL reader threads keep their connections between requests: a
+    connection the server dropped (restart, wait_timeout, KILL) is opened again by the next scan
+    itself, which answers normally."""
+    if backend[0] != "mysql":
+        pytest.skip("MariaDB only")
+    for _ in range(6):  # every reader thread has a connection by now
+        assert scan(citizen, world["home"], profile=PROFILE).status_code == 200
+    admin = _mysql_admin(MYSQL_TEST_URL)
+    with admin.cursor() as cur:
+        cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
+                    (backend[1].rsplit("/", 1)[1],))
+        for (conn_id,) in cur.fetchall():
+            cur.execute(f"KILL {int(conn_id)}")
+    admin.close()
+    for _ in range(6):
+        answer = scan(citizen, world["home"])
+        assert answer.status_code == 200, answer.text
+    database.db.execute_sql("SELECT 1")  # this thread's connection, killed too, comes back as well
 
 
 def test_rules_changed_behind_the_services_back_turn_the_scan_unknown(citizen, world):
