@@ -41,7 +41,8 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///"):]) or ":memory:"
         # busy_timeout first: the pragmas after it then wait for a lock instead of failing at once.
-        pragmas = {"busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
+        pragmas = {"busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "journal_mode": "wal", "foreign_keys": 1,
+                   "synchronous": "normal"}
         if path == ":memory:":
             return peewee.SqliteDatabase(path, pragmas=pragmas)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
