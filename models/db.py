@@ -251,17 +251,54 @@ def loaded(model, data: dict):
     return instance
 
 
+# Characters per multi-row INSERT on MySQL: at most 4 MB in UTF-8, within max_allowed_packet's default.
+STATEMENT_CHARS = 1_000_000
+
+
 def insert_rows(model, rows: list[dict]) -> None:
-    """INSERT the rows (each naming the same fields) with the driver's executemany: one prepared
-    statement on SQLite, one multi-row INSERT on MySQL. peewee's insert_many compiles every value
-    in Python, which costs seconds for a few hundred thousand rows (and holds the GIL meanwhile)."""
+    """INSERT the rows (each naming the same fields). peewee's insert_many compiles every value
+    in Python, which costs seconds for a few hundred thousand rows (and holds the GIL meanwhile).
+
+    SQLite: the driver's executemany, one prepared statement. MySQL: multi-row INSERTs of about
+    STATEMENT_CHARS, their values escaped here with the connection's own escaping, each distinct
+    value once. PyMySQL would escape every value of every row in Python, which cost a full colour
+    recompute more than the server's inserting; but such rows repeat a few hundred reasons texts
+    and one timestamp."""
     if not rows:
         return
     fields = [model._meta.fields[name] for name in rows[0]]
-    quote, param = db.obj.quote, db.obj.param
-    sql = "INSERT INTO {0}{2}{1} ({3}) VALUES ({4})".format(
-        quote[0], quote[1], model._meta.table_name,
-        ", ".join(quote[0] + f.column_name + quote[1] for f in fields), ", ".join([param] * len(fields)))
+    quote = db.obj.quote
+    head = "INSERT INTO {0}{2}{1} ({3}) VALUES ".format(
+        quote[0], quote[1], model._meta.table_name, ", ".join(quote[0] + f.column_name + quote[1] for f in fields))
+    if is_mysql():
+        _insert_literals(head, fields, rows)
+        return
     values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
     with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
-        db.cursor().executemany(sql, values)
+        db.cursor().executemany(head + "(" + ", ".join([db.obj.param] * len(fields)) + ")", values)
+
+
+def _insert_literals(head: str, fields: list, rows: list[dict]) -> None:
+    escape, known = db.connection().escape, {}
+    values, size = [], 0
+    for row in rows:
+        parts = []
+        for f in fields:
+            value = f.db_value(row[f.name])
+            key = (type(value), value)
+            literal = known.get(key)
+            if literal is None:
+                literal = known[key] = escape(value)
+            parts.append(literal)
+        text = "(" + ", ".join(parts) + ")"
+        if values and size + len(text) > STATEMENT_CHARS:
+            _execute_text(head + ", ".join(values))
+            values, size = [], 0
+        values.append(text)
+        size += len(text) + 2
+    _execute_text(head + ", ".join(values))
+
+
+def _execute_text(sql: str) -> None:
+    with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+        db.cursor().execute(sql)  # no parameters: no %-formatting of the text

@@ -34,8 +34,6 @@ CHUNK = 500
 READ_CHUNK = 5000
 WRITE_CHUNK = 500
 MYSQL_WRITE_CHUNK = 2000
-# Characters per multi-row INSERT on MySQL: at most 4 MB in UTF-8, within max_allowed_packet's default.
-STATEMENT_CHARS = 1_000_000
 
 
 def display_colour(colour: str, scheme: int) -> str:
@@ -225,60 +223,11 @@ def _write_changes(group: list[str], wanted: dict[str, tuple], why: str, now: dt
                                 "reasons": reasons, "why": why[:64], "changed_at": now})
         if stale:
             HealthStatus.delete().where(HealthStatus.subject.in_(stale)).execute()
-        if is_mysql():
-            literals = _Literals()  # one chunk's: its rows share the reasons texts and `now`
-            literals.insert(HealthStatus, rows)
-            literals.insert(ColourHistory, history)
-        else:
-            # The driver's executemany: a full recompute writes a row per non-green person, which
-            # peewee's insert_many would spend most of the recompute building (bench/colour_recompute.py).
-            insert_rows(HealthStatus, rows)
-            insert_rows(ColourHistory, history)
+        # Not insert_many: a full recompute writes a row per non-green person, which peewee would
+        # spend most of the recompute building (models.db.insert_rows, bench/colour_recompute.py).
+        insert_rows(HealthStatus, rows)
+        insert_rows(ColourHistory, history)
     return len(history)
-
-
-class _Literals:
-    """Multi-row INSERTs on MySQL with each distinct value escaped once.
-
-    The driver escapes every value of every row in Python, which cost a full recompute more than
-    the server's inserting (bench/colour_recompute.py); but a chunk's rows repeat a few hundred
-    reasons texts and one timestamp, and each status row's subject and reasons again in its
-    history row. Values go through the fields' db_value and the connection's own escaping, as
-    with `insert_rows`."""
-
-    def __init__(self) -> None:
-        self._known: dict = {}
-
-    def insert(self, model, rows: list[dict]) -> None:
-        """INSERT the rows (each naming the same fields), in statements of about STATEMENT_CHARS."""
-        if not rows:
-            return
-        escape, known = db.connection().escape, self._known
-        fields = [model._meta.fields[name] for name in rows[0]]
-        head = "INSERT INTO `{}` ({}) VALUES ".format(
-            model._meta.table_name, ", ".join(f"`{f.column_name}`" for f in fields))
-        values, size = [], 0
-        for row in rows:
-            parts = []
-            for f in fields:
-                value = f.db_value(row[f.name])
-                key = (type(value), value)
-                literal = known.get(key)
-                if literal is None:
-                    literal = known[key] = escape(value)
-                parts.append(literal)
-            text = "(" + ", ".join(parts) + ")"
-            if values and size + len(text) > STATEMENT_CHARS:
-                self._execute(head, values)
-                values, size = [], 0
-            values.append(text)
-            size += len(text) + 2
-        self._execute(head, values)
-
-    @staticmethod
-    def _execute(head: str, values: list[str]) -> None:
-        with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
-            db.cursor().execute(head + ", ".join(values))  # no parameters: no %-formatting of the text
 
 
 def _mark_unknown(subjects: list[str], why: str) -> None:

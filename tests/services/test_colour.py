@@ -273,7 +273,7 @@ def test_chunked_reads_and_writes_give_the_same_colours_and_history(db, monkeypa
 
 def test_reasons_with_quotes_backslashes_and_percents_are_stored_as_they_are(db, monkeypatch):
     # On MySQL the rows are written as literal text, one statement per row here.
-    monkeypatch.setattr(colour, "STATEMENT_CHARS", 1)
+    monkeypatch.setattr(database, "STATEMENT_CHARS", 1)
     people = population(4)
     colour_rules.save_rule({"code": "odd_text", "colour": "yellow", "input": "close_contact", "conditions": [],
                             "window_days": 14,
