@@ -291,7 +291,7 @@ def _row_to_rule(row: ColourRule) -> Rule:
                        "position": row.position})
 
 
-# What a rule check compares: every column a rule is made of, row by row, as one text.
+# What the rules' fingerprint covers: every column a rule is made of.
 _FINGERPRINT_COLUMNS = ("id", "code", "colour", "input", "conditions", "window_days", "reason", "guidance",
                         "lifted_by_release", "enabled", "position")
 
@@ -341,15 +341,12 @@ def load_rules() -> list[Rule]:
         rows, fingerprint = _rule_rows()
         if not rows:
             raise RuleDataError("no colour rules are stored")
-        if rows == _checked[0]:
-            _good_fingerprint = fingerprint
-            return list(_checked[1])
-        fields = ColourRule._meta.sorted_fields
-        models = [ColourRule(**{f.name: f.python_value(v) for f, v in zip(fields, row)}) for row in rows]
-        rules = [_row_to_rule(row) for row in models if row.enabled]
-        _checked = (rows, rules)
+        if rows != _checked[0]:
+            fields = ColourRule._meta.sorted_fields
+            models = [ColourRule(**{f.name: f.python_value(v) for f, v in zip(fields, row)}) for row in rows]
+            _checked = (rows, [_row_to_rule(row) for row in models if row.enabled])
         _good_fingerprint = fingerprint
-        return list(rules)
+        return list(_checked[1])
     except (peewee.PeeweeException, ValueError, TypeError, ApiError) as exc:
         raise RuleDataError(f"colour rules unreadable: {type(exc).__name__}") from exc
 
