@@ -339,7 +339,7 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         person, source = begun.reads.me, "self"
         if not profile.is_complete(person):  # the profile must be saved first (or refused)
             return _scan_in_transaction(account, body, config, begun)
-        stored = getattr(person, "health_status", None)
+        stored = person.health_status  # read with the rest (`_ScanReads.of`)
         form = _form(person, flow, body, scanned=begun.reads.seen_id is not None)
     if flow.binds_compound and person.compound_id is None:
         return _scan_in_transaction(account, body, config, begun)
