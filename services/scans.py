@@ -25,7 +25,7 @@ import peewee
 
 from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
-from models.db import Prepared, loaded, read_off_loop
+from models.db import Prepared, loaded
 from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
@@ -239,9 +239,9 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
     and the first answer or the scan's setting."""
     request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
     request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
-    row = await read_off_loop(_READS.first_values, auth.token_hash(bearer),
-                              token if isinstance(token, str) and len(token) <= 32 else None,
-                              request_id if request_id_ok else None, flow_code if isinstance(flow_code, str) else None)
+    row = await _READS.read_values(auth.token_hash(bearer), token if isinstance(token, str) and len(token) <= 32 else None,
+                                   request_id if request_id_ok else None,
+                                   flow_code if isinstance(flow_code, str) else None)
     reads = _ScanReads.of(row)
     account = auth.check_token(reads and reads.token, config).account  # signed in before anything else
     if not request_id_ok:
