@@ -279,9 +279,21 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def measure(url: str, script: str, args, workdir: str, tag: str, pid: int, spy: str | None = None) -> dict:
+def local_database_pid() -> int | None:
+    """The pid of the MariaDB / MySQL server when it runs on this machine (its CPU is shown), or None."""
+    if urlparse(MYSQL_URL).hostname not in ("127.0.0.1", "localhost"):
+        return None
+    for name in ("mariadbd", "mysqld"):
+        found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
+        if found:
+            return int(found[0])
+    return None
+
+
+def measure(url: str, script: str, args, workdir: str, tag: str, pid: int, spy: str | None = None,
+            database_pid: int | None = None) -> dict:
     """Warm up, then the measured run: wrk's figures, and the server's CPU use meanwhile
-    (profiled by py-spy into `spy` when given)."""
+    (profiled by py-spy into `spy` when given), and the database server's (`database_pid`)."""
     warm = run_wrk(url, script, args.warmup, args.connections, workdir, f"w{tag}")
     recorder = None
     if spy:
@@ -289,14 +301,17 @@ def measure(url: str, script: str, args, workdir: str, tag: str, pid: int, spy: 
                                      "-o", spy, "-f", "raw", "-r", "250", "-d", str(round(args.duration)),
                                      "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before, started = cpu_seconds(pid), time.monotonic()
+    database_before = cpu_seconds(database_pid) if database_pid else None
     try:
         result = run_wrk(url, script, args.duration, args.connections, workdir, f"m{tag}")
     finally:
         if recorder is not None:
             recorder.wait(args.duration + 30)
-    cpu_after = cpu_seconds(pid)
-    result["cpu"] = (cpu_after - cpu_before) / (time.monotonic() - started) if cpu_before is not None and \
+    cpu_after, elapsed = cpu_seconds(pid), time.monotonic() - started
+    result["cpu"] = (cpu_after - cpu_before) / elapsed if cpu_before is not None and \
         cpu_after is not None and not spy else None
+    database_after = cpu_seconds(database_pid) if database_before is not None else None
+    result["database_cpu"] = (database_after - database_before) / elapsed if database_after is not None else None
     result["warmup_ok"] = warm["ok"]
     result["warmup_errors"] = warm["errors"]
     return result
@@ -389,7 +404,8 @@ def scan_target(res: Resources, backend: str, args, workdir: str) -> dict:
         code, tokens = prepare(base, database_url, args.people)
         script = LUA_SCAN % {"tokens": ", ".join(f'"{t}"' for t in tokens), "code": code} + LUA_DONE
         spy = f"{args.py_spy}-{backend}.txt" if args.py_spy else None
-        result = measure(f"{base}/api/v1/scans", script, args, workdir, backend, proc.pid, spy)
+        result = measure(f"{base}/api/v1/scans", script, args, workdir, backend, proc.pid, spy,
+                         local_database_pid() if backend == "mysql" else None)
         if proc.poll() is not None:
             raise BenchError(f"server died during the run:\n{tail(log_path)}")
     finally:
@@ -407,12 +423,13 @@ def report(rows: list[tuple[str, dict, dict | None, str | None]], args) -> bool:
     print(f"scanPlace under load: {args.connections} connections, {args.duration:g} s after {args.warmup:g} s "
           f"of warm-up, {args.people} people, wrk -t1, {os.cpu_count()} cores")
     print(f"{'target':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}{'ratio':>8}"
-          f"{'server CPU':>12}")
+          f"{'server CPU':>12}{'MariaDB CPU':>13}")
     for label, r, hello, _ in rows:
         ratio = f"{r['rps'] / hello['rps']:.2f}" if hello else "1.00"
         cpu = f"{r['cpu']:.0%}" if r["cpu"] is not None else "-"
+        database_cpu = f"{r['database_cpu']:.0%}" if r.get("database_cpu") is not None else "-"
         print(f"{label:<26}{r['rps']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}"
-              f"{r['errors']:>8}{ratio:>8}{cpu:>12}")
+              f"{r['errors']:>8}{ratio:>8}{cpu:>12}{database_cpu:>13}")
     print()
     all_met = True
 
