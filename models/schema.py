@@ -21,7 +21,7 @@ from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
-from models.colour import ColourHistory, ColourRule, HealthStatus
+from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
@@ -198,6 +198,25 @@ def _v13_task_key_prefixes(migrator: SchemaMigrator) -> None:
         db.execute_sql(f"ALTER TABLE `task_record` {drop}ADD INDEX `{name}` (`{field.column_name}`({KEY_PREFIX}))")
 
 
+# SQLite: the colour rules' stamp (models.colour.RULE_STAMP_TABLE), renewed by triggers in the
+# transaction of any change to a rule, whatever makes it (save_rule, an import, a hand-made UPDATE).
+_RULE_STAMP_SQL = [
+    f"CREATE TABLE IF NOT EXISTS {RULE_STAMP_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), stamp INTEGER NOT NULL)",
+    f"INSERT OR IGNORE INTO {RULE_STAMP_TABLE} (id, stamp) VALUES (1, random())",
+    *(f"CREATE TRIGGER IF NOT EXISTS colour_rule_{event.lower()}d AFTER {event} ON colour_rule "
+      f"BEGIN UPDATE {RULE_STAMP_TABLE} SET stamp = random(); END" for event in ("INSERT", "UPDATE", "DELETE")),
+]
+
+
+def install_rule_stamp(migrator: SchemaMigrator | None = None) -> None:
+    """SQLite: the colour rules' stamp and its triggers (see RULE_STAMP_TABLE); MySQL keeps a
+    checksum of the rows (services.colour_rules.rules_fingerprint). Safe to run twice."""
+    if is_mysql():
+        return
+    for sql in _RULE_STAMP_SQL:
+        db.execute_sql(sql)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -213,6 +232,7 @@ MIGRATIONS: list[Migration] = [
     Migration(11, "import heartbeat", _v11_import_heartbeat),
     Migration(12, "person compound index", _v12_person_compound_index),
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
+    Migration(14, "colour rule stamp", install_rule_stamp),
 ]
 
 
@@ -246,6 +266,7 @@ def migrate(migrations: list[Migration] = MIGRATIONS, models: list[type[BaseMode
             raise RuntimeError("数据库中已有表但没有版本记录：请确认 DATABASE_URL 指向的是本系统的数据库")
         with db.atomic():
             db.create_tables([SchemaVersion, *models])
+            install_rule_stamp()
             _stamp(latest_version(migrations))
         return ["create schema"]
     applied = []

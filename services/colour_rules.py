@@ -20,7 +20,7 @@ from typing import Callable
 
 import peewee
 
-from models.colour import ColourRule
+from models.colour import RULE_STAMP_TABLE, ColourRule
 from models.db import db, is_mysql
 from models.declarations import Declaration
 from models.fields import utcnow
@@ -299,24 +299,23 @@ _FINGERPRINT_COLUMNS = ("id", "code", "colour", "input", "conditions", "window_d
 def rules_fingerprint():
     """A scalar subquery for any SELECT: the rule rows' fingerprint, so that a statement that
     reads something else (the scan's) also tells whether the rules are the ones last checked
-    (see `check_fingerprint`). SQLite: every rule row's columns as one text. MySQL: the sum of
-    each row's CRC32 (its GROUP_CONCAT costs a scan 0.25 ms more); a change to a row that the
-    sum does not show would be a one-in-four-billion collision."""
+    (see `check_fingerprint`). SQLite: the stamp that triggers renew on every change to the
+    table (models.colour.RULE_STAMP_TABLE). MySQL: the sum of each row's CRC32 (triggers there
+    need privileges a production account may lack; GROUP_CONCAT costs a scan 0.25 ms more); a
+    change to a row that the sum does not show would be a one-in-four-billion collision."""
+    if not is_mysql():
+        stamp = peewee.Table(RULE_STAMP_TABLE, ("stamp",))
+        return stamp.select(stamp.stamp)
     rule = ColourRule.alias("fingerprint_rule")
     # COALESCE only where a NULL may be: each function call costs on every scan.
     columns = [peewee.fn.COALESCE(field, "-") if field.null else field
                for field in (getattr(rule, name) for name in _FINGERPRINT_COLUMNS)]
-    if is_mysql():
-        return rule.select(peewee.fn.SUM(peewee.fn.CRC32(peewee.fn.CONCAT_WS("\x1f", *columns))))
-    row_text = columns[0]
-    for column in columns[1:]:
-        row_text = row_text.concat("\x1f").concat(column)
-    return rule.select(peewee.fn.GROUP_CONCAT(row_text))
+    return rule.select(peewee.fn.SUM(peewee.fn.CRC32(peewee.fn.CONCAT_WS("\x1f", *columns))))
 
 
 _rules_sql: dict = {}  # Database -> the rule rows' SELECT (with their fingerprint), compiled once
 _checked: tuple = (None, [])  # (the rows last checked, as the driver gave them; their rules)
-_good_fingerprint = None  # the fingerprint of the rows last checked good
+_good_fingerprint = None  # (database, the fingerprint of its rows last checked good)
 
 
 def _rule_rows() -> tuple[list[tuple], object]:
@@ -345,7 +344,7 @@ def load_rules() -> list[Rule]:
             fields = ColourRule._meta.sorted_fields
             models = [ColourRule(**{f.name: f.python_value(v) for f, v in zip(fields, row)}) for row in rows]
             _checked = (rows, [_row_to_rule(row) for row in models if row.enabled])
-        _good_fingerprint = fingerprint
+        _good_fingerprint = (db.obj, fingerprint)
         return list(_checked[1])
     except (peewee.PeeweeException, ValueError, TypeError, ApiError) as exc:
         raise RuleDataError(f"colour rules unreadable: {type(exc).__name__}") from exc
@@ -355,7 +354,7 @@ def check_fingerprint(fingerprint) -> None:
     """Raise RuleDataError unless the rules are good: `fingerprint` (read by the caller with
     `rules_fingerprint`) equal to that of the rows last checked good needs nothing more; any
     other is checked by reading the rules (`load_rules`)."""
-    if fingerprint is None or fingerprint != _good_fingerprint:
+    if fingerprint is None or (db.obj, fingerprint) != _good_fingerprint:
         load_rules()
 
 

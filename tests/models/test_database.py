@@ -202,8 +202,15 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert schema.migrate() == ["colour engine", "places and scans", "field roles", "messaging", "enterprise",
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
-                                "person compound index", "task key prefixes"]
-    assert schema.current_version() == 13
+                                "person compound index", "task key prefixes", "colour rule stamp"]
+    assert schema.current_version() == 14
+    from services import colour_rules  # the rules' stamp (SQLite) came back with the table
+
+    colour_rules.install_defaults()
+    fingerprint = colour_rules.rules_fingerprint()
+    before = database.db.execute_sql(*fingerprint.sql()).fetchone()[0]
+    database.db.execute_sql("UPDATE colour_rule SET position = position + 1")
+    assert database.db.execute_sql(*fingerprint.sql()).fetchone()[0] != before
     assert ("compound_id", "id_number_bidx") in {tuple(i.columns) for i in database.db.get_indexes("person")}
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None

@@ -439,3 +439,30 @@ def test_a_compound_must_exist(person):
         risk_inputs.report_case(name="x", id_number=person.id_number, kind="confirmed", compound="999")
     assert error.value.code == "unknown_compound"
     assert Region.select().count() == 0
+
+
+def _fingerprint():
+    return database.db.execute_sql(*colour_rules.rules_fingerprint().sql()).fetchone()[0]
+
+
+def test_every_kind_of_change_to_the_rules_changes_their_fingerprint(db):
+    """Whatever writes colour_rule (the service, a hand-made INSERT, UPDATE or DELETE) changes the
+    fingerprint the scan compares, in the same transaction: a rolled-back change leaves it."""
+    colour_rules.install_defaults()
+    seen = [_fingerprint()]
+    rule = ColourRule.select().order_by(ColourRule.id).first()
+    changes = [lambda: ColourRule.update(reason="改过").where(ColourRule.id == rule.id).execute(),
+               lambda: database.db.execute_sql("DELETE FROM colour_rule WHERE id = %d" % rule.id),
+               lambda: colour_rules.save_rule({"code": rule.code, "colour": rule.colour, "input": rule.input,
+                                               "conditions": json.loads(rule.conditions),
+                                               "window_days": rule.window_days, "reason": rule.reason,
+                                               "guidance": rule.guidance})]
+    for change in changes:
+        change()
+        seen.append(_fingerprint())
+        assert seen[-1] != seen[-2]
+    with database.db.atomic() as transaction:
+        ColourRule.update(position=99).execute()
+        assert _fingerprint() != seen[-1]
+        transaction.rollback()
+    assert _fingerprint() == seen[-1]
