@@ -190,7 +190,7 @@ class Prepared:
             slots = [params.index(sample) for sample in samples]
             compiled = self._compiled[(db.obj, as_json)] = [query, sql, params, slots, None]
             if as_json:
-                compiled[4] = {"_converting": _json_converters(columns)}
+                compiled[4] = {"_converting": _value_converters(columns)}
         return compiled
 
     @staticmethod
@@ -237,11 +237,9 @@ class Prepared:
             cursor.close()
         if row is None:
             return None
-        converters = compiled[4] and compiled[4].get("_converting")
-        if converters is None:
-            converters = [(i, c) for i, c in enumerate(self._set_up(compiled, cursor).converters) if c is not None]
-            compiled[4]["_converting"] = converters
-        return _converted(list(row), converters)
+        if compiled[4] is None:
+            compiled[4] = {"_converting": _value_converters(compiled[0]._returning)}
+        return _converted(list(row), compiled[4]["_converting"])
 
     def first_values_many(self, values_list: list) -> list:
         """`first_values` for each set of values. MySQL: in one statement (a UNION ALL of the
@@ -327,9 +325,10 @@ def _read_on_reader(read, *args):
     return read(*args)
 
 
-def _json_converters(columns) -> list:
-    """(index, converter) for the columns of a JSON_ARRAY row: JSON gives times as ISO text
-    and booleans as 0 / 1, which each field's python_value then takes as from the driver."""
+def _value_converters(columns) -> list:
+    """(index, converter) for the columns of a row read as values: SQLite and MySQL's JSON_ARRAY
+    give times as ISO text and booleans as 0 / 1, which each field's python_value then takes as
+    from the driver (datetime.fromisoformat: peewee's own parsing tries formats one by one)."""
     converters = []
     for i, column in enumerate(columns):
         if isinstance(column, peewee.DateTimeField):

@@ -56,11 +56,16 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(text: str) -> bytes:
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+    # Checked first: base64 decoding skips characters outside its alphabet without a word.
+    if not _URLSAFE_B64.fullmatch(text):
         raise ValueError("encrypted value is malformed")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise ValueError("encrypted value is malformed") from None
 

@@ -20,7 +20,9 @@ RESIDENT_CATEGORIES = {
 }
 PLAIN_FIELDS = ("name", "address", "building", "unit", "room", "resident_category", "employer")
 # What a profile needs before the scan flows can match it.
-REQUIRED_FOR_COMPLETE = ("name", "id_number", "phone")
+# The phone's blind index stands for the phone: Person.set_phone sets both, and it needs no
+# decryption (the scan reads it instead of the phone).
+REQUIRED_FOR_COMPLETE = ("name", "id_number", "phone_bidx")
 
 
 def self_person(account: Account) -> Person | None:

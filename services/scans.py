@@ -54,7 +54,7 @@ _SEEN = EntryRecord.alias("seen")
 # What a common scan uses of each row it reads (fewer columns: fewer values to convert).
 _READ_COLUMNS = ((AuthToken, ("id", "revoked_at", "expires_at", "last_used_at")),
                  (Account, ("id", "status", "created_at")),
-                 (Person, ("id", "name", "id_number", "id_number_bidx", "phone", "compound")),
+                 (Person, ("id", "name", "id_number", "id_number_bidx", "phone_bidx", "compound")),
                  (HealthStatus, ("id", "colour", "reasons", "valid_until", "computed_at")),
                  (PlaceCode, ("id", "status", "place")),
                  (Place, ("id", "place_type", "name", "region", "address", "status", "created_at")))
