@@ -150,6 +150,27 @@ class RequestConnections:
 request_connections = RequestConnections()
 
 
+class _Compiled:
+    """A Prepared query as compiled for one database (and one form: see Prepared._compile)."""
+
+    __slots__ = ("query", "sql", "params", "slots", "setup", "converters", "shared_sql", "shared_params")
+
+    def __init__(self, query, samples, converters=None, shared=None) -> None:
+        self.query = query
+        self.sql, self.params = query.sql()
+        self.slots = [self.params.index(sample) for sample in samples]
+        self.setup = None  # the cursor wrapper's column set-up, kept from the first run (Prepared.first)
+        self.converters = converters
+        self.shared_sql, self.shared_params = shared or (None, [])
+
+    def params_for(self, values) -> list:
+        """The parameters with `values` in the samples' places."""
+        params = list(self.params)
+        for slot, value in zip(self.slots, values):
+            params[slot] = value
+        return params
+
+
 class Prepared:
     """A SELECT compiled to SQL once per database, then run again with new values.
 
@@ -161,6 +182,10 @@ class Prepared:
     makes them (model instances, joins included) through the query's own cursor wrapper, whose
     column set-up is kept from the first run (peewee internals; peewee is pinned in
     requirements.txt), or as values (`first_values`, `read_values`).
+
+    `shared_last_column`: the query's last column does not depend on the row (a scalar subquery
+    of its own, such as the colour rules' fingerprint), so a MySQL batch reads it once, in the
+    same statement, and gives it to every row.
     """
 
     # What a cursor wrapper holds of one cursor, as opposed to its (reusable) column set-up.
@@ -168,53 +193,38 @@ class Prepared:
     # Reads of one pass of the event loop sent as one statement, at most (see read_values).
     MAX_BATCH = 32
 
-    def __init__(self, build, *samples) -> None:
+    def __init__(self, build, *samples, shared_last_column: bool = False) -> None:
         self._build = build
         self._samples = samples
+        self._shared_last_column = shared_last_column
         self._compiled: dict = {}
         self._batches: dict = {}  # event loop -> [(values, waiter)] of its current pass (MySQL)
 
-    def _compile(self, as_json: bool = False) -> list:
-        """[query, sql, params, slots of the samples, column set-up or None] for this database.
-        `as_json` (MySQL): the select list as one JSON_ARRAY column led by the row's place in a
-        batch (see `first_values_many`)."""
+    def _compile(self, as_json: bool = False) -> _Compiled:
+        """The query compiled for this database. `as_json` (MySQL): the select list as one
+        JSON_ARRAY column led by the row's place in a batch (see `first_values_many`), and a
+        shared last column as a query of its own, its place _SHARED_INDEX."""
         compiled = self._compiled.get((db.obj, as_json))
         if compiled is None:
             query = self._build(*self._samples)
-            samples = self._samples
-            if as_json:
-                columns = query._returning
-                samples = (_BATCH_INDEX_SAMPLE, *samples)
+            if not as_json:
+                compiled = _Compiled(query, self._samples, _value_converters(query._returning))
+            else:
+                columns, shared = list(query._returning), None
+                if self._shared_last_column:
+                    alone = peewee.Select(columns=[peewee.fn.JSON_ARRAY(_SHARED_INDEX, columns.pop())])
+                    shared = db.obj.get_sql_context().sql(alone).query()
                 query = query.select(peewee.fn.JSON_ARRAY(peewee.Value(_BATCH_INDEX_SAMPLE), *columns))
-            sql, params = query.sql()
-            slots = [params.index(sample) for sample in samples]
-            compiled = self._compiled[(db.obj, as_json)] = [query, sql, params, slots, None]
-            if as_json:
-                compiled[4] = {"_converting": _value_converters(columns)}
+                compiled = _Compiled(query, (_BATCH_INDEX_SAMPLE, *self._samples), _value_converters(columns),
+                                     shared)
+            self._compiled[(db.obj, as_json)] = compiled
         return compiled
 
-    @staticmethod
-    def _params(compiled: list, values) -> list:
-        params = list(compiled[2])
-        for slot, value in zip(compiled[3], values):
-            params[slot] = value
-        return params
-
     def _run(self, values):
-        """Execute with `values` in the samples' places: (cursor, compiled state)."""
+        """Execute with `values` in the samples' places: (cursor, compiled query)."""
         compiled = self._compile()
         # execute_sql, not the driver's cursor: on MySQL it re-connects a dropped connection.
-        return db.execute_sql(compiled[1], self._params(compiled, values)), compiled
-
-    def _set_up(self, compiled, cursor):
-        """The query's cursor wrapper for `cursor`, its column set-up kept from the first run."""
-        wrapper = compiled[0]._get_cursor_wrapper(cursor)
-        if compiled[4] is None:
-            wrapper.initialize()
-            compiled[4] = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
-        else:
-            vars(wrapper).update(compiled[4])
-        return wrapper
+        return db.execute_sql(compiled.sql, compiled.params_for(values)), compiled
 
     def first(self, *values):
         """The first row for these values, as peewee makes it (models, joins included), or None."""
@@ -223,7 +233,15 @@ class Prepared:
             row = cursor.fetchone()
         finally:
             cursor.close()
-        return None if row is None else self._set_up(compiled, cursor).process_row(row)
+        if row is None:
+            return None
+        wrapper = compiled.query._get_cursor_wrapper(cursor)
+        if compiled.setup is None:
+            wrapper.initialize()
+            compiled.setup = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
+        else:
+            vars(wrapper).update(compiled.setup)
+        return wrapper.process_row(row)
 
     def first_values(self, *values) -> list | None:
         """The first row for these values as a list of Python values (each column converted by
@@ -235,37 +253,39 @@ class Prepared:
             row = cursor.fetchone()
         finally:
             cursor.close()
-        if row is None:
-            return None
-        if compiled[4] is None:
-            compiled[4] = {"_converting": _value_converters(compiled[0]._returning)}
-        return _converted(list(row), compiled[4]["_converting"])
+        return None if row is None else _converted(list(row), compiled.converters)
 
     def first_values_many(self, values_list: list) -> list:
         """`first_values` for each set of values. MySQL: in one statement (a UNION ALL of the
-        query, each part limited as the query is). Each row comes as one JSON_ARRAY column led
-        by its place in `values_list`: PyMySQL parses every column's description in Python on
-        every query, and for a row of thirty columns that cost more than the rest of the read
-        (0.64 ms against 0.19 ms); a statement, its round trip and its descriptions are then
-        shared by the batch (0.07 ms a read for eight). SQLite: one `first_values` each."""
+        query, each part limited as the query is, and the shared last column once). Each row
+        comes as one JSON_ARRAY column led by its place in `values_list`: PyMySQL parses every
+        column's description in Python on every query, and for a row of thirty columns that cost
+        more than the rest of the read (0.64 ms against 0.19 ms); a statement, its round trip
+        and its descriptions are then shared by the batch (0.07 ms a read for eight). SQLite:
+        one `first_values` each."""
         if not is_mysql():
             return [self.first_values(*values) for values in values_list]
         compiled = self._compile(as_json=True)
-        one = "(" + compiled[1] + ")"
+        parts = ["(" + compiled.sql + ")"] * len(values_list)
         params = []
         for index, values in enumerate(values_list):
-            params += self._params(compiled, (index, *values))
-        cursor = db.execute_sql(" UNION ALL ".join([one] * len(values_list)), params)
+            params += compiled.params_for((index, *values))
+        if compiled.shared_sql:
+            parts.append("(" + compiled.shared_sql + ")")
+            params += compiled.shared_params
+        cursor = db.execute_sql(" UNION ALL ".join(parts), params)
         try:
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        found = [None] * len(values_list)
-        converters = compiled[4]["_converting"]
+        found, shared = [None] * len(values_list), []
         for (text,) in rows:
             row = json.loads(text)
-            found[row[0]] = _converted(row[1:], converters)
-        return found
+            if row[0] == _SHARED_INDEX:
+                shared = row[1:]
+            else:
+                found[row[0]] = _converted(row[1:], compiled.converters)
+        return [row + shared if row is not None else None for row in found] if shared else found
 
     async def read_values(self, *values) -> list | None:
         """`first_values`, awaited where it costs the event loop least. SQLite: here (a read
@@ -294,6 +314,7 @@ class Prepared:
 
 
 _BATCH_INDEX_SAMPLE = -0x5EED  # a stand-in for a row's place in a batch (see Prepared._compile)
+_SHARED_INDEX = -1  # the place of a batch's shared last column
 
 
 def _converted(row: list, converters: list) -> list:

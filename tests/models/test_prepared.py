@@ -117,3 +117,21 @@ def test_a_failed_batch_fails_every_read_in_it(db, backend):
 
     results = asyncio.run(read_all())
     assert len(results) == 3 and all(isinstance(r, peewee.DatabaseError) for r in results)
+
+
+def test_a_shared_last_column_is_read_once_per_batch_and_given_to_every_row(db, backend, monkeypatch):
+    first, second = _people()
+
+    def with_count(id_bidx):
+        everyone = Person.alias("everyone")
+        return (Person.select(Person.id, Person.name, everyone.select(peewee.fn.COUNT(everyone.id)))
+                .where(Person.id_number_bidx == id_bidx).limit(1).tuples())
+
+    prepared = Prepared(with_count, "\x00bidx", shared_last_column=True)
+    prepared.first_values_many([(first.id_number_bidx,)])
+    statements = _count_statements(monkeypatch)
+    rows = prepared.first_values_many([(first.id_number_bidx,), ("nobody",), (second.id_number_bidx,)])
+    assert rows == [[first.id, TRICKY, 2], None, [second.id, "测试人员", 2]]
+    assert prepared.first_values(second.id_number_bidx) == [second.id, "测试人员", 2]
+    if backend[0] == "mysql":
+        assert statements[0].count("COUNT(") == 1
