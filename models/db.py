@@ -190,8 +190,10 @@ class Prepared:
 
     # What a cursor wrapper holds of one cursor, as opposed to its (reusable) column set-up.
     _PER_CURSOR = frozenset(("cursor", "count", "index", "initialized", "populated", "row_cache"))
-    # Reads of one pass of the event loop sent as one statement, at most (see read_values).
-    MAX_BATCH = 32
+    # Reads of one pass of the event loop sent as one statement, at most (see read_values): the
+    # server runs a statement's parts one after another, so a busy pass's reads go as several
+    # statements that it runs at once (8 against 32: 709 against 666 scans/s, medians of 3).
+    MAX_BATCH = 8
 
     def __init__(self, build, *samples, shared_last_column: bool = False) -> None:
         self._build = build
