@@ -241,7 +241,8 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
     and the first answer or the scan's setting."""
     request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
     request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
-    row = await _READS.read_values(auth.token_hash(bearer), token if isinstance(token, str) and len(token) <= 32 else None,
+    row = await _READS.read_values(auth.token_hash(bearer),
+                                   token if isinstance(token, str) and len(token) <= 32 else None,
                                    request_id if request_id_ok else None,
                                    flow_code if isinstance(flow_code, str) else None)
     reads = _ScanReads.of(row)
