@@ -37,12 +37,13 @@ import peewee
 from models.db import db, is_mysql
 from models.fields import utcnow
 from models.investigations import ImportJob, ImportRowError, TaskRecord
+from models.sql_literals import SqlLiterals
 from models.regions import Region
 from services import audit, excel
 from services.errors import ApiError
 from services.investigations import cells, sources, xlsx
 from services.investigations.dispatch import Dispatcher
-from services.investigations.records import RowBuilder, SqlLiterals, execute_many, insert_rows
+from services.investigations.records import RowBuilder, execute_many, insert_rows
 from services.investigations.sources import Source
 from services.timefmt import china_today
 
@@ -333,12 +334,7 @@ def _batches_from_process(path, info, columns, builder: RowBuilder, max_rows: in
 
 def _mysql_literals() -> SqlLiterals | None:
     """On MySQL, the reader process writes the rows as SQL text, escaped for this server's mode."""
-    if not is_mysql():
-        return None
-    from pymysql.constants import SERVER_STATUS
-
-    status = getattr(db.connection(), "server_status", 0) or 0
-    return SqlLiterals(bool(status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES))
+    return SqlLiterals.for_connection(db.connection()) if is_mysql() else None
 
 
 def _bigger_sqlite_cache():

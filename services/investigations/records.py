@@ -11,6 +11,7 @@ import json
 import logging
 
 from models.db import db
+from models.sql_literals import SqlLiterals
 from models.fields import blind_index, utcnow
 from models.investigations import TaskRecord
 from models.people import Person
@@ -104,51 +105,6 @@ class RowBuilder:
         _, _, head, tail = prepared
         ids = ",".join("NULL" if i is None else str(int(i)) for i in (placed.region_id, placed.district_id, person_id))
         return f"({head},{ids},{tail},{now},{now})"
-
-
-class SqlLiterals:
-    """MySQL values as SQL text, escaped as PyMySQL escapes parameters, made by the reader
-    process: the import thread then only joins them into one INSERT per batch, and the time
-    PyMySQL would spend escaping a million rows on that (the busy) thread is spent on the other
-    core. `no_backslash_escapes` follows the server's sql_mode, as PyMySQL does."""
-
-    def __init__(self, no_backslash_escapes: bool = False):
-        from pymysql import converters
-
-        self.no_backslash_escapes = no_backslash_escapes
-        self._escape_item = converters.escape_item
-
-    @staticmethod
-    def escape(text: str) -> str:
-        """PyMySQL's escape_string, as str.replace calls: its str.translate takes a slow path
-        for any text with Chinese in it (every row's JSON), several times slower."""
-        return (text.replace("\\", "\\\\").replace("\0", "\\0").replace("\n", "\\n").replace("\r", "\\r")
-                .replace("\032", "\\Z").replace('"', '\\"').replace("'", "\\'"))
-
-    def literal(self, value) -> str:
-        kind = type(value)  # str first: nearly every value is text (called for each cell of a million rows)
-        if kind is str:
-            if self.no_backslash_escapes:
-                return "'" + value.replace("'", "''") + "'"
-            return "'" + self.escape(value) + "'"
-        if value is None:
-            return "NULL"
-        if kind is bool:
-            return "1" if value else "0"
-        if kind is int:
-            return str(value)
-        if kind is dt.date:
-            return "'" + value.isoformat() + "'"
-        if isinstance(value, str):
-            return self.literal(str(value))
-        if isinstance(value, (dt.date, dt.datetime)):
-            return self._escape_item(value, "utf8mb4")
-        if isinstance(value, int):
-            return str(int(value))
-        raise TypeError(f"no SQL literal for {type(value).__name__}")
-
-    def join(self, values) -> str:
-        return ",".join(map(self.literal, values))
 
 
 def match_people(subjects: list[str]) -> dict[str, tuple[int, int | None]]:

@@ -246,21 +246,6 @@ def test_the_helper_process_path_gives_the_same_result(city, tmp_path):
     assert job.status == "failed" and TaskRecord.select().count() == 36
 
 
-@pytest.mark.parametrize("value", ["O'Brien \\ \"引号\" ;--", "a\0b\nc\rd\x1ae", "中文\\'", "", "plain",
-                                   datetime.date(2020, 4, 6), datetime.datetime(2020, 4, 6, 21, 16, 5, 7), None,
-                                   True, 12, 2.5])
-def test_sql_literals_are_what_pymysql_would_send(value):
-    from pymysql import converters
-
-    if isinstance(value, float):
-        with pytest.raises(TypeError):
-            records.SqlLiterals().literal(value)
-        return
-    assert records.SqlLiterals().literal(value) == converters.escape_item(value, "utf8mb4")
-    if isinstance(value, str):
-        assert records.SqlLiterals(no_backslash_escapes=True).literal(value) == "'" + value.replace("'", "''") + "'"
-
-
 def test_an_import_stopped_early_ends_its_helper_process(city, tmp_path, monkeypatch):
     """The helper reads ahead of the import thread (a few batches, not the file): when the import
     stops part-way, the helper is ended, and what was written is undone."""
