@@ -80,36 +80,37 @@ def _writes_on_loop() -> bool:
 
 
 class _Pending:
-    """One scan's rows, and where its outcome goes: its `future` (thread-safe: the writer's
-    thread, `submit`) or, for a batch written on the scan's own loop, straight to its `waiter`
-    (no future is made: on the hot path, that costs more than the INSERT)."""
+    """One scan's rows, and where its outcome goes: the awaiting coroutine's `waiter`, served on
+    its own loop (`_settle`), and / or the `future` of a `submit` caller. An awaited scan gets no
+    future: on the hot path a thread-safe future costs more than its INSERT."""
 
-    __slots__ = ("entry", "temperature", "waiter", "future")
+    __slots__ = ("entry", "temperature", "waiter", "future", "outcome")
 
     def __init__(self, entry: dict, temperature: dict | None, waiter: asyncio.Future | None = None,
                  future: concurrent.futures.Future | None = None) -> None:
         self.entry = entry  # EntryRecord fields, foreign keys as ids
         self.temperature = temperature  # TemperatureRecord fields, or None
-        self.waiter = waiter  # the awaiting coroutine's future (see `write`)
+        self.waiter = waiter
         self.future = future
+        self.outcome = None  # (the first record or None, the error or None), once the batch is done
 
     def wanted(self) -> bool:
         """Claim the scan for a batch: False when its caller went away before the batch began;
-        once claimed it can no longer be cancelled."""
-        if self.future is None:  # on the waiter's loop
+        once claimed it is written even if its caller goes away meanwhile."""
+        if self.future is None:
+            # Read from the writer's thread too: a caller that goes away just after this is
+            # claimed all the same, as it would be a moment later.
             return not self.waiter.cancelled()
         return self.future.running() or self.future.set_running_or_notify_cancel()
 
     def resolve(self, result: EntryRecord | None = None, error: Exception | None = None) -> None:
-        """Hand over the outcome: to the future (whose waiter `_settle` serves later), or to
-        the waiter, on its loop."""
-        target = self.future if self.future is not None else self.waiter
-        if target.done():  # a waiter cancelled meanwhile
-            return
-        if error is not None:
-            target.set_exception(error)
-        else:
-            target.set_result(result)
+        """Keep the outcome for the waiter (see `_settle`) and hand it to the future, if any."""
+        self.outcome = (result, error)
+        if self.future is not None:
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
 
 
 class EntryWriter:
@@ -125,15 +126,13 @@ class EntryWriter:
         self._bound = None  # the Database the writer's connection belongs to
         self._on_loop: dict = {}  # event loop -> the scans of its current pass (SQLite)
 
-    def submit(self, entry: dict, temperature: dict | None = None,
-               waiter: asyncio.Future | None = None) -> concurrent.futures.Future:
-        """Queue the rows for the writer's thread; the future resolves after the commit (see the
-        module docstring), and so does `waiter`, an asyncio future, on its own loop."""
-        pending = _Pending(entry, temperature, waiter, concurrent.futures.Future())
+    def submit(self, entry: dict, temperature: dict | None = None) -> concurrent.futures.Future:
+        """Queue the rows for the writer's thread (from any thread); the future resolves after
+        the commit (see the module docstring)."""
+        pending = _Pending(entry, temperature, future=concurrent.futures.Future())
         if isinstance(db.obj, peewee.SqliteDatabase) and db.obj.database in ("", ":memory:"):
             # Each connection to ":memory:" is a database of its own: write on the caller's.
             self._write_batch(self._claim([pending]))
-            _wake([pending])
         else:
             self._enqueue([pending])
         return pending.future
@@ -150,21 +149,16 @@ class EntryWriter:
         """Await the rows' commit from a coroutine: None once stored, or the first record of the
         id (see the module docstring for where the batch is written)."""
         loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        pending = _Pending(entry, temperature, loop.create_future())
         if _writes_on_loop():
             this_pass = self._on_loop.setdefault(loop, [])
-            this_pass.append(_Pending(entry, temperature, waiter))
+            this_pass.append(pending)
             if len(this_pass) == 1:
                 loop.call_soon(self._write_on_loop, loop)
-            return await waiter
-        # A batch wakes each loop it serves once (asyncio.wrap_future would wake it once per
-        # scan: a write to the loop's self-pipe, and a pass of the loop, each).
-        future = self.submit(entry, temperature, waiter)
-        if future.done():  # written on this thread (see submit)
-            return future.result()
-        # A caller that gives up before its batch begins is left out of it.
-        waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
-        return await waiter
+        else:
+            # The writer's thread wakes each loop once per batch (`_wake`), not once per scan.
+            self._enqueue([pending])
+        return await pending.waiter
 
     def _write_on_loop(self, loop) -> None:
         """At the end of a loop's pass: its scans in one transaction, on the loop's connection;
@@ -176,10 +170,9 @@ class EntryWriter:
         try:
             self._write_batch(batch, _transaction_without_waiting)
         except _Busy:
-            for pending in batch:  # the thread answers through futures, already claimed
-                pending.future = concurrent.futures.Future()
-                pending.future.set_running_or_notify_cancel()
             self._enqueue(batch)
+            return
+        _settle(batch)
 
     def _run(self) -> None:
         """The writer's thread: a batch of whatever is queued, again and again."""
@@ -274,7 +267,8 @@ class EntryWriter:
 
 
 def _wake(batch: list[_Pending]) -> None:
-    """Hand the outcomes to the coroutines awaiting them: one call per event loop."""
+    """From the writer's thread, hand the outcomes to the coroutines awaiting them: one call per
+    event loop."""
     by_loop: dict = {}
     for pending in batch:
         if pending.waiter is not None:
@@ -287,15 +281,15 @@ def _wake(batch: list[_Pending]) -> None:
 
 
 def _settle(pendings: list[_Pending]) -> None:
-    """On the waiters' loop: each waiter takes its future's outcome."""
+    """On the waiters' loop: each waiter takes its scan's outcome."""
     for pending in pendings:
-        if pending.waiter.done():  # cancelled meanwhile
+        if pending.waiter is None or pending.waiter.done():  # a submit caller's, or cancelled meanwhile
             continue
-        error = pending.future.exception()
+        result, error = pending.outcome
         if error is not None:
             pending.waiter.set_exception(error)
         else:
-            pending.waiter.set_result(pending.future.result())
+            pending.waiter.set_result(result)
 
 
 writer = EntryWriter()

@@ -160,6 +160,25 @@ def test_a_caller_that_went_away_is_left_out_and_the_others_are_stored(world, wr
     assert writer.submit(entry(world)).result(10) is None  # the writer's thread lives on
 
 
+def test_an_awaiting_caller_that_went_away_is_left_out(world, writer, backend):
+    """MySQL: a scan whose request went away before the writer's thread took its batch is not
+    written (on SQLite the batch is written on the loop: see the test of that below)."""
+    if backend[0] != "mysql":
+        pytest.skip("awaited scans go to the writer's thread on MySQL")
+
+    async def scenario():
+        with one_batch(writer):
+            gone = asyncio.ensure_future(writer.write(entry(world, "gone-await-01")))
+            kept = asyncio.ensure_future(writer.write(entry(world, "kept-await-01")))
+            await asyncio.sleep(0)  # both are queued; the writer's thread cannot take them yet
+            gone.cancel()
+            await asyncio.sleep(0)
+        return await kept, gone.cancelled()
+
+    assert asyncio.run(scenario()) == (None, True)
+    assert [e.request_id for e in EntryRecord.select()] == ["kept-await-01"]
+
+
 def test_the_writer_closes_its_connection_when_idle(world, writer):
     assert writer.submit(entry(world)).result(10) is None
     deadline = time.monotonic() + 5
