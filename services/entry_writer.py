@@ -10,15 +10,16 @@ of paying one each. Nothing waits on purpose: a lone scan is written at once.
 
 Where the batch is written:
 - On SQLite, on the event loop itself: the scans handled in one pass of the loop are written
-  together at the end of it. A commit there costs a fraction of a millisecond (WAL, no fsync),
-  far less than handing the rows to another thread (the two threads then take the GIL from
-  each other at every system call). The loop never waits for SQLite's write lock: when another
+  together at the end of it. A commit there costs a fraction of a millisecond (WAL, no fsync,
+  and no checkpoint: see models/sqlite_checkpoints.py), far less than handing the rows to
+  another thread (the two threads then take the GIL from each other at every system call).
+  The loop never waits for SQLite's write lock: when another
   connection holds it (an import, a job), the batch goes to the writer's thread, which waits.
 - On MySQL, and for `submit`, on the writer's thread, which stores whatever accumulated while
   it was writing the previous batch: a commit there is a round trip and a log flush, which the
   loop must not wait for.
 
-- A scan's future resolves only after its batch is committed: an acknowledged scan is never lost.
+- A scan is answered only after its batch is committed: an acknowledged scan is never lost.
 - A batch that fails is rolled back whole and every scan waiting on it gets
   `ApiError("scan_not_saved", ..., 503)`; the client retries with the same request id. When the
   failure is the unique index on `request_id` (another process stored that id meanwhile), the
