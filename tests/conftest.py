@@ -70,6 +70,9 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
 def pytest_configure(config):
     socket.socket.connect = _guarded_connect
     socket.getaddrinfo = _guarded_getaddrinfo
+    # An exception that ends a thread (a writer, a checkpointer, a fake platform's server) fails
+    # the test that was running, instead of a warning at the end that nobody reads.
+    config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
     # Real argon2id, with the smallest costs: the tests check behaviour, not hashing strength.
     from argon2 import PasswordHasher
 
