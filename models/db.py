@@ -351,7 +351,7 @@ def _read_on_reader(read, *args):
 
 
 # Fields whose python_value only makes sure of an int or a str, which both drivers (and JSON)
-# give already: a row read as values skips them (half its columns, a tenth of a scan's CPU).
+# give already: a row read as values skips them (16 of the scan's 30 columns: 2% of its CPU).
 _AS_READ = (peewee.IntegerField.adapt, peewee.CharField.adapt)
 
 
