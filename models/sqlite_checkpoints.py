@@ -38,6 +38,11 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
 
+    def start(self) -> Checkpointer:
+        """Start the thread."""
+        self._thread.start()
+        return self
+
     def stop(self) -> None:
         """End the thread (after the checkpoint it may be running) and close its connection."""
         self._stop.set()
@@ -68,13 +73,11 @@ def start(database: peewee.Database, interval: float = 0.5) -> Checkpointer | No
     for a database that needs no checkpoints (MySQL, an in-memory SQLite)."""
     if not isinstance(database, peewee.SqliteDatabase) or database.database in ("", ":memory:"):
         return None
-    opened = database.is_closed()
+    was_closed = database.is_closed()
     try:
         # On every connection this process opens from now on, and on this thread's if it is open.
         database.pragma("wal_autocheckpoint", FALLBACK_PAGES, permanent=True)
     finally:
-        if opened:
+        if was_closed:
             database.close()
-    checkpointer = Checkpointer(database, interval)
-    checkpointer._thread.start()
-    return checkpointer
+    return Checkpointer(database, interval).start()
