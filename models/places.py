@@ -60,8 +60,9 @@ class EntryRecord(BaseModel):
     `request_id` (from the client) makes a retried scan return the first answer."""
 
     request_id = peewee.CharField(max_length=64, unique=True)
-    place = peewee.ForeignKeyField(Place, backref="entries", on_delete="CASCADE")
-    person = peewee.ForeignKeyField(Person, backref="entries", on_delete="CASCADE")
+    # place and person are indexed by the composite indexes below, which lead with them.
+    place = peewee.ForeignKeyField(Place, backref="entries", on_delete="CASCADE", index=False)
+    person = peewee.ForeignKeyField(Person, backref="entries", on_delete="CASCADE", index=False)
     account = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
     flow = peewee.CharField(max_length=16)
     source = peewee.CharField(max_length=16)  # self | family | proxy | inspector | manual
@@ -73,4 +74,6 @@ class EntryRecord(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("place", "created_at"), False), (("person", "created_at"), False))
+        # (person, flow): "has this person scanned with this flow before" (the scan's first-scan
+        # form) is one index probe, however many entries of other flows the person has.
+        indexes = ((("place", "created_at"), False), (("person", "created_at"), False), (("person", "flow"), False))

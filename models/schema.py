@@ -198,6 +198,21 @@ def _v13_task_key_prefixes(migrator: SchemaMigrator) -> None:
         db.execute_sql(f"ALTER TABLE `task_record` {drop}ADD INDEX `{name}` (`{field.column_name}`({KEY_PREFIX}))")
 
 
+def _v15_entry_record_indexes(migrator: SchemaMigrator) -> None:
+    """entry_record: (person_id, flow) for the scan's "scanned with this flow before" probe, which
+    walked every entry of the person; the single-column place_id and person_id indexes go, since
+    the composite indexes lead with those columns (two fewer B-trees for every scan's INSERT)."""
+    existing = {index.name: tuple(index.columns) for index in db.get_indexes("entry_record")}
+    wanted = "entry_record_person_id_flow"
+    if existing.get(wanted) != ("person_id", "flow"):
+        stale = [migrator.drop_index("entry_record", wanted)] if wanted in existing else []
+        run_operations(*stale, migrator.add_index("entry_record", ("person_id", "flow"), False))
+    # Dropped after the new one exists: MySQL's foreign keys need an index leading with their column.
+    for name, columns in (("entry_record_place_id", ("place_id",)), ("entry_record_person_id", ("person_id",))):
+        if existing.get(name) == columns:
+            run_operations(migrator.drop_index("entry_record", name))
+
+
 # SQLite: the colour rules' stamp (models.colour.RULE_STAMP_TABLE), renewed by triggers in the
 # transaction of any change to a rule, whatever makes it (save_rule, an import, a hand-made UPDATE).
 _RULE_STAMP_SQL = [
@@ -233,6 +248,7 @@ MIGRATIONS: list[Migration] = [
     Migration(12, "person compound index", _v12_person_compound_index),
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
+    Migration(15, "entry record indexes", _v15_entry_record_indexes),
 ]
 
 

@@ -202,8 +202,9 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert schema.migrate() == ["colour engine", "places and scans", "field roles", "messaging", "enterprise",
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
-                                "person compound index", "task key prefixes", "colour rule stamp"]
-    assert schema.current_version() == 14
+                                "person compound index", "task key prefixes", "colour rule stamp",
+                                "entry record indexes"]
+    assert schema.current_version() == 15
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -215,3 +216,37 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None
     assert "detail" in [c.name for c in database.db.get_columns("account_role")]
+
+
+def _entry_record_indexes() -> set:
+    return {tuple(index.columns) for index in database.db.get_indexes("entry_record")}
+
+
+def test_version_14_entry_record_indexes_upgrade(db):
+    """Migration 15 on a database as version 14 left it: (person_id, flow) added, the single-column
+    place_id and person_id indexes dropped, the rows kept; run again, it changes nothing."""
+    from models.places import EntryRecord
+    from services import places
+    from tests.conftest import make_person
+
+    person, (place, _) = make_person(1), places.create_place(place_type_code="metro", name="紫荆山站")
+    EntryRecord.create(request_id="req-before-15", place=place, person=person, flow="resident", source="self",
+                       colour="green", admitted=True, verdict="{}")
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    # Version 14's indexes: the single-column ones first, so MySQL's foreign keys always have one.
+    run_ops(migrator.add_index("entry_record", ("place_id",), False),
+            migrator.add_index("entry_record", ("person_id",), False),
+            migrator.drop_index("entry_record", "entry_record_person_id_flow"))
+    schema._stamp(14)
+    assert ("person_id", "flow") not in _entry_record_indexes() and ("place_id",) in _entry_record_indexes()
+
+    assert schema.migrate() == ["entry record indexes"]
+    indexes = _entry_record_indexes()
+    assert ("person_id", "flow") in indexes
+    assert ("place_id",) not in indexes and ("person_id",) not in indexes
+    assert {("place_id", "created_at"), ("person_id", "created_at"), ("request_id",)} <= indexes
+    assert EntryRecord.get(EntryRecord.request_id == "req-before-15").person_id == person.id
+
+    schema._stamp(14)
+    assert schema.migrate() == ["entry record indexes"]
+    assert _entry_record_indexes() == indexes
