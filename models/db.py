@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime as dt
 import decimal
-import functools
 import json
 import os
 import threading
 import time
+from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
@@ -22,6 +21,7 @@ from pymysql.constants import CLIENT
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
+from models import mysql_loop
 from models.sql_literals import SqlLiterals
 
 db = peewee.DatabaseProxy()
@@ -269,6 +269,16 @@ class Prepared:
         one `first_values` each."""
         if not is_mysql():
             return [self.first_values(*values) for values in values_list]
+        compiled, sql, params = self._batch_statement(values_list)
+        cursor = db.execute_sql(sql, params)
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return self._batch_rows(compiled, [text for (text,) in rows], len(values_list))
+
+    def _batch_statement(self, values_list: list) -> tuple[_Compiled, str, list]:
+        """MySQL: the statement that reads `values_list` at once (see `first_values_many`)."""
         compiled = self._compile(as_json=True)
         parts = ["(" + compiled.sql + ")"] * len(values_list)
         params = []
@@ -277,13 +287,13 @@ class Prepared:
         if compiled.shared_sql:
             parts.append("(" + compiled.shared_sql + ")")
             params += compiled.shared_params
-        cursor = db.execute_sql(" UNION ALL ".join(parts), params)
-        try:
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-        found, shared = [None] * len(values_list), []
-        for (text,) in rows:
+        return compiled, " UNION ALL ".join(parts), params
+
+    @staticmethod
+    def _batch_rows(compiled: _Compiled, texts: list, count: int) -> list:
+        """The batch statement's JSON rows as `count` rows of values (None where nothing was found)."""
+        found, shared = [None] * count, []
+        for text in texts:
             row = json.loads(text)
             if row[0] == _SHARED_INDEX:
                 shared = row[1:]
@@ -294,9 +304,9 @@ class Prepared:
     async def read_values(self, *values) -> list | None:
         """`first_values`, awaited where it costs the event loop least. SQLite: here (a read
         takes microseconds; a thread's hand-over would cost more). MySQL: the reads begun in one
-        pass of the loop go together (`first_values_many`) to a small pool of reader threads with
-        connections of their own, so a round trip blocks one of them and not every request the
-        loop serves."""
+        pass of the loop go together, as `first_values_many`'s statement, to the loop's own
+        connections (models/mysql_loop.py): the round trip blocks no request the loop serves, and
+        no thread has to win the GIL back from the loop to read the reply."""
         if not is_mysql():
             return self.first_values(*values)
         loop = asyncio.get_running_loop()
@@ -309,12 +319,30 @@ class Prepared:
         return await waiter
 
     def _send_batch(self, loop) -> None:
-        """At the end of a loop's pass: its reads to the reader threads, MAX_BATCH a statement."""
+        """At the end of a loop's pass: its reads, MAX_BATCH a statement."""
         batch = self._batches.pop(loop, [])
         for start in range(0, len(batch), self.MAX_BATCH):
-            part = batch[start:start + self.MAX_BATCH]
-            done = loop.run_in_executor(_READERS, _read_on_reader, self.first_values_many, [v for v, _ in part])
-            done.add_done_callback(functools.partial(_settle_reads, part))
+            loop.create_task(self._read_part(batch[start:start + self.MAX_BATCH]))
+
+    async def _read_part(self, part: list) -> None:
+        """One statement's reads on a connection of the loop's; each waiter takes its row, or the error."""
+        try:
+            with peewee.__exception_wrapper__:  # driver errors as peewee's, as from execute_sql
+                compiled, sql, params = self._batch_statement([values for values, _ in part])
+                pool = mysql_loop.pool(db.obj, "read", READ_CONNECTIONS)
+                (reply,) = await pool.run(lambda connection: [connection.format(sql, params)])
+                if isinstance(reply, Exception):
+                    raise reply
+            rows, error = self._batch_rows(compiled, [text for (text,) in reply[1]], len(part)), None
+        except Exception as exc:  # every waiting read must hear of it, whatever it was
+            rows, error = None, exc
+        for i, (_, waiter) in enumerate(part):
+            if waiter.done():  # its request went away meanwhile
+                continue
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(rows[i])
 
 
 _BATCH_INDEX_SAMPLE = -0x5EED  # a stand-in for a row's place in a batch (see Prepared._compile)
@@ -328,26 +356,8 @@ def _converted(row: list, converters: list) -> list:
     return row
 
 
-def _settle_reads(part: list, done: asyncio.Future) -> None:
-    """Each waiter of a batch of reads takes its row, or the batch's error."""
-    error = done.exception() if not done.cancelled() else asyncio.CancelledError()
-    rows = None if error is not None else done.result()
-    for i, (_, waiter) in enumerate(part):
-        if waiter.done():  # its request went away meanwhile
-            continue
-        if error is not None:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(rows[i])
-
-
-# MySQL reads that the event loop hands off (Prepared.read_values); each thread keeps its connection.
-_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="db-reader")
-
-
-def _read_on_reader(read, *args):
-    db.connect(reuse_if_open=True)  # kept: the reader threads live as long as the process
-    return read(*args)
+# The loop's connections for MySQL reads (Prepared.read_values): as many statements at once.
+READ_CONNECTIONS = 4
 
 
 # Fields whose python_value only makes sure of an int or a str, which both drivers (and JSON)
@@ -406,20 +416,29 @@ def insert_rows(model, rows: list[dict]) -> None:
     one timestamp), and the scans' group commit a fifth of its writer's time."""
     if not rows:
         return
-    fields = [model._meta.fields[name] for name in rows[0]]
-    quote = db.obj.quote
-    head = "INSERT INTO {0}{2}{1} ({3}) VALUES ".format(
-        quote[0], quote[1], model._meta.table_name, ", ".join(quote[0] + f.column_name + quote[1] for f in fields))
     if is_mysql():
-        _insert_literals(head, fields, rows)
+        for sql in insert_statements(model, rows, SqlLiterals.for_connection(db.connection())):
+            _execute_text(sql)
         return
+    fields = [model._meta.fields[name] for name in rows[0]]
+    head = _insert_head(model, fields)
     values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
     with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
         db.cursor().executemany(head + "(" + ", ".join([db.obj.param] * len(fields)) + ")", values)
 
 
-def _insert_literals(head: str, fields: list, rows: list[dict]) -> None:
-    escape, known = SqlLiterals.for_connection(db.connection()).literal, {}
+def _insert_head(model, fields: list) -> str:
+    quote = db.obj.quote
+    return "INSERT INTO {0}{2}{1} ({3}) VALUES ".format(
+        quote[0], quote[1], model._meta.table_name, ", ".join(quote[0] + f.column_name + quote[1] for f in fields))
+
+
+def insert_statements(model, rows: list[dict], literals: SqlLiterals) -> Iterator[str]:
+    """MySQL: the multi-row INSERTs of `insert_rows`, one SQL text at a time (none for no rows)."""
+    if not rows:
+        return
+    fields = [model._meta.fields[name] for name in rows[0]]
+    head, escape, known = _insert_head(model, fields), literals.literal, {}
     values, size = [], 0
     for row in rows:
         parts = []
@@ -432,11 +451,11 @@ def _insert_literals(head: str, fields: list, rows: list[dict]) -> None:
             parts.append(literal)
         text = "(" + ", ".join(parts) + ")"
         if values and size + len(text) > STATEMENT_CHARS:
-            _execute_text(head + ", ".join(values))
+            yield head + ", ".join(values)
             values, size = [], 0
         values.append(text)
         size += len(text) + 2
-    _execute_text(head + ", ".join(values))
+    yield head + ", ".join(values)
 
 
 def _execute_text(sql: str) -> None:

@@ -15,9 +15,14 @@ Where the batch is written:
   another thread (the two threads then take the GIL from each other at every system call).
   The loop never waits for SQLite's write lock: when another
   connection holds it (an import, a job), the batch goes to the writer's thread, which waits.
-- On MySQL, and for `submit`, on the writer's thread, which stores whatever accumulated while
-  it was writing the previous batch: a commit there is a round trip and a log flush, which the
-  loop must not wait for.
+- On MySQL, on the loop too, but without waiting: the batch goes to a connection of the loop's
+  own (models/mysql_loop.py) as BEGIN and its INSERTs sent at once, then COMMIT, and the loop
+  serves other requests meanwhile. One batch is in flight per loop; the next takes whatever
+  accumulated while it was written. (On a thread, every round trip ended with that thread
+  waiting for the GIL the busy loop held.)
+- For `submit` (any thread), and for a batch that SQLite's lock or MySQL's unique index turned
+  away from the loop, on the writer's thread, which stores whatever accumulated while it was
+  writing the previous batch.
 
 - A scan is answered only after its batch is committed: an acknowledged scan is never lost.
 - A batch that fails is rolled back whole and every scan waiting on it gets
@@ -40,7 +45,8 @@ import threading
 
 import peewee
 
-from models.db import SQLITE_BUSY_TIMEOUT_MS, db, insert_rows, is_mysql
+from models import mysql_loop
+from models.db import SQLITE_BUSY_TIMEOUT_MS, db, insert_rows, insert_statements, is_mysql
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
 from services.errors import ApiError
@@ -126,6 +132,7 @@ class EntryWriter:
         self._thread: threading.Thread | None = None
         self._bound = None  # the Database the writer's connection belongs to
         self._on_loop: dict = {}  # event loop -> the scans of its current pass (SQLite)
+        self._mysql_queues: dict = {}  # event loop -> its scans waiting for the batch in flight (MySQL)
 
     def submit(self, entry: dict, temperature: dict | None = None) -> concurrent.futures.Future:
         """Queue the rows for the writer's thread (from any thread); the future resolves after
@@ -157,8 +164,11 @@ class EntryWriter:
             if len(this_pass) == 1:
                 loop.call_soon(self._write_on_loop, loop)
         else:
-            # The writer's thread wakes each loop once per batch (`_wake`), not once per scan.
-            self._enqueue([pending])
+            queue = self._mysql_queues.get(loop)
+            if queue is None:  # no batch in flight: this pass's scans go at the end of it
+                queue = self._mysql_queues[loop] = []
+                loop.call_soon(self._next_on_loop, loop)
+            queue.append(pending)
         return await pending.waiter
 
     def _write_on_loop(self, loop) -> None:
@@ -174,6 +184,63 @@ class EntryWriter:
             self._enqueue(batch)
             return
         _settle(batch)
+
+    def _next_on_loop(self, loop) -> None:
+        """MySQL: the loop's next batch, of the scans queued since the last one began; when none
+        is queued, the next scan starts one."""
+        queue = self._mysql_queues.get(loop, [])
+        batch = self._claim(queue[:self.max_batch])
+        del queue[:self.max_batch]
+        if batch:
+            loop.create_task(self._write_mysql_on_loop(loop, batch))
+        elif queue:
+            self._next_on_loop(loop)
+        else:
+            self._mysql_queues.pop(loop, None)
+
+    async def _write_mysql_on_loop(self, loop, batch: list[_Pending]) -> None:
+        try:
+            results = await self._store_on_loop(batch)
+        except peewee.IntegrityError:
+            # A request id stored meanwhile (a retry that raced its first scan, maybe in another
+            # process): the writer's thread tries again with the ids looked up first.
+            self._enqueue(batch)
+        except Exception as exc:  # every waiting scan must hear of it, whatever it was
+            _not_saved(batch, exc)
+            _settle(batch)
+        else:
+            self.transactions += 1
+            for pending, result in zip(batch, results):
+                pending.resolve(result)
+            _settle(batch)
+        finally:
+            self._next_on_loop(loop)
+
+    @staticmethod
+    async def _store_on_loop(batch: list[_Pending]) -> list[EntryRecord | None]:
+        """MySQL: `_store`'s transaction on a connection of the loop's: BEGIN and the INSERTs
+        sent together, then COMMIT, or ROLLBACK when one of them failed (its error raised)."""
+        results, entries, temperatures = _plan(batch)
+
+        def statements(connection) -> list[str]:
+            literals = connection.literals
+            return ["BEGIN", *insert_statements(EntryRecord, entries, literals),
+                    *insert_statements(TemperatureRecord, temperatures, literals)]
+
+        async def end(connection, replies) -> None:
+            failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
+            (ended,) = await connection.run("ROLLBACK" if failed else "COMMIT")
+            if isinstance(ended, Exception):
+                connection.close()  # a transaction in doubt: the server ends it with the session
+                raise failed or ended
+            if failed:
+                raise failed
+
+        with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+            # Without its COMMIT, a transaction on a connection that died is rolled back: only
+            # BEGIN and the INSERTs are sent again on a new one (`LoopPool.run`).
+            await mysql_loop.pool(db.obj, "write", 1).run(statements, then=end)
+        return results
 
     def _run(self) -> None:
         """The writer's thread: a batch of whatever is queued, again and again."""
@@ -230,11 +297,7 @@ class EntryWriter:
             except Exception as exc:  # every waiting scan must hear of it, whatever it was
                 if not look_up and isinstance(exc, peewee.IntegrityError):
                     continue
-                log.error("entry batch of %d not saved: %s: %s", len(batch), type(exc).__name__, exc)
-                for pending in batch:
-                    error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503)
-                    error.__cause__ = exc
-                    pending.resolve(error=error)
+                _not_saved(batch, exc)
                 return False
         self.transactions += 1
         for pending, result in zip(batch, results):
@@ -250,20 +313,38 @@ class EntryWriter:
             if look_up:
                 ids = list({p.entry["request_id"] for p in batch})
                 first = {e.request_id: e for e in EntryRecord.select().where(EntryRecord.request_id.in_(ids))}
-            results, entries, temperatures = [], [], []
-            for pending in batch:
-                earlier = first.get(pending.entry["request_id"])
-                if isinstance(earlier, dict):  # stored earlier in this batch
-                    earlier = first[pending.entry["request_id"]] = EntryRecord(**earlier)
-                results.append(earlier)
-                if earlier is None:
-                    first[pending.entry["request_id"]] = pending.entry
-                    entries.append(pending.entry)
-                    if pending.temperature is not None:
-                        temperatures.append(pending.temperature)
+            results, entries, temperatures = _plan(batch, first)
             insert_rows(EntryRecord, entries)
             insert_rows(TemperatureRecord, temperatures)
         return results
+
+
+def _plan(batch: list[_Pending], first: dict | None = None) -> tuple[list, list[dict], list[dict]]:
+    """What a batch writes: (per scan, None or the first record of its request id; the entry
+    rows; the temperature rows). `first`: request id -> the record stored before (looked up);
+    a request id met earlier in the batch answers that scan's record."""
+    first = dict(first or {})
+    results, entries, temperatures = [], [], []
+    for pending in batch:
+        earlier = first.get(pending.entry["request_id"])
+        if isinstance(earlier, dict):  # stored earlier in this batch
+            earlier = first[pending.entry["request_id"]] = EntryRecord(**earlier)
+        results.append(earlier)
+        if earlier is None:
+            first[pending.entry["request_id"]] = pending.entry
+            entries.append(pending.entry)
+            if pending.temperature is not None:
+                temperatures.append(pending.temperature)
+    return results, entries, temperatures
+
+
+def _not_saved(batch: list[_Pending], exc: Exception) -> None:
+    """Every scan of a batch that could not be stored hears so (503: the client retries)."""
+    log.error("entry batch of %d not saved: %s: %s", len(batch), type(exc).__name__, exc)
+    for pending in batch:
+        error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503)
+        error.__cause__ = exc
+        pending.resolve(error=error)
 
 
 

@@ -307,12 +307,12 @@ def test_the_scan_checks_its_token_before_anything_else(citizen, world):
 
 
 def test_a_scan_survives_its_database_connections_being_dropped(citizen, world, backend):
-    """The loop and the MySQL reader threads keep their connections between requests: a
-    connection the server dropped (restart, wait_timeout, KILL) is opened again by the next scan
-    itself, which answers normally."""
+    """The loop keeps its connections between requests (peewee's, and on MySQL its own for the
+    scan's reads and writes): a connection the server dropped (restart, wait_timeout, KILL) is
+    opened again by the next scan itself, which answers normally."""
     if backend[0] != "mysql":
         pytest.skip("MariaDB only")
-    for _ in range(6):  # every reader thread has a connection by now
+    for _ in range(6):  # every connection has been opened by now
         assert scan(citizen, world["home"], profile=PROFILE).status_code == 200
     admin = _mysql_admin(MYSQL_TEST_URL)
     with admin.cursor() as cur:

@@ -8,6 +8,7 @@ import peewee
 import pytest
 
 from models import db as database
+from models import mysql_loop
 from models.colour import HealthStatus
 from models.db import Prepared
 from models.people import Person
@@ -62,15 +63,21 @@ def test_many_reads_answer_each_in_its_own_place(db):
 
 
 def _count_statements(monkeypatch) -> list:
-    """The SQL texts the database runs from now on (the real database runs them)."""
+    """The SQL texts the database runs from now on, through peewee or on the event loop's own
+    MySQL connections (the real database runs them)."""
     seen = []
-    real = database.db.obj.execute_sql
+    real, real_on_loop = database.db.obj.execute_sql, mysql_loop.LoopConnection.run
 
     def counting(sql, params=None, *args, **kwargs):
         seen.append(sql)
         return real(sql, params, *args, **kwargs)
 
+    def counting_on_loop(connection, *statements):
+        seen.extend(statements)
+        return real_on_loop(connection, *statements)
+
     monkeypatch.setattr(database.db.obj, "execute_sql", counting)
+    monkeypatch.setattr(mysql_loop.LoopConnection, "run", counting_on_loop)
     return seen
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from config import TestConfig
 from models import db as database
+from models import mysql_loop
 from models.accounts import Account, AuthIdentity
 from models.fields import utcnow
 from models.places import EntryRecord
@@ -160,23 +161,64 @@ def test_a_caller_that_went_away_is_left_out_and_the_others_are_stored(world, wr
     assert writer.submit(entry(world)).result(10) is None  # the writer's thread lives on
 
 
-def test_an_awaiting_caller_that_went_away_is_left_out(world, writer, backend):
-    """MySQL: a scan whose request went away before the writer's thread took its batch is not
-    written (on SQLite the batch is written on the loop: see the test of that below)."""
+def test_on_the_loop_a_request_id_already_in_the_table_answers_its_first_record(world, writer):
+    """A batch written on the loop meets the unique index (a retry that raced its first scan):
+    it is tried again with the ids looked up (on MySQL by the writer's thread), the duplicate
+    answers the first record and the others are stored."""
+    async def scenario():
+        await writer.write(entry(world, "first-loop-01", verdict={"colour": "green", "n": 1}))
+        return await asyncio.gather(writer.write(entry(world, "first-loop-01", verdict={"n": 2}), temperature(world)),
+                                    writer.write(entry(world, "other-loop-01"), temperature(world)))
+
+    again, other = asyncio.run(scenario())
+    assert json.loads(again.verdict) == {"colour": "green", "n": 1} and other is None
+    assert sorted(e.request_id for e in EntryRecord.select()) == ["first-loop-01", "other-loop-01"]
+    assert TemperatureRecord.select().count() == 1
+
+
+def test_on_the_loop_a_failing_batch_writes_nothing_and_the_next_one_is_stored(world, writer):
+    """One bad row fails its whole batch (503 for every scan in it, no row of it kept, not even
+    a temperature written before the failure); the next batch is stored."""
+    async def scenario():
+        failed = await asyncio.gather(writer.write(entry(world), temperature(world)),
+                                      writer.write(entry(world, person=999999), temperature(world)),
+                                      return_exceptions=True)
+        return failed, await writer.write(entry(world, "after-fail-01"), temperature(world))
+
+    failed, after = asyncio.run(scenario())
+    assert all(isinstance(e, ApiError) and (e.code, e.status) == ("scan_not_saved", 503) for e in failed)
+    assert after is None
+    assert [e.request_id for e in EntryRecord.select()] == ["after-fail-01"]
+    assert TemperatureRecord.select().count() == 1
+
+
+def test_on_mysql_a_dropped_loop_connection_is_replaced(world, writer, backend):
+    """The server ends the loop's connections (restart, wait_timeout, KILL) while they are idle:
+    the next reads and writes open new ones."""
     if backend[0] != "mysql":
-        pytest.skip("awaited scans go to the writer's thread on MySQL")
+        pytest.skip("MySQL's connections on the loop")
+    config = TestConfig()
+    token = bearer(world["account"], config)
+
+    async def scan(request_id):
+        body = {"code": world["token"], "flow": "tested", "request_id": request_id}
+        return json.loads(await scans.scan(token, body, config))
 
     async def scenario():
-        with one_batch(writer):
-            gone = asyncio.ensure_future(writer.write(entry(world, "gone-await-01")))
-            kept = asyncio.ensure_future(writer.write(entry(world, "kept-await-01")))
-            await asyncio.sleep(0)  # both are queued; the writer's thread cannot take them yet
-            gone.cancel()
-            await asyncio.sleep(0)
-        return await kept, gone.cancelled()
+        assert (await scan("before-kill-01"))["admit"] is True
+        killer = database.open_database(backend[1])
+        killer.connect()
+        try:
+            for pool in mysql_loop._pools[asyncio.get_running_loop()].values():
+                for connection in pool._idle:
+                    killer.execute_sql(f"KILL {connection.raw.thread_id()}")
+        finally:
+            killer.close_all()
+        await asyncio.sleep(0.2)  # the loop reads the server's end of each connection
+        return await scan("after-kill-01")
 
-    assert asyncio.run(scenario()) == (None, True)
-    assert [e.request_id for e in EntryRecord.select()] == ["kept-await-01"]
+    assert asyncio.run(scenario())["admit"] is True
+    assert EntryRecord.select().count() == 2
 
 
 def test_the_writer_closes_its_connection_when_idle(world, writer):
@@ -208,24 +250,18 @@ def test_concurrent_retries_of_one_scan_answer_the_first_verdict(world):
     assert EntryRecord.select().count() == 1 and TemperatureRecord.select().count() == 1
 
 
-def test_on_sqlite_a_pass_of_the_loop_is_written_on_the_loop(world, writer, backend):
-    """SQLite: the scans of one pass share a transaction written on the loop's own thread (no
-    hand-over to another thread); MySQL keeps the writer's thread (a commit is a round trip)."""
+def test_a_pass_of_the_loop_is_one_transaction_written_from_the_loop(world, writer):
+    """The scans of one pass share a transaction, with no hand-over to another thread: SQLite
+    writes it on the loop's thread, MySQL sends it on a connection of the loop's."""
     async def scan_all():
         return await asyncio.gather(*(writer.write(entry(world)) for _ in range(10)))
 
     assert asyncio.run(scan_all()) == [None] * 10
     assert EntryRecord.select().count() == 10
-    if backend[0] == "sqlite":
-        assert writer._thread is None and writer.transactions == 1
-    else:
-        assert writer._thread is not None
+    assert writer._thread is None and writer.transactions == 1
 
 
-def test_on_the_loop_a_caller_that_went_away_is_left_out(world, writer, backend):
-    if backend[0] != "sqlite":
-        pytest.skip("batches are written on the loop on SQLite only")
-
+def test_on_the_loop_a_caller_that_went_away_is_left_out(world, writer):
     async def scenario():
         gone = asyncio.ensure_future(writer.write(entry(world, "gone-loop-0001")))
         kept = asyncio.ensure_future(writer.write(entry(world, "kept-loop-0001")))
