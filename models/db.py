@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import datetime as dt
 import decimal
 import json
@@ -319,30 +320,33 @@ class Prepared:
         return await waiter
 
     def _send_batch(self, loop) -> None:
-        """At the end of a loop's pass: its reads, MAX_BATCH a statement."""
+        """At the end of a loop's pass: its reads, MAX_BATCH a statement, each on a connection of
+        the loop's; each waiter takes its row, or the error, as soon as the reply is read."""
         batch = self._batches.pop(loop, [])
+        pool = mysql_loop.pool(db.obj, "read", READ_CONNECTIONS)
         for start in range(0, len(batch), self.MAX_BATCH):
-            loop.create_task(self._read_part(batch[start:start + self.MAX_BATCH]))
-
-    async def _read_part(self, part: list) -> None:
-        """One statement's reads on a connection of the loop's; each waiter takes its row, or the error."""
-        try:
-            with peewee.__exception_wrapper__:  # driver errors as peewee's, as from execute_sql
+            part = batch[start:start + self.MAX_BATCH]
+            try:
                 compiled, sql, params = self._batch_statement([values for values, _ in part])
-                pool = mysql_loop.pool(db.obj, "read", READ_CONNECTIONS)
-                (reply,) = await pool.run(lambda connection: [connection.format(sql, params)])
+            except Exception as exc:  # every waiting read must hear of it, whatever it was
+                _settle_reads(part, None, exc)
+                continue
+            pool.send(lambda connection, sql=sql, params=params: [connection.format(sql, params)],
+                      functools.partial(self._read_done, pool, compiled, part))
+
+    def _read_done(self, pool, compiled: _Compiled, part: list, connection, replies, error) -> None:
+        if connection is not None:
+            pool.release(connection)
+        rows = None
+        if error is None:
+            try:
+                (reply,) = replies
                 if isinstance(reply, Exception):
                     raise reply
-            rows, error = self._batch_rows(compiled, [text for (text,) in reply[1]], len(part)), None
-        except Exception as exc:  # every waiting read must hear of it, whatever it was
-            rows, error = None, exc
-        for i, (_, waiter) in enumerate(part):
-            if waiter.done():  # its request went away meanwhile
-                continue
-            if error is not None:
-                waiter.set_exception(error)
-            else:
-                waiter.set_result(rows[i])
+                rows = self._batch_rows(compiled, [text for (text,) in reply[1]], len(part))
+            except Exception as exc:
+                error = exc
+        _settle_reads(part, rows, error and mysql_loop.as_peewee(error))
 
 
 _BATCH_INDEX_SAMPLE = -0x5EED  # a stand-in for a row's place in a batch (see Prepared._compile)
@@ -354,6 +358,17 @@ def _converted(row: list, converters: list) -> list:
         if row[i] is not None:
             row[i] = convert(row[i])
     return row
+
+
+def _settle_reads(part: list, rows: list | None, error: BaseException | None) -> None:
+    """Each waiter of a batch of reads takes its row, or the batch's error."""
+    for i, (_, waiter) in enumerate(part):
+        if waiter.done():  # its request went away meanwhile
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(rows[i])
 
 
 # The loop's connections for MySQL reads (Prepared.read_values): as many statements at once.

@@ -8,20 +8,26 @@ when the socket is readable, between its other callbacks.
 
 A `LoopConnection` is a PyMySQL connection (made with the database's own settings, so the
 session is the same: utf8mb4, UTC, FOUND_ROWS) whose socket is then handed to an asyncio
-protocol that speaks the text protocol: COM_QUERY, and the OK, error, and text result set
-replies. Queries may be pipelined: the server answers them in order. Only what the hot path
+protocol that speaks the text protocol: COM_QUERY, and the OK, error and text result set
+replies. Statements may be pipelined: the server answers them in order. Only what the hot path
 needs is spoken; everything else goes through peewee as before.
 
+`send` calls its `done` straight from the protocol, in the pass of the loop that read the last
+reply: under load a pass serves many requests, and each hop through a future or a task would
+wait for the next one (a coroutine API, `run` and `LoopPool.run`, is built on it).
+
 Errors come as PyMySQL's exceptions (IntegrityError for a duplicate key ...), a lost
-connection as OperationalError; a connection that failed, timed out or was lost is not
-reused (`LoopConnection.broken`).
+connection as OperationalError, a statement unanswered after QUERY_TIMEOUT_SECONDS as
+TimeoutError; a connection that was lost or timed out is not reused (`LoopConnection.broken`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import weakref
+from typing import Callable
 
 import peewee
 import pymysql
@@ -29,18 +35,47 @@ from pymysql import err as mysql_errors
 
 from models.sql_literals import SqlLiterals
 
+log = logging.getLogger("healthcode.mysql_loop")
+
 COM_QUERY = b"\x03"
 MAX_PAYLOAD = 0xFFFFFF
 QUERY_TIMEOUT_SECONDS = 10.0
 
+# done(replies, error): replies in order, each ("ok", affected rows), ("rows", [[text or None]])
+# or the exception that statement raised; or (None, error) when the connection failed.
+Done = Callable[[list | None, BaseException | None], None]
 
-class _Reply:
-    """One statement's reply as it is read: ("ok", affected rows) or ("rows", [[text or None]])."""
 
-    __slots__ = ("future", "columns", "rows", "stage")
+class _Request:
+    """Statements sent together, and whom to tell when their last reply is in."""
 
-    def __init__(self, future: asyncio.Future) -> None:
-        self.future = future
+    __slots__ = ("replies", "waiting", "done", "timer")
+
+    def __init__(self, count: int, done: Done) -> None:
+        self.replies: list = []
+        self.waiting = count
+        self.done: Done | None = done  # None once told
+        self.timer = None
+
+    def finish(self, replies: list | None, error: BaseException | None) -> None:
+        done, self.done = self.done, None
+        if done is None:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        try:
+            done(replies, error)
+        except Exception:  # a caller's bug must not take the connection down with it
+            log.exception("MySQL reply handler failed")
+
+
+class _Reading:
+    """The reply being read: its request, and how far into a result set."""
+
+    __slots__ = ("request", "columns", "rows", "stage")
+
+    def __init__(self, request: _Request) -> None:
+        self.request = request
         self.columns = 0
         self.rows: list = []
         self.stage = 0  # 0: first packet; 1: column definitions; 2: rows
@@ -53,7 +88,7 @@ class _Protocol(asyncio.Protocol):
         self.transport = None
         self.buffer = bytearray()
         self.payload = bytearray()  # a payload of MAX_PAYLOAD or more arrives in several packets
-        self.replies: collections.deque[_Reply] = collections.deque()
+        self.replies: collections.deque[_Reading] = collections.deque()
         self.lost: Exception | None = None
 
     def connection_made(self, transport) -> None:
@@ -62,9 +97,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         self.lost = mysql_errors.OperationalError(2013, "Lost connection to MySQL server during query")
         while self.replies:
-            reply = self.replies.popleft()
-            if not reply.future.done():
-                reply.future.set_exception(self.lost)
+            self.replies.popleft().request.finish(None, self.lost)
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
@@ -87,39 +120,44 @@ class _Protocol(asyncio.Protocol):
     def _packet(self, packet: bytes) -> None:
         if not self.replies:  # nothing was asked: the server is closing the connection
             return
-        reply = self.replies[0]
+        reading = self.replies[0]
         head = packet[0]
         if head == 0xFF:  # an error, at any stage
-            self._done(reply, error=_error(packet))
-        elif reply.stage == 0:
+            self._answered(_error(packet))
+        elif reading.stage == 0:
             if head == 0x00:
-                affected, _ = _lenenc_int(packet, 1)
-                self._done(reply, ("ok", affected))
+                self._answered(("ok", _lenenc_int(packet, 1)[0]))
             else:
-                reply.columns, _ = _lenenc_int(packet, 0)
-                reply.stage = 1
+                reading.columns = _lenenc_int(packet, 0)[0]
+                reading.stage = 1
         elif head == 0xFE and len(packet) < 9:  # EOF: after the column definitions, after the rows
-            if reply.stage == 1:
-                reply.stage = 2
+            if reading.stage == 1:
+                reading.stage = 2
             else:
-                self._done(reply, ("rows", reply.rows))
-        elif reply.stage == 2:
-            reply.rows.append(_row(packet, reply.columns))
+                self._answered(("rows", reading.rows))
+        elif reading.stage == 2:
+            reading.rows.append(_row(packet, reading.columns))
 
-    def _done(self, reply: _Reply, result=None, error: Exception | None = None) -> None:
-        self.replies.popleft()
-        if reply.future.done():  # its caller gave up (timeout): the connection is broken anyway
-            return
-        if error is not None:
-            reply.future.set_exception(error)
-        else:
-            reply.future.set_result(result)
+    def _answered(self, reply) -> None:
+        request = self.replies.popleft().request
+        request.replies.append(reply)
+        request.waiting -= 1
+        if not request.waiting:
+            request.finish(request.replies, None)
 
 
-def is_lost(exc: BaseException) -> bool:
-    """True for a connection the server ended or that died (PyMySQL's 2006 and 2013): a statement
-    sent on it was not run, unless it was already answered."""
+def is_lost(exc: BaseException | None) -> bool:
+    """True for a connection the server ended or that died (PyMySQL's 2006 and 2013)."""
     return isinstance(exc, mysql_errors.OperationalError) and exc.args[:1] in ((2006,), (2013,))
+
+
+def as_peewee(exc: BaseException) -> BaseException:
+    """A driver's error as peewee's (IntegrityError ...), as peewee's execute_sql raises it."""
+    try:
+        with peewee.__exception_wrapper__:
+            raise exc
+    except BaseException as wrapped:
+        return wrapped
 
 
 def _lenenc_int(packet: bytes, at: int) -> tuple[int, int]:
@@ -183,6 +221,10 @@ class LoopConnection:
         _, protocol = await loop.create_connection(_Protocol, sock=sock)
         return cls(raw, protocol)
 
+    def usable(self) -> bool:
+        """Neither broken nor ended by the server (as far as the loop has read)."""
+        return not self.broken and self.protocol.lost is None
+
     def format(self, sql: str, params) -> str:
         """`sql` with `params` in its %s places, as PyMySQL's cursor would send it."""
         try:
@@ -190,28 +232,29 @@ class LoopConnection:
         except TypeError as exc:
             raise mysql_errors.ProgrammingError(str(exc)) from None
 
-    async def run(self, *statements: str) -> list:
-        """Send the statements at once (pipelined) and await every reply, in order: each a result
-        ("ok", affected rows) / ("rows", rows as lists of text or None) or the error it raised.
-        A lost connection (OperationalError) or a timeout (TimeoutError) raises, and breaks the
-        connection."""
-        protocol = self.protocol
-        if protocol.lost is not None or self.broken:
-            raise mysql_errors.OperationalError(2006, "MySQL server has gone away")
-        loop = asyncio.get_running_loop()
-        replies = [_Reply(loop.create_future()) for _ in statements]
-        protocol.replies.extend(replies)
-        protocol.transport.write(b"".join(_frame(sql) for sql in statements))
-        try:
-            async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
-                answers = await asyncio.gather(*(reply.future for reply in replies), return_exceptions=True)
-        except BaseException:
-            self.close()
-            raise
-        if protocol.lost is not None:  # whatever was answered before, the session is gone
+    def send(self, statements: list[str], done: Done) -> None:
+        """Write the statements at once (pipelined); `done` is called on the loop when the last
+        reply is read (see `Done`). A lost connection or a timeout breaks the connection."""
+        request = _Request(len(statements), done)
+        if not self.usable():
             self.broken = True
-            raise protocol.lost
-        return answers
+            request.finish(None, self.protocol.lost or mysql_errors.OperationalError(2006, "MySQL server has gone away"))
+            return
+        protocol = self.protocol
+        protocol.replies.extend(_Reading(request) for _ in statements)
+        request.timer = asyncio.get_running_loop().call_later(QUERY_TIMEOUT_SECONDS, self._timed_out, request)
+        protocol.transport.write(b"".join(_frame(sql) for sql in statements))
+
+    def _timed_out(self, request: _Request) -> None:
+        request.timer = None
+        self.close()
+        request.finish(None, TimeoutError(f"MySQL did not answer within {QUERY_TIMEOUT_SECONDS} s"))
+
+    async def run(self, *statements: str) -> list:
+        """`send`, awaited: the replies, or the connection's error raised."""
+        future = asyncio.get_running_loop().create_future()
+        self.send(list(statements), lambda replies, error: _resolve(future, replies, error))
+        return await future
 
     def close(self) -> None:
         """Drop the connection (the server ends its session)."""
@@ -220,85 +263,119 @@ class LoopConnection:
             self.protocol.transport.close()
 
 
+def _resolve(future: asyncio.Future, result, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 class LoopPool:
-    """Up to `size` LoopConnections to one database on one event loop, each running one caller's
-    statements at a time; callers beyond that wait their turn."""
+    """Up to `size` LoopConnections to one database on one event loop, each lent to one caller
+    at a time; callers beyond that wait their turn."""
 
     def __init__(self, database: peewee.MySQLDatabase, size: int) -> None:
         self.database = database
         self.size = size
         self.open = 0
         self._idle: list[LoopConnection] = []
-        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._waiting: collections.deque[Callable] = collections.deque()
 
-    async def run(self, statements, then=None):
-        """`LoopConnection.run` of `statements(connection)` (a list of SQL texts, written with the
-        connection's literals) on a connection of the pool's; a connection found dead (the server
-        ended it while it was idle) is replaced and the statements sent again, once. `then`:
-        awaited as `then(connection, replies)` on the same connection before it is given back
-        (what it sends is not sent again); its result is returned, else the replies."""
-        for attempt in (1, 2):
-            connection = await self.acquire()
-            try:
-                replies = await connection.run(*statements(connection))
-            except mysql_errors.OperationalError as exc:
-                self.release(connection)
-                if attempt == 2 or not is_lost(exc):
-                    raise
-                continue
-            except BaseException:
-                self.release(connection)
-                raise
-            try:
-                return replies if then is None else await then(connection, replies)
-            finally:
-                self.release(connection)
-
-    async def acquire(self) -> LoopConnection:
-        """An idle connection, a new one while fewer than `size` are open, else the next one freed."""
+    def lend(self, use: Callable[[LoopConnection | None, BaseException | None], None]) -> None:
+        """Call `use(connection, None)` as soon as a connection is free: now, when one is given
+        back, or once a new one is open (`use(None, error)` if that fails). The caller gives it
+        back with `release`."""
         while self._idle:
             connection = self._idle.pop()
-            if not connection.broken and connection.protocol.lost is None:
-                return connection
+            if connection.usable():
+                use(connection, None)
+                return
+            connection.close()
             self.open -= 1
         if self.open < self.size:
             self.open += 1
-            try:
-                return await LoopConnection.open(self.database)
-            except BaseException:
-                self.open -= 1
-                raise
-        turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+            asyncio.get_running_loop().create_task(self._open_for(use))
+        else:
+            self._waiting.append(use)
+
+    async def _open_for(self, use) -> None:
         try:
-            connection = await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled() and turn.result() is not None:
-                self.release(turn.result())  # handed over just as its caller went away
-            raise
-        return connection if connection is not None else await self.acquire()
+            connection = await LoopConnection.open(self.database)
+        except Exception as exc:
+            self.open -= 1
+            use(None, exc)
+            return
+        use(connection, None)
 
     def release(self, connection: LoopConnection) -> None:
-        """Give the connection back: to the first caller still waiting, else to the idle ones. A
-        broken one is dropped, and the caller it would have gone to opens another."""
-        if connection.broken:
+        """Give the connection back: to the first caller waiting, else to the idle ones. A broken
+        one is dropped, and the caller it would have gone to has another opened."""
+        if not connection.usable():
             connection.close()
             self.open -= 1
-            connection = None
-        while self._waiting:
-            turn = self._waiting.popleft()
-            if not turn.done():
-                turn.set_result(connection)
-                return
-        if connection is not None:
+            if self._waiting:
+                self.lend(self._waiting.popleft())
+            return
+        if self._waiting:
+            self._waiting.popleft()(connection, None)
+        else:
             self._idle.append(connection)
 
-    def close(self) -> None:
-        """Close the idle connections (the busy ones are dropped when given back)."""
-        for connection in self._idle:
-            connection.close()
-        self.open -= len(self._idle)
-        self._idle.clear()
+    def send(self, statements: Callable[[LoopConnection], list[str]],
+             done: Callable[[LoopConnection | None, list | None, BaseException | None], None]) -> None:
+        """`statements(connection)` sent on a connection of the pool's, and `done(connection,
+        replies, error)` called when they are answered; `done` gives the connection back
+        (`release`) or goes on with it. A connection found dead (the server ended it while it
+        was idle, and the loop had not read that yet) is replaced and the statements sent again,
+        once: nothing they did was committed."""
+        def on_connection(connection, error, attempt=1):
+            if error is not None:
+                done(None, None, error)
+                return
+            try:
+                texts = statements(connection)
+            except Exception as exc:
+                done(connection, None, exc)
+                return
+
+            def answered(replies, error):
+                if attempt == 1 and is_lost(error):
+                    self.release(connection)
+                    self.lend(lambda again, error: on_connection(again, error, 2))
+                    return
+                done(connection, replies, error)
+
+            connection.send(texts, answered)
+
+        self.lend(on_connection)
+
+    async def acquire(self) -> LoopConnection:
+        """`lend`, awaited."""
+        future = asyncio.get_running_loop().create_future()
+
+        def use(connection, error):
+            if future.cancelled():  # its caller went away meanwhile
+                if connection is not None:
+                    self.release(connection)
+                return
+            _resolve(future, connection, error)
+
+        self.lend(use)
+        return await future
+
+    async def run(self, statements: Callable[[LoopConnection], list[str]]) -> list:
+        """`send`, awaited: the replies (the connection is given back), or the error raised."""
+        future = asyncio.get_running_loop().create_future()
+
+        def done(connection, replies, error):
+            if connection is not None:
+                self.release(connection)
+            _resolve(future, replies, error)
+
+        self.send(statements, done)
+        return await future
 
 
 _pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {(database, use): LoopPool}

@@ -149,29 +149,24 @@ def test_a_statement_over_sixteen_megabytes_is_sent_in_several_packets():
 
 def test_a_reply_is_read_whatever_pieces_it_arrives_in():
     """The protocol parses packets split anywhere, and one of exactly 16 MB - 1 joined to the next."""
-    protocol = mysql_loop._Protocol()
-    loop = asyncio.new_event_loop()
-    try:
-        reply = mysql_loop._Reply(loop.create_future())
-        protocol.replies.append(reply)
-        big = "y" * (mysql_loop.MAX_PAYLOAD - 4)  # with its 4-byte length, one full packet
-        row = b"\xfd" + len(big).to_bytes(3, "little") + big.encode()
-        packets = [b"\x01", b"\x03def" + b"\x00" * 20, b"\xfe\x00\x00\x02\x00", row, b"\x02ok",
-                   b"\xfe\x00\x00\x02\x00"]
-        stream, seq = b"", 1
-        for packet in packets:
-            for start in range(0, len(packet) + 1, mysql_loop.MAX_PAYLOAD):
-                part = packet[start:start + mysql_loop.MAX_PAYLOAD]
-                stream += len(part).to_bytes(3, "little") + bytes((seq % 256,)) + part
-                seq += 1
-                if len(part) < mysql_loop.MAX_PAYLOAD:
-                    break
-        for start in range(0, len(stream), 65536 + 3):
-            protocol.data_received(stream[start:start + 65536 + 3])
-        assert reply.future.result() == ("rows", [[big], ["ok"]])
-        assert not protocol.replies and not protocol.buffer
-    finally:
-        loop.close()
+    protocol, told = mysql_loop._Protocol(), []
+    protocol.replies.append(mysql_loop._Reading(mysql_loop._Request(1, lambda *answer: told.append(answer))))
+    big = "y" * (mysql_loop.MAX_PAYLOAD - 4)  # with its 4-byte length, one full packet
+    row = b"\xfd" + len(big).to_bytes(3, "little") + big.encode()
+    packets = [b"\x01", b"\x03def" + b"\x00" * 20, b"\xfe\x00\x00\x02\x00", row, b"\x02ok",
+               b"\xfe\x00\x00\x02\x00"]
+    stream, seq = b"", 1
+    for packet in packets:
+        for start in range(0, len(packet) + 1, mysql_loop.MAX_PAYLOAD):
+            part = packet[start:start + mysql_loop.MAX_PAYLOAD]
+            stream += len(part).to_bytes(3, "little") + bytes((seq % 256,)) + part
+            seq += 1
+            if len(part) < mysql_loop.MAX_PAYLOAD:
+                break
+    for start in range(0, len(stream), 65536 + 3):
+        protocol.data_received(stream[start:start + 65536 + 3])
+    assert told == [([("rows", [[big], ["ok"]])], None)]
+    assert not protocol.replies and not protocol.buffer
 
 
 def test_a_connection_that_died_while_idle_is_replaced_and_the_statements_sent_again(mysql):
