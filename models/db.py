@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import datetime as dt
 import decimal
+import functools
 import json
 import os
 import threading

@@ -33,7 +33,8 @@ Where the batch is written:
 - peewee keeps one connection per thread: the writer's thread opens its own when work arrives,
   keeps it while batches keep coming, and closes it (back to the pool, on MySQL) after
   `idle_seconds` without work, after a failed batch, or when the database is rebound. On the
-  loop, the batch uses the loop's connection (see models.db.RequestConnections).
+  loop, a SQLite batch uses the loop's connection (see models.db.RequestConnections), a MySQL
+  batch one of the loop's WRITE_CONNECTIONS (models.mysql_loop.pool), kept for the loop's life.
 """
 
 from __future__ import annotations
