@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import weakref
 from typing import Callable
 
 import peewee
@@ -280,6 +279,7 @@ class LoopPool:
         self.database = database
         self.size = size
         self.open = 0
+        self._opened: set[LoopConnection] = set()  # idle or lent
         self._idle: list[LoopConnection] = []
         self._waiting: collections.deque[Callable] = collections.deque()
 
@@ -292,8 +292,7 @@ class LoopPool:
             if connection.usable():
                 use(connection, None)
                 return
-            connection.close()
-            self.open -= 1
+            self._drop(connection)
         if self.open < self.size:
             self.open += 1
             asyncio.get_running_loop().create_task(self._open_for(use))
@@ -307,14 +306,14 @@ class LoopPool:
             self.open -= 1
             use(None, exc)
             return
+        self._opened.add(connection)
         use(connection, None)
 
     def release(self, connection: LoopConnection) -> None:
         """Give the connection back: to the first caller waiting, else to the idle ones. A broken
         one is dropped, and the caller it would have gone to has another opened."""
         if not connection.usable():
-            connection.close()
-            self.open -= 1
+            self._drop(connection)
             if self._waiting:
                 self.lend(self._waiting.popleft())
             return
@@ -322,6 +321,19 @@ class LoopPool:
             self._waiting.popleft()(connection, None)
         else:
             self._idle.append(connection)
+
+    def _drop(self, connection: LoopConnection) -> None:
+        connection.close()
+        self._opened.discard(connection)
+        self.open -= 1
+
+    def abandon(self) -> None:
+        """Its loop is closed: close the sockets of its connections, which the loop no longer can."""
+        for connection in self._opened:
+            connection.broken = True
+            connection.raw._sock.close()
+        self._opened.clear()
+        self._idle.clear()
 
     def send(self, statements: Callable[[LoopConnection], list[str]],
              done: Callable[[LoopConnection | None, list | None, BaseException | None], None]) -> None:
@@ -378,13 +390,26 @@ class LoopPool:
         return await future
 
 
-_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {(database, use): LoopPool}
+_pools: dict = {}  # event loop -> {(database, use): LoopPool}
 
 
 def pool(database: peewee.MySQLDatabase, use: str, size: int) -> LoopPool:
     """The running loop's pool of `size` connections to `database` for `use` ("read", "write")."""
-    pools = _pools.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    pools = _pools.get(loop)
+    if pools is None:
+        _close_pools_of_closed_loops()
+        pools = _pools[loop] = {}
     found = pools.get((database, use))
     if found is None:
         found = pools[(database, use)] = LoopPool(database, size)
     return found
+
+
+def _close_pools_of_closed_loops() -> None:
+    """A closed loop (each `asyncio.run`, a test server's thread) leaves its connections open:
+    their transports hold the loop, which can no longer close them. Their sockets are closed
+    here, so that the server ends those sessions."""
+    for loop in [loop for loop in _pools if loop.is_closed()]:
+        for found in _pools.pop(loop).values():
+            found.abandon()

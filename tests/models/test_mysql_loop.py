@@ -3,6 +3,7 @@ in order, values as the server sent them, errors as PyMySQL's, broken connection
 
 import asyncio
 import socket
+import time
 
 import pymysql
 import pytest
@@ -183,3 +184,19 @@ def test_a_connection_that_died_while_idle_is_replaced_and_the_statements_sent_a
     (first,), (second,), broken, opened = run(scenario)
     assert first[0] == second[0] == "rows" and first[1] != second[1]
     assert broken and opened == 1
+
+
+def test_the_connections_of_a_closed_loop_are_closed_when_the_next_loop_makes_its_pools(mysql, backend):
+    async def open_one():
+        return (await mysql_loop.pool(mysql, "test", 1).run(lambda connection: ["SELECT CONNECTION_ID()"]))[0][1][0][0]
+
+    first = run(open_one)  # its loop is closed now, with the connection open
+    second = run(open_one)
+    name = backend[1].rsplit("/", 1)[1]
+    for _ in range(50):
+        alive = {str(row[0]) for row in mysql.execute_sql(
+            "SELECT id FROM information_schema.processlist WHERE db = %s", (name,)).fetchall()}
+        if first not in alive:
+            break
+        time.sleep(0.02)
+    assert first not in alive and first != second
