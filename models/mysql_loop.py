@@ -305,6 +305,8 @@ class LoopPool:
         except Exception as exc:
             self.open -= 1
             use(None, exc)
+            if self._waiting:  # the next caller tries again, and hears of its own failure
+                self.lend(self._waiting.popleft())
             return
         self._opened.add(connection)
         use(connection, None)

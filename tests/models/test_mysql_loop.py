@@ -200,3 +200,17 @@ def test_the_connections_of_a_closed_loop_are_closed_when_the_next_loop_makes_it
             break
         time.sleep(0.02)
     assert first not in alive and first != second
+
+
+def test_when_the_server_cannot_be_reached_every_caller_hears_so(mysql):
+    """Opening fails (server down): the callers waiting their turn each try and fail too, none
+    is left waiting."""
+    unreachable = database.open_database("mysql://root@127.0.0.1:1/nowhere")
+
+    async def scenario():
+        pool = mysql_loop.pool(unreachable, "test", 1)
+        calls = [pool.run(lambda connection: ["SELECT 1"]) for _ in range(3)]
+        return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30), pool.open
+
+    errors, opened = run(scenario)
+    assert len(errors) == 3 and all(isinstance(e, pymysql.err.OperationalError) for e in errors) and opened == 0
