@@ -267,9 +267,7 @@ class EntryWriter:
         if error is not None:
             _not_saved(batch, error)
         else:
-            self.transactions += 1
-            for pending, result in zip(batch, results):
-                pending.resolve(result)
+            self._stored(batch, results)
         _settle(batch)
 
     def _run(self) -> None:
@@ -329,10 +327,14 @@ class EntryWriter:
                     continue
                 _not_saved(batch, exc)
                 return False
+        self._stored(batch, results)
+        return True
+
+    def _stored(self, batch: list[_Pending], results: list) -> None:
+        """A committed batch: each scan takes its outcome (None, or its request id's first record)."""
         self.transactions += 1
         for pending, result in zip(batch, results):
             pending.resolve(result)
-        return True
 
     def _store(self, batch: list[_Pending], look_up: bool, begin) -> list[EntryRecord | None]:
         """One transaction: skip the request ids stored before (when `look_up`) or earlier in the
