@@ -23,7 +23,7 @@ import tornado.web
 from admin import handlers as admin_handlers
 from admin import investigation_pages, venue_pages
 from config import Config
-from handlers import h5
+from handlers import h5, routing
 from handlers.base import NotFoundHandler
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
@@ -80,7 +80,7 @@ def setup(config: Config) -> None:
 def make_app(config: Config, extra_routes: list | None = None, gateways: dict | None = None) -> tornado.web.Application:
     """The Tornado application for `config` (the database must already be bound by `setup`)."""
     routes = [*api_routes(config), *(extra_routes or [])]
-    return tornado.web.Application(
+    return routing.Application(
         [
             (r"/healthz", HealthHandler),
             (r"/openapi.json", OpenApiHandler),

@@ -1,0 +1,55 @@
+"""The Tornado application, whose plain-path routes are found by a dictionary look-up.
+
+Tornado tries each route's regular expression in turn until one matches. The scan's route is
+the 27th of 93, and trying the 26 before it cost 24 µs a scan, as much as its own sign-in check.
+A route whose pattern is a plain path (no group, no wildcard) is found here at once by the
+request's path. Routes with groups, and any path an earlier route also matches, go through
+Tornado's router as before, so the first matching route still wins.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tornado.web
+from tornado.routing import PathMatches
+from tornado.util import re_unescape
+
+# A pattern that matches one path only: characters that are not special to `re`, or escaped.
+_PLAIN = re.compile(r"\^?((?:[^\\.^$*+?{}\[\]|()]|\\[^A-Za-z0-9])*)\$")
+
+
+class Application(tornado.web.Application):
+    """tornado.web.Application, finding plain-path routes by dictionary (see the module docstring)."""
+
+    def __init__(self, handlers: list, **settings) -> None:
+        super().__init__(handlers, **settings)
+        self._plain = plain_routes(self.wildcard_router.rules)
+
+    def add_handlers(self, host_pattern: str, host_handlers: list) -> None:
+        """Host-specific routes come before the others: from then on, every path goes through
+        Tornado's router."""
+        self._plain = {}
+        super().add_handlers(host_pattern, host_handlers)
+
+    def find_handler(self, request, **kwargs):
+        rule = self._plain.get(request.path)
+        if rule is None:
+            return super().find_handler(request, **kwargs)
+        return self.get_handler_delegate(request, rule.target, rule.target_kwargs, [], {})
+
+
+def plain_routes(rules: list) -> dict:
+    """{path: rule} of the rules whose pattern matches that one path, and which no earlier rule
+    matches; it stops at the first rule that is not a path pattern (its matching is unknown)."""
+    found: dict = {}
+    for index, rule in enumerate(rules):
+        if not isinstance(rule.matcher, PathMatches):
+            break
+        plain = _PLAIN.fullmatch(rule.matcher.regex.pattern)
+        if plain is None:
+            continue
+        path = re_unescape(plain.group(1))
+        if path not in found and not any(earlier.matcher.regex.match(path) for earlier in rules[:index]):
+            found[path] = rule
+    return found
