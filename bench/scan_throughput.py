@@ -4,8 +4,7 @@ What is measured, in one run, on this machine:
 
 - hello-world: a bare Tornado application in its own process answering "Hello, world" (one
   process, one IOLoop, like the real server). It is what this machine, this Python and this
-  Tornado can serve at best; it is measured again right before each backend so both sides of a
-  ratio see the same machine state.
+  Tornado can serve at best.
 - scan (sqlite) / scan (mysql): the real server (`server.py --demo`, its own throw-away
   database: SQLite in a temporary directory, or a `bench_<random>` MariaDB database created and
   dropped here; RUN_JOBS=0, LOG_LEVEL=WARNING). Before the load, the script makes a compound
@@ -16,10 +15,15 @@ What is measured, in one run, on this machine:
   tokens rotate over the N people.
 
 The load comes from `wrk` (a separate process, 1 thread, `--connections` connections, default 32)
-driven by a generated Lua script: a warm-up (`--warmup` seconds, results thrown away), then the
-measured run (`--duration` seconds). After each scan run, the entry records stored are counted
-and compared with the 2xx answers wrk received: fewer rows than acknowledged scans would be a
-lost scan and is reported as such.
+driven by a generated Lua script. For each backend both servers run side by side: each is warmed
+up (`--warmup` seconds, results thrown away), then the two are measured in turn, `--rounds` times
+(default 4 rounds of 3 s each, `--duration` 12 s per target in all). This machine's speed drifts
+by tens of percent within a minute; measured in turn, both sides of the ratio see the same
+drift. The figures of a target are those of its rounds together: requests/s over all of them,
+and the latency percentiles of all their requests (merged from each round's percentile table);
+the ratio of each round is printed too, to show the spread. After the scan rounds, the entry
+records stored are counted and compared with the 2xx answers wrk received: fewer rows than
+acknowledged scans would be a lost scan and is reported as such.
 
 Run it from the repository root (wrk: `apt-get install -y wrk`):
 
@@ -27,7 +31,7 @@ Run it from the repository root (wrk: `apt-get install -y wrk`):
     .venv/bin/python bench/scan_throughput.py --backend sqlite --duration 5
     .venv/bin/python bench/scan_throughput.py --py-spy /tmp/scan   # also profile the server
 
-`--py-spy PREFIX` samples the server during the measured run (`.venv/bin/pip install py-spy`):
+`--py-spy PREFIX` samples the server during the measured rounds (`.venv/bin/pip install py-spy`):
 only the thread holding the GIL, so the stacks show where the CPU goes; they are written
 collapsed (one "frame;frame;... count" line per stack) to PREFIX-<backend>.txt.
 
@@ -50,7 +54,7 @@ less with the machine than requests/s do. With 2 cores, wrk takes part of one: t
 Python process) gets about one core, as it would per core behind a proxy in production.
 
 Other work on the machine shows in both rows of a ratio, but not always equally: when the
-hello-world row is well below its usual figure, run again. The exit status is 0 when the run was
+ratios by round differ widely, run again. The exit status is 0 when the run was
 done (whatever the goals say) and 2 when it could not be done.
 
 Everything the script starts is stopped, and the databases and directories it made are removed,
@@ -100,18 +104,25 @@ print("ready", flush=True)
 tornado.ioloop.IOLoop.current().start()
 """
 
-# wrk's done() writes one line the script parses: requests, duration and errors, and the latency
-# percentiles in microseconds.
+# wrk's done() writes one line the script parses: requests, duration and errors, and a table of
+# latency percentiles in microseconds (PERCENTILES, then 100: the maximum), from which the
+# percentiles of several runs together are worked out (`merged_percentile`).
+PERCENTILES = (*range(1, 100), 99.5, 99.9, 99.99)
 LUA_DONE = r"""
 done = function(summary, latency, requests)
   local e = summary.errors
+  local points = {}
+  for _, p in ipairs({%s}) do
+    points[#points + 1] = string.format("[%%g, %%d]", p, latency:percentile(p))
+  end
+  points[#points + 1] = string.format("[100, %%d]", latency.max)
   io.write(string.format(
-    "BENCH_RESULT {\"requests\": %d, \"duration_us\": %d, \"connect\": %d, \"read\": %d, \"write\": %d, " ..
-    "\"status\": %d, \"timeout\": %d, \"p50_us\": %d, \"p99_us\": %d, \"max_us\": %d}\n",
+    "BENCH_RESULT {\"requests\": %%d, \"duration_us\": %%d, \"connect\": %%d, \"read\": %%d, \"write\": %%d, " ..
+    "\"status\": %%d, \"timeout\": %%d, \"percentiles\": [%%s]}\n",
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    table.concat(points, ", ")))
 end
-"""
+""" % ", ".join(f"{p:g}" for p in PERCENTILES)
 
 LUA_SCAN = r"""
 local tokens = {%(tokens)s}
@@ -261,12 +272,48 @@ def run_wrk(url: str, script: str, seconds: float, connections: int, workdir: st
     if done.returncode != 0 or not match:
         raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     raw = json.loads(match.group(1))
-    seconds_run = raw["duration_us"] / 1e6
     socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
-    return {"requests": raw["requests"], "rps": raw["requests"] / seconds_run, "p50_ms": raw["p50_us"] / 1000,
-            "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000, "non_2xx": raw["status"],
-            "socket_errors": socket_errors, "errors": raw["status"] + socket_errors,
-            "ok": raw["requests"] - raw["status"]}
+    latency = [(p, us / 1000) for p, us in raw["percentiles"]]
+    at = dict(latency)
+    return {"requests": raw["requests"], "seconds": raw["duration_us"] / 1e6,
+            "rps": raw["requests"] / (raw["duration_us"] / 1e6), "p50_ms": at[50], "p99_ms": at[99],
+            "max_ms": at[100], "latency": latency, "non_2xx": raw["status"], "socket_errors": socket_errors,
+            "errors": raw["status"] + socket_errors, "ok": raw["requests"] - raw["status"]}
+
+
+def merged_percentile(runs: list[dict], q: float) -> float:
+    """The q-th latency percentile (ms) of the requests of all `runs` together: the least latency
+    under which q% of them fall, each run's share read off its percentile table (linearly between
+    two points of it)."""
+    total = sum(run["requests"] for run in runs)
+    for value in sorted({ms for run in runs for _, ms in run["latency"]}):
+        if sum(run["requests"] * _share_under(run["latency"], value) for run in runs) >= q / 100 * total:
+            return value
+    return max(ms for run in runs for _, ms in run["latency"])
+
+
+def _share_under(table: list[tuple[float, float]], value: float) -> float:
+    """The share of a run's requests at or under `value` ms, from its (percentile, ms) table."""
+    below_p, below_ms = 0.0, 0.0
+    for p, ms in table:
+        if value < ms:
+            return (below_p + (p - below_p) * (value - below_ms) / (ms - below_ms)) / 100
+        below_p, below_ms = p, ms
+    return 1.0
+
+
+def combined(runs: list[dict], warm: dict) -> dict:
+    """The figures of a target's measured runs together (each of its rounds), after `warm`."""
+    seconds = sum(run["seconds"] for run in runs)
+    result = {key: sum(run[key] for run in runs) for key in ("requests", "non_2xx", "socket_errors", "errors", "ok")}
+    result.update(rps=result["requests"] / seconds, p50_ms=merged_percentile(runs, 50),
+                  p99_ms=merged_percentile(runs, 99), max_ms=max(run["max_ms"] for run in runs),
+                  rounds=[run["rps"] for run in runs],
+                  warmup_ok=warm["ok"], warmup_errors=warm["errors"])
+    for key in ("cpu", "database_cpu"):
+        used = [run[key] for run in runs]
+        result[key] = None if None in used else sum(used) / sum(run["elapsed"] for run in runs)
+    return result
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -290,42 +337,37 @@ def local_database_pid() -> int | None:
     return None
 
 
-def measure(url: str, script: str, args, workdir: str, tag: str, pid: int, spy: str | None = None,
-            database_pid: int | None = None) -> dict:
-    """Warm up, then the measured run: wrk's figures, and the server's CPU use meanwhile
-    (profiled by py-spy into `spy` when given), and the database server's (`database_pid`)."""
-    warm = run_wrk(url, script, args.warmup, args.connections, workdir, f"w{tag}")
+def load(target: dict, seconds: float, args, workdir: str, tag: str, spy: str | None = None) -> dict:
+    """One measured run of wrk against `target`, with the CPU its server used meanwhile (seconds,
+    all threads; profiled by py-spy into `spy` when given) and its database server's."""
+    pid, database_pid = target["pid"], target.get("database_pid")
     recorder = None
     if spy:
         recorder = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-p", str(pid),
-                                     "-o", spy, "-f", "raw", "-r", "250", "-d", str(round(args.duration)),
+                                     "-o", spy, "-f", "raw", "-r", "250", "-d", str(max(1, round(seconds))),
                                      "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before, started = cpu_seconds(pid), time.monotonic()
     database_before = cpu_seconds(database_pid) if database_pid else None
     try:
-        result = run_wrk(url, script, args.duration, args.connections, workdir, f"m{tag}")
+        result = run_wrk(target["url"], target["script"], seconds, args.connections, workdir, tag)
     finally:
         if recorder is not None:
-            recorder.wait(args.duration + 30)
-    cpu_after, elapsed = cpu_seconds(pid), time.monotonic() - started
-    result["cpu"] = (cpu_after - cpu_before) / elapsed if cpu_before is not None and \
-        cpu_after is not None and not spy else None
+            recorder.wait(seconds + 30)
+    cpu_after = cpu_seconds(pid)
+    result["elapsed"] = time.monotonic() - started
+    result["cpu"] = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None and not spy else None
     database_after = cpu_seconds(database_pid) if database_before is not None else None
-    result["database_cpu"] = (database_after - database_before) / elapsed if database_after is not None else None
-    result["warmup_ok"] = warm["ok"]
-    result["warmup_errors"] = warm["errors"]
+    result["database_cpu"] = database_after - database_before if database_after is not None else None
     return result
 
 
-def hello_world(res: Resources, args, workdir: str) -> dict:
+def start_hello(res: Resources, workdir: str) -> dict:
+    """The hello-world server, answering: its target (url, wrk script, pid, process)."""
     port = free_port()
     log_path = os.path.join(workdir, "hello.log")
     proc = res.process([sys.executable, "-c", HELLO_SERVER, str(port)], log_path)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", proc, log_path, timeout=30)
-        return measure(f"http://127.0.0.1:{port}/", LUA_DONE, args, workdir, "hello", proc.pid)
-    finally:
-        res.stop(proc)
+    wait_http(f"http://127.0.0.1:{port}/", proc, log_path, timeout=30)
+    return {"url": f"http://127.0.0.1:{port}/", "script": LUA_DONE, "pid": proc.pid, "proc": proc}
 
 
 def id_number(n: int) -> str:
@@ -382,8 +424,8 @@ def count_entries(database_url: str) -> int:
         database.db.close_all() if hasattr(database.db.obj, "close_all") else database.db.close()
 
 
-def scan_target(res: Resources, backend: str, args, workdir: str) -> dict:
-    """Start the real server on a new database of `backend`, prepare the data, load it."""
+def start_scan(res: Resources, backend: str, args, workdir: str) -> dict:
+    """The real server on a new database of `backend`, with the data prepared: its target."""
     if backend == "sqlite":
         database_url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
     else:
@@ -399,29 +441,58 @@ def scan_target(res: Resources, backend: str, args, workdir: str) -> dict:
     proc = res.process([sys.executable, os.path.join(args.app_dir, "server.py"), "--demo", "--port", str(port)],
                        log_path, cwd=args.app_dir, env=env)
     base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/healthz", proc, log_path)
+    code, tokens = prepare(base, database_url, args.people)
+    script = LUA_SCAN % {"tokens": ", ".join(f'"{t}"' for t in tokens), "code": code} + LUA_DONE
+    return {"url": f"{base}/api/v1/scans", "script": script, "pid": proc.pid, "proc": proc, "log": log_path,
+            "database_url": database_url, "database_pid": local_database_pid() if backend == "mysql" else None}
+
+
+def measure_pair(res: Resources, backend: str, args, workdir: str) -> tuple[dict, dict]:
+    """The hello-world and the scan of `backend`, both servers up, each warmed up, then measured
+    in turn `--rounds` times (`--duration` seconds each in all): a machine that slows down or
+    speeds up meanwhile weighs on both alike. Returns (hello-world, scan) figures."""
+    hello = start_hello(res, workdir)
+    scan = start_scan(res, backend, args, workdir)
     try:
-        wait_http(f"{base}/healthz", proc, log_path)
-        code, tokens = prepare(base, database_url, args.people)
-        script = LUA_SCAN % {"tokens": ", ".join(f'"{t}"' for t in tokens), "code": code} + LUA_DONE
-        spy = f"{args.py_spy}-{backend}.txt" if args.py_spy else None
-        result = measure(f"{base}/api/v1/scans", script, args, workdir, backend, proc.pid, spy,
-                         local_database_pid() if backend == "mysql" else None)
-        if proc.poll() is not None:
-            raise BenchError(f"server died during the run:\n{tail(log_path)}")
+        warm = {name: run_wrk(target["url"], target["script"], args.warmup, args.connections, workdir, f"w{name}")
+                for name, target in (("hello", hello), ("scan", scan))}
+        seconds = args.duration / args.rounds
+        runs: dict = {"hello": [], "scan": []}
+        for round_ in range(args.rounds):
+            runs["hello"].append(load(hello, seconds, args, workdir, f"mhello{round_}"))
+            spy = f"{args.py_spy}-{backend}-{round_}.txt" if args.py_spy else None
+            runs["scan"].append(load(scan, seconds, args, workdir, f"m{backend}{round_}", spy))
+            if scan["proc"].poll() is not None:
+                raise BenchError(f"server died during the run:\n{tail(scan['log'])}")
     finally:
-        res.stop(proc)
-    result["stored"] = count_entries(database_url) - args.people  # less the preparation scans
+        res.stop(hello["proc"])
+        res.stop(scan["proc"])
+    if args.py_spy:
+        join_files([f"{args.py_spy}-{backend}-{r}.txt" for r in range(args.rounds)], f"{args.py_spy}-{backend}.txt")
+    result = combined(runs["scan"], warm["scan"])
+    result["stored"] = count_entries(scan["database_url"]) - args.people  # less the preparation scans
     result["acknowledged"] = result["warmup_ok"] + result["ok"]
-    complaints = [line for line in tail(log_path, 200).splitlines() if "ERROR" in line or "Traceback" in line]
+    complaints = [line for line in tail(scan["log"], 200).splitlines() if "ERROR" in line or "Traceback" in line]
     result["server_errors_logged"] = len(complaints)
-    return result
+    return combined(runs["hello"], warm["hello"]), result
+
+
+def join_files(parts: list[str], path: str) -> None:
+    """Concatenate the parts into `path` (collapsed stacks add up) and remove them."""
+    with open(path, "w", encoding="utf-8") as joined:
+        for part in parts:
+            if os.path.exists(part):
+                with open(part, encoding="utf-8") as f:
+                    joined.write(f.read())
+                os.remove(part)
 
 
 def report(rows: list[tuple[str, dict, dict | None, str | None]], args) -> bool:
     """Print the figures and the goals; True when every goal is met."""
     print()
-    print(f"scanPlace under load: {args.connections} connections, {args.duration:g} s after {args.warmup:g} s "
-          f"of warm-up, {args.people} people, wrk -t1, {os.cpu_count()} cores")
+    print(f"scanPlace under load: {args.connections} connections, {args.duration:g} s in {args.rounds} rounds "
+          f"after {args.warmup:g} s of warm-up, {args.people} people, wrk -t1, {os.cpu_count()} cores")
     print(f"{'target':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}{'ratio':>8}"
           f"{'server CPU':>12}{'MariaDB CPU':>13}")
     for label, r, hello, _ in rows:
@@ -430,6 +501,8 @@ def report(rows: list[tuple[str, dict, dict | None, str | None]], args) -> bool:
         database_cpu = f"{r['database_cpu']:.0%}" if r.get("database_cpu") is not None else "-"
         print(f"{label:<26}{r['rps']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}"
               f"{r['errors']:>8}{ratio:>8}{cpu:>12}{database_cpu:>13}")
+        if hello:
+            print(f"{'  by round':<26}" + " ".join(f"{s / h:.2f}" for s, h in zip(r["rounds"], hello["rounds"])))
     print()
     all_met = True
 
@@ -456,7 +529,9 @@ def report(rows: list[tuple[str, dict, dict | None, str | None]], args) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "mysql", "both"), default="both")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
+    parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per target (default 12)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="measured runs per target, taken in turn with the other target's (default 4)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per target (default 3)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--people", type=int, default=200, help="people whose tokens the load rotates over")
@@ -464,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", metavar="PREFIX", help="py-spy the server into PREFIX-<backend>.txt")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the temporary directory")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration / args.rounds < 1:
+        parser.error("--rounds: at least 1, and at least 1 s of --duration per round")
     args.app_dir = os.path.abspath(args.app_dir)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
@@ -480,12 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         for backend in backends:
-            hello = hello_world(res, args, workdir)
+            hello, result = measure_pair(res, backend, args, workdir)
             rows.append((f"hello-world (for {backend})", hello, None, None))
-            print(f"hello-world: {hello['rps']:.0f} req/s", flush=True)
-            result = scan_target(res, backend, args, workdir)
             rows.append((f"scan ({backend})", result, hello, backend))
-            print(f"scan ({backend}): {result['rps']:.0f} req/s", flush=True)
+            print(f"scan ({backend}): {result['rps']:.0f} req/s, hello-world {hello['rps']:.0f} req/s; ratio by round: "
+                  + " ".join(f"{s / h:.2f}" for s, h in zip(result["rounds"], hello["rounds"])), flush=True)
         met = report(rows, args)
         print("\nall goals met" if met else "\nsome goals are not met")
         if args.keep:
