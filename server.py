@@ -56,6 +56,12 @@ def api_routes(config: Config) -> list:
             *enterprise_api.routes(config)]
 
 
+def http_server_options(config: Config) -> dict:
+    """The HTTPServer's settings: the largest body (uploads; JSON bodies have their own limit,
+    MAX_BODY_BYTES), and whether the proxy's headers name the client (TRUST_PROXY_HEADERS)."""
+    return {"max_body_size": SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
+
+
 def platform_gateways(config: Config) -> dict:
     """The WeChat / Alipay clients, for the platforms that are configured."""
     gateways = {"wechat": None, "alipay": None}
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(create_admin_command(args))
 
     app = make_app(config)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True)
+    server = tornado.httpserver.HTTPServer(app, **http_server_options(config))
     server.listen(config.port, config.host)
     if config.run_jobs:
         from jobs.scheduler import make_scheduler

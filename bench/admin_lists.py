@@ -78,12 +78,12 @@ import sys
 sys.path.insert(0, {repo!r})
 import tornado.httpserver, tornado.ioloop
 from config import Config
-from server import make_app, setup, SERVER_MAX_BODY
+from server import http_server_options, make_app, setup
 from admin import venue_pages
 config = Config.from_env()
 setup(config)
 app = make_app(config, extra_routes=venue_pages.routes(config))
-tornado.httpserver.HTTPServer(app, max_body_size=SERVER_MAX_BODY, xheaders=True).listen(config.port, config.host)
+tornado.httpserver.HTTPServer(app, **http_server_options(config)).listen(config.port, config.host)
 print("ready", flush=True)
 tornado.ioloop.IOLoop.current().start()
 """

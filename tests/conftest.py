@@ -60,8 +60,19 @@ def _guarded_connect(sock, address):
     return _real_connect(sock, address)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
 def _guarded_getaddrinfo(host, *args, **kwargs):
-    if host is not None and not _is_loopback(host if isinstance(host, str) else host.decode()):
+    # An address written out asks no name server (Tornado checks X-Real-Ip's this way): only a
+    # name outside the loopback is refused here; connecting anywhere but 127.0.0.1 is refused above.
+    name = host if host is None or isinstance(host, str) else host.decode()
+    if name is not None and not _is_loopback(name) and not _is_address(name):
         outbound_attempts.append(host)
         raise OutboundConnectionBlocked(f"test tried to resolve a host outside 127.0.0.1: {host}")
     return _real_getaddrinfo(host, *args, **kwargs)
@@ -255,10 +266,11 @@ def make_server(db, backend):
     servers = []
 
     def start(extra_routes=None, gateways=None, **changes) -> ApiClient:
-        from server import make_app
+        from server import http_server_options, make_app
 
         config = TestConfig(database_url=backend[1], **changes)
-        server = ServerThread(make_app(config, extra_routes=extra_routes, gateways=gateways)).start()
+        server = ServerThread(make_app(config, extra_routes=extra_routes, gateways=gateways),
+                              **http_server_options(config)).start()
         servers.append(server)
         client = ApiClient(server.url)
         client.config = config

@@ -13,6 +13,7 @@ from models.accounts import Account, AuthIdentity
 from models.messaging import SmsCode
 from models.people import Person
 from services import profile
+from services import sms as sms_service
 from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
 
 PHONE = "13800138000"
@@ -213,3 +214,24 @@ def test_a_disabled_account_cannot_sign_in_with_its_password(api, sms):
     client = ApiClient(api.base_url)
     assert_error(client.call("authPasswordLogin", {"phone": PHONE, "password": "wrong-pw"}), 401,
                  "invalid_credentials")
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_client_names_its_address_only_through_a_trusted_proxy(make_server, sms, trusted):
+    """The per-address SMS limit counts the connection's address; a client's own X-Real-Ip is
+    believed only with TRUST_PROXY_HEADERS (a proxy that sets it), or it could pass the limit by
+    naming a new address on every request."""
+    from server import api_routes
+
+    wired = {handler for _, handler, *_ in api_routes(TestConfig())}
+    extra = [route for route in phone_auth_api.routes(None) if route[1] not in wired]
+    api = make_server(extra_routes=extra, trust_proxy_headers=trusted)
+    limit = sms_service.PER_IP_PER_MINUTE
+    sent = range(1, limit + 3)
+    answers = [api.call("authSmsSend", {"phone": f"1380013{n:04d}", "purpose": "register"},
+                        headers={"X-Real-Ip": f"203.0.113.{n}"}).status_code for n in sent]
+    ips = [code.ip for code in SmsCode.select().order_by(SmsCode.id)]
+    if trusted:
+        assert answers == [200] * len(sent) and ips == [f"203.0.113.{n}" for n in sent]
+    else:
+        assert answers == [200] * limit + [429] * 2 and ips == ["127.0.0.1"] * limit  # the refused wrote nothing
