@@ -9,12 +9,13 @@ from peewee import fn
 
 from models import db as database
 from models.colour import ColourHistory, ColourRule, HealthStatus
+from models.fields import utcnow
 from models.regions import Region
 from models.risk_inputs import TemperatureRecord
 from services import colour, colour_rules, risk_inputs
 from services.errors import ApiError
 from services.regions import add_region
-from services.timefmt import china_today
+from services.timefmt import china_day_start, china_today
 from tests.conftest import make_id_number, make_person, row_counts
 
 TODAY = china_today()
@@ -154,7 +155,9 @@ def test_own_compound_with_a_case_is_orange_for_its_residents(person, compound):
 
 
 def test_fever_medicine_within_14_days_is_yellow(person):
-    bought = dt.datetime.utcnow() - dt.timedelta(hours=1)
+    # Bought today in China (an hour ago, or at midnight when China's day began less than an
+    # hour ago): the 14 days count from that day.
+    bought = max(utcnow() - dt.timedelta(hours=1), china_day_start(TODAY))
     risk_inputs.add_fever_medicine_purchases([{"name": "张三", "id_number": person.id_number,
                                                "pharmacy": "大药房", "medicine": "布洛芬", "purchased_at": bought}])
     assert stored(person) == "yellow"
