@@ -32,6 +32,8 @@ from services.errors import ApiError
 from services.raw_json import RawJson
 
 log = logging.getLogger("healthcode.api")
+# Made once: json.dumps with these options makes an encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 HTTP_ERRORS = {
     400: ("bad_request", "请求格式错误"),
@@ -143,7 +145,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(data, RawJson):
             self.finish('{"data": ' + data + "}")
         else:
-            self.finish(json.dumps({"data": data}, ensure_ascii=False, default=str))
+            self.finish(_JSON.encode({"data": data}))
 
     def write_error(self, status_code, **kwargs):
         """The one place an error becomes a response."""
@@ -158,7 +160,7 @@ class BaseHandler(tornado.web.RequestHandler):
             error = ApiError("internal_error", "服务器内部错误，请稍后再试", 500)
         self.set_status(error.status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"error": error.to_dict()}, ensure_ascii=False))
+        self.finish(_JSON.encode({"error": error.to_dict()}))
 
     def log_exception(self, typ, value, tb):
         if isinstance(value, ApiError):

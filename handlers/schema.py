@@ -246,9 +246,10 @@ class Schema:
         """The cleaned object, holding only the fields that were sent (and are known)."""
         if not isinstance(data, dict):
             raise ApiError("invalid_body", "请求体应为 JSON 对象", 400, prefix.rstrip(".") or None)
-        unknown = sorted(set(data) - set(self.fields))
+        unknown = data.keys() - self.fields.keys()
         if unknown:
-            raise ApiError("unknown_field", f"不支持的字段：{unknown[0]}", 400, prefix + unknown[0])
+            first = min(unknown)
+            raise ApiError("unknown_field", f"不支持的字段：{first}", 400, prefix + first)
         clean = {}
         for name, field in self.fields.items():
             value = data.get(name, _MISSING)

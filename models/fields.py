@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import peewee
 
 from services import pii
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def utcnow() -> dt.datetime:
     """Naive UTC now: every stored time is UTC (shown in Asia/Shanghai)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # As now(timezone.utc).replace(tzinfo=None), at a third of the cost (a scan asks three times).
+    return _EPOCH + dt.timedelta(microseconds=time.time_ns() // 1000)
 
 
 class EncryptedTextField(peewee.TextField):

@@ -20,7 +20,7 @@ from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase,
 from services import colour, identity
 from services.colour_rules import CASE_KINDS, ISOLATION_STATUSES, RISK_LEVELS
 from services.errors import ApiError
-from services.timefmt import CHINA, china_today
+from services.timefmt import CHINA_OFFSET, china_today
 
 TEMPERATURE_MIN, TEMPERATURE_MAX = Decimal("34.0"), Decimal("43.0")
 AREA_PREFIX_LENGTH = {"province": 2, "city": 4, "district": 6}
@@ -64,7 +64,7 @@ def past_moment(value: dt.datetime | None, field: str) -> dt.datetime:
 
 def china_date(moment: dt.datetime) -> dt.date:
     """The China-local date of a naive-UTC moment (rule windows count China days)."""
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone(CHINA).date()
+    return (moment + CHINA_OFFSET).date()
 
 
 def check_temperature(value, field: str = "temperature") -> Decimal:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-_EIGHT_HOURS = dt.timedelta(hours=8)
-CHINA = dt.timezone(_EIGHT_HOURS, "Asia/Shanghai")
+CHINA_OFFSET = dt.timedelta(hours=8)
+CHINA = dt.timezone(CHINA_OFFSET, "Asia/Shanghai")
 
 
 def local_iso(value: dt.datetime | None) -> str | None:
@@ -13,7 +13,7 @@ def local_iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:  # China keeps no daylight saving: +8 hours is the local time
-        return (value + _EIGHT_HOURS).isoformat(timespec="seconds") + "+08:00"
+        return (value + CHINA_OFFSET).isoformat(timespec="seconds") + "+08:00"
     return value.astimezone(CHINA).isoformat(timespec="seconds")
 
 
