@@ -17,9 +17,9 @@ What is measured, in one run, on this machine:
 The load comes from `wrk` (a separate process, 1 thread, `--connections` connections, default 32)
 driven by a generated Lua script. For each backend both servers run side by side: each is warmed
 up (`--warmup` seconds, results thrown away), then the two are measured in turn, `--rounds` times
-(default 4 rounds of 3 s each, `--duration` 12 s per target in all). This machine's speed drifts
-by tens of percent within a minute; measured in turn, both sides of the ratio see the same
-drift. The figures of a target are those of its rounds together: requests/s over all of them,
+(default 6 rounds of 2 s each, `--duration` 12 s per target in all). This machine's speed drifts
+by tens of percent from a few seconds to the next; measured in turn, in short rounds, both
+sides of the ratio see the same drift. The figures of a target are those of its rounds together: requests/s over all of them,
 and the latency percentiles of all their requests (merged from each round's percentile table);
 the ratio of each round is printed too, to show the spread. After the scan rounds, the entry
 records stored are counted and compared with the 2xx answers wrk received: fewer rows than
@@ -530,8 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "mysql", "both"), default="both")
     parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per target (default 12)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="measured runs per target, taken in turn with the other target's (default 4)")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="measured runs per target, taken in turn with the other target's (default 6)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per target (default 3)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--people", type=int, default=200, help="people whose tokens the load rotates over")
