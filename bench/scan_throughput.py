@@ -15,15 +15,15 @@ What is measured, in one run, on this machine:
   tokens rotate over the N people.
 
 The load comes from `wrk` (a separate process, 1 thread, `--connections` connections, default 32)
-driven by a generated Lua script. For each backend both servers run side by side: each is warmed
-up (`--warmup` seconds, results thrown away), then the two are measured in turn, `--rounds` times
-(default 6 rounds of 2 s each, `--duration` 12 s per target in all). This machine's speed drifts
-by tens of percent from a few seconds to the next; measured in turn, in short rounds, both
-sides of the ratio see the same drift. The figures of a target are those of its rounds together: requests/s over all of them,
-and the latency percentiles of all their requests (merged from each round's percentile table);
-the ratio of each round is printed too, to show the spread. After the scan rounds, the entry
-records stored are counted and compared with the 2xx answers wrk received: fewer rows than
-acknowledged scans would be a lost scan and is reported as such.
+driven by a generated Lua script. For each backend both servers run side by side: each is warmed up
+(`--warmup` seconds, results thrown away), then the two are measured in turn, `--rounds` times
+(default 6 rounds of 2 s each, `--duration` 12 s per target in all). This machine's speed drifts by
+tens of percent from a few seconds to the next; measured in turn, in short rounds, both sides of
+the ratio see the same drift. The figures of a target are those of its rounds together: requests/s
+over all of them, and the latency percentiles of all their requests (merged from each round's
+percentile table); the ratio of each round is printed too, to show the spread. After the scan
+rounds, the entry records stored are counted and compared with the 2xx answers wrk received: fewer
+rows than acknowledged scans would be a lost scan and is reported as such.
 
 Run it from the repository root (wrk: `apt-get install -y wrk`):
 
