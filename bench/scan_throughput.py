@@ -28,7 +28,7 @@ rows than acknowledged scans would be a lost scan and is reported as such.
 Run it from the repository root (wrk: `apt-get install -y wrk`):
 
     .venv/bin/python bench/scan_throughput.py                      # hello-world, SQLite, MariaDB
-    .venv/bin/python bench/scan_throughput.py --backend sqlite --duration 5
+    .venv/bin/python bench/scan_throughput.py --backend sqlite --duration 6 --rounds 3
     .venv/bin/python bench/scan_throughput.py --py-spy /tmp/scan   # also profile the server
 
 `--py-spy PREFIX` samples the server during the measured rounds (`.venv/bin/pip install py-spy`):
