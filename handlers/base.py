@@ -22,6 +22,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+import peewee
 import tornado.ioloop
 import tornado.web
 
@@ -156,6 +157,11 @@ class BaseHandler(tornado.web.RequestHandler):
             error = ApiError(*HTTP_ERRORS[exc.status_code], exc.status_code)
         elif status_code in HTTP_ERRORS:
             error = ApiError(*HTTP_ERRORS[status_code], status_code)
+        elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+            # The database is down, unreachable, locked or chose this transaction as a deadlock's
+            # victim: nothing was kept, and the same request may well pass in a moment.
+            error = ApiError("service_unavailable", "服务暂时不可用，请稍后重试", 503)
+            self.set_header("Retry-After", "1")
         else:
             error = ApiError("internal_error", "服务器内部错误，请稍后再试", 500)
         self.set_status(error.status)

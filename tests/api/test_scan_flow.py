@@ -19,6 +19,7 @@ from models.risk_inputs import TemperatureRecord, TravelRecord
 from services import demo, places, risk_inputs
 from services.timefmt import china_today
 from tests.conftest import MYSQL_TEST_URL, ApiClient, _mysql_admin, assert_error, make_id_number, row_counts
+from tests.fakes.server_thread import free_port
 
 ID = "110101199003070011"
 PROFILE = {"name": "王小明", "id_number": ID, "phone": "13800000000", "address": "经八路5号院3号楼",
@@ -348,3 +349,26 @@ def test_a_red_or_orange_checkpoint_scan_joins_the_risk_returnee_list(citizen, w
     assert TaskRecord.select().where(TaskRecord.source == "risk").count() == 1
     scan(citizen, world["airport"], flow="traveller", form=trip)  # once a day
     assert TaskRecord.select().where(TaskRecord.source == "risk").count() == 1
+
+
+def test_a_database_out_of_reach_answers_503_to_retry_and_the_retry_is_stored(citizen, world, backend, tmp_path):
+    """The database goes away (down, unreachable): the scan answers 503 with Retry-After, the
+    envelope and a Chinese message, not a 500; nothing is kept, and the client's retry with the
+    same request id, once the database is back, is stored once."""
+    assert scan(citizen, world["home"], profile=PROFILE).status_code == 200
+    before = row_counts()
+    if backend[0] == "sqlite":
+        gone = database.open_database(f"sqlite:///{tmp_path}/gone/healthcode.db")
+        (tmp_path / "gone").rmdir()  # the file can no longer be opened
+    else:
+        gone = database.open_database(f"mysql://root@127.0.0.1:{free_port()}/nowhere")  # nothing listens
+    database.db.initialize(gone)
+    try:
+        response = scan(citizen, world["home"], request_id="retry-after-outage")
+    finally:
+        database.db.initialize(backend[2])
+    assert_error(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert row_counts() == before
+    assert scan(citizen, world["home"], request_id="retry-after-outage").status_code == 200
+    assert EntryRecord.select().where(EntryRecord.request_id == "retry-after-outage").count() == 1
