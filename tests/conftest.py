@@ -44,13 +44,17 @@ _real_getaddrinfo = socket.getaddrinfo
 outbound_attempts: list = []
 
 
-def _is_loopback(host) -> bool:
-    if host in ("localhost",):
-        return True
+def _address(host: str):
+    """The IP address `host` writes out, or None for a name."""
     try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        return ipaddress.ip_address(host.split("%")[0])
     except ValueError:
-        return False
+        return None
+
+
+def _is_loopback(host) -> bool:
+    address = _address(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 def _guarded_connect(sock, address):
@@ -60,19 +64,11 @@ def _guarded_connect(sock, address):
     return _real_connect(sock, address)
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%")[0])
-        return True
-    except ValueError:
-        return False
-
-
 def _guarded_getaddrinfo(host, *args, **kwargs):
     # An address written out asks no name server (Tornado checks X-Real-Ip's this way): only a
-    # name outside the loopback is refused here; connecting anywhere but 127.0.0.1 is refused above.
+    # name other than localhost is refused here; connecting outside 127.0.0.1 is refused above.
     name = host if host is None or isinstance(host, str) else host.decode()
-    if name is not None and not _is_loopback(name) and not _is_address(name):
+    if name is not None and name != "localhost" and _address(name) is None:
         outbound_attempts.append(host)
         raise OutboundConnectionBlocked(f"test tried to resolve a host outside 127.0.0.1: {host}")
     return _real_getaddrinfo(host, *args, **kwargs)

@@ -19,14 +19,18 @@ from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
 PHONE = "13800138000"
 
 
-@pytest.fixture
-def api(make_server, sms):
+def serve(make_server, **changes) -> ApiClient:
     # This issue's routes that server.api_routes does not hold yet (none once it is wired there).
     from server import api_routes
 
     wired = {handler for _, handler, *_ in api_routes(TestConfig())}
     routes = phone_auth_api.routes(None) + enterprise_api.routes(None)
-    return make_server(extra_routes=[route for route in routes if route[1] not in wired])
+    return make_server(extra_routes=[route for route in routes if route[1] not in wired], **changes)
+
+
+@pytest.fixture
+def api(make_server, sms):
+    return serve(make_server)
 
 
 def send(api, phone=PHONE, purpose="register"):
@@ -221,11 +225,7 @@ def test_a_client_names_its_address_only_through_a_trusted_proxy(make_server, sm
     """The per-address SMS limit counts the connection's address; a client's own X-Real-Ip is
     believed only with TRUST_PROXY_HEADERS (a proxy that sets it), or it could pass the limit by
     naming a new address on every request."""
-    from server import api_routes
-
-    wired = {handler for _, handler, *_ in api_routes(TestConfig())}
-    extra = [route for route in phone_auth_api.routes(None) if route[1] not in wired]
-    api = make_server(extra_routes=extra, trust_proxy_headers=trusted)
+    api = serve(make_server, trust_proxy_headers=trusted)
     limit = sms_service.PER_IP_PER_MINUTE
     sent = range(1, limit + 3)
     answers = [api.call("authSmsSend", {"phone": f"1380013{n:04d}", "purpose": "register"},
