@@ -14,7 +14,7 @@ needs is spoken; everything else goes through peewee as before.
 
 `send` calls its `done` straight from the protocol, in the pass of the loop that read the last
 reply: under load a pass serves many requests, and each hop through a future or a task would
-wait for the next one (a coroutine API, `run` and `LoopPool.run`, is built on it).
+wait for the next one.
 
 Errors come as PyMySQL's exceptions (IntegrityError for a duplicate key ...), a lost
 connection as OperationalError, a statement unanswered after QUERY_TIMEOUT_SECONDS as
@@ -249,26 +249,11 @@ class LoopConnection:
         self.close()
         request.finish(None, TimeoutError(f"MySQL did not answer within {QUERY_TIMEOUT_SECONDS} s"))
 
-    async def run(self, *statements: str) -> list:
-        """`send`, awaited: the replies, or the connection's error raised."""
-        future = asyncio.get_running_loop().create_future()
-        self.send(list(statements), lambda replies, error: _resolve(future, replies, error))
-        return await future
-
     def close(self) -> None:
         """Drop the connection (the server ends its session)."""
         self.broken = True
         if self.protocol.transport is not None:
             self.protocol.transport.close()
-
-
-def _resolve(future: asyncio.Future, result, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
 
 
 class LoopPool:
@@ -364,32 +349,6 @@ class LoopPool:
             connection.send(texts, answered)
 
         self.lend(on_connection)
-
-    async def acquire(self) -> LoopConnection:
-        """`lend`, awaited."""
-        future = asyncio.get_running_loop().create_future()
-
-        def use(connection, error):
-            if future.cancelled():  # its caller went away meanwhile
-                if connection is not None:
-                    self.release(connection)
-                return
-            _resolve(future, connection, error)
-
-        self.lend(use)
-        return await future
-
-    async def run(self, statements: Callable[[LoopConnection], list[str]]) -> list:
-        """`send`, awaited: the replies (the connection is given back), or the error raised."""
-        future = asyncio.get_running_loop().create_future()
-
-        def done(connection, replies, error):
-            if connection is not None:
-                self.release(connection)
-            _resolve(future, replies, error)
-
-        self.send(statements, done)
-        return await future
 
 
 _pools: dict = {}  # event loop -> {(database, use): LoopPool}

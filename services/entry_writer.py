@@ -379,7 +379,6 @@ def _not_saved(batch: list[_Pending], exc: Exception) -> None:
         pending.resolve(error=error)
 
 
-
 def _wake(batch: list[_Pending]) -> None:
     """From the writer's thread, hand the outcomes to the coroutines awaiting them: one call per
     event loop."""

@@ -24,6 +24,51 @@ def run(coroutine_function):
     return asyncio.run(coroutine_function())
 
 
+def _resolve(future: asyncio.Future, result, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+async def send(connection: mysql_loop.LoopConnection, *statements: str) -> list:
+    """`LoopConnection.send`, awaited: the replies, or the connection's error raised."""
+    future = asyncio.get_running_loop().create_future()
+    connection.send(list(statements), lambda replies, error: _resolve(future, replies, error))
+    return await future
+
+
+async def acquire(pool: mysql_loop.LoopPool) -> mysql_loop.LoopConnection:
+    """`LoopPool.lend`, awaited; a caller that went away meanwhile gives the connection back,
+    as the pool's callers must."""
+    future = asyncio.get_running_loop().create_future()
+
+    def use(connection, error):
+        if future.cancelled():
+            if connection is not None:
+                pool.release(connection)
+            return
+        _resolve(future, connection, error)
+
+    pool.lend(use)
+    return await future
+
+
+async def pool_send(pool: mysql_loop.LoopPool, statements) -> list:
+    """`LoopPool.send`, awaited: the replies (the connection is given back), or the error raised."""
+    future = asyncio.get_running_loop().create_future()
+
+    def done(connection, replies, error):
+        if connection is not None:
+            pool.release(connection)
+        _resolve(future, replies, error)
+
+    pool.send(statements, done)
+    return await future
+
+
 def test_a_result_set_comes_back_as_the_servers_text(mysql):
     long_text = "长" * 70000  # a length that takes three bytes to say
 
@@ -32,7 +77,7 @@ def test_a_result_set_comes_back_as_the_servers_text(mysql):
         try:
             sql = connection.format("SELECT %s, NULL, 42, %s UNION ALL SELECT 'b', 'x', -1, ''",
                                     ["a'\\\"😀 中文", long_text])
-            return await connection.run(sql)
+            return await send(connection, sql)
         finally:
             connection.close()
 
@@ -44,14 +89,14 @@ def test_pipelined_statements_answer_in_order_and_an_error_takes_its_place(mysql
     async def scenario():
         connection = await mysql_loop.LoopConnection.open(mysql)
         try:
-            first = await connection.run(
-                "CREATE TEMPORARY TABLE loop_t (id INT PRIMARY KEY, name VARCHAR(10))",
+            first = await send(
+                connection, "CREATE TEMPORARY TABLE loop_t (id INT PRIMARY KEY, name VARCHAR(10))",
                 "INSERT INTO loop_t VALUES (1, 'a'), (2, 'b')",
                 "INSERT INTO loop_t VALUES (1, 'again')",  # a duplicate key
                 "UPDATE loop_t SET name = 'c' WHERE id = 2",
                 "SELECT id, name FROM loop_t ORDER BY id")
             broken = connection.broken
-            return first, broken, await connection.run("SELECT COUNT(*) FROM loop_t")
+            return first, broken, await send(connection, "SELECT COUNT(*) FROM loop_t")
         finally:
             connection.close()
 
@@ -66,7 +111,7 @@ def test_bad_sql_and_bad_parameters_raise_as_pymysql_would(mysql):
     async def scenario():
         connection = await mysql_loop.LoopConnection.open(mysql)
         try:
-            (syntax,) = await connection.run("SELEC 1")
+            (syntax,) = await send(connection, "SELEC 1")
             with pytest.raises(pymysql.err.ProgrammingError):
                 connection.format("SELECT %s", [1, 2])
             return syntax
@@ -81,16 +126,16 @@ def test_a_statement_that_times_out_breaks_its_connection_and_the_pool_opens_ano
 
     async def scenario():
         pool = mysql_loop.pool(mysql, "test", 1)
-        connection = await pool.acquire()
+        connection = await acquire(pool)
         try:
             with pytest.raises(TimeoutError):
-                await connection.run("SELECT SLEEP(5)")
+                await send(connection, "SELECT SLEEP(5)")
             assert connection.broken
         finally:
             pool.release(connection)
-        again = await pool.acquire()
+        again = await acquire(pool)
         try:
-            return again is not connection, await again.run("SELECT 1"), pool.open
+            return again is not connection, await send(again, "SELECT 1"), pool.open
         finally:
             pool.release(again)
 
@@ -104,11 +149,11 @@ def test_a_pool_never_opens_more_than_its_size_and_callers_take_turns(mysql):
 
         async def one(n):
             nonlocal busy, most
-            connection = await pool.acquire()
+            connection = await acquire(pool)
             busy += 1
             most = max(most, busy)
             try:
-                return await connection.run(f"SELECT {n}, SLEEP(0.02)")
+                return await send(connection, f"SELECT {n}, SLEEP(0.02)")
             finally:
                 busy -= 1
                 pool.release(connection)
@@ -123,15 +168,15 @@ def test_a_pool_never_opens_more_than_its_size_and_callers_take_turns(mysql):
 def test_a_caller_that_goes_away_while_waiting_leaves_the_connection_to_the_next(mysql):
     async def scenario():
         pool = mysql_loop.pool(mysql, "test", 1)
-        held = await pool.acquire()
-        gone = asyncio.ensure_future(pool.acquire())
-        kept = asyncio.ensure_future(pool.acquire())
+        held = await acquire(pool)
+        gone = asyncio.ensure_future(acquire(pool))
+        kept = asyncio.ensure_future(acquire(pool))
         await asyncio.sleep(0)
         gone.cancel()
         pool.release(held)
         connection = await kept
         try:
-            return connection is held, await connection.run("SELECT 1"), pool.open
+            return connection is held, await send(connection, "SELECT 1"), pool.open
         finally:
             pool.release(connection)
 
@@ -175,10 +220,10 @@ def test_a_connection_that_died_while_idle_is_replaced_and_the_statements_sent_a
     go: they fail on it, and the pool sends them once more on a new connection."""
     async def scenario():
         pool = mysql_loop.pool(mysql, "test", 1)
-        first = await pool.run(lambda connection: ["SELECT CONNECTION_ID()"])
+        first = await pool_send(pool, lambda connection: ["SELECT CONNECTION_ID()"])
         (dead,) = pool._idle
         dead.raw._sock.shutdown(socket.SHUT_RDWR)  # dead, and nothing read has told the loop so
-        second = await pool.run(lambda connection: ["SELECT CONNECTION_ID()"])
+        second = await pool_send(pool, lambda connection: ["SELECT CONNECTION_ID()"])
         return first, second, dead.broken, pool.open
 
     (first,), (second,), broken, opened = run(scenario)
@@ -188,7 +233,8 @@ def test_a_connection_that_died_while_idle_is_replaced_and_the_statements_sent_a
 
 def test_the_connections_of_a_closed_loop_are_closed_when_the_next_loop_makes_its_pools(mysql, backend):
     async def open_one():
-        return (await mysql_loop.pool(mysql, "test", 1).run(lambda connection: ["SELECT CONNECTION_ID()"]))[0][1][0][0]
+        replies = await pool_send(mysql_loop.pool(mysql, "test", 1), lambda connection: ["SELECT CONNECTION_ID()"])
+        return replies[0][1][0][0]
 
     first = run(open_one)  # its loop is closed now, with the connection open
     second = run(open_one)
@@ -209,7 +255,7 @@ def test_when_the_server_cannot_be_reached_every_caller_hears_so(mysql):
 
     async def scenario():
         pool = mysql_loop.pool(unreachable, "test", 1)
-        calls = [pool.run(lambda connection: ["SELECT 1"]) for _ in range(3)]
+        calls = [pool_send(pool, lambda connection: ["SELECT 1"]) for _ in range(3)]
         return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30), pool.open
 
     errors, opened = run(scenario)
