@@ -95,6 +95,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),
+            (r"/admin/.*", admin_handlers.PageNotFoundHandler),  # last: after every area's pages
         ],
         config=config,
         services=gateways if gateways is not None else platform_gateways(config),

@@ -16,6 +16,7 @@ from typing import Callable
 import tornado.web
 
 from admin.site import AdminContext, Resource, site
+from handlers.failures import error_of
 from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
@@ -26,6 +27,9 @@ from services.forms import clean_form
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION_COOKIE = "admin_session"
+# The pages' words where the API's would not do (handlers/failures.py); a 403 that is not an
+# ApiError is Tornado's XSRF refusal.
+_PAGE_WORDS = {403: "请求已失效，请刷新页面后重试", 404: "页面不存在"}
 CAPTCHA_COOKIE = "admin_captcha"
 
 
@@ -103,18 +107,9 @@ class AdminHandler(tornado.web.RequestHandler):
         return {k: self.get_body_argument(k) for k in self.request.body_arguments}
 
     def write_error(self, status_code, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            status, message = exc.status, exc.message
-        elif status_code == 403:
-            status, message = 403, "请求已失效，请刷新页面后重试"  # Tornado's XSRF refusal
-        elif status_code == 404:
-            status, message = 404, "页面不存在"
-        else:
-            status, message = status_code, "服务器内部错误，请稍后再试"
-        self.set_status(status)
+        error = error_of(self, status_code, kwargs.get("exc_info"), _PAGE_WORDS)
         self.render("error.html", admin=self.admin if hasattr(self, "admin") else None, nav=[], ctx=None,
-                    roles=admin_auth.ROLES, message=None, status=status, error=message)
+                    roles=admin_auth.ROLES, message=None, status=error.status, error=error.message)
 
     def log_exception(self, typ, value, tb):
         if not isinstance(value, ApiError):
@@ -227,8 +222,18 @@ class ForgotHandler(AdminHandler):
 
 class HomeHandler(AdminHandler):
     def get(self):
-        first = site.visible_to(self.admin)
-        self.redirect(f"/admin/r/{first[0].name}/" if first else "/admin/password")
+        menu = side_menu(self.admin)  # a role with pages but no resources lands on its first page
+        self.redirect(menu[0][1] if menu else "/admin/password")
+
+
+class PageNotFoundHandler(AdminHandler):
+    """Any other path under /admin/: the back office's own 404 page, not the API's JSON."""
+
+    login_required = False
+
+    def prepare(self):
+        super().prepare()
+        raise tornado.web.HTTPError(404)
 
 
 # --- compound switch and its codes ----------------------------------------------------------------

@@ -31,6 +31,7 @@ import tornado.ioloop
 import tornado.web
 
 from admin.handlers import AdminHandler, menu
+from handlers.failures import error_of
 from models.admin import AdminUser
 from models.investigations import ImportJob
 from models.regions import Region
@@ -275,10 +276,7 @@ class ImportProgressHandler(AdminHandler):
         self.write(importer.progress(job))
 
     def write_error(self, status_code, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        status, message = (exc.status, exc.message) if isinstance(exc, ApiError) else (status_code, "服务器内部错误")
-        self.set_status(status)
-        self.finish({"error": {"code": getattr(exc, "code", "error"), "message": message}})
+        self.finish({"error": error_of(self, status_code, kwargs.get("exc_info")).to_dict()})
 
 
 class ImportErrorsHandler(AdminHandler):

@@ -22,10 +22,10 @@ import json
 import logging
 from dataclasses import dataclass
 
-import peewee
 import tornado.ioloop
 import tornado.web
 
+from handlers.failures import HTTP_ERRORS, error_of
 from handlers.schema import Schema
 from models.db import request_connections
 from services import auth
@@ -35,14 +35,6 @@ from services.raw_json import RawJson
 log = logging.getLogger("healthcode.api")
 # Made once: json.dumps with these options makes an encoder per call.
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-
-HTTP_ERRORS = {
-    400: ("bad_request", "请求格式错误"),
-    403: ("forbidden", "无权访问"),
-    404: ("not_found", "接口不存在"),
-    405: ("method_not_allowed", "不支持该请求方法"),
-    413: ("body_too_large", "请求体过大"),
-}
 
 
 @dataclass
@@ -149,22 +141,8 @@ class BaseHandler(tornado.web.RequestHandler):
             self.finish(_JSON.encode({"data": data}))
 
     def write_error(self, status_code, **kwargs):
-        """The one place an error becomes a response."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            error = exc
-        elif isinstance(exc, tornado.web.HTTPError) and exc.status_code in HTTP_ERRORS:
-            error = ApiError(*HTTP_ERRORS[exc.status_code], exc.status_code)
-        elif status_code in HTTP_ERRORS:
-            error = ApiError(*HTTP_ERRORS[status_code], status_code)
-        elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
-            # The database is down, unreachable, locked or chose this transaction as a deadlock's
-            # victim: nothing was kept, and the same request may well pass in a moment.
-            error = ApiError("service_unavailable", "服务暂时不可用，请稍后重试", 503)
-            self.set_header("Retry-After", "1")
-        else:
-            error = ApiError("internal_error", "服务器内部错误，请稍后再试", 500)
-        self.set_status(error.status)
+        """The one place an error becomes a response: the envelope of handlers.failures' error."""
+        error = error_of(self, status_code, kwargs.get("exc_info"))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(_JSON.encode({"error": error.to_dict()}))
 

@@ -16,6 +16,7 @@ import os
 
 import tornado.web
 
+from handlers.failures import error_of
 from models.db import request_connections
 from services import identity, places, profile
 from services.errors import ApiError
@@ -28,6 +29,8 @@ TEMPLATES = os.path.join(HERE, "templates")
 STATIC = os.path.join(HERE, "static", "h5")
 STATIC_PREFIX = "/static/h5/"
 TOKEN = r"(?P<token>[A-Za-z0-9_\-]{1,64})"
+# The page's words where the API's would not do for a person at a gate (handlers/failures.py).
+_PAGE_WORDS = {404: "页面不存在", 500: "服务器繁忙，请稍后再试"}
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -80,14 +83,13 @@ class H5PageHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code, **kwargs):
         # No stack trace and no JSON: a person with a phone in front of a gate reads this.
-        messages = {404: "页面不存在", 405: "不支持该请求方法"}
-        message = messages.get(status_code, "服务器繁忙，请稍后再试")
+        error = error_of(self, status_code, kwargs.get("exc_info"), _PAGE_WORDS)
         try:
-            self.render_page(status_code, error=message)
+            self.render_page(error.status, error=error.message)
         except Exception:  # the template itself failed: still answer something readable
             log.exception("H5 error page could not be rendered")
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(message)
+            self.finish(error.message)
 
 
 class ScanPageHandler(H5PageHandler):

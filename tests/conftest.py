@@ -12,6 +12,7 @@ REQUIRE_MYSQL=1 (CI) an unreachable MariaDB is an error, otherwise its half is s
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -27,7 +28,7 @@ from models import db as database
 from models import schema
 from models.people import Person
 from services import colour_rules, identity, pii
-from tests.fakes.server_thread import ServerThread
+from tests.fakes.server_thread import ServerThread, free_port
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL", "") not in ("", "0")
@@ -275,6 +276,26 @@ def make_server(db, backend):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def database_out_of_reach(backend, tmp_path):
+    """A context manager: within it, the database proxy is bound to a database that really
+    cannot be reached (SQLite: a file in a removed directory; MariaDB: a port nothing listens
+    on), as when the database is down; the test's own database is bound again on leaving."""
+    @contextlib.contextmanager
+    def out_of_reach():
+        if backend[0] == "sqlite":
+            gone = database.open_database(f"sqlite:///{tmp_path}/gone/healthcode.db")
+            (tmp_path / "gone").rmdir()  # the file can no longer be opened
+        else:
+            gone = database.open_database(f"mysql://root@127.0.0.1:{free_port()}/nowhere")
+        database.db.initialize(gone)
+        try:
+            yield
+        finally:
+            database.db.initialize(backend[2])
+    return out_of_reach
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import io
 import uuid
 
 import pytest
+import requests
 import zxingcpp
 from PIL import Image
 
@@ -19,7 +20,6 @@ from models.risk_inputs import TemperatureRecord, TravelRecord
 from services import demo, places, risk_inputs
 from services.timefmt import china_today
 from tests.conftest import MYSQL_TEST_URL, ApiClient, _mysql_admin, assert_error, make_id_number, row_counts
-from tests.fakes.server_thread import free_port
 
 ID = "110101199003070011"
 PROFILE = {"name": "王小明", "id_number": ID, "phone": "13800000000", "address": "经八路5号院3号楼",
@@ -328,6 +328,16 @@ def test_a_scan_survives_its_database_connections_being_dropped(citizen, world, 
     database.db.execute_sql("SELECT 1")  # this thread's connection, killed too, comes back as well
 
 
+def test_a_database_out_of_reach_is_a_503_phone_page_too(citizen, world, database_out_of_reach):
+    """The H5 page a poster leads to says the same as the API: 503, to retry, in Chinese."""
+    url = f"{citizen.base_url}/s/{world['home']}"
+    with database_out_of_reach():
+        page = requests.get(url, timeout=10)
+    assert page.status_code == 503 and page.headers["Retry-After"] == "1"
+    assert "服务暂时不可用，请稍后重试" in page.text and "Traceback" not in page.text
+    assert requests.get(url, timeout=10).status_code == 200
+
+
 def test_rules_changed_behind_the_services_back_turn_the_scan_unknown(citizen, world):
     """The scan checks the colour rules through their fingerprint, read in its own statement:
     a rule corrupted straight in the table makes the verdict unknown at once (fail closed);
@@ -351,22 +361,14 @@ def test_a_red_or_orange_checkpoint_scan_joins_the_risk_returnee_list(citizen, w
     assert TaskRecord.select().where(TaskRecord.source == "risk").count() == 1
 
 
-def test_a_database_out_of_reach_answers_503_to_retry_and_the_retry_is_stored(citizen, world, backend, tmp_path):
+def test_a_database_out_of_reach_answers_503_to_retry_and_the_retry_is_stored(citizen, world, database_out_of_reach):
     """The database goes away (down, unreachable): the scan answers 503 with Retry-After, the
     envelope and a Chinese message, not a 500; nothing is kept, and the client's retry with the
     same request id, once the database is back, is stored once."""
     assert scan(citizen, world["home"], profile=PROFILE).status_code == 200
     before = row_counts()
-    if backend[0] == "sqlite":
-        gone = database.open_database(f"sqlite:///{tmp_path}/gone/healthcode.db")
-        (tmp_path / "gone").rmdir()  # the file can no longer be opened
-    else:
-        gone = database.open_database(f"mysql://root@127.0.0.1:{free_port()}/nowhere")  # nothing listens
-    database.db.initialize(gone)
-    try:
+    with database_out_of_reach():
         response = scan(citizen, world["home"], request_id="retry-after-outage")
-    finally:
-        database.db.initialize(backend[2])
     assert_error(response, 503, "service_unavailable")
     assert response.headers["Retry-After"] == "1"
     assert row_counts() == before

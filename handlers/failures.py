@@ -1,0 +1,49 @@
+"""What a failed request answers, the same for the JSON API, the H5 pages and the back office.
+
+Each kind of handler shows a failure its own way (the JSON envelope, a phone page, a back-office
+page), but which status and which machine code a failure gets is decided here, once: an
+ApiError as raised; Tornado's own refusals (bad request, unknown path, wrong method, body too
+large) by their status; a database that cannot be reached, or that gave up on the transaction
+(locked, deadlock victim), as 503 with `Retry-After`, since nothing was kept and the same
+request may well pass in a moment; anything else as a 500 that says nothing of its cause.
+"""
+
+from __future__ import annotations
+
+import peewee
+import tornado.web
+
+from services.errors import ApiError
+
+HTTP_ERRORS = {
+    400: ("bad_request", "请求格式错误"),
+    403: ("forbidden", "无权访问"),
+    404: ("not_found", "接口不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("body_too_large", "请求体过大"),
+}
+RETRY_AFTER_SECONDS = 1
+
+
+def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=None,
+             words: dict[int, str] | None = None) -> ApiError:
+    """The ApiError a failed request answers (see the module docstring), its status and, for a
+    database outage, its `Retry-After` set on `handler`. `status_code` and `exc_info` are what
+    Tornado passes to `write_error`; `words` are a page's own messages by status, for the failures
+    that did not come as an ApiError (whose message is always its own)."""
+    exc = exc_info[1] if exc_info else None
+    if isinstance(exc, ApiError):
+        error = exc
+    else:
+        if isinstance(exc, tornado.web.HTTPError) and exc.status_code in HTTP_ERRORS:
+            code, message, status = *HTTP_ERRORS[exc.status_code], exc.status_code
+        elif status_code in HTTP_ERRORS:
+            code, message, status = *HTTP_ERRORS[status_code], status_code
+        elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+            code, message, status = "service_unavailable", "服务暂时不可用，请稍后重试", 503
+            handler.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+        else:
+            code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
+        error = ApiError(code, (words or {}).get(status, message), status)
+    handler.set_status(error.status)
+    return error
