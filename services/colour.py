@@ -9,6 +9,7 @@ the answer is "unknown", never green.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -19,6 +20,7 @@ import peewee
 
 from models.colour import ColourHistory, HealthStatus
 from models.db import Prepared, db, insert_rows, is_mysql
+from models.transactions import run_transaction
 from models.fields import utcnow
 from services.colour_rules import SEVERITY, RuleDataError, check_fingerprint, load_rules
 from services.timefmt import china_today, local_iso
@@ -147,7 +149,7 @@ def recompute(subjects: Iterable[str] | None = None, why: str = "recompute", tod
     for number, group in enumerate(_chunks(due, MYSQL_WRITE_CHUNK if is_mysql() else WRITE_CHUNK)):
         if number:
             pause()  # the write lock stays free meanwhile: SQLite's lock is not fair to waiting scans
-        changed += _write_changes(group, wanted, why, utcnow())
+        changed += run_transaction(functools.partial(_write_changes, group, wanted, why, utcnow()))
     return {"evaluated": len(stored.keys() | wanted.keys()), "changed": changed}
 
 
@@ -189,44 +191,44 @@ def _stored_states(targets: list[str] | None, pause: Callable[[], None] = _no_pa
 
 
 def _write_changes(group: list[str], wanted: dict[str, tuple], why: str, now: dt.datetime) -> int:
-    """Make the stored colours of `group` what `wanted` says (absent: green), in one short
-    transaction; returns the colour changes recorded.
+    """Make the stored colours of `group` what `wanted` says (absent: green); returns the colour
+    changes recorded. Run as one short transaction (`run_transaction`: on SQLite BEGIN IMMEDIATE,
+    models/db.py, takes the lock up-front; on MySQL a deadlock's victim runs again).
 
     The rows are read again under the write lock (SQLite's, or the rows' on MySQL): one changed
     since they were read (a read after expiry recomputed it meanwhile) is judged on what is
     stored now, so a change is never written, nor its history recorded, twice."""
-    with db.atomic():  # BEGIN IMMEDIATE on SQLite (models/db.py): the lock is taken up-front
-        query = (HealthStatus.select(HealthStatus.subject, HealthStatus.colour, HealthStatus.reasons,
-                                     HealthStatus.valid_until, HealthStatus.since)
-                 .where(HealthStatus.subject.in_(group)))
-        if is_mysql():
-            query = query.for_update()  # the rows as committed now, locked until the commit
-        current = {subject: (colour, reasons, valid_until, since)  # tuples: no model per row
-                   for subject, colour, reasons, valid_until, since in query.tuples()}
-        rows, history, stale = [], [], []
-        for subject in group:
-            old = current.get(subject)
-            old_colour = old[0] if old else "green"
-            colour, reasons, valid_until = wanted.get(subject, ("green", "[]", None))
-            if old is None and subject not in wanted:
-                continue  # green already
-            if old is not None and subject in wanted and old[:3] == (colour, reasons, valid_until):
-                continue  # already what it should be
-            if subject in wanted:
-                since = old[3] if old and old_colour == colour else now
-                rows.append({"subject": subject, "colour": colour, "reasons": reasons, "since": since,
-                             "valid_until": valid_until, "computed_at": now})
-            if old:
-                stale.append(subject)
-            if colour != old_colour:
-                history.append({"subject": subject, "from_colour": old_colour, "to_colour": colour,
-                                "reasons": reasons, "why": why[:64], "changed_at": now})
-        if stale:
-            HealthStatus.delete().where(HealthStatus.subject.in_(stale)).execute()
-        # Not insert_many: a full recompute writes a row per non-green person, which peewee would
-        # spend most of the recompute building (models.db.insert_rows, bench/colour_recompute.py).
-        insert_rows(HealthStatus, rows)
-        insert_rows(ColourHistory, history)
+    query = (HealthStatus.select(HealthStatus.subject, HealthStatus.colour, HealthStatus.reasons,
+                                 HealthStatus.valid_until, HealthStatus.since)
+             .where(HealthStatus.subject.in_(group)))
+    if is_mysql():
+        query = query.for_update()  # the rows as committed now, locked until the commit
+    current = {subject: (colour, reasons, valid_until, since)  # tuples: no model per row
+               for subject, colour, reasons, valid_until, since in query.tuples()}
+    rows, history, stale = [], [], []
+    for subject in group:
+        old = current.get(subject)
+        old_colour = old[0] if old else "green"
+        colour, reasons, valid_until = wanted.get(subject, ("green", "[]", None))
+        if old is None and subject not in wanted:
+            continue  # green already
+        if old is not None and subject in wanted and old[:3] == (colour, reasons, valid_until):
+            continue  # already what it should be
+        if subject in wanted:
+            since = old[3] if old and old_colour == colour else now
+            rows.append({"subject": subject, "colour": colour, "reasons": reasons, "since": since,
+                         "valid_until": valid_until, "computed_at": now})
+        if old:
+            stale.append(subject)
+        if colour != old_colour:
+            history.append({"subject": subject, "from_colour": old_colour, "to_colour": colour,
+                            "reasons": reasons, "why": why[:64], "changed_at": now})
+    if stale:
+        HealthStatus.delete().where(HealthStatus.subject.in_(stale)).execute()
+    # Not insert_many: a full recompute writes a row per non-green person, which peewee would
+    # spend most of the recompute building (models.db.insert_rows, bench/colour_recompute.py).
+    insert_rows(HealthStatus, rows)
+    insert_rows(ColourHistory, history)
     return len(history)
 
 

@@ -9,6 +9,7 @@ from models.db import db
 from models.declarations import Declaration, ProvinceEntry
 from models.people import Person
 from models.risk_inputs import TemperatureRecord
+from models.transactions import run_transaction
 from services import colour, risk_inputs
 from services.errors import ApiError
 from services.timefmt import china_today, local_iso
@@ -38,7 +39,8 @@ def submit_declaration(person: Person, data: dict, declared_by=None) -> dict:
     if data.get("arrival_date") is not None:
         risk_inputs.past_date(data["arrival_date"], "arrival_date")
     answers = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items() if k in ANSWER_FIELDS}
-    with db.atomic():
+
+    def write():
         declaration = Declaration.create(person=person, subject=subject, kind=data["kind"],
                                           organisation=data.get("organisation"),
                                           health_status=data["health_status"],
@@ -53,7 +55,9 @@ def submit_declaration(person: Person, data: dict, declared_by=None) -> dict:
                                       country=data.get("country"), transport=data.get("transport"),
                                       transport_number=data.get("transport_number"), source="declaration")
         colour.recompute([subject], why="declaration")
-    return declaration_view(declaration)
+        return declaration
+
+    return declaration_view(run_transaction(write))
 
 
 def declaration_view(declaration: Declaration) -> dict:

@@ -1,5 +1,6 @@
 """Entry paths for the facts the colour rules read. Each checks everything first, writes in one
-transaction, and recomputes the people the fact touches in that same transaction (D4).
+transaction, and recomputes the people the fact touches in that same transaction (D4); a
+transaction MySQL chose as a deadlock's victim is run again (models/transactions.py).
 
 The back office and the import pipeline put pages and Excel on these functions; the scan and
 field-worker flows call them for temperatures, travel and release notices.
@@ -11,7 +12,7 @@ import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from models.db import db
+from models.transactions import run_transaction
 from models.fields import blind_index, utcnow
 from models.people import Person
 from models.regions import Region
@@ -110,10 +111,13 @@ def add_close_contacts(entries: list[dict], source: str | None = None) -> int:
         rows.append({**_listed(entry, path), "event_date": past_date(entry.get("listed_on") or china_today(),
                                                                       path + "listed_on"),
                      "source": source, "remark": entry.get("remark")})
-    with db.atomic():
+
+    def write():
         for row in rows:
             CloseContact.create(**row)
         colour.recompute([r["subject"] for r in rows], why="close_contact_listed")
+
+    run_transaction(write)
     return len(rows)
 
 
@@ -141,10 +145,13 @@ def report_case(*, name: str | None, id_number: str, kind: str, reported_on=None
     _choice(kind, CASE_KINDS, "kind", "病例类型")
     region = _compound(compound)
     event_date = past_date(reported_on or china_today(), "reported_on")
-    with db.atomic():
+
+    def write():
         case = CaseReport.create(**person, kind=kind, compound=region, event_date=event_date, remark=remark)
         colour.recompute([person["subject"], *compound_subjects(region)], why=f"case_{kind}")
-    return case
+        return case
+
+    return run_transaction(write)
 
 
 def close_case(case_id: int) -> CaseReport:
@@ -152,9 +159,12 @@ def close_case(case_id: int) -> CaseReport:
     case = CaseReport.get_or_none(CaseReport.id == case_id)
     if case is None:
         raise ApiError("case_not_found", "病例记录不存在", 404)
-    with db.atomic():
+
+    def write():
         CaseReport.update(status="closed").where(CaseReport.id == case_id).execute()
         colour.recompute([case.subject, *compound_subjects(case.compound)], why="case_closed")
+
+    run_transaction(write)
     return CaseReport.get_by_id(case_id)
 
 
@@ -168,10 +178,13 @@ def add_fever_medicine_purchases(entries: list[dict]) -> int:
         moment = past_moment(entry.get("purchased_at"), path + "purchased_at")
         rows.append({**_listed(entry, path), "pharmacy": entry["pharmacy"].strip()[:128],
                      "medicine": entry.get("medicine"), "purchased_at": moment, "event_date": china_date(moment)})
-    with db.atomic():
+
+    def write():
         for row in rows:
             FeverMedicinePurchase.create(**row)
         colour.recompute([r["subject"] for r in rows], why="fever_medicine_bought")
+
+    run_transaction(write)
     return len(rows)
 
 
@@ -181,11 +194,14 @@ def record_temperature(person: Person, value, *, source: str = "self", measured_
     subject = subject_of(person)
     number = check_temperature(value)
     moment = past_moment(measured_at, "measured_at")
-    with db.atomic():
+
+    def write():
         record = TemperatureRecord.create(person=person, subject=subject, value=number, measured_at=moment,
                                           event_date=china_date(moment), source=source, recorded_by=recorded_by)
         colour.recompute([subject], why="temperature_recorded")
-    return record
+        return record
+
+    return run_transaction(write)
 
 
 def record_travel(person: Person, *, arrival_date, origin_code: str | None = None, origin_name: str | None = None,
@@ -200,25 +216,31 @@ def record_travel(person: Person, *, arrival_date, origin_code: str | None = Non
         raise ApiError("missing_field", "境外返回请填写国家或地区", 400, "country")
     if transport is not None:
         _choice(transport, TRANSPORTS, "transport", "交通方式")
-    with db.atomic():
+
+    def write():
         record = TravelRecord.create(person=person, subject=subject, event_date=arrival, origin_code=origin_code,
                                      origin_name=origin_name, from_abroad=bool(from_abroad),
                                      country=(country or None) if from_abroad else None, transport=transport,
                                      transport_number=transport_number, source=source)
         colour.recompute([subject], why=f"travel_{source}")
-    return record
+        return record
+
+    return run_transaction(write)
 
 
 def set_isolation(subject: str, status: str, since=None) -> IsolationRecord:
     """Set a person's isolation status (one current status a person) and recompute them."""
     _choice(status, ISOLATION_STATUSES, "status", "隔离状态")
     start = past_date(since or china_today(), "since")
-    with db.atomic():
+
+    def write():
         updated = (IsolationRecord.update(status=status, event_date=start, updated_at=utcnow())
                    .where(IsolationRecord.subject == subject).execute())
         if not updated:
             IsolationRecord.create(subject=subject, status=status, event_date=start)
         colour.recompute([subject], why=f"isolation_{status}")
+
+    run_transaction(write)
     return IsolationRecord.get(IsolationRecord.subject == subject)
 
 
@@ -227,11 +249,14 @@ def issue_release_notice(person: Person, *, issued_by=None, reason: str | None =
     """Issue a release-from-medical-observation notice: it lifts the reds dated on or before it."""
     subject = subject_of(person)
     day = past_date(issued_on or china_today(), "issued_on")
-    with db.atomic():
+
+    def write():
         notice = ReleaseNotice.create(person=person, subject=subject, event_date=day, issued_by=issued_by,
                                       reason=reason)
         colour.recompute([subject], why="release_notice")
-    return notice
+        return notice
+
+    return run_transaction(write)
 
 
 def revoke_release_notice(notice_id: int) -> ReleaseNotice:
@@ -239,9 +264,12 @@ def revoke_release_notice(notice_id: int) -> ReleaseNotice:
     notice = ReleaseNotice.get_or_none(ReleaseNotice.id == notice_id)
     if notice is None:
         raise ApiError("release_notice_not_found", "解除医学观察告知书不存在", 404)
-    with db.atomic():
+
+    def write():
         ReleaseNotice.update(revoked_at=utcnow()).where(ReleaseNotice.id == notice_id).execute()
         colour.recompute([notice.subject], why="release_notice_revoked")
+
+    run_transaction(write)
     return ReleaseNotice.get_by_id(notice_id)
 
 
@@ -263,11 +291,14 @@ def set_risk_area(*, code: str, name: str, area_level: str, risk: str, effective
     if until and until < start:
         raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
     prefix = code[:AREA_PREFIX_LENGTH[area_level]]
-    with db.atomic():
+
+    def write():
         area = RiskArea.create(code=code, name=name.strip(), area_level=area_level, prefix=prefix, risk=risk,
                                effective_from=start, effective_until=until)
         colour.recompute(_travellers_from(prefix), why=f"risk_area_{risk}")
-    return area
+        return area
+
+    return run_transaction(write)
 
 
 def end_risk_area(area_id: int, until=None) -> RiskArea:
@@ -278,9 +309,12 @@ def end_risk_area(area_id: int, until=None) -> RiskArea:
     last = _as_date(until or china_today(), "effective_until")
     if last < area.effective_from:
         raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
-    with db.atomic():
+
+    def write():
         RiskArea.update(effective_until=last).where(RiskArea.id == area_id).execute()
         colour.recompute(_travellers_from(area.prefix), why="risk_area_ended")
+
+    run_transaction(write)
     return RiskArea.get_by_id(area_id)
 
 
