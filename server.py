@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
 
 import tornado.httpserver
@@ -239,21 +240,33 @@ def main(argv: list[str] | None = None) -> None:
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, **http_server_options(config))
     server.listen(config.port, config.host)
+    scheduler = None
     if config.run_jobs:
         from jobs.scheduler import make_scheduler
 
-        make_scheduler().start()
-    sqlite_checkpoints.start(database.db.obj)  # not on the event loop, inside a scan's commit
+        scheduler = make_scheduler()
+        scheduler.start()
+    checkpointer = sqlite_checkpoints.start(database.db.obj)  # not on the event loop, inside a scan's commit
     # A full collection walks every object the process holds, most of them loaded by now for its
     # whole life (modules, models, schemas, templates): 25-35 ms in which no request moves, the
     # slowest percent of scans under load. Frozen, later collections skip them.
     gc.collect()
     gc.freeze()
     print(banner(config, result.get("demo")), flush=True)
+    loop = tornado.ioloop.IOLoop.current()
+    loop.asyncio_loop.add_signal_handler(signal.SIGTERM, loop.stop)  # a service manager's stop
     try:
-        tornado.ioloop.IOLoop.current().start()
+        loop.start()
     except KeyboardInterrupt:
-        print("已停止 / stopped", file=sys.stderr)
+        pass
+    # Every scan answered was committed already; what is left is to stop taking work and leave
+    # the SQLite file whole (its WAL checkpointed).
+    server.stop()
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    if checkpointer is not None:
+        checkpointer.stop()
+    print("已停止 / stopped", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ class Checkpointer:
         return self
 
     def stop(self) -> None:
-        """End the thread (after the checkpoint it may be running) and close its connection."""
+        """End the thread (after the checkpoint it may be running) with a last, complete
+        checkpoint, and close its connection. Called once the server has stopped serving, so
+        that the database file holds every commit and the WAL is left empty."""
         self._stop.set()
         self._thread.join()
 
@@ -52,14 +54,15 @@ class Checkpointer:
         try:
             while not self._stop.wait(self.interval):
                 self._checkpoint()
+            self._checkpoint("TRUNCATE")
         finally:
             if not self.database.is_closed():
                 self.database.close()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, mode: str = "PASSIVE") -> None:
         try:
             self.database.connect(reuse_if_open=True)
-            _busy, wal_pages, copied = self.database.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _busy, wal_pages, copied = self.database.execute_sql(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except peewee.PeeweeException as exc:  # the thread lives on; the fallback covers meanwhile
             log.warning("WAL checkpoint failed: %s", type(exc).__name__)
             self.database.close()

@@ -54,6 +54,10 @@ def test_serve_prints_the_urls_and_demo_accounts_and_answers(tmp_path):
     assert f"{base}/healthz" in output and f"{base}/openapi.json" in output
     assert "demo-citizen" in output
     assert "110101199003070011" not in output and token not in output
+    # SIGTERM (a service manager's stop) ends it in order: the last checkpoint leaves the WAL empty.
+    assert process.returncode == 0 and "已停止" in output
+    wal = tmp_path / "data" / "healthcode.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_production_refuses_development_keys(tmp_path):
