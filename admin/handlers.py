@@ -27,10 +27,10 @@ from services.forms import clean_form
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION_COOKIE = "admin_session"
+CAPTCHA_COOKIE = "admin_captcha"
 # The pages' words where the API's would not do (handlers/failures.py); a 403 that is not an
 # ApiError is Tornado's XSRF refusal.
 _PAGE_WORDS = {403: "请求已失效，请刷新页面后重试", 404: "页面不存在"}
-CAPTCHA_COOKIE = "admin_captcha"
 
 
 # --- the side menu --------------------------------------------------------------------------------
