@@ -30,9 +30,9 @@ from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
+from models.transactions import run_transaction
 from services import (auth, colour, colour_rules, entry_writer, family, identity, places, profile, residents,
                       risk_inputs)
-from services.entry_writer import write_transaction
 from services.errors import ApiError
 from services.forms import clean_form
 from services.investigations.records import record_checkpoint_scan
@@ -301,9 +301,12 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
 
 def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> RawJson:
     """A scan that writes more than its entry, all in one transaction on this thread: profile,
-    proxy identity, compound binding, travel, fever."""
+    proxy identity, compound binding, travel, fever. Run again if MariaDB rolled it back as a
+    deadlock's victim (models/transactions.py): a fever's recompute locks the person's colour,
+    which the hourly recompute may hold."""
     place, kind, flow, temperature = begun.place, begun.kind, begun.flow, begun.temperature
-    with write_transaction():
+
+    def write() -> RawJson:
         person, source = _who(account, body)
         form = _form(person, flow, body)
         if flow.binds_compound:
@@ -320,7 +323,9 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
         if normal is not None:
             TemperatureRecord.insert(normal).execute()
         EntryRecord.insert(entry).execute()
-    return RawJson(entry["verdict"])
+        return RawJson(entry["verdict"])
+
+    return run_transaction(write)
 
 
 async def scan(bearer: str, body: dict, config) -> RawJson:

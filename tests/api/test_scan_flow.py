@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import logging
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ from models.risk_inputs import TemperatureRecord, TravelRecord
 from services import demo, places, risk_inputs
 from services.timefmt import china_today
 from tests.conftest import MYSQL_TEST_URL, ApiClient, _mysql_admin, assert_error, make_id_number, row_counts
+from tests.deadlocks import deadlocked
 
 ID = "110101199003070011"
 PROFILE = {"name": "王小明", "id_number": ID, "phone": "13800000000", "address": "经八路5号院3号楼",
@@ -150,6 +152,25 @@ def test_fever_is_red_and_refused(citizen, world):
     assert verdict["colour"] == "red" and verdict["admit"] is False and verdict["admit_label"] == "禁止通行"
     assert "体温异常（≥37.3℃）" in verdict["reasons"]
     assert EntryRecord.get().admitted is False
+
+
+def test_a_fever_scan_chosen_as_a_deadlocks_victim_is_run_again_and_answered(citizen, world, backend, caplog):
+    """The fever's recompute waits for the person's colour while another transaction (as the
+    hourly recompute may) holds it and then wants the fever's row: MariaDB rolls the scan back,
+    and the scan runs again in a new transaction instead of answering 503."""
+    if backend[0] != "mysql":
+        pytest.skip("SQLite has one writer at a time: no deadlocks")
+    caplog.set_level(logging.WARNING, "healthcode.transactions")
+    assert scan(citizen, world["home"], profile=PROFILE).status_code == 200
+    other = deadlocked(backend, me().id_number_bidx)
+    response = scan(citizen, world["home"], temperature=38.5, request_id="fever-in-a-deadlock")
+    other.join(10)
+    assert other.error is None, other.error
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["colour"] == "red"
+    assert "deadlock victim, transaction run again" in caplog.text
+    assert EntryRecord.select().where(EntryRecord.request_id == "fever-in-a-deadlock").count() == 1
+    assert [float(t.value) for t in TemperatureRecord.select()] == [38.5]
 
 
 def test_checkpoint_asks_every_time_and_a_key_region_flashes(citizen, world):
