@@ -243,12 +243,14 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
 
 
 def _reader_main() -> None:
-    """`python -m services.investigations.importer`: the helper process of a large import. Reads
-    its arguments (with DATA_KEY: it encrypts too) as one pickle on stdin, then writes the
-    batches to stdout as pickles, so the import thread writes one batch while this reads the next."""
+    """`python -m services.investigations.importer FD`: the helper process of a large import.
+    Reads its arguments (with DATA_KEY: it encrypts too) as one pickle on stdin, then writes the
+    batches as pickles to the pipe FD, so the import thread writes one batch while this reads the
+    next. Not to stdout: whatever else writes there (a library's print, a sitecustomize) would
+    end up inside the stream of pickles."""
     from services import pii
 
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, pipe = sys.stdin.buffer, os.fdopen(int(sys.argv[1]), "wb")
     args = pickle.load(stdin)
     pii.configure(pii.DataCipher.from_setting(args["data_key"]))
     literals = SqlLiterals(args["no_backslash_escapes"]) if args["literals"] else None
@@ -261,8 +263,8 @@ def _reader_main() -> None:
     def send() -> None:
         try:
             while (data := pending.get()) is not None:
-                stdout.write(data)
-                stdout.flush()
+                pipe.write(data)
+                pipe.flush()
         except OSError:
             os._exit(1)  # the import process is gone: nobody will read the rest
 
@@ -299,37 +301,42 @@ def _batches_from_process(path, info, columns, builder: RowBuilder, max_rows: in
                           literals: SqlLiterals | None = None):
     """`_batches`, computed by a helper process (a second core does the CPU half of the import).
     A fresh interpreter, not multiprocessing: nothing of the server is imported or forked there."""
-    process = subprocess.Popen([sys.executable, "-m", "services.investigations.importer"], cwd=_ROOT,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    try:
-        pickle.dump({"data_key": data_key, "path": path, "info": info, "columns": columns,
-                     "source": builder.source.code, "category": builder.category, "job_id": builder.job_id,
-                     "admin_id": builder.admin_id, "max_rows": max_rows, "literals": literals is not None,
-                     "no_backslash_escapes": bool(literals and literals.no_backslash_escapes)}, process.stdin)
-        process.stdin.close()
-        while True:
-            try:
-                kind, payload = pickle.load(process.stdout)
-            except (EOFError, pickle.UnpicklingError):
-                raise RuntimeError("import reader process ended unexpectedly") from None
-            if kind == "batch":
-                yield payload
-            elif kind == "done":
-                READER_PEAK_KB[builder.job_id] = payload or 0
-                while len(READER_PEAK_KB) > 100:
-                    READER_PEAK_KB.pop(next(iter(READER_PEAK_KB)))
-                return
-            elif kind == "row_limit":
-                raise _RowLimit()
-            elif kind == "refused":
-                raise ApiError("not_xlsx", payload, 400, "file")
-            else:
-                raise RuntimeError(f"import reader process failed: {payload}")
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.stdout.close()
-        process.wait(10)
+    receiving, sending = os.pipe()
+    with os.fdopen(receiving, "rb") as batches:
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "services.investigations.importer", str(sending)],
+                                       cwd=_ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                       pass_fds=(sending,))
+        finally:
+            os.close(sending)  # the helper has its own: the pipe ends when the helper does
+        try:
+            pickle.dump({"data_key": data_key, "path": path, "info": info, "columns": columns,
+                         "source": builder.source.code, "category": builder.category, "job_id": builder.job_id,
+                         "admin_id": builder.admin_id, "max_rows": max_rows, "literals": literals is not None,
+                         "no_backslash_escapes": bool(literals and literals.no_backslash_escapes)}, process.stdin)
+            process.stdin.close()
+            while True:
+                try:
+                    kind, payload = pickle.load(batches)
+                except (EOFError, pickle.UnpicklingError):
+                    raise RuntimeError("import reader process ended unexpectedly") from None
+                if kind == "batch":
+                    yield payload
+                elif kind == "done":
+                    READER_PEAK_KB[builder.job_id] = payload or 0
+                    while len(READER_PEAK_KB) > 100:
+                        READER_PEAK_KB.pop(next(iter(READER_PEAK_KB)))
+                    return
+                elif kind == "row_limit":
+                    raise _RowLimit()
+                elif kind == "refused":
+                    raise ApiError("not_xlsx", payload, 400, "file")
+                else:
+                    raise RuntimeError(f"import reader process failed: {payload}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
 
 
 def _mysql_literals() -> SqlLiterals | None:

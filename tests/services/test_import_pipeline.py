@@ -246,6 +246,18 @@ def test_the_helper_process_path_gives_the_same_result(city, tmp_path):
     assert job.status == "failed" and TaskRecord.select().count() == 36
 
 
+def test_the_helper_process_delivers_its_batches_whatever_else_writes_to_its_stdout(city, tmp_path, monkeypatch):
+    """The batches come on a pipe of their own: output of the helper's interpreter (here a
+    sitecustomize that prints as it starts, as a chatty library might) cannot spoil them."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text("print('hello from sitecustomize')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    chosen = importer.Settings(xlsx.Limits(), (), TestConfig().data_key, True)
+    job = do_import(city, tmp_path, files.telecom_xlsx(30, bad_every=10), settings=chosen)
+    assert (job.status, job.good, job.bad, job.inserted) == ("done", 27, 3, 27)
+    assert importer.READER_PEAK_KB[job.id] > 0  # it was the helper's work
+
+
 def test_an_import_stopped_early_ends_its_helper_process(city, tmp_path, monkeypatch):
     """The helper reads ahead of the import thread (a few batches, not the file): when the import
     stops part-way, the helper is ended, and what was written is undone."""
