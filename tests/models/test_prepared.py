@@ -5,7 +5,6 @@ import datetime as dt
 import decimal
 
 import peewee
-import pytest
 
 from models import db as database
 from models import mysql_loop

@@ -4,7 +4,6 @@ dispatch, person matching, the helper-process path, and the checkpoint-scan hook
 
 from __future__ import annotations
 
-import datetime
 import io
 import zipfile
 
