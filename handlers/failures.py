@@ -33,17 +33,14 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
     that did not come as an ApiError (whose message is always its own)."""
     exc = exc_info[1] if exc_info else None
     if isinstance(exc, ApiError):
-        error = exc
+        handler.set_status(exc.status)
+        return exc
+    if status_code in HTTP_ERRORS:  # Tornado's refusals (an HTTPError arrives with its own status)
+        code, message, status = *HTTP_ERRORS[status_code], status_code
+    elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+        code, message, status = "service_unavailable", "服务暂时不可用，请稍后重试", 503
+        handler.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
     else:
-        if isinstance(exc, tornado.web.HTTPError) and exc.status_code in HTTP_ERRORS:
-            code, message, status = *HTTP_ERRORS[exc.status_code], exc.status_code
-        elif status_code in HTTP_ERRORS:
-            code, message, status = *HTTP_ERRORS[status_code], status_code
-        elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
-            code, message, status = "service_unavailable", "服务暂时不可用，请稍后重试", 503
-            handler.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
-        else:
-            code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
-        error = ApiError(code, (words or {}).get(status, message), status)
-    handler.set_status(error.status)
-    return error
+        code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
+    handler.set_status(status)
+    return ApiError(code, (words or {}).get(status, message), status)
