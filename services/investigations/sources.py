@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services import admin_auth
+from services import admin_auth, health_authority  # noqa: F401  (registers the health roles)
 
 # --- roles of this area (city / district / street / community / compound are the level roles) ----
 HUB_ROLES = {"hub_airport": ("机场专班", "plane"), "hub_hsr": ("高铁站专班", "hsr"),
