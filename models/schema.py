@@ -21,6 +21,7 @@ from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
+from models.approvals import ApprovalRequest
 from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
@@ -60,11 +61,13 @@ FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, Oper
 MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
+APPROVAL_MODELS = [ApprovalRequest]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
-                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS]
+                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
+                                 *APPROVAL_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -249,6 +252,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
+    Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
 ]
 
 
