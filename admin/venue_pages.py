@@ -134,7 +134,7 @@ def _stats_link(admin, types) -> str | None:
     return None
 
 
-@menu(order=10)
+@menu(group="统计", order=10)
 def nav_links(admin) -> list[tuple[str, str]]:
     """This area's pages for the side menu: the dashboard, for the roles that may open it (the
     statistics and list pages are resources, already in the menu)."""

@@ -25,6 +25,7 @@ def _who(admin: AdminUser | None) -> str:
 @site.register
 class ApprovalAdmin(Resource):
     name, label, model = "approvals", "待审批", ApprovalRequest
+    menu_group = "账号与系统"
     list_display = ("kind", "summary", "proposed_by", "proposed_at", "status")
     list_filter = ("status",)
     actions = (approve, reject)

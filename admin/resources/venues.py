@@ -172,6 +172,8 @@ class VenueResource(Resource):
 class VenueStatsAdmin(VenueResource):
     """<类型>扫码统计: a row per place with its figures, the hourly summary, the search's sums."""
 
+    menu_group = "统计"
+
     def __init__(self) -> None:
         super().__init__()
         kind = self.kind
@@ -231,6 +233,8 @@ class VenueStatsAdmin(VenueResource):
 class VenuePlaceAdmin(VenueResource):
     """<类型>列表管理: the activated places of the type, their details and 编辑."""
 
+    menu_group = "场所与场所码"
+
     def __init__(self) -> None:
         super().__init__()
         kind = self.kind
@@ -259,6 +263,7 @@ class VenueEntryAdmin(Resource):
 
     kind: PlaceType = None
     model = EntryRecord
+    menu_group = "居民与出入"
 
     def __init__(self) -> None:
         kind = self.kind
