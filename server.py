@@ -40,7 +40,7 @@ from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
 from models import db as database
 from models import schema, sqlite_checkpoints
-from services import colour_rules, logsafe, pii, sms
+from services import colour_rules, divisions, logsafe, pii, sms
 
 log = logging.getLogger("healthcode.server")
 
@@ -115,6 +115,7 @@ def init_db(config: Config, demo: bool = False) -> dict:
     """Create or migrate the schema, and load the demo data when asked."""
     applied = schema.migrate()
     colour_rules.install_defaults()
+    divisions.install()
     result = {"applied": applied, "version": schema.current_version()}
     if demo:
         from services import demo as demo_data

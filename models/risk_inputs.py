@@ -12,6 +12,7 @@ from __future__ import annotations
 import peewee
 
 from models.accounts import Account
+from models.admin import AdminUser
 from models.db import BaseModel
 from models.fields import EncryptedTextField, utcnow
 from models.people import Person
@@ -101,15 +102,20 @@ class ReleaseNotice(SubjectFact):
 
 
 class RiskArea(BaseModel):
-    """A medium- or high-risk area, or a key region (e.g. Hubei), at province, city or district
-    level. `prefix` is the part of a 6-digit code that the level covers (2, 4 or 6 digits), so a
-    travel origin matches with one indexed comparison."""
+    """A medium- or high-risk area, or a key region (e.g. Hubei), at province, city, district or
+    street level. `prefix` is the part of the code that the area covers (2, 4 or 6 digits, a
+    street's 9), so a travel origin matches with one indexed comparison. An ended area keeps its
+    row: `effective_until` is its last day, `ended_by` / `ended_at` who ended it and when."""
 
-    code = peewee.CharField(max_length=6)
+    code = peewee.CharField(max_length=12)
     name = peewee.CharField(max_length=64)
-    area_level = peewee.CharField(max_length=16)  # province | city | district
-    prefix = peewee.CharField(max_length=6, index=True)
+    area_level = peewee.CharField(max_length=16)  # province | city | district | street
+    prefix = peewee.CharField(max_length=12, index=True)
     risk = peewee.CharField(max_length=8)  # medium | high | key
     effective_from = peewee.DateField()
     effective_until = peewee.DateField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL")  # the region it was picked as
+    created_by = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")
+    ended_by = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")
+    ended_at = peewee.DateTimeField(null=True)

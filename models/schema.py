@@ -33,6 +33,7 @@ from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
+from models.rule_versions import ColourRuleVersion, ColourSetting
 from models.statistics import STATISTICS_MODELS
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
                                 RiskArea, TemperatureRecord, TravelRecord)
@@ -62,12 +63,13 @@ MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
 APPROVAL_MODELS = [ApprovalRequest]
+RULE_ADMIN_MODELS = [ColourRuleVersion, ColourSetting]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
-                                 *APPROVAL_MODELS]
+                                 *APPROVAL_MODELS, *RULE_ADMIN_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -169,6 +171,20 @@ def _v11_import_heartbeat(migrator: SchemaMigrator) -> None:
     ImportJob.update(heartbeat_at=last_known).where(ImportJob.heartbeat_at.is_null()).execute()
 
 
+def _v23_risk_areas_and_rules(migrator: SchemaMigrator) -> None:
+    """Risk areas picked from the region tree (down to a street: 9-digit codes), who listed and
+    ended each; the versions of each colour rule; colour settings kept in the database."""
+    create_tables(RULE_ADMIN_MODELS)
+    if is_mysql():  # SQLite does not hold a text column to its declared length
+        run_operations(migrator.alter_column_type("risk_area", "code", peewee.CharField(max_length=12)),
+                       migrator.alter_column_type("risk_area", "prefix", peewee.CharField(max_length=12)))
+    add_columns(migrator, "risk_area", {
+        "region_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL"),
+        "created_by_id": peewee.ForeignKeyField(AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL"),
+        "ended_by_id": peewee.ForeignKeyField(AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL"),
+        "ended_at": peewee.DateTimeField(null=True)})
+
+
 INITIAL_VERSION = 1
 def _v12_person_compound_index(migrator: SchemaMigrator) -> None:
     """person(compound_id, id_number_bidx): the "own compound has a case" rule joins cases to the
@@ -253,6 +269,7 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
+    Migration(23, "risk areas by region, rule versions and colour settings", _v23_risk_areas_and_rules),
 ]
 
 

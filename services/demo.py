@@ -9,7 +9,7 @@ from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
 from models.risk_inputs import RiskArea, TravelRecord
-from services import admin_auth, auth, grids, identity, place_admin, places, profile, risk_inputs
+from services import admin_auth, auth, divisions, grids, identity, place_admin, places, profile, risk_inputs
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -129,13 +129,15 @@ def _account(openid: str):
 def load() -> dict:
     """Load the demo regions, risk areas, places and accounts; return what the banner shows."""
     regions = load_tree(ZHENGZHOU)
+    divisions.install()  # the country's provinces, cities and districts, for the risk areas
     if not RiskArea.select().exists():
         for area in DEMO_RISK_AREAS:
             area = dict(area)
             days_ago = area.pop("days_ago", None)
             if days_ago is not None:
                 area["effective_from"] = china_today() - dt.timedelta(days=days_ago)
-            risk_inputs.set_risk_area(**area)
+            region = Region.get(Region.code == area["code"])
+            risk_inputs.set_risk_area(**area, region=region, prefix=divisions.area_prefix(region))
     accounts = {openid: _account(openid) for openid in DEMO_ACCOUNTS}
     returnee = profile.self_person(accounts["demo-returnee"])
     if not TravelRecord.select().where(TravelRecord.person == returnee).exists():

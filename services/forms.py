@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from services import identity, regions
 from services.errors import ApiError
-from services.risk_inputs import check_region_code, past_date
+from services.risk_inputs import any_date, check_region_code, past_date
 
 PLATE_RE = re.compile(r"[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}")
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
@@ -21,7 +21,8 @@ class FormField:
 
     name: str
     label: str
-    kind: str = "text"  # text | phone | plate | credit_code | date | bool | choice | region_code | region
+    kind: str = "text"  # text | phone | plate | credit_code | date | day | bool | choice | region_code | region
+    # date: a past day (YYYY-MM-DD); day: any day, past or future (e.g. when a listing starts)
     required: bool = True
     choices: dict = field(default_factory=dict)
     max_len: int = 64
@@ -64,6 +65,8 @@ class FormField:
             raise ApiError("invalid_field", f"{self.label}应为18位统一社会信用代码", 400, path)
         if self.kind == "date":
             return past_date(value, path).isoformat()
+        if self.kind == "day":
+            return any_date(value, path).isoformat()
         if self.kind == "region_code":
             return check_region_code(value, path)
         if self.kind == "choice" and value not in self.choices:

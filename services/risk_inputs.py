@@ -18,13 +18,13 @@ from models.people import Person
 from models.regions import Region
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
                                 RiskArea, TemperatureRecord, TravelRecord)
-from services import colour, identity
+from services import audit, colour, identity
 from services.colour_rules import CASE_KINDS, ISOLATION_STATUSES, RISK_LEVELS
 from services.errors import ApiError
 from services.timefmt import CHINA_OFFSET, china_today
 
 TEMPERATURE_MIN, TEMPERATURE_MAX = Decimal("34.0"), Decimal("43.0")
-AREA_PREFIX_LENGTH = {"province": 2, "city": 4, "district": 6}
+AREA_PREFIX_LENGTH = {"province": 2, "city": 4, "district": 6, "street": 9}
 TRANSPORTS = {"plane": "飞机", "train": "火车", "high_speed_rail": "高铁", "bus": "长途汽车", "car": "自驾",
               "ship": "轮船", "other": "其他"}
 
@@ -279,47 +279,60 @@ def _travellers_from(prefix: str) -> list[str]:
 
 
 def set_risk_area(*, code: str, name: str, area_level: str, risk: str, effective_from=None,
-                  effective_until=None) -> RiskArea:
-    """List a medium / high-risk area or a key region and recompute the people who came from it."""
-    check_region_code(code, "code")
+                  effective_until=None, prefix: str | None = None, region: Region | None = None,
+                  admin=None) -> RiskArea:
+    """List a medium / high-risk area or a key region and recompute the people who came from it.
+    `prefix`: the codes the area covers when they are not its level's digits of `code` (a
+    municipality's one city covers the whole municipality); `region`: the region it was picked
+    as; `admin`: the back-office account listing it (audited)."""
     _choice(area_level, AREA_PREFIX_LENGTH, "area_level", "地区级别")
+    if not isinstance(code, str) or not re.fullmatch(r"\d{%d}" % max(6, AREA_PREFIX_LENGTH[area_level]), code):
+        raise ApiError("invalid_region_code", "地区代码无效", 400, "code")
     _choice(risk, RISK_LEVELS, "risk", "风险等级")
     if not (name or "").strip():
         raise ApiError("missing_field", "请填写地区名称", 400, "name")
-    start = _as_date(effective_from or china_today(), "effective_from")
-    until = _as_date(effective_until, "effective_until") if effective_until else None
+    start = any_date(effective_from or china_today(), "effective_from")
+    until = any_date(effective_until, "effective_until") if effective_until else None
     if until and until < start:
         raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
-    prefix = code[:AREA_PREFIX_LENGTH[area_level]]
+    prefix = prefix or code[:AREA_PREFIX_LENGTH[area_level]]
 
     def write():
         area = RiskArea.create(code=code, name=name.strip(), area_level=area_level, prefix=prefix, risk=risk,
-                               effective_from=start, effective_until=until)
+                               effective_from=start, effective_until=until, region=region, created_by=admin)
+        if admin is not None:
+            audit.record(None, admin.role, "risk_area_listed", area, admin_actor=admin, name=area.name, risk=risk,
+                         effective_from=start, effective_until=until)
         colour.recompute(_travellers_from(prefix), why=f"risk_area_{risk}")
         return area
 
     return run_transaction(write)
 
 
-def end_risk_area(area_id: int, until=None) -> RiskArea:
-    """End a risk area's listing (the last day it counts) and recompute its travellers."""
+def end_risk_area(area_id: int, until=None, admin=None, reason: str | None = None) -> RiskArea:
+    """End a risk area's listing (the last day it counts) and recompute its travellers; the row
+    stays, as the history of the listing. `admin`: who ends it (audited with `reason`)."""
     area = RiskArea.get_or_none(RiskArea.id == area_id)
     if area is None:
         raise ApiError("risk_area_not_found", "风险地区不存在", 404)
-    last = _as_date(until or china_today(), "effective_until")
+    last = any_date(until or china_today(), "effective_until")
     if last < area.effective_from:
         raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
 
     def write():
-        RiskArea.update(effective_until=last).where(RiskArea.id == area_id).execute()
+        RiskArea.update(effective_until=last, ended_by=admin, ended_at=utcnow()).where(
+            RiskArea.id == area_id).execute()
+        if admin is not None:
+            audit.record(None, admin.role, "risk_area_ended", area, admin_actor=admin, name=area.name,
+                         effective_until=last, reason=reason)
         colour.recompute(_travellers_from(area.prefix), why="risk_area_ended")
 
     run_transaction(write)
     return RiskArea.get_by_id(area_id)
 
 
-def _as_date(value, field: str) -> dt.date:
-    # Risk areas may be declared ahead of time, so future dates are allowed here.
+def any_date(value, field: str) -> dt.date:
+    """A date (or "YYYY-MM-DD"), past or future: risk areas may be declared ahead of time."""
     if isinstance(value, dt.date):
         return value
     try:

@@ -6,3 +6,4 @@ from admin.resources import venues  # noqa: F401,E402  (the venue-type pages, is
 from admin.resources import investigations  # noqa: F401,E402,I001
 from admin.resources import approvals  # noqa: F401,E402,I001
 from admin.resources import sms_outbox  # noqa: F401,E402  (development only)
+from admin.resources import risk_areas  # noqa: F401,E402,I001

@@ -3,11 +3,11 @@ organisation to approve or reject (`services/approvals.py`)."""
 
 from __future__ import annotations
 
-from admin.resources.common import time_column
+from admin.resources.common import log_section, time_column
 from admin.site import Action, Column, Filter, Resource, site
 from models.admin import AdminUser
 from models.approvals import ApprovalRequest
-from services import admin_auth, approvals, audit
+from services import admin_auth, approvals
 from services.forms import FormField
 
 approve = Action("approve", "批准", lambda ctx, row, data: approvals.approve(ctx.admin, row.id, data.get("remark")),
@@ -60,5 +60,4 @@ class ApprovalAdmin(Resource):
         return row.region
 
     def detail_sections(self, ctx, row):
-        log = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{entry['action']}") for entry in audit.about(row)]
-        return [("操作日志", log or [("", "无")])]
+        return [log_section(row)]

@@ -7,7 +7,7 @@ import re
 
 from admin.site import Column, Search
 from models.fields import blind_index
-from services import identity
+from services import audit, identity
 from services.errors import ApiError
 from services.timefmt import china_day_start, local_iso
 
@@ -53,3 +53,9 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ApiError("invalid_date", "日期应为 YYYY-MM-DD 格式", 400) from None
+
+
+def log_section(row) -> tuple[str, list]:
+    """A detail page's 操作日志: the audit lines about `row`, newest first."""
+    lines = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{entry['action']}") for entry in audit.about(row)]
+    return "操作日志", lines or [("", "无")]
