@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
-from services import enterprise, place_code_images
+from services import colour_scheme, enterprise, place_code_images
 
 ADMIN = (enterprise.ADMIN_ROLE,)
 PAGE = {"page": Int("页码", minimum=1, required=False),
@@ -125,13 +125,13 @@ class DailyReportsHandler(ApiHandler):
     @operation("submitDailyReport", "提交每日登记（当日再次提交将替换此前的上报）", body=DAILY_REPORT, response=REPORT_VIEW,
                status=201, errors=(403, 409))
     def post(self, body):
-        return enterprise.submit_daily_report(self.current_account, body, self.config.colour_scheme)
+        return enterprise.submit_daily_report(self.current_account, body, colour_scheme.current(self.config))
 
 
 class MyColourHandler(ApiHandler):
     @operation("getMyColour", "我的颜值：颜色、原因、当前时间和脱敏身份证号", response=MY_COLOUR)
     def get(self):
-        return enterprise.my_colour(self.current_account, self.config.colour_scheme)
+        return enterprise.my_colour(self.current_account, colour_scheme.current(self.config))
 
 
 class StaffHandler(ApiHandler):
@@ -142,7 +142,7 @@ class StaffHandler(ApiHandler):
     def get(self, enterprise_id, query):
         return enterprise.staff_status(self.current_account, enterprise_id, category=query.get("category", "all"),
                                        name=query.get("name"), page=query.get("page"), per_page=query.get("per_page"),
-                                       scheme=self.config.colour_scheme)
+                                       scheme=colour_scheme.current(self.config))
 
 
 class MemberHandler(ApiHandler):

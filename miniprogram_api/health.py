@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
-from services import colour, declarations, family, health_codes, identity, nearby, profile
+from services import colour, colour_scheme, declarations, family, health_codes, identity, nearby, profile
 from services.paging import paginate
 from services.risk_inputs import TRANSPORTS
 from services.timefmt import local_iso
@@ -88,7 +88,7 @@ class MyHealthCodeHandler(ApiHandler):
     def get(self, query):
         person = (family.member_of(self.current_account, query["member_id"]) if query.get("member_id") is not None
                   else profile.require_self_person(self.current_account))
-        result = colour.verdict(person.subject).as_dict(self.config.colour_scheme)
+        result = colour.verdict(person.subject).as_dict(colour_scheme.current(self.config))
         result.update(name=identity.mask_name(person.name), id_number=identity.mask_id_number(person.id_number),
                       code=health_codes.dynamic_code(person, self.config))
         return result
@@ -99,9 +99,10 @@ class MyColourHistoryHandler(ApiHandler):
     def get(self):
         person = profile.require_self_person(self.current_account)
         items = colour.history(person.subject)
+        scheme = colour_scheme.current(self.config)
         for item in items:
-            item["from"] = colour.display_colour(item["from"], self.config.colour_scheme)
-            item["to"] = colour.display_colour(item["to"], self.config.colour_scheme)
+            item["from"] = colour.display_colour(item["from"], scheme)
+            item["to"] = colour.display_colour(item["to"], scheme)
         return {"items": items}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Int, List, Num, Schema, Str
-from services import colour, declarations, health_codes, identity, place_admin
+from services import colour, colour_scheme, declarations, health_codes, identity, place_admin
 
 VERIFY = Schema("VerifyHealthCodeRequest", {"payload": Str("扫描到的健康码内容（动态码、纸质码或截图中的码）", max_len=2048)})
 VERIFIED = Schema("VerifiedHealthCode", {
@@ -94,7 +94,7 @@ class VerifyHealthCodeHandler(ApiHandler):
                response=VERIFIED, errors=(400, 403))
     def post(self, body):
         person, claims = health_codes.resolve(body["payload"], self.config)
-        verdict = colour.verdict(person.subject).as_dict(self.config.colour_scheme)
+        verdict = colour.verdict(person.subject).as_dict(colour_scheme.current(self.config))
         return {
             "code_kind": "paper" if claims["t"] == health_codes.KIND_PAPER else "dynamic",
             "issued_at": health_codes.issued_at_of(claims),

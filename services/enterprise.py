@@ -42,7 +42,7 @@ from models.db import db
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fields import utcnow
 from models.people import Person
-from services import audit, auth, colour, declarations, excel, identity, mail, profile, share_codes
+from services import audit, auth, colour, colour_scheme, declarations, excel, identity, mail, profile, share_codes
 from services.errors import ApiError
 from services.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from services.timefmt import CHINA, china_today, local_iso
@@ -461,7 +461,7 @@ async def export_staff(account: Account, enterprise_id, email, remark: str | Non
     today = china_today()
     _refresh_stale_colours(enterprise, today)
     counts = _counts(enterprise, today)
-    rows = list(_export_rows(enterprise, today, config.colour_scheme))
+    rows = list(_export_rows(enterprise, today, colour_scheme.current(config)))
     content = await run_blocking(functools.partial(excel.write_xlsx, EXPORT_HEADERS, rows, sheet_title="员工情况",
                                                    widths=EXPORT_WIDTHS))
     with db.atomic():

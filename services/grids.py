@@ -13,7 +13,7 @@ from models.fields import blind_index, utcnow
 from models.people import Person
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import audit, auth, colour, declarations, health_codes, identity, profile, share_codes
+from services import audit, auth, colour, colour_scheme, declarations, health_codes, identity, profile, share_codes
 from services.errors import ApiError
 from services.timefmt import china_day_start, local_iso
 
@@ -194,7 +194,7 @@ def collect(account: Account, body: dict, config) -> dict:
                                            declaration=declared["id"])
         audit.record(account, "grid_worker", "collect_info", collection, method=body["method"],
                      person_id=person.id)
-    verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
+    verdict = colour.verdict(person.subject).as_dict(colour_scheme.current(config))
     result = {"collection_id": collection.id, "person_id": person.id, "name": identity.mask_name(person.name),
               "id_number": identity.mask_id_number(person.id_number), "colour": verdict["colour"],
               "colour_label": verdict["colour_label"], "authorised": is_authorised(member),

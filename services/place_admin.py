@@ -12,7 +12,7 @@ from models.fields import utcnow
 from models.places import EntryRecord, Place
 from models.regions import Region
 from models.risk_inputs import TemperatureRecord
-from services import audit, auth, colour, health_codes, identity, places, profile, risk_inputs, share_codes
+from services import audit, auth, colour, colour_scheme, health_codes, identity, places, profile, risk_inputs, share_codes
 from services.errors import ApiError
 from services.place_types import place_type
 from services.risk_inputs import china_date
@@ -188,7 +188,7 @@ def record_temperature_check(account: Account, body: dict, config) -> dict:
         elif value is not None:
             TemperatureRecord.create(person=person, subject=person.subject, value=value, measured_at=now,
                                      event_date=china_date(now), source="inspector", recorded_by=account)
-        verdict = colour.verdict(person.subject).as_dict(config.colour_scheme)
+        verdict = colour.verdict(person.subject).as_dict(colour_scheme.current(config))
         kind = place_type(bound.place.place_type)
         admitted = verdict["colour"] in kind.admits
         answer = {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},

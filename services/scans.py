@@ -31,8 +31,8 @@ from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
 from models.transactions import run_transaction
-from services import (auth, colour, colour_rules, entry_writer, family, identity, places, profile, residents,
-                      risk_inputs)
+from services import (auth, colour, colour_rules, colour_scheme, entry_writer, family, identity, places, profile,
+                      residents, risk_inputs)
 from services.errors import ApiError
 from services.forms import clean_form
 from services.investigations.records import record_checkpoint_scan
@@ -281,7 +281,8 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
     `stored`: the person's HealthStatus row when it was read already (see colour.verdict)."""
     request_id, place, kind, flow, temperature = (begun.request_id, begun.place, begun.kind, begun.flow,
                                                   begun.temperature)
-    verdict = colour.verdict(person.subject, stored=stored, rules=begun.reads.rules).as_dict(config.colour_scheme)
+    verdict = colour.verdict(person.subject, stored=stored, rules=begun.reads.rules).as_dict(
+        colour_scheme.current(config))
     admitted = verdict["colour"] in kind.admits and verdict["colour"] != "unknown"
     answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
     form = form or {}

@@ -27,7 +27,7 @@ from config import TestConfig
 from models import db as database
 from models import schema
 from models.people import Person
-from services import colour_rules, identity, pii
+from services import colour_rules, colour_scheme, identity, pii
 from tests.fakes.server_thread import ServerThread, free_port
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
@@ -179,6 +179,7 @@ def db(backend):
     try:
         empty_tables()
     finally:
+        colour_scheme.forget()  # a scheme chosen by the test is gone with its rows
         database.db.close()
 
 
