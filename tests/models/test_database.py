@@ -184,7 +184,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+    later_tables = [*schema.RULE_ADMIN_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
@@ -203,8 +203,9 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "two-person approvals"]
-    assert schema.current_version() == 22
+                                "entry record indexes", "two-person approvals",
+                                "risk areas by region, rule versions and colour settings"]
+    assert schema.current_version() == 23
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -254,3 +255,30 @@ def test_version_14_entry_record_indexes_upgrade(db):
     schema._stamp(14)
     assert schema.migrate(UP_TO_15) == ["entry record indexes"]
     assert _entry_record_indexes() == indexes
+
+
+def test_version_22_risk_areas_upgrade(db):
+    """Migration 23 on a database as version 22 left it: the risk areas kept, their code wide
+    enough for a street, who listed and ended each; the rule versions and settings tables."""
+    from models.risk_inputs import RiskArea
+    from models.rule_versions import ColourRuleVersion, ColourSetting
+
+    database.db.drop_tables(schema.RULE_ADMIN_MODELS)
+    new_columns = ("region_id", "created_by_id", "ended_by_id", "ended_at")
+    if database.is_mysql():
+        run_ops(*[SchemaMigrator.from_database(database.db.obj).drop_column("risk_area", c) for c in new_columns])
+        database.db.execute_sql("ALTER TABLE risk_area MODIFY code VARCHAR(6) NOT NULL, "
+                                "MODIFY prefix VARCHAR(6) NOT NULL")
+    else:
+        for column in new_columns:
+            _sqlite_drop_fk_column("risk_area", column)
+    database.db.execute_sql("INSERT INTO risk_area (code, name, area_level, prefix, risk, effective_from, created_at) "
+                            "VALUES ('420000', '湖北省', 'province', '42', 'key', '2020-01-01', '2020-01-01 00:00:00')")
+    schema._stamp(22)
+    assert schema.migrate() == ["risk areas by region, rule versions and colour settings"]
+    assert set(new_columns) <= {c.name for c in database.db.get_columns("risk_area")}
+    assert RiskArea.get().name == "湖北省" and RiskArea.get().ended_at is None
+    RiskArea.create(code="410105001", name="经八路街道", area_level="street", prefix="410105001", risk="high",
+                    effective_from="2026-01-01")
+    assert ColourRuleVersion.table_exists() and ColourSetting.table_exists()
+    assert schema.migrate() == []
