@@ -196,7 +196,7 @@ def banner(config: Config, demo_info: dict | None) -> str:
             "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
             f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
-            f"13800000003 小区, 密码 {demo_info['admin_password']})",
+            f"13800000003 小区 / 13800000004 市级（审批赋码规则）, 密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)

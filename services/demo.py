@@ -103,6 +103,8 @@ DEMO_ADMINS = {
     "13800000001": ("郑州市管理员", "city", "410100"),
     "13800000002": ("金水区管理员", "district", "410105"),
     "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
+    # A second city account: rule changes wait for another account of the same organisation.
+    "13800000004": ("郑州市管理员（审批）", "city", "410100"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
 
