@@ -60,12 +60,12 @@ def rules() -> list[ColourRule]:
     return list(ColourRule.select().order_by(ColourRule.position, ColourRule.id))
 
 
-def describe_conditions(data: dict) -> str:
+def _describe_conditions(data: dict) -> str:
     """"体温 >= 37.3；..." for a rule's conditions (无 when it has none)."""
-    spec = INPUTS.get(data["input"])
+    fields = INPUTS[data["input"]].fields if data["input"] in INPUTS else {}
     parts = []
     for condition in data.get("conditions") or []:
-        label = spec.fields[condition["field"]].label if spec and condition["field"] in spec.fields else condition["field"]
+        label = fields[condition["field"]].label if condition["field"] in fields else condition["field"]
         parts.append(f"{label} {condition['op']} {json.dumps(condition['value'], ensure_ascii=False)}")
     return "；".join(parts) or "无"
 
@@ -76,7 +76,7 @@ def show(data: dict, name: str) -> str:
     if name == "window_days":
         return f"{value} 天" if value else "一直有效"
     if name == "conditions":
-        return describe_conditions(data)
+        return _describe_conditions(data)
     if name == "enabled":
         return "启用" if value else "停用"
     return value or ""

@@ -37,14 +37,15 @@ def open_page(browser, office, viewport):  # noqa: F811
     return context, page
 
 
-def log_in(page, office, key="compound"):  # noqa: F811
+def log_in(page, office, key="compound", ready="h1:has-text('小区居民管理')"):  # noqa: F811
+    """Sign in through the login page as one of the office's admins; wait for `ready`."""
     _, phone, password = office.admins[key]
     page.goto(office.base_url + "/admin/login")
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", password)
     page.fill("input[name=captcha]", "ABCD")
     page.click("button:has-text('登录')")
-    page.wait_for_selector("h1:has-text('小区居民管理')")
+    page.wait_for_selector(ready)
 
 
 def test_log_in_search_confirm_release_and_export(browser, office, pending):  # noqa: F811

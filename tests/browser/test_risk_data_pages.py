@@ -15,6 +15,7 @@ from services import admin_auth, risk_inputs
 from services.timefmt import china_today
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.conftest import guarded_page
+from tests.browser.test_admin_pages import log_in
 from tests.conftest import make_person
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
@@ -23,13 +24,7 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timez
 def _signed_in(browser, office, key):  # noqa: F811
     """A fresh browser context signed in as one of the office's admins."""
     context, page = guarded_page(browser, office.base_url, DESKTOP, failed_loads_ok=True)
-    _, phone, password = office.admins[key]
-    page.goto(office.base_url + "/admin/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", password)
-    page.fill("input[name=captcha]", "ABCD")
-    page.click("button:has-text('登录')")
-    page.wait_for_selector("nav.side")
+    log_in(page, office, key, ready="nav.side")
     return context, page
 
 
