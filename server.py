@@ -25,7 +25,7 @@ from admin import handlers as admin_handlers
 from admin import investigation_pages, venue_pages
 from config import Config
 from handlers import h5, routing
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, SignInPool
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
 from miniprogram_api import auth as auth_api
@@ -102,6 +102,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         serve_traceback=False,
         debug=False,
         # The back office signs in with cookies: its forms carry Tornado's XSRF token.
+        sign_in_pool=SignInPool(config.sign_in_workers, config.sign_in_queue),
         xsrf_cookies=True,
         # Like the session cookie: Secure in production (HTTPS only), never sent cross-site.
         xsrf_cookie_kwargs={"secure": config.secure_cookies, "samesite": "Lax"},

@@ -16,6 +16,7 @@ else becomes a 500 with no stack trace.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import json
@@ -104,6 +105,36 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
     return decorate
 
 
+class SignInPool:
+    """The threads that run sign-ins (their argon2 checks take ~100 ms of CPU each, and argon2
+    leaves the GIL while it works): a few of them, so that a burst of password guesses cannot
+    take the event loop or every core from the scans. A sign-in that finds `queue` others
+    already waiting is refused at once with 429."""
+
+    def __init__(self, workers: int, queue: int):
+        self.executor = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="sign-in")
+        self.limit = max(1, workers) + max(0, queue)
+        self.waiting = 0
+
+    async def run(self, work, *args):
+        """`work(*args)` on a sign-in thread, with a database connection of that thread's own."""
+        if self.waiting >= self.limit:
+            raise ApiError("sign_in_busy", "登录请求过多，请稍后再试", 429, retry_after=1)
+        self.waiting += 1
+        try:
+            return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, _with_connection, work, *args)
+        finally:
+            self.waiting -= 1
+
+
+def _with_connection(work, *args):
+    request_connections.opened()
+    try:
+        return work(*args)
+    finally:
+        request_connections.closed()
+
+
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 
@@ -150,6 +181,10 @@ class BaseHandler(tornado.web.RequestHandler):
         if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
             raise ApiError("invalid_json", f"JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）", 400)
         return data
+
+    async def sign_in(self, work, *args):
+        """Run a sign-in (password check and its records) in the application's SignInPool."""
+        return await self.application.settings["sign_in_pool"].run(work, *args)
 
     async def off_loop(self, work, *args):
         """Run CPU-heavy work with no database access (drawing images) on an executor thread."""

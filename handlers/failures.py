@@ -36,6 +36,8 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
         handler.set_header("Allow", ", ".join(allowed_methods(type(handler))))
     if isinstance(exc, ApiError):
         handler.set_status(exc.status)
+        if exc.retry_after is not None:
+            handler.set_header("Retry-After", str(exc.retry_after))
         return exc
     if status_code in HTTP_ERRORS:  # Tornado's refusals (an HTTPError arrives with its own status)
         code, message, status = *HTTP_ERRORS[status_code], status_code
