@@ -305,7 +305,9 @@ OVERSEAS = Source(
     dispatch="compound_or_address", address_columns=("district_name", "address"),
     workflow=Workflow(
         OVERSEAS_STATUSES,
-        {"pending": ("received", *_OUT), "received": ("arrived", "late", *_OUT), "arrived": _OUT,
+        # The hub acknowledges a new report (已接收) before anyone handles it: the nine outcomes
+        # come only after that, so the acknowledgement cannot be skipped (seed 002).
+        {"pending": ("received",), "received": ("arrived", "late", *_OUT), "arrived": _OUT,
          "late": ("arrived", *_OUT), **{c: tuple(o for o in _OUT if o != c) for c in _OUT}},
         frozenset(_OUT),
         {"central_isolation": ISOLATED, "home_isolation": ISOLATED, "arrived": Effect("abroad_arrival")},

@@ -26,6 +26,7 @@ from models.regions import Region
 from models.risk_inputs import IsolationRecord, TravelRecord
 from models.people import Person
 from services import admin_auth, colour
+from services.errors import ApiError
 from services.demo import ZHENGZHOU
 from services.investigations import importer, records, sources, workflow
 from services.regions import load_tree
@@ -248,8 +249,6 @@ def test_police_verification_confirms_isolation_and_keeps_history(inv):
 
 
 def test_workflow_service_refuses_what_the_workflow_lacks(inv):
-    from services.errors import ApiError
-
     admin = inv.sign_in("city").admin
     record = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="省人民医院")
     with pytest.raises(ApiError) as refused:
@@ -319,6 +318,37 @@ def test_overseas_reports_reach_the_district_and_the_hub_of_their_mode(inv):
     district.post(f"/admin/r/task_overseas/{record.id}/do/to_central_isolation", {"remark": "扫隔离点码"})
     assert IsolationRecord.get(IsolationRecord.subject == person.id_number_bidx).status == "confirmed"
     assert [h.to_status for h in workflow.history(record)] == ["received", "arrived", "central_isolation"]
+
+
+def _actions_on(page) -> list[str]:
+    return re.findall(r'/do/to_([a-z_0-9]+)">', page.text)
+
+
+def test_a_new_overseas_report_is_received_before_any_final_status(inv):
+    airport = inv.sign_in("airport")
+    record = _record(sources.OVERSEAS, "410105")
+    assert record.status == "pending"
+    assert _actions_on(airport.get(f"/admin/r/task_overseas/{record.id}")) == ["received"]
+    before = row_counts()
+    for final in sources.OVERSEAS_OUTCOMES:
+        refused = airport.post(f"/admin/r/task_overseas/{record.id}/do/to_{final}", {"remark": "跳过接收"})
+        assert refused.status_code == 409
+        assert page_error(refused) == (f"当前状态“待反馈”不能变更为“{sources.OVERSEAS_OUTCOMES[final]}”，"
+                                       "只能变更为“已接收”")
+    with pytest.raises(ApiError) as service:
+        workflow.transition(airport.admin, record, "left", "跳过接收")
+    assert (service.value.code, service.value.status, service.value.field) == ("invalid_transition", 409, "status")
+    assert row_counts() == before  # no status, no history line, no audit entry
+    assert TaskRecord.get_by_id(record.id).status == "pending"
+
+    assert airport.post(f"/admin/r/task_overseas/{record.id}/do/to_received", {"remark": "专班已接收"},
+                        allow_redirects=False).status_code == 302
+    offered = _actions_on(airport.get(f"/admin/r/task_overseas/{record.id}"))
+    assert offered == ["arrived", "late", *sources.OVERSEAS_OUTCOMES]
+    assert airport.post(f"/admin/r/task_overseas/{record.id}/do/to_left", {"remark": "转运外省"},
+                        allow_redirects=False).status_code == 302
+    assert [(h.from_status, h.to_status, h.remark) for h in workflow.history(record)] == [
+        ("pending", "received", "专班已接收"), ("received", "left", "转运外省")]
 
 
 def test_list_filters_by_keyword_status_time_and_category(inv):
