@@ -39,7 +39,9 @@ class TemplateColumn:
 
     key: str
     header: str
-    kind: str = "text"  # text | date | datetime | phone | id_number | document | transport | decimal
+    # text | date | datetime | phone | id_number | document | transport | decimal | district (a
+    # district of the uploader's city, by name: another name is a bad row, not an unassigned one)
+    kind: str = "text"
     required: bool = False
     personal: bool = False
     optional: bool = False
@@ -258,7 +260,7 @@ FEVER = Source(
         TemplateColumn("hospital", "就诊医院", required=True, list=True, max_len=64),
         TemplateColumn("temperature", "体温", "decimal", optional=True, max_len=8),
         TemplateColumn("address", "现住地址", personal=True, max_len=255),
-        TemplateColumn("district_name", "所属区县", optional=True, list=True, max_len=32),
+        TemplateColumn("district_name", "所属区县", "district", optional=True, list=True, max_len=32),
         TemplateColumn("street", "所属街道", optional=True, list=True, max_len=64, aliases=("街道办",)),
         TemplateColumn("community", "所属社区", optional=True, list=True, max_len=64),
         TemplateColumn("compound", "所属小区", optional=True, list=True, max_len=64),
@@ -272,7 +274,8 @@ FEVER = Source(
                        "unreachable": ("watching", "normal")},
                       frozenset({"watching", "normal", "unreachable"}), {},
                       {"done": ("已询问（全部）", "done"), "open": ("未询问", "open")}),
-    roles=(*LEVEL_ROLES, "fever_clinic"), import_roles=("city", "fever_clinic"), date_column="date")
+    # A district's own fever clinics send it their list: the district uploads it (seed 002).
+    roles=(*LEVEL_ROLES, "fever_clinic"), import_roles=("city", "district", "fever_clinic"), date_column="date")
 
 OVERSEAS_OUTCOMES = {"left": "离开", "picked_up": "各区县接走", "fever_hospital": "发热送医",
                      "central_isolation": "集中隔离", "not_back": "未回", "crew": "机组成员",

@@ -160,6 +160,8 @@ def test_uploads_need_the_xsrf_token_and_an_import_role(inv):
     district = inv.sign_in("jinshui")
     assert upload(district, files.telecom_xlsx(2)).status_code == 403
     assert district.get("/admin/imports/new?source=telecom").status_code == 403
+    assert district.get("/admin/imports/new?source=fever").status_code == 200  # its fever clinics' list
+    assert inv.sign_in("compound").get("/admin/imports/new?source=fever").status_code == 403
     assert TaskRecord.select().count() == 0
 
 
@@ -417,7 +419,8 @@ def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
     for _ in range(2):
         _record(sources.OVERSEAS, "410105")
     first = TaskRecord.select().join(Region, on=(TaskRecord.district == Region.id)).where(Region.code == "410102").first()
-    workflow.transition(city.admin, first, "left")
+    workflow.transition(city.admin, first, "received")
+    workflow.transition(city.admin, TaskRecord.get_by_id(first.id), "left")
     page = city.get("/admin/investigations/stats", params={"source": "overseas"})
     assert page.status_code == 200 and "境外排查完成率" in page.text
     total = re.findall(r'data-figure="(\w+)">([^<]+)<', page.text)
