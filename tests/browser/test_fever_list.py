@@ -14,19 +14,13 @@ import pytest
 
 from models.fields import blind_index
 from models.investigations import ImportJob, ImportRowError, TaskHistory, TaskRecord
-from services import admin_auth, risk_inputs
-from services.demo import ZHENGZHOU
+from services import risk_inputs
 from services.investigations import sources
-from services.regions import load_tree
 from services.timefmt import china_today
-from tests.admin.conftest import CAPTCHA
-from tests.browser.conftest import guarded_page
+from tests.browser.conftest import back_office, desktop_page, sign_in_admin
 from tests.fakes import xlsx_files as files
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
-           "accept_downloads": True}
-PHONE = "13810000002"
 VISIT = "2020-04-06"
 # name, ID number, district, days in isolation (None: not isolated), the risk level the list shows
 PEOPLE = (("甲高", files.id_number(1), "金水区", 9, "高"), ("乙中", files.id_number(2), "金水区", 3, "中"),
@@ -37,19 +31,13 @@ BAD = (("戊错", files.bad_id_number(5), "金水区"), ("己外", files.id_numb
 @pytest.fixture
 def office(make_server, sms):
     """The real server and the 金水区 district admin."""
-    server = make_server(captcha_fixed_answer=CAPTCHA)
-    load_tree(ZHENGZHOU)
-    server.admin, server.password = admin_auth.create_admin(None, phone=PHONE, name="金水区管理员", role="district",
-                                                            region_code="410105", send_sms=False)
-    return server
+    return back_office(make_server, phone="13810000002", name="金水区管理员", role="district", region_code="410105")
 
 
 @pytest.fixture
 def page(browser, office):
-    context, tab = guarded_page(browser, office.base_url, DESKTOP, failed_loads_ok=True)
-    yield tab
-    context.close()
-    assert not tab.problems, tab.problems
+    with desktop_page(browser, office.base_url) as tab:
+        yield tab
 
 
 def filled(template: bytes) -> bytes:
@@ -90,12 +78,7 @@ def test_a_district_admin_imports_the_fever_list_and_works_it(page, office):
         if days is not None:  # confirmed isolated by their compound (小区居民管理)
             risk_inputs.set_isolation(blind_index(id_number, "id_number"), "confirmed",
                                       since=today - dt.timedelta(days=days))
-    page.goto(office.base_url + "/admin/login")
-    page.fill("input[name=phone]", PHONE)
-    page.fill("input[name=password]", office.password)
-    page.fill("input[name=captcha]", CAPTCHA)
-    page.click("button:has-text('登录')")
-    page.wait_for_selector("nav.side")
+    sign_in_admin(page, office)
 
     # 导入名单: the fever list's template, filled, uploaded.
     page.click("nav.side a:has-text('导入名单')")
