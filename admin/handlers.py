@@ -419,7 +419,8 @@ class ActionHandler(ResourceHandler):
         row = resource.get_row(self.ctx, row_id)
         action = resource.action(action_name)
         if not action.allowed(row):
-            raise ApiError("action_not_allowed", f"当前状态不能{action.label}", 409)
+            raise action.refusal(row) if action.refusal else ApiError(
+                "action_not_allowed", f"当前状态不能{action.label}", 409)
         choices = action.choices(self.ctx, row) if action.choices else None
         return resource, row, action, choices
 
@@ -464,6 +465,6 @@ def routes(config) -> list:
         (rf"/admin/r/{resource}/{row}", DetailHandler),
         (rf"/admin/r/{resource}/{row}/edit", EditHandler),
         (rf"/admin/r/{resource}/{row}/delete", DeleteHandler),
-        (rf"/admin/r/{resource}/{row}/do/(?P<action_name>[a-z_]+)", ActionHandler),
+        (rf"/admin/r/{resource}/{row}/do/(?P<action_name>[a-z_0-9]+)", ActionHandler),
         (r"/admin/static/(.*)", tornado.web.StaticFileHandler, {"path": os.path.join(HERE, "static")}),
     ]

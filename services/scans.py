@@ -43,6 +43,7 @@ from services.timefmt import local_iso
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 FEVER = 37.3
+QUICK_TEMPERATURE_LABEL = "体温正常（快速打卡）"
 # Rules whose people the guard must notice at once: flashing red with a sound (C6).
 ALERT_RULES = {"key_region"}
 ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
@@ -170,8 +171,10 @@ def describe_code(token: str, account: Account) -> dict:
     compound = None
     if kind.category == "compound" and me is not None and me.compound_id:
         compound = {"is_this_compound": me.compound_id == place.region_id, "name": me.compound.name}
+    quick = ({"offered": True, "flow": kind.quick_flow().code} if kind.quick_checkin
+             else {"offered": False, "message": kind.quick_checkin_refusal})
     return {"status": "active", "place": places.place_view(place), "type": kind.describe(), "flows": flows,
-            "needs_profile": not profile.is_complete(me), "my_compound": compound,
+            "quick_checkin": quick, "needs_profile": not profile.is_complete(me), "my_compound": compound,
             "family": [family.member_view(p) for p in family.family_members(account)],
             "proxy_identities": [family.member_view(p) for p in family.proxy_identities(account)]}
 
@@ -240,7 +243,7 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
     """What needs no transaction: the caller's token, the request id (a retry answers its first
     answer at once), the place, its type and flow, the temperature. Returns the caller's account
     and the first answer or the scan's setting."""
-    request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
+    request_id, token, flow_code = body["request_id"], body["code"], body.get("flow")
     request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
     row = await _READS.read_values(auth.token_hash(bearer),
                                    token if isinstance(token, str) and len(token) <= 32 else None,
@@ -254,15 +257,21 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
         return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
     place = _active_place(token, reads)
     kind = place_type(place.place_type)
-    flow = kind.flow(flow_code)
+    quick = bool(body.get("quick_checkin"))
+    flow = kind.quick_flow(flow_code) if quick else kind.flow(flow_code)
     temperature = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
+    if quick and temperature is not None and temperature >= FEVER:
+        # C7 is for people found normal at the door; a fever is registered by the inspector (E1).
+        raise ApiError("fever_not_quick", "体温异常（≥37.3℃）不能使用体温正常快速打卡，请联系现场检测人员登记", 400,
+                       "temperature")
     return account, _Begun(request_id, place, kind, flow, temperature, reads)
 
 
 def _form(person: Person, flow, body: dict, scanned: bool | None = None) -> dict | None:
-    """The flow's form, checked, when this scan must fill it; None when it need not. `scanned`:
-    whether the person scanned with this flow before, when the caller knows."""
-    if not flow.form:
+    """The flow's form, checked, when this scan must fill it; None when it need not (a quick
+    check-in asks none, C7, though it may carry one). `scanned`: whether the person scanned with
+    this flow before, when the caller knows."""
+    if not flow.form or (body.get("quick_checkin") and not body.get("form")):
         return None
     if not (flow.ask_every_time or body.get("form")):
         if _has_scanned(person, flow.code) if scanned is None else scanned:
@@ -286,7 +295,10 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
     answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
     form = form or {}
     if body.get("quick_checkin"):
-        form = {**form, "quick_checkin": True}
+        # C7: 默认体温正常 - the entry says so even when no value was typed (as an inspector's
+        # "normal" does, services/place_admin.py).
+        form = {**form, "quick_checkin": True, "result": "normal"}
+        answer.update(quick_checkin=True, temperature_label=QUICK_TEMPERATURE_LABEL)
     entry = {"request_id": request_id, "place": place.id, "person": person.id, "account": account.id,
              "flow": flow.code, "source": source, "temperature": temperature, "colour": verdict["colour"],
              "admitted": admitted, "form": _JSON.encode(form), "verdict": _JSON.encode(answer), "created_at": now}

@@ -173,11 +173,14 @@ def test_export_is_masked_formula_safe_and_audited(as_admin):
 def test_entry_records_counts_search_manual_add_and_delete(as_admin):
     binding = add(JINGBA, 1, "王小明")
     place = Place.get(Place.region == binding.compound)
+    # A quick check-in (C7): no temperature typed, 默认体温正常.
     scanned = EntryRecord.create(request_id="scan-0000001", place=place, person=binding.person, flow="resident",
-                                 source="self", colour="green", admitted=True, verdict="{}")
+                                 source="self", colour="green", admitted=True, verdict="{}",
+                                 form='{"quick_checkin": true, "result": "normal"}')
     client = as_admin("compound")
     page = client.get("/admin/r/entries/")
     assert "今日进出人次" in page.text and ">1<" in page.text
+    assert '<td data-label="体温">体温正常（快速打卡）</td>' in page.text
     created = client.post("/admin/r/entries/new", {"name": "孙纸质", "id_number": make_id_number(5), "flow": "visitor",
                                                    "temperature": "36.6"}, allow_redirects=False)
     assert created.status_code == 302
