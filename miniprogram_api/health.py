@@ -126,10 +126,11 @@ class PaperCodeHandler(ApiHandler):
 
 
 class PaperCodeImageHandler(ApiHandler):
-    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏）", produces="image/png", errors=(404, 503))
+    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏；已作废或已过期的为 410）",
+               produces="image/png", errors=(404, 410, 503))
     async def get(self, code_id):
         person = profile.require_self_person(self.current_account)
-        code = health_codes.paper_code_of(person, code_id)
+        code = health_codes.printable_paper_code(person, code_id)
         payload = health_codes.paper_payload(code, self.config)
         return await self.off_loop(health_codes.paper_code_png, person, payload, code.issued_at)
 
