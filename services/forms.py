@@ -4,12 +4,14 @@ declare their forms with these."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
 from services import identity
 from services.errors import ApiError
 from services.risk_inputs import check_region_code, past_date
+from services.timefmt import china_today
 
 PLATE_RE = re.compile(r"[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}")
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
@@ -25,10 +27,13 @@ class FormField:
     required: bool = True
     choices: dict = field(default_factory=dict)
     max_len: int = 64
+    today: bool = False  # a date that must be the day of the answer, in China (a checkpoint's arrival)
 
     def describe(self) -> dict:
         """The field as clients render it."""
         spec = {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required}
+        if self.today:
+            spec["today"] = True
         if self.choices:
             spec["choices"] = [{"value": k, "label": v} for k, v in self.choices.items()]
         return spec
@@ -54,6 +59,11 @@ class FormField:
             raise ApiError("invalid_field", f"{self.label}格式不正确（如 豫A12345）", 400, path)
         if self.kind == "credit_code" and not CREDIT_CODE_RE.fullmatch(value.upper()):
             raise ApiError("invalid_field", f"{self.label}应为18位统一社会信用代码", 400, path)
+        if self.kind == "date" and self.today:
+            today = china_today()
+            if past_date(value, path, today=dt.date.max) != today:  # any other day, earlier or later
+                raise ApiError("not_today", f"{self.label}应为当天（{today.isoformat()}）", 400, path)
+            return today.isoformat()
         if self.kind == "date":
             return past_date(value, path).isoformat()
         if self.kind == "region_code":
