@@ -6,11 +6,13 @@ import io
 import openpyxl
 import pytest
 
+from models.people import Person
+from models.places import Place
 from models.regions import Region
-from services import admin_auth, residents
+from services import admin_auth, places, residents
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.conftest import TIMEOUT_MS
-from tests.conftest import make_id_number
+from tests.conftest import ApiClient, make_id_number
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN",
@@ -95,6 +97,41 @@ def test_the_pages_fit_a_phone(browser, office, pending, tmp_path):  # noqa: F81
         assert (tmp_path / "admin-phone.png").stat().st_size > 1000
         page.locator("table.list tbody tr").first.locator("a:has-text('详情')").click()
         assert page.evaluate("document.documentElement.scrollWidth") <= 391
+        assert not page.errors
+    finally:
+        context.close()
+
+
+def test_a_returnee_scanned_in_is_pending_cannot_be_released_early_and_is_confirmed(browser, office, tmp_path):  # noqa: F811
+    """A key-region returnee's compound scan (the demo's 李返乡, back from Hubei 3 days ago) puts them
+    to 待确认隔离; the release page warns and refuses; confirming works; editing keeps the phone."""
+    citizen = ApiClient(office.base_url)
+    citizen.dev_login("demo-returnee")
+    home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
+    response = citizen.call("scanPlace", {"code": places.current_code(home).token, "flow": "resident",
+                                          "request_id": "returnee-at-home-1"})
+    assert response.status_code == 200, response.text
+    context, page = open_page(browser, office, DESKTOP)
+    try:
+        log_in(page, office)
+        page.select_option("select[name=isolation_status]", "pending")
+        page.click("button:has-text('查询')")
+        rows = page.locator("table.list tbody tr")
+        assert rows.count() == 1 and "待确认隔离" in rows.first.inner_text()
+        rows.first.locator("a:has-text('详情')").click()
+        assert "扫码后判定待确认隔离（无需隔离 → 待确认隔离）" in page.inner_text("main")
+        page.click("a:has-text('解除隔离')")
+        assert page.inner_text("#warning").startswith("此人隔离期14天")
+        page.fill("input[name=reason]", "已提供健康证明")
+        page.check("input[name=certificate]")
+        page.click("button:has-text('确定')")
+        assert page.inner_text("#form-error").startswith("此人隔离期14天")
+        assert page.locator('.field-error[data-field="certificate"]').is_visible()
+        page.screenshot(path=str(tmp_path / "release-refused.png"), full_page=True)
+        page.click("a:has-text('取消')")
+        page.click("a:has-text('确认隔离')")
+        page.click("button:has-text('确定')")
+        page.wait_for_selector("text=已确认隔离")
         assert not page.errors
     finally:
         context.close()

@@ -203,8 +203,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes"]
-    assert schema.current_version() == 15
+                                "entry record indexes", "isolation start"]
+    assert schema.current_version() == 17
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -240,7 +240,7 @@ def test_version_14_entry_record_indexes_upgrade(db):
     schema._stamp(14)
     assert ("person_id", "flow") not in _entry_record_indexes() and ("place_id",) in _entry_record_indexes()
 
-    assert schema.migrate() == ["entry record indexes"]
+    assert schema.migrate() == ["entry record indexes", "isolation start"]
     indexes = _entry_record_indexes()
     assert ("person_id", "flow") in indexes
     assert ("place_id",) not in indexes and ("person_id",) not in indexes
@@ -248,5 +248,20 @@ def test_version_14_entry_record_indexes_upgrade(db):
     assert EntryRecord.get(EntryRecord.request_id == "req-before-15").person_id == person.id
 
     schema._stamp(14)
-    assert schema.migrate() == ["entry record indexes"]
+    assert schema.migrate() == ["entry record indexes", "isolation start"]
     assert _entry_record_indexes() == indexes
+
+
+def test_version_15_isolation_records_get_their_start_day(db):
+    """Migration 17 on a database as version 15 left it: isolation_record.started_on added (empty:
+    the detail page then counts from the status's own day), the rows kept; run again, no change."""
+    from models.risk_inputs import IsolationRecord
+
+    IsolationRecord.create(subject="s" * 32, status="confirmed", event_date="2026-01-02")
+    run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("isolation_record", "started_on"))
+    schema._stamp(15)
+    assert schema.migrate() == ["isolation start"]
+    record = IsolationRecord.get()
+    assert (record.status, str(record.event_date), record.started_on) == ("confirmed", "2026-01-02", None)
+    schema._stamp(15)
+    assert schema.migrate() == ["isolation start"] and IsolationRecord.select().count() == 1
