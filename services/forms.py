@@ -15,6 +15,7 @@ from services.timefmt import china_today
 
 PLATE_RE = re.compile(r"[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}")
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
+MASKED_PHONE_RE = re.compile(r"\d{3}\*{4}\d{4}")  # identity.mask_phone of an 11-digit number
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class FormField:
 
     name: str
     label: str
-    kind: str = "text"  # text | phone | plate | credit_code | date | bool | choice | region_code
+    # text | phone | masked_phone | plate | credit_code | date | bool | choice | region_code; a
+    # masked_phone is shown masked: its mask as shown (kept, for the service to compare) or a new number
+    kind: str = "text"
     required: bool = True
     choices: dict = field(default_factory=dict)
     max_len: int = 64
@@ -53,7 +56,7 @@ class FormField:
         value = value.strip()
         if len(value) > self.max_len:
             raise ApiError("invalid_field", f"{self.label}过长", 400, path)
-        if self.kind == "phone":
+        if self.kind == "phone" or (self.kind == "masked_phone" and not MASKED_PHONE_RE.fullmatch(value)):
             return identity.validate_phone(value, path)
         if self.kind == "plate" and not PLATE_RE.fullmatch(value.upper()):
             raise ApiError("invalid_field", f"{self.label}格式不正确（如 豫A12345）", 400, path)

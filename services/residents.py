@@ -169,8 +169,14 @@ def _apply(person: Person, data: dict) -> None:
 
 
 def edit_resident(admin: AdminUser, binding: CompoundResident, data: dict) -> None:
-    """编辑: correct a person's information."""
+    """编辑: correct a person's information. The form shows the phone masked: that mask sent back
+    unchanged keeps the stored number; anything else must be a whole new number."""
     person = binding.person
+    phone = data.get("phone")
+    if phone and "*" in phone:
+        if phone != identity.mask_phone(person.phone):
+            raise ApiError("invalid_phone", "手机号码应为11位数字；保留原号码请勿修改显示的号码", 400, "phone")
+        data = {k: v for k, v in data.items() if k != "phone"}
     with db.atomic():
         _apply(person, data)
         person.save()

@@ -80,7 +80,9 @@ class ResidentAdmin(Resource):
     create_form = (FormField("id_type", "证件类型", "choice", choices=identity.ID_TYPES),
                    FormField("id_number", "证件号码", max_len=32), *RESIDENT_FIELDS,
                    FormField("isolation_status", "隔离状态", "choice", required=False, choices=residents.STATUSES))
-    edit_form = RESIDENT_FIELDS
+    # The phone is shown masked and kept unless a whole new number is typed over it.
+    edit_form = tuple(FormField("phone", "手机号", "masked_phone") if f.name == "phone" else f
+                      for f in RESIDENT_FIELDS)
     columns = {
         "name": masked_name(lambda r: r.person),
         "id_number": masked_id(lambda r: r.person),
@@ -132,7 +134,7 @@ class ResidentAdmin(Resource):
 
     def initial(self, row):
         person = row.person
-        return {"name": person.name, "phone": "", "address": person.address,
+        return {"name": person.name, "phone": identity.mask_phone(person.phone), "address": person.address,
                 "building": person.building, "unit": person.unit, "room": person.room,
                 "resident_category": person.resident_category}
 

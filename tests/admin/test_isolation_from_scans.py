@@ -183,3 +183,44 @@ def test_abnormal_movements_count_from_the_day_isolation_began_through_its_confi
     residents.release_isolation(admin, binding, "隔离期满", True)
     assert IsolationRecord.get(IsolationRecord.subject == subject).started_on is None
     assert residents.abnormal_movements(binding.person) == []
+
+
+def test_the_edit_form_shows_the_phone_masked_and_keeps_it_unless_retyped(office, as_admin):
+    admin = admin_auth.find_admin(office.admins["compound"][1])
+    binding = residents.add_resident(admin, Region.get(Region.code == JINGBA), {
+        "name": "钱编辑", "id_number": make_id_number(4), "phone": "13900000004", "building": "1", "room": "101"})
+    client = as_admin("compound")
+    form = client.get(f"/admin/r/residents/{binding.id}/edit")
+    assert 'name="phone" value="139****0004"' in form.text and "13900000004" not in form.text
+    kept = client.post(f"/admin/r/residents/{binding.id}/edit",
+                       {"name": "钱改名", "phone": "139****0004", "room": "102"}, allow_redirects=False)
+    assert kept.status_code == 302
+    person = Person.get_by_id(binding.person_id)
+    assert (person.name, person.phone, person.room) == ("钱改名", "13900000004", "102")
+    log = OperationLog.select().where(OperationLog.action == "edit_resident").order_by(OperationLog.id.desc()).get()
+    assert "phone" not in json.loads(log.detail)["fields"]
+    changed = client.post(f"/admin/r/residents/{binding.id}/edit", {"name": "钱改名", "phone": "13700000044"},
+                          allow_redirects=False)
+    assert changed.status_code == 302 and Person.get_by_id(binding.person_id).phone == "13700000044"
+
+
+@pytest.mark.parametrize("phone, message", [
+    ("1370000", "手机号码应为11位数字，以1开头"),
+    ("137****0044", "手机号码应为11位数字；保留原号码请勿修改显示的号码"),  # another number's mask
+])
+def test_a_bad_new_phone_is_refused_and_nothing_changes(office, as_admin, phone, message):
+    admin = admin_auth.find_admin(office.admins["compound"][1])
+    binding = residents.add_resident(admin, Region.get(Region.code == JINGBA), {
+        "name": "孙电话", "id_number": make_id_number(5), "phone": "13900000005"})
+    client = as_admin("compound")
+    before = row_counts()
+    refused = client.post(f"/admin/r/residents/{binding.id}/edit", {"name": "孙改名", "phone": phone})
+    assert refused.status_code == 400 and page_error(refused) == message
+    assert 'data-field="phone"' in refused.text
+    person = Person.get_by_id(binding.person_id)
+    assert (person.name, person.phone) == ("孙电话", "13900000005") and row_counts() == before
+    # The service refuses it the same way (code and field) when called directly.
+    if "*" in phone:
+        with pytest.raises(ApiError) as error:
+            residents.edit_resident(admin, binding, {"phone": phone})
+        assert (error.value.code, error.value.field) == ("invalid_phone", "phone")

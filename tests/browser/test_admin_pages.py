@@ -132,6 +132,13 @@ def test_a_returnee_scanned_in_is_pending_cannot_be_released_early_and_is_confir
         page.click("a:has-text('确认隔离')")
         page.click("button:has-text('确定')")
         page.wait_for_selector("text=已确认隔离")
+        page.click("a:has-text('编辑')")
+        assert page.input_value("input[name=phone]") == "137****0000"
+        page.fill("input[name=room]", "502")
+        page.click("button:has-text('提交')")
+        page.wait_for_selector("text=已保存")
+        person = Person.get((Person.relation == "self") & (Person.name == "李返乡"))
+        assert person.phone == "13700000000" and person.room == "502"
         assert not page.errors
     finally:
         context.close()
