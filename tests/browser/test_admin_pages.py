@@ -49,6 +49,14 @@ def log_in(page, office, key="compound"):  # noqa: F811
     page.wait_for_selector("h1:has-text('小区居民管理')")
 
 
+def open_the_only_row(page, text: str) -> None:
+    """Search the list as filled in, check that one row shows `text`, and open its detail."""
+    page.click("button:has-text('查询')")
+    rows = page.locator("table.list tbody tr")
+    assert rows.count() == 1 and text in rows.first.inner_text()
+    rows.first.locator("a:has-text('详情')").click()
+
+
 def test_log_in_search_confirm_release_and_export(browser, office, pending):  # noqa: F811
     context, page = open_page(browser, office, DESKTOP)
     try:
@@ -56,10 +64,7 @@ def test_log_in_search_confirm_release_and_export(browser, office, pending):  # 
         assert page.locator("img.captcha").evaluate("img => img.naturalWidth") > 0  # the captcha image loads
         log_in(page, office)
         page.fill("input[name=name]", "待确认")
-        page.click("button:has-text('查询')")
-        rows = page.locator("table.list tbody tr")
-        assert rows.count() == 1 and "王**" in rows.first.inner_text()
-        rows.first.locator("a:has-text('详情')").click()
+        open_the_only_row(page, "王**")
         page.click("a:has-text('确认隔离')")
         assert "确认该人员已处于隔离状态" in page.inner_text("main")
         page.click("button:has-text('确定')")
@@ -115,10 +120,7 @@ def test_a_returnee_scanned_in_is_pending_cannot_be_released_early_and_is_confir
     try:
         log_in(page, office)
         page.select_option("select[name=isolation_status]", "pending")
-        page.click("button:has-text('查询')")
-        rows = page.locator("table.list tbody tr")
-        assert rows.count() == 1 and "待确认隔离" in rows.first.inner_text()
-        rows.first.locator("a:has-text('详情')").click()
+        open_the_only_row(page, "待确认隔离")
         assert "扫码后判定待确认隔离（无需隔离 → 待确认隔离）" in page.inner_text("main")
         page.click("a:has-text('解除隔离')")
         assert page.inner_text("#warning").startswith("此人隔离期14天")
