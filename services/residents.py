@@ -101,13 +101,12 @@ def awaits_confirmation(person: Person, due: dt.date) -> bool:
     return record.status not in ISOLATING and record.event_date < due
 
 
-def mark_pending(person: Person, compound: Region | int) -> None:
+def mark_pending(person: Person, compound: Region) -> None:
     """A compound scan's part of G3: the person becomes 待确认隔离, for the compound admin to confirm
     or release; the change is in the person's operation log (inside the scan's transaction)."""
     old = status_of(person)
     risk_inputs.set_isolation(risk_inputs.subject_of(person), "pending")
-    region = compound if isinstance(compound, Region) else Region.get_by_id(compound)
-    audit.record(None, "system", "pending_isolation", person, compound=region.code, status_from=old,
+    audit.record(None, "system", "pending_isolation", person, compound=compound.code, status_from=old,
                  status_to="pending")
 
 

@@ -322,7 +322,7 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
         answer, entry, normal, due = _record(account, body, config, begun, person, source, form, now)
         if due is not None and residents.awaits_confirmation(person, due):
-            residents.mark_pending(person, place.region_id)  # G3: 待确认隔离 for the compound admin
+            residents.mark_pending(person, place.region)  # G3: 待确认隔离 for the compound admin
         if kind.category == "checkpoint":
             # H2: red / yellow arrivals join the medium / high-risk returnee list at once.
             record_checkpoint_scan(person, answer["colour"], place, form)
