@@ -123,6 +123,7 @@ def test_a_revoked_or_expired_paper_code_is_no_longer_served(citizen):
                          "paper_code_revoked", "code_id")
     assert "已作废" in error["message"]
     assert row_counts() == before and PaperCode.get_by_id(paper["id"]).revoked_at == revoked_at
+    assert citizen.ok("listPaperHealthCodes")["items"][0]["image_path"] is None  # nothing to fetch
     expired = citizen.call("createPaperHealthCode").json()["data"]
     PaperCode.update(expires_at=PaperCode.issued_at).where(PaperCode.id == expired["id"]).execute()
     assert_error(citizen.call("getPaperHealthCodeImage", path={"code_id": expired["id"]}), 410,
