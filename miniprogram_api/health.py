@@ -30,7 +30,8 @@ HEALTH_CODE = Schema("HealthCode", {
 PAGED = Schema("Page", {"items": List(Any_(), "本页条目"), "page": Int("页码"), "per_page": Int("每页条数"),
                         "total": Int("总条数")})
 PAPER_CODE = Schema("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
-                                  "revoked": Bool("是否已作废"), "image_path": Str("图片地址（需登录）")})
+                                  "revoked": Bool("是否已作废"),
+                                  "image_path": Str("图片地址（需登录；已作废或已过期的为 null）", nullable=True)})
 PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码")})
 HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at")})
 
@@ -79,7 +80,7 @@ NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区�
 def _paper_view(code) -> dict:
     return {"id": code.id, "issued_at": local_iso(code.issued_at),
             "expires_at": local_iso(code.expires_at), "revoked": code.revoked_at is not None,
-            "image_path": f"/api/v1/me/health-code/paper/{code.id}.png"}
+            "image_path": f"/api/v1/me/health-code/paper/{code.id}.png" if health_codes.is_printable(code) else None}
 
 
 class MyHealthCodeHandler(ApiHandler):
@@ -126,10 +127,11 @@ class PaperCodeHandler(ApiHandler):
 
 
 class PaperCodeImageHandler(ApiHandler):
-    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏）", produces="image/png", errors=(404, 503))
+    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏；已作废或已过期的为 410）",
+               produces="image/png", errors=(404, 410, 503))
     async def get(self, code_id):
         person = profile.require_self_person(self.current_account)
-        code = health_codes.paper_code_of(person, code_id)
+        code = health_codes.printable_paper_code(person, code_id)
         payload = health_codes.paper_payload(code, self.config)
         return await self.off_loop(health_codes.paper_code_png, person, payload, code.issued_at)
 

@@ -245,6 +245,12 @@ def install_rule_stamp(migrator: SchemaMigrator | None = None) -> None:
         db.execute_sql(sql)
 
 
+def _v17_isolation_start(migrator: SchemaMigrator) -> None:
+    """isolation_record.started_on: the first day of the current isolation (pending, then confirmed),
+    from which the resident detail page lists abnormal movements."""
+    add_columns(migrator, "isolation_record", {"started_on": peewee.DateField(null=True)})
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -262,6 +268,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
+    Migration(17, "isolation start", _v17_isolation_start),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
     Migration(25, "sign-in failures", _v25_sign_in_failures),
 ]

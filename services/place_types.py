@@ -107,7 +107,7 @@ BUILDING_VISITOR = (
     FormField("contact_phone", "到访联系人电话", "phone", required=False),
 )
 CHECKPOINT_FORM = (
-    FormField("arrival_date", "来郑日期", "date"),
+    FormField("arrival_date", "来郑日期", "date", today=True),  # 来郑日期为当天 (seed 002)
     FormField("from_abroad", "是否国外返回", "bool"),
     FormField("country", "返回国家", required=False),
     FormField("origin_code", "出发地代码", "region_code", required=False),

@@ -9,9 +9,10 @@ entry record is idempotent on the client's request id: a retried scan returns th
 handler signs in through it: see ApiHandler.signs_in_itself). When the scan has nothing to write
 but its entry record (and a normal temperature) - the common case of a known person - the rows
 go to the group-commit writer (services/entry_writer.py) and the answer is given once they are
-committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever)
-runs in one transaction on the calling thread. The answer is serialised once, for the stored
-entry and the response alike (RawJson).
+committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever, a
+resident whose colour calls for isolation going to 待确认隔离) runs in one transaction on the
+calling thread. The answer is serialised once, for the stored entry and the response alike
+(RawJson).
 """
 
 from __future__ import annotations
@@ -285,8 +286,10 @@ def _travelled(form: dict | None, kind: PlaceType) -> bool:
 
 
 def _record(account: Account, body: dict, config, begun: _Begun, person: Person, source: str, form: dict | None,
-            now, stored=colour.READ) -> tuple[dict, dict, dict | None]:
-    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None).
+            now, stored=colour.READ) -> tuple[dict, dict, dict | None, object]:
+    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None,
+    isolation due): the last is, for a compound resident whose colour calls for isolation, the
+    date it is due from (residents.isolation_due), else None.
     `stored`: the person's HealthStatus row when it was read already (see colour.verdict)."""
     request_id, place, kind, flow, temperature = (begun.request_id, begun.place, begun.kind, begun.flow,
                                                   begun.temperature)
@@ -308,7 +311,8 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
         normal = {"person": person.id, "subject": person.subject, "value": temperature, "measured_at": now,
                   "event_date": china_date(now), "source": "scan", "recorded_by": account.id,
                   "created_at": now}
-    return answer, entry, normal
+    due = residents.isolation_due(verdict["details"]) if flow.binds_compound else None
+    return answer, entry, normal, due
 
 
 def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> RawJson:
@@ -328,7 +332,9 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
         now = utcnow()
         if temperature is not None and temperature >= FEVER:
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
-        answer, entry, normal = _record(account, body, config, begun, person, source, form, now)
+        answer, entry, normal, due = _record(account, body, config, begun, person, source, form, now)
+        if due is not None and residents.awaits_confirmation(person, due):
+            residents.mark_pending(person, place.region)  # G3: 待确认隔离 for the compound admin
         if kind.category == "checkpoint":
             # H2: red / yellow arrivals join the medium / high-risk returnee list at once.
             record_checkpoint_scan(person, answer["colour"], place, form)
@@ -367,7 +373,10 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         return _scan_in_transaction(account, body, config, begun)
     if flow.binds_compound:
         _bind_compound(person, begun.place)  # bound here already, or refused: nothing to write
-    answer, entry, normal = _record(account, body, config, begun, person, source, form, utcnow(), stored)
+    answer, entry, normal, due = _record(account, body, config, begun, person, source, form, utcnow(), stored)
+    if due is not None and residents.awaits_confirmation(person, due):
+        # Rare (a resident to be isolated whom nobody has yet decided about): status to write.
+        return _scan_in_transaction(account, body, config, begun)
     earlier = await entry_writer.writer.write(entry, normal)
     return RawJson(entry["verdict"]) if earlier is None else _replay(earlier, account)
 

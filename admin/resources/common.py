@@ -13,6 +13,9 @@ from services.errors import ApiError
 from services.scans import QUICK_TEMPERATURE_LABEL
 from services.timefmt import china_day_start, local_iso
 
+# How an entry record came to be (EntryRecord.source), as the pages name it.
+ENTRY_SOURCES = {"self": "本人扫码", "family": "家属代扫", "proxy": "代登记", "inspector": "检测员登记", "manual": "人工录入"}
+
 
 def masked_name(get) -> Column:
     return Column("姓名", lambda row: identity.mask_name(get(row).name))

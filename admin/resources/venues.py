@@ -28,8 +28,8 @@ import json
 import peewee
 from peewee import fn
 
-from admin.resources.common import masked_id, masked_name, masked_phone, phone_search, temperature_column, \
-    time_column
+from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, phone_search, \
+    temperature_column, time_column
 from admin.site import Column, Filter, Resource, Search, site
 from models.people import Person
 from models.places import EntryRecord, Place
@@ -44,7 +44,7 @@ INDEXED_SEARCHES = ("phone", "place_name")
 WALK_FIRST, WALK_MAX = 4096, 1 << 20
 MAX_RANGE_DAYS = 366
 CONTACT_FIELDS = ("contact_name", "contact_phone")
-SOURCES = {"self": "本人扫码", "family": "家属代扫", "proxy": "代登记", "inspector": "检测员登记", "manual": "人工录入"}
+SOURCES = ENTRY_SOURCES
 STATUSES = {"green": "绿码", "yellow": "黄码", "orange": "橙码", "red": "红码", "unknown": "未知"}
 
 

@@ -91,16 +91,24 @@ def test_release_needs_a_reason_and_the_certificate_and_warns_for_key_regions(as
     risk_inputs.record_travel(binding.person, arrival_date=china_today(), origin_code="420100")
     client = as_admin("compound")
     page = client.get(f"/admin/r/residents/{binding.id}/do/release_isolation")
-    assert "此人隔离期 14 天" in page.text
+    assert "此人隔离期14天" in page.text
     no_reason = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation", {"certificate": "on"})
     assert no_reason.status_code == 400 and "请填写解除隔离原因" in no_reason.text
     no_certificate = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation", {"reason": "已满14天"})
     assert no_certificate.status_code == 400 and "请确认已提交健康证明" in no_certificate.text
     assert residents.status_of(binding.person) == "pending"
-    done = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation",
+    # A key-region returnee's 14 days are not over: a health certificate does not release them.
+    refused = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation",
+                          {"reason": "提供核酸阴性证明", "certificate": "on"})
+    assert refused.status_code == 409 and page_error(refused).startswith("此人隔离期14天")
+    assert residents.status_of(binding.person) == "pending"
+    # Somebody whose trip is from elsewhere is released with the certificate.
+    other = add(JINGBA, 2, "李外地", status="pending")
+    risk_inputs.record_travel(other.person, arrival_date=china_today(), origin_code="440305")
+    done = client.post(f"/admin/r/residents/{other.id}/do/release_isolation",
                        {"reason": "提供核酸阴性证明", "certificate": "on"}, allow_redirects=False)
-    assert done.status_code == 302 and residents.status_of(binding.person) == "released"
-    detail = client.get(f"/admin/r/residents/{binding.id}")
+    assert done.status_code == 302 and residents.status_of(other.person) == "released"
+    detail = client.get(f"/admin/r/residents/{other.id}")
     assert "解除隔离（待确认隔离 → 已解除隔离）：提供核酸阴性证明" in detail.text  # the operation log
 
 

@@ -188,6 +188,21 @@ def test_checkpoint_asks_every_time_and_a_key_region_flashes(citizen, world):
     assert_error(scan(citizen, world["airport"], flow="traveller", form=abroad), 400, "missing_field", "form.country")
 
 
+@pytest.mark.parametrize("days", [-20, -1, 1])
+def test_a_checkpoint_arrival_date_other_than_today_is_refused(citizen, world, days):
+    """来郑日期为当天 (seed 002): a traveller from Wuhan who gives another day is refused, not green."""
+    field = {f["name"]: f for f in citizen.ok("getPlaceByCode", path={"token": world["airport"]})["flows"][0]["form"]}
+    assert field["arrival_date"]["today"] is True
+    citizen.ok("updateProfile", {k: PROFILE[k] for k in ("name", "id_number", "phone")})
+    before = row_counts()
+    trip = {"arrival_date": str(china_today() + dt.timedelta(days=days)), "from_abroad": False,
+            "origin_code": "420100", "origin_name": "湖北省武汉市"}
+    error = assert_error(scan(citizen, world["airport"], flow="traveller", form=trip), 400, "not_today",
+                         "form.arrival_date")
+    assert error["message"] == f"来郑日期应为当天（{TODAY}）"
+    assert row_counts() == before
+
+
 def test_venues_ask_their_form_on_the_first_scan_only(citizen, world):
     info = citizen.ok("getPlaceByCode", path={"token": world["metro"]})
     assert info["flows"][0]["form_needed"] is True

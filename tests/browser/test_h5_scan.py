@@ -7,6 +7,7 @@ the JSON API. Each test checks what the person and the guard see and what the da
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -17,7 +18,7 @@ from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.regions import Region
 from services import demo, places
-from services.timefmt import local_iso
+from services.timefmt import china_today, local_iso
 from tests.conftest import make_id_number, row_counts
 
 ID = "110101199003070011"
@@ -286,6 +287,28 @@ def test_a_key_region_arrival_flashes_red_and_beeps(phone, h5, world):
     assert phone.locator("#verdict-colour").inner_text() == "橙码"
     assert "14天内有重点地区旅居史" in phone.locator("#verdict-reasons").inner_text()
     assert phone.evaluate("window.__alertPlayed") is True
+
+
+def test_a_checkpoint_arrival_date_is_today_and_another_day_is_refused_at_the_field(phone, h5, world):
+    open_code(phone, h5, world["airport"])
+    fill_profile(phone)
+    today = str(china_today())
+    assert phone.input_value("#form-arrival_date") == today
+    assert phone.get_attribute("#form-arrival_date", "min") == today
+    phone.fill("#form-arrival_date", str(china_today() - dt.timedelta(days=20)))
+    phone.check('input[name="form-from_abroad"][value="false"]')
+    phone.fill("#form-origin_code", "420100")
+    phone.fill("#form-origin_name", "湖北省武汉市")
+    before = row_counts()
+    submit(phone)
+    message = error_for(phone, "form.arrival_date")
+    message.wait_for()
+    assert message.inner_text() == f"来郑日期应为当天（{today}）"
+    assert phone.locator("#verdict").is_hidden() and row_counts() == before
+    phone.fill("#form-arrival_date", today)
+    submit(phone)
+    verdict(phone)
+    assert phone.locator("#verdict-colour").inner_text() == "橙码"
 
 
 def test_the_visitor_form_is_rendered_from_its_declaration(phone, h5, world):

@@ -203,7 +203,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "two-person approvals", "sign-in failures"]
+                                "entry record indexes", "isolation start", "two-person approvals",
+                                "sign-in failures"]
     assert schema.current_version() == 25
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
@@ -218,8 +219,9 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert "detail" in [c.name for c in database.db.get_columns("account_role")]
 
 
-# Migration 15's test runs the migrations up to it: later ones are another test's concern.
-UP_TO_15 = [m for m in schema.MIGRATIONS if m.version <= 15]
+def up_to(version: int) -> list:
+    """The migrations up to `version`: a test of one migration leaves the later ones to theirs."""
+    return [m for m in schema.MIGRATIONS if m.version <= version]
 
 
 def _entry_record_indexes() -> set:
@@ -244,7 +246,7 @@ def test_version_14_entry_record_indexes_upgrade(db):
     schema._stamp(14)
     assert ("person_id", "flow") not in _entry_record_indexes() and ("place_id",) in _entry_record_indexes()
 
-    assert schema.migrate(UP_TO_15) == ["entry record indexes"]
+    assert schema.migrate(up_to(15)) == ["entry record indexes"]
     indexes = _entry_record_indexes()
     assert ("person_id", "flow") in indexes
     assert ("place_id",) not in indexes and ("person_id",) not in indexes
@@ -252,5 +254,20 @@ def test_version_14_entry_record_indexes_upgrade(db):
     assert EntryRecord.get(EntryRecord.request_id == "req-before-15").person_id == person.id
 
     schema._stamp(14)
-    assert schema.migrate(UP_TO_15) == ["entry record indexes"]
+    assert schema.migrate(up_to(15)) == ["entry record indexes"]
     assert _entry_record_indexes() == indexes
+
+
+def test_version_15_isolation_records_get_their_start_day(db):
+    """Migration 17 on a database as version 15 left it: isolation_record.started_on added (empty:
+    the detail page then counts from the status's own day), the rows kept; run again, no change."""
+    from models.risk_inputs import IsolationRecord
+
+    IsolationRecord.create(subject="s" * 32, status="confirmed", event_date="2026-01-02")
+    run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("isolation_record", "started_on"))
+    schema._stamp(15)
+    assert schema.migrate(up_to(17)) == ["isolation start"]
+    record = IsolationRecord.get()
+    assert (record.status, str(record.event_date), record.started_on) == ("confirmed", "2026-01-02", None)
+    schema._stamp(15)
+    assert schema.migrate(up_to(17)) == ["isolation start"] and IsolationRecord.select().count() == 1

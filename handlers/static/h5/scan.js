@@ -290,7 +290,7 @@
     region_code: "6位行政区划代码，如 420100"
   };
 
-  function renderField(spec, prefix, defaults) {
+  function renderField(spec, prefix) {
     var key = prefix + "." + spec.name;
     var id = prefix + "-" + spec.name;
     var wrap = el(spec.kind === "bool" ? "fieldset" : "div", {"class": "field", "data-field": key});
@@ -318,9 +318,12 @@
         input.appendChild(el("option", {value: choice.value}, choice.label));
       });
     } else if (spec.kind === "date") {
-      input = el("input", {id: id, name: spec.name, type: "date", max: chinaToday()});
-      if (defaults && defaults.date) {
-        input.value = defaults.date;
+      // A "today" date (a checkpoint's arrival, C4) is today's and nothing else: the server refuses
+      // any other day, and says so next to the field.
+      input = el("input", {id: id, name: spec.name, type: "date", max: chinaToday(),
+        min: spec.today ? chinaToday() : null});
+      if (spec.today) {
+        input.value = chinaToday();
       }
     } else {
       var attrs = {id: id, name: spec.name, type: spec.kind === "phone" ? "tel" : "text", autocomplete: "off",
@@ -344,10 +347,10 @@
     return wrap;
   }
 
-  function renderFields(container, specs, prefix, defaults) {
+  function renderFields(container, specs, prefix) {
     container.textContent = "";
     specs.forEach(function (spec) {
-      container.appendChild(renderField(spec, prefix, defaults));
+      container.appendChild(renderField(spec, prefix));
     });
   }
 
@@ -379,7 +382,7 @@
     $("place-name").textContent = info.type_label + "场所码";
     $("place-type").textContent = info.type_label;
     $("place-address").textContent = "";
-    renderFields($("activation-fields"), info.activation_form || [], "form", null);
+    renderFields($("activation-fields"), info.activation_form || [], "form");
     show($("activation"), true);
   }
 
@@ -527,8 +530,7 @@
     var formShown = flowFormShown();
     var container = $("flow-fields");
     if (formShown && container.getAttribute("data-flow") !== state.flow.code) {
-      // Checkpoint arrivals are registered on the day (C4): their dates start at today.
-      renderFields(container, state.flow.form, "form", state.flow.ask_every_time ? {date: chinaToday()} : null);
+      renderFields(container, state.flow.form, "form");
       container.setAttribute("data-flow", state.flow.code);
       $("flow-form-title").textContent = state.flow.label + " · 登记信息";
     }
