@@ -4,6 +4,7 @@ second one (both signed in), and a risk area picked by name from the region casc
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,17 +15,14 @@ from models.risk_inputs import RiskArea
 from services import admin_auth, risk_inputs
 from services.timefmt import china_today
 from tests.admin.conftest import office  # noqa: F401  (fixture)
-from tests.browser.conftest import guarded_page
-from tests.browser.test_admin_pages import log_in
+from tests.browser.conftest import DESKTOP, guarded_page, sign_in_admin
 from tests.conftest import make_person
-
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
-
 
 def _signed_in(browser, office, key):  # noqa: F811
     """A fresh browser context signed in as one of the office's admins."""
     context, page = guarded_page(browser, office.base_url, DESKTOP, failed_loads_ok=True)
-    log_in(page, office, key, ready="nav.side")
+    _, phone, password = office.admins[key]
+    sign_in_admin(page, SimpleNamespace(base_url=office.base_url, admin_phone=phone, password=password))
     return context, page
 
 
