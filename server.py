@@ -25,7 +25,7 @@ from admin import handlers as admin_handlers
 from admin import investigation_pages, rule_pages, venue_pages
 from config import Config
 from handlers import h5, routing
-from handlers.base import NotFoundHandler, SignInPool
+from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
 from miniprogram_api import auth as auth_api
@@ -40,7 +40,7 @@ from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
 from models import db as database
 from models import schema, sqlite_checkpoints
-from services import colour_rules, divisions, logsafe, pii, sms
+from services import colour_rules, colour_scheme, divisions, logsafe, pii, sms
 
 log = logging.getLogger("healthcode.server")
 
@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()
     print(banner(config, result.get("demo")), flush=True)
     loop = tornado.ioloop.IOLoop.current()
+    with_connection(colour_scheme.refresh)
+    colour_scheme.keep_fresh(loop, with_connection)  # the scan reads the scheme; the loop never waits for it
     loop.asyncio_loop.add_signal_handler(signal.SIGTERM, loop.stop)  # a service manager's stop
     try:
         loop.start()

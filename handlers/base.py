@@ -122,12 +122,13 @@ class SignInPool:
             raise ApiError("sign_in_busy", "登录请求过多，请稍后再试", 429, retry_after=1)
         self.waiting += 1
         try:
-            return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, _with_connection, work, *args)
+            return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, with_connection, work, *args)
         finally:
             self.waiting -= 1
 
 
-def _with_connection(work, *args):
+def with_connection(work, *args):
+    """`work(*args)` with this thread's database connection open (and closed after, as a request's)."""
     request_connections.opened()
     try:
         return work(*args)

@@ -4,11 +4,14 @@
 
 Every verdict shown reads it, the scan's among them, so each process keeps the stored value for
 CACHE_SECONDS: a change reaches every server process within that time, and a scan costs no
-extra statement."""
+extra statement. The server refreshes its copy from a pool thread every REFRESH_SECONDS
+(`keep_fresh`), so the event loop does not wait on this read either."""
 
 from __future__ import annotations
 
 import time
+
+import tornado.ioloop
 
 from models.rule_versions import ColourSetting
 from models.fields import utcnow
@@ -16,15 +19,32 @@ from models.fields import utcnow
 SCHEMES = {4: "四色（绿、黄、橙、红）", 3: "三色（绿、黄、红；橙码显示为黄码）"}
 KEY = "scheme"
 CACHE_SECONDS = 10.0
+REFRESH_SECONDS = 4.0
 _cache: dict = {}  # {"value": int | None, "until": monotonic seconds}
+
+
+def refresh() -> None:
+    """Read the stored choice into this process's copy."""
+    row = ColourSetting.get_or_none(ColourSetting.key == KEY)
+    _cache.update(value=int(row.value) if row else None, until=time.monotonic() + CACHE_SECONDS)
 
 
 def current(config) -> int:
     """The scheme in force: the stored choice, else the configuration's."""
     if _cache.get("until", 0.0) < time.monotonic():
-        row = ColourSetting.get_or_none(ColourSetting.key == KEY)
-        _cache.update(value=int(row.value) if row else None, until=time.monotonic() + CACHE_SECONDS)
+        refresh()
     return _cache["value"] or config.colour_scheme
+
+
+def keep_fresh(loop, run_blocking) -> tornado.ioloop.PeriodicCallback:
+    """Refresh the copy every REFRESH_SECONDS through `run_blocking(refresh)` (a pool thread with
+    a connection of its own), for a server whose event loop must not read it; started here."""
+    def tick():
+        loop.run_in_executor(None, run_blocking, refresh)
+
+    callback = tornado.ioloop.PeriodicCallback(tick, REFRESH_SECONDS * 1000)
+    callback.start()
+    return callback
 
 
 def forget() -> None:
