@@ -10,7 +10,10 @@ import pytest
 from models.colour import HealthStatus
 from models.regions import Region
 from models.risk_inputs import RiskArea
-from services import admin_auth, risk_inputs
+from admin.resources.risk_areas import RiskAreaAdmin
+from services import admin_auth, risk_areas, risk_inputs
+from services.errors import ApiError
+from services.forms import clean_form
 from services.timefmt import china_today
 from tests.admin.conftest import page_error
 from tests.conftest import make_person, row_counts
@@ -91,6 +94,10 @@ def test_a_key_region_on_a_municipality_covers_all_of_it(health, as_admin):
     (("火星省",), "没有名为“火星省”的省"),
 ])
 def test_an_unknown_region_name_is_refused_and_nothing_is_stored(health, as_admin, names, message):
+    with pytest.raises(ApiError) as refused:
+        clean_form(RiskAreaAdmin.create_form, {"region": list(names), "risk": "high",
+                                               "effective_from": TODAY.isoformat()}, prefix="")
+    assert (refused.value.code, refused.value.status, refused.value.field) == ("unknown_region", 400, "region")
     client = as_admin("health")
     before = row_counts()
     refused = client.post("/admin/r/risk_areas/new", _form(*names))
@@ -100,6 +107,10 @@ def test_an_unknown_region_name_is_refused_and_nothing_is_stored(health, as_admi
 
 
 def test_an_end_date_before_the_start_is_refused_and_nothing_is_written(health, as_admin):
+    with pytest.raises(ApiError) as wrong:
+        risk_areas.add(health.admins["health"][0], {"region": "420000", "risk": "key", "effective_from": TODAY,
+                                                    "effective_until": TODAY - dt.timedelta(days=1)})
+    assert (wrong.value.code, wrong.value.status, wrong.value.field) == ("invalid_date", 400, "effective_until")
     client = as_admin("health")
     before = row_counts()
     refused = client.post("/admin/r/risk_areas/new", _form("湖北省", start=TODAY, until=TODAY - dt.timedelta(days=1)))

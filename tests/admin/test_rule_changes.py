@@ -14,7 +14,8 @@ from models.colour import ColourRule, HealthStatus
 from models.fields import utcnow
 from models.fieldwork import OperationLog
 from models.rule_versions import ColourRuleVersion
-from services import admin_auth, colour_scheme, risk_inputs
+from services import admin_auth, approvals, colour_scheme, risk_inputs, rule_changes
+from services.errors import ApiError
 from tests.admin.conftest import page_error
 from tests.conftest import TEST_CONFIG, make_person, row_counts
 
@@ -104,14 +105,19 @@ def test_disabling_a_rule_goes_through_the_same_preview(office, city2, feverish,
     assert ColourRule.get(ColourRule.code == "fever").enabled is False and _stored(feverish) == "green"
 
 
-@pytest.mark.parametrize("changes, message, field", [
-    ({"conditions": '[{"field": "value", "op": ">=", "value": 37.3'}, "条件不是有效的 JSON", "conditions"),
-    ({"conditions": '[{"field": "colour", "op": "=", "value": 1}]'}, "没有字段 colour", "conditions[0].field"),
-    ({"window_days": "两周"}, "时间窗口应为", "window_days"),
-    ({"guidance": ""}, "红码规则必须说明如何解除", "guidance"),
+@pytest.mark.parametrize("changes, code, message, field", [
+    ({"conditions": '[{"field": "value", "op": ">=", "value": 37.3'}, "invalid_rule_json", "条件不是有效的 JSON",
+     "conditions"),
+    ({"conditions": '[{"field": "colour", "op": "=", "value": 1}]'}, "unknown_rule_field", "没有字段 colour",
+     "conditions[0].field"),
+    ({"window_days": "两周"}, "invalid_field", "时间窗口应为", "window_days"),
+    ({"guidance": ""}, "missing_field", "红码规则必须说明如何解除", "guidance"),
 ])
-def test_an_edit_that_does_not_parse_is_refused_and_nothing_is_written(office, city2, as_admin, changes, message,
-                                                                        field):
+def test_an_edit_that_does_not_parse_is_refused_and_nothing_is_written(office, city2, as_admin, changes, code,
+                                                                        message, field):
+    with pytest.raises(ApiError) as refused:
+        rule_changes.edited(ColourRule.get(ColourRule.code == "fever"), _edit_form(**changes))
+    assert (refused.value.code, refused.value.status, refused.value.field) == (code, 400, field)
     first = as_admin("city")
     before = row_counts()
     refused = first.post("/admin/rules/fever/edit", _edit_form(**changes))
@@ -136,6 +142,9 @@ def test_approving_ones_own_change_is_refused(office, city2, feverish, as_admin)
     before = row_counts()
     own = first.post(f"/admin/r/approvals/{request.id}/do/approve", {"remark": ""})
     assert own.status_code == 403 and "不能审批自己提交的申请" in own.text
+    with pytest.raises(ApiError) as refused:
+        approvals.approve(office.admins["city"][0], request.id)
+    assert (refused.value.code, refused.value.status) == ("self_approval", 403)
     assert row_counts() == before and ApprovalRequest.get_by_id(request.id).status == "pending"
     assert ColourRule.get(ColourRule.code == "fever").window_days == 14 and _stored(feverish) == "red"
 
