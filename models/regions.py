@@ -29,6 +29,9 @@ class Region(BaseModel):
     address = peewee.CharField(max_length=255, null=True)
     latitude = peewee.DoubleField(null=True)
     longitude = peewee.DoubleField(null=True)
+    # Other names people write for it, separated by "、" (高新区 for 郑州高新技术产业开发区): the
+    # investigation lists name districts in many ways.
+    aliases = peewee.CharField(max_length=255, null=True)
 
     def descendants(self):
         """Every region below this one (not itself)."""
@@ -39,6 +42,10 @@ class Region(BaseModel):
         codes = [c for c in self.path.strip("/").split("/")][:-1]
         found = {r.code: r for r in Region.select().where(Region.code.in_(codes))} if codes else {}
         return [found[c] for c in codes if c in found]
+
+    def alias_list(self) -> list[str]:
+        """The region's other names."""
+        return [a.strip() for a in (self.aliases or "").split("、") if a.strip()]
 
     def full_name(self) -> str:
         """"河南省郑州市金水区..." as people write an address."""

@@ -1,5 +1,6 @@
-"""Demo data for trying the system: Zhengzhou's districts (from the seeds) down to compounds,
-and documented demo accounts. Loading twice changes nothing."""
+"""Demo data for trying the system: every district and county of Zhengzhou (so a telecom list
+dispatches fully), some down to compounds, and documented demo accounts. Loading twice changes
+nothing."""
 
 from __future__ import annotations
 
@@ -69,10 +70,21 @@ ZHENGZHOU = [
                     ]),
                 ]),
             ]),
-            ("410171", "郑东新区", "district", [
-                ("410171001", "如意湖街道", "street", [
-                    ("410171001001", "如意湖社区", "community", [
-                        ("410171001001001", "如意湖畔小区", "compound", [],
+            ("410122", "中牟县", "district", []),
+            ("410181", "巩义市", "district", []),
+            ("410182", "荥阳市", "district", []),
+            ("410183", "新密市", "district", []),
+            ("410184", "新郑市", "district", []),
+            ("410185", "登封市", "district", []),
+            # The functional zones: 410171-410173 are their statistical division codes; 郑东新区 has
+            # none, so the project gives it 410190 (unused in Zhengzhou's 4101xx range).
+            ("410171", "航空港区", "district", [], {"aliases": "郑州航空港经济综合实验区、郑州航空港区、航空港实验区、港区"}),
+            ("410172", "高新区", "district", [], {"aliases": "郑州高新技术产业开发区、高新技术产业开发区、高新技术开发区"}),
+            ("410173", "经开区", "district", [], {"aliases": "郑州经济技术开发区、经济技术开发区、经济开发区"}),
+            ("410190", "郑东新区", "district", [
+                ("410190001", "如意湖街道", "street", [
+                    ("410190001001", "如意湖社区", "community", [
+                        ("410190001001001", "如意湖畔小区", "compound", [],
                          {"address": "郑州市郑东新区如意湖东路9号", "latitude": 34.7714, "longitude": 113.7302}),
                     ]),
                 ]),

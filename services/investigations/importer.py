@@ -235,7 +235,7 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
             bad += 1
             errors.extend(row_errors)
         else:
-            prepared.append(prepare(values))
+            prepared.append(prepare(values, row_number))
         if len(prepared) + len(errors) >= BATCH:
             yield prepared, errors, rows, bad, reader.bytes_done
             prepared, errors, rows, bad = [], [], 0, 0
@@ -389,14 +389,17 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             if transaction is None:
                 transaction = db.atomic()
                 transaction.__enter__()
-            inserted, filtered = insert_rows(dispatcher, prepared, literals)
+            inserted, filtered, refused = insert_rows(dispatcher, prepared, literals)
+            # A row naming a county outside the city is a bad row, like one with a bad cell.
+            refused_rows = len({number for number, _, _ in refused})
             counts["rows"] += rows
-            counts["bad"] += bad
-            counts["good"] += len(prepared)
+            counts["bad"] += bad + refused_rows
+            counts["good"] += len(prepared) - refused_rows
             counts["inserted"] += inserted
             counts["filtered"] += filtered
-            counts["duplicates"] += len(prepared) - filtered - inserted
-            execute_many(ImportRowError, ERROR_FIELDS, errors)
+            counts["duplicates"] += len(prepared) - refused_rows - filtered - inserted
+            execute_many(ImportRowError, ERROR_FIELDS,
+                         errors + [(job_id, number, header, reason[:255]) for number, header, reason in refused])
             _write_progress(job_id, counts, bytes_done)
             in_transaction += rows
             if in_transaction >= TRANSACTION_ROWS:
