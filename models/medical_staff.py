@@ -9,6 +9,7 @@ from models.accounts import Account
 from models.admin import AdminUser
 from models.db import BaseModel
 from models.fields import EncryptedTextField, utcnow
+from models.regions import Region
 
 
 class MedicalStaff(BaseModel):
@@ -21,6 +22,7 @@ class MedicalStaff(BaseModel):
     institution = peewee.CharField(max_length=128)
     position = peewee.CharField(max_length=64)
     status = peewee.CharField(max_length=16, default="granted", index=True)
+    region = peewee.ForeignKeyField(Region, on_delete="RESTRICT")  # the granting admin's: who may see it
     account = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
     granted_by = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")
     granted_at = peewee.DateTimeField(default=utcnow)

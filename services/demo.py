@@ -100,7 +100,7 @@ DEMO_ACCOUNTS = {
     "demo-place-admin": "admin of 金水区政务服务中心",
     "demo-inspector": "inspector bound to 金水区政务服务中心",
     "demo-medical": "medical staff of 郑州市第一人民医院",
-    "demo-grid-admin": "admin of the 黄河路社区 grid",
+    "demo-grid-admin": "admin of the 黄河路社区 grid (back office: 13700000004 / the demo password)",
 }
 # The demo's profiles: openid -> (name, first 17 digits of the ID number, phone).
 DEMO_PROFILES = {
@@ -165,7 +165,8 @@ def load() -> dict:
         place_admin.bind_place(accounts["demo-inspector"], place.declaration_code)
     if not Grid.select().where(Grid.admin == accounts["demo-grid-admin"]).exists():
         grid = grids.create_grid(accounts["demo-grid-admin"], {"region_code": "410105001001", "name": "黄河路社区一网格"})
-        grids.approve_grid(grid.id)
+        # Its admin signs in to 网格员管理平台 with the phone of its profile and the demo password.
+        grids.approve_grid(grid.id, send_sms=False, password=DEMO_ADMIN_PASSWORD)
     for phone, (name, role, region) in DEMO_ADMINS.items():
         if admin_auth.find_admin(phone) is None:
             admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code=region, send_sms=False,
