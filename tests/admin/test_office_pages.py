@@ -15,7 +15,7 @@ from models.admin import AdminUser
 from models.fieldwork import Grid, GridMembership, OperationLog
 from models.medical_staff import MedicalStaff
 from models.places import CodeBatch, PlaceCode
-from services import auth, grids, places, profile
+from services import auth, grids, medical_staff, phone_auth, places, profile
 from services.demo import DEMO_ADMIN_PASSWORD
 from tests.admin.conftest import AdminClient, page_error
 from tests.conftest import make_id_number, row_counts
@@ -234,3 +234,17 @@ def test_a_batch_is_generated_printed_and_counts_its_activations(office, as_admi
     # Another district's admin cannot see it.
     assert as_admin("erqi").get(f"/admin/r/code_batches/{batch.id}").status_code == 403
     assert AccountRole.select().count() >= 1
+
+
+def test_a_listed_phone_registered_later_gets_the_permission_and_a_typed_one_does_not(office, sms):
+    """The permission follows a verified phone only: registering by SMS code links it; a phone
+    merely typed into a profile does not."""
+    city = AdminUser.get(AdminUser.role == "city", AdminUser.name == "city管理员")
+    medical_staff.grant(city, {"name": "周医生", "phone": "13900000009", "institution": "郑州市中医院",
+                               "position": "医师"})
+    impostor = _citizen("impostor", 931, "假医生", "13900000009")  # typed, never verified
+    assert "medical" not in impostor.role_names()
+    phone_auth.send_code("13900000009", "register", "127.0.0.1")
+    identity = phone_auth.register("13900000009", sms.last_code("13900000009"), "Doctor@2026")
+    assert "medical" in identity.account.role_names()
+    assert MedicalStaff.get().account_id == identity.account_id
