@@ -43,10 +43,6 @@ class Region(BaseModel):
         found = {r.code: r for r in Region.select().where(Region.code.in_(codes))} if codes else {}
         return [found[c] for c in codes if c in found]
 
-    def alias_list(self) -> list[str]:
-        """The region's other names."""
-        return [a.strip() for a in (self.aliases or "").split("、") if a.strip()]
-
     def full_name(self) -> str:
         """"河南省郑州市金水区..." as people write an address."""
         return "".join(r.name for r in self.ancestors()) + self.name

@@ -95,7 +95,7 @@ def _batch_codes(batch: CodeBatch, part, per_part: int) -> list[tuple[int, str]]
     return [(offset + i + 1, token) for i, (token,) in enumerate(tokens)]
 
 
-def batch_serial(batch: CodeBatch, serial: int) -> str:
+def _batch_serial(batch: CodeBatch, serial: int) -> str:
     """The number printed on a blank code: batch and position (P12-000345)."""
     return f"P{batch.id}-{serial:06d}"
 
@@ -110,13 +110,13 @@ def batch_print(batch: CodeBatch, part, fmt: str, config) -> tuple[Callable[[], 
     region_name = batch.region.full_name() if batch.region_id else ""
     if fmt == "pdf":
         codes = _batch_codes(batch, part, PRINT_PART)
-        posters = [{"text": code_url(config, token), "place_name": f"{kind.label}场所码 {batch_serial(batch, n)}",
+        posters = [{"text": code_url(config, token), "place_name": f"{kind.label}场所码 {_batch_serial(batch, n)}",
                     "type_label": f"{kind.label}（待激活）", "address": region_name,
                     "instructions": BLANK_INSTRUCTIONS} for n, token in codes]
         return functools.partial(place_code_images.posters_pdf, posters), "application/pdf"
     if fmt == "zip":
         codes = _batch_codes(batch, part, ZIP_PART)
-        return functools.partial(place_code_images.qr_zip, [(batch_serial(batch, n), code_url(config, token))
+        return functools.partial(place_code_images.qr_zip, [(_batch_serial(batch, n), code_url(config, token))
                                                             for n, token in codes]), "application/zip"
     raise ApiError("invalid_field", "格式应为 pdf 或 zip", 400, "format")
 

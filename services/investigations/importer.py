@@ -92,14 +92,9 @@ def _normal(header) -> str:
     return _HEADER_NOISE.sub("", cells.text_of(header)).replace("（", "(").replace("）", ")")
 
 
-def header_map(source: Source, header_row: list) -> dict[str, int]:
+def _header_map(template: tuple, label: str, header_row: list) -> dict[str, int]:
     """Column key -> index in the sheet, found by header text (any order); a missing column
-    refuses the whole file, naming it."""
-    return find_columns(source.columns, source.label, header_row)
-
-
-def find_columns(template: tuple, label: str, header_row: list) -> dict[str, int]:
-    """`header_map` for any template's columns (`label`: the template's name, for the message)."""
+    refuses the whole file, naming it (`label`: the template's name, for the message)."""
     positions: dict[str, int] = {}
     for index, header in enumerate(header_row):
         positions.setdefault(_normal(header), index)
@@ -125,7 +120,7 @@ def open_sheet(path: str, info: xlsx.SheetInfo, template: tuple, label: str):
     first = next(rows, None)
     if first is None:
         raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
-    columns = find_columns(template, label, first[1])
+    columns = _header_map(template, label, first[1])
     second = next(rows, None)
     if second is None:
         raise ApiError("no_rows", "文件中只有表头，没有数据行", 400, "file")

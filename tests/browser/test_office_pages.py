@@ -13,18 +13,9 @@ from models.medical_staff import MedicalStaff
 from models.places import CodeBatch
 from services import auth, grids, profile
 from tests.admin.conftest import office  # noqa: F401  (fixture)
-from tests.browser.test_admin_pages import DESKTOP, open_page
+from tests.browser.test_admin_pages import DESKTOP, open_page, sign_in
 from tests.conftest import make_id_number
 from tests.fakes import xlsx_files as files
-
-
-def sign_in(page, base_url: str, phone: str, password: str) -> None:
-    page.goto(base_url + "/admin/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", password)
-    page.fill("input[name=captcha]", "ABCD")
-    page.click("button:has-text('登录')")
-    page.wait_for_selector("nav.side")
 
 
 def test_a_city_admin_generates_and_prints_a_batch_and_imports_the_medical_list(browser, office, tmp_path):  # noqa: F811
