@@ -98,7 +98,7 @@ def chart(lines: list[Line], width: int = 640, bar_height: int = 22, gap: int = 
         rate = line.rate
         bars.append({"y": y, "text_y": y + bar_height * 0.7, "name": line.name,
                      "width": 0 if rate is None else round(plot * rate / 100, 1),
-                     "label": f"{NO_RATE}（无排查任务）" if rate is None else f"{line.rate_text}（{line.done}/{line.should}）",
+                     "label": f"{NO_RATE}（无任务）" if rate is None else f"{line.rate_text}（{line.done}/{line.should}）",
                      "colour": "#9aa5b1" if rate is None else "#2e7d32" if rate >= 90 else "#f9a825" if rate >= 60
                      else "#c62828"})
     return {"width": width, "height": max(1, len(lines)) * (bar_height + gap), "bars": bars, "x0": label_width,
