@@ -71,7 +71,8 @@ def _grant(admin, values: dict) -> tuple[MedicalStaff, bool]:
         staff = MedicalStaff.create(phone=values["phone"], phone_bidx=bidx, region=admin.region, **fields)
         created = True
     else:
-        admin_auth.require_scope(admin, staff.region)
+        if not admin_auth.in_scope(admin, staff.region):
+            raise ApiError("out_of_scope", "该手机号已由其他地区开通，请联系所在地区管理员", 403, "phone")
         MedicalStaff.update(**fields).where(MedicalStaff.id == staff.id).execute()
         staff = MedicalStaff.get_by_id(staff.id)
         created = False
@@ -135,14 +136,19 @@ def import_list(admin, path: str) -> dict:
         if bad:
             errors.extend(bad)
         else:
-            good.append(values)
-    new = 0
+            good.append((row_number, values))
+    granted = new = 0
     with db.atomic():
-        for values in good:
-            new += _grant(admin, values)[1]
+        for row_number, values in good:
+            try:
+                new += _grant(admin, values)[1]
+                granted += 1
+            except ApiError as error:  # refused before it writes: a phone another region granted
+                errors.append((row_number, "联系电话", error.message))
         audit.record(None, admin.role, "import_medical_list", None, admin_actor=admin, rows=total,
-                     granted=len(good), bad=len({e[0] for e in errors}))
-    return {"rows": total, "granted": len(good), "new": new, "bad": len({e[0] for e in errors}), "errors": errors}
+                     granted=granted, bad=len({e[0] for e in errors}))
+    errors.sort(key=lambda error: error[0])
+    return {"rows": total, "granted": granted, "new": new, "bad": len({e[0] for e in errors}), "errors": errors}
 
 
 def template() -> bytes:

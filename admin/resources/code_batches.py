@@ -94,7 +94,7 @@ class CodeBatchAdmin(Resource):
         return row
 
     def summary(self, ctx, query):
-        return [("批次", query.count()), ("空白码总数", sum(r.size for r in query.select(CodeBatch.size)))]
+        return [("批次", query.count()), ("空白码总数", query.select(peewee.fn.SUM(CodeBatch.size)).scalar() or 0)]
 
     def create(self, ctx, data):
         if data["place_type"] not in type_choices(ctx.admin):

@@ -28,9 +28,9 @@ FILTERED = object()  # a row the source's filter leaves out (not an error)
 
 @dataclass(frozen=True)
 class Refused:
-    """A row whose cells name places that are not in the city: (column header, reason) pairs."""
+    """A row whose cells name places that are not in the city: (column key, header, reason) each."""
 
-    cells: tuple[tuple[str, str], ...]
+    cells: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class Dispatcher:
             if station_district is None:
                 problems.append(("station_county", f"基站归属区县“{county}”不是{self.scope_name}的区县"))
         if problems:
-            return Refused(tuple((self.source.column(key).header, reason) for key, reason in problems))
+            return Refused(tuple((key, self.source.column(key).header, reason) for key, reason in problems))
         district = station_district or inflow_district
         return Placed(district, district) if district else self.unassigned
 

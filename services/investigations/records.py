@@ -165,7 +165,7 @@ def insert_rows(dispatcher: Dispatcher, prepared: list[tuple],
             filtered += 1
             continue
         if isinstance(placed, Refused):
-            refused.extend((row[4], header, reason) for header, reason in placed.cells)
+            refused.extend((row[4], header, reason) for _, header, reason in placed.cells)
             continue
         rows.append(RowBuilder.finish_literal(row, placed, person_id, stamp) if literals is not None
                     else RowBuilder.finish(row, placed, person_id, now))
@@ -207,7 +207,8 @@ def add_one(source: Source, values: dict, *, admin, region: Region | None, categ
     else:
         placed = dispatcher.place(values, compound_id)
         if isinstance(placed, Refused):
-            raise ApiError("unknown_county", placed.cells[0][1], 400, placed.cells[0][0])
+            key, _, reason = placed.cells[0]
+            raise ApiError("unknown_county", reason, 400, key)
         if placed is FILTERED:
             placed = Placed(region.id if region else None, dispatcher.district_of_path(region.path) if region else None)
     row = builder.finish(prepared, placed, person_id, utcnow().replace(microsecond=0))
