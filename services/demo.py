@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from models.db import db
 from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
@@ -138,8 +139,21 @@ def _account(openid: str):
     return account
 
 
+def _recode_old_zhengdong() -> None:
+    """Demo databases loaded before every district was listed had 郑东新区 at 410171, which is
+    航空港区's code: its subtree moves to 410190 (ids, and so everything that points at them, stay)."""
+    old = Region.get_or_none((Region.code == "410171") & (Region.name == "郑东新区"))
+    if old is None:
+        return
+    with db.atomic():
+        for region in list(Region.select().where(Region.path.startswith(old.path))):
+            codes = ["410190" + c[6:] if c.startswith("410171") else c for c in region.path.strip("/").split("/")]
+            Region.update(code=codes[-1], path="/" + "/".join(codes) + "/").where(Region.id == region.id).execute()
+
+
 def load() -> dict:
     """Load the demo regions, risk areas, places and accounts; return what the banner shows."""
+    _recode_old_zhengdong()
     regions = load_tree(ZHENGZHOU)
     if not RiskArea.select().exists():
         for area in DEMO_RISK_AREAS:

@@ -248,3 +248,4 @@ def test_a_listed_phone_registered_later_gets_the_permission_and_a_typed_one_doe
     identity = phone_auth.register("13900000009", sms.last_code("13900000009"), "Doctor@2026")
     assert "medical" in identity.account.role_names()
     assert MedicalStaff.get().account_id == identity.account_id
+
