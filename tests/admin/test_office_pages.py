@@ -61,6 +61,13 @@ def test_the_system_admin_approves_a_grid_and_its_admin_gets_the_worker_platform
     # A district admin of another district cannot approve it.
     other = as_admin("erqi").post(f"/admin/r/grids/{grid.id}/do/approve_grid", allow_redirects=False)
     assert other.status_code == 403 and not Grid.get_by_id(grid.id).approved
+    # The SMS with the new account's password cannot go out: nothing is approved or created.
+    before = row_counts()
+    sms.failing = True
+    failed = city.post(f"/admin/r/grids/{grid.id}/do/approve_grid", allow_redirects=False)
+    sms.failing = False
+    assert failed.status_code == 503 and page_error(failed) == "短信发送失败，请稍后再试"
+    assert not Grid.get_by_id(grid.id).approved and row_counts() == before
     done = city.post(f"/admin/r/grids/{grid.id}/do/approve_grid", allow_redirects=False)
     assert done.status_code == 302
     assert "已为网格管理员开通网格员管理平台账号" in city.get(done.headers["Location"].replace(office.base_url, "")).text
