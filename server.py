@@ -3,8 +3,9 @@
     python server.py [--port 8000] [--demo]     migrate, (load demo data,) serve
     python server.py init-db [--demo]           migrate (and load demo data), then exit
     python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev] [--institution 单位]
-                                                give an account a role (e.g. medical, with its institution)
-    python server.py approve-grid GRID_ID       approve a grid organisation (until the back office does)
+                                                give an account a role (the back office grants medical
+                                                staff by phone: 医护人员权限)
+    python server.py approve-grid GRID_ID       approve a grid organisation (as 网格组织审核 does)
     python server.py create-admin --phone P --name N --role city --region 410100
                                                 create a back-office admin (the first city admin)
 """
@@ -22,7 +23,7 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
-from admin import investigation_pages, venue_pages
+from admin import investigation_pages, office_pages, venue_pages
 from config import Config
 from handlers import h5, routing
 from handlers.base import NotFoundHandler, SignInPool
@@ -90,6 +91,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             (r"/openapi.json", OpenApiHandler),
             *routes,
             *h5.routes(config),
+            *office_pages.routes(config),  # before the generic resource routes, which match its URLs too
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),
@@ -124,7 +126,7 @@ def init_db(config: Config, demo: bool = False) -> dict:
 
 
 def grant_role_command(args) -> int:
-    """`grant-role`: the server command that gives field roles until the back office does."""
+    """`grant-role`: an operator's command that gives an account a field role by its openid."""
     from services import auth
     from services.errors import ApiError
 
@@ -143,17 +145,20 @@ def grant_role_command(args) -> int:
 
 
 def approve_grid_command(args) -> int:
-    """`approve-grid`: the back office's grid approval, as a command until the back office has it."""
+    """`approve-grid`: the back office's grid approval (网格组织审核), as an operator's command."""
     from services import grids
     from services.errors import ApiError
 
     try:
         with database.db.connection_context():
-            grid = grids.approve_grid(int(args.role or 0))
-    except (ApiError, ValueError):
+            grid, note = grids.approve_grid(int(args.role or 0))
+    except ValueError:
         print("网格组织不存在")
         return 1
-    print(f"已审核网格：{grid.name}")
+    except ApiError as error:
+        print(error.message)
+        return 1
+    print(f"已审核网格：{grid.name}（{note}）")
     return 0
 
 

@@ -29,6 +29,7 @@ from models.fields import utcnow
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
 from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEXED, ImportJob
+from models.medical_staff import MedicalStaff
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
@@ -57,7 +58,7 @@ COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, Tempera
                         Declaration, ProvinceEntry, PaperCode]
 
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
-FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
+FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog, MedicalStaff]
 MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
@@ -251,6 +252,17 @@ def _v17_isolation_start(migrator: SchemaMigrator) -> None:
     add_columns(migrator, "isolation_record", {"started_on": peewee.DateField(null=True)})
 
 
+def _v18_back_office_pages(migrator: SchemaMigrator) -> None:
+    """Region aliases (the names lists write for a district), the grid admin's back-office
+    account, the back-office author of a blank code batch, and the medical staff list."""
+    create_tables([MedicalStaff])
+    add_columns(migrator, "region", {"aliases": peewee.CharField(max_length=255, null=True)})
+    add_columns(migrator, "grid", {"office_admin_id": peewee.ForeignKeyField(
+        AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL")})
+    add_columns(migrator, "code_batch", {"created_by_admin_id": peewee.ForeignKeyField(
+        AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL")})
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -269,6 +281,7 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
     Migration(17, "isolation start", _v17_isolation_start),
+    Migration(18, "back-office pages", _v18_back_office_pages),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
     Migration(25, "sign-in failures", _v25_sign_in_failures),
 ]

@@ -1,10 +1,12 @@
-"""Demo data for trying the system: Zhengzhou's districts (from the seeds) down to compounds,
-and documented demo accounts. Loading twice changes nothing."""
+"""Demo data for trying the system: every district and county of Zhengzhou (so a telecom list
+dispatches fully), some down to compounds, and documented demo accounts. Loading twice changes
+nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from models.db import db
 from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
@@ -69,10 +71,21 @@ ZHENGZHOU = [
                     ]),
                 ]),
             ]),
-            ("410171", "郑东新区", "district", [
-                ("410171001", "如意湖街道", "street", [
-                    ("410171001001", "如意湖社区", "community", [
-                        ("410171001001001", "如意湖畔小区", "compound", [],
+            ("410122", "中牟县", "district", []),
+            ("410181", "巩义市", "district", []),
+            ("410182", "荥阳市", "district", []),
+            ("410183", "新密市", "district", []),
+            ("410184", "新郑市", "district", []),
+            ("410185", "登封市", "district", []),
+            # The functional zones: 410171-410173 are their statistical division codes; 郑东新区 has
+            # none, so the project gives it 410190 (unused in Zhengzhou's 4101xx range).
+            ("410171", "航空港区", "district", [], {"aliases": "郑州航空港经济综合实验区、郑州航空港区、航空港实验区、港区"}),
+            ("410172", "高新区", "district", [], {"aliases": "郑州高新技术产业开发区、高新技术产业开发区、高新技术开发区"}),
+            ("410173", "经开区", "district", [], {"aliases": "郑州经济技术开发区、经济技术开发区、经济开发区"}),
+            ("410190", "郑东新区", "district", [
+                ("410190001", "如意湖街道", "street", [
+                    ("410190001001", "如意湖社区", "community", [
+                        ("410190001001001", "如意湖畔小区", "compound", [],
                          {"address": "郑州市郑东新区如意湖东路9号", "latitude": 34.7714, "longitude": 113.7302}),
                     ]),
                 ]),
@@ -88,7 +101,7 @@ DEMO_ACCOUNTS = {
     "demo-place-admin": "admin of 金水区政务服务中心",
     "demo-inspector": "inspector bound to 金水区政务服务中心",
     "demo-medical": "medical staff of 郑州市第一人民医院",
-    "demo-grid-admin": "admin of the 黄河路社区 grid",
+    "demo-grid-admin": "admin of the 黄河路社区 grid (back office: 13700000004 / the demo password)",
 }
 # The demo's profiles: openid -> (name, first 17 digits of the ID number, phone).
 DEMO_PROFILES = {
@@ -126,8 +139,21 @@ def _account(openid: str):
     return account
 
 
+def _recode_old_zhengdong() -> None:
+    """Demo databases loaded before every district was listed had 郑东新区 at 410171, which is
+    航空港区's code: its subtree moves to 410190 (ids, and so everything that points at them, stay)."""
+    old = Region.get_or_none((Region.code == "410171") & (Region.name == "郑东新区"))
+    if old is None:
+        return
+    with db.atomic():
+        for region in list(Region.select().where(Region.path.startswith(old.path))):
+            codes = ["410190" + c[6:] if c.startswith("410171") else c for c in region.path.strip("/").split("/")]
+            Region.update(code=codes[-1], path="/" + "/".join(codes) + "/").where(Region.id == region.id).execute()
+
+
 def load() -> dict:
     """Load the demo regions, risk areas, places and accounts; return what the banner shows."""
+    _recode_old_zhengdong()
     regions = load_tree(ZHENGZHOU)
     if not RiskArea.select().exists():
         for area in DEMO_RISK_AREAS:
@@ -153,7 +179,8 @@ def load() -> dict:
         place_admin.bind_place(accounts["demo-inspector"], place.declaration_code)
     if not Grid.select().where(Grid.admin == accounts["demo-grid-admin"]).exists():
         grid = grids.create_grid(accounts["demo-grid-admin"], {"region_code": "410105001001", "name": "黄河路社区一网格"})
-        grids.approve_grid(grid.id)
+        # Its admin signs in to 网格员管理平台 with the phone of its profile and the demo password.
+        grids.approve_grid(grid.id, send_sms=False, password=DEMO_ADMIN_PASSWORD)
     for phone, (name, role, region) in DEMO_ADMINS.items():
         if admin_auth.find_admin(phone) is None:
             admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code=region, send_sms=False,

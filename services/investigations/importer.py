@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import os
 import pickle
@@ -91,14 +92,14 @@ def _normal(header) -> str:
     return _HEADER_NOISE.sub("", cells.text_of(header)).replace("（", "(").replace("）", ")")
 
 
-def header_map(source: Source, header_row: list) -> dict[str, int]:
+def _header_map(template: tuple, label: str, header_row: list) -> dict[str, int]:
     """Column key -> index in the sheet, found by header text (any order); a missing column
-    refuses the whole file, naming it."""
+    refuses the whole file, naming it (`label`: the template's name, for the message)."""
     positions: dict[str, int] = {}
     for index, header in enumerate(header_row):
         positions.setdefault(_normal(header), index)
     found, missing = {}, []
-    for column in source.columns:
+    for column in template:
         for name in (column.header, *column.aliases):
             if _normal(name) in positions:
                 found[column.key] = positions[_normal(name)]
@@ -107,21 +108,29 @@ def header_map(source: Source, header_row: list) -> dict[str, int]:
             if not column.optional:
                 missing.append(column.header)
     if missing:
-        raise ApiError("missing_columns", f"缺少必需的列：{'、'.join(missing)}（请使用“{source.label}”的模板）",
+        raise ApiError("missing_columns", f"缺少必需的列：{'、'.join(missing)}（请使用“{label}”的模板）",
                        400, "file")
     return found
+
+
+def open_sheet(path: str, info: xlsx.SheetInfo, template: tuple, label: str):
+    """The checked header row's column map, and the data rows (row number, cells) after it;
+    an empty sheet or one with only a header is refused."""
+    rows = xlsx.SheetReader(path, info).rows()
+    first = next(rows, None)
+    if first is None:
+        raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
+    columns = _header_map(template, label, first[1])
+    second = next(rows, None)
+    if second is None:
+        raise ApiError("no_rows", "文件中只有表头，没有数据行", 400, "file")
+    return columns, itertools.chain([second], rows)
 
 
 def check_upload(path: str, source: Source, settings: Settings) -> tuple[xlsx.SheetInfo, dict[str, int]]:
     """Everything checked before a job exists: the file (before parsing), then its header row."""
     info = xlsx.inspect(path, settings.limits)
-    rows = xlsx.SheetReader(path, info).rows()
-    first = next(rows, None)
-    if first is None:
-        raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
-    columns = header_map(source, first[1])
-    if next(rows, None) is None:
-        raise ApiError("no_rows", "文件中只有表头，没有数据行", 400, "file")
+    columns, _ = open_sheet(path, info, source.columns, source.label)
     return info, columns
 
 
@@ -246,7 +255,7 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
             bad += 1
             errors.extend(row_errors)
         else:
-            prepared.append(prepare(values))
+            prepared.append(prepare(values, row_number))
         if len(prepared) + len(errors) >= BATCH:
             yield prepared, errors, rows, bad, reader.bytes_done
             prepared, errors, rows, bad = [], [], 0, 0
@@ -403,14 +412,17 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             if transaction is None:
                 transaction = db.atomic()
                 transaction.__enter__()
-            inserted, filtered = insert_rows(dispatcher, prepared, literals)
+            inserted, filtered, refused = insert_rows(dispatcher, prepared, literals)
+            # A row naming a county outside the city is a bad row, like one with a bad cell.
+            refused_rows = len({number for number, _, _ in refused})
             counts["rows"] += rows
-            counts["bad"] += bad
-            counts["good"] += len(prepared)
+            counts["bad"] += bad + refused_rows
+            counts["good"] += len(prepared) - refused_rows
             counts["inserted"] += inserted
             counts["filtered"] += filtered
-            counts["duplicates"] += len(prepared) - filtered - inserted
-            execute_many(ImportRowError, ERROR_FIELDS, errors)
+            counts["duplicates"] += len(prepared) - refused_rows - filtered - inserted
+            execute_many(ImportRowError, ERROR_FIELDS,
+                         errors + [(job_id, number, header, reason[:255]) for number, header, reason in refused])
             _write_progress(job_id, counts, bytes_done)
             in_transaction += rows
             if in_transaction >= TRANSACTION_ROWS:
