@@ -22,7 +22,7 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
-from admin import investigation_pages, venue_pages
+from admin import investigation_pages, risk_record_pages, venue_pages
 from config import Config
 from handlers import h5, routing
 from handlers.base import NotFoundHandler
@@ -96,6 +96,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),
+            *risk_record_pages.routes(config),
             (r"/admin/.*", admin_handlers.PageNotFoundHandler),  # last: after every area's pages
         ],
         config=config,

@@ -248,7 +248,7 @@ def check_rows(kind: RecordKind, rows: list, region: Region | None,
             try:
                 values[column.key] = cells.check(column, row.get(column.key), today)
             except cells.CellError as error:
-                fault = Rejection(index, column.key, error.code, f"{column.header}：{error.reason}")
+                fault = Rejection(index, column.key, error.code, error.reason)
                 break
         if fault is None and values.get("name") and len(values["name"]) > 64:
             fault = Rejection(index, "name", "too_long", "姓名过长")
@@ -336,6 +336,9 @@ def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_
     good, rejected = check_rows(spec, rows, region)
 
     def write() -> IngestResult:
+        if not good:  # nothing to store: no provenance row is made for it either
+            known = RiskBatch.get_or_none((RiskBatch.kind == spec.code) & (RiskBatch.source_ref == source_ref.strip()))
+            return IngestResult(spec.code, known.id if known else None, len(rows), 0, 0, rejected)
         batch = _batch(spec, source_label.strip(), source_ref.strip(), listed_on, region, created_by)
         stored: set = set()
         subjects = sorted({v["_subject"] for _, v in good})
