@@ -191,10 +191,11 @@ def banner(config: Config, demo_info: dict | None) -> str:
         lines += [
             "  演示账号 demo accounts (authDevLogin, openid): " + openids,
             "    demo-citizen 未填实名信息; demo-returnee 湖北返回（橙码）; demo-place-admin 场所管理员;",
-            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
+            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员;",
+            "    demo-contact 密接（红码）; demo-neighbour 小区有确诊病例（橙码）; demo-pharmacy 购买退烧药（黄码）",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
             f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
-            f"13800000003 小区, 密码 {demo_info['admin_password']})",
+            f"13800000003 小区 / 13800001901 市疾控, 密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)

@@ -193,3 +193,22 @@ def test_a_role_without_risk_data_sees_no_form(office, as_admin):
     client = as_admin("jinshui")
     assert client.get("/admin/risk-records/case/new").status_code == 403
     assert "/admin/risk-records/" not in client.get("/admin/imports/").text
+
+
+def test_the_demo_shows_a_close_contact_a_case_in_a_compound_and_a_purchase(office):
+    from services import demo, nearby, profile
+    from services.auth import sign_in
+
+    def person(openid):
+        return profile.self_person(sign_in("dev", openid).account)
+
+    assert colour.verdict(person("demo-contact").subject).as_dict()["reasons"] == [
+        f"密切接触者：密接名单（郑州市疾控中心 {TODAY}）"]
+    assert colour_of(person("demo-neighbour")) == "orange"
+    assert colour_of(person("demo-pharmacy")) == "yellow"
+    compound = Region.get(Region.code == demo.DEMO_CASE_COMPOUND)
+    assert [r["name"] for r in nearby.nearby_risk(compound.latitude, compound.longitude, 1000)] == [compound.name]
+    assert admin_auth.find_admin("13800001901").role == "cdc_city"
+    before = row_counts()
+    demo.load()
+    assert row_counts() == before
