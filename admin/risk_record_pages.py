@@ -38,8 +38,10 @@ class RiskRecordsHandler(AdminHandler):
         batches = (RiskBatch.select().where(RiskBatch.kind.in_([k.code for k in kinds]))
                    .order_by(RiskBatch.id.desc()).limit(50))
         if region is not None:
-            batches = batches.where(RiskBatch.region.in_(Region.select(Region.id).where(
-                Region.path.startswith(region.path))))
+            within = RiskBatch.region.in_(Region.select(Region.id).where(Region.path.startswith(region.path)))
+            # A batch that names no region (a city-wide partner feed) is the city's to see.
+            batches = batches.where(within | RiskBatch.region.is_null() if region.level in ("province", "city")
+                                    else within)
         batches = list(batches)
         names = dict(AdminUser.select(AdminUser.id, AdminUser.name).where(
             AdminUser.id.in_({b.created_by_id for b in batches if b.created_by_id})).tuples()) if batches else {}
@@ -61,7 +63,7 @@ class RiskRecordFormHandler(AdminHandler):
         self.render_page("risk_records/form.html", kind=kind, values=values or {}, error=error, field=field)
 
     def get(self, code):
-        self._form(self._kind(code))
+        self._form(self._kind(code), {"date": china_today().isoformat()})
 
     def post(self, code):
         kind = self._kind(code)
