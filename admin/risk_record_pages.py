@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from admin.handlers import AdminHandler, menu
 from models.admin import AdminUser
+from models.fields import utcnow
 from models.regions import Region
 from models.risk_inputs import RiskBatch
 from services import audit, risk_records
@@ -70,7 +71,7 @@ class RiskRecordFormHandler(AdminHandler):
         values = {c.key: self.get_body_argument(c.key, "").strip() or None for c in kind.fields}
         today = china_today()
         result = risk_records.ingest(kind.code, [values], source_label=risk_records.organisation(self.admin),
-                                     source_ref=f"form:{self.admin.id}:{today.isoformat()}", listed_on=today,
+                                     source_ref=f"form:{self.admin.id}:{utcnow():%Y%m%d%H%M%S%f}", listed_on=today,
                                      region=_region(self.admin), created_by=self.admin)
         if result.rejected:
             fault = result.rejected[0]

@@ -82,20 +82,26 @@ def _common(date: TemplateColumn, *extra: TemplateColumn) -> tuple[TemplateColum
 
 @dataclass(frozen=True)
 class RecordKind:
-    """One kind of risk record: its fields, its duplicate key, and how checked rows are stored."""
+    """One kind of risk record: its fields, its duplicate key, where and how checked rows are stored."""
 
     code: str
     label: str  # the record: 密切接触者
     list_label: str  # the list, as the citizen reads its source: 密接名单
     fields: tuple[TemplateColumn, ...]
-    key: tuple[str, ...]  # with the person, what makes two rows the same record
+    key: tuple[str, ...]  # with the person, what makes two rows the same record (field names)
+    model: type  # the fact table (models/risk_inputs.py)
+    key_columns: tuple[str, ...]  # the table's columns holding `key`, in its order
     store: Callable[[list[dict]], int]  # the colour engine's entry path (stores and recomputes)
-    stored_keys: Callable[[list[str]], set]  # the keys already stored for these subjects
     import_roles: tuple[str, ...]  # who may put it in from the back office
 
     def column(self, key: str) -> TemplateColumn:
         """The field of this JSON name."""
         return next(c for c in self.fields if c.key == key)
+
+    def facts(self):
+        """The facts of this kind (a shared table is filtered by its kind)."""
+        query = self.model.select()
+        return query.where(RiskListing.kind == self.code) if self.model is RiskListing else query
 
 
 def _entry(row: dict, batch_id: int) -> dict:
@@ -104,23 +110,13 @@ def _entry(row: dict, batch_id: int) -> dict:
             "remark": row.get("remark"), "batch": batch_id, "region": row.get("_region_id")}
 
 
-def _keys(query) -> set:
-    return {tuple(row) for row in query.tuples()}
-
-
-def _listing_kind(code: str) -> Callable[[list[str]], set]:
-    def stored(subjects: list[str]) -> set:
-        return _keys(RiskListing.select(RiskListing.subject, RiskListing.event_date)
-                     .where((RiskListing.kind == code) & RiskListing.subject.in_(subjects)))
-    return stored
-
-
 def _listing(code: str, label: str, list_label: str, date: TemplateColumn, roles: tuple[str, ...],
              *extra: TemplateColumn, place_key: str | None = None) -> RecordKind:
     def store(rows: list[dict]) -> int:
         return risk_inputs.add_listings(code, [{**r, "place": r.get(place_key) if place_key else None}
                                                for r in rows])
-    return RecordKind(code, label, list_label, _common(date, *extra), ("date",), store, _listing_kind(code), roles)
+    return RecordKind(code, label, list_label, _common(date, *extra), ("date",), RiskListing, ("event_date",), store,
+                      roles)
 
 
 HEALTH = ("health_city", "health_district", "cdc_city", "cdc_district")
@@ -144,32 +140,36 @@ def _store_purchases(rows: list[dict]) -> int:
 
 KINDS: dict[str, RecordKind] = {k.code: k for k in (
     RecordKind("close_contact", "密切接触者", "密接名单", _common(_date("判定日期", "列入日期")), ("date",),
-               _store_contacts,
-               lambda subjects: _keys(CloseContact.select(CloseContact.subject, CloseContact.event_date)
-                                      .where(CloseContact.subject.in_(subjects))), HEALTH),
+               CloseContact, ("event_date",), _store_contacts, HEALTH),
     _listing("secondary_contact", "次密切接触者", "次密接名单", _date("判定日期", "列入日期"), HEALTH),
     RecordKind("case", "病例", "病例名单", _common(
         _date("报告日期", "诊断日期"),
         TemplateColumn("kind", "病例类型", "choice", required=True, list=True, choices=CASE_KIND_LABELS),
         TemplateColumn("compound_code", "所在小区编码", optional=True, max_len=20, aliases=("小区编码",))),
-        ("kind", "date"), _store_cases,
-        lambda subjects: _keys(CaseReport.select(CaseReport.subject, CaseReport.kind, CaseReport.event_date)
-                               .where(CaseReport.subject.in_(subjects))), HEALTH),
+        ("kind", "date"), CaseReport, ("kind", "event_date"), _store_cases, HEALTH),
     _listing("fever_clinic_visit", "发热门诊就诊", "发热门诊就诊名单", _date("就诊日期"), (*HEALTH, "fever_clinic"),
              TemplateColumn("hospital", "就诊医院", required=True, list=True, max_len=128), place_key="hospital"),
     RecordKind("fever_medicine", "购买退烧药", "药店退烧药购买记录", _common(
         _date("购药日期"),
         TemplateColumn("pharmacy", "药店名称", required=True, list=True, max_len=128, aliases=("药店",)),
         TemplateColumn("medicine", "药品名称", optional=True, max_len=128, aliases=("药品",))),
-        ("pharmacy", "date"), _store_purchases,
-        lambda subjects: _keys(FeverMedicinePurchase.select(FeverMedicinePurchase.subject,
-                                                            FeverMedicinePurchase.pharmacy,
-                                                            FeverMedicinePurchase.event_date)
-                               .where(FeverMedicinePurchase.subject.in_(subjects))), HEALTH),
+        ("pharmacy", "date"), FeverMedicinePurchase, ("pharmacy", "event_date"), _store_purchases, HEALTH),
     _listing("isolation_order", "隔离令", "隔离令", _date("下达日期", "隔离日期"), HEALTH,
              TemplateColumn("place", "隔离地点", optional=True, max_len=128), place_key="place"),
     _listing("key_person", "公安重点人员", "公安重点人员名单", _date("列入日期"), POLICE),
 )}
+
+
+def _stored(kind: RecordKind, subjects: list[str]) -> dict[tuple, int | None]:
+    """{key: the batch that stored it} of the facts of these people already stored."""
+    model = kind.model
+    found: dict[tuple, int | None] = {}
+    for start in range(0, len(subjects), 500):
+        query = kind.facts().select(model.subject, *(getattr(model, c) for c in kind.key_columns), model.batch) \
+            .where(model.subject.in_(subjects[start:start + 500]))
+        for *key, batch in query.tuples():
+            found.setdefault(tuple(key), batch)
+    return found
 
 
 @dataclass(frozen=True)
@@ -340,19 +340,24 @@ def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_
             known = RiskBatch.get_or_none((RiskBatch.kind == spec.code) & (RiskBatch.source_ref == source_ref.strip()))
             return IngestResult(spec.code, known.id if known else None, len(rows), 0, 0, rejected)
         batch = _batch(spec, source_label.strip(), source_ref.strip(), listed_on, region, created_by)
-        stored: set = set()
-        subjects = sorted({v["_subject"] for _, v in good})
-        for start in range(0, len(subjects), 500):
-            stored |= spec.stored_keys(subjects[start:start + 500])
-        fresh = [v for _, v in good if _key(spec, v) not in stored]
+        stored = _stored(spec, sorted({v["_subject"] for _, v in good}))
+        fresh, repeats, duplicates = [], [], 0
+        for index, values in good:
+            key = _key(spec, values)
+            if key not in stored:
+                fresh.append(values)
+            elif stored[key] == batch.id:  # stored by an earlier call of the same batch (an import's earlier rows)
+                repeats.append(Rejection(index, "id_number", "duplicate_row", "与本批次中已录入的记录重复"))
+            else:
+                duplicates += 1
         accepted = spec.store([{**_entry(v, batch.id), **v, "_label": batch.source_label} for v in fresh]) \
             if fresh else 0
-        duplicates = len(good) - len(fresh)
+        refused = sorted(rejected + repeats, key=lambda r: r.index)
         RiskBatch.update(received=RiskBatch.received + len(rows), accepted=RiskBatch.accepted + accepted,
                          duplicates=RiskBatch.duplicates + duplicates,
-                         rejected=RiskBatch.rejected + len({r.index for r in rejected})).where(
+                         rejected=RiskBatch.rejected + len({r.index for r in refused})).where(
             RiskBatch.id == batch.id).execute()
-        return IngestResult(spec.code, batch.id, len(rows), accepted, duplicates, rejected)
+        return IngestResult(spec.code, batch.id, len(rows), accepted, duplicates, refused)
 
     return run_transaction(write)
 
@@ -364,7 +369,7 @@ def withdraw_batch(kind: str, source_ref: str) -> int:
     batch = RiskBatch.get_or_none((RiskBatch.kind == spec.code) & (RiskBatch.source_ref == source_ref))
     if batch is None:
         return 0
-    model = _MODELS[spec.code]
+    model = spec.model
 
     def write() -> int:
         subjects = [s for (s,) in model.select(model.subject).where(model.batch == batch.id).tuples()]
@@ -380,8 +385,3 @@ def withdraw_batch(kind: str, source_ref: str) -> int:
         return removed
 
     return run_transaction(write)
-
-
-_MODELS = {"close_contact": CloseContact, "case": CaseReport, "fever_medicine": FeverMedicinePurchase,
-           **{code: RiskListing for code in ("secondary_contact", "fever_clinic_visit", "isolation_order",
-                                              "key_person")}}

@@ -91,6 +91,15 @@ def test_a_close_contact_list_turns_colours_red_and_reports_its_bad_rows(office,
     assert CloseContact.select().where(CloseContact.subject.in_([first.subject, second.subject])).count() == 2
 
 
+def test_a_duplicate_row_far_down_a_list_is_in_the_bad_row_report(office, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH", 2)  # the repeat comes in a later batch than its first row
+    rows = [[files.id_number(n), f"密接{n}", "", TODAY, "", ""] for n in range(1, 5)] + \
+        [[files.id_number(1), "密接1", "", TODAY, "", ""]]
+    job = run_import(office.cdc, tmp_path, files.workbook_bytes(HEADERS, rows))
+    assert (job.good, job.bad, job.inserted, job.duplicates) == (4, 1, 4, 0)
+    assert errors_of(job) == [(6, "证件号码")]
+
+
 def test_a_list_with_wrong_headers_is_refused_and_nothing_is_written(office, tmp_path):
     before = row_counts()
     content = files.workbook_bytes(["身份证", "名字", "日期"], [[files.id_number(1), "张三", TODAY]])

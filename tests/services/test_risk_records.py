@@ -96,6 +96,17 @@ def test_a_batch_sent_again_stores_nothing_twice(city):
     assert FeverMedicinePurchase.select().count() == 2
 
 
+def test_a_row_repeating_one_of_an_earlier_call_of_the_same_batch_is_a_bad_row(city):
+    """An import sends its file 1,000 rows at a time under one reference: a repeat far down the
+    file is still a duplicate row, not a record already stored by somebody else."""
+    risk_records.ingest("close_contact", [row(1)], source_ref="import:9", region=city, **SOURCE)
+    later = risk_records.ingest("close_contact", [row(2), row(1)], source_ref="import:9", region=city, **SOURCE)
+    assert (later.accepted, later.duplicates) == (1, 0)
+    assert [(r.index, r.field, r.code) for r in later.rejected] == [(1, "id_number", "duplicate_row")]
+    other = risk_records.ingest("close_contact", [row(1)], source_ref="import:10", region=city, **SOURCE)
+    assert (other.accepted, other.duplicates, other.rejected) == (0, 1, [])
+
+
 def test_bad_rows_are_refused_with_code_and_field_and_the_good_ones_count(city):
     bad_digit = make_id_number(3)[:-1] + ("0" if make_id_number(3)[-1] != "0" else "1")
     rows = [row(1), row(2, region_code="999999"), row(3, id_number=bad_digit), row(1),
