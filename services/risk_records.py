@@ -22,16 +22,25 @@ and `case` adds `kind` (confirmed | suspected | asymptomatic, or 确诊 / 疑似
     ingest(kind, rows, *, source_label, source_ref, listed_on, region=None, created_by=None) -> IngestResult
 
 checks every row (cell checks of services/investigations/cells.py and services/identity.py, known
-regions within `region`, a row repeating an earlier row of the same call), refuses the bad ones
-as `Rejection(index, field, code, message)`, and applies the good ones in ONE transaction through
-the colour engine's entry paths (services/risk_inputs.py), which recompute the people touched in
-that transaction. Rows already stored (same person and key, e.g. the same close contact on the
-same date) are counted as duplicates and not stored twice, so sending a list again adds nothing.
+regions within `region`; None means no scope), refuses the bad ones as `Rejection(index, field,
+code, message)` (codes: missing_field, invalid_id_number, invalid_phone, invalid_date,
+date_in_future, invalid_choice, too_long, unknown_region, unknown_compound, out_of_scope,
+duplicate_row, invalid_record), and applies the good ones in ONE transaction through the colour
+engine's entry paths (services/risk_inputs.py), which recompute the people touched in that
+transaction. Two rows are the same record when they have the same person and `key` (e.g. the same
+close contact on the same date): a row repeating an earlier row of the call, or one stored by an
+earlier call with the same `source_ref` (an import sends its file 1,000 rows a call), is refused
+as duplicate_row; a row stored by another batch is counted in `duplicates` and not stored twice,
+so sending a list again adds nothing. The whole call is refused (ApiError, nothing written) for an
+unknown kind (400 unknown_kind), more than MAX_ROWS rows (413 too_many_records), rows that are not
+a list, or no source. `IngestResult(kind, batch_id, received, accepted, duplicates, rejected)`
+has `as_dict()` for an API answer; `batch_id` is None when no row was good and the batch is new.
+`withdraw_batch(kind, source_ref)` removes a batch's facts again (a failed import) and recomputes.
 
 Provenance: each call's facts point to one `RiskBatch` (models/risk_inputs.py), found or made by
 (kind, source_ref): `source_label` is the organisation ("郑州市疾控中心", see `organisation`),
 `source_ref` names the batch in its own system ("import:12", "partner:<key id>:<batch id>",
-"form:<account id>:<date>"), `listed_on` the list's date and `region` its area. The batch's
+"form:<account id>:<UTC time>"), `listed_on` the list's date and `region` its area. The batch's
 `title` ("密接名单（郑州市疾控中心 2026-12-03）") is what the citizen reads beside the reason
 (services/colour.reason_text); facts carry `batch_id` and `region_id` columns for the pages that
 show where a reason came from.
@@ -250,8 +259,6 @@ def check_rows(kind: RecordKind, rows: list, region: Region | None,
             except cells.CellError as error:
                 fault = Rejection(index, column.key, error.code, error.reason)
                 break
-        if fault is None and values.get("name") and len(values["name"]) > 64:
-            fault = Rejection(index, "name", "too_long", "姓名过长")
         if fault:
             rejected.append(fault)
         else:

@@ -122,7 +122,8 @@ def test_a_failed_import_leaves_no_record_and_no_colour(office, tmp_path):
 
 def test_a_district_account_lists_only_within_its_district(office, tmp_path):
     jinshui_cdc = admin("cdc_district", "410105", "13820000002")
-    rows = [[files.id_number(1), "张三", "", TODAY, ERQI, ""], [files.id_number(2), "李四", "", TODAY, JINSHUI_COMPOUND, ""]]
+    rows = [[files.id_number(1), "张三", "", TODAY, ERQI, ""],
+            [files.id_number(2), "李四", "", TODAY, JINSHUI_COMPOUND, ""]]
     job = run_import(jinshui_cdc, tmp_path, files.workbook_bytes(HEADERS, rows), kind="secondary_contact")
     assert (job.good, job.bad) == (1, 1)
     assert "不在本账号的管辖范围内" in ImportRowError.get(ImportRowError.job == job.id).reason
