@@ -58,6 +58,9 @@ class Config:
     run_jobs: bool = True
     # Tests only: every captcha answers this. Production refuses to start with it set.
     captcha_fixed_answer: str = ""
+    # Password checks of sign-ins run on this many threads; past this many waiting, 429 at once.
+    sign_in_workers: int = 2
+    sign_in_queue: int = 16
     admin_cookie_secure: bool | None = None  # default: secure cookies in production only
     public_base_url: str = "http://127.0.0.1:8000"  # what printed QR codes point at (the H5 pages)
     # Outgoing mail (staff-status exports, F5). No SMTP_HOST: exports are kept and fail as "not sent".
@@ -128,6 +131,8 @@ class Config:
         "STATS_WINDOW_HOURS": ("stats_window_hours", int),
         "JOB_LOCK_SECONDS": ("job_lock_seconds", int),
         "CAPTCHA_FIXED_ANSWER": ("captcha_fixed_answer", str),
+        "SIGN_IN_WORKERS": ("sign_in_workers", int),
+        "SIGN_IN_QUEUE": ("sign_in_queue", int),
         "ADMIN_COOKIE_SECURE": ("admin_cookie_secure", bool),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),

@@ -25,7 +25,7 @@ from admin import handlers as admin_handlers
 from admin import investigation_pages, risk_record_pages, venue_pages
 from config import Config
 from handlers import h5, routing
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, SignInPool
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
 from miniprogram_api import auth as auth_api
@@ -44,9 +44,6 @@ from services import colour_rules, logsafe, pii
 
 log = logging.getLogger("healthcode.server")
 
-# Excel uploads of later issues go through their own streaming handlers; JSON bodies are capped
-# per request in the handler base (MAX_BODY_BYTES).
-SERVER_MAX_BODY = 10 * 1024 * 1024
 
 
 def api_routes(config: Config) -> list:
@@ -60,7 +57,7 @@ def api_routes(config: Config) -> list:
 def http_server_options(config: Config) -> dict:
     """The HTTPServer's settings: the largest body (uploads; JSON bodies have their own limit,
     MAX_BODY_BYTES), and whether the proxy's headers name the client (TRUST_PROXY_HEADERS)."""
-    return {"max_body_size": SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
+    return {"max_body_size": routing.SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
 
 
 def platform_gateways(config: Config) -> dict:
@@ -106,7 +103,10 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         serve_traceback=False,
         debug=False,
         # The back office signs in with cookies: its forms carry Tornado's XSRF token.
+        sign_in_pool=SignInPool(config.sign_in_workers, config.sign_in_queue),
         xsrf_cookies=True,
+        # Like the session cookie: Secure in production (HTTPS only), never sent cross-site.
+        xsrf_cookie_kwargs={"secure": config.secure_cookies, "samesite": "Lax"},
         cookie_secret=config.secret_key,
     )
 

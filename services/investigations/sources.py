@@ -39,7 +39,10 @@ class TemplateColumn:
 
     key: str
     header: str
-    kind: str = "text"  # text | date | datetime | phone | id_number | document | transport | decimal | choice
+    # text | date | datetime | phone | id_number | document | transport | decimal | choice |
+    # district (a district of the uploader's city, by name: another name is a bad row, not an
+    # unassigned one)
+    kind: str = "text"
     required: bool = False
     personal: bool = False
     optional: bool = False
@@ -261,7 +264,7 @@ FEVER = Source(
         TemplateColumn("hospital", "就诊医院", required=True, list=True, max_len=64),
         TemplateColumn("temperature", "体温", "decimal", optional=True, max_len=8),
         TemplateColumn("address", "现住地址", personal=True, max_len=255),
-        TemplateColumn("district_name", "所属区县", optional=True, list=True, max_len=32),
+        TemplateColumn("district_name", "所属区县", "district", optional=True, list=True, max_len=32),
         TemplateColumn("street", "所属街道", optional=True, list=True, max_len=64, aliases=("街道办",)),
         TemplateColumn("community", "所属社区", optional=True, list=True, max_len=64),
         TemplateColumn("compound", "所属小区", optional=True, list=True, max_len=64),
@@ -275,7 +278,8 @@ FEVER = Source(
                        "unreachable": ("watching", "normal")},
                       frozenset({"watching", "normal", "unreachable"}), {},
                       {"done": ("已询问（全部）", "done"), "open": ("未询问", "open")}),
-    roles=(*LEVEL_ROLES, "fever_clinic"), import_roles=("city", "fever_clinic"), date_column="date")
+    # A district's own fever clinics send it their list: the district uploads it (seed 002).
+    roles=(*LEVEL_ROLES, "fever_clinic"), import_roles=("city", "district", "fever_clinic"), date_column="date")
 
 OVERSEAS_OUTCOMES = {"left": "离开", "picked_up": "各区县接走", "fever_hospital": "发热送医",
                      "central_isolation": "集中隔离", "not_back": "未回", "crew": "机组成员",
@@ -308,7 +312,9 @@ OVERSEAS = Source(
     dispatch="compound_or_address", address_columns=("district_name", "address"),
     workflow=Workflow(
         OVERSEAS_STATUSES,
-        {"pending": ("received", *_OUT), "received": ("arrived", "late", *_OUT), "arrived": _OUT,
+        # The hub acknowledges a new report (已接收) before anyone handles it: the nine outcomes
+        # come only after that, so the acknowledgement cannot be skipped (seed 002).
+        {"pending": ("received",), "received": ("arrived", "late", *_OUT), "arrived": _OUT,
          "late": ("arrived", *_OUT), **{c: tuple(o for o in _OUT if o != c) for c in _OUT}},
         frozenset(_OUT),
         {"central_isolation": ISOLATED, "home_isolation": ISOLATED, "arrived": Effect("abroad_arrival")},
