@@ -10,7 +10,7 @@ from models.places import Place
 from models.regions import Region
 from models.people import Person
 from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
-from services import (admin_auth, auth, grids, identity, place_admin, places, profile, residents, risk_inputs,
+from services import (admin_auth, auth, grids, identity, place_admin, places, profile, risk_inputs,
                       risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
@@ -152,7 +152,6 @@ def _risk_lists(accounts: dict) -> None:
     compound, city = Region.get(Region.code == DEMO_CASE_COMPOUND), Region.get(Region.code == "410100")
     if neighbour.compound_id != compound.id:
         Person.update(compound=compound).where(Person.id == neighbour.id).execute()
-        residents.bind(neighbour, compound)
     for kind, (label, who, extra) in DEMO_RISK_LISTS.items():
         if RiskBatch.select().where((RiskBatch.kind == kind) & (RiskBatch.source_ref == f"demo:{kind}")).exists():
             continue
