@@ -184,7 +184,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.SIGN_IN_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+    later_tables = [*schema.SIGN_IN_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS,
+                    *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
@@ -203,7 +204,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "isolation start", "back-office pages",
+                                "entry record indexes", "isolation start", "back-office pages", "risk records",
                                 "two-person approvals", "sign-in failures"]
     assert schema.current_version() == 25
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
@@ -271,3 +272,31 @@ def test_version_15_isolation_records_get_their_start_day(db):
     assert (record.status, str(record.event_date), record.started_on) == ("confirmed", "2026-01-02", None)
     schema._stamp(15)
     assert schema.migrate(up_to(17)) == ["isolation start"] and IsolationRecord.select().count() == 1
+
+
+def test_version_15_risk_records_upgrade(db):
+    """Migration 20 on a database as version 15 left it: risk_batch and risk_listing created, the
+    listed facts get batch_id and region_id, their rows kept; run again, it changes nothing."""
+    from models.risk_inputs import CloseContact, RiskBatch, RiskListing
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老密接", "id_number": make_id_number(1)}])
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        for column in ("batch_id", "region_id"):
+            if database.is_mysql():
+                run_ops(migrator.drop_column(table, column))
+            else:
+                _sqlite_drop_fk_column(table, column)
+    database.db.drop_tables([RiskListing, RiskBatch])
+    schema._stamp(15)
+    assert "batch_id" not in [c.name for c in database.db.get_columns("close_contact")]
+
+    assert schema.migrate(up_to(20)) == ["isolation start", "risk records"]
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        assert {"batch_id", "region_id"} <= {c.name for c in database.db.get_columns(table)}
+    assert RiskBatch.table_exists() and RiskListing.table_exists()
+    assert CloseContact.get().name == "老密接" and CloseContact.get().batch_id is None
+    schema._stamp(15)
+    assert schema.migrate(up_to(20)) == ["isolation start", "risk records"]
