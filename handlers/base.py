@@ -89,6 +89,10 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 
+    # A handler that takes a bigger body (an image in base64) says how big; others keep
+    # MAX_BODY_BYTES.
+    body_limit: int | None = None
+
     def initialize(self, config=None, services=None):
         self.config = config if config is not None else self.application.settings["config"]
         self.services = services if services is not None else self.application.settings["services"]
@@ -99,7 +103,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.
             raise ApiError(*HTTP_ERRORS[405], 405)
-        limit = self.config.max_body_bytes
+        limit = self.body_limit or self.config.max_body_bytes
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > limit or len(self.request.body or b"") > limit:
             raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)

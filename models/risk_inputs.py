@@ -31,6 +31,9 @@ class ListedPerson(SubjectFact):
 
     name = peewee.CharField(max_length=64, null=True)
     id_number = EncryptedTextField("id_number", null=True)
+    # Set when the entry is withdrawn as a mistake (a second approver, services/corrections.py):
+    # the rules no longer read it; the row stays, so a re-sent list does not bring it back.
+    withdrawn_at = peewee.DateTimeField(null=True)
 
 
 class CloseContact(ListedPerson):

@@ -23,6 +23,7 @@ from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
 from models.approvals import ApprovalRequest
 from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
+from models.corrections import AppealImage, ColourAppeal, ColourOverride
 from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
@@ -62,12 +63,13 @@ MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
 APPROVAL_MODELS = [ApprovalRequest]
+CORRECTION_MODELS = [ColourOverride, ColourAppeal, AppealImage]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
-                                 *APPROVAL_MODELS]
+                                 *APPROVAL_MODELS, *CORRECTION_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -216,6 +218,14 @@ def _v15_entry_record_indexes(migrator: SchemaMigrator) -> None:
             run_operations(migrator.drop_index("entry_record", name))
 
 
+def _v24_corrections(migrator: SchemaMigrator) -> None:
+    """Withdrawn list entries (kept, no longer read by the rules), manual colour overrides, and
+    the citizens' appeals with their images."""
+    for model in (CloseContact, CaseReport, FeverMedicinePurchase):
+        add_columns(migrator, model._meta.table_name, {"withdrawn_at": peewee.DateTimeField(null=True)})
+    create_tables(CORRECTION_MODELS)
+
+
 # SQLite: the colour rules' stamp (models.colour.RULE_STAMP_TABLE), renewed by triggers in the
 # transaction of any change to a rule, whatever makes it (save_rule, an import, a hand-made UPDATE).
 _RULE_STAMP_SQL = [
@@ -253,6 +263,7 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
+    Migration(24, "corrections and appeals", _v24_corrections),
 ]
 
 

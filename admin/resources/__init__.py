@@ -5,3 +5,4 @@ from admin.resources import residents, entries, accounts  # noqa: F401,I001
 from admin.resources import venues  # noqa: F401,E402  (the venue-type pages, issue #9)
 from admin.resources import investigations  # noqa: F401,E402,I001
 from admin.resources import approvals  # noqa: F401,E402,I001
+from admin.resources import appeals  # noqa: F401,E402,I001
