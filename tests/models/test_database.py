@@ -184,7 +184,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+    later_tables = [*schema.CORRECTION_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
@@ -203,8 +203,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "two-person approvals"]
-    assert schema.current_version() == 22
+                                "entry record indexes", "two-person approvals", "corrections and appeals"]
+    assert schema.current_version() == 24
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -216,6 +216,27 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None
     assert "detail" in [c.name for c in database.db.get_columns("account_role")]
+
+
+def test_version_22_gets_withdrawals_overrides_and_appeals(db):
+    """Migration 24 on a database as version 22 left it: the list tables get `withdrawn_at` (their
+    rows kept, none withdrawn), the override and appeal tables are created; run again, nothing."""
+    from models.risk_inputs import CloseContact
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老名单", "id_number": make_id_number(3)}], source="旧名单")
+    database.db.drop_tables(schema.CORRECTION_MODELS)
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        run_ops(migrator.drop_column(table, "withdrawn_at"))
+    schema._stamp(22)
+    assert schema.migrate() == ["corrections and appeals"]
+    assert schema.migrate() == [] and schema.current_version() == 24
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        assert "withdrawn_at" in [c.name for c in database.db.get_columns(table)]
+    assert all(model.table_exists() for model in schema.CORRECTION_MODELS)
+    assert CloseContact.get().withdrawn_at is None and CloseContact.get().source == "旧名单"
 
 
 # Migration 15's test runs the migrations up to it: later ones are another test's concern.
