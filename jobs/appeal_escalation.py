@@ -6,19 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from apscheduler.triggers.cron import CronTrigger
-
 from models.db import request_connections
 from services import appeals
 
 log = logging.getLogger("healthcode.jobs.appeal_escalation")
 
 JOB_ID = "appeal_escalation"
-
-
-def trigger(timezone: str = "Asia/Shanghai") -> CronTrigger:
-    """Every 10 minutes: an overdue appeal reaches the district at most 10 minutes late."""
-    return CronTrigger(minute="*/10", timezone=timezone)
 
 
 def run(now: dt.datetime | None = None) -> dict:

@@ -53,8 +53,9 @@ JOBS = [
     _job(retention.JOB_ID, retention.run, lambda config: retention.trigger(config, TIMEZONE)),
     # Every 10 minutes: overseas returnees still 待反馈 4 hours after their expected arrival.
     _job(overseas_alerts.JOB_ID, overseas_alerts.run, overseas_alerts.trigger(TIMEZONE)),
-    # Every 10 minutes: appeals still open 24 hours after filing move to the district.
-    _job(appeal_escalation.JOB_ID, appeal_escalation.run, appeal_escalation.trigger(TIMEZONE)),
+    # Every 10 minutes: appeals still open 24 hours after filing move to the district (at most
+    # 10 minutes late).
+    _job(appeal_escalation.JOB_ID, appeal_escalation.run, CronTrigger(minute="*/10", timezone=TIMEZONE)),
 ]
 
 

@@ -83,7 +83,7 @@ def _reason(text, field: str, label: str, limit: int) -> str:
     return text.strip()
 
 
-def queue_region(person: Person) -> Region:
+def _queue_region(person: Person) -> Region:
     """Where the person's appeal is handled: their community, else their district."""
     region = corrections.home_region(person)
     if region is None:
@@ -101,7 +101,7 @@ def submit(account: Account, person: Person, reason, image: bytes | None = None,
     verdict = colour.verdict(subject)
     if verdict.colour == "green":
         raise ApiError("code_is_green", "您的健康码为绿码，无需申诉", 409)
-    region = queue_region(person)
+    region = _queue_region(person)
 
     def write() -> ColourAppeal:
         lock = Person.select(Person.id).where(Person.id == person.id)

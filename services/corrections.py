@@ -26,7 +26,7 @@ from services import admin_auth, approvals, audit, colour, identity, risk_inputs
 from services.colour_rules import COLOURS, INPUTS
 from services.errors import ApiError
 from services.health_authority import HEALTH_ROLES
-from services.timefmt import china_today
+from services.timefmt import china_today, local_iso
 
 # The back-office roles that look up a person's colour and propose corrections: the level roles
 # and the health authority's.
@@ -54,14 +54,14 @@ def subject_identity(subject: str) -> tuple[Person | None, str | None]:
     person = Person.get_or_none(Person.id_number_bidx == subject)
     if person is not None:
         return person, person.id_number
-    for model in listed_models().values():
+    for model in _listed_models().values():
         row = model.select(model.id_number).where(model.subject == subject).first()
         if row is not None:
             return None, row.id_number
     return None, None
 
 
-def may_see(admin: AdminUser, region: Region | None) -> bool:
+def _may_see(admin: AdminUser, region: Region | None) -> bool:
     """True when the person of `region` is in the admin's scope; a person of no known region is
     seen at city level (and above) only."""
     if admin.role not in CORRECTION_ROLES:
@@ -74,7 +74,7 @@ def may_see(admin: AdminUser, region: Region | None) -> bool:
 def require_subject_scope(admin: AdminUser, subject: str) -> None:
     """A 403 unless the admin may see and correct the person of `subject`."""
     person, number = subject_identity(subject)
-    if not may_see(admin, home_region(person, number)):
+    if not _may_see(admin, home_region(person, number)):
         raise ApiError("out_of_scope", "无权查看或操作其他辖区的数据", 403)
 
 
@@ -85,7 +85,7 @@ def find_person(admin: AdminUser, id_number) -> dict:
     subject = blind_index(number, "id_number")
     person = Person.get_or_none(Person.id_number_bidx == subject)
     region = home_region(person, number)
-    if not may_see(admin, region):
+    if not _may_see(admin, region):
         raise ApiError("out_of_scope", "无权查看或操作其他辖区的数据", 403)
     audit.record(None, admin.role, "person_colour_viewed", person, admin_actor=admin,
                  id_number=identity.mask_id_number(number))
@@ -94,7 +94,7 @@ def find_person(admin: AdminUser, id_number) -> dict:
 
 # --- the facts about a person --------------------------------------------------------------------
 
-def listed_models() -> dict[str, type[ListedPerson]]:
+def _listed_models() -> dict[str, type[ListedPerson]]:
     """The rule inputs whose rows are list entries that can be withdrawn, by input name."""
     found = {}
     for name, spec in INPUTS.items():
@@ -126,14 +126,14 @@ def describe(input_name: str, row) -> dict:
     withdrawn = getattr(row, "withdrawn_at", None)
     return {"input": input_name, "id": row.id, "source": spec.label, "detail": _detail(row),
             "date": row.event_date.isoformat() if hasattr(row.event_date, "isoformat") else str(row.event_date),
-            "entered_at": row.created_at.isoformat(timespec="seconds") if getattr(row, "created_at", None) else None,
+            "entered_at": local_iso(getattr(row, "created_at", None)),
             "withdrawn": withdrawn is not None}
 
 
 def facts_of(subject: str) -> list[dict]:
     """Every fact about a person that a rule reads (withdrawn entries included, marked), newest
     first, with what may be corrected: withdraw an entry, close an active case."""
-    listed = listed_models()
+    listed = _listed_models()
     facts = []
     for name, spec in INPUTS.items():
         model = spec.query().model
@@ -169,17 +169,22 @@ def requests_about(targets: list[str]) -> list[ApprovalRequest]:
 
 # --- proposing -----------------------------------------------------------------------------------
 
-def _listed_row(kind: str, fact_id) -> tuple[type[ListedPerson], ListedPerson]:
-    model = listed_models().get(kind)
-    if model is None:
-        raise ApiError("invalid_field", "该类记录不能撤销", 400, "kind")
+def _row(model, row_id, error: ApiError):
+    """The row of `model` with this id (as a form sends it), or `error`."""
     try:
-        row = model.get_or_none(model.id == int(fact_id))
+        row = model.get_or_none(model.id == int(row_id))
     except (TypeError, ValueError):
         row = None
     if row is None:
-        raise ApiError("not_found", "记录不存在", 404)
-    return model, row
+        raise error
+    return row
+
+
+def _listed_row(kind: str, fact_id) -> tuple[type[ListedPerson], ListedPerson]:
+    model = _listed_models().get(kind)
+    if model is None:
+        raise ApiError("invalid_field", "该类记录不能撤销", 400, "kind")
+    return model, _row(model, fact_id, ApiError("not_found", "记录不存在", 404))
 
 
 def _who(row) -> str:
@@ -210,12 +215,7 @@ def propose_case_closure(admin: AdminUser, case_id, reason) -> ApprovalRequest:
 
 def propose_notice_revocation(admin: AdminUser, notice_id, reason) -> ApprovalRequest:
     """Propose revoking a release notice issued in error (the reds it lifted come back)."""
-    try:
-        notice = ReleaseNotice.get_or_none(ReleaseNotice.id == int(notice_id))
-    except (TypeError, ValueError):
-        notice = None
-    if notice is None:
-        raise ApiError("release_notice_not_found", "解除医学观察告知书不存在", 404)
+    notice = _row(ReleaseNotice, notice_id, ApiError("release_notice_not_found", "解除医学观察告知书不存在", 404))
     require_subject_scope(admin, notice.subject)
     if notice.revoked_at is not None:
         raise ApiError("already_revoked", "该告知书已撤销", 409)
@@ -224,7 +224,7 @@ def propose_notice_revocation(admin: AdminUser, notice_id, reason) -> ApprovalRe
                              payload={"id": notice.id})
 
 
-def check_override(colour_value, expires_on, today: dt.date | None = None) -> tuple[str, dt.date]:
+def _check_override(colour_value, expires_on, today: dt.date | None = None) -> tuple[str, dt.date]:
     """A manual override's colour and last day: a known colour, an expiry from today to
     OVERRIDE_MAX_DAYS days on."""
     today = today or china_today()
@@ -245,7 +245,7 @@ def propose_override(admin: AdminUser, subject: str, colour_value, reason, expir
     """Propose setting a person's colour by hand until `expires_on`."""
     if not (isinstance(reason, str) and reason.strip()):
         raise ApiError("missing_field", "人工调整必须填写原因", 400, "reason")
-    chosen, last = check_override(colour_value, expires_on)
+    chosen, last = _check_override(colour_value, expires_on)
     require_subject_scope(admin, subject)
     person, number = subject_identity(subject)
     who = identity.mask_name(person.name) if person and person.name else identity.mask_id_number(number)
