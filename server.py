@@ -22,7 +22,7 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
-from admin import investigation_pages, risk_pages, venue_pages
+from admin import investigation_pages, risk_pages, risk_record_pages, venue_pages
 from config import Config
 from handlers import h5, routing
 from handlers.base import NotFoundHandler
@@ -98,6 +98,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),
+            *risk_record_pages.routes(config),
             (r"/admin/.*", admin_handlers.PageNotFoundHandler),  # last: after every area's pages
         ],
         config=config,
@@ -192,10 +193,11 @@ def banner(config: Config, demo_info: dict | None) -> str:
         lines += [
             "  演示账号 demo accounts (authDevLogin, openid): " + openids,
             "    demo-citizen 未填实名信息; demo-returnee 湖北返回（橙码）; demo-place-admin 场所管理员;",
-            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
+            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员;",
+            "    demo-contact 密接（红码）; demo-neighbour 小区有确诊病例（橙码）; demo-pharmacy 购买退烧药（黄码）",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
             f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
-            f"13800000003 小区, 密码 {demo_info['admin_password']})",
+            f"13800000003 小区 / 13800001901 市疾控, 密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)

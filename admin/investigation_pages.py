@@ -290,7 +290,7 @@ class ImportErrorsHandler(AdminHandler):
 
 class TemplateHandler(AdminHandler):
     def get(self, code):
-        source = sources.SOURCES.get(code)
+        source = sources.all_sources().get(code)
         if source is None:
             raise ApiError("not_found", "模板不存在", 404)
         if self.admin.role not in (*source.import_roles, *source.roles):

@@ -105,29 +105,31 @@ def _listed_models() -> dict[str, type[ListedPerson]]:
 
 
 def _detail(row) -> str:
-    """What a fact carries about where it came from and what it says."""
+    """What a fact carries about what it says (its provenance is `describe`'s)."""
     parts = []
-    for attr, label in (("source", "来源"), ("kind", "类型"), ("pharmacy", "药店"), ("medicine", "药品"),
+    for attr, label in (("kind", "类型"), ("pharmacy", "药店"), ("medicine", "药品"), ("place", "地点"),
                         ("origin_name", "出发地"), ("country", "国家或地区"), ("value", "体温"),
-                        ("status", "状态"), ("remark", "备注")):
+                        ("status", "状态"), ("source", "来源"), ("remark", "备注")):
         value = getattr(row, attr, None)
         if value not in (None, ""):
             parts.append(f"{label}：{value}")
-    compound = getattr(row, "compound", None) if hasattr(row, "compound_id") else None
-    if compound is not None:
-        parts.append(f"小区：{compound.name}")
+    for attr, label in (("compound", "小区"), ("region", "地区")):
+        if getattr(row, f"{attr}_id", None):
+            parts.append(f"{label}：{getattr(row, attr).name}")
     return "；".join(parts)
 
 
 def describe(input_name: str, row) -> dict:
-    """A fact as pages and the citizen's answer show it: which list or record, its date, what
-    else it carries, when it was entered."""
+    """A fact as pages and the citizen's answer show it: which list (and which import or partner
+    batch, of which date) or record, the fact's date, what else it carries, when it was entered."""
     spec = INPUTS[input_name]
-    withdrawn = getattr(row, "withdrawn_at", None)
-    return {"input": input_name, "id": row.id, "source": spec.label, "detail": _detail(row),
+    batch = row.batch if getattr(row, "batch_id", None) else None
+    return {"input": input_name, "id": row.id, "source": batch.title if batch else spec.label,
+            "list": spec.label, "batch": batch.source_ref if batch else None,
+            "listed_on": batch.listed_on.isoformat() if batch else None, "detail": _detail(row),
             "date": row.event_date.isoformat() if hasattr(row.event_date, "isoformat") else str(row.event_date),
             "entered_at": local_iso(getattr(row, "created_at", None)),
-            "withdrawn": withdrawn is not None}
+            "withdrawn": getattr(row, "withdrawn_at", None) is not None}
 
 
 def facts_of(subject: str) -> list[dict]:

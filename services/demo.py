@@ -9,8 +9,10 @@ from models.corrections import ColourAppeal
 from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
-from models.risk_inputs import RiskArea, TravelRecord
-from services import admin_auth, appeals, auth, grids, identity, place_admin, places, profile, risk_inputs
+from models.people import Person
+from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
+from services import (admin_auth, appeals, auth, grids, identity, place_admin, places, profile, residents,
+                      risk_inputs, risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -90,6 +92,9 @@ DEMO_ACCOUNTS = {
     "demo-inspector": "inspector bound to 金水区政务服务中心",
     "demo-medical": "medical staff of 郑州市第一人民医院",
     "demo-grid-admin": "admin of the 黄河路社区 grid",
+    "demo-contact": "on the CDC's close-contact list: red",
+    "demo-neighbour": "lives in 黄河路小区, where a confirmed case is: orange",
+    "demo-pharmacy": "bought fever medicine at a pharmacy: yellow",
 }
 # The demo's profiles: openid -> (name, first 17 digits of the ID number, phone).
 DEMO_PROFILES = {
@@ -98,6 +103,20 @@ DEMO_PROFILES = {
     "demo-inspector": ("吴检测", "41010519920202123", "13700000002"),
     "demo-medical": ("赵医生", "41010519800808123", "13700000003"),
     "demo-grid-admin": ("孙网格", "41010519880808123", "13700000004"),
+    "demo-contact": ("钱密接", "41010519910909123", "13700000005"),
+    "demo-neighbour": ("郑邻居", "41010519870707123", "13700000006"),
+    "demo-pharmacy": ("冯购药", "41010519930303123", "13700000007"),
+}
+# The risk lists the demo puts in (services/risk_records.py), as the CDC and the health commission
+# would: kind -> (source label, who: a demo openid or the first 17 digits of an ID, other fields).
+# The case lives in 黄河路小区, so its residents are orange and the compound shows in nearby risk.
+DEMO_CASE_COMPOUND = "410105001001002"
+DEMO_RISK_LISTS = {
+    "close_contact": ("郑州市疾控中心", "demo-contact", {}),
+    "case": ("郑州市疾控中心", "41010519750505123", {"name": "病例甲", "kind": "confirmed",
+                                                "compound_code": DEMO_CASE_COMPOUND}),
+    "fever_medicine": ("郑州市卫健委", "demo-pharmacy", {"pharmacy": "张仲景大药房（经三路店）",
+                                                    "medicine": "布洛芬缓释胶囊"}),
 }
 # Back-office demo accounts (development data only): phone -> (name, role, region, password).
 DEMO_ADMINS = {
@@ -106,6 +125,7 @@ DEMO_ADMINS = {
     "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
     # A second 金水区 account: corrections (an accepted appeal) take a second person to approve.
     "13800000015": ("金水区复核员", "district", "410105"),
+    "13800001901": ("郑州市疾控中心", "cdc_city", "410100"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
 
@@ -130,6 +150,21 @@ def _account(openid: str):
         profile.update_profile(account, {"name": name, "id_number": _demo_id_number(first17), "phone": phone,
                                          "address": "郑州市金水区经八路5号"})
     return account
+
+
+def _risk_lists(accounts: dict) -> None:
+    """The demo's close contact, confirmed case and pharmacy purchase, each once."""
+    neighbour = profile.self_person(accounts["demo-neighbour"])
+    compound = Region.get(Region.code == DEMO_CASE_COMPOUND)
+    if neighbour.compound_id != compound.id:
+        Person.update(compound=compound).where(Person.id == neighbour.id).execute()
+        residents.bind(neighbour, compound)
+    for kind, (label, who, extra) in DEMO_RISK_LISTS.items():
+        if RiskBatch.select().where((RiskBatch.kind == kind) & (RiskBatch.source_ref == f"demo:{kind}")).exists():
+            continue
+        number = profile.self_person(accounts[who]).id_number if who in accounts else _demo_id_number(who)
+        risk_records.ingest(kind, [{"id_number": number, "date": china_today(), **extra}], source_label=label,
+                            source_ref=f"demo:{kind}", listed_on=china_today())
 
 
 def load() -> dict:
@@ -166,6 +201,7 @@ def load() -> dict:
                                     password=DEMO_ADMIN_PASSWORD)
     if not ColourAppeal.select().where(ColourAppeal.person == returnee).exists():
         appeals.submit(accounts["demo-returnee"], returnee, DEMO_APPEAL_REASON)
+    _risk_lists(accounts)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
             "admin_password": DEMO_ADMIN_PASSWORD}

@@ -7,7 +7,8 @@ batches ahead, while the import thread writes: person match, dispatch, one multi
 batch, the refused cells, the job's progress, committed every `TRANSACTION_ROWS` rows. Good rows
 are kept, bad ones are reported cell by cell (row number, column, reason) and downloadable as an
 xlsx; rows already on the list are ignored (dedupe by row key), so importing the same file again
-adds nothing. A job that stops part-way (too many rows, a broken sheet, a database error) removes
+adds nothing. A risk list's checked rows go to risk_records.ingest instead (risk_lists.py): its
+refusals join the bad-row report and rows already stored count as duplicates. A job that stops part-way (too many rows, a broken sheet, a database error) removes
 what it wrote.
 
 A job whose process dies (a restart, a crash) cannot undo anything: every progress write moves
@@ -41,7 +42,7 @@ from models.sql_literals import SqlLiterals
 from models.regions import Region
 from services import audit, excel
 from services.errors import ApiError
-from services.investigations import cells, sources, xlsx
+from services.investigations import cells, risk_lists, sources, xlsx
 from services.investigations.dispatch import Dispatcher
 from services.investigations.records import RowBuilder, execute_many, insert_rows
 from services.investigations.sources import Source
@@ -211,6 +212,8 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
     today = china_today()
     job_id = builder.job_id
     checks = [(c.key, c.header, columns[c.key], _checker(c, today)) for c in builder.source.columns if c.key in columns]
+    # A risk list's rows go to risk_records.ingest as checked values, with their row numbers.
+    risk = builder.source.risk_kind is not None
     prepare = builder.prepare
     prepared: list = []
     errors: list = []
@@ -235,7 +238,7 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
             bad += 1
             errors.extend(row_errors)
         else:
-            prepared.append(prepare(values))
+            prepared.append((row_number, values) if risk else prepare(values))
         if len(prepared) + len(errors) >= BATCH:
             yield prepared, errors, rows, bad, reader.bytes_done
             prepared, errors, rows, bad = [], [], 0, 0
@@ -370,7 +373,8 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
         return ImportJob.get_by_id(job_id)
     existing = TaskRecord.select().where(TaskRecord.source == source.code).count() if \
         source.dispatch == "boarding_station" else 0
-    dispatcher = Dispatcher(source, region, watched_stations=settings.watched_stations, start=existing)
+    dispatcher = None if source.risk_kind else Dispatcher(source, region, watched_stations=settings.watched_stations,
+                                                          start=existing)
     builder = RowBuilder(source, category=job.category, job_id=job_id, admin_id=uploader.id if uploader else None)
     parallel = settings.parallel if settings.parallel is not None else info.sheet_size >= PARALLEL_MIN_BYTES
     literals = None
@@ -389,13 +393,20 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             if transaction is None:
                 transaction = db.atomic()
                 transaction.__enter__()
-            inserted, filtered = insert_rows(dispatcher, prepared, literals)
+            if source.risk_kind:
+                inserted, duplicates, refused, refused_rows = risk_lists.import_rows(
+                    source, job_id, prepared, uploader, region)
+                errors, bad, filtered = errors + refused, bad + refused_rows, 0
+                counts["good"] += len(prepared) - refused_rows
+            else:
+                inserted, filtered = insert_rows(dispatcher, prepared, literals)
+                duplicates = len(prepared) - filtered - inserted
+                counts["good"] += len(prepared)
             counts["rows"] += rows
             counts["bad"] += bad
-            counts["good"] += len(prepared)
             counts["inserted"] += inserted
             counts["filtered"] += filtered
-            counts["duplicates"] += len(prepared) - filtered - inserted
+            counts["duplicates"] += duplicates
             execute_many(ImportRowError, ERROR_FIELDS, errors)
             _write_progress(job_id, counts, bytes_done)
             in_transaction += rows
@@ -507,8 +518,12 @@ def checked(job: ImportJob, limit_seconds: int, now: dt.datetime | None = None) 
 
 
 def _undo(job_id: int, message: str) -> None:
-    """A job that stops part-way leaves nothing behind: its records go, the job says why."""
+    """A job that stops part-way leaves nothing behind: its records go (a risk list's with the
+    colours they had turned), the job says why."""
+    source = sources.get(ImportJob.get_by_id(job_id).source)
     with db.atomic():
+        if source.risk_kind:
+            risk_lists.withdraw(source, job_id)
         while True:
             ids = [i for (i,) in TaskRecord.select(TaskRecord.id).where(TaskRecord.import_job == job_id)
                    .limit(5000).tuples()]

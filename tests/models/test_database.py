@@ -203,7 +203,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "two-person approvals", "corrections and appeals"]
+                                "entry record indexes", "risk records", "two-person approvals", "corrections and appeals"]
     assert schema.current_version() == 24
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
@@ -218,6 +218,9 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert "detail" in [c.name for c in database.db.get_columns("account_role")]
 
 
+LISTED_TABLES = ("close_contact", "case_report", "fever_medicine_purchase", "risk_listing")
+
+
 def test_version_22_gets_withdrawals_overrides_and_appeals(db):
     """Migration 24 on a database as version 22 left it: the list tables get `withdrawn_at` (their
     rows kept, none withdrawn), the override and appeal tables are created; run again, nothing."""
@@ -228,12 +231,12 @@ def test_version_22_gets_withdrawals_overrides_and_appeals(db):
     risk_inputs.add_close_contacts([{"name": "老名单", "id_number": make_id_number(3)}], source="旧名单")
     database.db.drop_tables(schema.CORRECTION_MODELS)
     migrator = SchemaMigrator.from_database(database.db.obj)
-    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+    for table in LISTED_TABLES:
         run_ops(migrator.drop_column(table, "withdrawn_at"))
     schema._stamp(22)
     assert schema.migrate() == ["corrections and appeals"]
     assert schema.migrate() == [] and schema.current_version() == 24
-    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+    for table in LISTED_TABLES:
         assert "withdrawn_at" in [c.name for c in database.db.get_columns(table)]
     assert all(model.table_exists() for model in schema.CORRECTION_MODELS)
     assert CloseContact.get().withdrawn_at is None and CloseContact.get().source == "旧名单"
