@@ -45,9 +45,6 @@ from services import colour_rules, logsafe, pii
 
 log = logging.getLogger("healthcode.server")
 
-# Excel uploads of later issues go through their own streaming handlers; JSON bodies are capped
-# per request in the handler base (MAX_BODY_BYTES).
-SERVER_MAX_BODY = 10 * 1024 * 1024
 
 
 def api_routes(config: Config) -> list:
@@ -61,7 +58,7 @@ def api_routes(config: Config) -> list:
 def http_server_options(config: Config) -> dict:
     """The HTTPServer's settings: the largest body (uploads; JSON bodies have their own limit,
     MAX_BODY_BYTES), and whether the proxy's headers name the client (TRUST_PROXY_HEADERS)."""
-    return {"max_body_size": SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
+    return {"max_body_size": routing.SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
 
 
 def platform_gateways(config: Config) -> dict:
@@ -109,6 +106,8 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         debug=False,
         # The back office signs in with cookies: its forms carry Tornado's XSRF token.
         xsrf_cookies=True,
+        # Like the session cookie: Secure in production (HTTPS only), never sent cross-site.
+        xsrf_cookie_kwargs={"secure": config.secure_cookies, "samesite": "Lax"},
         cookie_secret=config.secret_key,
     )
 

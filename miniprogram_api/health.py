@@ -6,12 +6,12 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
 from services import colour, colour_reasons, declarations, family, health_codes, identity, nearby, profile
-from services.paging import paginate
+from services.paging import MAX_PAGE, paginate
 from services.risk_inputs import TRANSPORTS
 from services.timefmt import local_iso
 
-PAGE = {"page": Int("页码", minimum=1, required=False), "per_page": Int("每页条数", minimum=1, maximum=100,
-                                                                        required=False)}
+PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
+        "per_page": Int("每页条数", minimum=1, maximum=100, required=False)}
 PAGE_QUERY = Schema("PageQuery", PAGE)
 MEMBER_QUERY = Schema("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
 CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
@@ -44,7 +44,7 @@ DECLARATION = Schema("DeclarationRequest", {
     "temperature": Num("今日体温", required=False),
     "contact_with_patient": Bool("是否接触过确诊或疑似病例"),
     "returned_from_elsewhere": Bool("是否外地返回", required=False),
-    "arrival_date": Date("抵达日期", required=False, nullable=True),
+    "arrival_date": Date("抵达日期", past=True, required=False, nullable=True),
     "transport": Str("交通方式", choices=tuple(TRANSPORTS), required=False, nullable=True),
     "transport_number": Str("车次/航班/车牌", max_len=32, required=False, nullable=True),
     "from_abroad": Bool("是否境外返回", required=False),
@@ -60,7 +60,7 @@ DECLARATION_VIEW = Schema("Declaration", {"id": Int("编号"), "kind": Str("申�
                                           "contact_with_patient": Bool("是否接触病例"), "answers": Any_("其他回答"),
                                           "declared_at": Str("申报时间")})
 PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
-    "entry_date": Date("入省日期"),
+    "entry_date": Date("入省日期", past=True),
     "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
     "origin_name": Str("出发地", max_len=64),
     "transport": Str("交通方式", choices=tuple(TRANSPORTS)),

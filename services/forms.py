@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from services import identity
 from services.errors import ApiError
 from services.risk_inputs import check_region_code, past_date
+from services.text_checks import has_control_characters
 
 PLATE_RE = re.compile(r"[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}")
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
@@ -48,6 +49,8 @@ class FormField:
         value = value.strip()
         if len(value) > self.max_len:
             raise ApiError("invalid_field", f"{self.label}过长", 400, path)
+        if has_control_characters(value):
+            raise ApiError("invalid_field", f"{self.label}含有不允许的控制字符", 400, path)
         if self.kind == "phone":
             return identity.validate_phone(value, path)
         if self.kind == "plate" and not PLATE_RE.fullmatch(value.upper()):

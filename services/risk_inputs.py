@@ -50,6 +50,8 @@ def past_date(value, field: str, today: dt.date | None = None) -> dt.date:
         raise ApiError("invalid_date", "日期无效", 400, field)
     if value > (today or china_today()):
         raise ApiError("date_in_future", "日期不能晚于今天", 400, field)
+    if value.year < 1900:
+        raise ApiError("invalid_date", "日期不能早于 1900-01-01", 400, field)
     return value
 
 

@@ -108,3 +108,13 @@ def test_production_refuses_a_fixed_captcha():
     config = Config(app_env="production", secret_key="x" * 40, data_key="ay" * 22, captcha_fixed_answer="ABCD")
     with pytest.raises(SystemExit, match="CAPTCHA_FIXED_ANSWER"):
         config.check()
+
+
+def test_the_xsrf_cookie_is_secure_and_same_site_where_sessions_are(make_server):
+    """In production (ADMIN_COOKIE_SECURE on) the XSRF cookie, like the session's, goes over HTTPS
+    only and never cross-site; in development it still stays on this site."""
+    for secure in (True, False):
+        server = make_server(admin_cookie_secure=secure)
+        cookie = server.get("/admin/login").headers["Set-Cookie"]
+        assert cookie.startswith("_xsrf=") and "SameSite=Lax" in cookie
+        assert ("Secure" in cookie) is secure

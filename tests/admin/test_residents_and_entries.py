@@ -139,6 +139,17 @@ def test_add_and_edit_a_resident(as_admin):
     assert person.name == "赵六六" and person.phone == "13900000010" and person.room == "102"
 
 
+def test_control_characters_in_a_form_are_refused(as_admin):
+    client = as_admin("compound")
+    before = Person.select().count()
+    # Tornado already turns NUL, BEL and the like in form fields into spaces; the rest is ours.
+    for name in ("赵\u202e六", "赵\u2066六", "赵\x7f六"):
+        bad = client.post("/admin/r/residents/new", {"id_type": "resident_id", "id_number": make_id_number(9),
+                                                     "name": name, "phone": "13900000009"})
+        assert bad.status_code == 400 and "控制字符" in page_error(bad)
+    assert Person.select().count() == before
+
+
 def test_export_is_masked_formula_safe_and_audited(as_admin):
     add(JINGBA, 1, "=HYPERLINK(\"http://x\")")
     add(JINGBA, 2, "@SUM(A1)")
