@@ -51,7 +51,7 @@ class PersonColourHandler(AdminHandler):
     def _show(self, subject: str, error: ApiError | None = None):
         person, number = corrections.subject_identity(subject)
         verdict = colour.verdict(subject)
-        facts = corrections.facts_of(subject)
+        facts = corrections.facts_of(subject, self.admin)
         notices = corrections.notices_of(subject)
         overrides = corrections.overrides_of(subject)
         targets = ([f["target"] for f in facts] + [f"release_notice:{n.id}" for n in notices]

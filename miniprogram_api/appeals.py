@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Any_, Bool, List, Schema, Str
+from handlers.schema import Any_, Bool, Int, List, Schema, Str
 from services import appeals, profile
 
 # The image's base64 text may run past 2 MB of image: the service says "over 2 MB" (413, field
@@ -15,7 +15,7 @@ APPEAL_REQUEST = Schema("ColourAppealRequest", {
                  required=False, nullable=True),
 }, description="对非绿码提出申诉：24小时内由所在社区（无法确定社区时为区县）处理，逾期转区县")
 APPEAL = Schema("ColourAppeal", {
-    "id": Str("编号"), "colour": Str("申诉时的颜色"), "colour_label": Str("颜色名称"),
+    "id": Int("编号"), "colour": Str("申诉时的颜色"), "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "申诉时的赋码原因"), "reason": Str("申诉理由"),
     "status": Str("状态：open 待处理 / accepted 已受理 / rejected 已驳回"), "status_label": Str("状态名称"),
     "answer": Str("处理意见", nullable=True), "has_image": Bool("是否附图"), "submitted_at": Str("提交时间"),

@@ -156,11 +156,11 @@ def _open(admin: AdminUser, appeal_id) -> ColourAppeal:
     return appeal
 
 
-def correction_choices(appeal: ColourAppeal) -> dict[str, str]:
-    """The corrections an official may propose when accepting an appeal: withdraw one of the
-    person's list entries, close an active case, or set the code green for a while."""
+def correction_choices(admin: AdminUser, appeal: ColourAppeal) -> dict[str, str]:
+    """The corrections `admin` may propose when accepting an appeal: withdraw one of the person's
+    list entries or close an active case (the list's owner), or set the code green for a while."""
     choices = {}
-    for fact in corrections.facts_of(appeal.subject):
+    for fact in corrections.facts_of(appeal.subject, admin):
         if fact["withdrawable"]:
             choices[f"withdraw:{fact['input']}:{fact['id']}"] = f"撤销{fact['source']}记录（{fact['date']}）"
         if fact["closable"]:
@@ -176,7 +176,7 @@ def accept(admin: AdminUser, appeal_id, choice, reason, expires_on=None) -> str:
 
     def write() -> str:
         appeal = _open(admin, appeal_id)
-        choices = correction_choices(appeal)
+        choices = correction_choices(admin, appeal)
         if choice not in choices:
             raise ApiError("invalid_field", "请选择要提交的更正", 400, "choice")
         if choice == OVERRIDE_CHOICE:

@@ -22,15 +22,16 @@ from models.fields import blind_index, utcnow
 from models.people import Person
 from models.regions import LEVELS, Region
 from models.risk_inputs import CaseReport, ListedPerson, ReleaseNotice
-from services import admin_auth, approvals, audit, colour, identity, risk_inputs
+from services import admin_auth, approvals, audit, colour, identity, risk_inputs, risk_records
 from services.colour_rules import COLOURS, INPUTS
 from services.errors import ApiError
 from services.health_authority import HEALTH_ROLES
 from services.timefmt import china_today, local_iso
 
-# The back-office roles that look up a person's colour and propose corrections: the level roles
-# and the health authority's.
-CORRECTION_ROLES = (*LEVELS[1:], *HEALTH_ROLES)
+# The back-office roles that look up a person's colour and propose corrections: the level roles,
+# the health authority's, and every role that owns a kind of risk list (services/risk_records).
+CORRECTION_ROLES = tuple(dict.fromkeys([*LEVELS[1:], *HEALTH_ROLES, *(
+    role for kind in risk_records.KINDS.values() for role in kind.import_roles)]))
 OVERRIDE_MAX_DAYS = 30
 PROPOSED = "已提交，等待同单位另一账号审批"
 
@@ -132,9 +133,27 @@ def describe(input_name: str, row) -> dict:
             "withdrawn": getattr(row, "withdrawn_at", None) is not None}
 
 
-def facts_of(subject: str) -> list[dict]:
+def _owner_roles(input_name: str, row) -> tuple[str, ...]:
+    """The roles that own a list entry, and alone may withdraw it or close it: those that put its
+    kind of list in (services/risk_records)."""
+    kind = risk_records.KINDS.get(row.kind if input_name == "listing" else input_name)
+    return kind.import_roles if kind is not None else tuple(HEALTH_ROLES)
+
+
+def _owner_names(input_name: str, row) -> str:
+    return "、".join(admin_auth.ROLES.get(role, role) for role in _owner_roles(input_name, row))
+
+
+def _require_owner(admin: AdminUser, input_name: str, row) -> None:
+    if admin.role not in _owner_roles(input_name, row):
+        names = _owner_names(input_name, row)
+        raise ApiError("not_owner", f"只有该名单的主管部门（{names}）可以提交这项更正", 403)
+
+
+def facts_of(subject: str, admin: AdminUser | None = None) -> list[dict]:
     """Every fact about a person that a rule reads (withdrawn entries included, marked), newest
-    first, with what may be corrected: withdraw an entry, close an active case."""
+    first, with what `admin` may correct (as owner of the list): withdraw an entry, close an
+    active case."""
     listed = _listed_models()
     facts = []
     for name, spec in INPUTS.items():
@@ -144,8 +163,10 @@ def facts_of(subject: str) -> list[dict]:
         for row in model.select().where(model.subject == subject).order_by(model.id.desc()).limit(50):
             fact = describe(name, row)
             fact["target"] = f"{name}:{row.id}"
-            fact["withdrawable"] = name in listed and not fact["withdrawn"]
-            fact["closable"] = model is CaseReport and row.status == "active" and not fact["withdrawn"]
+            owner = name in listed and admin is not None and admin.role in _owner_roles(name, row)
+            fact["owners"] = _owner_names(name, row) if name in listed else None
+            fact["withdrawable"] = owner and not fact["withdrawn"]
+            fact["closable"] = owner and model is CaseReport and row.status == "active" and not fact["withdrawn"]
             facts.append(fact)
     facts.sort(key=lambda f: f["date"], reverse=True)
     return facts
@@ -197,6 +218,7 @@ def propose_withdrawal(admin: AdminUser, kind: str, fact_id, reason) -> Approval
     """Propose withdrawing a list entry made by mistake (close contact, case, purchase, ...)."""
     model, row = _listed_row(kind, fact_id)
     require_subject_scope(admin, row.subject)
+    _require_owner(admin, kind, row)
     if row.withdrawn_at is not None:
         raise ApiError("already_withdrawn", "该记录已撤销", 409)
     label = INPUTS[kind].label
@@ -209,6 +231,7 @@ def propose_case_closure(admin: AdminUser, case_id, reason) -> ApprovalRequest:
     """Propose closing a case (cured, or the suspicion excluded)."""
     _, case = _listed_row("case", case_id)
     require_subject_scope(admin, case.subject)
+    _require_owner(admin, "case", case)
     if case.status != "active":
         raise ApiError("case_closed", "该病例已结案", 409)
     return approvals.propose(admin, "close_case", target=f"case:{case.id}", reason=reason,
@@ -219,6 +242,8 @@ def propose_notice_revocation(admin: AdminUser, notice_id, reason) -> ApprovalRe
     """Propose revoking a release notice issued in error (the reds it lifted come back)."""
     notice = _row(ReleaseNotice, notice_id, ApiError("release_notice_not_found", "解除医学观察告知书不存在", 404))
     require_subject_scope(admin, notice.subject)
+    if admin.role not in HEALTH_ROLES:  # notices are the health authority's (issued by its medical staff)
+        raise ApiError("not_owner", "只有卫健委或疾控中心可以撤销解除医学观察告知书", 403)
     if notice.revoked_at is not None:
         raise ApiError("already_revoked", "该告知书已撤销", 409)
     return approvals.propose(admin, "revoke_release_notice", target=f"release_notice:{notice.id}", reason=reason,

@@ -22,7 +22,7 @@ accept = Action(
     form=(FormField("choice", "要提交的更正", kind="choice"),
           FormField("reason", "受理意见（更正原因）", max_len=255),
           FormField("expires_on", "人工调整的有效期至（YYYY-MM-DD，仅人工调整时填写）", required=False, max_len=10)),
-    choices=lambda ctx, row: appeals.correction_choices(row))
+    choices=lambda ctx, row: appeals.correction_choices(ctx.admin, row))
 reject = Action("reject", "驳回",
                 lambda ctx, row, data: appeals.reject(ctx.admin, row.id, data.get("answer")),
                 allowed=lambda row: row.status == "open", confirm="驳回理由将告知申诉人。",

@@ -20,7 +20,7 @@ from models.fieldwork import OperationLog
 from models.people import Person
 from models.regions import Region
 from models.risk_inputs import CaseReport, CloseContact
-from services import admin_auth, appeals, approvals, colour, corrections, risk_inputs
+from services import admin_auth, appeals, approvals, colour, corrections, risk_inputs, risk_records
 from services.errors import ApiError
 from services.timefmt import china_today
 from tests.admin.conftest import AdminClient, page_error
@@ -43,15 +43,26 @@ def citizen(office):
     return client
 
 
-@pytest.fixture
-def second(office):
-    """A second 金水区 district account: the approver of the first one's corrections."""
-    admin, password = admin_auth.create_admin(None, phone="13810000009", name="金水复核", role="district",
-                                              region_code="410105", send_sms=False)
+def _signed_in(office, phone: str, name: str, role: str) -> AdminClient:
+    admin, password = admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code="410105",
+                                              send_sms=False)
     client = AdminClient(office.base_url)
-    assert client.login("13810000009", password).status_code == 302
+    assert client.login(phone, password).status_code == 302
     client.admin = admin
     return client
+
+
+@pytest.fixture
+def second(office):
+    """A second 金水区 district account: the approver of the district account's corrections."""
+    return _signed_in(office, "13810000009", "金水复核", "district")
+
+
+@pytest.fixture
+def cdc(office):
+    """Two accounts of 金水区's CDC, the owner of the close-contact and case lists."""
+    return (_signed_in(office, "13810000011", "金水疾控一", "cdc_district"),
+            _signed_in(office, "13810000012", "金水疾控二", "cdc_district"))
 
 
 def _listed() -> CloseContact:
@@ -72,7 +83,18 @@ def test_reasons_come_with_their_source_date_and_what_lifts_them(citizen):
     assert "自动解除" in reason["lifts"] and "解除医学观察告知书" in reason["lifts"]
 
 
-def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(office, citizen, as_admin, second):
+def test_a_reason_from_a_list_import_names_the_batch_and_its_date(citizen):
+    listed_on = china_today() - dt.timedelta(days=2)
+    risk_records.ingest("fever_medicine", [{"id_number": JINSHUI_ID, "date": listed_on, "pharmacy": "老百姓大药房"}],
+                        source_label="郑州市药监局", source_ref="partner:pharmacy-1:0001", listed_on=listed_on)
+    reason = citizen.ok("getMyHealthCode")["details"][0]
+    source = reason["sources"][0]
+    assert (reason["colour"], source["list"], source["batch"], source["listed_on"]) == (
+        "yellow", "退烧药购买记录", "partner:pharmacy-1:0001", listed_on.isoformat())
+    assert "郑州市药监局" in source["source"] and "药店：老百姓大药房" in source["detail"]
+
+
+def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(office, citizen, as_admin, cdc):
     entry = _listed()
     image = base64.b64encode(_png()).decode()
     filed = citizen.ok("submitColourAppeal", {"reason": "我没有去过该场所，登记有误", "image": image})
@@ -82,18 +104,20 @@ def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(o
     assert AppealImage.get(AppealImage.appeal == appeal).content_type == "image/png"
     assert dt.timedelta(hours=23, minutes=59) < appeal.deadline - appeal.created_at <= dt.timedelta(hours=24)
 
-    jinshui = as_admin("jinshui")
-    queue = jinshui.get("/admin/r/appeals/?status=open")
+    owner, approver = cdc
+    queue = owner.get("/admin/r/appeals/?status=open")
     assert "我没有去过该场所" in queue.text and "王**" in queue.text
-    detail = jinshui.get(f"/admin/r/appeals/{appeal.id}")
+    detail = owner.get(f"/admin/r/appeals/{appeal.id}")
     assert "查看申诉人的健康码" in detail.text
-    assert jinshui.get(f"/admin/appeals/{appeal.id}/image").content == _png()
+    assert owner.get(f"/admin/appeals/{appeal.id}/image").content == _png()
     assert as_admin("erqi").get(f"/admin/r/appeals/{appeal.id}").status_code == 403
 
     choice = f"withdraw:close_contact:{entry.id}"
-    form = jinshui.get(f"/admin/r/appeals/{appeal.id}/do/accept")
+    form = owner.get(f"/admin/r/appeals/{appeal.id}/do/accept")
     assert choice in form.text
-    done = jinshui.post(f"/admin/r/appeals/{appeal.id}/do/accept", {"choice": choice, "reason": "核实为误登记"},
+    # The district's own accounts may override a colour, not withdraw the CDC's list entry.
+    assert choice not in as_admin("jinshui").get(f"/admin/r/appeals/{appeal.id}/do/accept").text
+    done = owner.post(f"/admin/r/appeals/{appeal.id}/do/accept", {"choice": choice, "reason": "核实为误登记"},
                         allow_redirects=False)
     assert done.status_code == 302, page_error(done)
     request = ApprovalRequest.get(ApprovalRequest.kind == "withdraw_entry")
@@ -102,11 +126,11 @@ def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(o
     assert (mine["status"], mine["correction"]) == ("accepted", "更正待审批")
     assert citizen.ok("getMyHealthCode")["colour"] == "red"  # nothing changes before the approval
 
-    own = jinshui.post(f"/admin/r/approvals/{request.id}/do/approve", {"remark": ""})
+    own = owner.post(f"/admin/r/approvals/{request.id}/do/approve", {"remark": ""})
     assert own.status_code == 403 and "不能审批自己提交的申请" in page_error(own)
     assert CloseContact.get_by_id(entry.id).withdrawn_at is None
 
-    approved = second.post(f"/admin/r/approvals/{request.id}/do/approve", {"remark": "同意"}, allow_redirects=False)
+    approved = approver.post(f"/admin/r/approvals/{request.id}/do/approve", {"remark": "同意"}, allow_redirects=False)
     assert approved.status_code == 302
     assert CloseContact.get_by_id(entry.id).withdrawn_at is not None  # kept, no longer read
     assert citizen.ok("getMyHealthCode")["colour"] == "green"
@@ -158,15 +182,20 @@ def test_bad_appeals_are_refused_and_keep_nothing(citizen):
     assert row_counts() == before
 
 
-def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(office, citizen, as_admin, second):
+def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(office, citizen, as_admin, second,
+                                                                               cdc):
     entry = _listed()
     jinshui = office.admins["jinshui"][0]
     page = as_admin("jinshui")
     before = row_counts()
+    owner = cdc[0].admin
     for reason in ("", "  ", None):
         with pytest.raises(ApiError) as refused:
-            corrections.propose_withdrawal(jinshui, "close_contact", entry.id, reason)
+            corrections.propose_withdrawal(owner, "close_contact", entry.id, reason)
         assert (refused.value.status, refused.value.code, refused.value.field) == (400, "missing_field", "reason")
+    with pytest.raises(ApiError) as not_owner:
+        corrections.propose_withdrawal(jinshui, "close_contact", entry.id, "误登记")
+    assert (not_owner.value.status, not_owner.value.code) == (403, "not_owner") and "疾控" in not_owner.value.message
     with pytest.raises(ApiError) as no_reason:
         corrections.propose_override(jinshui, entry.subject, "green", "", "2099-01-01")
     assert (no_reason.value.code, no_reason.value.field) == ("missing_field", "reason")
@@ -180,8 +209,8 @@ def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(o
     shown = page.post("/admin/person-colour/propose", {"s": entry.subject, "what": "override", "colour": "green",
                                                        "reason": "误判", "expires_on": ""})
     assert shown.status_code == 400 and page_error(shown) == "人工调整必须填写有效期"
-    shown = page.post("/admin/person-colour/propose", {"s": entry.subject, "what": "withdraw", "kind": "close_contact",
-                                                       "id": str(entry.id), "reason": ""})
+    shown = cdc[0].post("/admin/person-colour/propose", {"s": entry.subject, "what": "withdraw",
+                                                         "kind": "close_contact", "id": str(entry.id), "reason": ""})
     assert shown.status_code == 400 and page_error(shown) == "请填写原因"
     assert row_counts() == before
 
@@ -204,32 +233,36 @@ def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(o
     assert colour.verdict(entry.subject, today=until + dt.timedelta(days=1)).colour == "red"
 
 
-def test_a_case_is_closed_and_a_release_notice_revoked_on_approval(office, citizen, second):
-    jinshui = office.admins["jinshui"][0]
+def test_a_case_is_closed_and_a_release_notice_revoked_on_approval(office, citizen, cdc):
+    owner, approver = cdc[0].admin, cdc[1].admin
     person = Person.get(Person.name == "王申诉")
     case = risk_inputs.report_case(name="王申诉", id_number=JINSHUI_ID, kind="suspected")
-    request = corrections.propose_case_closure(jinshui, case.id, "排除疑似")
+    request = corrections.propose_case_closure(owner, case.id, "排除疑似")
     assert CaseReport.get_by_id(case.id).status == "active" and colour.verdict(person.subject).colour == "red"
-    approvals.approve(second.admin, request.id)
+    approvals.approve(approver, request.id)
     assert CaseReport.get_by_id(case.id).status == "closed" and colour.verdict(person.subject).colour == "green"
 
     _listed()
     notice = risk_inputs.issue_release_notice(person, reason="观察期满")
     assert colour.verdict(person.subject).colour == "green"
-    request = corrections.propose_notice_revocation(jinshui, notice.id, "告知书开错了人")
-    approvals.approve(second.admin, request.id)
+    request = corrections.propose_notice_revocation(owner, notice.id, "告知书开错了人")
+    approvals.approve(approver, request.id)
     assert colour.verdict(person.subject).colour == "red"
     actions = [r.action for r in OperationLog.select().where(OperationLog.target_type.in_(["case_report",
                                                                                           "release_notice"]))]
     assert "case_closed" in actions and "release_notice_revoked" in actions
 
 
-def test_the_person_page_is_scoped_and_shows_sources_history_and_corrections(office, citizen, as_admin):
+def test_the_person_page_is_scoped_and_shows_sources_history_and_corrections(office, citizen, as_admin, cdc):
     _listed()
     page = as_admin("jinshui").post("/admin/person-colour", {"id_number": JINSHUI_ID})
     assert page.status_code == 200 and JINSHUI_ID not in page.text and JINSHUI_ID not in page.url
-    for text in ("红码", "密切接触者名单", "来源：市疾控密接名单", "撤销错误登记", "颜色变化记录", "绿码 → 红码"):
+    for text in ("红码", "密切接触者名单", "来源：市疾控密接名单", "人工调整健康码", "颜色变化记录", "绿码 → 红码",
+                 "撤销或结案由"):
         assert text in page.text, text
+    assert "撤销错误登记</button>" not in page.text  # the district does not own the CDC's list
+    owner = cdc[0].post("/admin/person-colour", {"id_number": JINSHUI_ID})
+    assert "撤销错误登记</button>" in owner.text
     refused = as_admin("erqi").post("/admin/person-colour", {"id_number": JINSHUI_ID})
     assert refused.status_code == 403 and "无权查看" in page_error(refused)
     wrong = as_admin("jinshui").post("/admin/person-colour", {"id_number": "410105199001011234"})

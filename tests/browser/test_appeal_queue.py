@@ -1,4 +1,4 @@
-"""The appeal queue in headless Chromium (D9): a district official opens 健康码申诉, accepts one
+"""The appeal queue in headless Chromium (D9): a district CDC official opens 健康码申诉, accepts one
 appeal with a proposed correction and rejects another with an answer; the citizens read the
 outcome through listMyAppeals."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from models.approvals import ApprovalRequest
 from models.corrections import ColourAppeal
-from services import risk_inputs
+from services import admin_auth, risk_inputs
 from services.timefmt import china_today
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.test_admin_pages import DESKTOP, open_page
@@ -36,7 +36,10 @@ def test_an_official_accepts_one_appeal_and_rejects_another(browser, office):  #
     second = _appellant(office, 42, "李确认", "请尽快恢复绿码")
     context, page = open_page(browser, office, DESKTOP)
     try:
-        _, phone, password = office.admins["jinshui"]
+        # 金水区's CDC: it owns the close-contact list, so it may propose withdrawing an entry.
+        phone = "13810000011"
+        _, password = admin_auth.create_admin(None, phone=phone, name="金水疾控", role="cdc_district",
+                                              region_code="410105", send_sms=False)
         page.goto(office.base_url + "/admin/login")
         page.fill("input[name=phone]", phone)
         page.fill("input[name=password]", password)
