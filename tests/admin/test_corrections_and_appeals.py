@@ -286,3 +286,12 @@ def test_an_overdue_appeal_moves_from_the_community_to_the_district(office, citi
     assert as_admin("compound").get(f"/admin/r/appeals/{appeal.id}").status_code == 403
     assert "已逾期转区县" in as_admin("jinshui").get("/admin/r/appeals/").text
     assert OperationLog.select().where(OperationLog.action == "appeal_escalated").count() == 1
+
+
+def test_the_demo_has_an_open_appeal_in_the_district_queue(office, as_admin):
+    appeal = ColourAppeal.get()
+    assert (appeal.status, appeal.region.code, appeal.colour) == ("open", "410105", "orange")
+    queue = as_admin("jinshui").get("/admin/r/appeals/?status=open")
+    assert "申请复核健康码颜色" in queue.text and "待处理" in queue.text
+    form = as_admin("jinshui").get(f"/admin/r/appeals/{appeal.id}/do/accept")
+    assert appeals.OVERRIDE_CHOICE in form.text  # the district may set it green for a while
