@@ -141,8 +141,10 @@ def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(o
     actions = {r.action for r in OperationLog.select()}
     assert {"appeal_submitted", "appeal_accepted", "approval_proposed", "approval_approved",
             "risk_entry_withdrawn"} <= actions
-    # A re-sent list does not bring the withdrawn entry back into the rules.
-    assert colour.verdict(entry.subject).colour == "green"
+    # The same list sent again does not bring the withdrawn entry back.
+    again = risk_records.ingest("close_contact", [{"id_number": JINSHUI_ID, "date": entry.event_date}],
+                                source_label="市疾控中心", source_ref="resend-1", listed_on=entry.event_date)
+    assert (again.accepted, again.duplicates) == (0, 1) and colour.verdict(entry.subject).colour == "green"
 
 
 def test_a_rejected_appeal_shows_the_answer(office, citizen, as_admin):
