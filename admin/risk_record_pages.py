@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from admin.handlers import AdminHandler, menu
 from models.admin import AdminUser
+from models.fields import utcnow
 from models.regions import Region
 from models.risk_inputs import RiskBatch
 from services import audit, risk_records
@@ -38,8 +39,10 @@ class RiskRecordsHandler(AdminHandler):
         batches = (RiskBatch.select().where(RiskBatch.kind.in_([k.code for k in kinds]))
                    .order_by(RiskBatch.id.desc()).limit(50))
         if region is not None:
-            batches = batches.where(RiskBatch.region.in_(Region.select(Region.id).where(
-                Region.path.startswith(region.path))))
+            within = RiskBatch.region.in_(Region.select(Region.id).where(Region.path.startswith(region.path)))
+            # A batch that names no region (a city-wide partner feed) is the city's to see.
+            batches = batches.where(within | RiskBatch.region.is_null() if region.level in ("province", "city")
+                                    else within)
         batches = list(batches)
         names = dict(AdminUser.select(AdminUser.id, AdminUser.name).where(
             AdminUser.id.in_({b.created_by_id for b in batches if b.created_by_id})).tuples()) if batches else {}
@@ -61,14 +64,14 @@ class RiskRecordFormHandler(AdminHandler):
         self.render_page("risk_records/form.html", kind=kind, values=values or {}, error=error, field=field)
 
     def get(self, code):
-        self._form(self._kind(code))
+        self._form(self._kind(code), {"date": china_today().isoformat()})
 
     def post(self, code):
         kind = self._kind(code)
         values = {c.key: self.get_body_argument(c.key, "").strip() or None for c in kind.fields}
         today = china_today()
         result = risk_records.ingest(kind.code, [values], source_label=risk_records.organisation(self.admin),
-                                     source_ref=f"form:{self.admin.id}:{today.isoformat()}", listed_on=today,
+                                     source_ref=f"form:{self.admin.id}:{utcnow():%Y%m%d%H%M%S%f}", listed_on=today,
                                      region=_region(self.admin), created_by=self.admin)
         if result.rejected:
             fault = result.rejected[0]

@@ -155,7 +155,7 @@ def _account(openid: str):
 def _risk_lists(accounts: dict) -> None:
     """The demo's close contact, confirmed case and pharmacy purchase, each once."""
     neighbour = profile.self_person(accounts["demo-neighbour"])
-    compound = Region.get(Region.code == DEMO_CASE_COMPOUND)
+    compound, city = Region.get(Region.code == DEMO_CASE_COMPOUND), Region.get(Region.code == "410100")
     if neighbour.compound_id != compound.id:
         Person.update(compound=compound).where(Person.id == neighbour.id).execute()
         residents.bind(neighbour, compound)
@@ -164,7 +164,7 @@ def _risk_lists(accounts: dict) -> None:
             continue
         number = profile.self_person(accounts[who]).id_number if who in accounts else _demo_id_number(who)
         risk_records.ingest(kind, [{"id_number": number, "date": china_today(), **extra}], source_label=label,
-                            source_ref=f"demo:{kind}", listed_on=china_today())
+                            source_ref=f"demo:{kind}", listed_on=china_today(), region=city)
 
 
 def load() -> dict:

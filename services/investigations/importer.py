@@ -8,8 +8,8 @@ batch, the refused cells, the job's progress, committed every `TRANSACTION_ROWS`
 are kept, bad ones are reported cell by cell (row number, column, reason) and downloadable as an
 xlsx; rows already on the list are ignored (dedupe by row key), so importing the same file again
 adds nothing. A risk list's checked rows go to risk_records.ingest instead (risk_lists.py): its
-refusals join the bad-row report and rows already stored count as duplicates. A job that stops part-way (too many rows, a broken sheet, a database error) removes
-what it wrote.
+refusals join the bad-row report and rows already stored count as duplicates. A job that stops
+part-way (too many rows, a broken sheet, a database error) removes what it wrote.
 
 A job whose process dies (a restart, a crash) cannot undo anything: every progress write moves
 its heartbeat, and a reader finding a queued or running job whose heartbeat is older than

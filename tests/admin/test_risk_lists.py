@@ -79,8 +79,8 @@ def test_a_close_contact_list_turns_colours_red_and_reports_its_bad_rows(office,
     assert (colour_of(first), colour_of(second)) == ("red", "red")
     reason = colour.verdict(first.subject).as_dict()["reasons"][0]
     assert reason == f"密切接触者：密接名单（郑州市疾控中心 {TODAY}）"
-    batch = RiskBatch.get()
-    assert (batch.source_ref, batch.created_by_id, batch.accepted) == (f"import:{job.id}", office.cdc.id, 2)
+    batch = RiskBatch.get(RiskBatch.source_ref == f"import:{job.id}")
+    assert (batch.kind, batch.created_by_id, batch.accepted) == ("close_contact", office.cdc.id, 2)
     assert CloseContact.get(CloseContact.subject == first.subject).region_id == \
         Region.get(Region.code == JINSHUI_COMPOUND).id
     report = openpyxl.load_workbook(io.BytesIO(importer.error_report(job))).active
@@ -88,7 +88,16 @@ def test_a_close_contact_list_turns_colours_red_and_reports_its_bad_rows(office,
 
     again = run_import(office.cdc, tmp_path, files.workbook_bytes(HEADERS, rows))
     assert (again.inserted, again.duplicates, again.bad) == (0, 2, 3)
-    assert CloseContact.select().count() == 2
+    assert CloseContact.select().where(CloseContact.subject.in_([first.subject, second.subject])).count() == 2
+
+
+def test_a_duplicate_row_far_down_a_list_is_in_the_bad_row_report(office, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH", 2)  # the repeat comes in a later batch than its first row
+    rows = [[files.id_number(n), f"密接{n}", "", TODAY, "", ""] for n in range(1, 5)] + \
+        [[files.id_number(1), "密接1", "", TODAY, "", ""]]
+    job = run_import(office.cdc, tmp_path, files.workbook_bytes(HEADERS, rows))
+    assert (job.good, job.bad, job.inserted, job.duplicates) == (4, 1, 4, 0)
+    assert errors_of(job) == [(6, "证件号码")]
 
 
 def test_a_list_with_wrong_headers_is_refused_and_nothing_is_written(office, tmp_path):
@@ -106,17 +115,19 @@ def test_a_failed_import_leaves_no_record_and_no_colour(office, tmp_path):
     rows = [[person.id_number, "张三", "", TODAY, "", ""], [files.id_number(2), "李四", "", TODAY, "", ""]]
     job = run_import(office.cdc, tmp_path, files.workbook_bytes(HEADERS, rows), max_rows=1)
     assert job.status == "failed" and "行数超过上限" in job.message
-    assert CloseContact.select().count() == RiskBatch.select().count() == 0
+    assert not CloseContact.select().where(CloseContact.subject == person.subject).exists()
+    assert not RiskBatch.select().where(RiskBatch.source_ref == f"import:{job.id}").exists()
     assert colour_of(person) == "green"
 
 
 def test_a_district_account_lists_only_within_its_district(office, tmp_path):
     jinshui_cdc = admin("cdc_district", "410105", "13820000002")
-    rows = [[files.id_number(1), "张三", "", TODAY, ERQI, ""], [files.id_number(2), "李四", "", TODAY, JINSHUI_COMPOUND, ""]]
+    rows = [[files.id_number(1), "张三", "", TODAY, ERQI, ""],
+            [files.id_number(2), "李四", "", TODAY, JINSHUI_COMPOUND, ""]]
     job = run_import(jinshui_cdc, tmp_path, files.workbook_bytes(HEADERS, rows), kind="secondary_contact")
     assert (job.good, job.bad) == (1, 1)
     assert "不在本账号的管辖范围内" in ImportRowError.get(ImportRowError.job == job.id).reason
-    assert RiskBatch.get().title.startswith("次密接名单（金水区疾控中心 ")
+    assert RiskBatch.get(RiskBatch.source_ref == f"import:{job.id}").title.startswith("次密接名单（金水区疾控中心 ")
 
 
 def test_key_persons_are_the_police_lists_and_red(office, tmp_path):
@@ -163,7 +174,7 @@ def test_one_case_by_the_form_turns_the_compound_orange(office, cdc_client):
         "compound_code": JINSHUI_COMPOUND}, allow_redirects=False)
     assert response.status_code == 303, page_error(response)
     assert (colour_of(case_person), colour_of(neighbour)) == ("red", "orange")
-    assert CaseReport.get().batch.source_ref.startswith("form:")
+    assert CaseReport.get(CaseReport.subject == case_person.subject).batch.source_ref.startswith("form:")
     listing = cdc_client.get("/admin/risk-records/")
     assert f"病例名单（郑州市疾控中心 {TODAY}）" in listing.text
 
@@ -209,6 +220,9 @@ def test_the_demo_shows_a_close_contact_a_case_in_a_compound_and_a_purchase(offi
     compound = Region.get(Region.code == demo.DEMO_CASE_COMPOUND)
     assert [r["name"] for r in nearby.nearby_risk(compound.latitude, compound.longitude, 1000)] == [compound.name]
     assert admin_auth.find_admin("13800001901").role == "cdc_city"
+    client = AdminClient(office.base_url)
+    assert client.login("13800001901", demo.DEMO_ADMIN_PASSWORD).status_code == 302
+    assert f"药店退烧药购买记录（郑州市卫健委 {TODAY}）" in client.get("/admin/risk-records/").text
     before = row_counts()
     demo.load()
     assert row_counts() == before

@@ -8,46 +8,28 @@ from __future__ import annotations
 import io
 
 import openpyxl
-import pytest
 
 from models.colour import HealthStatus
 from models.risk_inputs import CloseContact
 from services import admin_auth, colour
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
 from services.timefmt import china_today
 from tests.admin.conftest import CAPTCHA
-from tests.browser.conftest import guarded_page
-from tests.browser.test_investigation_import import DESKTOP, XLSX, slow_import  # noqa: F401  (fixture)
+# The investigation import's fixtures: the real server with the demo regions, a guarded page, and
+# an import slowed down enough for the progress bar to be seen moving.
+from tests.browser.test_investigation_import import XLSX, office, page, slow_import  # noqa: F401
 from tests.conftest import make_person
 from tests.fakes import xlsx_files as files
 
-PHONE = "13820000001"
-
-
-@pytest.fixture
-def office(make_server, sms):
-    """The real server and a city CDC account (市疾控中心)."""
-    server = make_server(captcha_fixed_answer=CAPTCHA)
-    load_tree(ZHENGZHOU)
-    server.admin, server.password = admin_auth.create_admin(None, phone=PHONE, name="市疾控录入员", role="cdc_city",
-                                                            region_code="410100", send_sms=False)
-    return server
-
-
-@pytest.fixture
-def page(browser, office):
-    context, tab = guarded_page(browser, office.base_url, DESKTOP)
-    yield tab
-    context.close()
-    assert not tab.problems, tab.problems
+PHONE, PASSWORD = "13820000001", "Cdc@20261203"
 
 
 def test_a_cdc_account_imports_a_close_contact_list_and_the_person_turns_red(page, office, slow_import):  # noqa: F811
+    admin_auth.create_admin(None, phone=PHONE, name="市疾控录入员", role="cdc_city", region_code="410100",
+                            send_sms=False, password=PASSWORD)
     person = make_person(1)
     page.goto(office.base_url + "/admin/login")
     page.fill("input[name=phone]", PHONE)
-    page.fill("input[name=password]", office.password)
+    page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=captcha]", CAPTCHA)
     page.click("button:has-text('登录')")
     page.wait_for_selector("nav.side")

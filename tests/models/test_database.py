@@ -278,3 +278,31 @@ def test_version_14_entry_record_indexes_upgrade(db):
     schema._stamp(14)
     assert schema.migrate(UP_TO_15) == ["entry record indexes"]
     assert _entry_record_indexes() == indexes
+
+
+def test_version_15_risk_records_upgrade(db):
+    """Migration 20 on a database as version 15 left it: risk_batch and risk_listing created, the
+    listed facts get batch_id and region_id, their rows kept; run again, it changes nothing."""
+    from models.risk_inputs import CloseContact, RiskBatch, RiskListing
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老密接", "id_number": make_id_number(1)}])
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        for column in ("batch_id", "region_id"):
+            if database.is_mysql():
+                run_ops(migrator.drop_column(table, column))
+            else:
+                _sqlite_drop_fk_column(table, column)
+    database.db.drop_tables([RiskListing, RiskBatch])
+    schema._stamp(15)
+    assert "batch_id" not in [c.name for c in database.db.get_columns("close_contact")]
+
+    assert schema.migrate()[-1] == "risk records"
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        assert {"batch_id", "region_id"} <= {c.name for c in database.db.get_columns(table)}
+    assert RiskBatch.table_exists() and RiskListing.table_exists()
+    assert CloseContact.get().name == "老密接" and CloseContact.get().batch_id is None
+    schema._stamp(15)
+    assert schema.migrate()[-1] == "risk records"
