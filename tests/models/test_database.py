@@ -299,10 +299,10 @@ def test_version_15_risk_records_upgrade(db):
     schema._stamp(15)
     assert "batch_id" not in [c.name for c in database.db.get_columns("close_contact")]
 
-    assert schema.migrate()[-1] == "risk records"
+    assert "risk records" in schema.migrate()  # later migrations follow it
     for table in ("close_contact", "case_report", "fever_medicine_purchase"):
         assert {"batch_id", "region_id"} <= {c.name for c in database.db.get_columns(table)}
     assert RiskBatch.table_exists() and RiskListing.table_exists()
     assert CloseContact.get().name == "老密接" and CloseContact.get().batch_id is None
     schema._stamp(15)
-    assert schema.migrate()[-1] == "risk records"
+    assert "risk records" in schema.migrate()  # later migrations follow it
