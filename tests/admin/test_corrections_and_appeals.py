@@ -151,6 +151,11 @@ def test_a_rejected_appeal_shows_the_answer(office, citizen, as_admin):
     _listed()
     filed = citizen.ok("submitColourAppeal", {"reason": "请复核"})
     jinshui = as_admin("jinshui")
+    before = row_counts()
+    no_expiry = jinshui.post(f"/admin/r/appeals/{filed['id']}/do/accept",
+                             {"choice": appeals.OVERRIDE_CHOICE, "reason": "请临时恢复", "expires_on": ""})
+    assert no_expiry.status_code == 400 and page_error(no_expiry) == "人工调整必须填写有效期"
+    assert row_counts() == before and ColourAppeal.get_by_id(filed["id"]).status == "open"
     empty = jinshui.post(f"/admin/r/appeals/{filed['id']}/do/reject", {"answer": " "})
     assert empty.status_code == 400 and page_error(empty) == "请填写驳回理由"
     assert ColourAppeal.get_by_id(filed["id"]).status == "open"
