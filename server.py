@@ -23,12 +23,13 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
-from admin import investigation_pages, office_pages, risk_record_pages, venue_pages
+from admin import investigation_pages, office_pages, risk_pages, risk_record_pages, venue_pages
 from config import Config
 from handlers import h5, routing
 from handlers.base import NotFoundHandler, SignInPool
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
+from miniprogram_api import appeals as appeals_api
 from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
 from miniprogram_api import enterprise as enterprise_api
@@ -52,7 +53,7 @@ def api_routes(config: Config) -> list:
     return [*auth_api.routes(config), *citizen_api.routes(config), *health_api.routes(config),
             *inspector_api.routes(config), *scan_api.routes(config), *place_admin_api.routes(config),
             *grid_api.routes(config), *medical_api.routes(config), *phone_auth_api.routes(config),
-            *enterprise_api.routes(config)]
+            *enterprise_api.routes(config), *appeals_api.routes(config)]
 
 
 def http_server_options(config: Config) -> dict:
@@ -92,6 +93,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             *routes,
             *h5.routes(config),
             *office_pages.routes(config),  # before the generic resource routes, which match its URLs too
+            *risk_pages.routes(config),
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),

@@ -63,6 +63,9 @@ class ListedPerson(SubjectFact):
     id_number = EncryptedTextField("id_number", null=True)
     batch = peewee.ForeignKeyField(RiskBatch, null=True, on_delete="SET NULL", backref="+")
     region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL", backref="+")
+    # Set when the entry is withdrawn as a mistake (a second approver, services/corrections.py):
+    # the rules no longer read it; the row stays, so a re-sent list does not bring it back.
+    withdrawn_at = peewee.DateTimeField(null=True)
 
 
 class CloseContact(ListedPerson):

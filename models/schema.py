@@ -23,6 +23,7 @@ from models.accounts import Account, AccountRole, AuthIdentity, AuthToken, SignI
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
 from models.approvals import ApprovalRequest
 from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
+from models.corrections import AppealImage, ColourAppeal, ColourOverride
 from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
@@ -64,12 +65,13 @@ ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
 APPROVAL_MODELS = [ApprovalRequest]
 SIGN_IN_MODELS = [SignInFailure]
+CORRECTION_MODELS = [ColourOverride, ColourAppeal, AppealImage]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
-                                 *APPROVAL_MODELS, *SIGN_IN_MODELS]
+                                 *APPROVAL_MODELS, *CORRECTION_MODELS, *SIGN_IN_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -228,6 +230,14 @@ def _v20_risk_records(migrator: SchemaMigrator) -> None:
             "region_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")})
 
 
+def _v24_corrections(migrator: SchemaMigrator) -> None:
+    """Withdrawn list entries (kept, no longer read by the rules), manual colour overrides, and
+    the citizens' appeals with their images."""
+    for model in (CloseContact, CaseReport, FeverMedicinePurchase, RiskListing):
+        add_columns(migrator, model._meta.table_name, {"withdrawn_at": peewee.DateTimeField(null=True)})
+    create_tables(CORRECTION_MODELS)
+
+
 def _v25_sign_in_failures(migrator: SchemaMigrator) -> None:
     """Sign-in failures counted in their own table (every process sees them); the admin's own
     counters, which only the back office had, go."""
@@ -294,6 +304,7 @@ MIGRATIONS: list[Migration] = [
     Migration(18, "back-office pages", _v18_back_office_pages),
     Migration(20, "risk records", _v20_risk_records),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
+    Migration(24, "corrections and appeals", _v24_corrections),
     Migration(25, "sign-in failures", _v25_sign_in_failures),
 ]
 

@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import peewee
 
 from models.colour import ColourHistory, HealthStatus
+from models.corrections import ColourOverride
 from models.risk_inputs import RiskBatch
 from models.db import Prepared, db, insert_rows, is_mysql
 from models.transactions import run_transaction
@@ -118,7 +119,28 @@ def evaluate(subjects: list[str] | None = None, today: dt.date | None = None,
             del h["_position"]
             if "batch" in h and h["batch"] in titles:
                 h["source"] = titles[h["batch"]]
+    for group in groups:
+        _apply_overrides(hits, group, today)
     return hits
+
+
+OVERRIDE_RULE = "manual_override"
+
+
+def _apply_overrides(hits: dict, subjects: list[str] | None, today: dt.date) -> None:
+    """A manual override (services/corrections.py: a reason, a second approver, an expiry)
+    stands in place of what the rules say until it expires; the citizen sees it as one."""
+    query = (ColourOverride.select(ColourOverride.subject, ColourOverride.colour, ColourOverride.reason,
+                                   ColourOverride.starts_on, ColourOverride.expires_on)
+             .where(ColourOverride.ended_at.is_null() & (ColourOverride.starts_on <= today)
+                    & (ColourOverride.expires_on >= today)).order_by(ColourOverride.id))
+    if subjects is not None:
+        query = query.where(ColourOverride.subject.in_(subjects))
+    for subject, colour, reason, starts_on, expires_on in query.tuples():
+        hits[subject] = [{"rule": OVERRIDE_RULE, "colour": colour, "reason": f"人工调整：{reason}",
+                          "guidance": f"经两名工作人员审核的人工调整，有效期至 {_as_date(expires_on).isoformat()}",
+                          "since": _as_date(starts_on).isoformat(), "until": _as_date(expires_on).isoformat(),
+                          "override": True}]
 
 
 def _batch_titles(ids: set[int]) -> dict[int, str]:

@@ -228,15 +228,14 @@ class Rule:
         """The last day a fact of `event_date` still counts ("within 14 days": day 1 to day 14)."""
         return None if self.window_days is None else event_date + dt.timedelta(days=self.window_days - 1)
 
-    def query(self, today: dt.date, subjects: list[str] | None = None) -> peewee.ModelSelect:
-        """SELECT subject, latest event date of every person this rule matches today, and, for an
-        input whose facts carry their provenance, the latest batch among them (None: none)."""
+    def matching(self, today: dt.date, subjects: list[str] | None = None) -> peewee.ModelSelect:
+        """The rows of the rule's input it counts today (of `subjects`, or everybody's)."""
         spec = INPUTS[self.input]
         subject, date = spec.subject(), spec.date()
-        columns = [subject.alias("subject"), peewee.fn.MAX(date).alias("latest")]
-        if spec.batch is not None:
-            columns.append(peewee.fn.MAX(spec.batch()).alias("batch"))
-        query = spec.query().select(*columns)
+        query = spec.query()
+        withdrawn = getattr(query.model, "withdrawn_at", None)
+        if withdrawn is not None:  # a list entry withdrawn as a mistake counts no more
+            query = query.where(withdrawn.is_null())
         for condition in self.conditions:
             rule_field = spec.fields[condition["field"]]
             column = rule_field.column()
@@ -254,7 +253,17 @@ class Rule:
                     & ReleaseNotice.revoked_at.is_null())))
         if subjects is not None:
             query = query.where(subject.in_(subjects))
-        return query.group_by(subject).tuples()
+        return query
+
+    def query(self, today: dt.date, subjects: list[str] | None = None) -> peewee.ModelSelect:
+        """SELECT subject, latest event date of every person this rule matches today, and, for an
+        input whose facts carry their provenance, the latest batch among them (None: none)."""
+        spec = INPUTS[self.input]
+        subject, date = spec.subject(), spec.date()
+        columns = [subject.alias("subject"), peewee.fn.MAX(date).alias("latest")]
+        if spec.batch is not None:
+            columns.append(peewee.fn.MAX(spec.batch()).alias("batch"))
+        return self.matching(today, subjects).select(*columns).group_by(subject).tuples()
 
 
 def _field_error(path: str, code: str, message: str) -> ApiError:

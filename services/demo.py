@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from models.corrections import ColourAppeal
 from models.db import db
 from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
 from models.people import Person
 from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
-from services import (admin_auth, auth, grids, identity, place_admin, places, profile, risk_inputs,
-                      risk_records)
+from services import (admin_auth, appeals, auth, grids, identity, place_admin, places, profile, residents,
+                      risk_inputs, risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -99,7 +100,7 @@ ZHENGZHOU = [
 # Accounts that sign in with authDevLogin {"openid": ...} (development only).
 DEMO_ACCOUNTS = {
     "demo-citizen": "no profile yet: fill it to get a health code",
-    "demo-returnee": "back from Hubei 3 days ago: orange",
+    "demo-returnee": "back from Hubei 3 days ago: orange, with an open appeal (金水区's queue)",
     "demo-place-admin": "admin of 金水区政务服务中心",
     "demo-inspector": "inspector bound to 金水区政务服务中心",
     "demo-medical": "medical staff of 郑州市第一人民医院",
@@ -135,9 +136,14 @@ DEMO_ADMINS = {
     "13800000001": ("郑州市管理员", "city", "410100"),
     "13800000002": ("金水区管理员", "district", "410105"),
     "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
+    # A second 金水区 account: corrections (an accepted appeal) take a second person to approve.
+    "13800000015": ("金水区复核员", "district", "410105"),
     "13800001901": ("郑州市疾控中心", "cdc_city", "410100"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
+
+# The returnee's open appeal against the orange code (in 金水区's queue: no compound is known).
+DEMO_APPEAL_REASON = "我从武汉返回已做核酸检测，结果为阴性，申请复核健康码颜色"
 
 # Key regions and risk areas the default rules read (demo values, not an official list).
 DEMO_RISK_AREAS = [
@@ -219,6 +225,8 @@ def load() -> dict:
         if admin_auth.find_admin(phone) is None:
             admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code=region, send_sms=False,
                                     password=DEMO_ADMIN_PASSWORD)
+    if not ColourAppeal.select().where(ColourAppeal.person == returnee).exists():
+        appeals.submit(accounts["demo-returnee"], returnee, DEMO_APPEAL_REASON)
     _risk_lists(accounts)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,

@@ -6,3 +6,4 @@ from admin.resources import venues  # noqa: F401,E402  (the venue-type pages, is
 from admin.resources import investigations  # noqa: F401,E402,I001
 from admin.resources import fieldwork, code_batches  # noqa: F401,E402,I001  (grids, medical staff, blank codes)
 from admin.resources import approvals  # noqa: F401,E402,I001
+from admin.resources import appeals  # noqa: F401,E402,I001

@@ -184,8 +184,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.SIGN_IN_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS,
-                    *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+    later_tables = [*schema.SIGN_IN_MODELS, *schema.CORRECTION_MODELS, *schema.APPROVAL_MODELS,
+                    *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
@@ -205,7 +205,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
                                 "entry record indexes", "isolation start", "back-office pages", "risk records",
-                                "two-person approvals", "sign-in failures"]
+                                "two-person approvals", "corrections and appeals", "sign-in failures"]
     assert schema.current_version() == 25
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
@@ -223,6 +223,32 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
 def up_to(version: int) -> list:
     """The migrations up to `version`: a test of one migration leaves the later ones to theirs."""
     return [m for m in schema.MIGRATIONS if m.version <= version]
+
+
+LISTED_TABLES = ("close_contact", "case_report", "fever_medicine_purchase", "risk_listing")
+
+
+def test_version_22_gets_withdrawals_overrides_and_appeals(db):
+    """Migration 24 on a database as version 22 left it: the list tables get `withdrawn_at` (their
+    rows kept, none withdrawn), the override and appeal tables are created; run again, nothing."""
+    from models.risk_inputs import CloseContact
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老名单", "id_number": make_id_number(3)}], source="旧名单")
+    database.db.drop_tables(schema.CORRECTION_MODELS)
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in LISTED_TABLES:
+        run_ops(migrator.drop_column(table, "withdrawn_at"))
+    schema._stamp(22)
+    assert schema.migrate(up_to(24)) == ["corrections and appeals"]
+    assert schema.migrate(up_to(24)) == [] and schema.current_version() == 24
+    for table in LISTED_TABLES:
+        assert "withdrawn_at" in [c.name for c in database.db.get_columns(table)]
+    assert all(model.table_exists() for model in schema.CORRECTION_MODELS)
+    assert CloseContact.get().withdrawn_at is None and CloseContact.get().source == "旧名单"
+
+
 
 
 def _entry_record_indexes() -> set:
