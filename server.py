@@ -3,8 +3,9 @@
     python server.py [--port 8000] [--demo]     migrate, (load demo data,) serve
     python server.py init-db [--demo]           migrate (and load demo data), then exit
     python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev] [--institution 单位]
-                                                give an account a role (e.g. medical, with its institution)
-    python server.py approve-grid GRID_ID       approve a grid organisation (until the back office does)
+                                                give an account a role (the back office grants medical
+                                                staff by phone: 医护人员权限)
+    python server.py approve-grid GRID_ID       approve a grid organisation (as 网格组织审核 does)
     python server.py create-admin --phone P --name N --role city --region 410100
                                                 create a back-office admin (the first city admin)
 """
@@ -22,12 +23,13 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
-from admin import investigation_pages, rule_pages, venue_pages
+from admin import investigation_pages, office_pages, risk_pages, risk_record_pages, rule_pages, venue_pages
 from config import Config
 from handlers import h5, routing
 from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
+from miniprogram_api import appeals as appeals_api
 from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
 from miniprogram_api import enterprise as enterprise_api
@@ -51,7 +53,7 @@ def api_routes(config: Config) -> list:
     return [*auth_api.routes(config), *citizen_api.routes(config), *health_api.routes(config),
             *inspector_api.routes(config), *scan_api.routes(config), *place_admin_api.routes(config),
             *grid_api.routes(config), *medical_api.routes(config), *phone_auth_api.routes(config),
-            *enterprise_api.routes(config)]
+            *enterprise_api.routes(config), *appeals_api.routes(config)]
 
 
 def http_server_options(config: Config) -> dict:
@@ -91,9 +93,12 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             (r"/openapi.json", OpenApiHandler),
             *routes,
             *h5.routes(config),
+            *office_pages.routes(config),  # before the generic resource routes, which match its URLs too
+            *risk_pages.routes(config),
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),
+            *risk_record_pages.routes(config),
             *rule_pages.routes(config),
             (r"/admin/.*", admin_handlers.PageNotFoundHandler),  # last: after every area's pages
         ],
@@ -127,7 +132,7 @@ def init_db(config: Config, demo: bool = False) -> dict:
 
 
 def grant_role_command(args) -> int:
-    """`grant-role`: the server command that gives field roles until the back office does."""
+    """`grant-role`: an operator's command that gives an account a field role by its openid."""
     from services import auth
     from services.errors import ApiError
 
@@ -146,17 +151,20 @@ def grant_role_command(args) -> int:
 
 
 def approve_grid_command(args) -> int:
-    """`approve-grid`: the back office's grid approval, as a command until the back office has it."""
+    """`approve-grid`: the back office's grid approval (网格组织审核), as an operator's command."""
     from services import grids
     from services.errors import ApiError
 
     try:
         with database.db.connection_context():
-            grid = grids.approve_grid(int(args.role or 0))
-    except (ApiError, ValueError):
+            grid, note = grids.approve_grid(int(args.role or 0))
+    except ValueError:
         print("网格组织不存在")
         return 1
-    print(f"已审核网格：{grid.name}")
+    except ApiError as error:
+        print(error.message)
+        return 1
+    print(f"已审核网格：{grid.name}（{note}）")
     return 0
 
 
@@ -193,10 +201,12 @@ def banner(config: Config, demo_info: dict | None) -> str:
         lines += [
             "  演示账号 demo accounts (authDevLogin, openid): " + openids,
             "    demo-citizen 未填实名信息; demo-returnee 湖北返回（橙码）; demo-place-admin 场所管理员;",
-            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
+            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员;",
+            "    demo-contact 密接（红码）; demo-neighbour 小区有确诊病例（橙码）; demo-pharmacy 购买退烧药（黄码）",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
             f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
-            f"13800000003 小区 / 13800000004 市级（审批赋码规则）, 密码 {demo_info['admin_password']})",
+            f"13800000003 小区 / 13800000004 市级（审批赋码规则） / 13800001901 市疾控, "
+            f"密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     return "\n".join(lines)

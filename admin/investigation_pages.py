@@ -288,7 +288,7 @@ class ImportErrorsHandler(AdminHandler):
 
 class TemplateHandler(AdminHandler):
     def get(self, code):
-        source = sources.SOURCES.get(code)
+        source = sources.all_sources().get(code)
         if source is None:
             raise ApiError("not_found", "模板不存在", 404)
         if self.admin.role not in (*source.import_roles, *source.roles):
@@ -322,10 +322,13 @@ class StatsHandler(InvestigationPage):
         params = {"date_from": _date_param(self.get_query_argument("date_from", None)),
                   "date_to": _date_param(self.get_query_argument("date_to", None)), "category": category}
         figures = stats.completion(self.admin, code, **params)
-        lines = figures["districts"] + ([figures["unassigned"]] if figures["unassigned"] else [])
+        lines = figures["districts"]
+        queue = figures["unassigned"]  # the city queue: shown apart, never as a district
         if self.get_query_argument("format", "") == "xlsx":
             rows = [(figures["total"].name, figures["total"].should, figures["total"].done, figures["total"].rate_text)]
             rows += [(x.name, x.should, x.done, x.rate_text) for x in lines]
+            if queue:
+                rows.append((queue.name, queue.should, queue.done, queue.rate_text))
             rows += [("", "", "", ""), ("日期", "应排查", "已排查", "考核完成率")]
             rows += [(str(day), x.should, x.done, x.rate_text) for day, x in figures["by_date"]]
             audit.record(None, self.admin.role, "export", None, admin_actor=self.admin, resource=f"stats_{code}",
@@ -335,8 +338,8 @@ class StatsHandler(InvestigationPage):
                                                 sheet_title=f"{source.label}排查统计"))
         query = {k: self.get_query_argument(k, "") for k in ("source", "date_from", "date_to", "category")}
         query["source"] = code
-        self.page("stats.html", source=source, figures=figures, lines=lines, chart=stats.chart(lines),
-                  params=query, export_query=urllib.parse.urlencode({**query, "format": "xlsx"}))
+        self.page("stats.html", source=source, figures=figures, lines=lines, chart=stats.chart(lines), queue=queue,
+                  queue_link=f"/admin/r/{source.resource_name}/?unassigned=1", params=query, export_query=urllib.parse.urlencode({**query, "format": "xlsx"}))
 
 
 @menu(group="排查任务", order=10)

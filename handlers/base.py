@@ -139,6 +139,10 @@ def with_connection(work, *args):
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 
+    # A handler that takes a bigger body (an image in base64) says how big; others keep
+    # MAX_BODY_BYTES.
+    body_limit: int | None = None
+
     def initialize(self, config=None, services=None):
         self.config = config if config is not None else self.application.settings["config"]
         self.services = services if services is not None else self.application.settings["services"]
@@ -151,7 +155,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(*HTTP_ERRORS[405], 405)
         if any(value.isdigit() and int(value) > MAX_ID for value in self.path_kwargs.values()):
             raise ApiError("not_found", "记录不存在", 404)
-        limit = self.config.max_body_bytes
+        limit = self.body_limit or self.config.max_body_bytes
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > limit or len(self.request.body or b"") > limit:
             raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
-from services import colour, colour_scheme, declarations, family, health_codes, identity, nearby, profile
+from services import colour, colour_reasons, colour_scheme, declarations, family, health_codes, identity, nearby, profile
 from services.paging import MAX_PAGE, paginate
 from services.risk_inputs import TRANSPORTS
 from services.timefmt import local_iso
@@ -21,8 +21,9 @@ HEALTH_CODE = Schema("HealthCode", {
     "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "赋码原因"),
     "guidance": List(Str(), "解除指引（红码）"),
-    "details": List(Any_(), "命中的规则"),
+    "details": List(Any_(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, lifts（如何解除）, override"),
     "computed_at": Str("计算时间"),
+    "manual_override": Bool("是否为人工调整（经两人审核，有到期日）"),
     "name": Str("姓名（脱敏）"),
     "id_number": Str("证件号码（脱敏）"),
     "code": Obj(CODE),
@@ -90,6 +91,8 @@ class MyHealthCodeHandler(ApiHandler):
         person = (family.member_of(self.current_account, query["member_id"]) if query.get("member_id") is not None
                   else profile.require_self_person(self.current_account))
         result = colour.verdict(person.subject).as_dict(colour_scheme.current(self.config))
+        result["details"] = colour_reasons.explain(person.subject, result["details"])
+        result["manual_override"] = any(h.get("override") for h in result["details"])
         result.update(name=identity.mask_name(person.name), id_number=identity.mask_id_number(person.id_number),
                       code=health_codes.dynamic_code(person, self.config))
         return result

@@ -37,6 +37,8 @@ class Grid(BaseModel):
     approved = peewee.BooleanField(default=False)
     approved_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # The grid admin's back-office account (网格员管理平台), made when the grid is approved.
+    office_admin = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")
 
 
 class GridMembership(BaseModel):

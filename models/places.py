@@ -5,6 +5,7 @@ from __future__ import annotations
 import peewee
 
 from models.accounts import Account
+from models.admin import AdminUser
 from models.db import BaseModel
 from models.fields import EncryptedTextField, utcnow
 from models.people import Person
@@ -38,6 +39,7 @@ class CodeBatch(BaseModel):
     size = peewee.IntegerField()
     region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL")
     created_by = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    created_by_admin = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")  # made in the back office
     created_at = peewee.DateTimeField(default=utcnow)
 
 

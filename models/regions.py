@@ -29,6 +29,9 @@ class Region(BaseModel):
     address = peewee.CharField(max_length=255, null=True)
     latitude = peewee.DoubleField(null=True)
     longitude = peewee.DoubleField(null=True)
+    # Other names people write for it, separated by "、" (高新区 for 郑州高新技术产业开发区): the
+    # investigation lists name districts in many ways.
+    aliases = peewee.CharField(max_length=255, null=True)
 
     def descendants(self):
         """Every region below this one (not itself)."""

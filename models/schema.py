@@ -23,12 +23,14 @@ from models.accounts import Account, AccountRole, AuthIdentity, AuthToken, SignI
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
 from models.approvals import ApprovalRequest
 from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
+from models.corrections import AppealImage, ColourAppeal, ColourOverride
 from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
 from models.fields import utcnow
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBinding, OperationLog
 from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEXED, ImportJob
+from models.medical_staff import MedicalStaff
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
@@ -36,7 +38,7 @@ from models.regions import Region
 from models.rule_versions import ColourRuleVersion, ColourSetting
 from models.statistics import STATISTICS_MODELS
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
-                                RiskArea, TemperatureRecord, TravelRecord)
+                                RiskArea, RiskBatch, RiskListing, TemperatureRecord, TravelRecord)
 
 
 class SchemaVersion(BaseModel):
@@ -53,24 +55,25 @@ class Migration(NamedTuple):
     apply: Callable[[SchemaMigrator], None]
 
 
-COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, TemperatureRecord, TravelRecord,
+COLOUR_ENGINE_MODELS = [RiskBatch, CloseContact, CaseReport, FeverMedicinePurchase, TemperatureRecord, TravelRecord,
                         IsolationRecord, ReleaseNotice, RiskArea, ColourRule, HealthStatus, ColourHistory,
-                        Declaration, ProvinceEntry, PaperCode]
+                        Declaration, ProvinceEntry, PaperCode, RiskListing]
 
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
-FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
+FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog, MedicalStaff]
 MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
 APPROVAL_MODELS = [ApprovalRequest]
 RULE_ADMIN_MODELS = [ColourRuleVersion, ColourSetting]
 SIGN_IN_MODELS = [SignInFailure]
+CORRECTION_MODELS = [ColourOverride, ColourAppeal, AppealImage]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
-                                 *APPROVAL_MODELS, *SIGN_IN_MODELS, *RULE_ADMIN_MODELS]
+                                 *APPROVAL_MODELS, *CORRECTION_MODELS, *SIGN_IN_MODELS, *RULE_ADMIN_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -233,6 +236,24 @@ def _v15_entry_record_indexes(migrator: SchemaMigrator) -> None:
             run_operations(migrator.drop_index("entry_record", name))
 
 
+def _v20_risk_records(migrator: SchemaMigrator) -> None:
+    """Risk records in from lists and partners: their provenance (risk_batch), the listed facts
+    with no table of their own (risk_listing), and each listed fact's batch and region."""
+    create_tables([RiskBatch, RiskListing])
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        add_columns(migrator, table, {
+            "batch_id": peewee.ForeignKeyField(RiskBatch, null=True, field=RiskBatch.id, on_delete="SET NULL"),
+            "region_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")})
+
+
+def _v24_corrections(migrator: SchemaMigrator) -> None:
+    """Withdrawn list entries (kept, no longer read by the rules), manual colour overrides, and
+    the citizens' appeals with their images."""
+    for model in (CloseContact, CaseReport, FeverMedicinePurchase, RiskListing):
+        add_columns(migrator, model._meta.table_name, {"withdrawn_at": peewee.DateTimeField(null=True)})
+    create_tables(CORRECTION_MODELS)
+
+
 def _v25_sign_in_failures(migrator: SchemaMigrator) -> None:
     """Sign-in failures counted in their own table (every process sees them); the admin's own
     counters, which only the back office had, go."""
@@ -267,6 +288,17 @@ def _v17_isolation_start(migrator: SchemaMigrator) -> None:
     add_columns(migrator, "isolation_record", {"started_on": peewee.DateField(null=True)})
 
 
+def _v18_back_office_pages(migrator: SchemaMigrator) -> None:
+    """Region aliases (the names lists write for a district), the grid admin's back-office
+    account, the back-office author of a blank code batch, and the medical staff list."""
+    create_tables([MedicalStaff])
+    add_columns(migrator, "region", {"aliases": peewee.CharField(max_length=255, null=True)})
+    add_columns(migrator, "grid", {"office_admin_id": peewee.ForeignKeyField(
+        AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL")})
+    add_columns(migrator, "code_batch", {"created_by_admin_id": peewee.ForeignKeyField(
+        AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL")})
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -285,8 +317,11 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
     Migration(17, "isolation start", _v17_isolation_start),
+    Migration(18, "back-office pages", _v18_back_office_pages),
+    Migration(20, "risk records", _v20_risk_records),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
     Migration(23, "risk areas by region, rule versions and colour settings", _v23_risk_areas_and_rules),
+    Migration(24, "corrections and appeals", _v24_corrections),
     Migration(25, "sign-in failures", _v25_sign_in_failures),
 ]
 

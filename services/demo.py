@@ -1,15 +1,20 @@
-"""Demo data for trying the system: Zhengzhou's districts (from the seeds) down to compounds,
-and documented demo accounts. Loading twice changes nothing."""
+"""Demo data for trying the system: every district and county of Zhengzhou (so a telecom list
+dispatches fully), some down to compounds, and documented demo accounts. Loading twice changes
+nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from models.corrections import ColourAppeal
+from models.db import db
 from models.fieldwork import Grid
 from models.places import Place
 from models.regions import Region
-from models.risk_inputs import RiskArea, TravelRecord
-from services import admin_auth, auth, divisions, grids, identity, place_admin, places, profile, risk_inputs
+from models.people import Person
+from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
+from services import (admin_auth, appeals, auth, divisions, grids, identity, place_admin, places, profile, residents,
+                      risk_inputs, risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -69,10 +74,21 @@ ZHENGZHOU = [
                     ]),
                 ]),
             ]),
-            ("410171", "郑东新区", "district", [
-                ("410171001", "如意湖街道", "street", [
-                    ("410171001001", "如意湖社区", "community", [
-                        ("410171001001001", "如意湖畔小区", "compound", [],
+            ("410122", "中牟县", "district", []),
+            ("410181", "巩义市", "district", []),
+            ("410182", "荥阳市", "district", []),
+            ("410183", "新密市", "district", []),
+            ("410184", "新郑市", "district", []),
+            ("410185", "登封市", "district", []),
+            # The functional zones: 410171-410173 are their statistical division codes; 郑东新区 has
+            # none, so the project gives it 410190 (unused in Zhengzhou's 4101xx range).
+            ("410171", "航空港区", "district", [], {"aliases": "郑州航空港经济综合实验区、郑州航空港区、航空港实验区、港区"}),
+            ("410172", "高新区", "district", [], {"aliases": "郑州高新技术产业开发区、高新技术产业开发区、高新技术开发区"}),
+            ("410173", "经开区", "district", [], {"aliases": "郑州经济技术开发区、经济技术开发区、经济开发区"}),
+            ("410190", "郑东新区", "district", [
+                ("410190001", "如意湖街道", "street", [
+                    ("410190001001", "如意湖社区", "community", [
+                        ("410190001001001", "如意湖畔小区", "compound", [],
                          {"address": "郑州市郑东新区如意湖东路9号", "latitude": 34.7714, "longitude": 113.7302}),
                     ]),
                 ]),
@@ -84,11 +100,14 @@ ZHENGZHOU = [
 # Accounts that sign in with authDevLogin {"openid": ...} (development only).
 DEMO_ACCOUNTS = {
     "demo-citizen": "no profile yet: fill it to get a health code",
-    "demo-returnee": "back from Hubei 3 days ago: orange",
+    "demo-returnee": "back from Hubei 3 days ago: orange, with an open appeal (金水区's queue)",
     "demo-place-admin": "admin of 金水区政务服务中心",
     "demo-inspector": "inspector bound to 金水区政务服务中心",
     "demo-medical": "medical staff of 郑州市第一人民医院",
-    "demo-grid-admin": "admin of the 黄河路社区 grid",
+    "demo-grid-admin": "admin of the 黄河路社区 grid (back office: 13700000004 / the demo password)",
+    "demo-contact": "on the CDC's close-contact list: red",
+    "demo-neighbour": "lives in 黄河路小区, where a confirmed case is: orange",
+    "demo-pharmacy": "bought fever medicine at a pharmacy: yellow",
 }
 # The demo's profiles: openid -> (name, first 17 digits of the ID number, phone).
 DEMO_PROFILES = {
@@ -97,6 +116,20 @@ DEMO_PROFILES = {
     "demo-inspector": ("吴检测", "41010519920202123", "13700000002"),
     "demo-medical": ("赵医生", "41010519800808123", "13700000003"),
     "demo-grid-admin": ("孙网格", "41010519880808123", "13700000004"),
+    "demo-contact": ("钱密接", "41010519910909123", "13700000005"),
+    "demo-neighbour": ("郑邻居", "41010519870707123", "13700000006"),
+    "demo-pharmacy": ("冯购药", "41010519930303123", "13700000007"),
+}
+# The risk lists the demo puts in (services/risk_records.py), as the CDC and the health commission
+# would: kind -> (source label, who: a demo openid or the first 17 digits of an ID, other fields).
+# The case lives in 黄河路小区, so its residents are orange and the compound shows in nearby risk.
+DEMO_CASE_COMPOUND = "410105001001002"
+DEMO_RISK_LISTS = {
+    "close_contact": ("郑州市疾控中心", "demo-contact", {}),
+    "case": ("郑州市疾控中心", "41010519750505123", {"name": "病例甲", "kind": "confirmed",
+                                                "compound_code": DEMO_CASE_COMPOUND}),
+    "fever_medicine": ("郑州市卫健委", "demo-pharmacy", {"pharmacy": "张仲景大药房（经三路店）",
+                                                    "medicine": "布洛芬缓释胶囊"}),
 }
 # Back-office demo accounts (development data only): phone -> (name, role, region, password).
 DEMO_ADMINS = {
@@ -105,8 +138,14 @@ DEMO_ADMINS = {
     "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
     # A second city account: rule changes wait for another account of the same organisation.
     "13800000004": ("郑州市管理员（审批）", "city", "410100"),
+    # A second 金水区 account: corrections (an accepted appeal) take a second person to approve.
+    "13800000015": ("金水区复核员", "district", "410105"),
+    "13800001901": ("郑州市疾控中心", "cdc_city", "410100"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
+
+# The returnee's open appeal against the orange code (in 金水区's queue: no compound is known).
+DEMO_APPEAL_REASON = "我从武汉返回已做核酸检测，结果为阴性，申请复核健康码颜色"
 
 # Key regions and risk areas the default rules read (demo values, not an official list).
 DEMO_RISK_AREAS = [
@@ -128,8 +167,35 @@ def _account(openid: str):
     return account
 
 
+def _recode_old_zhengdong() -> None:
+    """Demo databases loaded before every district was listed had 郑东新区 at 410171, which is
+    航空港区's code: its subtree moves to 410190 (ids, and so everything that points at them, stay)."""
+    old = Region.get_or_none((Region.code == "410171") & (Region.name == "郑东新区"))
+    if old is None:
+        return
+    with db.atomic():
+        for region in list(Region.select().where(Region.path.startswith(old.path))):
+            codes = ["410190" + c[6:] if c.startswith("410171") else c for c in region.path.strip("/").split("/")]
+            Region.update(code=codes[-1], path="/" + "/".join(codes) + "/").where(Region.id == region.id).execute()
+
+
+def _risk_lists(accounts: dict) -> None:
+    """The demo's close contact, confirmed case and pharmacy purchase, each once."""
+    neighbour = profile.self_person(accounts["demo-neighbour"])
+    compound, city = Region.get(Region.code == DEMO_CASE_COMPOUND), Region.get(Region.code == "410100")
+    if neighbour.compound_id != compound.id:
+        Person.update(compound=compound).where(Person.id == neighbour.id).execute()
+    for kind, (label, who, extra) in DEMO_RISK_LISTS.items():
+        if RiskBatch.select().where((RiskBatch.kind == kind) & (RiskBatch.source_ref == f"demo:{kind}")).exists():
+            continue
+        number = profile.self_person(accounts[who]).id_number if who in accounts else _demo_id_number(who)
+        risk_records.ingest(kind, [{"id_number": number, "date": china_today(), **extra}], source_label=label,
+                            source_ref=f"demo:{kind}", listed_on=china_today(), region=city)
+
+
 def load() -> dict:
     """Load the demo regions, risk areas, places and accounts; return what the banner shows."""
+    _recode_old_zhengdong()
     regions = load_tree(ZHENGZHOU)
     divisions.install()  # the country's provinces, cities and districts, for the risk areas
     if not RiskArea.select().exists():
@@ -157,11 +223,15 @@ def load() -> dict:
         place_admin.bind_place(accounts["demo-inspector"], place.declaration_code)
     if not Grid.select().where(Grid.admin == accounts["demo-grid-admin"]).exists():
         grid = grids.create_grid(accounts["demo-grid-admin"], {"region_code": "410105001001", "name": "黄河路社区一网格"})
-        grids.approve_grid(grid.id)
+        # Its admin signs in to 网格员管理平台 with the phone of its profile and the demo password.
+        grids.approve_grid(grid.id, send_sms=False, password=DEMO_ADMIN_PASSWORD)
     for phone, (name, role, region) in DEMO_ADMINS.items():
         if admin_auth.find_admin(phone) is None:
             admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code=region, send_sms=False,
                                     password=DEMO_ADMIN_PASSWORD)
+    if not ColourAppeal.select().where(ColourAppeal.person == returnee).exists():
+        appeals.submit(accounts["demo-returnee"], returnee, DEMO_APPEAL_REASON)
+    _risk_lists(accounts)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
             "admin_password": DEMO_ADMIN_PASSWORD}

@@ -13,10 +13,14 @@ from models.fields import blind_index, utcnow
 from models.people import Person
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import audit, auth, colour, colour_scheme, declarations, health_codes, identity, profile, share_codes
+from services import (admin_auth, audit, auth, colour, colour_scheme, declarations, health_codes, identity, profile,
+                      share_codes)
 from services.errors import ApiError
 from services.timefmt import china_day_start, local_iso
 
+# The grid admin's back-office role (网格员管理平台): it authorises the workers of its own grid.
+OFFICE_ROLE, OFFICE_LEVEL = "grid_admin", "community"
+admin_auth.register_role(OFFICE_ROLE, "网格管理员", OFFICE_LEVEL)
 KEY_COLOURS = ("red", "orange")
 KEY_ISOLATION = ("pending", "confirmed")
 
@@ -70,27 +74,85 @@ def _masked_name(account: Account) -> str | None:
     return identity.mask_name(person.name) if person and person.name else None
 
 
+def _set_member_status(member: GridMembership, status: str, account=None, admin=None) -> None:
+    approved_at = utcnow() if status == "approved" else None
+    with db.atomic():
+        GridMembership.update(status=status, approved_at=approved_at).where(GridMembership.id == member.id).execute()
+        audit.record(account, "grid_admin", "approve_grid_worker" if status == "approved" else "revoke_grid_worker",
+                     member, admin_actor=admin, worker=member.worker_id)
+
+
 def approve_worker(account: Account, worker_id: int) -> GridMembership:
     """approveGridWorker: the grid admin authorises one of the grid's workers."""
     grid = my_grid(account)
     member = GridMembership.get_or_none((GridMembership.grid == grid) & (GridMembership.worker == worker_id))
     if member is None:
         raise ApiError("not_a_member", "该网格员未绑定本网格", 404, "account_id")
-    with db.atomic():
-        GridMembership.update(status="approved", approved_at=utcnow()).where(GridMembership.id == member.id).execute()
-        audit.record(account, "grid_admin", "approve_grid_worker", member, worker=worker_id)
+    _set_member_status(member, "approved", account=account)
     return GridMembership.get_by_id(member.id)
 
 
-def approve_grid(grid_id: int, actor=None) -> Grid:
-    """The back office (or the server command until it exists) approves a grid organisation."""
+def office_member(admin, member_id) -> GridMembership:
+    """A membership as the grid admin's back-office account may act on it: only of its own grid
+    (another grid's admin is refused with a 403, whatever region the two grids share)."""
+    member = (GridMembership.select(GridMembership, Grid).join(Grid)
+              .where(GridMembership.id == member_id).first())
+    if member is None:
+        raise ApiError("not_found", "记录不存在", 404)
+    if admin.role != OFFICE_ROLE or member.grid.office_admin_id != admin.id:
+        raise ApiError("not_your_grid", "只能审核本网格的网格员，该网格员属于其他网格", 403, "grid")
+    return member
+
+
+def authorise_member(admin, member: GridMembership, approve: bool = True) -> str:
+    """网格员管理平台: the grid admin authorises (or stops authorising) one of the grid's workers."""
+    member = office_member(admin, member.id)
+    wanted = "approved" if approve else "pending"
+    if member.status == wanted:
+        raise ApiError("already_done", "该网格员已授权" if approve else "该网格员尚未授权", 409)
+    _set_member_status(member, wanted, admin=admin)
+    return "已授权该网格员" if approve else "已取消该网格员的授权"
+
+
+def approve_grid(grid_id: int, admin=None, *, send_sms: bool = True, password: str | None = None) -> tuple[Grid, str]:
+    """审核通过 a grid organisation (the system admin in the back office, `admin`; None: the
+    server command). The grid admin gets a back-office account (网格员管理平台, role grid_admin,
+    password by SMS) to authorise the grid's workers, when the grid sits at a community and its
+    phone is not already another admin's. (The grid, the message shown.)"""
     grid = Grid.get_or_none(Grid.id == grid_id)
     if grid is None:
         raise ApiError("grid_not_found", "网格组织不存在", 404)
+    if admin is not None:
+        admin_auth.require_scope(admin, grid.region)
+    if grid.approved:
+        raise ApiError("already_approved", "该网格组织已审核通过", 409)
     with db.atomic():
         Grid.update(approved=True, approved_at=utcnow()).where(Grid.id == grid.id).execute()
-        audit.record(actor, "back_office", "approve_grid", grid)
-    return Grid.get_by_id(grid.id)
+        office, note = _office_account(grid, admin, send_sms, password)
+        if office is not None:
+            Grid.update(office_admin=office).where(Grid.id == grid.id).execute()
+        audit.record(None, admin.role if admin else "system", "approve_grid", grid, admin_actor=admin,
+                     office_admin=office.id if office else None)
+    return Grid.get_by_id(grid.id), "网格组织已审核通过；" + note
+
+
+def _office_account(grid: Grid, creator, send_sms: bool, password: str | None):
+    """The grid admin's back-office account, made now (or an existing grid_admin account of the
+    same phone): (account or None, what happened)."""
+    person = profile.self_person(grid.admin)
+    if grid.region.level != OFFICE_LEVEL:
+        return None, "该网格不在社区（村）一级，网格管理员请在小程序中审核网格员"
+    if person is None or not person.phone:
+        return None, "网格管理员未留手机号，未开通网格员管理平台账号"
+    existing = admin_auth.find_admin(person.phone)
+    if existing is not None:
+        if existing.role == OFFICE_ROLE and not Grid.select().where(Grid.office_admin == existing).exists():
+            return existing, "网格管理员已有网格员管理平台账号"
+        return None, "该手机号已是其他管理员账号，未开通网格员管理平台账号"
+    office, _ = admin_auth.create_admin(creator, phone=person.phone, name=person.name or grid.name,
+                                        role=OFFICE_ROLE, region_code=grid.region.code, send_sms=send_sms,
+                                        password=password)
+    return office, "已为网格管理员开通网格员管理平台账号，登录密码已短信发送"
 
 
 # --- grid workers -------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def nearby_risk(lat: float, lng: float, radius: float = 3000, today: dt.date | N
     suspected = peewee.fn.SUM(peewee.Case(None, [(CaseReport.kind == "suspected", 1)], 0))
     # Counted per compound first, so the outer query needs no GROUP BY over region columns.
     counts = (CaseReport.select(CaseReport.compound, confirmed.alias("confirmed"), suspected.alias("suspected"))
-              .where((CaseReport.status == "active")
+              .where((CaseReport.status == "active") & CaseReport.withdrawn_at.is_null()
                      & (CaseReport.event_date >= today - dt.timedelta(days=CASE_WINDOW_DAYS - 1)))
               .group_by(CaseReport.compound))
     # The bounding box narrows to a few compounds with an index-friendly range; the exact

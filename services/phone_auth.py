@@ -23,7 +23,7 @@ from models.accounts import Account, AuthIdentity, AuthToken
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.people import Person
-from services import audit, captchas, identity, passwords, sign_in_limits, sms
+from services import audit, captchas, identity, medical_staff, passwords, sign_in_limits, sms
 from services.errors import ApiError
 
 log = logging.getLogger("healthcode.phone_auth")
@@ -81,6 +81,7 @@ def register(phone, sms_code: str, password) -> AuthIdentity:
                 person = Person(account=account, relation="self")
                 person.set_phone(phone, verified=True)
                 person.save()
+                medical_staff.link_phone(account, phone)
             return AuthIdentity.create(account=account, provider=PROVIDER, subject=_subject(phone),
                                        password_hash=password_hash)
     except peewee.IntegrityError:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
+import tempfile
+import zipfile
 from collections import deque
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from services.fonts import cjk_font, draw_lock, load_font
 from services.timefmt import china_today
@@ -120,6 +123,32 @@ def poster_pdf(*, text: str, place_name: str, type_label: str, address: str | No
     # Pillow embeds the page as a JPEG: high quality and no chroma subsampling keep the QR edges
     # and the thin strokes of small characters clean.
     image.save(out, format="PDF", resolution=POSTER_DPI, quality=92, subsampling=0, title="场所码")
+    return out.getvalue()
+
+
+def posters_pdf(posters: Iterable[dict]) -> bytes:
+    """Many posters (each a dict of `poster_pdf`'s arguments) as one PDF, a page each, to print a
+    batch of blank codes. Pages are appended to a temporary file one at a time, so memory holds one
+    page, not the batch."""
+    handle, path = tempfile.mkstemp(suffix=".pdf", prefix="posters-")
+    os.close(handle)
+    try:
+        for number, poster in enumerate(posters):
+            image = _poster(**{"region_name": None, "instructions": None, "printed_on": None, **poster})
+            image.save(path, format="PDF", resolution=POSTER_DPI, quality=92, subsampling=0, title="场所码",
+                       append=number > 0)
+        with open(path, "rb") as result:
+            return result.read()
+    finally:
+        os.remove(path)
+
+
+def qr_zip(codes: Iterable[tuple[str, str]]) -> bytes:
+    """A ZIP of bare QR PNGs: (file name without .png, text) each."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for name, text in codes:
+            archive.writestr(f"{name}.png", qr_png(text))
     return out.getvalue()
 
 

@@ -17,7 +17,9 @@ from services.errors import ApiError
 from services.forms import clean_form
 from services.place_types import PlaceType, place_type
 
-MAX_BATCH = 5000
+MAX_BATCH = 100_000
+PRINT_PART = 100  # posters per PDF of a batch (about 20 MB)
+ZIP_PART = 500  # bare QR PNGs per ZIP of a batch (a few seconds to draw)
 
 
 def new_token() -> str:
@@ -51,20 +53,77 @@ def create_place(*, place_type_code: str, name: str, region: Region | None = Non
     return place, code
 
 
-def generate_batch(place_type_code: str, size: int, *, region: Region | None = None, created_by=None) -> CodeBatch:
-    """`size` blank codes of a pre-generated type, to print and hand out (B3)."""
+def _batch_size(value) -> int:
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH:
+        raise ApiError("invalid_batch_size", f"每批数量应为 1 至 {MAX_BATCH:,} 的整数", 400, "size")
+    return int(text)
+
+
+def generate_batch(place_type_code: str, size, *, region: Region | None = None, created_by=None,
+                   created_by_admin=None) -> CodeBatch:
+    """`size` (1 to MAX_BATCH) blank codes of a pre-generated type, to print and hand out (B3);
+    `region`: the district they are for (their places' region when activated). All or nothing."""
     kind = place_type(place_type_code)
     if not kind.pre_generated:
         raise ApiError("not_pre_generated", f"{kind.label}的场所码不采用预先生成方式", 400, "place_type")
-    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_BATCH:
-        raise ApiError("invalid_field", f"每批数量应为 1 至 {MAX_BATCH}", 400, "size")
+    size = _batch_size(size)
     with db.atomic():
-        batch = CodeBatch.create(place_type=kind.code, size=size, region=region, created_by=created_by)
-        rows = [{"token": new_token(), "place_type": kind.code, "batch": batch.id, "status": "blank",
-                 "created_at": utcnow()} for _ in range(size)]
-        for start in range(0, size, 500):
-            PlaceCode.insert_many(rows[start:start + 500]).execute()
+        batch = CodeBatch.create(place_type=kind.code, size=size, region=region, created_by=created_by,
+                                 created_by_admin=created_by_admin)
+        now = utcnow()
+        for start in range(0, size, 1000):
+            rows = [(new_token(), kind.code, batch.id, "blank", now) for _ in range(min(1000, size - start))]
+            PlaceCode.insert_many(rows, fields=(PlaceCode.token, PlaceCode.place_type, PlaceCode.batch,
+                                                PlaceCode.status, PlaceCode.created_at)).execute()
     return batch
+
+
+def batch_parts(batch: CodeBatch, per_part: int) -> int:
+    """How many print files (of `per_part` codes) a batch is downloaded as."""
+    return -(-batch.size // per_part)
+
+
+def _batch_codes(batch: CodeBatch, part, per_part: int) -> list[tuple[int, str]]:
+    """Part `part` (1-based) of the batch's codes as (serial number in the batch, token)."""
+    parts = batch_parts(batch, per_part)
+    if not str(part).isdigit() or not 1 <= int(part) <= parts:
+        raise ApiError("invalid_field", f"份数应为 1 至 {parts}", 400, "part")
+    offset = (int(part) - 1) * per_part
+    tokens = (PlaceCode.select(PlaceCode.token).where(PlaceCode.batch == batch).order_by(PlaceCode.id)
+              .offset(offset).limit(per_part).tuples())
+    return [(offset + i + 1, token) for i, (token,) in enumerate(tokens)]
+
+
+def _batch_serial(batch: CodeBatch, serial: int) -> str:
+    """The number printed on a blank code: batch and position (P12-000345)."""
+    return f"P{batch.id}-{serial:06d}"
+
+
+BLANK_INSTRUCTIONS = ("1. 场所管理人员首次扫码，填写信息激活本码", "2. 激活后张贴于入口醒目位置", "3. 市民扫码登记，出示结果通行")
+
+
+def batch_print(batch: CodeBatch, part, fmt: str, config) -> tuple[Callable[[], bytes], str]:
+    """One part of a batch to print: "pdf" (PRINT_PART posters, a page each) or "zip" (ZIP_PART
+    bare QR PNGs named by their serial numbers). The drawing is returned undone, for an executor."""
+    kind = place_type(batch.place_type)
+    region_name = batch.region.full_name() if batch.region_id else ""
+    if fmt == "pdf":
+        codes = _batch_codes(batch, part, PRINT_PART)
+        posters = [{"text": code_url(config, token), "place_name": f"{kind.label}场所码 {_batch_serial(batch, n)}",
+                    "type_label": f"{kind.label}（待激活）", "address": region_name,
+                    "instructions": BLANK_INSTRUCTIONS} for n, token in codes]
+        return functools.partial(place_code_images.posters_pdf, posters), "application/pdf"
+    if fmt == "zip":
+        codes = _batch_codes(batch, part, ZIP_PART)
+        return functools.partial(place_code_images.qr_zip, [(_batch_serial(batch, n), code_url(config, token))
+                                                            for n, token in codes]), "application/zip"
+    raise ApiError("invalid_field", "格式应为 pdf 或 zip", 400, "format")
+
+
+def batch_activations(batch: CodeBatch) -> int:
+    """How many of the batch's codes have been activated (a place made on their first scan)."""
+    return PlaceCode.select().where((PlaceCode.batch == batch) & PlaceCode.activated_at.is_null(False)).count()
 
 
 def find_code(token: str) -> PlaceCode:

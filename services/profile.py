@@ -6,7 +6,7 @@ from models.accounts import Account, AuthIdentity, AuthToken
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.people import Person
-from services import identity
+from services import identity, medical_staff
 from services.errors import ApiError
 from services.timefmt import local_iso
 
@@ -133,4 +133,5 @@ def bind_verified_phone(account: Account, phone: str, via=None) -> dict:
         person.set_phone(phone, verified=True)
         person.updated_at = utcnow()
         person.save()
+        medical_staff.link_phone(account, phone)
     return {"phone": identity.mask_phone(phone), "phone_verified": True, "account_id": account.id}

@@ -169,7 +169,7 @@ class Preview:
 
 
 def _matches(rule: Rule, today: dt.date) -> set[str]:
-    return {subject for subject, _ in rule.query(today)}
+    return {row[0] for row in rule.query(today)}
 
 
 def _colours(rule_set: list[Rule], matched: dict, today: dt.date) -> dict[str, str]:
@@ -186,7 +186,8 @@ def _colours(rule_set: list[Rule], matched: dict, today: dt.date) -> dict[str, s
 
 def preview(code: str, data: dict, today: dt.date | None = None) -> Preview:
     """Evaluate the rules in force and the same set with `data` in place of rule `code`, each rule
-    once, set-wise, and count the people whose colour would move. Nothing is written."""
+    once, set-wise, and count the people whose colour would move (not those a manual override
+    holds). Nothing is written."""
     today = today or china_today()
     current = colour_rules.load_rules()
     proposed = [rule for rule in current if rule.code != code]
@@ -194,7 +195,9 @@ def preview(code: str, data: dict, today: dt.date | None = None) -> Preview:
         proposed.append(check_rule(data))
     matched: dict = {}
     before, after = _colours(current, matched, today), _colours(proposed, matched, today)
-    moves = Counter((before.get(s, "green"), after.get(s, "green")) for s in before.keys() | after.keys())
+    fixed = colour.overridden(today)  # a manual override holds whatever the rules say
+    moves = Counter((before.get(s, "green"), after.get(s, "green")) for s in before.keys() | after.keys()
+                    if s not in fixed)
     return Preview(sorted(((a, b, n) for (a, b), n in moves.items() if a != b), key=lambda m: (-m[2], m[0], m[1])))
 
 
@@ -203,7 +206,9 @@ def scheme_preview(scheme: int, config) -> Preview:
     shown_now = colour_scheme.current(config)
     if scheme == shown_now:
         return Preview([])
-    orange = len({s for s, c in _colours(colour_rules.load_rules(), {}, china_today()).items() if c == "orange"})
+    today = china_today()
+    colours = {**_colours(colour_rules.load_rules(), {}, today), **colour.overridden(today)}
+    orange = len({s for s, c in colours.items() if c == "orange"})
     moves = [("orange", "yellow", orange)] if scheme == 3 else [("yellow", "orange", orange)]
     return Preview([m for m in moves if m[2]])
 

@@ -17,10 +17,13 @@ import hmac
 import logging
 import secrets
 
+from peewee import fn
+
 from models.fields import blind_index, utcnow
 from models.messaging import SmsCode, SmsMessage
 from services import identity
 from services.errors import ApiError
+from services.timefmt import china_day_start
 
 log = logging.getLogger("healthcode.sms")
 
@@ -28,6 +31,11 @@ CODE_TTL = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 PER_PHONE_PER_MINUTE = 5
 PER_IP_PER_MINUTE = 20
+# A China calendar day: codes sent to one phone and from one address, and wrong guesses of one
+# phone's codes (each code also takes only MAX_ATTEMPTS).
+PER_PHONE_PER_DAY = 10
+PER_IP_PER_DAY = 100
+GUESSES_PER_PHONE_PER_DAY = 20
 SIGNATURE = "【健康码平台】"
 TEMPLATES = {
     "code": "您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
@@ -89,6 +97,10 @@ def send(phone: str, template: str, **params) -> None:
         raise ApiError("sms_unavailable", "短信发送失败，请稍后再试", 503) from None
 
 
+def _seconds_to_tomorrow() -> int:
+    return max(1, int((china_day_start() + dt.timedelta(days=1) - utcnow()).total_seconds()))
+
+
 def _code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -103,9 +115,15 @@ def send_code(phone: str, purpose: str, ip: str | None = None, deliver: bool = T
     minute_ago = utcnow() - dt.timedelta(minutes=1)
     recent = SmsCode.select().where(SmsCode.created_at >= minute_ago)
     if recent.where(SmsCode.phone_bidx == bidx).count() >= PER_PHONE_PER_MINUTE:
-        raise ApiError("sms_rate_limited", "验证码发送过于频繁，请1分钟后再试", 429, "phone")
+        raise ApiError("sms_rate_limited", "验证码发送过于频繁，请1分钟后再试", 429, "phone", retry_after=60)
     if ip and recent.where(SmsCode.ip == ip).count() >= PER_IP_PER_MINUTE:
-        raise ApiError("sms_rate_limited", "验证码发送过于频繁，请稍后再试", 429)
+        raise ApiError("sms_rate_limited", "验证码发送过于频繁，请稍后再试", 429, retry_after=60)
+    today = SmsCode.select().where(SmsCode.created_at >= china_day_start())
+    if today.where(SmsCode.phone_bidx == bidx).count() >= PER_PHONE_PER_DAY:
+        raise ApiError("sms_daily_limit", f"该手机号今日已获取{PER_PHONE_PER_DAY}次验证码，请明天再试", 429, "phone",
+                       retry_after=_seconds_to_tomorrow())
+    if ip and today.where(SmsCode.ip == ip).count() >= PER_IP_PER_DAY:
+        raise ApiError("sms_daily_limit", "今日获取验证码次数过多，请明天再试", 429, retry_after=_seconds_to_tomorrow())
     code = f"{secrets.randbelow(10 ** 6):06d}"
     SmsCode.create(phone_bidx=bidx, purpose=purpose, code_hash=_code_hash(code), ip=ip,
                    expires_at=utcnow() + CODE_TTL)
@@ -119,6 +137,11 @@ def check_code(phone: str, purpose: str, code: str, field: str = "sms_code") -> 
     Wrong guesses count against the code, so it cannot be brute-forced.
     """
     bidx = blind_index(identity.validate_phone(phone), "phone")
+    guessed = (SmsCode.select(fn.COALESCE(fn.SUM(SmsCode.attempts), 0))
+               .where((SmsCode.phone_bidx == bidx) & (SmsCode.created_at >= china_day_start())).scalar())
+    if guessed >= GUESSES_PER_PHONE_PER_DAY:
+        raise ApiError("sms_guesses_exhausted", "今日验证码输错次数过多，请明天再试", 429, field,
+                       retry_after=_seconds_to_tomorrow())
     latest = (SmsCode.select().where((SmsCode.phone_bidx == bidx) & (SmsCode.purpose == purpose)
                                      & SmsCode.used_at.is_null())
               .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).first())

@@ -3,9 +3,8 @@ organisation to approve or reject (`services/approvals.py`)."""
 
 from __future__ import annotations
 
-from admin.resources.common import log_section, time_column
+from admin.resources.common import log_section, time_column, who
 from admin.site import Action, Column, Filter, Resource, site
-from models.admin import AdminUser
 from models.approvals import ApprovalRequest
 from services import admin_auth, approvals
 from services.forms import FormField
@@ -16,10 +15,6 @@ approve = Action("approve", "批准", lambda ctx, row, data: approvals.approve(c
 reject = Action("reject", "驳回", lambda ctx, row, data: approvals.reject(ctx.admin, row.id, data.get("remark")),
                 allowed=lambda row: row.status == "pending", confirm="驳回该申请？",
                 form=(FormField("remark", "驳回理由", max_len=255),))
-
-
-def _who(admin: AdminUser | None) -> str:
-    return f"{admin.name}（{admin_auth.ROLES.get(admin.role, admin.role)}）" if admin else ""
 
 
 @site.register
@@ -35,10 +30,10 @@ class ApprovalAdmin(Resource):
         "kind": Column("类型", lambda r: approvals.KINDS[r.kind].label if r.kind in approvals.KINDS else r.kind),
         "summary": Column("内容", lambda r: r.summary),
         "reason": Column("原因", lambda r: r.reason),
-        "proposed_by": Column("提交人", lambda r: _who(r.proposed_by)),
+        "proposed_by": Column("提交人", lambda r: who(r.proposed_by)),
         "proposed_at": time_column("提交时间", lambda r: r.proposed_at),
         "status": Column("状态", lambda r: approvals.STATUSES.get(r.status, r.status)),
-        "decided_by": Column("审批人", lambda r: _who(r.decided_by)),
+        "decided_by": Column("审批人", lambda r: who(r.decided_by)),
         "decided_at": time_column("审批时间", lambda r: r.decided_at),
         "remark": Column("审批意见", lambda r: r.remark or ""),
         "result": Column("执行结果", lambda r: r.result or ""),

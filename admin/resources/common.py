@@ -8,7 +8,7 @@ import re
 
 from admin.site import Column, Search
 from models.fields import blind_index
-from services import audit, identity
+from services import admin_auth, audit, identity
 from services.errors import ApiError
 from services.scans import QUICK_TEMPERATURE_LABEL
 from services.timefmt import china_day_start, local_iso
@@ -27,6 +27,11 @@ def masked_id(get) -> Column:
 
 def masked_phone(get, label: str = "手机号") -> Column:
     return Column(label, lambda row: identity.mask_phone(get(row).phone))
+
+
+def who(admin) -> str:
+    """A back-office account as lists show it: its name and role."""
+    return f"{admin.name}（{admin_auth.ROLES.get(admin.role, admin.role)}）" if admin else ""
 
 
 def time_column(label: str, get) -> Column:

@@ -25,7 +25,7 @@ from models.risk_inputs import IsolationRecord
 from services import admin_auth, audit, identity
 from services.errors import ApiError
 from services.forms import FormField
-from services.investigations import records, sources, workflow
+from services.investigations import records, sources, stats, workflow
 from services.investigations.records import data_of, masked, personal_of
 from services.investigations.sources import TRANSPORTS, Source
 from services.timefmt import local_iso
@@ -94,6 +94,15 @@ def _transition(code: str, text: str, flow) -> Action:
         confirm=f"将该人员的状态变更为“{text}”？", form=(REMARK,))
 
 
+ASSIGN = Action(
+    "assign_district", "分配到区县",
+    lambda ctx, row, data: workflow.assign_district(ctx.admin, row, data["choice"], only_unassigned=True),
+    allowed=lambda row: row.district_id is None,
+    confirm="该记录未能按名单下发到区县，正在市级待分配队列中。请选择要下发的区县：",
+    form=(FormField("choice", "区县", "choice"),),
+    choices=lambda ctx, row: workflow.city_districts(ctx.admin))
+
+
 def _origin(row) -> str:
     if row.import_job_id:
         job = ImportJob.get_or_none(ImportJob.id == row.import_job_id)
@@ -143,7 +152,7 @@ class TaskResource(Resource):
     def summary(self, ctx, query):
         total = query.count()
         done = query.where(TaskRecord.status.in_(tuple(self.source.workflow.done))).count()
-        rate = "100.00%" if total == 0 else f"{100.0 * done / total:.2f}%"
+        rate = stats.Line("", total, done).rate_text
         figures = [("应排查", total), ("已排查", done), ("完成率", rate)]
         if self.source.code == "overseas":
             figures.append(("超时预警", query.where(TaskRecord.alert_at.is_null(False)
@@ -157,21 +166,11 @@ class TaskResource(Resource):
         changes = {"remark": data.get("remark") or None, "updated_at": utcnow()}
         if self.source.categories and data.get("category"):
             changes["category"] = data["category"]
-        note = None
         code = data.get("district_code")
-        if code:
-            if not admin_auth.is_level_role(ctx.admin.role) or ctx.admin.region.level not in CITY_LEVELS:
-                raise ApiError("forbidden", "只有市级管理员可以重新下发", 403, "district_code")
-            district = Region.get_or_none((Region.code == code) & (Region.level == "district"))
-            if district is None or not district.path.startswith(ctx.admin.region.path):
-                raise ApiError("invalid_region", "区县代码不存在或不在本市", 400, "district_code")
-            changes.update(region=district, district=district)
-            note = f"下发至{district.name}"
         with db.atomic():
+            if code:
+                workflow.assign_district(ctx.admin, row, code)
             TaskRecord.update(**changes).where(TaskRecord.id == row.id).execute()
-            if note:
-                TaskHistory.create(record=row, from_status=row.status, to_status=row.status, remark=note,
-                                   admin=ctx.admin)
             audit.record(None, ctx.admin.role, "task_edit", row, admin_actor=ctx.admin, source=row.source,
                          fields=sorted(k for k in ("remark", "category", "district_code") if data.get(k)))
 
@@ -236,8 +235,8 @@ def register(source: Source) -> type[TaskResource]:
         "list_display": (*shown, *extra, "district", "status"),
         "search_fields": ("keyword", "area", "date_from", "date_to"),
         "list_filter": tuple(filters),
-        "actions": tuple(_transition(code, text, flow) for code, text in flow.statuses.items()
-                         if any(code in targets for targets in flow.transitions.values())),
+        "actions": (ASSIGN, *(_transition(code, text, flow) for code, text in flow.statuses.items()
+                              if any(code in targets for targets in flow.transitions.values()))),
         "export_fields": (*(f"f_{c.key}" for c in source.columns), *extra, "district", "region", "status",
                           "created_at", "remark"),
         # The template's cells follow in the 名单信息 section of the detail page.

@@ -1,6 +1,9 @@
 """Dispatch (H2): which district (and, when known, which compound) a list row goes to.
 
-    base_station_county   telecom rows: the district named by 基站归属区县
+    base_station_county   telecom rows: the district named by 基站归属区县 when the base station is
+                          in this city (基站归属地市 empty or this city), else the one named by 流入县.
+                          A 流入县, a 流入市 or a 基站归属区县 of this city that names no region of
+                          the city is a bad row (`Refused`), reported like a bad cell
     boarding_station      railway rows: kept only when boarded at a watched station
                           (RAILWAY_BOARDING_STATIONS), then spread evenly over the districts
     compound_or_address   the others: the compound named in the row (所属小区, within 所属街道办事处
@@ -8,8 +11,8 @@
                           named in the row's district / address columns
     reporter              records typed in the back office: the reporter's compound or region
 
-A row no rule places stays unassigned (no district, region = the city): city admins see it and
-dispatch it by hand.
+A row no rule places stays unassigned (no district, region = the city): the city queue, which
+city admins see apart in the statistics and assign to a district by hand (分配到区县).
 A `Dispatcher` loads the regions of one city once, so a million rows cost no region queries.
 """
 
@@ -21,6 +24,13 @@ from models.regions import Region
 from services.investigations.sources import Source
 
 FILTERED = object()  # a row the source's filter leaves out (not an error)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A row whose cells name places that are not in the city: (column key, header, reason) each."""
+
+    cells: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -68,24 +78,32 @@ class Dispatcher:
         self.source = source
         self.watched_stations = tuple(s for s in watched_stations if s)
         scope = city_of(uploader_region) or uploader_region
-        query = Region.select(Region.id, Region.code, Region.name, Region.level, Region.path)
+        query = Region.select(Region.id, Region.code, Region.name, Region.level, Region.path, Region.aliases)
         if scope is not None:
             query = query.where(Region.path.startswith(scope.path))
+        self.scope_name = scope.name if scope is not None else ""
         self.districts: dict[str, int] = {}  # code -> id
-        self.district_names: dict[str, int] = {}  # full and unambiguous short names
+        self.district_names: dict[str, int] = {}  # full and unambiguous short names, and aliases
         self.full_names: dict[str, int] = {}
+        self.city_names: set[str] = set()  # the city (or cities) itself, as lists write it
         short_names: dict[str, list[int]] = {}
         self.compounds: dict[str, list[tuple[int, str]]] = {}  # name -> [(id, path)]
         self.streets: dict[str, list[str]] = {}  # name -> [path]
         self.paths: dict[int, str] = {}
         for region in query.tuples():
-            region_id, code, name, level, path = region
+            region_id, code, name, level, path, aliases = region
             self.paths[region_id] = path
             if level == "district":
                 self.districts[code] = region_id
                 self.district_names[name] = region_id
                 self.full_names[name] = region_id
                 short_names.setdefault(_short(name), []).append(region_id)
+                for alias in (a.strip() for a in (aliases or "").split("、")):
+                    if alias:
+                        self.district_names.setdefault(alias, region_id)
+                        self.full_names.setdefault(alias, region_id)
+            elif level == "city":
+                self.city_names.update({name, _short(name)})
             elif level == "compound":
                 self.compounds.setdefault(name, []).append((region_id, path))
             elif level == "street":
@@ -124,6 +142,35 @@ class Dispatcher:
                 return region_id
         return None
 
+    def is_city(self, text: str | None) -> bool:
+        """Whether `text` names the city itself (郑州市 or 郑州), not one of its districts."""
+        return bool(text) and text.strip() in self.city_names
+
+    def _telecom(self, values: dict):
+        """A telecom row: its base station's district, else its inflow county's, else the city
+        queue; names of this city that match no region of it are refused."""
+        problems = []
+        inflow_city = values.get("inflow_city")
+        if inflow_city and self.city_names and not self.is_city(inflow_city):
+            problems.append(("inflow_city", f"流入市“{inflow_city}”不是{self.scope_name}"))
+        inflow = values.get("inflow_county")
+        inflow_district = None
+        if inflow and not self.is_city(inflow):
+            inflow_district = self.district_named(inflow)
+            if inflow_district is None:
+                problems.append(("inflow_county", f"流入县“{inflow}”不是{self.scope_name}的区县"))
+        station_city, county = values.get("station_city"), values.get("station_county")
+        station_district = None
+        # A base station in another city (基站归属地市 许昌市) is not ours to check: the inflow county decides.
+        if county and not self.is_city(county) and (not station_city or self.is_city(station_city)):
+            station_district = self.district_named(county)
+            if station_district is None:
+                problems.append(("station_county", f"基站归属区县“{county}”不是{self.scope_name}的区县"))
+        if problems:
+            return Refused(tuple((key, self.source.column(key).header, reason) for key, reason in problems))
+        district = station_district or inflow_district
+        return Placed(district, district) if district else self.unassigned
+
     def compound_named(self, name: str | None, street: str | None = None) -> Placed | None:
         if not name:
             return None
@@ -139,11 +186,13 @@ class Dispatcher:
         return Placed(region_id, self.district_of_path(path))
 
     def place(self, values: dict, person_compound_id: int | None = None):
-        """Where a checked row goes: a `Placed`, or FILTERED for a row the source leaves out."""
+        """Where a checked row goes: a `Placed`, FILTERED for a row the source leaves out, or
+        `Refused` for a row naming a county that is not the city's."""
         rule = self.source.dispatch
         if rule == "base_station_county":
-            district = self.district_named(values.get("station_county"))
-            placed = Placed(district, district) if district else self.unassigned
+            placed = self._telecom(values)
+            if isinstance(placed, Refused):
+                return placed
         elif rule == "boarding_station":
             station = values.get("boarding") or ""
             if self.watched_stations and not any(w in station for w in self.watched_stations):

@@ -7,8 +7,9 @@ batches ahead, while the import thread writes: person match, dispatch, one multi
 batch, the refused cells, the job's progress, committed every `TRANSACTION_ROWS` rows. Good rows
 are kept, bad ones are reported cell by cell (row number, column, reason) and downloadable as an
 xlsx; rows already on the list are ignored (dedupe by row key), so importing the same file again
-adds nothing. A job that stops part-way (too many rows, a broken sheet, a database error) removes
-what it wrote.
+adds nothing. A risk list's checked rows go to risk_records.ingest instead (risk_lists.py): its
+refusals join the bad-row report and rows already stored count as duplicates. A job that stops
+part-way (too many rows, a broken sheet, a database error) removes what it wrote.
 
 A job whose process dies (a restart, a crash) cannot undo anything: every progress write moves
 its heartbeat, and a reader finding a queued or running job whose heartbeat is older than
@@ -22,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import os
 import pickle
@@ -41,7 +43,7 @@ from models.sql_literals import SqlLiterals
 from models.regions import Region
 from services import audit, excel
 from services.errors import ApiError
-from services.investigations import cells, sources, xlsx
+from services.investigations import cells, risk_lists, sources, xlsx
 from services.investigations.dispatch import Dispatcher, district_key
 from services.investigations.records import RowBuilder, execute_many, insert_rows
 from services.investigations.sources import Source
@@ -91,14 +93,14 @@ def _normal(header) -> str:
     return _HEADER_NOISE.sub("", cells.text_of(header)).replace("（", "(").replace("）", ")")
 
 
-def header_map(source: Source, header_row: list) -> dict[str, int]:
+def _header_map(template: tuple, label: str, header_row: list) -> dict[str, int]:
     """Column key -> index in the sheet, found by header text (any order); a missing column
-    refuses the whole file, naming it."""
+    refuses the whole file, naming it (`label`: the template's name, for the message)."""
     positions: dict[str, int] = {}
     for index, header in enumerate(header_row):
         positions.setdefault(_normal(header), index)
     found, missing = {}, []
-    for column in source.columns:
+    for column in template:
         for name in (column.header, *column.aliases):
             if _normal(name) in positions:
                 found[column.key] = positions[_normal(name)]
@@ -107,21 +109,29 @@ def header_map(source: Source, header_row: list) -> dict[str, int]:
             if not column.optional:
                 missing.append(column.header)
     if missing:
-        raise ApiError("missing_columns", f"缺少必需的列：{'、'.join(missing)}（请使用“{source.label}”的模板）",
+        raise ApiError("missing_columns", f"缺少必需的列：{'、'.join(missing)}（请使用“{label}”的模板）",
                        400, "file")
     return found
+
+
+def open_sheet(path: str, info: xlsx.SheetInfo, template: tuple, label: str):
+    """The checked header row's column map, and the data rows (row number, cells) after it;
+    an empty sheet or one with only a header is refused."""
+    rows = xlsx.SheetReader(path, info).rows()
+    first = next(rows, None)
+    if first is None:
+        raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
+    columns = _header_map(template, label, first[1])
+    second = next(rows, None)
+    if second is None:
+        raise ApiError("no_rows", "文件中只有表头，没有数据行", 400, "file")
+    return columns, itertools.chain([second], rows)
 
 
 def check_upload(path: str, source: Source, settings: Settings) -> tuple[xlsx.SheetInfo, dict[str, int]]:
     """Everything checked before a job exists: the file (before parsing), then its header row."""
     info = xlsx.inspect(path, settings.limits)
-    rows = xlsx.SheetReader(path, info).rows()
-    first = next(rows, None)
-    if first is None:
-        raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
-    columns = header_map(source, first[1])
-    if next(rows, None) is None:
-        raise ApiError("no_rows", "文件中只有表头，没有数据行", 400, "file")
+    columns, _ = open_sheet(path, info, source.columns, source.label)
     return info, columns
 
 
@@ -222,6 +232,8 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
     job_id = builder.job_id
     checks = [(c.key, c.header, columns[c.key], _checker(c, today, districts)) for c in builder.source.columns
               if c.key in columns]
+    # A risk list's rows go to risk_records.ingest as checked values, with their row numbers.
+    risk = builder.source.risk_kind is not None
     prepare = builder.prepare
     prepared: list = []
     errors: list = []
@@ -246,7 +258,7 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
             bad += 1
             errors.extend(row_errors)
         else:
-            prepared.append(prepare(values))
+            prepared.append((row_number, values) if risk else prepare(values, row_number))
         if len(prepared) + len(errors) >= BATCH:
             yield prepared, errors, rows, bad, reader.bytes_done
             prepared, errors, rows, bad = [], [], 0, 0
@@ -383,10 +395,11 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
         return ImportJob.get_by_id(job_id)
     existing = TaskRecord.select().where(TaskRecord.source == source.code).count() if \
         source.dispatch == "boarding_station" else 0
-    dispatcher = Dispatcher(source, region, watched_stations=settings.watched_stations, start=existing)
+    dispatcher = None if source.risk_kind else Dispatcher(source, region, watched_stations=settings.watched_stations,
+                                                          start=existing)
     builder = RowBuilder(source, category=job.category, job_id=job_id, admin_id=uploader.id if uploader else None)
     parallel = settings.parallel if settings.parallel is not None else info.sheet_size >= PARALLEL_MIN_BYTES
-    districts = frozenset(dispatcher.district_names)
+    districts = frozenset(dispatcher.district_names) if dispatcher else None
     literals = None
     if parallel and settings.data_key:
         literals = _mysql_literals()
@@ -403,13 +416,22 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             if transaction is None:
                 transaction = db.atomic()
                 transaction.__enter__()
-            inserted, filtered = insert_rows(dispatcher, prepared, literals)
+            if source.risk_kind:
+                inserted, duplicates, refused, refused_rows = risk_lists.import_rows(
+                    source, job_id, prepared, uploader, region)
+                errors, filtered = errors + refused, 0
+            else:
+                inserted, filtered, refused = insert_rows(dispatcher, prepared, literals)
+                # A row naming a county outside the city is a bad row, like one with a bad cell.
+                refused_rows = len({number for number, _, _ in refused})
+                errors = errors + [(job_id, number, header, reason[:255]) for number, header, reason in refused]
+                duplicates = len(prepared) - refused_rows - filtered - inserted
             counts["rows"] += rows
-            counts["bad"] += bad
-            counts["good"] += len(prepared)
+            counts["bad"] += bad + refused_rows
+            counts["good"] += len(prepared) - refused_rows
             counts["inserted"] += inserted
             counts["filtered"] += filtered
-            counts["duplicates"] += len(prepared) - filtered - inserted
+            counts["duplicates"] += duplicates
             execute_many(ImportRowError, ERROR_FIELDS, errors)
             _write_progress(job_id, counts, bytes_done)
             in_transaction += rows
@@ -521,8 +543,12 @@ def checked(job: ImportJob, limit_seconds: int, now: dt.datetime | None = None) 
 
 
 def _undo(job_id: int, message: str) -> None:
-    """A job that stops part-way leaves nothing behind: its records go, the job says why."""
+    """A job that stops part-way leaves nothing behind: its records go (a risk list's with the
+    colours they had turned), the job says why."""
+    source = sources.get(ImportJob.get_by_id(job_id).source)
     with db.atomic():
+        if source.risk_kind:
+            risk_lists.withdraw(source, job_id)
         while True:
             ids = [i for (i,) in TaskRecord.select(TaskRecord.id).where(TaskRecord.import_job == job_id)
                    .limit(5000).tuples()]

@@ -19,7 +19,7 @@ from models.regions import Region
 from services import identity, pii
 from services.errors import ApiError
 from services.investigations import cells, sources
-from services.investigations.dispatch import FILTERED, Dispatcher, Placed
+from services.investigations.dispatch import FILTERED, Dispatcher, Placed, Refused
 from services.investigations.sources import Source
 from services.timefmt import CHINA, china_today
 
@@ -31,7 +31,7 @@ INSERT_FIELDS = (TaskRecord.source, TaskRecord.category, TaskRecord.row_key, Tas
                  TaskRecord.status, TaskRecord.occurred_on, TaskRecord.transport, TaskRecord.expected_arrival,
                  TaskRecord.created_by, TaskRecord.created_at, TaskRecord.updated_at)
 _IS_PERSON_DOCUMENT = {"id_number", "document"}
-ROUTING_KEYS = ("station_county", "boarding", "compound", "street", "district_name", "address")
+ROUTING_KEYS = ("station_county", "station_city", "inflow_county", "inflow_city", "boarding", "compound", "street", "district_name", "address")
 # json.dumps with these arguments builds an encoder per call; a million rows call it twice each.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -58,7 +58,7 @@ class RowBuilder:
         self.plain_keys = tuple(c.key for c in source.columns if not c.personal)
         self.document_key = next((c.key for c in source.columns if c.kind in _IS_PERSON_DOCUMENT), None)
         self.row_purpose = f"task_row_{source.code}"
-        self.initial = source.workflow.initial
+        self.initial = source.workflow.initial if source.workflow else None
         self.cipher = pii.current()
 
     def subject(self, values: dict) -> str | None:
@@ -69,10 +69,10 @@ class RowBuilder:
         parts = [cells.text_of(_jsonable(values.get(k))) for k in self.source.key_columns]
         return self.cipher.blind_index("\x1f".join(parts), self.row_purpose)
 
-    def prepare(self, values: dict) -> tuple:
+    def prepare(self, values: dict, row_number: int | None = None) -> tuple:
         """The CPU-heavy part of a row's INSERT (encryption, blind indexes), done before the
         database is involved: (the cells the dispatch reads, subject, columns before the
-        dispatch's, columns after them)."""
+        dispatch's, columns after them, the sheet's row number)."""
         personal = {k: values[k] for k in self.personal_keys if values.get(k) is not None}
         plain = {k: _jsonable(values[k]) for k in self.plain_keys if values.get(k) is not None}
         subject = self.subject(values)
@@ -92,17 +92,17 @@ class RowBuilder:
                 self.admin_id)
         routing = {k: values[k] for k in ROUTING_KEYS if values.get(k) is not None}
         if self.literals is not None:
-            return routing, subject, self.literals.join(head), self.literals.join(tail)
-        return routing, subject, head, tail
+            return routing, subject, self.literals.join(head), self.literals.join(tail), row_number
+        return routing, subject, head, tail, row_number
 
     @staticmethod
     def finish(prepared: tuple, placed: Placed, person_id: int | None, now: dt.datetime) -> tuple:
-        _, _, head, tail = prepared
+        head, tail = prepared[2], prepared[3]
         return (*head, placed.region_id, placed.district_id, person_id, *tail, now, now)
 
     @staticmethod
     def finish_literal(prepared: tuple, placed: Placed, person_id: int | None, now: str) -> str:
-        _, _, head, tail = prepared
+        head, tail = prepared[2], prepared[3]
         ids = ",".join("NULL" if i is None else str(int(i)) for i in (placed.region_id, placed.district_id, person_id))
         return f"({head},{ids},{tail},{now},{now})"
 
@@ -146,34 +146,39 @@ def execute_many(model, fields, rows: list[tuple]) -> int:
         cursor.close()
 
 
-def insert_rows(dispatcher: Dispatcher, prepared: list[tuple], literals: SqlLiterals | None = None) -> tuple[int, int]:
-    """Insert prepared rows (in the caller's transaction); (inserted, filtered). Rows whose key is
-    already on the list are ignored, which is how a second import of a file adds nothing.
+def insert_rows(dispatcher: Dispatcher, prepared: list[tuple],
+                literals: SqlLiterals | None = None) -> tuple[int, int, list[tuple]]:
+    """Insert prepared rows (in the caller's transaction); (inserted, filtered, refused cells as
+    (row number, column, reason)). Rows whose key is already on the list are ignored, which is how
+    a second import of a file adds nothing; rows the dispatch refuses are not inserted.
     `literals`: the rows were prepared as MySQL text (`SqlLiterals`)."""
     if not prepared:
-        return 0, 0
+        return 0, 0, []
     people = match_people(list({p[1] for p in prepared if p[1]}))
     now = utcnow().replace(microsecond=0)
     stamp = literals.literal(now) if literals is not None else None
-    rows, filtered = [], 0
+    rows, filtered, refused = [], 0, []
     for row in prepared:
         person_id, compound_id = people.get(row[1], (None, None)) if row[1] else (None, None)
         placed = dispatcher.place(row[0], compound_id)
         if placed is FILTERED:
             filtered += 1
             continue
+        if isinstance(placed, Refused):
+            refused.extend((row[4], header, reason) for _, header, reason in placed.cells)
+            continue
         rows.append(RowBuilder.finish_literal(row, placed, person_id, stamp) if literals is not None
                     else RowBuilder.finish(row, placed, person_id, now))
     if literals is None:
-        return execute_many(TaskRecord, INSERT_FIELDS, rows), filtered
+        return execute_many(TaskRecord, INSERT_FIELDS, rows), filtered, refused
     if not rows:
-        return 0, filtered
+        return 0, filtered, refused
     head = insert_sql(TaskRecord, INSERT_FIELDS)
     statement = head[: head.rindex("VALUES") + len("VALUES")] + " " + ",".join(rows)
     cursor = db.cursor()
     try:
         cursor.execute(statement)  # no parameters: the values are already escaped literals
-        return cursor.rowcount, filtered
+        return cursor.rowcount, filtered, refused
     finally:
         cursor.close()
 
@@ -201,6 +206,9 @@ def add_one(source: Source, values: dict, *, admin, region: Region | None, categ
         placed = Placed(region.id, dispatcher.district_of_path(region.path))
     else:
         placed = dispatcher.place(values, compound_id)
+        if isinstance(placed, Refused):
+            key, _, reason = placed.cells[0]
+            raise ApiError("unknown_county", reason, 400, key)
         if placed is FILTERED:
             placed = Placed(region.id if region else None, dispatcher.district_of_path(region.path) if region else None)
     row = builder.finish(prepared, placed, person_id, utcnow().replace(microsecond=0))

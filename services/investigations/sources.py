@@ -39,8 +39,9 @@ class TemplateColumn:
 
     key: str
     header: str
-    # text | date | datetime | phone | id_number | document | transport | decimal | district (a
-    # district of the uploader's city, by name: another name is a bad row, not an unassigned one)
+    # text | date | datetime | phone | id_number | document | transport | decimal | choice |
+    # district (a district of the uploader's city, by name: another name is a bad row, not an
+    # unassigned one)
     kind: str = "text"
     required: bool = False
     personal: bool = False
@@ -48,6 +49,7 @@ class TemplateColumn:
     aliases: tuple[str, ...] = ()
     list: bool = False
     max_len: int = 128
+    choices: tuple[tuple[str, str], ...] = ()  # a choice column's (code, label) pairs
 
 
 @dataclass(frozen=True)
@@ -80,20 +82,22 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Source:
-    """One list: its template, dispatch rule, workflow and audience."""
+    """One list: its template, dispatch rule, workflow and audience. A risk list (`risk_kind`, see
+    services/investigations/risk_lists.py) has no workflow: its rows go to risk_records.ingest."""
 
     code: str
     label: str  # the list page's title
     columns: tuple[TemplateColumn, ...]
     key_columns: tuple[str, ...]  # the row's natural key: importing it again adds nothing
-    dispatch: str  # base_station_county | boarding_station | compound_or_address | reporter
-    workflow: Workflow
+    dispatch: str  # base_station_county | boarding_station | compound_or_address | reporter | none
+    workflow: Workflow | None
     roles: tuple[str, ...]  # who sees the list
     import_roles: tuple[str, ...]  # who may upload it
     date_column: str | None = None  # the column that dates the record (time filter, statistics by date)
     categories: dict[str, str] = field(default_factory=dict)  # 分类, chosen when importing
     address_columns: tuple[str, ...] = ()  # read by the compound_or_address rule
     import_label: str = ""  # the upload page's title
+    risk_kind: str | None = None  # a services.risk_records kind: accepted rows become risk records
 
     def column(self, key: str) -> TemplateColumn:
         for column in self.columns:
@@ -320,14 +324,22 @@ OVERSEAS = Source(
 SOURCES: dict[str, Source] = {s.code: s for s in (TELECOM, RAILWAY, POLICE_LIST, BORDER, RISK, FEVER, OVERSEAS)}
 
 
+def all_sources() -> dict[str, Source]:
+    """The investigation lists and the risk lists, by code."""
+    # Imported here: the risk lists are built from services.risk_records, which reads this module.
+    from services.investigations import risk_lists
+
+    return {**SOURCES, **risk_lists.RISK_LISTS}
+
+
 def get(code: str) -> Source:
-    """The source of this code (KeyError for an unknown one)."""
-    return SOURCES[code]
+    """The source (an investigation or a risk list) of this code (KeyError for an unknown one)."""
+    return all_sources()[code]
 
 
 def importable_by(role: str) -> list[Source]:
     """The lists this role may upload."""
-    return [s for s in SOURCES.values() if role in s.import_roles]
+    return [s for s in all_sources().values() if role in s.import_roles]
 
 
 def hub_transport(role: str) -> str | None:

@@ -1,7 +1,8 @@
 """Completion statistics (H5, 境外排查完成率): per district, 应排查 (records dispatched there),
 已排查 (records in one of the source's investigated statuses) and 考核完成率, with the city's total
 on top; narrowed by the list's date and category; and the same figures day by day.
-A district with nothing to investigate counts as 100.00%, as the seed's table shows.
+A district with nothing to investigate has no rate ("—"), not a full 100% bar. Records not
+dispatched yet (the city queue) are counted apart from the districts, for city admins.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from services.investigations import sources
 from services.investigations.dispatch import city_of
 
 
+NO_RATE = "—"
+
+
 @dataclass(frozen=True)
 class Line:
     name: str
@@ -25,12 +29,13 @@ class Line:
     done: int
 
     @property
-    def rate(self) -> float:
-        return 100.0 if self.should == 0 else round(100.0 * self.done / self.should, 2)
+    def rate(self) -> float | None:
+        """The completion rate in percent; None when there is nothing to investigate."""
+        return None if self.should == 0 else round(100.0 * self.done / self.should, 2)
 
     @property
     def rate_text(self) -> str:
-        return f"{self.rate:.2f}%"
+        return NO_RATE if self.rate is None else f"{self.rate:.2f}%"
 
 
 def _done_sum(source) -> peewee.Node:
@@ -69,7 +74,7 @@ def completion(admin, source_code: str, *, date_from: dt.date | None = None, dat
         .group_by(TaskRecord.district).tuples())}
     lines = [Line(d.name, *counts.get(d.id, (0, 0))) for d in districts]
     city_level = admin.region.level in ("province", "city")
-    unassigned = Line("未分配", *counts[None]) if city_level and None in counts else None
+    unassigned = Line("市级待分配", *counts.get(None, (0, 0))) if city_level else None
     everything = lines + ([unassigned] if unassigned else [])
     total = Line("合计", sum(x.should for x in everything), sum(x.done for x in everything))
     ids = [d.id for d in districts]
@@ -84,13 +89,17 @@ def completion(admin, source_code: str, *, date_from: dt.date | None = None, dat
 
 
 def chart(lines: list[Line], width: int = 640, bar_height: int = 22, gap: int = 8, label_width: int = 110) -> dict:
-    """Geometry of a horizontal bar chart of completion rates (drawn as SVG by the page)."""
+    """Geometry of a horizontal bar chart of completion rates (drawn as SVG by the page); a line
+    with nothing to investigate gets no bar, only "—"."""
     plot = width - label_width - 90
     bars = []
     for i, line in enumerate(lines):
         y = i * (bar_height + gap)
+        rate = line.rate
         bars.append({"y": y, "text_y": y + bar_height * 0.7, "name": line.name,
-                     "width": round(plot * line.rate / 100, 1), "label": f"{line.rate_text}（{line.done}/{line.should}）",
-                     "colour": "#2e7d32" if line.rate >= 90 else "#f9a825" if line.rate >= 60 else "#c62828"})
+                     "width": 0 if rate is None else round(plot * rate / 100, 1),
+                     "label": f"{NO_RATE}（无任务）" if rate is None else f"{line.rate_text}（{line.done}/{line.should}）",
+                     "colour": "#9aa5b1" if rate is None else "#2e7d32" if rate >= 90 else "#f9a825" if rate >= 60
+                     else "#c62828"})
     return {"width": width, "height": max(1, len(lines)) * (bar_height + gap), "bars": bars, "x0": label_width,
             "plot": plot, "bar_height": bar_height}

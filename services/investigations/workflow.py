@@ -12,8 +12,9 @@ from models.db import db
 from models.fields import utcnow
 from models.investigations import TaskHistory, TaskRecord
 from models.people import Person
+from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import audit, risk_inputs
+from services import admin_auth, audit, risk_inputs
 from services.errors import ApiError
 from services.investigations import sources
 from services.investigations.records import data_of
@@ -59,6 +60,36 @@ def transition(admin, record: TaskRecord, to_status: str, remark: str | None = N
         audit.record(None, admin.role, "task_status", record, admin_actor=admin, source=record.source,
                      status_from=record.status, status_to=to_status, remark=remark or "")
     return f"状态已变更为“{label(record.source, to_status)}”"
+
+
+def city_districts(admin) -> dict[str, str]:
+    """The districts a city admin may send records to (code -> name); {} for anyone else."""
+    if not admin_auth.is_level_role(admin.role) or admin.region.level not in ("province", "city"):
+        return {}
+    return {code: name for code, name in Region.select(Region.code, Region.name).where(
+        (Region.level == "district") & Region.path.startswith(admin.region.path)).order_by(Region.code).tuples()}
+
+
+def assign_district(admin, record: TaskRecord, district_code: str, *, only_unassigned: bool = False) -> str:
+    """分配到区县 / 重新下发: a city admin sends a record to one of the city's districts (written
+    to its history, audited); `only_unassigned`: from the city queue only. The message shown."""
+    if not admin_auth.is_level_role(admin.role) or admin.region.level not in ("province", "city"):
+        raise ApiError("forbidden", "只有市级管理员可以分配或重新下发", 403, "district_code")
+    district = Region.get_or_none((Region.code == (district_code or "").strip()) & (Region.level == "district"))
+    if district is None or not district.path.startswith(admin.region.path):
+        raise ApiError("invalid_region", "区县不存在或不在本市", 400, "district_code")
+    with db.atomic():
+        query = TaskRecord.update(region=district, district=district, updated_at=utcnow()).where(
+            TaskRecord.id == record.id)
+        if only_unassigned and not query.where(TaskRecord.district.is_null()).execute():
+            raise ApiError("already_assigned", "该记录已下发到区县，请刷新后查看", 409)
+        if not only_unassigned:
+            query.execute()
+        TaskHistory.create(record=record, from_status=record.status, to_status=record.status,
+                           remark=f"下发至{district.name}", admin=admin)
+        audit.record(None, admin.role, "task_assign", record, admin_actor=admin, source=record.source,
+                     district=district.code)
+    return f"已下发至{district.name}"
 
 
 def _apply_effect(source, record: TaskRecord, status: str) -> list[str]:

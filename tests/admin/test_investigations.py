@@ -397,9 +397,16 @@ def test_export_is_masked_formula_safe_and_audited(inv):
     assert json.loads(log.detail)["resource"] == "task_telecom"
 
 
+def _queued_row(n: int) -> list:
+    """A telecom row that names no county (流入县 is the city itself): the city queue."""
+    row = files.telecom_row(n, county="")
+    row[3] = "郑州市"
+    return row
+
+
 def test_city_admin_dispatches_an_unassigned_record(inv):
     city = inv.sign_in("city")
-    finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, [files.telecom_row(1, county="桐柏县")])))
+    finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, [_queued_row(1)])))
     record = TaskRecord.get()
     assert record.district_id is None
     assert names_on(inv.sign_in("jinshui").get("/admin/r/task_telecom/")) == []
@@ -409,6 +416,35 @@ def test_city_admin_dispatches_an_unassigned_record(inv):
     assert edited.status_code == 302
     assert TaskRecord.get_by_id(record.id).district.name == "金水区"
     assert len(names_on(inv.sign_in("jinshui").get("/admin/r/task_telecom/"))) == 1
+
+
+def test_the_city_queue_is_shown_apart_and_the_city_admin_assigns_from_it(inv):
+    city = inv.sign_in("city")
+    rows = [_queued_row(1), _queued_row(2), files.telecom_row(3, county="金水区")]
+    finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, rows)))
+    page = city.get("/admin/investigations/stats", params={"source": "telecom"})
+    assert 'id="city-queue"' in page.text and re.search(r'data-figure="queue">2<', page.text)
+    table = re.findall(r'<td data-label="区域">([^<]+)</td>', page.text.split('id="districts"')[1].split("</table>")[0])
+    assert "市级待分配" not in table and "中牟县" in table and "航空港区" in table
+    queued = TaskRecord.select().where(TaskRecord.district.is_null()).order_by(TaskRecord.id).first()
+    form = city.get(f"/admin/r/task_telecom/{queued.id}/do/assign_district")
+    assert form.status_code == 200 and "新郑市" in form.text and "登封市" in form.text
+    # Bad input: a district that is not the city's, or none: a clear error, the record stays queued.
+    for choice, message in (("411328", "区县的取值无效"), ("", "请填写区县")):
+        refused = city.post(f"/admin/r/task_telecom/{queued.id}/do/assign_district", {"choice": choice},
+                            allow_redirects=False)
+        assert refused.status_code == 400 and message in page_error(refused)
+        assert TaskRecord.get_by_id(queued.id).district_id is None
+    done = city.post(f"/admin/r/task_telecom/{queued.id}/do/assign_district", {"choice": "410184"},
+                     allow_redirects=False)
+    assert done.status_code == 302
+    assert TaskRecord.get_by_id(queued.id).district.name == "新郑市"
+    assert TaskHistory.get(TaskHistory.record == queued.id).remark == "下发至新郑市"
+    assert OperationLog.select().where(OperationLog.action == "task_assign").count() == 1
+    # Once assigned it has left the queue: the action is gone, and a district admin cannot use it.
+    assert city.get(f"/admin/r/task_telecom/{queued.id}/do/assign_district").status_code == 409
+    page = city.get("/admin/investigations/stats", params={"source": "telecom"})
+    assert re.search(r'data-figure="queue">1<', page.text)
 
 
 # --- statistics -----------------------------------------------------------------------------------------
@@ -425,12 +461,13 @@ def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
     page = city.get("/admin/investigations/stats", params={"source": "overseas"})
     assert page.status_code == 200 and "境外排查完成率" in page.text
     total = re.findall(r'data-figure="(\w+)">([^<]+)<', page.text)
-    assert total == [("should", "5"), ("done", "1"), ("rate", "20.00%")]
+    assert total == [("should", "5"), ("done", "1"), ("rate", "20.00%"), ("queue", "0")]
     table = re.findall(r'<tr><td data-label="区域">([^<]+)</td><td data-label="应排查">(\d+)</td>'
                        r'<td data-label="已排查">(\d+)</td><td data-label="考核完成率">([^<]+)</td>', page.text)
     by_name = {name: (should, done, rate) for name, should, done, rate in table}
     assert by_name["中原区"] == ("3", "1", "33.33%") and by_name["金水区"] == ("2", "0", "0.00%")
-    assert by_name["上街区"] == ("0", "0", "100.00%")
+    assert by_name["上街区"] == ("0", "0", "—")  # nothing to investigate: no rate, no full green bar
+    assert "—（无任务）" in page.text
     assert "<svg" in page.text and "<rect" in page.text
     export = city.get("/admin/investigations/stats", params={"source": "overseas", "format": "xlsx"})
     lines = list(openpyxl.load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(values_only=True))

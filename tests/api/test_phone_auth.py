@@ -147,6 +147,48 @@ def test_one_address_cannot_send_more_than_20_codes_a_minute(api, sms):
     assert row_counts() == before
 
 
+def _earlier(minutes: int) -> None:
+    """Move every code sent so far back in time (the per-minute limits then let more through)."""
+    SmsCode.update(created_at=dt.datetime.utcnow() - dt.timedelta(minutes=minutes)).execute()
+
+
+def test_a_phone_gets_10_codes_a_day_and_an_address_100(api, sms):
+    for n in range(sms_service.PER_PHONE_PER_DAY):
+        if n and n % sms_service.PER_PHONE_PER_MINUTE == 0:
+            _earlier(2)
+        assert send(api).status_code == 200
+    _earlier(2)
+    before = row_counts()
+    refused = send(api)
+    assert_error(refused, 429, "sms_daily_limit", "phone")
+    assert 0 < int(refused.headers["Retry-After"]) <= 86400
+    assert row_counts() == before and len(sms.messages) == sms_service.PER_PHONE_PER_DAY
+    for n in range(sms_service.PER_IP_PER_DAY - sms_service.PER_PHONE_PER_DAY):
+        if n % sms_service.PER_IP_PER_MINUTE == 0:
+            _earlier(2)
+        assert send(api, f"1390000{n:04d}").status_code == 200
+    _earlier(2)
+    assert_error(send(api, "13911112222"), 429, "sms_daily_limit")
+
+
+def test_a_phone_has_a_daily_budget_of_wrong_code_guesses(api, sms):
+    guesses = 0
+    while guesses < sms_service.GUESSES_PER_PHONE_PER_DAY:
+        _earlier(2)
+        assert send(api).status_code == 200
+        for _ in range(sms_service.MAX_ATTEMPTS):
+            answer = api.call("authPhoneRegister", {"phone": PHONE, "sms_code": "000000", "password": "secret12"})
+            assert answer.json()["error"]["code"] in ("sms_code_wrong", "sms_code_expired")
+            guesses += 1
+    _earlier(2)
+    assert send(api).status_code == 200
+    before = row_counts()
+    # Even the right code is refused once the day's guesses are spent.
+    refused = api.call("authPhoneRegister", {"phone": PHONE, "sms_code": sms.last_code(PHONE), "password": "secret12"})
+    assert_error(refused, 429, "sms_guesses_exhausted", "sms_code")
+    assert row_counts() == before
+
+
 @pytest.mark.parametrize("body, code, field", [
     ({"phone": "12345", "purpose": "register"}, "invalid_phone", "phone"),
     ({"phone": PHONE, "purpose": "anything"}, "invalid_field", "purpose"),

@@ -39,13 +39,19 @@ def open_page(browser, office, viewport):  # noqa: F811
     return context, page
 
 
-def log_in(page, office, key="compound"):  # noqa: F811
-    _, phone, password = office.admins[key]
-    page.goto(office.base_url + "/admin/login")
+def sign_in(page, base_url: str, phone: str, password: str) -> None:
+    """Log in on the login page (the test captcha) and wait for the side menu."""
+    page.goto(base_url + "/admin/login")
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", password)
     page.fill("input[name=captcha]", "ABCD")
     page.click("button:has-text('登录')")
+    page.wait_for_selector("nav.side")
+
+
+def log_in(page, office, key="compound"):  # noqa: F811
+    _, phone, password = office.admins[key]
+    sign_in(page, office.base_url, phone, password)
     page.wait_for_selector("h1:has-text('小区居民管理')")
 
 

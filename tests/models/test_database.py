@@ -184,7 +184,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.RULE_ADMIN_MODELS, *schema.SIGN_IN_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+    later_tables = [*schema.RULE_ADMIN_MODELS, *schema.SIGN_IN_MODELS, *schema.CORRECTION_MODELS, *schema.APPROVAL_MODELS,
+                    *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
@@ -203,8 +204,9 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "isolation start", "two-person approvals",
-                                "risk areas by region, rule versions and colour settings", "sign-in failures"]
+                                "entry record indexes", "isolation start", "back-office pages", "risk records",
+                                "two-person approvals", "risk areas by region, rule versions and colour settings",
+                                "corrections and appeals", "sign-in failures"]
     assert schema.current_version() == 25
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
@@ -222,6 +224,31 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
 def up_to(version: int) -> list:
     """The migrations up to `version`: a test of one migration leaves the later ones to theirs."""
     return [m for m in schema.MIGRATIONS if m.version <= version]
+
+
+LISTED_TABLES = ("close_contact", "case_report", "fever_medicine_purchase", "risk_listing")
+
+
+def test_version_22_gets_withdrawals_overrides_and_appeals(db):
+    """Migration 24 on a database as version 22 left it: the list tables get `withdrawn_at` (their
+    rows kept, none withdrawn), the override and appeal tables are created; run again, nothing."""
+    from models.risk_inputs import CloseContact
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老名单", "id_number": make_id_number(3)}], source="旧名单")
+    database.db.drop_tables(schema.CORRECTION_MODELS)
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in LISTED_TABLES:
+        run_ops(migrator.drop_column(table, "withdrawn_at"))
+    schema._stamp(22)
+    assert schema.migrate(up_to(24)) == ["risk areas by region, rule versions and colour settings",
+                                         "corrections and appeals"]
+    assert schema.migrate(up_to(24)) == [] and schema.current_version() == 24
+    for table in LISTED_TABLES:
+        assert "withdrawn_at" in [c.name for c in database.db.get_columns(table)]
+    assert all(model.table_exists() for model in schema.CORRECTION_MODELS)
+    assert CloseContact.get().withdrawn_at is None and CloseContact.get().source == "旧名单"
 
 
 def _entry_record_indexes() -> set:
@@ -271,6 +298,34 @@ def test_version_15_isolation_records_get_their_start_day(db):
     assert (record.status, str(record.event_date), record.started_on) == ("confirmed", "2026-01-02", None)
     schema._stamp(15)
     assert schema.migrate(up_to(17)) == ["isolation start"] and IsolationRecord.select().count() == 1
+
+
+def test_version_15_risk_records_upgrade(db):
+    """Migration 20 on a database as version 15 left it: risk_batch and risk_listing created, the
+    listed facts get batch_id and region_id, their rows kept; run again, it changes nothing."""
+    from models.risk_inputs import CloseContact, RiskBatch, RiskListing
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老密接", "id_number": make_id_number(1)}])
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        for column in ("batch_id", "region_id"):
+            if database.is_mysql():
+                run_ops(migrator.drop_column(table, column))
+            else:
+                _sqlite_drop_fk_column(table, column)
+    database.db.drop_tables([RiskListing, RiskBatch])
+    schema._stamp(15)
+    assert "batch_id" not in [c.name for c in database.db.get_columns("close_contact")]
+
+    assert schema.migrate(up_to(20)) == ["isolation start", "back-office pages", "risk records"]
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        assert {"batch_id", "region_id"} <= {c.name for c in database.db.get_columns(table)}
+    assert RiskBatch.table_exists() and RiskListing.table_exists()
+    assert CloseContact.get().name == "老密接" and CloseContact.get().batch_id is None
+    schema._stamp(15)
+    assert schema.migrate(up_to(20)) == ["isolation start", "back-office pages", "risk records"]
 
 
 def test_version_22_risk_areas_upgrade(db):

@@ -287,12 +287,56 @@ def test_an_import_stopped_early_ends_its_helper_process(city, tmp_path, monkeyp
 
 def test_telecom_rows_go_to_the_base_station_county(city, tmp_path):
     rows = [files.telecom_row(1, county="金水区"), files.telecom_row(2, county="管城区"),
-            files.telecom_row(3, county="桐柏县"), files.telecom_row(4, county="")]
-    do_import(city, tmp_path, files.workbook_bytes(files.TELECOM_HEADERS, rows))
+            files.telecom_row(3, county="高新技术开发区"), files.telecom_row(4, county="")]
+    rows[3][3] = "郑州市"  # neither a base-station county nor an inflow county: the city queue
+    elsewhere = files.telecom_row(5, county="禹州市")
+    elsewhere[11] = "许昌市"  # a base station in another city: the inflow county (中牟县) decides
+    do_import(city, tmp_path, files.workbook_bytes(files.TELECOM_HEADERS, [*rows, elsewhere]))
     placed = {records.personal_of(r)["phone"]: (r.district.name if r.district else None, r.region.name)
               for r in TaskRecord.select()}
     assert placed == {"13000000001": ("金水区", "金水区"), "13000000002": ("管城回族区", "管城回族区"),
-                      "13000000003": (None, "郑州市"), "13000000004": (None, "郑州市")}
+                      "13000000003": ("高新区", "高新区"), "13000000004": (None, "郑州市"),
+                      "13000000005": ("中牟县", "中牟县")}
+
+
+def test_a_telecom_county_that_is_not_the_citys_is_a_bad_row(city, tmp_path):
+    """Bad input: an unknown county is reported in the bad-row report and nothing of it is stored;
+    the good rows of the same file are kept."""
+    before = row_counts()
+    rows = [files.telecom_row(1, county="金水区"), files.telecom_row(2, county="桐柏县"),
+            files.telecom_row(3, county="蔡阳市"), files.telecom_row(4, county="中牟县")]
+    rows[3][3] = "开封县"  # an inflow county that is not Zhengzhou's
+    rows[0][2] = "开封市"  # so is this inflow city
+    job = do_import(city, tmp_path, files.workbook_bytes(files.TELECOM_HEADERS, rows))
+    assert (job.status, job.rows, job.good, job.bad, job.inserted) == ("done", 4, 0, 4, 0)
+    errors = [(e.row_number, e.column, e.reason) for e in ImportRowError.select().where(ImportRowError.job == job)
+              .order_by(ImportRowError.row_number, ImportRowError.id)]
+    assert errors == [(2, "流入市", "流入市“开封市”不是郑州市"),
+                      (3, "基站归属区县", "基站归属区县“桐柏县”不是郑州市的区县"),
+                      (4, "基站归属区县", "基站归属区县“蔡阳市”不是郑州市的区县"),
+                      (5, "流入县", "流入县“开封县”不是郑州市的区县")]
+    assert "失败 4 行" in job.message
+    assert TaskRecord.select().count() == 0
+    after = row_counts()
+    assert {k: v for k, v in after.items() if k not in ("ImportJob", "ImportRowError")} == {
+        k: v for k, v in before.items() if k not in ("ImportJob", "ImportRowError")}
+
+
+def test_the_seeds_telecom_list_dispatches_fully_on_the_demo_regions(city, tmp_path):
+    """The seed's sample list (002, 通管人员摸排): every row either reaches a district or is a bad row."""
+    seed = [("中牟县", "永城市", "永城市"), ("中牟县", "南阳市", "桐柏县"), ("管城回族区", "郑州市", "郑东新区"),
+            ("新郑市", "郑州市", "新郑市"), ("郑州市", "郑州市", "蔡阳市"), ("管城回族区", "郑州市", "管城回族区"),
+            ("金水区", "郑州市", "管城回族区"), ("惠济区", "郑州市", "高新技术开发区"), ("新郑市", "许昌市", "禹州市"),
+            ("中牟县", "", ""), ("惠济区", "溧阳市", "召陵区"), ("金水区", "信阳市", "罗山县"),
+            ("郑州市", "郑州市", "金水区"), ("二七区", "郑州市", "二七区"), ("中牟县", "郑州市", "航空港区")]
+    rows = []
+    for n, (inflow, station_city, county) in enumerate(seed):
+        row = files.telecom_row(n, county=county)
+        row[3], row[11] = inflow, station_city
+        rows.append(row)
+    job = do_import(city, tmp_path, files.workbook_bytes(files.TELECOM_HEADERS, rows))
+    assert (job.good, job.bad) == (14, 1)  # 蔡阳市 is no county of Zhengzhou
+    assert TaskRecord.select().where(TaskRecord.district.is_null()).count() == 0
 
 
 RAILWAY_HEADERS = ("乘车日期", "车次", "上车站", "下车站", "姓名", "证件号码", "手机号码", "备注")

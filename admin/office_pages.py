@@ -1,0 +1,157 @@
+"""Back-office pages for what only a command could do before (issue 20): blank code batches and
+the medical staff list. The lists themselves are resources (admin/resources/code_batches.py,
+admin/resources/fieldwork.py); these are the pages a resource cannot be:
+
+    /admin/r/code_batches/new              生成空白码: type, count (1-100,000), district; the codes are
+                                           written off the IOLoop, all or nothing
+    /admin/r/code_batches/{id}             the batch, its activations, and its print files
+    /admin/r/code_batches/{id}/print.pdf   ?part=N: PRINT_PART posters, a page each
+    /admin/r/code_batches/{id}/print.zip   ?part=N: ZIP_PART bare QR PNGs named by serial number
+    /admin/medical-staff/import            导入医护人员名单 (表4-1 xlsx): counts and the bad rows
+    /admin/medical-staff/template.xlsx     the blank 表4-1 list
+
+`routes(config)` must come before `admin.handlers.routes(config)` (the batch URLs are also matched
+by the generic resource handlers).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import urllib.parse
+
+import tornado.ioloop
+
+from admin.handlers import AdminHandler, ResourceHandler, menu
+from admin.resources import code_batches
+from admin.resources.fieldwork import MedicalStaffAdmin
+from models.db import db
+from services import audit, medical_staff, places
+from services.errors import ApiError
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _with_connection(work, *args):
+    # An executor thread has no connection of its own: open one for the work and close it after.
+    db.connect(reuse_if_open=True)
+    try:
+        return work(*args)
+    finally:
+        db.close()
+
+
+async def off_loop(work, *args):
+    """Blocking work (many rows, a drawing) on an executor thread, with its own connection."""
+    return await tornado.ioloop.IOLoop.current().run_in_executor(None, _with_connection, work, *args)
+
+
+def _download(handler, mime: str, name: str) -> None:
+    handler.set_header("Content-Type", mime)
+    handler.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(name)}")
+
+
+class BatchNewHandler(ResourceHandler):
+    """生成空白码: the form with this admin's types and districts, then the batch."""
+
+    def _form(self, values=None, error=None, field=None, status=200):
+        self.set_status(status)
+        self.render_page("form.html", resource=self.resource("code_batches"), fields=code_batches.batch_form(self.admin),
+                         values=values or {}, error=error, field=field, title="生成空白码",
+                         action="/admin/r/code_batches/new")
+
+    def get(self):
+        self._form()
+
+    async def post(self):
+        resource = self.resource("code_batches")
+        values = self.form_values()
+        try:
+            data = self.form_data(code_batches.batch_form(self.admin))
+            batch = await off_loop(resource.create, self.ctx, data)
+            audit.record(None, self.admin.role, "generate_code_batch", batch, admin_actor=self.admin,
+                         place_type=batch.place_type, size=batch.size)
+        except ApiError as error:
+            return self._form(values, error.message, error.field, error.status)
+        self.redirect(f"/admin/r/code_batches/{batch.id}?msg=" + urllib.parse.quote(f"已生成 {batch.size:,} 个空白码"))
+
+
+class BatchDetailHandler(ResourceHandler):
+    """A batch: its figures and its print files, part by part."""
+
+    def get(self, row_id):
+        resource = self.resource("code_batches")
+        batch = resource.get_row(self.ctx, row_id)
+        self.render_page("code_batch.html", resource=resource, row=batch,
+                         pdf_parts=places.batch_parts(batch, places.PRINT_PART),
+                         zip_parts=places.batch_parts(batch, places.ZIP_PART),
+                         print_part=places.PRINT_PART, zip_part=places.ZIP_PART)
+
+
+class BatchPrintHandler(ResourceHandler):
+    """One print file of a batch (drawn off the IOLoop); each download is audited."""
+
+    async def get(self, row_id, fmt):
+        batch = self.resource("code_batches").get_row(self.ctx, row_id)
+        part = self.get_query_argument("part", "1")
+        draw, mime = places.batch_print(batch, part, fmt, self.config)
+        content = await off_loop(draw)
+        audit.record(None, self.admin.role, "print_code_batch", batch, admin_actor=self.admin, format=fmt, part=part)
+        _download(self, mime, f"空白码-P{batch.id}-第{part}份.{fmt}")
+        self.finish(content)
+
+
+class MedicalImportHandler(AdminHandler):
+    """导入医护人员名单: the 表4-1 xlsx; good rows are granted, bad ones listed with their reasons."""
+
+    def _require(self):
+        if self.admin.role not in MedicalStaffAdmin.roles:
+            raise ApiError("forbidden", "当前账号无权访问该页面", 403)
+
+    def _page(self, result=None, error=None, status=200):
+        self.set_status(status)
+        self.render_page("medical_import.html", result=result, error=error, columns=medical_staff.LIST_COLUMNS)
+
+    def get(self):
+        self._require()
+        self._page()
+
+    async def post(self):
+        self._require()
+        upload = (self.request.files.get("file") or [None])[0]
+        if upload is None or not upload["body"]:
+            return self._page(error="请选择要上传的 Excel 文件", status=400)
+        handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="medical-")
+        try:
+            with os.fdopen(handle, "wb") as target:
+                target.write(upload["body"])
+            result = await off_loop(medical_staff.import_list, self.admin, path)
+        except ApiError as error:
+            return self._page(error=error.message, status=error.status)
+        finally:
+            os.remove(path)
+        self._page(result=result)
+
+
+class MedicalTemplateHandler(MedicalImportHandler):
+    def get(self):
+        self._require()
+        _download(self, XLSX_MIME, "医护人员名单（表4-1）模板.xlsx")
+        self.finish(medical_staff.template())
+
+
+@menu(group="账号与系统", order=30)
+def nav_links(admin) -> list[tuple[str, str]]:
+    """This area's pages that are not resources: the medical list import."""
+    return [("导入医护人员名单", "/admin/medical-staff/import")] if admin.role in MedicalStaffAdmin.roles else []
+
+
+def routes(config) -> list:
+    """These pages' routes: put them before admin.handlers.routes(config)."""
+    return [
+        (r"/admin/r/code_batches/new", BatchNewHandler),
+        (r"/admin/r/code_batches/(?P<row_id>\d+)", BatchDetailHandler),
+        (r"/admin/r/code_batches/(?P<row_id>\d+)/print\.(?P<fmt>pdf|zip)", BatchPrintHandler),
+        (r"/admin/medical-staff/import", MedicalImportHandler),
+        (r"/admin/medical-staff/template\.xlsx", MedicalTemplateHandler),
+    ]

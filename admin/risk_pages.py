@@ -1,0 +1,143 @@
+"""The officials' pages on one person's colour (D9) and on an appeal, beyond the generic resource
+pages:
+
+- `/admin/person-colour` — 个人健康码查询: find a person by exact ID number (posted, never in the
+  URL; looked up through the blind index), see the current colour, each reason with its source
+  and date, every fact the rules read, the colour history, the overrides, the corrections asked
+  for and the appeals, and propose a correction (withdraw an entry, close a case, revoke a
+  release notice, a manual override) for a second account of the same organisation to approve.
+- `/admin/r/appeals/<id>` — an appeal's detail (the generic one, with its image and a link to
+  the person's page); `/admin/appeals/<id>/image` — the image itself.
+
+`routes(config)` must come before `admin.handlers.routes(config)` (the appeal URL is also
+matched by the generic detail page).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from admin.handlers import AdminHandler, DetailHandler, menu
+from models.corrections import ColourAppeal
+from services import appeals, approvals, colour, colour_reasons, corrections, identity
+from services.errors import ApiError
+from services.timefmt import local_iso
+
+
+class PersonColourHandler(AdminHandler):
+    """个人健康码查询: search, and one person's colour with its corrections."""
+
+    def _require_role(self):
+        if self.admin.role not in corrections.CORRECTION_ROLES:
+            raise ApiError("forbidden", "当前账号无权访问该页面", 403)
+
+    def get(self):
+        self._require_role()
+        subject = self.get_query_argument("s", "")
+        if not subject:
+            return self.render_page("risk/person_colour.html", found=None, error=None, field=None)
+        corrections.require_subject_scope(self.admin, subject)
+        self._show(subject)
+
+    def post(self):
+        self._require_role()
+        try:
+            found = corrections.find_person(self.admin, self.get_body_argument("id_number", ""))
+        except ApiError as error:
+            self.set_status(error.status)
+            return self.render_page("risk/person_colour.html", found=None, error=error.message, field=error.field)
+        self.redirect("/admin/person-colour?s=" + urllib.parse.quote(found["subject"]))
+
+    def _show(self, subject: str, error: ApiError | None = None):
+        person, number = corrections.subject_identity(subject)
+        verdict = colour.verdict(subject)
+        facts = corrections.facts_of(subject, self.admin)
+        notices = corrections.notices_of(subject)
+        overrides = corrections.overrides_of(subject)
+        targets = ([f["target"] for f in facts] + [f"release_notice:{n.id}" for n in notices]
+                   + [f"override:{subject}"])
+        found = {
+            "subject": subject,
+            "name": identity.mask_name(person.name) if person else None,
+            "id_number": identity.mask_id_number(number),
+            "region": corrections.home_region(person, number),
+            "registered": person is not None,
+            "verdict": verdict,
+            "reasons": colour_reasons.explain(subject, verdict.hits),
+            "facts": facts, "notices": notices, "overrides": overrides,
+            "history": colour.history(subject),
+            "requests": corrections.requests_about(targets),
+            "appeals": list(ColourAppeal.select().where(ColourAppeal.subject == subject)
+                            .order_by(ColourAppeal.id.desc()).limit(20)),
+        }
+        if error is not None:
+            self.set_status(error.status)
+        self.render_page("risk/person_colour.html", found=found, error=error.message if error else None,
+                         field=error.field if error else None, labels=colour.LABELS, kinds=approvals.KINDS,
+                         statuses=approvals.STATUSES, appeal_statuses=appeals.STATUSES,
+                         max_days=corrections.OVERRIDE_MAX_DAYS,
+                         local=lambda moment: (local_iso(moment) or "")[:16].replace("T", " "))
+
+
+class ProposeHandler(PersonColourHandler):
+    """A correction proposed from the person's page."""
+
+    def post(self):
+        self._require_role()
+        data = self.form_values()
+        subject = data.get("s", "")
+        corrections.require_subject_scope(self.admin, subject)
+        what, reason = data.get("what", ""), data.get("reason", "")
+        try:
+            if what == "override":
+                request = corrections.propose_override(self.admin, subject, data.get("colour"), reason,
+                                                       data.get("expires_on"))
+            elif what == "close":
+                request = corrections.propose_case_closure(self.admin, data.get("id"), reason)
+            elif what == "revoke":
+                request = corrections.propose_notice_revocation(self.admin, data.get("id"), reason)
+            elif what == "withdraw":
+                request = corrections.propose_withdrawal(self.admin, data.get("kind", ""), data.get("id"), reason)
+            else:
+                raise ApiError("invalid_field", "请选择要提交的更正", 400, "what")
+        except ApiError as error:
+            return self._show(subject, error)
+        self.redirect(f"/admin/r/approvals/{request.id}?msg=" + urllib.parse.quote(corrections.PROPOSED))
+
+
+class AppealDetailHandler(DetailHandler):
+    """An appeal's detail: the generic page with the image and the person's page linked."""
+
+    def get(self, row_id):
+        resource = self.resource("appeals")
+        row = resource.get_row(self.ctx, row_id)
+        actions = [a for a in resource.actions if a.allowed(row)]
+        self.render_page("risk/appeal_detail.html", resource=resource, row=row, actions=actions,
+                         sections=resource.detail_sections(self.ctx, row), has_image=row.images.exists(),
+                         person_link="/admin/person-colour?s=" + urllib.parse.quote(row.subject))
+
+
+class AppealImageHandler(AdminHandler):
+    """The image attached to an appeal, for an official of its region."""
+
+    def get(self, row_id):
+        image = appeals.image_of(self.admin, row_id)
+        self.set_header("Content-Type", image.content_type)
+        self.set_header("Content-Security-Policy", "default-src 'none'")
+        self.finish(bytes(image.content))
+
+
+@menu(group="风险数据", order=30)
+def nav_links(admin) -> list[tuple[str, str]]:
+    """个人健康码查询 in the side menu (风险数据), for the roles that correct colours."""
+    return [("个人健康码查询", "/admin/person-colour")] if admin.role in corrections.CORRECTION_ROLES else []
+
+
+def routes(config) -> list:
+    """These pages' routes: put them before admin.handlers.routes(config)."""
+    return [
+        (r"/admin/person-colour", PersonColourHandler),
+        (r"/admin/person-colour/propose", ProposeHandler),
+        (r"/admin/r/appeals/(?P<row_id>\d+)", AppealDetailHandler),
+        (r"/admin/appeals/(?P<row_id>\d+)/image", AppealImageHandler),
+    ]
