@@ -11,11 +11,13 @@ import pytest
 
 from models.approvals import ApprovalRequest
 from models.colour import ColourRule, HealthStatus
+from models.corrections import ColourOverride
 from models.fields import utcnow
 from models.fieldwork import OperationLog
 from models.rule_versions import ColourRuleVersion
 from services import admin_auth, approvals, colour_scheme, risk_inputs, rule_changes
 from services.errors import ApiError
+from services.timefmt import china_today
 from tests.admin.conftest import page_error
 from tests.conftest import TEST_CONFIG, make_person, row_counts
 
@@ -168,3 +170,19 @@ def test_the_colour_scheme_lives_in_the_database(office, city2, as_admin, api):
 def test_only_the_city_admin_opens_the_rules(office, as_admin):
     assert as_admin("jinshui").get("/admin/rules/").status_code == 403
     assert as_admin("jinshui").post("/admin/rules/fever/edit", _edit_form()).status_code == 403
+
+
+def test_the_preview_counts_from_the_current_data_and_leaves_overrides_where_they_are(db, feverish):
+    other = make_person(8)
+    risk_inputs.record_temperature(other, 38.5, measured_at=utcnow() - dt.timedelta(days=9))
+    fever = ColourRule.get(ColourRule.code == "fever")
+    shorter = {**rule_changes.rule_data(fever), "window_days": 7}
+    assert rule_changes.preview("fever", shorter).text == "2 人 红→绿"
+    today = china_today()
+    ColourOverride.create(subject=other.subject, colour="red", reason="仍需观察", starts_on=today,
+                          expires_on=today + dt.timedelta(days=3))
+    assert rule_changes.preview("fever", shorter).text == "1 人 红→绿"
+    assert rule_changes.preview("fever", rule_changes.rule_data(fever)).text == "无人颜色变化"
+    before = row_counts()
+    rule_changes.preview("fever", {**shorter, "enabled": False})
+    assert row_counts() == before and ColourRule.get(ColourRule.code == "fever").window_days == 14
