@@ -18,6 +18,8 @@ from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.conftest import DESKTOP, guarded_page, sign_in_admin
 from tests.conftest import make_person
 
+CASCADE_MS = 20_000  # the cascade's next level comes by a request of its own: room for a loaded machine
+
 def _signed_in(browser, office, key):  # noqa: F811
     """A fresh browser context signed in as one of the office's admins."""
     context, page = guarded_page(browser, office.base_url, DESKTOP, failed_loads_ok=True)
@@ -84,9 +86,9 @@ def test_a_risk_area_is_picked_by_name_and_ended(browser, accounts):
         page.click("nav.side a:has-text('风险地区')")
         page.click("a:has-text('新建')")
         page.select_option("select[name='region.province']", "湖北省")
-        page.wait_for_selector("select[name='region.city'] option[value='武汉市']", state="attached")
+        page.wait_for_selector("select[name='region.city'] option[value='武汉市']", state="attached", timeout=CASCADE_MS)
         page.select_option("select[name='region.city']", "武汉市")
-        page.wait_for_selector("select[name='region.district'] option[value='江汉区']", state="attached")
+        page.wait_for_selector("select[name='region.district'] option[value='江汉区']", state="attached", timeout=CASCADE_MS)
         page.select_option("select[name='region.district']", "江汉区")
         page.select_option("select[name=risk]", "high")
         page.fill("input[name=effective_from]", (china_today() - dt.timedelta(days=10)).isoformat())
