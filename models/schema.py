@@ -213,6 +213,13 @@ def _v15_entry_record_indexes(migrator: SchemaMigrator) -> None:
             run_operations(migrator.drop_index("entry_record", name))
 
 
+def _v19_entry_time_index(migrator: SchemaMigrator) -> None:
+    """entry_record (created_at, place_id, colour): the statistics pages count the hour under way
+    from the entries (the hourly table holds the hours before it), through this index alone."""
+    if "entry_record_created_at_place_id_colour" not in {index.name for index in db.get_indexes("entry_record")}:
+        run_operations(migrator.add_index("entry_record", ("created_at", "place_id", "colour"), False))
+
+
 # SQLite: the colour rules' stamp (models.colour.RULE_STAMP_TABLE), renewed by triggers in the
 # transaction of any change to a rule, whatever makes it (save_rule, an import, a hand-made UPDATE).
 _RULE_STAMP_SQL = [
@@ -249,6 +256,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
+    Migration(19, "entry time index", _v19_entry_time_index),
 ]
 
 

@@ -203,8 +203,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes"]
-    assert schema.current_version() == 15
+                                "entry record indexes", "entry time index"]
+    assert schema.current_version() == schema.latest_version()
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -240,7 +240,7 @@ def test_version_14_entry_record_indexes_upgrade(db):
     schema._stamp(14)
     assert ("person_id", "flow") not in _entry_record_indexes() and ("place_id",) in _entry_record_indexes()
 
-    assert schema.migrate() == ["entry record indexes"]
+    assert schema.migrate() == ["entry record indexes", "entry time index"]
     indexes = _entry_record_indexes()
     assert ("person_id", "flow") in indexes
     assert ("place_id",) not in indexes and ("person_id",) not in indexes
@@ -248,5 +248,18 @@ def test_version_14_entry_record_indexes_upgrade(db):
     assert EntryRecord.get(EntryRecord.request_id == "req-before-15").person_id == person.id
 
     schema._stamp(14)
-    assert schema.migrate() == ["entry record indexes"]
+    assert schema.migrate() == ["entry record indexes", "entry time index"]
     assert _entry_record_indexes() == indexes
+
+
+def test_version_19_adds_the_entry_time_index_once(db):
+    """Migration 19: entry_record (created_at, place_id, colour), which the statistics' live count
+    of the hour under way reads; run again, it changes nothing."""
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    run_ops(migrator.drop_index("entry_record", "entry_record_created_at_place_id_colour"))
+    schema._stamp(18)
+    assert ("created_at", "place_id", "colour") not in _entry_record_indexes()
+    assert schema.migrate() == ["entry time index"]
+    assert ("created_at", "place_id", "colour") in _entry_record_indexes()
+    schema._stamp(18)
+    assert schema.migrate() == ["entry time index"] and schema.current_version() == 19
