@@ -4,6 +4,11 @@
     clean = LOGIN.validate(body)        # raises ApiError(field=...) with a Chinese message
 
 Unknown fields are refused, so a misspelt field is an error and never silently ignored.
+
+A field declared `deferred` has its limits stated in /openapi.json (marked `x-checked-by-service`)
+but checked by its service, with the service's own error code, where the service's order of checks
+matters: a scan signs in before its request id or temperature is looked at, so that a stranger
+learns nothing from them. Here such a field is only checked for its JSON type.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ class Field:
     json_type = "string"
 
     def __init__(self, label: str = "", *, required: bool = True, nullable: bool = False,
-                 description: str = "", example: Any = None):
+                 description: str = "", example: Any = None, deferred: bool = False):
         self.label = label
         self.required = required
         self.nullable = nullable
         self.description = description
         self.example = example
+        self.deferred = deferred
 
     def error(self, name: str, message: str, code: str = "invalid_field") -> ApiError:
         """A 400 naming this field."""
@@ -52,6 +58,8 @@ class Field:
             spec["description"] = text
         if self.example is not None:
             spec["example"] = self.example
+        if self.deferred:
+            spec["x-checked-by-service"] = True
         return spec
 
 
@@ -69,6 +77,8 @@ class Str(Field):
         if not isinstance(value, str):
             raise self.error(name, f"{self.label or name}应为文本")
         value = value.strip()
+        if self.deferred:
+            return value
         if len(value) < max(self.min_len, 1 if self.required else 0):
             raise self.error(name, f"{self.label or name}不能为空", "missing_field")
         if len(value) > self.max_len:
@@ -103,7 +113,7 @@ class Int(Field):
     def clean(self, value, name):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(name, f"{self.label or name}应为整数")
-        return _bounded(self, value, name)
+        return value if self.deferred else _bounded(self, value, name)
 
     def from_text(self, text, name):
         try:
@@ -123,7 +133,7 @@ class Num(Int):
     def clean(self, value, name):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(name, f"{self.label or name}应为数字")
-        return _bounded(self, float(value), name)
+        return float(value) if self.deferred else _bounded(self, float(value), name)
 
     def from_text(self, text, name):
         try:
@@ -183,29 +193,33 @@ class Obj(Field):
         return self.schema.validate(value, prefix=name + ".")
 
     def openapi(self):
-        return {"$ref": f"#/components/schemas/{self.schema.name}"}
+        ref = {"$ref": f"#/components/schemas/{self.schema.name}"}
+        # OpenAPI 3.0 ignores the siblings of a $ref: a nullable object says so around it.
+        return {"allOf": [ref], "nullable": True} if self.nullable else ref
 
 
 class List(Field):
-    """A JSON array of one field type, with a length cap."""
+    """A JSON array of one field type, with a length cap: a request's, or the most a response
+    holds (None: an answer whose length has no fixed bound, such as the reasons of a colour)."""
 
     json_type = "array"
 
-    def __init__(self, items: Field, label: str = "", *, max_items: int = 100, **kwargs):
+    def __init__(self, items: Field, label: str = "", *, max_items: int | None = 100, **kwargs):
         super().__init__(label, **kwargs)
         self.items, self.max_items = items, max_items
 
     def clean(self, value, name):
         if not isinstance(value, list):
             raise self.error(name, f"{self.label or name}应为列表")
-        if len(value) > self.max_items:
+        if self.max_items is not None and len(value) > self.max_items:
             raise self.error(name, f"{self.label or name}最多 {self.max_items} 项")
         return [self.items.clean(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
     def openapi(self):
         spec = super().openapi()
         spec["items"] = self.items.openapi()
-        spec["maxItems"] = self.max_items
+        if self.max_items is not None:
+            spec["maxItems"] = self.max_items
         return spec
 
 
