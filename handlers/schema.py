@@ -66,7 +66,7 @@ class Field:
 class Str(Field):
     """A string, stripped of surrounding spaces; optional length bounds, pattern and choices."""
 
-    def __init__(self, label: str = "", *, min_len: int = 0, max_len: int = 255, pattern: str | None = None,
+    def __init__(self, label: str = "", *, min_len: int = 0, max_len: int | None = 255, pattern: str | None = None,
                  choices: dict | tuple | None = None, **kwargs):
         super().__init__(label, **kwargs)
         self.min_len, self.max_len = min_len, max_len
@@ -78,10 +78,12 @@ class Str(Field):
             raise self.error(name, f"{self.label or name}应为文本")
         value = value.strip()
         if self.deferred:
+            if self.required and not value:
+                raise self.error(name, f"{self.label or name}不能为空", "missing_field")
             return value
         if len(value) < max(self.min_len, 1 if self.required else 0):
             raise self.error(name, f"{self.label or name}不能为空", "missing_field")
-        if len(value) > self.max_len:
+        if self.max_len is not None and len(value) > self.max_len:
             raise self.error(name, f"{self.label or name}过长（最多 {self.max_len} 个字符）")
         if self.pattern and not self.pattern.fullmatch(value):
             raise self.error(name, f"{self.label or name}格式不正确")
@@ -91,7 +93,8 @@ class Str(Field):
 
     def openapi(self):
         spec = super().openapi()
-        spec["maxLength"] = self.max_len
+        if self.max_len is not None:
+            spec["maxLength"] = self.max_len
         if self.min_len:
             spec["minLength"] = self.min_len
         if self.pattern:

@@ -19,7 +19,7 @@ PERSON = Schema("CollectedPerson", {
     "name": Str("姓名", max_len=64),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
-    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+    "phone": fields.phone("手机号码", required=False, nullable=True),
     "address": Str("现住地址", max_len=255, required=False, nullable=True),
 })
 COLLECT = Schema("CollectInfoRequest", {

@@ -17,7 +17,7 @@ IDENTITY = Schema("ScanIdentity", {
     "name": Str("姓名", max_len=64),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
-    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+    "phone": fields.phone("手机号码", required=False, nullable=True),
 }, description="代他人登记时被登记人的身份")
 SCAN = Schema("ScanRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
@@ -53,7 +53,7 @@ MEMBER_NEW = Schema("FamilyMemberRequest", {
     "relationship": Str("与本人关系", choices=tuple(family.RELATIONSHIPS)),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
-    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+    "phone": fields.phone("手机号码", required=False, nullable=True),
 })
 MEMBER = Schema("FamilyMember", {"id": Int("编号"), "name": Str("姓名（脱敏）"), "id_number": Str("证件号码（脱敏）"),
                                  "id_type": Str("证件类型"), "relationship": Str("关系", nullable=True),

@@ -20,7 +20,7 @@ from handlers.openapi import build_document
 from handlers.schema import Schema
 from server import api_routes
 from config import TestConfig
-from services import demo, nearby, risk_inputs
+from services import demo, identity, nearby, passwords, phone_auth, risk_inputs
 from services.scans import REQUEST_ID_RE
 from services.errors import ApiError
 from tests.conftest import make_id_number
@@ -108,6 +108,9 @@ SERVICE_CHECKS = {  # a deferred field's name -> the service check that enforces
     "lat": lambda value: _accepted(nearby.check_point, value, 0, 1000),
     "lng": lambda value: _accepted(nearby.check_point, 0, value, 1000),
     "radius": lambda value: _accepted(nearby.check_point, 0, 0, value),
+    "phone": lambda value: _accepted(identity.validate_phone, value),
+    "password": lambda value: _accepted(passwords.check_new, value, "password", phone_auth.PASSWORD_MIN,
+                                        phone_auth.PASSWORD_MAX),
 }
 
 
@@ -186,6 +189,16 @@ def test_every_request_field_is_checked_as_the_document_states(schema_name):
             with pytest.raises(ApiError) as missing:
                 schema.validate({})
             assert missing.value.code == "missing_field"
+
+
+PHONES = ["13800000000", "+86 138 0000 0000", "86-138-0000-0000", "8613800000000", " 1 3 8 0000 0000 ",
+          "12800000000", "1380000000", "138000000000", "+8513800000000", "86 1380000000", "138-0000-000a", ""]
+
+
+def test_the_phone_pattern_is_what_the_service_accepts():
+    pattern = SCHEMAS["SmsSendRequest"]["properties"]["phone"]["pattern"]
+    for text in PHONES:
+        assert bool(re.fullmatch(pattern, text)) == _accepted(identity.validate_phone, text), text
 
 
 def test_the_services_checks_are_stated_in_the_document(api):
