@@ -84,3 +84,27 @@ def test_the_side_menu_folds_behind_a_button_on_a_phone(browser, office, tmp_pat
     finally:
         context.close()
     assert not page.problems, page.problems
+
+
+def test_a_tester_reads_a_code_on_the_outbox_page_of_a_phone(browser, office):  # noqa: F811
+    from services import sms
+
+    previous = sms.provider()
+    sms.use_provider(sms.DevSmsProvider(print_messages=True))
+    try:
+        sms.send_code("13900000077", "register")
+    finally:
+        sms.use_provider(previous)
+    context, page = guarded_page(browser, office.base_url, PHONE)
+    try:
+        log_in(page, office, "jinshui")
+        page.click("label.menu-button")
+        with page.expect_navigation():
+            page.locator("nav.side a:has-text('短信发件箱')").click()
+        page.wait_for_load_state("load")
+        row = page.locator("table.list tbody tr").first
+        assert "139****0077" in row.inner_text() and "您的验证码为" in row.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    finally:
+        context.close()
+    assert not page.problems, page.problems
