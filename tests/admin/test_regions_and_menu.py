@@ -181,3 +181,24 @@ def test_a_page_or_resource_naming_an_unknown_group_fails_at_start_up():
     site.register(Undeclared)
     with pytest.raises(ImproperlyDeclared, match=r"Undeclared.menu_group: 菜单分组 '' 无效（可选：居民与出入、"):
         site.check()
+
+
+def test_an_unscoped_cascade_reaches_every_province_for_a_risk_area(office):  # noqa: F811
+    # E.g. a risk area: province > city > district > street, anywhere in the country.
+    from models.regions import Region as R
+    from services.forms import FormField
+    from services.regions import add_region
+
+    hubei = add_region("420000", "湖北省", "province")
+    wuhan = add_region("420100", "武汉市", "city", hubei)
+    add_region("420106", "武昌区", "district", wuhan)
+    spec = FormField("area", "风险地区", "region", levels=("province", "city", "district", "street"), scoped=False)
+    jinshui = R.get(R.code == "410105")
+    assert spec.clean(["湖北省", "武汉市", "武昌区", ""], "area", within=jinshui) == "420106"
+    shown = regions.cascade(spec.levels, "420106", None)
+    assert [level["selected"] for level in shown] == ["湖北省", "武汉市", "武昌区", ""]
+    assert [name for _, name in shown[0]["options"]] == ["河南省", "湖北省"]
+    with pytest.raises(ApiError) as refused:
+        spec.clean(["湖北省", "武汉市", "洪山区"], "area", within=jinshui)
+    assert (refused.value.code, refused.value.field) == ("unknown_region", "area")
+    assert refused.value.message == "风险地区：武汉市下没有名为“洪山区”的区县，请从列表中选择"
