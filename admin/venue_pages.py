@@ -127,7 +127,8 @@ def charts(data: dict) -> dict:
                                        empty=no_scans("最近30天", data["updated"]) + "，无法计算异常占比"),
         "top": svg_charts.hbar_chart([p["name"] for p in data["top"]], [p["scans"] for p in data["top"]],
                                      title="扫码次数最多的场所（最近7天）",
-                                     empty=f"最近7天没有扫码记录（每小时汇总至 {data['updated']}）"),
+                                     empty="最近7天没有扫码记录" + ("（每小时统计尚未运行）" if data["updated"] == statistics.NOT_YET
+                                                                else f"（每小时汇总至 {data['updated']}）")),
         "activations": svg_charts.bar_chart([d.strftime("%m-%d") for d, _ in data["activations"]],
                                             [("激活数", [n for _, n in data["activations"]], svg_charts.GREEN)],
                                             title="每日激活数（最近30天）", empty="最近30天没有新激活的场所码"),
