@@ -404,6 +404,7 @@ class Live:
         self.since, self.counted_at, self.rows = since, counted_at, rows  # (hour, type) -> (scans, abnormal)
 
     def per_hour(self) -> dict[dt.datetime, tuple[int, int]]:
+        """Scans and abnormal scans per hour (naive UTC hour starts)."""
         hours: dict = {}
         for (hour, _), (scans, abnormal) in self.rows.items():
             before = hours.get(hour, (0, 0))
@@ -420,6 +421,7 @@ class Live:
         return scans, abnormal
 
     def counted_text(self) -> str:
+        """When the live part was counted, China-local "YYYY-MM-DD HH:MM"."""
         return local_text(self.counted_at)
 
 
