@@ -42,7 +42,7 @@ from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
 from models import db as database
 from models import schema, sqlite_checkpoints
-from services import colour_rules, logsafe, pii
+from services import colour_rules, logsafe, pii, sms
 
 log = logging.getLogger("healthcode.server")
 
@@ -80,6 +80,7 @@ def setup(config: Config) -> None:
     """Everything a process needs before touching data: key check, cipher, database binding."""
     config.check()
     pii.configure(pii.DataCipher.from_setting(config.data_key))
+    sms.configure(config)
     database.bind(config.database_url, config.db_max_connections)
 
 

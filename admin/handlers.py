@@ -11,17 +11,17 @@ import dataclasses
 import datetime as dt
 import os
 import urllib.parse
-from typing import Callable
-
 import tornado.web
 
+from admin import menu as admin_menu
+from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
 from handlers.failures import error_of
 from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
 from models.regions import Region
-from services import admin_auth, audit, captchas, excel, places
+from services import admin_auth, audit, captchas, excel, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
 
@@ -33,31 +33,11 @@ CAPTCHA_COOKIE = "admin_captcha"
 _PAGE_WORDS = {403: "请求已失效，请刷新页面后重试", 404: "页面不存在"}
 
 
-# --- the side menu --------------------------------------------------------------------------------
-# Every registered resource the role may open, then the pages that are not resources (dashboards,
-# imports, statistics): each page area declares its own links with @menu, next to its handlers, so
-# a new area adds its pages to the menu without this module knowing it.
-_MENU_AREAS: dict[str, tuple[int, Callable]] = {}
+# --- the side menu: admin/menu.py (each resource and page names its group) --------------------------
 
-
-def menu(order: int = 100):
-    """Decorator: declare a page area's side-menu links. `links(admin)` returns the (label, href)
-    pairs this admin may open (none for the others); `order` places the area among the others."""
-    def register(links: Callable) -> Callable:
-        # Keyed by name: a module loaded again (importlib.reload) replaces its links, never doubles them.
-        _MENU_AREAS[f"{links.__module__}.{links.__qualname__}"] = (order, links)
-        return links
-    return register
-
-
-def side_menu(admin) -> list[tuple[str, str]]:
-    """The side menu of `admin` as (label, href): its resources, then each area's pages."""
-    if admin is None:
-        return []
-    items = [(resource.label, f"/admin/r/{resource.name}/") for resource in site.visible_to(admin)]
-    for _, links in sorted(_MENU_AREAS.values(), key=lambda area: area[0]):
-        items.extend(links(admin))
-    return items
+def side_menu(admin, config) -> list:
+    """The side menu of `admin`, grouped (see admin/menu.py)."""
+    return admin_menu.side_menu(admin, config, site)
 
 
 class AdminHandler(tornado.web.RequestHandler):
@@ -100,8 +80,17 @@ class AdminHandler(tornado.web.RequestHandler):
 
     def render_page(self, template: str, **values):
         values.setdefault("notice", None)
-        self.render(template, admin=self.admin, nav=side_menu(self.admin), ctx=self.ctx if self.admin else None,
+        values.setdefault("error_code", None)  # a refused form's machine code, beside its message
+        values.setdefault("region_cascade", self.region_cascade)
+        self.render(template, admin=self.admin, nav=side_menu(self.admin, self.config), ctx=self.ctx if self.admin else None,
                     roles=admin_auth.ROLES, message=self.get_query_argument("msg", None), **values)
+
+    def region_cascade(self, spec, values: dict) -> list[dict]:
+        """A region field's selects as the form shows them: the names sent per level ("<field>.<level>")
+        when the form comes back with an error, else the starting value (a region code)."""
+        sent = [values.get(f"{spec.name}.{level}") for level in spec.levels]
+        current = sent if any(sent) else values.get(spec.name)
+        return regions.cascade(spec.levels, current, self.admin.region if spec.scoped else None)
 
     def form_values(self) -> dict:
         return {k: self.get_body_argument(k) for k in self.request.body_arguments}
@@ -225,8 +214,8 @@ class ForgotHandler(AdminHandler):
 
 class HomeHandler(AdminHandler):
     def get(self):
-        menu = side_menu(self.admin)  # a role with pages but no resources lands on its first page
-        self.redirect(menu[0][1] if menu else "/admin/password")
+        # A role with pages but no resources lands on its first page.
+        self.redirect(admin_menu.first_link(side_menu(self.admin, self.config)) or "/admin/password")
 
 
 class PageNotFoundHandler(AdminHandler):
@@ -282,11 +271,38 @@ class CompoundCodeHandler(AdminHandler):
         self.finish(content)
 
 
+class AdminJsonHandler(AdminHandler):
+    """A back-office address that a page's script reads: answers, and errors, as the JSON envelope."""
+
+    def write_error(self, status_code, **kwargs):
+        self.finish({"error": error_of(self, status_code, kwargs.get("exc_info")).to_dict()})
+
+
+class RegionOptionsHandler(AdminJsonHandler):
+    """The region cascade's next level (admin/static/region_picker.js): the children of `parent`
+    as [{code, name}], limited to the admin's region unless `scoped=0`, which offers the public
+    divisions (province to street) of the whole country, never its communities or compounds."""
+
+    def get(self):
+        parent = Region.get_or_none(Region.code == self.get_query_argument("parent", ""))
+        if parent is None:
+            raise ApiError("unknown_region", "上级区域不存在", 404, "parent")
+        scoped = self.get_query_argument("scoped", "1") != "0"
+        if scoped and not (admin_auth.in_scope(self.admin, parent) or self.admin.region.path.startswith(parent.path)):
+            raise ApiError("out_of_scope", "无权查看其他辖区的数据", 403, "parent")
+        options = regions.children_options(parent, self.admin.region if scoped else None)
+        if not scoped:
+            options = [r for r in options if r.level not in ("community", "compound")]
+        self.finish({"data": [{"code": r.code, "name": r.name} for r in options]})
+
+
 # --- the generic resource handlers ----------------------------------------------------------------
 
 class ResourceHandler(AdminHandler):
     def resource(self, name: str) -> Resource:
         resource = site.get(name)
+        if not resource.available(self.config):
+            raise ApiError("not_found", "页面不存在", 404)
         if self.admin.role not in resource.roles:
             raise ApiError("forbidden", "当前账号无权访问该页面", 403)
         return resource
@@ -300,11 +316,13 @@ class ResourceHandler(AdminHandler):
         for f in fields:
             if f.kind == "bool":
                 raw[f.name] = self.get_body_argument(f.name, None) is not None
+            elif f.kind == "region":  # one select per level, named "<field>.<level>"
+                raw[f.name] = [self.get_body_argument(f"{f.name}.{level}", "").strip() for level in f.levels]
             else:
                 raw[f.name] = self.get_body_argument(f.name, "").strip()
         if extra_choices is not None:
             fields = tuple(dataclasses.replace(f, choices=extra_choices) if f.name == "choice" else f for f in fields)
-        return clean_form(fields, raw, prefix="")
+        return clean_form(fields, raw, prefix="", within=self.admin.region)
 
 
 class ListHandler(ResourceHandler):
@@ -355,7 +373,8 @@ class NewHandler(ResourceHandler):
         except ApiError as error:
             self.set_status(error.status)
             return self.render_page("form.html", resource=resource, fields=resource.create_form, values=values,
-                                    error=error.message, field=error.field, title=f"新建 - {resource.label}",
+                                    error=error.message, field=error.field, error_code=error.code,
+                                    title=f"新建 - {resource.label}",
                                     action=f"/admin/r/{name}/new")
         self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote("已保存"))
 
@@ -387,7 +406,7 @@ class EditHandler(ResourceHandler):
         except ApiError as error:
             self.set_status(error.status)
             return self.render_page("form.html", resource=resource, fields=resource.edit_form,
-                                    values=self.form_values(), error=error.message, field=error.field,
+                                    values=self.form_values(), error=error.message, field=error.field, error_code=error.code,
                                     title=f"编辑 - {resource.label}", action=f"/admin/r/{name}/{row.get_id()}/edit")
         self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote("已保存"))
 
@@ -459,6 +478,7 @@ def routes(config) -> list:
         (r"/admin/password/forgot", ForgotHandler),
         (r"/admin/compound", CompoundHandler),
         (r"/admin/compound/code", CompoundCodeHandler),
+        (r"/admin/regions/children", RegionOptionsHandler),
         (rf"/admin/r/{resource}/", ListHandler),
         (rf"/admin/r/{resource}/export", ExportHandler),
         (rf"/admin/r/{resource}/new", NewHandler),

@@ -30,8 +30,7 @@ import urllib.parse
 import tornado.ioloop
 import tornado.web
 
-from admin.handlers import AdminHandler, menu
-from handlers.failures import error_of
+from admin.handlers import AdminHandler, AdminJsonHandler, menu
 from models.admin import AdminUser
 from models.investigations import ImportJob
 from models.regions import Region
@@ -270,15 +269,12 @@ class ImportJobHandler(InvestigationPage):
                   can_upload=self.admin.role in source.import_roles)
 
 
-class ImportProgressHandler(AdminHandler):
+class ImportProgressHandler(AdminJsonHandler):
     """The progress bar's JSON (errors as JSON too)."""
 
     def get(self, job_id):
         job = importer.checked(_visible_job(self.admin, job_id), self.config.import_stale_seconds)
         self.write(importer.progress(job))
-
-    def write_error(self, status_code, **kwargs):
-        self.finish({"error": error_of(self, status_code, kwargs.get("exc_info")).to_dict()})
 
 
 class ImportErrorsHandler(AdminHandler):
@@ -346,15 +342,16 @@ class StatsHandler(InvestigationPage):
                   queue_link=f"/admin/r/{source.resource_name}/?unassigned=1", params=query, export_query=urllib.parse.urlencode({**query, "format": "xlsx"}))
 
 
-@menu(order=20)
+@menu(group="排查任务", order=10)
 def nav_links(admin) -> list[tuple[str, str]]:
-    """This area's pages for the side menu (label, href), for the roles that may open them."""
-    links = []
-    if admin is not None and sources.importable_by(admin.role):
-        links.append(("导入名单", "/admin/imports/"))
-    if admin is not None and admin.role in STATS_ROLES:
-        links.append(("排查统计", "/admin/investigations/stats"))
-    return links
+    """导入名单 in the side menu, for the roles that may upload a list (before the lists themselves)."""
+    return [("导入名单", "/admin/imports/")] if sources.importable_by(admin.role) else []
+
+
+@menu(group="统计", order=20)
+def stats_links(admin) -> list[tuple[str, str]]:
+    """排查统计 in the side menu, for the roles that may open it."""
+    return [("排查统计", "/admin/investigations/stats")] if admin.role in STATS_ROLES else []
 
 
 def routes(config) -> list:

@@ -127,7 +127,7 @@ class AppealImageHandler(AdminHandler):
         self.finish(bytes(image.content))
 
 
-@menu(order=30)
+@menu(group="风险数据", order=30)
 def nav_links(admin) -> list[tuple[str, str]]:
     """个人健康码查询 in the side menu (风险数据), for the roles that correct colours."""
     return [("个人健康码查询", "/admin/person-colour")] if admin.role in corrections.CORRECTION_ROLES else []

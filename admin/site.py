@@ -8,6 +8,7 @@
         list_filter = ("isolation_status",)
         actions = (confirm_isolation, release_isolation, not_in_compound)
         export_fields = list_display
+        menu_group = "居民与出入"
 
 Columns, searches and filters are declared by name on the resource; `site.check()` (run at
 start-up) refuses a declaration that names something undeclared, with a clear message.
@@ -21,6 +22,7 @@ from typing import Any, Callable
 
 import peewee
 
+from admin.menu import DEFAULT_ORDER, MenuDeclarationError, check_group
 from services.errors import ApiError
 from services.forms import FormField
 
@@ -87,6 +89,8 @@ class Resource:
     name: str = ""
     label: str = ""
     model: type[peewee.Model] | None = None
+    menu_group: str = ""  # the side-menu group it is listed under: one of admin.menu.GROUPS
+    menu_order: int = DEFAULT_ORDER  # its place in the group (then the order of declaration)
     scope: str = "region"  # region: rows of the admin's region; compound: of the current compound
     roles: tuple[str, ...] = ("city", "district", "street", "community", "compound")
     list_display: tuple[str, ...] = ()
@@ -143,6 +147,15 @@ class Resource:
 
     def delete(self, ctx: AdminContext, row) -> None:
         raise ApiError("not_allowed", "该记录不能删除", 403)
+
+    def available(self, config) -> bool:
+        """Whether this deployment has the page at all (a development tool answers 404 in production)."""
+        return True
+
+    def field_choices(self, ctx: AdminContext, spec: FormField) -> dict | None:
+        """Run-time choices a form offers for a "choice" field (None: the declared ones), e.g.
+        only the roles this admin may create. The declared choices still check what is sent."""
+        return None
 
     # --- shared behaviour ------------------------------------------------------------------------
     @property
@@ -227,8 +240,9 @@ class Site:
         except KeyError:
             raise ApiError("not_found", "页面不存在", 404) from None
 
-    def visible_to(self, admin) -> list[Resource]:
-        return [r for r in self.resources.values() if admin.role in r.roles]
+    def visible_to(self, admin, config) -> list[Resource]:
+        """The resources this admin may open on this deployment."""
+        return [r for r in self.resources.values() if admin.role in r.roles and r.available(config)]
 
     def check(self) -> None:
         """Refuse any declaration that names something undeclared (run at start-up)."""
@@ -243,6 +257,10 @@ class Site:
                     if item not in known:
                         raise ImproperlyDeclared(
                             f"{where}.{attr}: {item!r} 未声明（可用：{', '.join(sorted(known)) or '无'}）")
+            try:
+                check_group(resource.menu_group, f"{where}.menu_group")
+            except MenuDeclarationError as error:
+                raise ImproperlyDeclared(str(error)) from None
             names = [a.name for a in resource.actions]
             if len(names) != len(set(names)):
                 raise ImproperlyDeclared(f"{where}.actions: 操作名重复")

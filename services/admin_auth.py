@@ -10,7 +10,7 @@ import secrets
 from models.admin import AdminSession, AdminUser
 from models.db import db
 from models.fields import blind_index, utcnow
-from models.regions import LEVELS, Region
+from models.regions import LEVEL_NAMES, LEVELS, Region
 from services import audit, captchas, identity, passwords, sign_in_limits, sms
 from services.errors import ApiError
 
@@ -189,12 +189,14 @@ def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str,
         raise ApiError("missing_field", "请填写姓名", 400, "name")
     if role not in ROLES:
         raise ApiError("invalid_field", "角色无效", 400, "role")
+    if creator is not None and role not in creatable_roles(creator):
+        raise ApiError("forbidden", f"{ROLES.get(creator.role, creator.role)}只能创建下级账号，不能创建{ROLES[role]}",
+                       403, "role")
     region = Region.get_or_none(Region.code == region_code)
     if region is None or region.level != ROLE_LEVELS[role][1]:
-        raise ApiError("invalid_region", "所属区域与角色级别不一致", 400, "region_code")
+        level = LEVEL_NAMES[ROLE_LEVELS[role][1]]
+        raise ApiError("invalid_region", f"{ROLES[role]}的所属区域应选到{level}一级", 400, "region")
     if creator is not None:
-        if role not in creatable_roles(creator):
-            raise ApiError("forbidden", "不能创建该级别的管理员", 403, "role")
         require_scope(creator, region)
     if AdminUser.select().where(AdminUser.phone_bidx == blind_index(phone, "phone")).exists():
         raise ApiError("duplicate_phone", "该手机号已是管理员账号", 409, "phone")

@@ -8,7 +8,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from services import identity
+from services import identity, regions
 from services.errors import ApiError
 from services.risk_inputs import check_region_code, past_date
 from services.text_checks import has_control_characters
@@ -25,13 +25,18 @@ class FormField:
 
     name: str
     label: str
-    # text | phone | masked_phone | plate | credit_code | date | bool | choice | region_code; a
+    # text | phone | masked_phone | plate | credit_code | date | bool | choice | region_code | region; a
     # masked_phone is shown masked: its mask as shown (kept, for the service to compare) or a new number
     kind: str = "text"
     required: bool = True
     choices: dict = field(default_factory=dict)
     max_len: int = 64
     today: bool = False  # a date that must be the day of the answer, in China (a checkpoint's arrival)
+    # kind "region": a cascade of names, one per level from the top (e.g. district > street >
+    # community > compound); the answer is the names as sent, the cleaned value the region's code.
+    # `scoped`: only the admin's own region, its ancestors and what lies below it may be named.
+    levels: tuple[str, ...] = ()
+    scoped: bool = True
 
     def describe(self) -> dict:
         """The field as clients render it."""
@@ -42,8 +47,11 @@ class FormField:
             spec["choices"] = [{"value": k, "label": v} for k, v in self.choices.items()]
         return spec
 
-    def clean(self, value, path: str):
-        """The checked answer (ApiError naming `path` when it is wrong)."""
+    def clean(self, value, path: str, within=None):
+        """The checked answer (ApiError naming `path` when it is wrong). `within`: the admin's
+        region, which a scoped region cascade stays in."""
+        if self.kind == "region":
+            return self._region(value, path, within)
         if value is None or value == "":
             if self.required:
                 raise ApiError("missing_field", f"请填写{self.label}", 400, path)
@@ -79,8 +87,20 @@ class FormField:
         return value.upper() if self.kind in ("plate", "credit_code") else value
 
 
-def clean_form(fields: tuple[FormField, ...], answers, prefix: str = "form.") -> dict:
-    """Check a whole form; unknown answers are refused so that nothing is silently dropped."""
+    def _region(self, names, path: str, within) -> str | None:
+        if not isinstance(names, (list, tuple)) or len(names) > len(self.levels) or \
+                not all(isinstance(n, str) and len(n) <= self.max_len for n in names):
+            raise ApiError("invalid_field", f"{self.label}应按级别逐级选择", 400, path)
+        region = regions.region_by_names(self.levels, list(names), within if self.scoped else None, path,
+                                         self.label)
+        if region is None and self.required:
+            raise ApiError("missing_field", f"请选择{self.label}", 400, path)
+        return region.code if region is not None else None
+
+
+def clean_form(fields: tuple[FormField, ...], answers, prefix: str = "form.", within=None) -> dict:
+    """Check a whole form; unknown answers are refused so that nothing is silently dropped.
+    `within`: the admin's region, for the region cascades (see FormField.clean)."""
     answers = answers or {}
     if not isinstance(answers, dict):
         raise ApiError("invalid_field", "表单应为对象", 400, prefix.rstrip("."))
@@ -88,4 +108,4 @@ def clean_form(fields: tuple[FormField, ...], answers, prefix: str = "form.") ->
     unknown = sorted(set(answers) - known)
     if unknown:
         raise ApiError("unknown_field", f"不支持的字段：{unknown[0]}", 400, prefix + unknown[0])
-    return {f.name: f.clean(answers.get(f.name), prefix + f.name) for f in fields}
+    return {f.name: f.clean(answers.get(f.name), prefix + f.name, within) for f in fields}

@@ -1,8 +1,12 @@
 """Text messages through a provider interface, and rate-limited verification codes.
 
-`provider()` is the configured provider: "dev" (the default) writes each message to the log,
-phone masked, and to the `sms_message` table; tests install a recording provider with
-`use_provider`. A real gateway is one more class with `send(phone, template, content)`.
+`provider()` is the configured provider: "dev" (the default) writes each message to the
+`sms_message` table and a line to the log, phone masked. In development (`configure`, from the
+server's start-up, with any APP_ENV but production) that line holds the message itself, code or
+password included, and the back office lists the table on its 短信发件箱 page, so that a tester
+finishes a phone registration or a password reset without reading the database; in production
+neither. Tests install a recording provider with `use_provider`. A real gateway is one more
+class with `send(phone, template, content)`.
 """
 
 from __future__ import annotations
@@ -45,18 +49,32 @@ class SmsUnavailable(Exception):
 
 
 class DevSmsProvider:
-    """Development provider: the log (phone masked, content withheld) and the sms_message table."""
+    """Development provider: the sms_message table and the log (phone masked; the message
+    itself only when `print_messages`, never in production)."""
 
     name = "dev"
+
+    def __init__(self, print_messages: bool = False) -> None:
+        self.print_messages = print_messages
 
     def send(self, phone: str, template: str, content: str) -> None:
         """Record the message; nothing leaves the machine."""
         SmsMessage.create(phone=phone, phone_bidx=blind_index(phone, "phone"), template=template, content=content,
                           provider=self.name)
-        log.info("SMS (%s) to %s recorded in sms_message", template, identity.mask_phone(phone))
+        if self.print_messages:
+            log.info("SMS (%s) to %s (development, not sent): %s", template, identity.mask_phone(phone), content)
+        else:
+            log.info("SMS (%s) to %s recorded in sms_message", template, identity.mask_phone(phone))
 
 
 _provider = DevSmsProvider()
+
+
+def configure(config) -> None:
+    """At start-up: the development provider prints the messages it records unless in production."""
+    global _provider
+    if isinstance(_provider, DevSmsProvider):
+        _provider = DevSmsProvider(print_messages=not config.is_production)
 
 
 def provider():

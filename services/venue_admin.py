@@ -198,6 +198,8 @@ def edit_form(kind: PlaceType) -> tuple[FormField, ...]:
     for f in kind.activation_form:
         if f.name == "contact_phone":
             f = FormField(f.name, f"{f.label}（不修改请留空）", f.kind, required=False, max_len=f.max_len)
+        elif f.name == DISTRICT_FIELD:  # the back office picks the district by name, not by its code
+            f = FormField(f.name, "所属区县", "region", required=f.required, levels=("district",))
         fields.append(f)
     return tuple(fields)
 

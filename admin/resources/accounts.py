@@ -14,6 +14,7 @@ from services.forms import FormField
 class AccountAdmin(Resource):
     name, label, model = "accounts", "小区账号管理", AdminUser
     roles = ("city", "district", "street", "community")
+    menu_group = "账号与系统"
     list_display = ("name", "phone", "role", "region", "created_at")
     search_fields = ("phone", "region_name")
     list_filter = ("role",)
@@ -21,7 +22,8 @@ class AccountAdmin(Resource):
     readonly_fields = ("name", "phone", "role", "region", "created_at", "status")
     create_form = (FormField("phone", "手机号（登录账号）", "phone"), FormField("name", "姓名"),
                    FormField("role", "角色", "choice", choices=admin_auth.ROLES),
-                   FormField("region_code", "所属区域代码", max_len=20))
+                   FormField("region", "所属区域", "region", levels=("city", "district", "street", "community",
+                                                                      "compound")))
     edit_form = (FormField("phone", "手机号（登录账号）", "phone"), FormField("name", "姓名"))
     columns = {
         "name": Column("姓名", lambda r: r.name),
@@ -49,8 +51,14 @@ class AccountAdmin(Resource):
 
     def create(self, ctx, data):
         admin, _ = admin_auth.create_admin(ctx.admin, phone=data["phone"], name=data["name"], role=data["role"],
-                                           region_code=data["region_code"])
+                                           region_code=data["region"])
         return admin
+
+    def field_choices(self, ctx, spec):
+        """角色 offers only the roles this admin may create (those below its own)."""
+        if spec.name == "role":
+            return {code: admin_auth.ROLES[code] for code in admin_auth.creatable_roles(ctx.admin)}
+        return None
 
     def initial(self, row):
         return {"name": row.name, "phone": ""}

@@ -55,6 +55,7 @@ class CodeBatchAdmin(Resource):
     """The batches of the admin's region (and place type, for a venue admin), newest first."""
 
     name, label, model = "code_batches", "空白码批次", CodeBatch
+    menu_group = "场所与场所码"
     roles = ("city", "district", *venue_admin.VENUE_ROLES)
     list_display = ("number", "place_type", "size", "activated", "region", "created_by", "created_at")
     list_filter = ("place_type",)

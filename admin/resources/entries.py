@@ -25,6 +25,7 @@ FLOWS = {"resident": "住户", "visitor": "访客"}
 @site.register
 class EntryAdmin(Resource):
     name, label, model = "entries", "进出登记管理", EntryRecord
+    menu_group = "居民与出入"
     scope = "compound"
     list_display = ("registered_at", "name", "id_number", "phone", "place", "source", "colour", "temperature")
     search_fields = ("date_from", "date_to", "id_number", "name", "phone")

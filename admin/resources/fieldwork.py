@@ -42,6 +42,7 @@ class GridAdmin(Resource):
     """网格组织审核: the grids of the admin's region, approved or waiting."""
 
     name, label, model = "grids", "网格组织审核", Grid
+    menu_group = "账号与系统"
     roles = ("city", "district", "street", "community")
     list_display = ("name", "region", "admin_name", "members", "approved", "created_at")
     search_fields = ("name",)
@@ -93,6 +94,7 @@ class GridWorkerAdmin(Resource):
     """网格员授权 (网格员管理平台): the workers bound to the signed-in grid admin's own grid."""
 
     name, label, model = "grid_workers", "网格员授权", GridMembership
+    menu_group = "账号与系统"
     roles = (grids.OFFICE_ROLE,)
     list_display = ("worker", "phone", "status", "bound_at")
     list_filter = ("status",)
@@ -141,6 +143,7 @@ class MedicalStaffAdmin(Resource):
     """医护人员权限: who may issue 解除医学观察电子告知书 (granted, revoked, linked to an account)."""
 
     name, label, model = "medical_staff", "医护人员权限", MedicalStaff
+    menu_group = "账号与系统"
     roles = ("city", "health_city")
     list_display = ("name", "phone", "institution", "position", "status", "linked", "granted_at")
     search_fields = ("phone", "institution")

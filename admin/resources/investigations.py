@@ -117,6 +117,7 @@ class TaskResource(Resource):
 
     model = TaskRecord
     scope = "region"
+    menu_group = "排查任务"
     source: Source
     per_page = 20
 
@@ -227,7 +228,8 @@ def register(source: Source) -> type[TaskResource]:
     edit_form = [REMARK]
     if source.categories:
         edit_form.append(FormField("category", "分类", "choice", required=False, choices=source.categories))
-    edit_form.append(FormField("district_code", "重新下发区县（区县代码，仅市级管理员）", "region_code", required=False))
+    edit_form.append(FormField("district_code", "重新下发区县（仅市级管理员）", "region", required=False,
+                               levels=("district",)))
     attrs = {
         "name": source.resource_name, "label": source.label, "source": source, "roles": source.roles,
         "list_display": (*shown, *extra, "district", "status"),

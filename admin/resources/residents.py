@@ -68,6 +68,7 @@ RESIDENT_FIELDS = (
 @site.register
 class ResidentAdmin(Resource):
     name, label, model = "residents", "小区居民管理", CompoundResident
+    menu_group = "居民与出入"
     scope = "compound"
     list_display = ("name", "id_number", "phone", "compound", "isolation_status", "registered_at")
     search_fields = ("name", "id_number", "phone")

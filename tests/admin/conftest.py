@@ -44,6 +44,12 @@ class AdminClient:
         return self.post("/admin/login", data, allow_redirects=follow)
 
 
+def region_names(*names: str, field: str = "region") -> dict:
+    """A region cascade's answer as a browser sends it: one name per level, from the city down."""
+    levels = ("city", "district", "street", "community", "compound")
+    return {f"{field}.{level}": name for level, name in zip(levels, names)}
+
+
 def page_error(response: requests.Response) -> str:
     """The Chinese error message a page shows."""
     found = re.search(r'class="(?:error|field-error)"[^>]*>([^<]+)<', response.text)

@@ -176,9 +176,10 @@ def test_templates_are_the_seeds_headers(inv):
     assert city.get("/admin/imports/template/nothing.xlsx").status_code == 404
     index = city.get("/admin/imports/")
     assert "边检数据导入" in index.text and "/admin/imports/template/border.xlsx" in index.text
-    assert investigation_pages.nav_links(city.admin) == [("导入名单", "/admin/imports/"),
-                                                         ("排查统计", "/admin/investigations/stats")]
+    assert investigation_pages.nav_links(city.admin) == [("导入名单", "/admin/imports/")]
+    assert investigation_pages.stats_links(city.admin) == [("排查统计", "/admin/investigations/stats")]
     assert investigation_pages.nav_links(inv.sign_in("airport").admin) == [("导入名单", "/admin/imports/")]
+    assert investigation_pages.stats_links(inv.sign_in("airport").admin) == []
     assert investigation_pages.nav_links(inv.sign_in("compound").admin) == []
 
 
@@ -410,7 +411,7 @@ def test_city_admin_dispatches_an_unassigned_record(inv):
     assert record.district_id is None
     assert names_on(inv.sign_in("jinshui").get("/admin/r/task_telecom/")) == []
     assert len(names_on(city.get("/admin/r/task_telecom/", params={"unassigned": "1"}))) == 1
-    edited = city.post(f"/admin/r/task_telecom/{record.id}/edit", {"remark": "人工下发", "district_code": "410105"},
+    edited = city.post(f"/admin/r/task_telecom/{record.id}/edit", {"remark": "人工下发", "district_code.district": "金水区"},
                        allow_redirects=False)
     assert edited.status_code == 302
     assert TaskRecord.get_by_id(record.id).district.name == "金水区"

@@ -18,7 +18,7 @@ from models.regions import Region
 from models.risk_inputs import IsolationRecord
 from services import admin_auth, residents, risk_inputs
 from services.timefmt import china_today
-from tests.admin.conftest import AdminClient, page_error
+from tests.admin.conftest import AdminClient, page_error, region_names
 from tests.conftest import make_id_number, row_counts
 
 JINGBA = "410105001001001"  # 经八路5号院, in 金水区
@@ -213,10 +213,13 @@ def test_entry_records_counts_search_manual_add_and_delete(as_admin):
 def test_a_district_admin_creates_a_compound_admin_who_gets_the_password_by_sms(as_admin, office, sms):
     client = as_admin("jinshui")
     outside = client.post("/admin/r/accounts/new", {"phone": "13600000001", "name": "外区", "role": "compound",
-                                                    "region_code": ERQI})
-    assert outside.status_code == 403
+                                                    **region_names("郑州市", "二七区", "淮河路街道", "兴华社区",
+                                                                   "兴华南街小区")})
+    # Another district cannot even be named: the cascade reaches only the admin's own region.
+    assert outside.status_code == 400 and page_error(outside) == "所属区域：郑州市下没有名为“二七区”的区县，请从列表中选择"
     created = client.post("/admin/r/accounts/new", {"phone": "13600000001", "name": "新管理员", "role": "compound",
-                                                    "region_code": "410105001001002"}, allow_redirects=False)
+                                                    **region_names("郑州市", "金水区", "经八路街道", "黄河路社区",
+                                                                   "黄河路小区")}, allow_redirects=False)
     assert created.status_code == 302
     password = sms.last_password("13600000001")
     assert AdminClient(office.base_url).login("13600000001", password).status_code == 302

@@ -23,7 +23,7 @@ from services import admin_auth, demo, places, statistics
 from services.demo import ZHENGZHOU
 from services.regions import load_tree
 from services.timefmt import china_day_start, china_today
-from tests.admin.conftest import CAPTCHA, AdminClient, page_error
+from tests.admin.conftest import CAPTCHA, AdminClient, page_error, region_names
 from tests.conftest import make_person, row_counts
 
 TODAY = china_day_start()  # naive UTC of today's 00:00 in China
@@ -121,11 +121,11 @@ def test_every_pre_generated_type_has_its_roles_and_pages(venues):
     city = venues.sign_in("city")
     # A city admin makes venue accounts like any other, through 小区账号管理.
     made = city.post("/admin/r/accounts/new", {"phone": "13820000099", "name": "公交新管理员", "role": "v_bus",
-                                                "region_code": "410100"}, allow_redirects=False)
+                                                **region_names("郑州市")}, allow_redirects=False)
     assert made.status_code == 302, page_error(made)
     bus = venues.sign_in("bus")
     home = bus.get("/admin/", allow_redirects=False)
-    assert home.headers["Location"] == "/admin/r/venue_bus_stats/"
+    assert home.headers["Location"] == "/admin/r/venue_bus_places/"  # the first entry of its menu
     nav = bus.get("/admin/r/venue_bus_stats/").text
     assert "公交扫码统计" in nav and "公交列表管理" in nav
     assert "出租车扫码统计" not in nav and "小区居民管理" not in nav
@@ -141,7 +141,7 @@ def test_the_hourly_summary_stays_while_the_search_sums_follow(venues, taxis):
     # Above the search: the hourly summary of every taxi.
     assert (figure(page, "card-scans"), figure(page, "card-abnormal")) == (13, 6)
     assert (figure(page, "card-today"), figure(page, "card-today-abnormal")) == (6, 2)
-    assert "数据每小时更新一次" in page.text and f"{china_today():%Y-%m-%d} 06:00" in page.text
+    assert "扫码数据每小时汇总" in page.text and f"{china_today():%Y-%m-%d} 06:00" in page.text
     assert sorted(cells(page, "车牌号")) == ["豫A12345", "豫B67890"]
     assert cells(page, "公司名称") == ["郑州出租二公司", "郑州出租一公司"]
     assert cells(page, "扫码总次数") == ["5", "8"] and cells(page, "今日扫码次数") == ["2", "4"]
@@ -238,8 +238,10 @@ def test_a_district_venue_admin_sees_its_district_only(venues):
     # It cannot move its hospital to another district either.
     before = row_counts()
     moved = client.post(f"/admin/r/venue_medical_places/{jinshui.id}/edit",
-                        {"name": "金水区人民医院", "district_code": "410103", "contact_name": "李经理", "contact_phone": ""})
-    assert moved.status_code == 403 and "不能把场所移到其他辖区" in moved.text
+                        {"name": "金水区人民医院", "district_code.district": "二七区", "contact_name": "李经理",
+                         "contact_phone": ""})
+    # Another district is not among its choices: named anyway, it matches nothing it may pick.
+    assert moved.status_code == 400 and page_error(moved) == "所属区县：没有名为“二七区”的区县，请从列表中选择"
     assert row_counts() == before and Place.get_by_id(jinshui.id).region.code == "410105"
     # The city's medical figures hold both; the district admin's only its own.
     city = venues.sign_in("city").get("/admin/r/venue_medical_stats/")
@@ -273,7 +275,7 @@ def test_list_management_counts_searches_and_edits(venues):
     form = client.get(f"/admin/r/venue_supermarket_places/{first.id}/edit")
     assert 'value="丹尼斯超市"' in form.text and "13900000031" not in form.text
     saved = client.post(f"/admin/r/venue_supermarket_places/{first.id}/edit",
-                        {"name": "丹尼斯百货", "district_code": "410105", "credit_code": "91410100MA44XXXX1A",
+                        {"name": "丹尼斯百货", "district_code.district": "金水区", "credit_code": "91410100MA44XXXX1A",
                          "contact_name": "王店长", "contact_phone": ""}, allow_redirects=False)
     assert saved.status_code == 302, page_error(saved)
     place = Place.get_by_id(first.id)
