@@ -80,6 +80,7 @@ class AdminHandler(tornado.web.RequestHandler):
 
     def render_page(self, template: str, **values):
         values.setdefault("notice", None)
+        values.setdefault("error_code", None)  # a refused form's machine code, beside its message
         values.setdefault("region_cascade", self.region_cascade)
         self.render(template, admin=self.admin, nav=side_menu(self.admin, self.config), ctx=self.ctx if self.admin else None,
                     roles=admin_auth.ROLES, message=self.get_query_argument("msg", None), **values)
@@ -372,7 +373,8 @@ class NewHandler(ResourceHandler):
         except ApiError as error:
             self.set_status(error.status)
             return self.render_page("form.html", resource=resource, fields=resource.create_form, values=values,
-                                    error=error.message, field=error.field, title=f"新建 - {resource.label}",
+                                    error=error.message, field=error.field, error_code=error.code,
+                                    title=f"新建 - {resource.label}",
                                     action=f"/admin/r/{name}/new")
         self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote("已保存"))
 
@@ -404,7 +406,7 @@ class EditHandler(ResourceHandler):
         except ApiError as error:
             self.set_status(error.status)
             return self.render_page("form.html", resource=resource, fields=resource.edit_form,
-                                    values=self.form_values(), error=error.message, field=error.field,
+                                    values=self.form_values(), error=error.message, field=error.field, error_code=error.code,
                                     title=f"编辑 - {resource.label}", action=f"/admin/r/{name}/{row.get_id()}/edit")
         self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote("已保存"))
 

@@ -83,7 +83,7 @@ class RiskRecordFormHandler(AdminHandler):
         self.redirect(f"/admin/risk-records/?msg=已录入1条{kind.label}记录，相关人员的健康码已更新", status=303)
 
 
-@menu(group="风险数据", order=10)
+@menu(group="风险数据", order=25)
 def nav_links(admin) -> list[tuple[str, str]]:
     """风险数据, for the roles that may put risk records in."""
     return [("风险数据", "/admin/risk-records/")] if _kinds(admin) else []

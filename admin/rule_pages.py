@@ -46,11 +46,16 @@ class RulePage(AdminHandler):
         self.render_page(f"rules/{template}", labels=LABELS, inputs=INPUTS, show=rule_changes.show,
                          data_of=rule_changes.rule_data, local_iso=local_iso, **values)
 
+    def error_values(self, error: ApiError | None) -> dict:
+        """A refused change's message, field and machine code, as the page shows them (and its status)."""
+        if error is None:
+            return {"error": None, "field": None, "error_code": None}
+        self.set_status(error.status)
+        return {"error": error.message, "field": error.field, "error_code": error.code}
+
     def edit_page(self, row, form: dict, error: ApiError | None = None):
-        if error is not None:
-            self.set_status(error.status)
-        self.render_rule("edit.html", row=row, form=form, error=error.message if error else None,
-                         field=error.field if error else None, version=rule_changes.current_version(row.code))
+        self.render_rule("edit.html", row=row, form=form, version=rule_changes.current_version(row.code),
+                         **self.error_values(error))
 
     def form_of(self, row) -> dict:
         """The edit form's values for a stored rule."""
@@ -60,14 +65,11 @@ class RulePage(AdminHandler):
 
     def preview_page(self, row, data: dict, note: str, error: ApiError | None = None, reason: str = ""):
         """The change beside what it would do; its form proposes it with a reason."""
-        if error is not None:
-            self.set_status(error.status)
         before = rule_changes.rule_data(row)
         self.render_rule("preview.html", row=row, before=before, data=data, note=note,
                          changes=rule_changes.differences(before, data),
                          preview=rule_changes.preview(row.code, data), payload=json.dumps(data, ensure_ascii=False),
-                         version=rule_changes.current_version(row.code), reason=reason,
-                         error=error.message if error else None, field=error.field if error else None)
+                         version=rule_changes.current_version(row.code), reason=reason, **self.error_values(error))
 
     def submitted(self, request):
         self.redirect(f"/admin/r/approvals/{request.id}?msg=" + urllib.parse.quote(rule_changes.SUBMITTED))
@@ -139,11 +141,8 @@ class SchemeHandler(RulePage):
         self.scheme_page(None)
 
     def scheme_page(self, chosen, preview=None, error: ApiError | None = None, reason: str = ""):
-        if error is not None:
-            self.set_status(error.status)
         self.render_rule("scheme.html", scheme=colour_scheme.current(self.config), schemes=colour_scheme.SCHEMES,
-                         chosen=chosen, preview=preview, reason=reason, error=error.message if error else None,
-                         field=error.field if error else None)
+                         chosen=chosen, preview=preview, reason=reason, **self.error_values(error))
 
     def post(self):
         chosen = self.get_body_argument("scheme", "")

@@ -20,6 +20,7 @@ import urllib.parse
 
 from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources.venues import VenueStatsAdmin
+from models.fields import utcnow
 from services import statistics, svg_charts, venue_admin
 from services.errors import ApiError
 from services.place_types import PLACE_TYPES, place_type
@@ -66,7 +67,8 @@ def _dashboard_types(admin, requested: str) -> list[str] | None:
 
 
 def dashboard_data(admin, types: list[str] | None) -> dict:
-    """Every figure of the dashboard (kept until the next hourly run, activations live)."""
+    """Every figure of the dashboard: the summarised hours (kept until the next hourly run, and
+    the hour's end), plus the hours not summarised yet counted from the entries; activations live."""
     region = functools.partial(venue_admin.region_condition, admin)
     scope = statistics.Scope(types, region)
 
@@ -76,7 +78,14 @@ def dashboard_data(admin, types: list[str] | None) -> dict:
                 "by_type": statistics.by_type(scope) if types is None or len(types) > 1 else []}
 
     key = ("dashboard", tuple(types) if types else None, admin.region_id, venue_admin.city_wide(admin))
-    data = dict(statistics.cached(key, compute))
+    data = dict(statistics.cached((*key, statistics.hour_floor(utcnow())), compute))
+    live = statistics.live_counts(scope, key)
+    data["totals"] = statistics.with_live(data["totals"], scope, live)
+    data["hourly"] = statistics.add_live_hours(data["hourly"], live)
+    data["daily"] = statistics.add_live_hours(data["daily"], live)
+    if data["by_type"]:
+        data["by_type"] = statistics.add_live_types(data["by_type"], live)
+    data["counted_at"] = live.counted_text()
     if types is None:
         data["activated"] = venue_admin.activations(admin, None)
         data["activated_today"] = venue_admin.activations(admin, None, since=china_day_start())
@@ -92,24 +101,37 @@ def share(abnormal: int, scans: int) -> float:
     return abnormal / scans if scans else 0.0
 
 
+def no_scans(period: str, updated: str) -> str:
+    """Why a scan chart is empty: nothing summarised yet, or no scan in its period."""
+    if updated == statistics.NOT_YET:
+        return f"{period}没有扫码记录：每小时统计尚未运行，只计入了最近的扫码"
+    return f"{period}没有扫码记录（每小时汇总至 {updated}，本小时实时计入）"
+
+
 def charts(data: dict) -> dict:
-    """The dashboard's SVG charts."""
+    """The dashboard's SVG charts; an empty one says why."""
     hour_labels = [statistics.local_text(h)[11:13] + "时" for h, _, _ in data["hourly"]]
     day_labels = [d.strftime("%m-%d") for d, _, _ in data["daily"]]
     return {
         "hourly": svg_charts.bar_chart(hour_labels, [
             ("正常", [s - a for _, s, a in data["hourly"]], svg_charts.BLUE),
-            ("异常", [a for _, _, a in data["hourly"]], svg_charts.RED)], title="每小时扫码次数（最近24小时）"),
+            ("异常", [a for _, _, a in data["hourly"]], svg_charts.RED)], title="每小时扫码次数（最近24小时）",
+            empty=no_scans("最近24小时", data["updated"])),
         "daily": svg_charts.bar_chart(day_labels, [
             ("正常", [s - a for _, s, a in data["daily"]], svg_charts.BLUE),
-            ("异常", [a for _, _, a in data["daily"]], svg_charts.RED)], title="每日扫码次数（最近30天）"),
-        "share": svg_charts.line_chart(day_labels, [share(a, s) for _, s, a in data["daily"]],
-                                       title="异常扫码占比（最近30天）", percent=True, name="异常占比"),
+            ("异常", [a for _, _, a in data["daily"]], svg_charts.RED)], title="每日扫码次数（最近30天）",
+            empty=no_scans("最近30天", data["updated"])),
+        # A day without scans has no share: a gap in the line, not a 0 %.
+        "share": svg_charts.line_chart(day_labels, [share(a, s) if s else None for _, s, a in data["daily"]],
+                                       title="异常扫码占比（最近30天）", percent=True, name="异常占比",
+                                       empty=no_scans("最近30天", data["updated"]) + "，无法计算异常占比"),
         "top": svg_charts.hbar_chart([p["name"] for p in data["top"]], [p["scans"] for p in data["top"]],
-                                     title="扫码次数最多的场所（最近7天）"),
+                                     title="扫码次数最多的场所（最近7天）",
+                                     empty="最近7天没有扫码记录" + ("（每小时统计尚未运行）" if data["updated"] == statistics.NOT_YET
+                                                                else f"（每小时汇总至 {data['updated']}）")),
         "activations": svg_charts.bar_chart([d.strftime("%m-%d") for d, _ in data["activations"]],
                                             [("激活数", [n for _, n in data["activations"]], svg_charts.GREEN)],
-                                            title="每日激活数（最近30天）"),
+                                            title="每日激活数（最近30天）", empty="最近30天没有新激活的场所码"),
     }
 
 

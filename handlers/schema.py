@@ -4,6 +4,11 @@
     clean = LOGIN.validate(body)        # raises ApiError(field=...) with a Chinese message
 
 Unknown fields are refused, so a misspelt field is an error and never silently ignored.
+
+A field declared `deferred` has its limits stated in /openapi.json (marked `x-checked-by-service`)
+but checked by its service, with the service's own error code, where the service's order of checks
+matters: a scan signs in before its request id or temperature is looked at, so that a stranger
+learns nothing from them. Here such a field is only checked for its JSON type.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ class Field:
     json_type = "string"
 
     def __init__(self, label: str = "", *, required: bool = True, nullable: bool = False,
-                 description: str = "", example: Any = None):
+                 description: str = "", example: Any = None, deferred: bool = False):
         self.label = label
         self.required = required
         self.nullable = nullable
         self.description = description
         self.example = example
+        self.deferred = deferred
 
     def error(self, name: str, message: str, code: str = "invalid_field") -> ApiError:
         """A 400 naming this field."""
@@ -55,13 +61,15 @@ class Field:
             spec["description"] = text
         if self.example is not None:
             spec["example"] = self.example
+        if self.deferred:
+            spec["x-checked-by-service"] = True
         return spec
 
 
 class Str(Field):
     """A string, stripped of surrounding spaces; optional length bounds, pattern and choices."""
 
-    def __init__(self, label: str = "", *, min_len: int = 0, max_len: int = 255, pattern: str | None = None,
+    def __init__(self, label: str = "", *, min_len: int = 0, max_len: int | None = 255, pattern: str | None = None,
                  choices: dict | tuple | None = None, **kwargs):
         super().__init__(label, **kwargs)
         self.min_len, self.max_len = min_len, max_len
@@ -74,9 +82,13 @@ class Str(Field):
         value = value.strip()
         if has_control_characters(value):
             raise self.error(name, f"{self.label or name}含有不允许的控制字符")
+        if self.deferred:
+            if self.required and not value:
+                raise self.error(name, f"{self.label or name}不能为空", "missing_field")
+            return value
         if len(value) < max(self.min_len, 1 if self.required else 0):
             raise self.error(name, f"{self.label or name}不能为空", "missing_field")
-        if len(value) > self.max_len:
+        if self.max_len is not None and len(value) > self.max_len:
             raise self.error(name, f"{self.label or name}过长（最多 {self.max_len} 个字符）")
         if self.pattern and not self.pattern.fullmatch(value):
             raise self.error(name, f"{self.label or name}格式不正确")
@@ -86,7 +98,8 @@ class Str(Field):
 
     def openapi(self):
         spec = super().openapi()
-        spec["maxLength"] = self.max_len
+        if self.max_len is not None:
+            spec["maxLength"] = self.max_len
         if self.min_len:
             spec["minLength"] = self.min_len
         if self.pattern:
@@ -110,7 +123,7 @@ class Int(Field):
             raise self.error(name, f"{self.label or name}应为整数")
         if not -INT64 - 1 <= value <= INT64:  # the database's BIGINT; documented as format int64
             raise self.error(name, f"{self.label or name}超出范围")
-        return _bounded(self, value, name)
+        return value if self.deferred else _bounded(self, value, name)
 
     def from_text(self, text, name):
         try:
@@ -134,7 +147,7 @@ class Num(Int):
             number = float(value)
         except OverflowError:  # an integer too large for a float
             raise self.error(name, f"{self.label or name}超出范围") from None
-        return _bounded(self, number, name)
+        return number if self.deferred else _bounded(self, number, name)
 
     def openapi(self):
         return _bounds_spec(self, Field.openapi(self))
@@ -206,29 +219,33 @@ class Obj(Field):
         return self.schema.validate(value, prefix=name + ".")
 
     def openapi(self):
-        return {"$ref": f"#/components/schemas/{self.schema.name}"}
+        ref = {"$ref": f"#/components/schemas/{self.schema.name}"}
+        # OpenAPI 3.0 ignores the siblings of a $ref: a nullable object says so around it.
+        return {"allOf": [ref], "nullable": True} if self.nullable else ref
 
 
 class List(Field):
-    """A JSON array of one field type, with a length cap."""
+    """A JSON array of one field type, with a length cap: a request's, or the most a response
+    holds (None: an answer whose length has no fixed bound, such as the reasons of a colour)."""
 
     json_type = "array"
 
-    def __init__(self, items: Field, label: str = "", *, max_items: int = 100, **kwargs):
+    def __init__(self, items: Field, label: str = "", *, max_items: int | None = 100, **kwargs):
         super().__init__(label, **kwargs)
         self.items, self.max_items = items, max_items
 
     def clean(self, value, name):
         if not isinstance(value, list):
             raise self.error(name, f"{self.label or name}应为列表")
-        if len(value) > self.max_items:
+        if self.max_items is not None and len(value) > self.max_items:
             raise self.error(name, f"{self.label or name}最多 {self.max_items} 项")
         return [self.items.clean(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
     def openapi(self):
         spec = super().openapi()
         spec["items"] = self.items.openapi()
-        spec["maxItems"] = self.max_items
+        if self.max_items is not None:
+            spec["maxItems"] = self.max_items
         return spec
 
 

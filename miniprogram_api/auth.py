@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Bool, Int, Obj, Schema, Str
+from handlers.schema import Bool, Int, List, Obj, Schema, Str
 from services import auth, profile
 from services.errors import ApiError
 
 ACCOUNT = Schema("Account", {
     "id": Int("账号编号"),
-    "roles": Str("角色列表（数组）"),
+    "roles": List(Str("角色", choices=tuple(auth.ROLES)), "角色列表", max_items=len(auth.ROLES)),
 })
 LOGIN_RESULT = Schema("LoginResult", {
     "token": Str("访问令牌，放在 Authorization: Bearer 头中"),

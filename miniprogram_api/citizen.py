@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
+from miniprogram_api import fields
 from handlers.schema import Bool, Schema, Str
 from services import identity, profile
 
@@ -13,7 +14,7 @@ PROFILE_UPDATE = Schema("ProfileUpdate", {
     "gender": Str("性别", choices=tuple(profile.GENDERS), required=False),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32, required=False),
-    "phone": Str("手机号码", max_len=20, required=False),
+    "phone": fields.phone("手机号码", required=False),
     "address": Str("居住地址", max_len=255, **_OPTIONAL),
     "building": Str("楼号", max_len=32, **_OPTIONAL),
     "unit": Str("单元号", max_len=32, **_OPTIONAL),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Any_, Bool, Int, List, Num, Obj, Schema, Str
+from miniprogram_api import fields
+from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
 from miniprogram_api.inspector import DONE, STATS
 from services import declarations, grids, identity
 
@@ -13,12 +14,12 @@ GRID = Schema("Grid", {"id": Int("网格编号"), "name": Str("网格名称"), "
                        "declaration_code": Str("网格申报码（分享给网格员）"), "approved": Bool("后台是否已审核"),
                        "stats": Any_("成员数、已授权成员数、采集数"), "members": Any_("成员及审核状态")})
 BIND_GRID = Schema("BindGridRequest", {"declaration_code": Str("网格申报码", max_len=32)})
-MY_GRIDS = Schema("MyGrids", {"items": List(Any_(), "绑定的网格（当前网格在前）及授权状态")})
+MY_GRIDS = Schema("MyGrids", {"items": List(Any_(), "绑定的网格（当前网格在前）及授权状态", max_items=None)})
 PERSON = Schema("CollectedPerson", {
     "name": Str("姓名", max_len=64),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
-    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+    "phone": fields.phone("手机号码", required=False, nullable=True),
     "address": Str("现住地址", max_len=255, required=False, nullable=True),
 })
 COLLECT = Schema("CollectInfoRequest", {
@@ -28,7 +29,7 @@ COLLECT = Schema("CollectInfoRequest", {
     "grid_id": Int("网格（不填为当前网格）", required=False, nullable=True),
     "health_status": Str("健康状况", choices=tuple(declarations.HEALTH_STATUSES)),
     "contact_with_patient": Bool("近14天是否接触过确诊或疑似病例"),
-    "temperature": Num("体温（℃）", required=False, nullable=True),
+    "temperature": fields.temperature("体温（℃）", required=False, nullable=True),
     "residence": Str("现住地址", max_len=255, required=False, nullable=True),
     "remark": Str("上门核查备注", max_len=255, required=False, nullable=True),
 })
@@ -37,7 +38,7 @@ COLLECTED = Schema("CollectInfoResult", {
     "id_number": Str("证件号码（脱敏）"), "colour": Str("颜色"), "colour_label": Str("颜色名称"),
     "authorised": Bool("是否已授权"), "latest_declaration": Any_("最近一次申报", nullable=True),
     "declarations": Any_("全部申报（仅授权网格员）", required=False)})
-ITEMS = Schema("Items", {"items": List(Any_(), "条目")})
+ITEMS = Schema("Items", {"items": List(Any_(), "条目", max_items=None)})
 
 
 class MyGridHandler(ApiHandler):

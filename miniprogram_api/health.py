@@ -4,14 +4,16 @@ temperatures, entry-to-province registrations (D7), and nearby risk (C9)."""
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
+from miniprogram_api import fields
 from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
-from services import colour, colour_reasons, colour_scheme, declarations, family, health_codes, identity, nearby, profile
-from services.paging import MAX_PAGE, paginate
+from services import (colour, colour_reasons, colour_scheme, declarations, family, health_codes, identity, nearby,
+                      profile)
+from services.paging import MAX_PAGE, MAX_PER_PAGE, paginate
 from services.risk_inputs import TRANSPORTS
 from services.timefmt import local_iso
 
 PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
-        "per_page": Int("每页条数", minimum=1, maximum=100, required=False)}
+        "per_page": Int("每页条数", minimum=1, maximum=MAX_PER_PAGE, required=False)}
 PAGE_QUERY = Schema("PageQuery", PAGE)
 MEMBER_QUERY = Schema("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
 CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
@@ -19,22 +21,24 @@ CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "
 HEALTH_CODE = Schema("HealthCode", {
     "colour": Str("颜色：green / yellow / orange / red / unknown"),
     "colour_label": Str("颜色名称"),
-    "reasons": List(Str(), "赋码原因"),
-    "guidance": List(Str(), "解除指引（红码）"),
-    "details": List(Any_(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, lifts（如何解除）, override"),
+    "reasons": List(Str(), "赋码原因", max_items=None),
+    "guidance": List(Str(), "解除指引（红码）", max_items=None),
+    "details": List(Any_(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, "
+                            "lifts（如何解除）, override", max_items=None),
     "computed_at": Str("计算时间"),
     "manual_override": Bool("是否为人工调整（经两人审核，有到期日）"),
     "name": Str("姓名（脱敏）"),
     "id_number": Str("证件号码（脱敏）"),
     "code": Obj(CODE),
 }, description="我的健康码：颜色、原因、指引和动态二维码")
-PAGED = Schema("Page", {"items": List(Any_(), "本页条目"), "page": Int("页码"), "per_page": Int("每页条数"),
+PAGED = Schema("Page", {"items": List(Any_(), "本页条目", max_items=MAX_PER_PAGE), "page": Int("页码"), "per_page": Int("每页条数"),
                         "total": Int("总条数")})
 PAPER_CODE = Schema("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
                                   "revoked": Bool("是否已作废"),
                                   "image_path": Str("图片地址（需登录；已作废或已过期的为 null）", nullable=True)})
-PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码")})
-HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at")})
+PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
+HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at",
+                                                 max_items=colour.HISTORY_LIMIT)})
 
 DECLARATION = Schema("DeclarationRequest", {
     "kind": Str("申报类型", choices=declarations.SELF_KINDS),
@@ -42,7 +46,7 @@ DECLARATION = Schema("DeclarationRequest", {
     "residence": Str("现住地址", max_len=255),
     "household_registration": Str("户籍地", max_len=255, required=False, nullable=True),
     "health_status": Str("健康状况", choices=tuple(declarations.HEALTH_STATUSES)),
-    "temperature": Num("今日体温", required=False),
+    "temperature": fields.temperature("今日体温", required=False),
     "contact_with_patient": Bool("是否接触过确诊或疑似病例"),
     "returned_from_elsewhere": Bool("是否外地返回", required=False),
     "arrival_date": Date("抵达日期", past=True, required=False, nullable=True),
@@ -73,9 +77,12 @@ PROVINCE_ENTRY_VIEW = Schema("ProvinceEntry", {"id": Int("编号"), "entry_date"
                                                "origin_name": Str("出发地"), "transport": Str("交通方式"),
                                                "transport_number": Str("车次/航班", nullable=True),
                                                "destination": Str("目的地"), "registered_at": Str("登记时间")})
-NEARBY_QUERY = Schema("NearbyRiskQuery", {"lat": Num("纬度"), "lng": Num("经度"),
-                                          "radius": Num("半径（米）", required=False)})
-NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）")})
+# The point and radius are checked by services.nearby.check_point, with its own codes.
+NEARBY_QUERY = Schema("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
+                                          "lng": Num("经度", minimum=-180, maximum=180, deferred=True),
+                                          "radius": Num("半径（米），默认 3000", minimum=1, maximum=nearby.MAX_RADIUS_M,
+                                                        required=False, deferred=True)})
+NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）", max_items=None)})
 
 
 def _paper_view(code) -> dict:

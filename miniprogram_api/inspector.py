@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
+from miniprogram_api import fields
 from handlers.schema import Any_, Bool, Int, List, Num, Schema, Str
 from services import colour, colour_scheme, declarations, health_codes, identity, place_admin
 
@@ -16,24 +17,24 @@ VERIFIED = Schema("VerifiedHealthCode", {
     "phone": Str("手机号（脱敏）", nullable=True),
     "colour": Str("当前颜色"),
     "colour_label": Str("颜色名称"),
-    "reasons": List(Str(), "赋码原因"),
-    "guidance": List(Str(), "解除指引"),
+    "reasons": List(Str(), "赋码原因", max_items=None),
+    "guidance": List(Str(), "解除指引", max_items=None),
     "latest_declaration": Any_("最近一次健康申报", nullable=True),
 })
 
 
 BIND_PLACE = Schema("BindPlaceRequest", {"declaration_code": Str("场所申报码", max_len=32)})
-INSPECTOR_PLACES = Schema("InspectorPlaces", {"items": List(Any_(), "绑定的场所（当前场所在前），含快速打卡码")})
+INSPECTOR_PLACES = Schema("InspectorPlaces", {"items": List(Any_(), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
 CHECK = Schema("TemperatureCheckRequest", {
     "payload": Str("市民健康码内容（动态码、纸质码或截图中的码）", max_len=2048),
     "result": Str("体温结果", choices=("normal", "fever")),
-    "temperature": Num("体温（℃，选填）", required=False, nullable=True),
+    "temperature": fields.temperature("体温（℃，选填）", required=False, nullable=True),
     "place_id": Int("登记场所（不填为当前场所）", required=False, nullable=True),
-    "request_id": Str("客户端生成的请求编号", max_len=64),
+    "request_id": fields.request_id("客户端生成的请求编号"),
 })
 CHECK_RESULT = Schema("TemperatureCheckResult", {
-    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因"),
-    "guidance": List(Str(), "解除指引"), "admit": Bool("是否允许进入"), "result": Str("normal / fever"),
+    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
+    "guidance": List(Str(), "解除指引", max_items=None), "admit": Bool("是否允许进入"), "result": Str("normal / fever"),
     "temperature": Num("体温", nullable=True), "place": Any_("场所"), "name_masked": Str("姓名（脱敏）"),
     "phone_masked": Str("手机号（脱敏）", nullable=True), "registered_at": Str("登记时间")})
 STATS = Schema("RegistrationStats", {"today": Int("今日登记人次"), "total": Int("累计登记人次")})

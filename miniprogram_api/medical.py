@@ -12,7 +12,7 @@ PREPARE = Schema("PrepareReleaseNoticeRequest", {"payload": Str("医学观察对
 PREPARED = Schema("ReleaseNoticeForm", {"person_id": Int("人员编号"), "name": Str("姓名（脱敏）"),
                                         "id_number": Str("证件号码（脱敏）"), "phone": Str("手机号（脱敏）", nullable=True),
                                         "gender": Str("性别", nullable=True), "address": Str("地址", nullable=True),
-                                        "observations": List(Str(), "将解除的医学观察原因"),
+                                        "observations": List(Str(), "将解除的医学观察原因", max_items=None),
                                         "institution": Str("出具单位"), "staff_name": Str("出具人（脱敏）"),
                                         "issue_date": Str("出具日期")})
 ISSUE = Schema("IssueReleaseNoticeRequest", {

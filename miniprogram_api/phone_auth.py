@@ -9,27 +9,29 @@ from __future__ import annotations
 import base64
 
 from handlers.base import ApiHandler, operation
+from miniprogram_api import fields
 from handlers.schema import Bool, Int, Schema, Str
 from miniprogram_api.auth import LOGIN_RESULT, signed_in
 from services import captchas, phone_auth
 
 class Password(Str):
-    """A password exactly as typed: unlike other texts it is not stripped (a space is a character);
-    its length rule (6~12) is the service's, checked with the other rules of registration."""
+    """A password exactly as typed: unlike other texts it is not stripped (a space is a character).
+    A new password's length rule (6~12) is the service's, checked with the other rules of
+    registration (`deferred`, stated in the document)."""
 
     def clean(self, value, name):
         if not isinstance(value, str):
             raise self.error(name, f"{self.label}应为文本")
         if not value:
             raise self.error(name, f"{self.label}不能为空", "missing_field")
-        if len(value) > self.max_len:
+        if not self.deferred and len(value) > self.max_len:
             raise self.error(name, f"{self.label}过长（最多 {self.max_len} 个字符）")
         return value
 
 
-PHONE = Str("手机号码", max_len=20, example="13800000000")
+PHONE = fields.phone("手机号码")
 SMS_CODE = Str("短信验证码", max_len=6, min_len=6, pattern=r"[0-9]{6}")
-PASSWORD = Password("密码", max_len=64, description="6~12 个字符")
+PASSWORD = Password("密码", min_len=phone_auth.PASSWORD_MIN, max_len=phone_auth.PASSWORD_MAX, deferred=True)
 
 SMS_SEND = Schema("SmsSendRequest", {
     "phone": PHONE,

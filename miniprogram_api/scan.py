@@ -4,7 +4,8 @@ own codes for whoever administers it (B2, B3)."""
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Any_, Bool, Int, List, Num, Obj, Schema, Str
+from miniprogram_api import fields
+from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
 from miniprogram_api.citizen import PROFILE_UPDATE
 from miniprogram_api.health import PAGE, PAGED
 from models.places import Place
@@ -16,15 +17,15 @@ IDENTITY = Schema("ScanIdentity", {
     "name": Str("姓名", max_len=64),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
-    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+    "phone": fields.phone("手机号码", required=False, nullable=True),
 }, description="代他人登记时被登记人的身份")
 SCAN = Schema("ScanRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
     "flow": Str("登记方式，如 resident、visitor、customer、traveller（体温正常快速打卡可不填：用场所的默认登记方式）",
                 max_len=32, required=False, nullable=True),
-    "request_id": Str("客户端生成的请求编号（重试时不变）", max_len=64),
+    "request_id": fields.request_id("客户端生成的请求编号（重试时不变）"),
     "form": Any_("登记方式要求的表单", required=False, nullable=True),
-    "temperature": Num("体温（℃）", required=False, nullable=True),
+    "temperature": fields.temperature("体温（℃）", required=False, nullable=True),
     "quick_checkin": Bool("体温正常快速打卡：默认体温正常，不填登记表（卡口不提供；体温≥37.3℃不可用）", required=False),
     "profile": Obj(PROFILE_UPDATE, "首次扫码时填写的个人信息", required=False, nullable=True),
     "member_id": Int("为家庭成员扫码时的成员编号", required=False, nullable=True),
@@ -32,8 +33,8 @@ SCAN = Schema("ScanRequest", {
     "identity": Obj(IDENTITY, "代他人登记（新身份）", required=False, nullable=True),
 })
 VERDICT = Schema("ScanVerdict", {
-    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因"),
-    "guidance": List(Str(), "解除指引"), "admit": Bool("是否允许通行"), "admit_label": Str("允许通行 / 禁止通行"),
+    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
+    "guidance": List(Str(), "解除指引", max_items=None), "admit": Bool("是否允许通行"), "admit_label": Str("允许通行 / 禁止通行"),
     "place": Any_("场所"), "flow": Str("登记方式"), "flow_label": Str("登记方式名称"), "source": Str("来源"),
     "name_masked": Str("姓名（脱敏）"), "id_masked": Str("证件号码（脱敏）"),
     "registered_at": Str("服务器登记时间（+08:00）"), "alert": Any_("重点人员提示：闪烁红色并响铃", nullable=True),
@@ -57,13 +58,14 @@ MEMBER_NEW = Schema("FamilyMemberRequest", {
     "relationship": Str("与本人关系", choices=tuple(family.RELATIONSHIPS)),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
-    "phone": Str("手机号码", max_len=20, required=False, nullable=True),
+    "phone": fields.phone("手机号码", required=False, nullable=True),
 })
 MEMBER = Schema("FamilyMember", {"id": Int("编号"), "name": Str("姓名（脱敏）"), "id_number": Str("证件号码（脱敏）"),
                                  "id_type": Str("证件类型"), "relationship": Str("关系", nullable=True),
                                  "relationship_label": Str("关系名称", nullable=True),
                                  "phone": Str("手机号（脱敏）", nullable=True)})
-MEMBERS = Schema("FamilyMembers", {"items": List(Obj(MEMBER), "成员")})
+MEMBERS = Schema("FamilyMembers", {"items": List(Obj(MEMBER), "成员", max_items=family.MAX_MEMBERS)})
+PROXIES = Schema("ProxyIdentities", {"items": List(Obj(MEMBER), "代登记过的身份", max_items=family.MAX_PROXIES)})
 REMOVED = Schema("Removed", {"removed": Bool("已删除")})
 ENTRIES_QUERY = Schema("EntriesQuery", {**PAGE, "member_id": Int("家庭成员编号（不填为本人）", required=False)})
 CODE_QUERY = Schema("PlaceCodeImageQuery", {"format": Str("png、svg、poster.png 或 poster.pdf", max_len=16,
@@ -122,7 +124,7 @@ class FamilyMemberHandler(ApiHandler):
 
 
 class ProxyIdentitiesHandler(ApiHandler):
-    @operation("listProxyIdentities", "本机代登记过的身份（登记信息确认）", response=MEMBERS)
+    @operation("listProxyIdentities", "本机代登记过的身份（登记信息确认）", response=PROXIES)
     def get(self):
         return {"items": [family.member_view(p) for p in family.proxy_identities(self.current_account)]}
 

@@ -78,4 +78,7 @@ class EntryRecord(BaseModel):
     class Meta:
         # (person, flow): "has this person scanned with this flow before" (the scan's first-scan
         # form) is one index probe, however many entries of other flows the person has.
-        indexes = ((("place", "created_at"), False), (("person", "created_at"), False), (("person", "flow"), False))
+        # (created_at, place, colour): the statistics count the hour under way (not summarised yet)
+        # from this index alone, reading that hour's entries and no others.
+        indexes = ((("place", "created_at"), False), (("person", "created_at"), False), (("person", "flow"), False),
+                   (("created_at", "place", "colour"), False))

@@ -326,7 +326,10 @@ def verdict(subject: str | None, today: dt.date | None = None, stored=READ, rule
         return Verdict("unknown")
 
 
-def history(subject: str, limit: int = 50) -> list[dict]:
+HISTORY_LIMIT = 50  # the changes listMyColourHistory answers, newest first
+
+
+def history(subject: str, limit: int = HISTORY_LIMIT) -> list[dict]:
     """The person's colour changes, newest first."""
     rows = (ColourHistory.select().where(ColourHistory.subject == subject)
             .order_by(ColourHistory.changed_at.desc(), ColourHistory.id.desc()).limit(limit))

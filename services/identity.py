@@ -32,6 +32,10 @@ _EARLIEST_BIRTH = date(1900, 1, 1)
 _ID_SHAPE_RE = re.compile(r"[0-9]{17}[0-9X]")
 _DOCUMENT_RE = re.compile(r"[A-Z0-9()\-]{5,20}")
 _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+# What `validate_phone` accepts, as one pattern on the text typed (stated in /openapi.json):
+# separators anywhere, "+86", or "86" when 11 digits follow it.
+PHONE_INPUT_PATTERN = (r"[\s-]*(?:\+[\s-]*8[\s-]*6|8[\s-]*6(?=(?:[\s-]*[0-9]){11}[\s-]*$))?"
+                       r"[\s-]*1[\s-]*[3-9](?:[\s-]*[0-9]){9}[\s-]*")
 
 # Free-text finders for log redaction. The look-arounds keep them from matching inside longer
 # runs of digits (order numbers, timestamps), and both err on the side of redacting too much.

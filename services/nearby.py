@@ -35,7 +35,7 @@ def check_point(lat, lng, radius) -> None:
         raise ApiError("invalid_coordinates", "纬度应在 -90 至 90 之间", 400, "lat")
     if not -180 <= lng <= 180:
         raise ApiError("invalid_coordinates", "经度应在 -180 至 180 之间", 400, "lng")
-    if not 0 < radius <= MAX_RADIUS_M:
+    if not 1 <= radius <= MAX_RADIUS_M:
         raise ApiError("invalid_radius", f"查询半径应在 1 至 {MAX_RADIUS_M} 米之间", 400, "radius")
 
 

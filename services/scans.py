@@ -42,7 +42,7 @@ from services.raw_json import RawJson
 from services.risk_inputs import china_date
 from services.timefmt import local_iso
 
-REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 FEVER = 37.3
 QUICK_TEMPERATURE_LABEL = "体温正常（快速打卡）"
 # Rules whose people the guard must notice at once: flashing red with a sound (C6).

@@ -10,9 +10,13 @@ INSERT ... SELECT would lock the index ranges scans are written into), grouped b
 hour, through the (place, created_at) index, one short range per place. The job decides which
 hours (jobs/hourly_stats.py).
 
-Reading: everything below reads `hourly_place_stat`, `daily_place_stat` and `place` only, never
-`entry_record`, so the pages cost the same at ten thousand and at tens of millions of entries.
-The figures change once an hour; the summaries are kept in memory per run of the job.
+Reading: the summarised hours come from `hourly_place_stat`, `daily_place_stat` and `place`, so
+the pages cost the same at ten thousand and at tens of millions of entries; the summaries are kept
+in memory per run of the job. Only the hours the job has not summarised yet (the hour under way,
+and the one before it for the few minutes until the job has run) are counted from `entry_record`,
+through its (created_at, place, colour) index, so that today's figures move as scans come in
+(`live_counts`, reused for LIVE_SECONDS). The pages say both times: summarised up to the end of
+the last summarised hour, counted live at `Live.counted_at`.
 
 "Abnormal" is a red, orange or yellow code at the scan (the seed's 红码和黄码, with orange, which
 the 3-colour scheme shows as yellow).
@@ -251,10 +255,13 @@ def state(fresh: bool = False) -> StatRun | None:
     return run
 
 
+NOT_YET = "尚未统计"
+
+
 def updated_text(run: StatRun | None = None) -> str:
     """每小时更新: the end of the last aggregated hour, China-local, or 尚未统计."""
     run = run if run is not None else state()
-    return local_text(run.completed_hour) if run and run.completed_hour else "尚未统计"
+    return local_text(run.completed_hour) if run and run.completed_hour else NOT_YET
 
 
 # --- reading: figures over the statistics tables -------------------------------------------------
@@ -282,7 +289,8 @@ class Scope:
 
 
 def totals(scope: Scope, today: dt.date | None = None) -> dict:
-    """扫码总次数 / 扫码异常次数 over the scope's days, and 今日扫码次数 / 今日扫码异常次数."""
+    """扫码总次数 / 扫码异常次数 over the scope's days, and 今日扫码次数 / 今日扫码异常次数, as
+    summarised (`with_live` adds the hours not summarised yet)."""
     today = today or china_today()
     total = scope.where(D, D.select(fn.SUM(D.scans), fn.SUM(D.abnormal))).tuples().first()
     day = scope.where(D, D.select(fn.SUM(D.scans), fn.SUM(D.abnormal)), dates=False).where(
@@ -314,23 +322,26 @@ def cached(key: tuple, compute):
 
 
 def forget_summaries() -> None:
-    """Drop the kept summaries and progress (a new run of the job, a place moved elsewhere)."""
+    """Drop the kept summaries, live counts and progress (a new run of the job, a place moved elsewhere)."""
     _state.clear()
     with _summaries_lock:
         _summaries.clear()
+    with _live_lock:
+        _live.clear()
 
 
 def place_figures(query: peewee.ModelSelect, day_from: dt.date | None, day_to: dt.date | None,
                   today: dt.date | None = None) -> peewee.ModelSelect:
     """Places with their figures as extra columns (stat_scans, stat_abnormal, stat_today,
-    stat_today_abnormal), one small index range per place shown."""
+    stat_today_abnormal): the summarised days plus the hours not summarised yet, a few small
+    index ranges per place shown."""
     today = today or china_today()
 
     def summed(column, *conditions):
         sub = D.select(fn.COALESCE(fn.SUM(column), 0)).where(D.place == Place.id)
         for condition in conditions:
             sub = sub.where(condition)
-        return sub
+        return fn.COALESCE(sub, 0)
 
     ranged = []
     if day_from is not None:
@@ -338,27 +349,144 @@ def place_figures(query: peewee.ModelSelect, day_from: dt.date | None, day_to: d
     if day_to is not None:
         ranged.append(D.day <= day_to)
     return query.select_extend(
-        summed(D.scans, *ranged).alias("stat_scans"), summed(D.abnormal, *ranged).alias("stat_abnormal"),
-        summed(D.scans, D.day == today).alias("stat_today"),
-        summed(D.abnormal, D.day == today).alias("stat_today_abnormal"))
+        (summed(D.scans, *ranged) + _live_of_place(day_from, day_to)).alias("stat_scans"),
+        (summed(D.abnormal, *ranged) + _live_of_place(day_from, day_to, abnormal=True)).alias("stat_abnormal"),
+        (summed(D.scans, D.day == today) + _live_of_place(today, today)).alias("stat_today"),
+        (summed(D.abnormal, D.day == today) + _live_of_place(today, today, abnormal=True)).alias("stat_today_abnormal"))
 
 
 def today_scans_of_place(today: dt.date | None = None):
-    """今日扫码次数 of the outer query's place, as a sub-query (for "<= N")."""
-    return D.select(fn.COALESCE(fn.SUM(D.scans), 0)).where((D.place == Place.id) & (D.day == (today or china_today())))
+    """今日扫码次数 of the outer query's place (summarised and live), as an expression (for "<= N")."""
+    today = today or china_today()
+    summarised = D.select(fn.COALESCE(fn.SUM(D.scans), 0)).where((D.place == Place.id) & (D.day == today))
+    return fn.COALESCE(summarised, 0) + _live_of_place(today, today)
+
+
+# --- the hours not summarised yet, counted from the entries --------------------------------------
+
+LIVE_SECONDS = 30.0  # how long a process reuses a live count: the figures move, a busy page costs little
+_live: dict = {}
+_live_lock = threading.Lock()
+
+
+def live_since(now: dt.datetime | None = None) -> dt.datetime:
+    """Where the summarised hours end and the live count begins: the end of the last summarised
+    hour, but never before the hour ahead of the one under way (an hour the job has not reached
+    for longer than that shows as missing, with 统计至 saying so, rather than counted slowly)."""
+    current = hour_floor(now or utcnow())
+    run = state()
+    done = run.completed_hour if run and run.completed_hour else None
+    return max(done, current - HOUR) if done else current - HOUR
+
+
+def _live_bounds(day_from: dt.date | None, day_to: dt.date | None) -> tuple[dt.datetime, dt.datetime | None]:
+    start = live_since()
+    if day_from is not None:
+        start = max(start, china_day_start(day_from))
+    return start, (china_day_start(day_to + dt.timedelta(days=1)) if day_to is not None else None)
+
+
+def _live_of_place(day_from: dt.date | None, day_to: dt.date | None, abnormal: bool = False):
+    """The outer query's place's entries of those days that are not summarised yet, as an expression."""
+    start, end = _live_bounds(day_from, day_to)
+    condition = (EntryRecord.place == Place.id) & (EntryRecord.created_at >= start)
+    if end is not None:
+        condition &= EntryRecord.created_at < end
+    if abnormal:
+        condition &= EntryRecord.colour.in_(ABNORMAL_COLOURS)
+    return fn.COALESCE(EntryRecord.select(fn.COUNT(EntryRecord.id)).where(condition), 0)
+
+
+class Live:
+    """The scans of the hours not summarised yet in a scope, per hour and place type."""
+
+    def __init__(self, since: dt.datetime, counted_at: dt.datetime, rows: dict) -> None:
+        self.since, self.counted_at, self.rows = since, counted_at, rows  # (hour, type) -> (scans, abnormal)
+
+    def per_hour(self) -> dict[dt.datetime, tuple[int, int]]:
+        """Scans and abnormal scans per hour (naive UTC hour starts)."""
+        hours: dict = {}
+        for (hour, _), (scans, abnormal) in self.rows.items():
+            before = hours.get(hour, (0, 0))
+            hours[hour] = (before[0] + scans, before[1] + abnormal)
+        return hours
+
+    def between(self, first: dt.date | None, last: dt.date | None) -> tuple[int, int]:
+        """Scans and abnormal scans on the China-local days from `first` to `last` (None: open)."""
+        scans = abnormal = 0
+        for (hour, _), (s, a) in self.rows.items():
+            day = china_day_of(hour)
+            if (first is None or day >= first) and (last is None or day <= last):
+                scans, abnormal = scans + s, abnormal + a
+        return scans, abnormal
+
+    def counted_text(self) -> str:
+        """When the live part was counted, China-local "YYYY-MM-DD HH:MM"."""
+        return local_text(self.counted_at)
+
+
+def live_counts(scope: Scope, key: tuple | None = None) -> Live:
+    """The scope's scans since `live_since()`, from the entries through the (created_at, place,
+    colour) index: that hour or two and no other. With a `key` (what the scope is, for the caller)
+    a count is reused for LIVE_SECONDS in this process."""
+    since = live_since()
+    full_key = (id(db.obj), since, *key) if key is not None else None
+    now = time.monotonic()
+    if full_key is not None:
+        with _live_lock:
+            kept = _live.get(full_key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+    bucket = _hour_bucket(EntryRecord.created_at)
+    abnormal = fn.SUM(Case(None, [(EntryRecord.colour.in_(ABNORMAL_COLOURS), 1)], 0))
+    query = (EntryRecord.select(bucket, Place.place_type, fn.COUNT(EntryRecord.id), abnormal)
+             .join(Place, on=(EntryRecord.place == Place.id)).where(EntryRecord.created_at >= since))
+    if scope.types is not None:
+        query = query.where(Place.place_type.in_(scope.types))
+    query = query.where(scope.region_condition(Place.region))
+    if scope.place_ids is not None:
+        query = query.where(Place.id.in_(scope.place_ids))
+    rows = {(_as_hour(hour), place_type): (int(scans), int(abnormal_scans or 0))
+            for hour, place_type, scans, abnormal_scans in query.group_by(bucket, Place.place_type).tuples()}
+    live = Live(since, utcnow(), rows)
+    if full_key is not None:
+        with _live_lock:
+            _live[full_key] = (now + LIVE_SECONDS, live)
+            for stale in [k for k, (until, _) in _live.items() if until <= now]:
+                del _live[stale]
+    return live
+
+
+def with_live(figures: dict, scope: Scope, live: Live, today: dt.date | None = None) -> dict:
+    """`totals` plus the live hours: today's figures with the hour under way, the scope's days'
+    too when they reach today; with `counted_at`, when the live part was counted."""
+    day = today or china_today()
+    scans, abnormal = live.between(scope.day_from, scope.day_to)
+    today_scans, today_abnormal = live.between(day, day)
+    return {**figures, "scans": figures["scans"] + scans, "abnormal": figures["abnormal"] + abnormal,
+            "today_scans": figures["today_scans"] + today_scans,
+            "today_abnormal": figures["today_abnormal"] + today_abnormal, "counted_at": live.counted_text()}
 
 
 # --- dashboards ---------------------------------------------------------------------------------
 
-def hourly_series(scope: Scope, hours: int = 24) -> list[tuple[dt.datetime, int, int]]:
-    """Scans and abnormal scans per hour over the last `hours` aggregated hours."""
-    run = state()
-    end = run.completed_hour if run and run.completed_hour else hour_floor(utcnow())
+def hourly_series(scope: Scope, hours: int = 24, end: dt.datetime | None = None) -> list[tuple[dt.datetime, int, int]]:
+    """Scans and abnormal scans per hour over the `hours` hours before `end` (by default the hour
+    under way included), as summarised (`add_live_hours` fills the hours not summarised yet)."""
+    end = end or hour_floor(utcnow()) + HOUR
     start = end - hours * HOUR
     found = {_as_hour(h): (int(s or 0), int(a or 0)) for h, s, a in
              scope.where(H, H.select(H.hour, fn.SUM(H.scans), fn.SUM(H.abnormal)))
              .where((H.hour >= start) & (H.hour < end)).group_by(H.hour).tuples()}
     return [(start + i * HOUR, *found.get(start + i * HOUR, (0, 0))) for i in range(hours)]
+
+
+def add_live_hours(series: list[tuple], live: Live) -> list[tuple]:
+    """An hourly or daily series with the live scans added to their hour or China-local day."""
+    if series and isinstance(series[0][0], dt.datetime):
+        extra = live.per_hour()
+        return [(hour, s + extra.get(hour, (0, 0))[0], a + extra.get(hour, (0, 0))[1]) for hour, s, a in series]
+    return [(day, s + live.between(day, day)[0], a + live.between(day, day)[1]) for day, s, a in series]
 
 
 def daily_series(scope: Scope, days: int = 30, today: dt.date | None = None) -> list[tuple[dt.date, int, int]]:
@@ -400,6 +528,19 @@ def by_type(scope: Scope, today: dt.date | None = None) -> list[dict]:
     for place_type, s, a in (scope.where(D, D.select(D.place_type, fn.SUM(D.scans), fn.SUM(D.abnormal)),
                                          dates=False).where(D.day == today).group_by(D.place_type).tuples()):
         found[place_type].update(today_scans=int(s or 0), today_abnormal=int(a or 0))
+    return sorted(found.values(), key=lambda r: -r["scans"])
+
+
+def add_live_types(rows: list[dict], live: Live, today: dt.date | None = None) -> list[dict]:
+    """`by_type` with the live scans added (a type with only live scans gets its row)."""
+    day = today or china_today()
+    found = {row["place_type"]: dict(row) for row in rows}
+    for (hour, place_type), (scans, abnormal) in live.rows.items():
+        row = found.setdefault(place_type, {"place_type": place_type, "scans": 0, "abnormal": 0, "today_scans": 0,
+                                            "today_abnormal": 0})
+        row.update(scans=row["scans"] + scans, abnormal=row["abnormal"] + abnormal)
+        if china_day_of(hour) == day:
+            row.update(today_scans=row["today_scans"] + scans, today_abnormal=row["today_abnormal"] + abnormal)
     return sorted(found.values(), key=lambda r: -r["scans"])
 
 

@@ -20,7 +20,7 @@ reject = Action("reject", "驳回", lambda ctx, row, data: approvals.reject(ctx.
 @site.register
 class ApprovalAdmin(Resource):
     name, label, model = "approvals", "待审批", ApprovalRequest
-    menu_group = "账号与系统"
+    menu_group = "风险数据"
     list_display = ("kind", "summary", "proposed_by", "proposed_at", "status")
     list_filter = ("status",)
     actions = (approve, reject)

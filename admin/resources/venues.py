@@ -31,6 +31,7 @@ from peewee import fn
 from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, phone_search, \
     temperature_column, time_column
 from admin.site import Column, Filter, Resource, Search, site
+from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place
 from models.regions import Region
@@ -89,6 +90,16 @@ def _details(row) -> dict:
 
 def _district_name(place) -> str:
     return place.region.name if place.region_id else ""
+
+
+def type_figures(ctx, kind: PlaceType) -> dict:
+    """A type's figures in the admin's region: the hourly summary (kept until the next run of the
+    job) plus the hours not summarised yet, and when each was made (`updated`, `counted_at`)."""
+    scope = statistics.Scope([kind.code], functools.partial(venue_admin.region_condition, ctx.admin))
+    key = ("cards", kind.code, ctx.admin.region_id, venue_admin.city_wide(ctx.admin))
+    figures = statistics.cached(key, functools.partial(statistics.totals, scope))
+    return {**statistics.with_live(figures, scope, statistics.live_counts(scope, key)),
+            "updated": statistics.updated_text()}
 
 
 class VenueResource(Resource):
@@ -161,13 +172,7 @@ class VenueResource(Resource):
         return functools.partial(venue_admin.region_condition, ctx.admin)
 
     def cards(self, ctx) -> dict:
-        """The hourly summary of the type in the admin's region, and when it was made."""
-        def compute():
-            figures = statistics.totals(statistics.Scope([self.kind.code], self.region_scope(ctx)))
-            return {**figures, "updated": statistics.updated_text()}
-
-        key = ("cards", self.kind.code, ctx.admin.region_id, venue_admin.city_wide(ctx.admin))
-        return statistics.cached(key, compute)
+        return type_figures(ctx, self.kind)
 
 
 class VenueStatsAdmin(VenueResource):
@@ -184,7 +189,7 @@ class VenueStatsAdmin(VenueResource):
             "abnormal": Column("扫码异常总次数", lambda r: getattr(r, "stat_abnormal", 0) or 0),
             "today_scans": Column("今日扫码次数", lambda r: getattr(r, "stat_today", 0) or 0),
             "today_abnormal": Column("今日异常扫码次数", lambda r: getattr(r, "stat_today_abnormal", 0) or 0),
-            "updated_at": Column("更新时间", lambda r: statistics.updated_text()),
+            "updated_at": Column("更新时间", lambda r: statistics.local_text(utcnow())),
         })
         self.list_display = (*self.place_columns, "scans", "abnormal", "today_scans", "today_abnormal",
                              "updated_at")
@@ -216,7 +221,7 @@ class VenueStatsAdmin(VenueResource):
         cards = self.cards(ctx)
         return [("扫码总次数", cards["scans"]), ("扫码异常次数", cards["abnormal"]),
                 ("今日扫码次数", cards["today_scans"]), ("今日扫码异常次数", cards["today_abnormal"]),
-                ("每小时更新", cards["updated"])]
+                ("每小时汇总至", cards["updated"]), ("实时计入至", cards["counted_at"])]
 
     def search_sums(self, ctx, params) -> dict:
         """The search's own sums (they follow the search; the cards above do not)."""
@@ -228,7 +233,7 @@ class VenueStatsAdmin(VenueResource):
         if narrowed:
             place_ids = Resource.filtered(self, ctx, params).select(Place.id)
         scope = statistics.Scope([self.kind.code], self.region_scope(ctx), place_ids, first, last)
-        return statistics.totals(scope)
+        return statistics.with_live(statistics.totals(scope), scope, statistics.live_counts(scope))
 
 
 class VenuePlaceAdmin(VenueResource):
@@ -356,15 +361,11 @@ class VenueEntryAdmin(Resource):
         return self.base_query().where(EntryRecord.id == row_id).first()
 
     def summary(self, ctx, query):
-        """Figures from the hourly statistics (counting the entries themselves would read them all)."""
-        def compute():
-            region = functools.partial(venue_admin.region_condition, ctx.admin)
-            return statistics.totals(statistics.Scope([self.kind.code], region))
-
-        figures = statistics.cached(("entries", self.kind.code, ctx.admin.region_id,
-                                     venue_admin.city_wide(ctx.admin)), compute)
+        """Figures from the hourly statistics and the hour under way (counting every entry itself
+        would read them all): the same as the type's statistics page."""
+        figures = type_figures(ctx, self.kind)
         return [("今日进出人次", figures["today_scans"]), ("累计进出人次", figures["scans"]),
-                ("每小时更新", statistics.updated_text())]
+                ("每小时汇总至", figures["updated"]), ("实时计入至", figures["counted_at"])]
 
 
 def register_all() -> None:

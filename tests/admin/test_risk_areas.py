@@ -102,7 +102,7 @@ def test_an_unknown_region_name_is_refused_and_nothing_is_stored(health, as_admi
     before = row_counts()
     refused = client.post("/admin/r/risk_areas/new", _form(*names))
     assert refused.status_code == 400 and message in page_error(refused)
-    assert 'data-field="region"' in refused.text
+    assert 'data-field="region"' in refused.text and 'data-code="unknown_region"' in refused.text
     assert row_counts() == before
 
 
@@ -115,7 +115,8 @@ def test_an_end_date_before_the_start_is_refused_and_nothing_is_written(health, 
     before = row_counts()
     refused = client.post("/admin/r/risk_areas/new", _form("湖北省", start=TODAY, until=TODAY - dt.timedelta(days=1)))
     assert refused.status_code == 400 and "结束日期不能早于开始日期" in page_error(refused)
-    assert 'data-field="effective_until"' in refused.text and row_counts() == before
+    assert 'data-field="effective_until"' in refused.text and 'data-code="invalid_date"' in refused.text
+    assert row_counts() == before
 
     client.post("/admin/r/risk_areas/new", _form("湖北省", start=TODAY - dt.timedelta(days=3), risk="key"))
     area = RiskArea.get()

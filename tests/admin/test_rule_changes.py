@@ -124,7 +124,7 @@ def test_an_edit_that_does_not_parse_is_refused_and_nothing_is_written(office, c
     before = row_counts()
     refused = first.post("/admin/rules/fever/edit", _edit_form(**changes))
     assert refused.status_code == 400 and message in page_error(refused)
-    assert f'data-field="{field}"' in refused.text
+    assert f'data-field="{field}"' in refused.text and f'data-code="{code}"' in refused.text
     # The same declaration sent straight to the proposal is refused there too.
     good = first.post("/admin/rules/fever/edit", _edit_form(window_days="10"))
     payload = json.loads(_hidden(good.text)["payload"])

@@ -141,7 +141,7 @@ def test_the_hourly_summary_stays_while_the_search_sums_follow(venues, taxis):
     # Above the search: the hourly summary of every taxi.
     assert (figure(page, "card-scans"), figure(page, "card-abnormal")) == (13, 6)
     assert (figure(page, "card-today"), figure(page, "card-today-abnormal")) == (6, 2)
-    assert "数据每小时更新一次" in page.text and f"{china_today():%Y-%m-%d} 06:00" in page.text
+    assert "扫码数据每小时汇总" in page.text and f"{china_today():%Y-%m-%d} 06:00" in page.text
     assert sorted(cells(page, "车牌号")) == ["豫A12345", "豫B67890"]
     assert cells(page, "公司名称") == ["郑州出租二公司", "郑州出租一公司"]
     assert cells(page, "扫码总次数") == ["5", "8"] and cells(page, "今日扫码次数") == ["2", "4"]

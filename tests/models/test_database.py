@@ -184,7 +184,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.RULE_ADMIN_MODELS, *schema.SIGN_IN_MODELS, *schema.CORRECTION_MODELS, *schema.APPROVAL_MODELS,
+    later_tables = [*schema.RULE_ADMIN_MODELS, *schema.SIGN_IN_MODELS, *schema.CORRECTION_MODELS,
+                    *schema.APPROVAL_MODELS,
                     *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
@@ -204,9 +205,10 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "isolation start", "back-office pages", "risk records",
-                                "two-person approvals", "risk areas by region, rule versions and colour settings",
-                                "corrections and appeals", "sign-in failures"]
+                                "entry record indexes", "isolation start", "back-office pages", "entry time index",
+                                "risk records", "two-person approvals",
+                                "risk areas by region, rule versions and colour settings", "corrections and appeals",
+                                "sign-in failures"]
     assert schema.current_version() == 25
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
@@ -319,13 +321,26 @@ def test_version_15_risk_records_upgrade(db):
     schema._stamp(15)
     assert "batch_id" not in [c.name for c in database.db.get_columns("close_contact")]
 
-    assert schema.migrate(up_to(20)) == ["isolation start", "back-office pages", "risk records"]
+    assert schema.migrate(up_to(20)) == ["isolation start", "back-office pages", "entry time index", "risk records"]
     for table in ("close_contact", "case_report", "fever_medicine_purchase"):
         assert {"batch_id", "region_id"} <= {c.name for c in database.db.get_columns(table)}
     assert RiskBatch.table_exists() and RiskListing.table_exists()
     assert CloseContact.get().name == "老密接" and CloseContact.get().batch_id is None
     schema._stamp(15)
-    assert schema.migrate(up_to(20)) == ["isolation start", "back-office pages", "risk records"]
+    assert schema.migrate(up_to(20)) == ["isolation start", "back-office pages", "entry time index", "risk records"]
+
+
+def test_version_19_adds_the_entry_time_index_once(db):
+    """Migration 19: entry_record (created_at, place_id, colour), which the statistics' live count
+    of the hour under way reads; run again, it changes nothing."""
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    run_ops(migrator.drop_index("entry_record", "entry_record_created_at_place_id_colour"))
+    schema._stamp(18)
+    assert ("created_at", "place_id", "colour") not in _entry_record_indexes()
+    assert schema.migrate(up_to(19)) == ["entry time index"]
+    assert ("created_at", "place_id", "colour") in _entry_record_indexes()
+    schema._stamp(18)
+    assert schema.migrate(up_to(19)) == ["entry time index"] and schema.current_version() == 19
 
 
 def test_version_22_risk_areas_upgrade(db):
