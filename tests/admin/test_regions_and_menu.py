@@ -152,7 +152,7 @@ def menu_groups(page) -> dict[str, list[str]]:
 
 def test_the_side_menu_is_grouped_by_area_and_each_role_sees_its_own(as_admin):
     city = menu_groups(as_admin("city").get("/admin/password"))
-    assert list(city) == ["居民与出入", "场所与场所码", "排查任务", "统计", "账号与系统"]  # no empty group
+    assert list(city) == ["居民与出入", "场所与场所码", "风险数据", "排查任务", "统计", "账号与系统"]  # no empty group
     assert city["居民与出入"][:2] == ["小区居民管理", "进出登记管理"]
     assert "公交列表管理" in city["场所与场所码"] and "公交扫码统计" in city["统计"]
     assert city["统计"][0] == "数据看板" and "排查统计" in city["统计"]

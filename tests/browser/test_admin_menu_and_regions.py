@@ -68,8 +68,9 @@ def test_the_side_menu_folds_behind_a_button_on_a_phone(browser, office, tmp_pat
         assert page.evaluate("document.documentElement.scrollWidth") <= 391
         page.click("label.menu-button")
         assert menu.is_visible()
-        assert menu.locator("h2").all_inner_texts() == ["居民与出入", "场所与场所码", "排查任务", "统计", "账号与系统"]
-        assert menu.locator("a:has-text('导入名单')").count() == 0  # the city's, not a district's
+        assert menu.locator("h2").all_inner_texts() == ["居民与出入", "场所与场所码", "风险数据", "排查任务", "统计",
+                                                         "账号与系统"]
+        assert menu.locator("a:has-text('医护人员权限')").count() == 0  # the city's, not a district's
         page.screenshot(path=str(tmp_path / "menu-phone.png"), full_page=True)
         with page.expect_navigation():
             menu.locator("a:has-text('进出登记管理')").click()

@@ -46,7 +46,7 @@ def sign_in(page, base_url: str, phone: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.fill("input[name=captcha]", "ABCD")
     page.click("button:has-text('登录')")
-    page.wait_for_selector("nav.side")
+    page.wait_for_selector("nav.side", state="attached")  # folded behind 菜单 on a phone
 
 
 def log_in(page, office, key="compound"):  # noqa: F811
