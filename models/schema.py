@@ -30,6 +30,7 @@ from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBind
 from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEXED, ImportJob
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
+from models.partners import PARTNER_MODELS
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
 from models.statistics import STATISTICS_MODELS
@@ -64,7 +65,8 @@ ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, Not
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
-                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS]
+                                 *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
+                                 *PARTNER_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -249,6 +251,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
+    Migration(21, "partner feed", lambda migrator: create_tables(PARTNER_MODELS)),
 ]
 
 
