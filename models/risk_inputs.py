@@ -4,7 +4,8 @@ travel, isolation and release notices.
 Every fact names its person by `subject`, the blind index of the ID number, so that a list entry
 about somebody who never opened the mini-program still matches them the day they do, and so that
 rules can be evaluated set-wise in SQL with no decryption. `event_date` is the China-local date
-the rule windows count from.
+the rule windows count from. Listed facts keep where they came from: the `RiskBatch` they
+arrived in (which list, which import or partner batch, which date, which region).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import peewee
 
 from models.accounts import Account
+from models.admin import AdminUser
 from models.db import BaseModel
 from models.fields import EncryptedTextField, utcnow
 from models.people import Person
@@ -26,11 +28,41 @@ class SubjectFact(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
 
+class RiskBatch(BaseModel):
+    """Where listed facts came from (their provenance): one row per list import, partner batch or
+    day of form entries (`services.risk_records.ingest`). `source_ref` names it in its own system
+    ("import:12", "partner:police-1:20261203-01", "form:7:2026-12-03"); `source_label` is the
+    organisation ("郑州市疾控中心"); `listed_on` the list's date; `region` the area it covers.
+    A fact points here by `batch`, so an official and the citizen can see which list, which import
+    or partner batch, and which date a reason comes from."""
+
+    kind = peewee.CharField(max_length=24)  # a services.risk_records kind
+    source_label = peewee.CharField(max_length=64)
+    source_ref = peewee.CharField(max_length=96)
+    listed_on = peewee.DateField()
+    # What the citizen and officials read: "密接名单（郑州市疾控中心 2026-12-03）".
+    title = peewee.CharField(max_length=128)
+    region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL", backref="+")
+    created_by = peewee.ForeignKeyField(AdminUser, null=True, on_delete="SET NULL", backref="+")
+    received = peewee.IntegerField(default=0)  # rows sent, good and bad, over every call
+    accepted = peewee.IntegerField(default=0)  # rows stored
+    duplicates = peewee.IntegerField(default=0)  # good rows already stored (not stored twice)
+    rejected = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "source_ref"), True),)
+
+
 class ListedPerson(SubjectFact):
-    """Facts that come from lists, about people who may not be registered: name and ID kept."""
+    """Facts that come from lists, about people who may not be registered: name and ID kept, with
+    their provenance (`batch`, None for facts entered before there was one) and the region the
+    row named (a compound, street or district; None when the list gave none)."""
 
     name = peewee.CharField(max_length=64, null=True)
     id_number = EncryptedTextField("id_number", null=True)
+    batch = peewee.ForeignKeyField(RiskBatch, null=True, on_delete="SET NULL", backref="+")
+    region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL", backref="+")
 
 
 class CloseContact(ListedPerson):
@@ -43,7 +75,7 @@ class CloseContact(ListedPerson):
 class CaseReport(ListedPerson):
     """A confirmed or suspected case, with the compound it lives in (for "my compound has a case")."""
 
-    kind = peewee.CharField(max_length=16)  # confirmed | suspected
+    kind = peewee.CharField(max_length=16)  # confirmed | suspected | asymptomatic
     status = peewee.CharField(max_length=16, default="active")  # active | closed
     compound = peewee.ForeignKeyField(Region, null=True, backref="cases", on_delete="SET NULL")
     remark = peewee.CharField(max_length=255, null=True)
@@ -55,6 +87,19 @@ class FeverMedicinePurchase(ListedPerson):
     pharmacy = peewee.CharField(max_length=128)
     medicine = peewee.CharField(max_length=128, null=True)
     purchased_at = peewee.DateTimeField()
+
+
+class RiskListing(ListedPerson):
+    """A listed fact of the kinds that need no columns of their own (`kind`): a secondary contact
+    (次密接), a fever-clinic visit (发热门诊就诊), an isolation order (隔离令), a police key person
+    (公安重点人员). `place` is the hospital or issuing body when the list names one."""
+
+    kind = peewee.CharField(max_length=24)  # secondary_contact | fever_clinic_visit | isolation_order | key_person
+    place = peewee.CharField(max_length=128, null=True)
+    remark = peewee.CharField(max_length=255, null=True)
+
+    class Meta:
+        indexes = ((("kind", "subject"), False),)
 
 
 class TemperatureRecord(SubjectFact):

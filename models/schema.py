@@ -35,7 +35,7 @@ from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
 from models.statistics import STATISTICS_MODELS
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
-                                RiskArea, TemperatureRecord, TravelRecord)
+                                RiskArea, RiskBatch, RiskListing, TemperatureRecord, TravelRecord)
 
 
 class SchemaVersion(BaseModel):
@@ -52,9 +52,9 @@ class Migration(NamedTuple):
     apply: Callable[[SchemaMigrator], None]
 
 
-COLOUR_ENGINE_MODELS = [CloseContact, CaseReport, FeverMedicinePurchase, TemperatureRecord, TravelRecord,
+COLOUR_ENGINE_MODELS = [RiskBatch, CloseContact, CaseReport, FeverMedicinePurchase, TemperatureRecord, TravelRecord,
                         IsolationRecord, ReleaseNotice, RiskArea, ColourRule, HealthStatus, ColourHistory,
-                        Declaration, ProvinceEntry, PaperCode]
+                        Declaration, ProvinceEntry, PaperCode, RiskListing]
 
 PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
 FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog]
@@ -215,6 +215,16 @@ def _v15_entry_record_indexes(migrator: SchemaMigrator) -> None:
             run_operations(migrator.drop_index("entry_record", name))
 
 
+def _v20_risk_records(migrator: SchemaMigrator) -> None:
+    """Risk records in from lists and partners: their provenance (risk_batch), the listed facts
+    with no table of their own (risk_listing), and each listed fact's batch and region."""
+    create_tables([RiskBatch, RiskListing])
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        add_columns(migrator, table, {
+            "batch_id": peewee.ForeignKeyField(RiskBatch, null=True, field=RiskBatch.id, on_delete="SET NULL"),
+            "region_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")})
+
+
 # SQLite: the colour rules' stamp (models.colour.RULE_STAMP_TABLE), renewed by triggers in the
 # transaction of any change to a rule, whatever makes it (save_rule, an import, a hand-made UPDATE).
 _RULE_STAMP_SQL = [
@@ -251,6 +261,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
+    Migration(20, "risk records", _v20_risk_records),
     Migration(21, "partner feed", lambda migrator: create_tables(PARTNER_MODELS)),
 ]
 

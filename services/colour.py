@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import peewee
 
 from models.colour import ColourHistory, HealthStatus
+from models.risk_inputs import RiskBatch
 from models.db import Prepared, db, insert_rows, is_mysql
 from models.transactions import run_transaction
 from models.fields import utcnow
@@ -57,11 +58,17 @@ class Verdict:
         if self.colour == "unknown":
             reasons, guidance = [UNKNOWN_REASON], []
         else:
-            reasons = [h["reason"] for h in self.hits]
+            reasons = [reason_text(h) for h in self.hits]
             guidance = [h["guidance"] for h in self.hits if h.get("guidance")]
         details = [{**h, "colour": display_colour(h["colour"], scheme)} for h in self.hits]
         return {"colour": colour, "colour_label": LABELS[colour], "reasons": reasons, "guidance": guidance,
                 "details": details, "computed_at": local_iso(self.computed_at or utcnow())}
+
+
+def reason_text(hit: dict) -> str:
+    """A reason as the citizen reads it, naming the list and its date when it came from one:
+    "密切接触者：密接名单（郑州市疾控中心 2026-12-03）"."""
+    return f"{hit['reason']}：{hit['source']}" if hit.get("source") else hit["reason"]
 
 
 def _as_date(value) -> dt.date:
@@ -89,22 +96,37 @@ def evaluate(subjects: list[str] | None = None, today: dt.date | None = None,
     rules = load_rules()
     hits: dict[str, list[dict]] = defaultdict(list)
     groups = [None] if subjects is None else list(_chunks(subjects))
+    batches: set[int] = set()
     for rule in rules:
         for group in groups:
-            for subject, latest in rule.query(today, group):
+            for subject, latest, *batch in rule.query(today, group):
                 latest = _as_date(latest)
                 until = rule.last_day(latest)
-                hits[subject].append({"rule": rule.code, "colour": rule.colour, "reason": rule.reason,
-                                      "guidance": rule.guidance,
-                                      "since": latest.isoformat(), "until": until.isoformat() if until else None,
-                                      "_position": rule.position})
+                hit = {"rule": rule.code, "colour": rule.colour, "reason": rule.reason, "guidance": rule.guidance,
+                       "since": latest.isoformat(), "until": until.isoformat() if until else None,
+                       "_position": rule.position}
+                if batch and batch[0] is not None:
+                    hit["batch"] = int(batch[0])
+                    batches.add(hit["batch"])
+                hits[subject].append(hit)
             if pause is not None:
                 pause()
+    titles = _batch_titles(batches)
     for subject_hits in hits.values():
         subject_hits.sort(key=lambda h: (-SEVERITY[h["colour"]], h["_position"]))
         for h in subject_hits:
             del h["_position"]
+            if "batch" in h and h["batch"] in titles:
+                h["source"] = titles[h["batch"]]
     return hits
+
+
+def _batch_titles(ids: set[int]) -> dict[int, str]:
+    """{batch id: its title} ("密接名单（郑州市疾控中心 2026-12-03）"): what a reason's source reads."""
+    titles: dict[int, str] = {}
+    for group in _chunks(sorted(ids)):
+        titles.update(RiskBatch.select(RiskBatch.id, RiskBatch.title).where(RiskBatch.id.in_(group)).tuples())
+    return titles
 
 
 def _status_of(subject_hits: list[dict]) -> tuple[str, str, dt.date | None]:
@@ -276,5 +298,5 @@ def history(subject: str, limit: int = 50) -> list[dict]:
     """The person's colour changes, newest first."""
     rows = (ColourHistory.select().where(ColourHistory.subject == subject)
             .order_by(ColourHistory.changed_at.desc(), ColourHistory.id.desc()).limit(limit))
-    return [{"from": r.from_colour, "to": r.to_colour, "reasons": [h["reason"] for h in json.loads(r.reasons)],
+    return [{"from": r.from_colour, "to": r.to_colour, "reasons": [reason_text(h) for h in json.loads(r.reasons)],
              "why": r.why, "changed_at": local_iso(r.changed_at)} for r in rows]

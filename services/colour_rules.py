@@ -26,7 +26,7 @@ from models.declarations import Declaration
 from models.fields import utcnow
 from models.people import Person
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
-                                RiskArea, TemperatureRecord, TravelRecord)
+                                RiskArea, RiskListing, TemperatureRecord, TravelRecord)
 from services.errors import ApiError
 
 COLOURS = ("green", "yellow", "orange", "red")
@@ -68,6 +68,7 @@ class RuleInput:
     subject: Callable[[], peewee.Node]
     date: Callable[[], peewee.Node]
     fields: dict[str, RuleField] = field(default_factory=dict)
+    batch: Callable[[], peewee.Node] | None = None  # the facts' provenance (models.risk_inputs.RiskBatch)
 
 
 def _travel_origin_risk(value: str) -> peewee.Node:
@@ -92,7 +93,8 @@ class _Virtual:
         self.build = build
 
 
-CASE_KINDS = ("confirmed", "suspected")
+CASE_KINDS = ("confirmed", "suspected", "asymptomatic")
+LISTING_KINDS = ("secondary_contact", "fever_clinic_visit", "isolation_order", "key_person")
 CASE_STATUSES = ("active", "closed")
 ISOLATION_STATUSES = ("released", "pending", "confirmed", "not_needed", "not_in_compound")
 RISK_LEVELS = ("medium", "high", "key")
@@ -102,19 +104,22 @@ INPUTS: dict[str, RuleInput] = {
     "close_contact": RuleInput(
         "close_contact", "密切接触者名单", lambda: CloseContact.select(),
         lambda: CloseContact.subject, lambda: CloseContact.event_date,
-        {"source": RuleField("choice", lambda: CloseContact.source, label="名单来源")}),
+        {"source": RuleField("choice", lambda: CloseContact.source, label="名单来源")},
+        lambda: CloseContact.batch),
     "case": RuleInput(
         "case", "确诊和疑似病例", lambda: CaseReport.select(),
         lambda: CaseReport.subject, lambda: CaseReport.event_date,
         {"kind": RuleField("choice", lambda: CaseReport.kind, CASE_KINDS, "病例类型"),
-         "status": RuleField("choice", lambda: CaseReport.status, CASE_STATUSES, "病例状态")}),
+         "status": RuleField("choice", lambda: CaseReport.status, CASE_STATUSES, "病例状态")},
+        lambda: CaseReport.batch),
     "compound_case": RuleInput(
         "compound_case", "本人所在小区的病例",
         lambda: CaseReport.select().join(Person, on=(Person.compound == CaseReport.compound)).where(
             Person.id_number_bidx.is_null(False)),
         lambda: Person.id_number_bidx, lambda: CaseReport.event_date,
         {"kind": RuleField("choice", lambda: CaseReport.kind, CASE_KINDS, "病例类型"),
-         "status": RuleField("choice", lambda: CaseReport.status, CASE_STATUSES, "病例状态")}),
+         "status": RuleField("choice", lambda: CaseReport.status, CASE_STATUSES, "病例状态")},
+        lambda: CaseReport.batch),
     "temperature": RuleInput(
         "temperature", "体温记录", lambda: TemperatureRecord.select(),
         lambda: TemperatureRecord.subject, lambda: TemperatureRecord.event_date,
@@ -126,7 +131,13 @@ INPUTS: dict[str, RuleInput] = {
          "from_abroad": RuleField("bool", lambda: TravelRecord.from_abroad, label="是否境外返回")}),
     "fever_medicine": RuleInput(
         "fever_medicine", "退烧药购买记录", lambda: FeverMedicinePurchase.select(),
-        lambda: FeverMedicinePurchase.subject, lambda: FeverMedicinePurchase.event_date, {}),
+        lambda: FeverMedicinePurchase.subject, lambda: FeverMedicinePurchase.event_date, {},
+        lambda: FeverMedicinePurchase.batch),
+    "listing": RuleInput(
+        "listing", "其他风险名单（次密接、发热门诊、隔离令、重点人员）", lambda: RiskListing.select(),
+        lambda: RiskListing.subject, lambda: RiskListing.event_date,
+        {"kind": RuleField("choice", lambda: RiskListing.kind, LISTING_KINDS, "名单类型")},
+        lambda: RiskListing.batch),
     "isolation": RuleInput(
         "isolation", "隔离状态", lambda: IsolationRecord.select(),
         lambda: IsolationRecord.subject, lambda: IsolationRecord.event_date,
@@ -174,7 +185,29 @@ DEFAULT_RULES = [
      "reason": "14天内来自高风险地区", "guidance": "自抵达之日起满14天后自动恢复绿码"},
     {"code": "fever_medicine", "colour": "yellow", "input": "fever_medicine", "conditions": [], "window_days": 14,
      "reason": "14天内购买过退烧药品", "guidance": "自购药之日起满14天后自动恢复绿码"},
+    # Added with the risk lists (issue 19): stored on databases that already have rules by
+    # `install_defaults`, which adds any of these whose code is missing.
+    {"code": "asymptomatic_case", "colour": "red", "input": "case",
+     "conditions": [{"field": "kind", "op": "=", "value": "asymptomatic"},
+                    {"field": "status", "op": "=", "value": "active"}], "window_days": None,
+     "reason": "无症状感染者", "guidance": "请在定点医院或集中隔离点接受医学观察；解除隔离后恢复绿码"},
+    {"code": "isolation_order", "colour": "red", "input": "listing",
+     "conditions": [{"field": "kind", "op": "=", "value": "isolation_order"}], "window_days": None,
+     "reason": "已下达隔离令", "guidance": "请按隔离令居家或集中隔离；期满由医务人员开具解除医学观察告知书后恢复绿码",
+     "lifted_by_release": True},
+    {"code": "key_person", "colour": "red", "input": "listing",
+     "conditions": [{"field": "kind", "op": "=", "value": "key_person"}], "window_days": None,
+     "reason": "公安重点人员", "guidance": "请联系所在辖区派出所核实；核实无误后由公安部门撤销标记，恢复绿码"},
+    {"code": "secondary_contact", "colour": "yellow", "input": "listing",
+     "conditions": [{"field": "kind", "op": "=", "value": "secondary_contact"}], "window_days": 14,
+     "reason": "次密切接触者", "lifted_by_release": True,
+     "guidance": "请居家健康监测，配合核酸检测；自列入之日起满14天或开具解除医学观察告知书后恢复绿码"},
+    {"code": "fever_clinic_visit", "colour": "yellow", "input": "listing",
+     "conditions": [{"field": "kind", "op": "=", "value": "fever_clinic_visit"}], "window_days": 14,
+     "reason": "14天内曾在发热门诊就诊", "lifted_by_release": True,
+     "guidance": "自就诊之日起满14天，或排除感染后由医务人员开具解除医学观察告知书后恢复绿码"},
 ]
+LATER_DEFAULTS = ("asymptomatic_case", "isolation_order", "key_person", "secondary_contact", "fever_clinic_visit")
 
 
 @dataclass(frozen=True)
@@ -196,10 +229,14 @@ class Rule:
         return None if self.window_days is None else event_date + dt.timedelta(days=self.window_days - 1)
 
     def query(self, today: dt.date, subjects: list[str] | None = None) -> peewee.ModelSelect:
-        """SELECT subject, latest event date of every person this rule matches today."""
+        """SELECT subject, latest event date of every person this rule matches today, and, for an
+        input whose facts carry their provenance, the latest batch among them (None: none)."""
         spec = INPUTS[self.input]
         subject, date = spec.subject(), spec.date()
-        query = spec.query().select(subject.alias("subject"), peewee.fn.MAX(date).alias("latest"))
+        columns = [subject.alias("subject"), peewee.fn.MAX(date).alias("latest")]
+        if spec.batch is not None:
+            columns.append(peewee.fn.MAX(spec.batch()).alias("batch"))
+        query = spec.query().select(*columns)
         for condition in self.conditions:
             rule_field = spec.fields[condition["field"]]
             column = rule_field.column()
@@ -372,10 +409,12 @@ def save_rule(data: dict) -> Rule:
 
 
 def install_defaults() -> int:
-    """Store the default rule set when no rule is stored yet; return how many were added."""
-    if ColourRule.select().exists():
-        return 0
+    """Store the default rule set when no rule is stored yet, or, on a database that has rules,
+    the defaults added since (`LATER_DEFAULTS`) whose code is missing; return how many were added."""
+    stored = {code for (code,) in ColourRule.select(ColourRule.code).tuples()}
+    wanted = [(position, data) for position, data in enumerate(DEFAULT_RULES)
+              if data["code"] not in stored and (not stored or data["code"] in LATER_DEFAULTS)]
     with db.atomic():
-        for position, data in enumerate(DEFAULT_RULES):
+        for position, data in wanted:
             save_rule({**data, "position": position})
-    return len(DEFAULT_RULES)
+    return len(wanted)

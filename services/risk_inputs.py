@@ -16,10 +16,11 @@ from models.transactions import run_transaction
 from models.fields import blind_index, utcnow
 from models.people import Person
 from models.regions import Region
+from models.db import insert_rows
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
-                                RiskArea, TemperatureRecord, TravelRecord)
+                                RiskArea, RiskListing, TemperatureRecord, TravelRecord)
 from services import colour, identity
-from services.colour_rules import CASE_KINDS, ISOLATION_STATUSES, RISK_LEVELS
+from services.colour_rules import CASE_KINDS, ISOLATION_STATUSES, LISTING_KINDS, RISK_LEVELS
 from services.errors import ApiError
 from services.timefmt import CHINA_OFFSET, china_today
 
@@ -95,30 +96,43 @@ def _choice(value, choices, field: str, label: str):
 
 
 def _listed(entry: dict, path: str) -> dict:
-    """Name, ID number and subject of a list entry about somebody who may not be registered."""
+    """Name, ID number and subject of a list entry about somebody who may not be registered, with
+    its provenance: `batch` (a RiskBatch id, see services/risk_records.py) and `region` (a Region
+    id the list named), both None when unknown."""
     number = identity.validate_id_number(entry.get("id_number"), f"{path}id_number")
     name = (entry.get("name") or "").strip() or None
     if name and len(name) > 64:
         raise ApiError("invalid_field", "姓名过长", 400, f"{path}name")
-    return {"subject": blind_index(number, "id_number"), "id_number": number, "name": name}
+    return {"subject": blind_index(number, "id_number"), "id_number": number, "name": name,
+            "batch": entry.get("batch"), "region": entry.get("region"), "created_at": utcnow()}
+
+
+def _remark(entry: dict) -> str | None:
+    return (entry.get("remark") or "").strip()[:255] or None
+
+
+def _store(model, rows: list[dict], subjects: list[str], why: str) -> int:
+    """Insert checked rows of one fact table and recompute the people they touch, in one
+    transaction (the caller's, when it has one); the rows stored."""
+    def write():
+        for start in range(0, len(rows), 1000):
+            insert_rows(model, rows[start:start + 1000])
+        colour.recompute(subjects, why=why)
+
+    run_transaction(write)
+    return len(rows)
 
 
 def add_close_contacts(entries: list[dict], source: str | None = None) -> int:
-    """Add close-contact list entries {name, id_number, listed_on, remark}; all or nothing."""
+    """Add close-contact list entries {name, id_number, listed_on, remark, batch, region}; all or
+    nothing."""
     rows = []
     for i, entry in enumerate(entries):
         path = f"entries[{i}]."
         rows.append({**_listed(entry, path), "event_date": past_date(entry.get("listed_on") or china_today(),
                                                                       path + "listed_on"),
-                     "source": source, "remark": entry.get("remark")})
-
-    def write():
-        for row in rows:
-            CloseContact.create(**row)
-        colour.recompute([r["subject"] for r in rows], why="close_contact_listed")
-
-    run_transaction(write)
-    return len(rows)
+                     "source": (source or "")[:64] or None, "remark": _remark(entry)})
+    return _store(CloseContact, rows, [r["subject"] for r in rows], "close_contact_listed")
 
 
 def _compound(compound) -> Region | None:
@@ -147,11 +161,34 @@ def report_case(*, name: str | None, id_number: str, kind: str, reported_on=None
     event_date = past_date(reported_on or china_today(), "reported_on")
 
     def write():
-        case = CaseReport.create(**person, kind=kind, compound=region, event_date=event_date, remark=remark)
+        case = CaseReport.create(**{**person, "region": region}, kind=kind, compound=region, event_date=event_date,
+                                 remark=remark)
         colour.recompute([person["subject"], *compound_subjects(region)], why=f"case_{kind}")
         return case
 
     return run_transaction(write)
+
+
+def report_cases(entries: list[dict]) -> int:
+    """Record cases {name, id_number, kind, reported_on, compound (a compound's code or Region),
+    remark, batch, region}: each case's person and its compound's residents are recomputed; all
+    or nothing."""
+    rows, subjects, compounds = [], [], {}
+    for i, entry in enumerate(entries):
+        path = f"entries[{i}]."
+        listed = _listed(entry, path)
+        kind = _choice(entry.get("kind"), CASE_KINDS, path + "kind", "病例类型")
+        compound = _compound(entry.get("compound"))
+        if compound is not None:
+            compounds[compound.id] = compound
+        rows.append({**listed, "region": listed["region"] or (compound.id if compound else None), "kind": kind,
+                     "status": "active", "compound": compound.id if compound else None,
+                     "event_date": past_date(entry.get("reported_on") or china_today(), path + "reported_on"),
+                     "remark": _remark(entry)})
+        subjects.append(listed["subject"])
+    for compound in compounds.values():
+        subjects.extend(compound_subjects(compound))
+    return _store(CaseReport, rows, subjects, "case_reported")
 
 
 def close_case(case_id: int) -> CaseReport:
@@ -169,7 +206,8 @@ def close_case(case_id: int) -> CaseReport:
 
 
 def add_fever_medicine_purchases(entries: list[dict]) -> int:
-    """Add pharmacy reports {name, id_number, pharmacy, medicine, purchased_at}; all or nothing."""
+    """Add pharmacy reports {name, id_number, pharmacy, medicine, purchased_at, batch, region}; all
+    or nothing."""
     rows = []
     for i, entry in enumerate(entries):
         path = f"entries[{i}]."
@@ -177,15 +215,23 @@ def add_fever_medicine_purchases(entries: list[dict]) -> int:
             raise ApiError("missing_field", "缺少药店名称", 400, path + "pharmacy")
         moment = past_moment(entry.get("purchased_at"), path + "purchased_at")
         rows.append({**_listed(entry, path), "pharmacy": entry["pharmacy"].strip()[:128],
-                     "medicine": entry.get("medicine"), "purchased_at": moment, "event_date": china_date(moment)})
+                     "medicine": (entry.get("medicine") or "").strip()[:128] or None, "purchased_at": moment,
+                     "event_date": china_date(moment)})
+    return _store(FeverMedicinePurchase, rows, [r["subject"] for r in rows], "fever_medicine_bought")
 
-    def write():
-        for row in rows:
-            FeverMedicinePurchase.create(**row)
-        colour.recompute([r["subject"] for r in rows], why="fever_medicine_bought")
 
-    run_transaction(write)
-    return len(rows)
+def add_listings(kind: str, entries: list[dict]) -> int:
+    """Add entries of a list that has no table of its own (`LISTING_KINDS`: secondary contacts,
+    fever-clinic visits, isolation orders, police key persons) {name, id_number, listed_on, place,
+    remark, batch, region}; all or nothing."""
+    _choice(kind, LISTING_KINDS, "kind", "名单类型")
+    rows = []
+    for i, entry in enumerate(entries):
+        path = f"entries[{i}]."
+        rows.append({**_listed(entry, path), "kind": kind,
+                     "event_date": past_date(entry.get("listed_on") or china_today(), path + "listed_on"),
+                     "place": (entry.get("place") or "").strip()[:128] or None, "remark": _remark(entry)})
+    return _store(RiskListing, rows, [r["subject"] for r in rows], f"{kind}_listed")
 
 
 def record_temperature(person: Person, value, *, source: str = "self", measured_at: dt.datetime | None = None,

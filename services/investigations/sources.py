@@ -39,13 +39,14 @@ class TemplateColumn:
 
     key: str
     header: str
-    kind: str = "text"  # text | date | datetime | phone | id_number | document | transport | decimal
+    kind: str = "text"  # text | date | datetime | phone | id_number | document | transport | decimal | choice
     required: bool = False
     personal: bool = False
     optional: bool = False
     aliases: tuple[str, ...] = ()
     list: bool = False
     max_len: int = 128
+    choices: tuple[tuple[str, str], ...] = ()  # a choice column's (code, label) pairs
 
 
 @dataclass(frozen=True)
