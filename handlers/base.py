@@ -49,11 +49,12 @@ class Operation:
     status: int = 200
     errors: tuple = ()
     produces: str = "application/json"
+    description: str = ""
 
 
 def operation(operation_id: str, summary: str, *, body: Schema | None = None, query: Schema | None = None,
               response: Schema | None = None, status: int = 200, errors: tuple = (),
-              produces: str = "application/json"):
+              produces: str = "application/json", description: str = ""):
     """Declare a handler method as an API operation (see the module docstring).
 
     The method receives the path's named groups as keyword arguments, and the cleaned body as
@@ -61,7 +62,7 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
     other than JSON ("image/png" or several, "image/png, image/svg+xml"), the method returns the
     bytes to send, and sets Content-Type itself when it is not the first type listed.
     """
-    spec = Operation(operation_id, summary, body, query, response, status, errors, produces)
+    spec = Operation(operation_id, summary, body, query, response, status, errors, produces, description)
 
     def decorate(method):
         @functools.wraps(method)
@@ -99,13 +100,17 @@ class BaseHandler(tornado.web.RequestHandler):
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.
             raise ApiError(*HTTP_ERRORS[405], 405)
-        limit = self.config.max_body_bytes
+        limit = self.body_limit()
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > limit or len(self.request.body or b"") > limit:
             raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)
 
     def on_finish(self):
         request_connections.closed()
+
+    def body_limit(self) -> int:
+        """The largest body this route takes (MAX_BODY_BYTES; a route with big batches raises it)."""
+        return self.config.max_body_bytes
 
     def check_xsrf_cookie(self):
         """JSON clients authenticate with a bearer header, which a forged cross-site request cannot

@@ -29,7 +29,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.tornado import TornadoScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import colour_recompute, hourly_stats, not_reported, overseas_alerts, retention, runner_lock
+from jobs import colour_recompute, hourly_stats, not_reported, overseas_alerts, partner_nonces, retention, runner_lock
 
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE_SECONDS = 600
@@ -53,6 +53,8 @@ JOBS = [
     _job(retention.JOB_ID, retention.run, lambda config: retention.trigger(config, TIMEZONE)),
     # Every 10 minutes: overseas returnees still 待反馈 4 hours after their expected arrival.
     _job(overseas_alerts.JOB_ID, overseas_alerts.run, overseas_alerts.trigger(TIMEZONE)),
+    # Every 10 minutes: partners' request nonces older than the replay window.
+    _job(partner_nonces.JOB_ID, partner_nonces.run, partner_nonces.trigger(TIMEZONE)),
 ]
 
 
