@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from models.fieldwork import Grid
+from models.partners import PartnerCredential
 from models.places import Place
 from models.regions import Region
 from models.risk_inputs import RiskArea, TravelRecord
-from services import admin_auth, auth, grids, identity, place_admin, places, profile, risk_inputs
+from services import admin_auth, auth, grids, identity, partner_feed, place_admin, places, profile, risk_inputs
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -105,6 +106,9 @@ DEMO_ADMINS = {
     "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
+# A partner system that pushes close contacts through feedRiskRecords (its secret is printed once,
+# by the run that creates it).
+DEMO_PARTNER = {"name": "演示合作方（市公安局）", "kinds": ["close_contact", "key_person"], "region_code": "410100"}
 
 # Key regions and risk areas the default rules read (demo values, not an official list).
 DEMO_RISK_AREAS = [
@@ -160,4 +164,13 @@ def load() -> dict:
                                     password=DEMO_ADMIN_PASSWORD)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
-            "admin_password": DEMO_ADMIN_PASSWORD}
+            "admin_password": DEMO_ADMIN_PASSWORD, "partner": _partner()}
+
+
+def _partner() -> dict:
+    """The demo partner's key id, and its secret when this load created it (never again)."""
+    found = PartnerCredential.get_or_none(PartnerCredential.name == DEMO_PARTNER["name"])
+    if found is not None:
+        return {"key_id": found.key_id, "secret": None}
+    credential, secret = partner_feed.create_credential(None, **DEMO_PARTNER)
+    return {"key_id": credential.key_id, "secret": secret}
