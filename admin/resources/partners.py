@@ -13,6 +13,7 @@ from services.forms import FormField
 from services.timefmt import local_iso
 
 STATUSES = {"active": "有效", "revoked": "已吊销"}
+ACTIONS = {"partner_key_created": "创建密钥", "partner_key_revoked": "吊销密钥"}
 KIND_FIELD = "kind_"
 
 
@@ -90,5 +91,7 @@ class PartnerKeyAdmin(Resource):
         sent = [(f"{b.batch_id}（{_kind_label(b.kind)}）",
                  f"{local_iso(b.received_at)[:19].replace('T', ' ')} 收到 {b.received} 条，入库 {b.accepted} 条，"
                  f"拒绝 {b.rejected} 条") for b in batches]
-        log = [(item["at"][:19].replace("T", " "), f"{item['who']}：{item['action']}") for item in audit.about(row)]
+        log = [(item["at"][:19].replace("T", " "),
+                f"{item['who']}：{ACTIONS.get(item['action'], item['action'])}"
+                + (f"（{item['detail']['reason']}）" if item["detail"].get("reason") else "")) for item in audit.about(row)]
         return [("签名密钥", key), ("最近的批次", sent or [("", "尚未收到数据")]), ("操作记录", log)]
