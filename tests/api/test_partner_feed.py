@@ -216,3 +216,16 @@ def test_old_nonces_are_purged_by_the_job(police):
     assert partner_nonces.run(utcnow() + dt.timedelta(minutes=5)) == {"purged": 0}  # still in the window
     assert partner_nonces.run(utcnow() + dt.timedelta(minutes=11)) == {"purged": 1}
     assert PartnerNonce.select().count() == 0
+
+
+def test_a_partner_feeds_only_within_its_region(make_server):
+    server = make_server()
+    load_tree(ZHENGZHOU)
+    credential, secret = partner_feed.create_credential(None, name="金水分局", kinds=["close_contact"],
+                                                        region_code="410105")
+    partner = Partner(server.base_url, credential.key_id, secret)
+    records = [contact(1, region_code="410105001001001"), contact(2, region_code="410103"), contact(3)]
+    answer = partner.send(batch("jinshui-1", records)).json()["data"]
+    assert answer["accepted"] == 2
+    assert [(r["index"], r["field"], r["code"]) for r in answer["rejected"]] == [(1, "region_code", "out_of_scope")]
+    assert not CloseContact.select().where(CloseContact.subject == blind_index(make_id_number(2), "id_number")).exists()
