@@ -47,6 +47,7 @@ from models.regions import Region
 from models.transactions import run_transaction
 from services import audit, risk_records
 from services.errors import ApiError
+from services.risk_inputs import past_date
 from services.timefmt import china_today, local_iso
 
 CLOCK_WINDOW_SECONDS = 300
@@ -122,6 +123,7 @@ def feed(request: SignedRequest, body: dict) -> dict:
     credential, nonce, body_sha256, kind = request.credential, request.nonce, request.body_sha256, body["kind"]
     if kind not in credential.granted():
         raise ApiError("kind_not_granted", f"该合作方无权报送此类数据：{risk_records.KINDS[kind].label}", 403, "kind")
+    listed_on = past_date(body.get("listed_on") or china_today(), "listed_on")
 
     def write() -> dict:
         _use_nonce(credential, nonce)
@@ -134,7 +136,7 @@ def feed(request: SignedRequest, body: dict) -> dict:
                                             body_sha256=body_sha256, received=len(body["records"]))
         except peewee.IntegrityError:
             raise _BatchTaken() from None
-        return _ingest(credential, batch, body)
+        return _ingest(credential, batch, body, listed_on)
 
     try:
         return run_transaction(write)
@@ -165,18 +167,22 @@ def _stored(credential: PartnerCredential, batch_id: str, body_sha256: str) -> d
     return {**json.loads(batch.result), "replayed": True}
 
 
-def _ingest(credential: PartnerCredential, batch: PartnerBatch, body: dict) -> dict:
+def _ingest(credential: PartnerCredential, batch: PartnerBatch, body: dict, listed_on: dt.date) -> dict:
     """Check and apply the records through the one risk-record ingest (which keeps their
-    provenance: the partner's name, its key and batch id, the list's date); keep the answer."""
+    provenance: the partner's name, its key and batch id, the list's date); keep the answer and
+    log the batch."""
     outcome = risk_records.ingest(body["kind"], body["records"], source_label=credential.name,
                                   source_ref=f"partner:{credential.key_id}:{batch.batch_id}",
-                                  listed_on=body.get("listed_on") or china_today(), region=credential.region)
+                                  listed_on=listed_on, region=credential.region)
     rejected = [r.as_dict() for r in outcome.rejected]
     result = {"batch_id": batch.batch_id, "kind": batch.kind, "received": batch.received,
               "accepted": outcome.accepted, "duplicates": outcome.duplicates, "rejected": rejected,
               "received_at": local_iso(batch.received_at), "replayed": False}
     PartnerBatch.update(accepted=outcome.accepted, rejected=len(rejected),
                         result=json.dumps(result, ensure_ascii=False)).where(PartnerBatch.id == batch.id).execute()
+    audit.record(None, "partner", "partner_batch_received", credential, key_id=credential.key_id,
+                 batch_id=batch.batch_id, kind=batch.kind, received=batch.received, accepted=outcome.accepted,
+                 duplicates=outcome.duplicates, rejected=len(rejected))
     return result
 
 

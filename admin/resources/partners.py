@@ -13,7 +13,7 @@ from services.forms import FormField
 from services.timefmt import local_iso
 
 STATUSES = {"active": "有效", "revoked": "已吊销"}
-ACTIONS = {"partner_key_created": "创建密钥", "partner_key_revoked": "吊销密钥"}
+ACTIONS = {"partner_key_created": "创建密钥", "partner_key_revoked": "吊销密钥", "partner_batch_received": "报送数据"}
 KIND_FIELD = "kind_"
 
 

@@ -51,7 +51,7 @@ def test_create_shows_the_secret_once_and_revoke_stops_the_key(office, as_admin)
     assert stored() == before
     actions = [a for (a,) in OperationLog.select(OperationLog.action).where(
         (OperationLog.target_type == "partner_credential") & (OperationLog.target_id == row_id)).tuples()]
-    assert actions == ["partner_key_created", "partner_key_revoked"]
+    assert actions == ["partner_key_created", "partner_batch_received", "partner_key_revoked"]
 
 
 def _raw_secret(row_id: int) -> str:

@@ -207,6 +207,9 @@ def test_bad_bodies_are_400_and_keep_nothing(police):
     assert_error(police.send(batch("bad id!", [contact(1)])), 400, "invalid_field", "batch_id")
     assert_error(police.send(batch("police-e", [])), 400, "empty_batch", "records")
     assert_error(police.send(batch("police-u", [contact(1)], kind="telepathy")), 400, "invalid_field", "kind")
+    tomorrow = (china_today() + dt.timedelta(days=1)).isoformat()
+    assert_error(police.send({**batch("police-f", [contact(1)]), "listed_on": tomorrow}), 400, "date_in_future",
+                 "listed_on")
     assert stored() == {"contacts": 0, "batches": 0, "nonces": 0, "colours": 0}
 
 
