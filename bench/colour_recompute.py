@@ -608,6 +608,20 @@ def run_backend(backend: str, args) -> dict:
         return report(backend, label, loaded, measured, args)
 
 
+def each_backend(choice: str, run) -> list:
+    """`run(backend)` for each backend chosen (mysql, sqlite or both), in that order; with both,
+    a MariaDB that cannot be reached is skipped, and said so."""
+    summaries = []
+    for backend in ["mysql", "sqlite"] if choice == "both" else [choice]:
+        try:
+            summaries.append(run(backend))
+        except pymysql.err.OperationalError as exc:
+            if backend != "mysql" or choice == "mysql":
+                raise
+            print(f"\n[mysql] MariaDB not usable at {MYSQL_URL} ({exc}); skipped")
+    return summaries
+
+
 def main(argv=None) -> int:
     """Parse the options and run the chosen backends; the exit status is 0 even when the goal is
     missed (it is a measurement, not a test)."""
@@ -620,15 +634,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args(argv)
-    backends = ["mysql", "sqlite"] if args.backend == "both" else [args.backend]
-    summaries = []
-    for backend in backends:
-        try:
-            summaries.append(run_backend(backend, args))
-        except pymysql.err.OperationalError as exc:
-            if backend != "mysql" or args.backend == "mysql":
-                raise
-            print(f"\n[mysql] MariaDB not usable at {MYSQL_URL} ({exc}); skipped")
+    summaries = each_backend(args.backend, lambda backend: run_backend(backend, args))
     if len(summaries) > 1:
         print("\n=== summary ===")
         for s in summaries:

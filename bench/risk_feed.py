@@ -58,7 +58,6 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench"))
 
 import colour_recompute as colour_bench  # noqa: E402  (bench/colour_recompute.py: databases, regions)
-import pymysql  # noqa: E402
 import requests  # noqa: E402
 import scan_throughput as scan_bench  # noqa: E402  (bench/scan_throughput.py: server processes)
 
@@ -270,18 +269,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.contacts <= args.people or not 0 < args.batch <= partner_feed.MAX_RECORDS:
         parser.error(f"need 0 < contacts <= people and 0 < batch <= {partner_feed.MAX_RECORDS:,}")
-    backends = ["mysql", "sqlite"] if args.backend == "both" else [args.backend]
-    summaries = []
-    for backend in backends:
-        try:
-            summaries.append(run_backend(backend, args))
-        except pymysql.err.OperationalError as exc:
-            if backend != "mysql" or args.backend == "mysql":
-                raise
-            print(f"\n[mysql] MariaDB not usable at {colour_bench.MYSQL_URL} ({exc}); skipped")
-        except scan_bench.BenchError as exc:
-            print(f"\n[{backend}] the run could not be done: {exc}")
-            return 2
+    try:
+        summaries = colour_bench.each_backend(args.backend, lambda backend: run_backend(backend, args))
+    except scan_bench.BenchError as exc:
+        print(f"\nthe run could not be done: {exc}")
+        return 2
     if len(summaries) > 1:
         print("\n=== summary ===")
         for s in summaries:

@@ -54,16 +54,21 @@ def contact(n: int, **extra) -> dict:
     return {"name": f"密接{n}", "id_number": make_id_number(n), "date": china_today().isoformat(), **extra}
 
 
-@pytest.fixture
-def police(make_server):
-    """The server, the demo regions and a city-wide partner granted close contacts."""
-    server = make_server()
+def start_partner(make_server, name: str, region_code: str = "410100", **config) -> Partner:
+    """The server (with these settings), the demo regions, and a partner granted close contacts."""
+    server = make_server(**config)
     load_tree(ZHENGZHOU)
-    credential, secret = partner_feed.create_credential(None, name="市公安局", kinds=["close_contact"],
-                                                        region_code="410100")
+    credential, secret = partner_feed.create_credential(None, name=name, kinds=["close_contact"],
+                                                        region_code=region_code)
     partner = Partner(server.base_url, credential.key_id, secret)
     partner.credential, partner.server = credential, server
     return partner
+
+
+@pytest.fixture
+def police(make_server):
+    """A city-wide partner granted close contacts."""
+    return start_partner(make_server, "市公安局")
 
 
 def stored() -> dict:
@@ -182,11 +187,8 @@ def test_a_batch_over_10000_records_is_413_and_keeps_nothing(police):
 
 
 def test_the_body_cap_is_raised_for_this_route_only(make_server):
-    server = make_server(partner_max_body_bytes=200_000)
-    load_tree(ZHENGZHOU)
-    credential, secret = partner_feed.create_credential(None, name="通信大数据平台", kinds=["close_contact"],
-                                                        region_code="410100")
-    partner = Partner(server.base_url, credential.key_id, secret)
+    partner = start_partner(make_server, "通信大数据平台", partner_max_body_bytes=200_000)
+    server = partner.server
     # ~100 KB: over the JSON API's 64 KB, under this route's cap.
     records = [contact(n % 1000, remark="来自通信大数据行程分析" * 4) for n in range(800)]
     body = json.dumps(batch("tel-1", records), ensure_ascii=False).encode()
@@ -222,11 +224,7 @@ def test_old_nonces_are_purged_by_the_job(police):
 
 
 def test_a_partner_feeds_only_within_its_region(make_server):
-    server = make_server()
-    load_tree(ZHENGZHOU)
-    credential, secret = partner_feed.create_credential(None, name="金水分局", kinds=["close_contact"],
-                                                        region_code="410105")
-    partner = Partner(server.base_url, credential.key_id, secret)
+    partner = start_partner(make_server, "金水分局", "410105")
     records = [contact(1, region_code="410105001001001"), contact(2, region_code="410103"), contact(3)]
     answer = partner.send(batch("jinshui-1", records)).json()["data"]
     assert answer["accepted"] == 2

@@ -6,19 +6,14 @@ from __future__ import annotations
 from models.partners import PartnerCredential
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.api.test_partner_feed import Partner, batch, contact
-from tests.browser.test_admin_pages import DESKTOP, open_page
+from tests.browser.test_admin_pages import DESKTOP, log_in, open_page
 from tests.conftest import assert_error
 
 
 def test_create_copy_the_secret_once_then_revoke(browser, office, tmp_path):  # noqa: F811
     context, page = open_page(browser, office, DESKTOP)
     try:
-        _, phone, password = office.admins["city"]
-        page.goto(office.base_url + "/admin/login")
-        page.fill("input[name=phone]", phone)
-        page.fill("input[name=password]", password)
-        page.fill("input[name=captcha]", "ABCD")
-        page.click("button:has-text('登录')")
+        log_in(page, office, "city")
         page.click("nav.side a:has-text('合作方密钥')")
         page.click("a:has-text('新建')")
         page.fill("input[name=name]", "通信大数据平台")
