@@ -608,6 +608,18 @@ def run_backend(backend: str, args) -> dict:
         return report(backend, label, loaded, measured, args)
 
 
+def population_options(parser: argparse.ArgumentParser, repeat_help: str) -> argparse.ArgumentParser:
+    """The options this benchmark shares with those built on its population: --backend, --people,
+    --compounds, --repeat, --seed, --keep."""
+    parser.add_argument("--backend", choices=("mysql", "sqlite", "both"), default="both")
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--compounds", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3, help=repeat_help)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    return parser
+
+
 def each_backend(choice: str, run) -> list:
     """`run(backend)` for each backend chosen (mysql, sqlite or both), in that order; with both,
     a MariaDB that cannot be reached is skipped, and said so."""
@@ -625,14 +637,9 @@ def each_backend(choice: str, run) -> list:
 def main(argv=None) -> int:
     """Parse the options and run the chosen backends; the exit status is 0 even when the goal is
     missed (it is a measurement, not a test)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("mysql", "sqlite", "both"), default="both")
-    parser.add_argument("--people", type=int, default=1_000_000)
+    parser = population_options(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]),
+                                "runs per measurement (the median is reported)")
     parser.add_argument("--entries", type=int, default=100_000)
-    parser.add_argument("--compounds", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is reported)")
-    parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args(argv)
     summaries = each_backend(args.backend, lambda backend: run_backend(backend, args))
     if len(summaries) > 1:

@@ -257,15 +257,10 @@ def run_backend(backend: str, args) -> dict:
 def main(argv=None) -> int:
     """Parse the options and run the chosen backends; 0 when the run was done, whatever the goal
     says (it is a measurement, not a test), 2 when it could not be done."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("mysql", "sqlite", "both"), default="both")
-    parser.add_argument("--people", type=int, default=1_000_000)
+    parser = colour_bench.population_options(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]),
+                                             "runs of the recompute (the median is reported)")
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--compounds", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the recompute (the median is reported)")
-    parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args(argv)
     if not 0 < args.contacts <= args.people or not 0 < args.batch <= partner_feed.MAX_RECORDS:
         parser.error(f"need 0 < contacts <= people and 0 < batch <= {partner_feed.MAX_RECORDS:,}")
