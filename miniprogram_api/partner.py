@@ -54,6 +54,9 @@ class RecordBatch(List):
             raise ApiError("empty_batch", "批次中没有记录", 400, name)
         return super().clean(value, name)
 
+    def openapi(self):
+        return {**super().openapi(), "minItems": 1}
+
 
 FEED = Schema("FeedRiskRecordsRequest", {
     "batch_id": Str("批次号（同一合作方内唯一；重发同一批次不会重复入库）", max_len=64,

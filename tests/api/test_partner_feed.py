@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -113,6 +114,15 @@ def test_a_resend_answers_the_first_answer_and_stores_nothing_twice(police):
     assert stored() == after
 
 
+def test_the_same_batch_sent_twice_at_once_is_stored_once(police):
+    body = batch("police-twice", [contact(n) for n in range(1, 301)])
+    with ThreadPoolExecutor(2) as pool:
+        answers = [r.json()["data"] for r in pool.map(police.send, [body, body])]
+    assert sorted(a["replayed"] for a in answers) == [False, True]
+    assert answers[0]["accepted"] == answers[1]["accepted"] == 300
+    assert CloseContact.select().count() == 300 and stored()["batches"] == 1 and stored()["nonces"] == 2
+
+
 def test_the_openapi_document_describes_the_partner_operation(police):
     document = requests.get(police.server.base_url + "/openapi.json", timeout=10).json()
     operation = document["paths"][PATH]["post"]
@@ -124,7 +134,7 @@ def test_the_openapi_document_describes_the_partner_operation(police):
     assert "partnerSignature" in document["components"]["securitySchemes"]
     assert any(tag["name"] == "partner" for tag in document["tags"])
     request = document["components"]["schemas"]["FeedRiskRecordsRequest"]
-    assert request["properties"]["records"]["maxItems"] == 10_000
+    assert request["properties"]["records"]["maxItems"] == 10_000 and request["properties"]["records"]["minItems"] == 1
 
 
 def _revoked(police):
