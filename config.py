@@ -35,8 +35,8 @@ class Config:
     # DATA_KEY: base64 of 32 bytes, or several as "id:base64,id:base64" (first one encrypts).
     data_key: str = DEV_DATA_KEY
     max_body_bytes: int = 64 * 1024
-    # feedRiskRecords only: a batch of 10,000 risk records needs several MB (at most the server's
-    # 10 MB cap on any body, server.SERVER_MAX_BODY).
+    # feedRiskRecords only: a batch of 10,000 risk records needs several MB (the HTTP server's own
+    # cap, server.http_server_options, is raised to match when this is larger).
     partner_max_body_bytes: int = 8 * 1024 * 1024
     # Behind a reverse proxy that sets X-Real-Ip / X-Forwarded-For: take the client's address
     # from them. Off, a client that connects directly could name any address it likes (and so
