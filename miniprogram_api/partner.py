@@ -109,7 +109,7 @@ class FeedHandler(BaseHandler):
     @operation("feedRiskRecords", "合作方报送风险数据（批量，签名）", body=FEED, response=FEED_RESULT,
                errors=(401, 403, 409, 413), description=SIGNING + "\n\n每批最多 10,000 条、同一类型；合作方只能报送授权的"
                "数据类型（否则 403），记录须在其所属区域内。同一批次号重发不会重复入库，返回首次的结果（replayed 为 true）；"
-               "同一批次号而内容不同返回 409。被拒绝的记录逐条列出序号与原因，其余记录入库并立即重算健康码颜色。")
+               "同一批次号而内容不同返回 409。重试（如超时后）须使用新的时间戳、随机串和签名。被拒绝的记录逐条列出序号与原因，其余记录入库并立即重算健康码颜色。")
     async def post(self, body):
         return await tornado.ioloop.IOLoop.current().run_in_executor(_FEED_THREADS, _feed_on_thread, self.signed, body)
 
