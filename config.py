@@ -35,8 +35,8 @@ class Config:
     # DATA_KEY: base64 of 32 bytes, or several as "id:base64,id:base64" (first one encrypts).
     data_key: str = DEV_DATA_KEY
     max_body_bytes: int = 64 * 1024
-    # feedRiskRecords only: a batch of 10,000 risk records needs several MB (the HTTP server's own
-    # cap, server.http_server_options, is raised to match when this is larger).
+    # feedRiskRecords only: a batch of 10,000 risk records needs several MB (at most the 10 MB that
+    # the HTTP server reads of any body, handlers.routing.SERVER_MAX_BODY).
     partner_max_body_bytes: int = 8 * 1024 * 1024
     # Behind a reverse proxy that sets X-Real-Ip / X-Forwarded-For: take the client's address
     # from them. Off, a client that connects directly could name any address it likes (and so
@@ -61,6 +61,9 @@ class Config:
     run_jobs: bool = True
     # Tests only: every captcha answers this. Production refuses to start with it set.
     captcha_fixed_answer: str = ""
+    # Password checks of sign-ins run on this many threads; past this many waiting, 429 at once.
+    sign_in_workers: int = 2
+    sign_in_queue: int = 16
     admin_cookie_secure: bool | None = None  # default: secure cookies in production only
     public_base_url: str = "http://127.0.0.1:8000"  # what printed QR codes point at (the H5 pages)
     # Outgoing mail (staff-status exports, F5). No SMTP_HOST: exports are kept and fail as "not sent".
@@ -132,6 +135,8 @@ class Config:
         "STATS_WINDOW_HOURS": ("stats_window_hours", int),
         "JOB_LOCK_SECONDS": ("job_lock_seconds", int),
         "CAPTCHA_FIXED_ANSWER": ("captcha_fixed_answer", str),
+        "SIGN_IN_WORKERS": ("sign_in_workers", int),
+        "SIGN_IN_QUEUE": ("sign_in_queue", int),
         "ADMIN_COOKIE_SECURE": ("admin_cookie_secure", bool),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),

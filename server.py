@@ -22,10 +22,10 @@ import tornado.ioloop
 import tornado.web
 
 from admin import handlers as admin_handlers
-from admin import investigation_pages, venue_pages
+from admin import investigation_pages, risk_record_pages, venue_pages
 from config import Config
 from handlers import h5, routing
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, SignInPool
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
 from miniprogram_api import auth as auth_api
@@ -45,9 +45,6 @@ from services import colour_rules, logsafe, pii
 
 log = logging.getLogger("healthcode.server")
 
-# Excel uploads of later issues go through their own streaming handlers; JSON bodies are capped
-# per request in the handler base (MAX_BODY_BYTES).
-SERVER_MAX_BODY = 10 * 1024 * 1024
 
 
 def api_routes(config: Config) -> list:
@@ -60,10 +57,8 @@ def api_routes(config: Config) -> list:
 
 def http_server_options(config: Config) -> dict:
     """The HTTPServer's settings: the largest body (uploads; JSON bodies have their own limit,
-    MAX_BODY_BYTES, and the partner feed's PARTNER_MAX_BODY_BYTES), and whether the proxy's headers
-    name the client (TRUST_PROXY_HEADERS)."""
-    return {"max_body_size": max(SERVER_MAX_BODY, config.partner_max_body_bytes),
-            "xheaders": config.trust_proxy_headers}
+    MAX_BODY_BYTES), and whether the proxy's headers name the client (TRUST_PROXY_HEADERS)."""
+    return {"max_body_size": routing.SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
 
 
 def platform_gateways(config: Config) -> dict:
@@ -99,6 +94,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
             *admin_handlers.routes(config),
             *venue_pages.routes(config),
             *investigation_pages.routes(config),
+            *risk_record_pages.routes(config),
             (r"/admin/.*", admin_handlers.PageNotFoundHandler),  # last: after every area's pages
         ],
         config=config,
@@ -108,7 +104,10 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         serve_traceback=False,
         debug=False,
         # The back office signs in with cookies: its forms carry Tornado's XSRF token.
+        sign_in_pool=SignInPool(config.sign_in_workers, config.sign_in_queue),
         xsrf_cookies=True,
+        # Like the session cookie: Secure in production (HTTPS only), never sent cross-site.
+        xsrf_cookie_kwargs={"secure": config.secure_cookies, "samesite": "Lax"},
         cookie_secret=config.secret_key,
     )
 
@@ -193,10 +192,11 @@ def banner(config: Config, demo_info: dict | None) -> str:
         lines += [
             "  演示账号 demo accounts (authDevLogin, openid): " + openids,
             "    demo-citizen 未填实名信息; demo-returnee 湖北返回（橙码）; demo-place-admin 场所管理员;",
-            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员",
+            "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员;",
+            "    demo-contact 密接（红码）; demo-neighbour 小区有确诊病例（橙码）; demo-pharmacy 购买退烧药（黄码）",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
             f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
-            f"13800000003 小区, 密码 {demo_info['admin_password']})",
+            f"13800000003 小区 / 13800001901 市疾控, 密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
     if demo_info and demo_info.get("partner"):

@@ -21,7 +21,7 @@ from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
 from models.regions import Region
-from services import admin_auth, audit, excel, places
+from services import admin_auth, audit, captchas, excel, places
 from services.errors import ApiError
 from services.forms import clean_form
 
@@ -124,18 +124,21 @@ class LoginHandler(AdminHandler):
     def get(self):
         self.render_page("login.html", error=None, field=None, phone="", sms_needed=False)
 
-    def post(self):
+    async def post(self):
         data = self.form_values()
         captcha = self.get_signed_cookie(CAPTCHA_COOKIE, max_age_days=1)
         self.clear_cookie(CAPTCHA_COOKIE)
         try:
-            admin, token = admin_auth.login({**data, "captcha_key": captcha.decode() if captcha else None},
-                                            self.request.remote_ip)
+            # The password check runs on the sign-in threads (handlers.base.SignInPool), off the loop.
+            admin, token = await self.application.settings["sign_in_pool"].run(
+                admin_auth.login, {**data, "captcha_key": captcha.decode() if captcha else None},
+                self.request.remote_ip)
         except ApiError as error:
             self.set_status(error.status)
-            found = admin_auth.find_admin(data.get("phone") or "")
+            if error.retry_after is not None:
+                self.set_header("Retry-After", str(error.retry_after))
             return self.render_page("login.html", error=error.message, field=error.field, phone=data.get("phone", ""),
-                                    sms_needed=admin_auth.needs_sms(found))
+                                    sms_needed=admin_auth.needs_sms(data.get("phone") or ""))
         self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True,
                                secure=self.config.secure_cookies, samesite="Lax")
         target = self.get_query_argument("next", "/admin/")
@@ -164,7 +167,7 @@ class CaptchaHandler(AdminHandler):
     login_required = False
 
     def get(self):
-        key, png = admin_auth.new_captcha(self.config)
+        key, png = captchas.new_captcha(self.config)
         self.set_signed_cookie(CAPTCHA_COOKIE, key, expires_days=None, httponly=True,
                                secure=self.config.secure_cookies, samesite="Lax")
         self.set_header("Content-Type", "image/png")
@@ -416,7 +419,8 @@ class ActionHandler(ResourceHandler):
         row = resource.get_row(self.ctx, row_id)
         action = resource.action(action_name)
         if not action.allowed(row):
-            raise ApiError("action_not_allowed", f"当前状态不能{action.label}", 409)
+            raise action.refusal(row) if action.refusal else ApiError(
+                "action_not_allowed", f"当前状态不能{action.label}", 409)
         choices = action.choices(self.ctx, row) if action.choices else None
         return resource, row, action, choices
 
@@ -461,6 +465,6 @@ def routes(config) -> list:
         (rf"/admin/r/{resource}/{row}", DetailHandler),
         (rf"/admin/r/{resource}/{row}/edit", EditHandler),
         (rf"/admin/r/{resource}/{row}/delete", DeleteHandler),
-        (rf"/admin/r/{resource}/{row}/do/(?P<action_name>[a-z_]+)", ActionHandler),
+        (rf"/admin/r/{resource}/{row}/do/(?P<action_name>[a-z_0-9]+)", ActionHandler),
         (r"/admin/static/(.*)", tornado.web.StaticFileHandler, {"path": os.path.join(HERE, "static")}),
     ]

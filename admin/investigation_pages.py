@@ -141,6 +141,8 @@ class ImportNewHandler(InvestigationPage):
         importable = {s.code: s for s in sources.importable_by(self.admin.role)}
         if not importable:
             raise ApiError("forbidden", "当前账号不能导入名单", 403)
+        if code in sources.SOURCES and code not in importable:
+            raise ApiError("forbidden", "当前账号不能导入该名单", 403, "source")
         if code not in importable:
             raise ApiError("invalid_field", "请选择要导入的名单", 400, "source")
         return importable[code]
@@ -290,7 +292,7 @@ class ImportErrorsHandler(AdminHandler):
 
 class TemplateHandler(AdminHandler):
     def get(self, code):
-        source = sources.SOURCES.get(code)
+        source = sources.all_sources().get(code)
         if source is None:
             raise ApiError("not_found", "模板不存在", 404)
         if self.admin.role not in (*source.import_roles, *source.roles):

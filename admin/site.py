@@ -67,6 +67,7 @@ class Action:
     form: tuple[FormField, ...] = ()
     warning: Callable[[Any], str | None] = lambda row: None
     choices: Callable[..., dict] | None = None  # run-time choices for a "choice" field named "choice"
+    refusal: Callable[[Any], Exception] | None = None  # the error when not allowed (default: a generic 409)
 
 
 @dataclass

@@ -16,6 +16,7 @@ else becomes a 500 with no stack trace.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import json
@@ -35,6 +36,24 @@ from services.raw_json import RawJson
 log = logging.getLogger("healthcode.api")
 # Made once: json.dumps with these options makes an encoder per call.
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+MAX_JSON_DEPTH = 32
+# Ids in paths are database keys: a number past a signed 64-bit integer names nothing.
+MAX_ID = 2 ** 63 - 1
+
+
+def _no_constants(name: str):
+    raise ApiError("invalid_json", f"JSON 中不能使用 {name}", 400)
+
+
+def _depth(data) -> int:
+    """How deeply a parsed JSON value nests (walked without recursion)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 @dataclass
@@ -87,6 +106,36 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
     return decorate
 
 
+class SignInPool:
+    """The threads that run sign-ins (their argon2 checks take ~100 ms of CPU each, and argon2
+    leaves the GIL while it works): a few of them, so that a burst of password guesses cannot
+    take the event loop or every core from the scans. A sign-in that finds `queue` others
+    already waiting is refused at once with 429."""
+
+    def __init__(self, workers: int, queue: int):
+        self.executor = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="sign-in")
+        self.limit = max(1, workers) + max(0, queue)
+        self.waiting = 0
+
+    async def run(self, work, *args):
+        """`work(*args)` on a sign-in thread, with a database connection of that thread's own."""
+        if self.waiting >= self.limit:
+            raise ApiError("sign_in_busy", "登录请求过多，请稍后再试", 429, retry_after=1)
+        self.waiting += 1
+        try:
+            return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, _with_connection, work, *args)
+        finally:
+            self.waiting -= 1
+
+
+def _with_connection(work, *args):
+    request_connections.opened()
+    try:
+        return work(*args)
+    finally:
+        request_connections.closed()
+
+
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 
@@ -100,6 +149,8 @@ class BaseHandler(tornado.web.RequestHandler):
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.
             raise ApiError(*HTTP_ERRORS[405], 405)
+        if any(value.isdigit() and int(value) > MAX_ID for value in self.path_kwargs.values()):
+            raise ApiError("not_found", "记录不存在", 404)
         limit = self.body_limit()
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > limit or len(self.request.body or b"") > limit:
@@ -122,12 +173,23 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
     def json_body(self):
-        """The request body parsed as JSON (an empty body counts as {})."""
+        """The request body parsed as JSON (an empty body counts as {}): no NaN or Infinity, and
+        nested no deeper than MAX_JSON_DEPTH."""
         raw = self.request.body or b"{}"
         try:
-            return json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+        except RecursionError:
+            raise ApiError("invalid_json", f"JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）", 400) from None
         except (UnicodeDecodeError, ValueError):
             raise ApiError("invalid_json", "请求体不是合法的 JSON", 400) from None
+        # Counting brackets is cheap; only a body with many of them is walked.
+        if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
+            raise ApiError("invalid_json", f"JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）", 400)
+        return data
+
+    async def sign_in(self, work, *args):
+        """Run a sign-in (password check and its records) in the application's SignInPool."""
+        return await self.application.settings["sign_in_pool"].run(work, *args)
 
     async def off_loop(self, work, *args):
         """Run CPU-heavy work with no database access (drawing images) on an executor thread."""

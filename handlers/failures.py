@@ -32,8 +32,12 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
     Tornado passes to `write_error`; `words` are a page's own messages by status, for the failures
     that did not come as an ApiError (whose message is always its own)."""
     exc = exc_info[1] if exc_info else None
+    if status_code == 405 or getattr(exc, "status", None) == 405:
+        handler.set_header("Allow", ", ".join(allowed_methods(type(handler))))
     if isinstance(exc, ApiError):
         handler.set_status(exc.status)
+        if exc.retry_after is not None:
+            handler.set_header("Retry-After", str(exc.retry_after))
         return exc
     if status_code in HTTP_ERRORS:  # Tornado's refusals (an HTTPError arrives with its own status)
         code, message, status = *HTTP_ERRORS[status_code], status_code
@@ -44,3 +48,9 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
         code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
     handler.set_status(status)
     return ApiError(code, (words or {}).get(status, message), status)
+
+
+def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:
+    """The methods a handler class answers (what a 405's `Allow` header lists)."""
+    return [method for method in handler_class.SUPPORTED_METHODS
+            if getattr(handler_class, method.lower(), None) is not getattr(tornado.web.RequestHandler, method.lower())]

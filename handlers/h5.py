@@ -76,7 +76,7 @@ class H5PageHandler(tornado.web.RequestHandler):
     def render_page(self, http_status: int = 200, **context) -> None:
         """Render the scan page (or its error form when `error` is given) with `http_status`."""
         self.set_status(http_status)
-        values = {"token": "", "place": None, "type_label": "", "error": None,
+        values = {"token": "", "place": None, "type_label": "", "error": None, "quick": False,
                   "choices": PROFILE_CHOICES, "css_url": static_url("scan.css"), "js_url": static_url("scan.js")}
         values.update(context)
         self.render("h5/scan.html", **values)
@@ -93,7 +93,8 @@ class H5PageHandler(tornado.web.RequestHandler):
 
 
 class ScanPageHandler(H5PageHandler):
-    """`GET /s/{token}`: the page a place code's poster leads to."""
+    """`GET /s/{token}`: the page a place code's poster leads to; `?quick=1` is the same code's
+    体温正常快速打卡 (C7): the script checks in at once, asking only a first-time profile."""
 
     def get(self, token):
         try:
@@ -102,7 +103,7 @@ class ScanPageHandler(H5PageHandler):
             # Unknown and revoked codes are 404s, a closed place 409: the page says which.
             self.render_page(error.status, token=token, error=error.message)
             return
-        self.render_page(200, token=token, **view)
+        self.render_page(200, token=token, quick=self.get_argument("quick", "") == "1", **view)
 
     @staticmethod
     def _lookup(token: str) -> dict:

@@ -12,9 +12,14 @@ from __future__ import annotations
 import re
 
 import tornado.web
+
+from handlers.oversize import OversizeGuard
 from tornado.routing import PathMatches
 from tornado.util import re_unescape
 
+# The largest body the HTTP server reads (uploads stream through their own handlers, which
+# raise it; JSON bodies are held to MAX_BODY_BYTES by the handler base).
+SERVER_MAX_BODY = 10 * 1024 * 1024
 # A pattern that matches one path only: characters that are not special to `re`, or escaped.
 _PLAIN = re.compile(r"\^?((?:[^\\.^$*+?{}\[\]|()]|\\[^A-Za-z0-9])*)\$")
 
@@ -31,6 +36,10 @@ class Application(tornado.web.Application):
         Tornado's router."""
         self._plain = {}
         super().add_handlers(host_pattern, host_handlers)
+
+    def start_request(self, server_conn, request_conn):
+        """Every request first passes the oversize guard (JSON 413 for an over-large API body)."""
+        return OversizeGuard(request_conn, super().start_request(server_conn, request_conn), SERVER_MAX_BODY)
 
     def find_handler(self, request, **kwargs):
         rule = self._plain.get(request.path)

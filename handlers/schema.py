@@ -13,8 +13,11 @@ import re
 from typing import Any
 
 from services.errors import ApiError
+from services.text_checks import has_control_characters
+from services.timefmt import china_today
 
 _MISSING = object()
+INT64 = 2 ** 63 - 1
 
 
 class Field:
@@ -69,6 +72,8 @@ class Str(Field):
         if not isinstance(value, str):
             raise self.error(name, f"{self.label or name}应为文本")
         value = value.strip()
+        if has_control_characters(value):
+            raise self.error(name, f"{self.label or name}含有不允许的控制字符")
         if len(value) < max(self.min_len, 1 if self.required else 0):
             raise self.error(name, f"{self.label or name}不能为空", "missing_field")
         if len(value) > self.max_len:
@@ -103,6 +108,8 @@ class Int(Field):
     def clean(self, value, name):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(name, f"{self.label or name}应为整数")
+        if not -INT64 - 1 <= value <= INT64:  # the database's BIGINT; documented as format int64
+            raise self.error(name, f"{self.label or name}超出范围")
         return _bounded(self, value, name)
 
     def from_text(self, text, name):
@@ -112,7 +119,7 @@ class Int(Field):
             raise self.error(name, f"{self.label or name}应为整数") from None
 
     def openapi(self):
-        return _bounds_spec(self, super().openapi())
+        return _bounds_spec(self, {**super().openapi(), "format": "int64"})
 
 
 class Num(Int):
@@ -123,7 +130,14 @@ class Num(Int):
     def clean(self, value, name):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(name, f"{self.label or name}应为数字")
-        return _bounded(self, float(value), name)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            raise self.error(name, f"{self.label or name}超出范围") from None
+        return _bounded(self, number, name)
+
+    def openapi(self):
+        return _bounds_spec(self, Field.openapi(self))
 
     def from_text(self, text, name):
         try:
@@ -152,17 +166,26 @@ class Bool(Field):
 
 
 class Date(Str):
-    """A calendar date as "YYYY-MM-DD"; cleaned to `datetime.date`."""
+    """A calendar date as "YYYY-MM-DD" from 1900 on; with `past`, not after today (China time).
+    Cleaned to `datetime.date`."""
 
-    def __init__(self, label: str = "", **kwargs):
+    EARLIEST = dt.date(1900, 1, 1)
+
+    def __init__(self, label: str = "", *, past: bool = False, **kwargs):
         super().__init__(label, max_len=10, **kwargs)
+        self.past = past
 
     def clean(self, value, name):
         text = super().clean(value, name)
         try:
-            return dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise self.error(name, f"{self.label or name}应为 YYYY-MM-DD 格式的日期") from None
+        if day < self.EARLIEST:
+            raise self.error(name, f"{self.label or name}不能早于 1900-01-01")
+        if self.past and day > china_today():
+            raise self.error(name, f"{self.label or name}不能晚于今天", "date_in_future")
+        return day
 
     def openapi(self):
         spec = Field.openapi(self)

@@ -27,7 +27,7 @@ from models.db import request_connections
 from models.fields import utcnow
 from models.places import EntryRecord, Place
 from models.risk_inputs import TemperatureRecord
-from services import statistics
+from services import sign_in_limits, statistics
 from services.timefmt import CHINA
 
 log = logging.getLogger("healthcode.jobs.retention")
@@ -70,7 +70,10 @@ def _run(now: dt.datetime, days: int, batch: int) -> dict:
     entries = _delete_entries(entry_cutoff, batch) if entry_cutoff else 0
     temperature_cutoff = min(cutoff, _oldest_needed_by_rules(now))
     temperatures = _delete_in_batches(TemperatureRecord, TemperatureRecord.measured_at < temperature_cutoff, batch)
+    # Sign-in failures only count for a window of minutes; a day's are kept for looking into.
+    sign_in_failures = sign_in_limits.purge(now - dt.timedelta(days=1))
     return {"cutoff": statistics.local_text(cutoff), "entries": entries, "temperatures": temperatures,
+            "sign_in_failures": sign_in_failures,
             "entries_up_to": statistics.local_text(entry_cutoff) if entry_cutoff else "尚未统计，未删除"}
 
 

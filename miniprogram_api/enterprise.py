@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
-from services import enterprise, place_code_images
+from services import enterprise, paging, place_code_images
 
 ADMIN = (enterprise.ADMIN_ROLE,)
-PAGE = {"page": Int("页码", minimum=1, required=False),
+PAGE = {"page": Int("页码", minimum=1, maximum=paging.MAX_PAGE, required=False),
         "per_page": Int("每页条数", minimum=1, maximum=100, required=False)}
 
 CREATE = Schema("CreateEnterpriseRequest", {"name": Str("群组名称", max_len=128), "address": Str("地址", max_len=255)})

@@ -6,12 +6,12 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
 from services import colour, declarations, family, health_codes, identity, nearby, profile
-from services.paging import paginate
+from services.paging import MAX_PAGE, paginate
 from services.risk_inputs import TRANSPORTS
 from services.timefmt import local_iso
 
-PAGE = {"page": Int("页码", minimum=1, required=False), "per_page": Int("每页条数", minimum=1, maximum=100,
-                                                                        required=False)}
+PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
+        "per_page": Int("每页条数", minimum=1, maximum=100, required=False)}
 PAGE_QUERY = Schema("PageQuery", PAGE)
 MEMBER_QUERY = Schema("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
 CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
@@ -30,7 +30,8 @@ HEALTH_CODE = Schema("HealthCode", {
 PAGED = Schema("Page", {"items": List(Any_(), "本页条目"), "page": Int("页码"), "per_page": Int("每页条数"),
                         "total": Int("总条数")})
 PAPER_CODE = Schema("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
-                                  "revoked": Bool("是否已作废"), "image_path": Str("图片地址（需登录）")})
+                                  "revoked": Bool("是否已作废"),
+                                  "image_path": Str("图片地址（需登录；已作废或已过期的为 null）", nullable=True)})
 PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码")})
 HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at")})
 
@@ -43,7 +44,7 @@ DECLARATION = Schema("DeclarationRequest", {
     "temperature": Num("今日体温", required=False),
     "contact_with_patient": Bool("是否接触过确诊或疑似病例"),
     "returned_from_elsewhere": Bool("是否外地返回", required=False),
-    "arrival_date": Date("抵达日期", required=False, nullable=True),
+    "arrival_date": Date("抵达日期", past=True, required=False, nullable=True),
     "transport": Str("交通方式", choices=tuple(TRANSPORTS), required=False, nullable=True),
     "transport_number": Str("车次/航班/车牌", max_len=32, required=False, nullable=True),
     "from_abroad": Bool("是否境外返回", required=False),
@@ -59,7 +60,7 @@ DECLARATION_VIEW = Schema("Declaration", {"id": Int("编号"), "kind": Str("申�
                                           "contact_with_patient": Bool("是否接触病例"), "answers": Any_("其他回答"),
                                           "declared_at": Str("申报时间")})
 PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
-    "entry_date": Date("入省日期"),
+    "entry_date": Date("入省日期", past=True),
     "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
     "origin_name": Str("出发地", max_len=64),
     "transport": Str("交通方式", choices=tuple(TRANSPORTS)),
@@ -79,7 +80,7 @@ NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区�
 def _paper_view(code) -> dict:
     return {"id": code.id, "issued_at": local_iso(code.issued_at),
             "expires_at": local_iso(code.expires_at), "revoked": code.revoked_at is not None,
-            "image_path": f"/api/v1/me/health-code/paper/{code.id}.png"}
+            "image_path": f"/api/v1/me/health-code/paper/{code.id}.png" if health_codes.is_printable(code) else None}
 
 
 class MyHealthCodeHandler(ApiHandler):
@@ -126,10 +127,11 @@ class PaperCodeHandler(ApiHandler):
 
 
 class PaperCodeImageHandler(ApiHandler):
-    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏）", produces="image/png", errors=(404, 503))
+    @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏；已作废或已过期的为 410）",
+               produces="image/png", errors=(404, 410, 503))
     async def get(self, code_id):
         person = profile.require_self_person(self.current_account)
-        code = health_codes.paper_code_of(person, code_id)
+        code = health_codes.printable_paper_code(person, code_id)
         payload = health_codes.paper_payload(code, self.config)
         return await self.off_loop(health_codes.paper_code_png, person, payload, code.issued_at)
 

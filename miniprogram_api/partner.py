@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import tornado.ioloop
 
+from handlers import routing
 from handlers.base import BaseHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
 from models.db import db, is_mysql
@@ -99,7 +100,8 @@ class FeedHandler(BaseHandler):
     header_parameters = HEADER_PARAMETERS
 
     def body_limit(self) -> int:
-        return self.config.partner_max_body_bytes
+        # Never above what the HTTP server reads at all (past that it answers 413 itself).
+        return min(self.config.partner_max_body_bytes, routing.SERVER_MAX_BODY)
 
     def prepare(self):
         super().prepare()

@@ -6,10 +6,12 @@ account and a WeChat account of the same verified phone are one account (service
 
 from __future__ import annotations
 
+import base64
+
 from handlers.base import ApiHandler, operation
 from handlers.schema import Bool, Int, Schema, Str
 from miniprogram_api.auth import LOGIN_RESULT, signed_in
-from services import phone_auth
+from services import captchas, phone_auth
 
 class Password(Str):
     """A password exactly as typed: unlike other texts it is not stripped (a space is a character);
@@ -35,7 +37,12 @@ SMS_SEND = Schema("SmsSendRequest", {
 })
 SMS_SENT = Schema("SmsSent", {"sent": Bool("已发送"), "expires_in_seconds": Int("验证码有效期（秒）")})
 PHONE_REGISTER = Schema("PhoneRegisterRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
-PASSWORD_LOGIN = Schema("PasswordLoginRequest", {"phone": PHONE, "password": Password("密码", max_len=64)})
+PASSWORD_LOGIN = Schema("PasswordLoginRequest", {
+    "phone": PHONE, "password": Password("密码", max_len=64),
+    "captcha_key": Str("图形验证码编号（authCaptcha；连续输错3次后必填）", max_len=64, required=False),
+    "captcha": Str("图形验证码（4个字母）", max_len=8, required=False)})
+CAPTCHA = Schema("Captcha", {"captcha_key": Str("图形验证码编号"),
+                             "image": Str("图形验证码图片（data:image/png;base64,...）", max_len=20000)})
 PASSWORD_RESET = Schema("PasswordResetRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
 PASSWORD_RESET_DONE = Schema("PasswordResetDone", {"reset": Bool("密码已重置，请用新密码登录")})
 
@@ -62,10 +69,21 @@ class PhoneRegisterHandler(ApiHandler):
 class PasswordLoginHandler(ApiHandler):
     public = True
 
-    @operation("authPasswordLogin", "手机号 + 密码登录", body=PASSWORD_LOGIN, response=LOGIN_RESULT, errors=(401, 403))
-    def post(self, body):
-        identity = phone_auth.login(body["phone"], body["password"])
+    @operation("authPasswordLogin", "手机号 + 密码登录（每个手机号15分钟内最多输错5次）", body=PASSWORD_LOGIN,
+               response=LOGIN_RESULT, errors=(401, 403, 429))
+    async def post(self, body):
+        identity = await self.sign_in(phone_auth.login, body["phone"], body["password"], self.request.remote_ip,
+                                      body.get("captcha_key"), body.get("captcha"))
         return signed_in(identity, self.config)
+
+
+class CaptchaHandler(ApiHandler):
+    public = True
+
+    @operation("authCaptcha", "图形验证码（密码连续输错3次后登录须填写）", response=CAPTCHA)
+    async def get(self):
+        key, png = await self.off_loop(captchas.new_captcha, self.config)
+        return {"captcha_key": key, "image": "data:image/png;base64," + base64.b64encode(png).decode()}
 
 
 class PasswordResetHandler(ApiHandler):
@@ -83,5 +101,6 @@ def routes(config) -> list:
         (r"/api/v1/auth/sms/send", SmsSendHandler),
         (r"/api/v1/auth/phone/register", PhoneRegisterHandler),
         (r"/api/v1/auth/phone/login", PasswordLoginHandler),
+        (r"/api/v1/auth/captcha", CaptchaHandler),
         (r"/api/v1/auth/phone/password/reset", PasswordResetHandler),
     ]

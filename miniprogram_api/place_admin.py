@@ -16,7 +16,8 @@ CREATE_PLACE = Schema("CreatePlaceRequest", {
 })
 MY_PLACE = Schema("MyPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"), "type_label": Str("类型名称"),
                               "address": Str("地址", nullable=True), "declaration_code": Str("场所申报码（分享给检测员）"),
-                              "code_url": Str("场所码内容"), "quick_checkin_url": Str("体温正常快速打卡码内容"),
+                              "code_url": Str("场所码内容"),
+                              "quick_checkin_url": Str("体温正常快速打卡码内容（卡口不提供：null）", nullable=True),
                               "stats": Any_("绑定检测员数、今日登记、累计登记"), "inspectors": Any_("已绑定的检测员")})
 HAND_OVER = Schema("HandOverPlaceRequest", {"account_id": Int("接任管理员的账号（须为本场所检测员）")})
 

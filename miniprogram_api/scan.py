@@ -20,11 +20,12 @@ IDENTITY = Schema("ScanIdentity", {
 }, description="代他人登记时被登记人的身份")
 SCAN = Schema("ScanRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
-    "flow": Str("登记方式，如 resident、visitor、customer、traveller", max_len=32),
+    "flow": Str("登记方式，如 resident、visitor、customer、traveller（体温正常快速打卡可不填：用场所的默认登记方式）",
+                max_len=32, required=False, nullable=True),
     "request_id": Str("客户端生成的请求编号（重试时不变）", max_len=64),
     "form": Any_("登记方式要求的表单", required=False, nullable=True),
     "temperature": Num("体温（℃）", required=False, nullable=True),
-    "quick_checkin": Bool("体温正常快速登记", required=False),
+    "quick_checkin": Bool("体温正常快速打卡：默认体温正常，不填登记表（卡口不提供；体温≥37.3℃不可用）", required=False),
     "profile": Obj(PROFILE_UPDATE, "首次扫码时填写的个人信息", required=False, nullable=True),
     "member_id": Int("为家庭成员扫码时的成员编号", required=False, nullable=True),
     "proxy_identity_id": Int("使用本机已登记的他人身份", required=False, nullable=True),
@@ -36,9 +37,13 @@ VERDICT = Schema("ScanVerdict", {
     "place": Any_("场所"), "flow": Str("登记方式"), "flow_label": Str("登记方式名称"), "source": Str("来源"),
     "name_masked": Str("姓名（脱敏）"), "id_masked": Str("证件号码（脱敏）"),
     "registered_at": Str("服务器登记时间（+08:00）"), "alert": Any_("重点人员提示：闪烁红色并响铃", nullable=True),
+    "quick_checkin": Bool("体温正常快速打卡", required=False),
+    "temperature_label": Str("体温（快速打卡：体温正常）", required=False),
 })
 PLACE_INFO = Schema("PlaceByCode", {"status": Str("blank（待激活）或 active"), "place": Any_("场所", required=False),
                                     "type": Any_("场所类型及登记方式"), "flows": Any_("登记方式及表单", required=False),
+                                    "quick_checkin": Any_("体温正常快速打卡：offered、flow（默认登记方式）或 message（不提供的原因）",
+                                                          required=False),
                                     "needs_profile": Bool("是否需要先填写个人信息", required=False),
                                     "my_compound": Any_("我绑定的小区", required=False),
                                     "family": Any_("家庭成员", required=False),

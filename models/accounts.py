@@ -59,3 +59,15 @@ class AuthToken(BaseModel):
     last_used_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField()
     revoked_at = peewee.DateTimeField(null=True)
+
+
+class SignInFailure(BaseModel):
+    """A wrong password (or captcha) at sign-in, counted per account key and per address over a
+    window (`services/sign_in_limits.py`); kept in the database so every process sees them."""
+
+    key = peewee.CharField(max_length=64)  # "admin:<phone blind index>", "phone:<...>"
+    ip = peewee.CharField(max_length=64, null=True)
+    failed_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("key", "failed_at"), False), (("ip", "failed_at"), False))

@@ -20,8 +20,6 @@ class AdminUser(BaseModel):
     region = peewee.ForeignKeyField(Region, backref="admins", on_delete="RESTRICT")
     password_hash = peewee.CharField(max_length=255)
     status = peewee.CharField(max_length=16, default="active")  # active | disabled
-    failed_logins = peewee.IntegerField(default=0)
-    sms_required_until = peewee.DateTimeField(null=True)  # after 4 wrong passwords (G1)
     created_by = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
     last_login_at = peewee.DateTimeField(null=True)

@@ -131,6 +131,8 @@ class IsolationRecord(SubjectFact):
     subject = peewee.CharField(max_length=32, unique=True)
     status = peewee.CharField(max_length=16)  # released | pending | confirmed | not_needed | not_in_compound
     updated_at = peewee.DateTimeField(default=utcnow)
+    # While pending or confirmed: the day the isolation began (kept from pending to confirmed).
+    started_on = peewee.DateField(null=True)
 
 
 class ReleaseNotice(SubjectFact):

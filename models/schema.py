@@ -19,8 +19,9 @@ from typing import Callable, NamedTuple
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
-from models.accounts import Account, AccountRole, AuthIdentity, AuthToken
+from models.accounts import Account, AccountRole, AuthIdentity, AuthToken, SignInFailure
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
+from models.approvals import ApprovalRequest
 from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
 from models.db import BaseModel, db, is_mysql
 from models.declarations import Declaration, PaperCode, ProvinceEntry
@@ -61,11 +62,14 @@ FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, Oper
 MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
 ENTERPRISE_MODELS = [Enterprise, EnterpriseMember, DailyReport, StaffExport, NotReportedList]
+APPROVAL_MODELS = [ApprovalRequest]
+SIGN_IN_MODELS = [SignInFailure]
 
 # In dependency order: create_tables follows it, and tests empty tables in reverse.
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
+                                 *APPROVAL_MODELS, *SIGN_IN_MODELS,
                                  *PARTNER_MODELS]
 
 
@@ -225,6 +229,15 @@ def _v20_risk_records(migrator: SchemaMigrator) -> None:
             "region_id": peewee.ForeignKeyField(Region, null=True, field=Region.id, on_delete="SET NULL")})
 
 
+def _v25_sign_in_failures(migrator: SchemaMigrator) -> None:
+    """Sign-in failures counted in their own table (every process sees them); the admin's own
+    counters, which only the back office had, go."""
+    create_tables(SIGN_IN_MODELS)
+    present = {c.name for c in db.get_columns("admin_user")}
+    run_operations(*[migrator.drop_column("admin_user", name) for name in ("failed_logins", "sms_required_until")
+                     if name in present])
+
+
 # SQLite: the colour rules' stamp (models.colour.RULE_STAMP_TABLE), renewed by triggers in the
 # transaction of any change to a rule, whatever makes it (save_rule, an import, a hand-made UPDATE).
 _RULE_STAMP_SQL = [
@@ -244,6 +257,12 @@ def install_rule_stamp(migrator: SchemaMigrator | None = None) -> None:
         db.execute_sql(sql)
 
 
+def _v17_isolation_start(migrator: SchemaMigrator) -> None:
+    """isolation_record.started_on: the first day of the current isolation (pending, then confirmed),
+    from which the resident detail page lists abnormal movements."""
+    add_columns(migrator, "isolation_record", {"started_on": peewee.DateField(null=True)})
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -261,8 +280,11 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "task key prefixes", _v13_task_key_prefixes),
     Migration(14, "colour rule stamp", install_rule_stamp),
     Migration(15, "entry record indexes", _v15_entry_record_indexes),
+    Migration(17, "isolation start", _v17_isolation_start),
     Migration(20, "risk records", _v20_risk_records),
     Migration(21, "partner feed", lambda migrator: create_tables(PARTNER_MODELS)),
+    Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
+    Migration(25, "sign-in failures", _v25_sign_in_failures),
 ]
 
 

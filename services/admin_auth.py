@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
-import io
-import random
 import secrets
 
-from models.admin import AdminSession, AdminUser, Captcha
+from models.admin import AdminSession, AdminUser
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.regions import LEVELS, Region
-from services import audit, identity, passwords, sms
+from services import audit, captchas, identity, passwords, sign_in_limits, sms
 from services.errors import ApiError
 
 # A role is (label, the region level its account sits at). The level roles administer a region;
@@ -37,9 +34,6 @@ def register_role(code: str, label: str, level: str) -> None:
 def is_level_role(role: str) -> bool:
     """True for the roles that administer their region (city ... compound)."""
     return role in LEVELS
-CAPTCHA_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # upper case (G1), without I and O
-CAPTCHA_TTL = dt.timedelta(minutes=5)
-MAX_FAILED = 4
 SMS_WINDOW = dt.timedelta(minutes=10)
 SESSION_IDLE = dt.timedelta(hours=2)
 SESSION_MAX = dt.timedelta(hours=12)
@@ -47,44 +41,6 @@ SESSION_MAX = dt.timedelta(hours=12)
 
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-# --- captcha --------------------------------------------------------------------------------------
-
-def new_captcha(config) -> tuple[str, bytes]:
-    """A captcha key and its PNG. CAPTCHA_FIXED_ANSWER (tests only) fixes the answer."""
-    answer = config.captcha_fixed_answer or "".join(secrets.choice(CAPTCHA_LETTERS) for _ in range(4))
-    key = secrets.token_urlsafe(16)
-    Captcha.create(key=key, answer_hash=_hash(answer.upper()), expires_at=utcnow() + CAPTCHA_TTL)
-    return key, _captcha_png(answer)
-
-
-def _captcha_png(answer: str) -> bytes:
-    from PIL import Image, ImageDraw, ImageFont
-
-    noise = random.Random(secrets.randbits(32))
-    image = Image.new("RGB", (120, 44), (238, 242, 247))
-    draw = ImageDraw.Draw(image)
-    for _ in range(6):
-        draw.line([(noise.randint(0, 120), noise.randint(0, 44)), (noise.randint(0, 120), noise.randint(0, 44))],
-                  fill=(noise.randint(120, 200),) * 3, width=1)
-    font = ImageFont.load_default(size=28)
-    for i, letter in enumerate(answer):
-        draw.text((8 + i * 27, noise.randint(2, 10)), letter, font=font,
-                  fill=(noise.randint(0, 90), noise.randint(0, 90), noise.randint(60, 140)))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
-def check_captcha(key: str | None, answer: str | None) -> None:
-    """Accept a captcha answer once (case-insensitive); a wrong one spends the captcha too."""
-    row = Captcha.get_or_none(Captcha.key == (key or ""))
-    if row is None or row.used_at is not None or row.expires_at < utcnow():
-        raise ApiError("captcha_expired", "验证码已过期，请点击图片刷新", 400, "captcha")
-    Captcha.update(used_at=utcnow()).where(Captcha.id == row.id).execute()
-    if not hmac.compare_digest(row.answer_hash, _hash((answer or "").strip().upper())):
-        raise ApiError("captcha_wrong", "图形验证码错误", 400, "captcha")
 
 
 # --- sign-in --------------------------------------------------------------------------------------
@@ -98,50 +54,46 @@ def find_admin(phone: str) -> AdminUser | None:
     return AdminUser.get_or_none(AdminUser.phone_bidx == blind_index(phone, "phone"))
 
 
-def needs_sms(admin: AdminUser | None) -> bool:
-    """After four wrong passwords, an SMS code is also needed for ten minutes (G1)."""
-    return bool(admin and admin.sms_required_until and admin.sms_required_until > utcnow())
+def needs_sms(phone: str) -> bool:
+    """After four wrong passwords in ten minutes, an SMS code is also needed (G1). Counted by
+    the phone, account or not, so the answer is the same for both."""
+    return sign_in_limits.failures(sign_in_limits.account_key("admin", phone), SMS_WINDOW) >= sign_in_limits.SMS_AFTER
 
 
 def send_login_code(phone: str, ip: str | None) -> None:
-    """Send the login SMS code when this account needs one (the answer never tells whether it exists)."""
-    admin = find_admin(phone)
-    if needs_sms(admin):
-        sms.send_code(admin.phone, "admin_login", ip)
+    """Send the login SMS code when this phone needs one; a phone with no account gets a code
+    that is kept but not sent (the answer never tells whether it exists)."""
+    if needs_sms(phone):
+        sms.send_code(phone, "admin_login", ip, deliver=find_admin(phone) is not None)
 
 
 def login(data: dict, ip: str | None) -> tuple[AdminUser, str]:
-    """Check captcha, SMS code when required, and password; return the admin and a session token."""
-    check_captcha(data.get("captcha_key"), data.get("captcha"))
-    admin = find_admin(data.get("phone") or "")
-    if needs_sms(admin):
+    """Check the failure limits, the captcha, the SMS code when required, and the password;
+    return the admin and a session token. A known phone and an unknown one are answered alike,
+    in the same time."""
+    phone = data.get("phone") or ""
+    key = sign_in_limits.account_key("admin", phone)
+    sign_in_limits.check(key, ip)
+    captchas.check_captcha(data.get("captcha_key"), data.get("captcha"))
+    admin = find_admin(phone)
+    if needs_sms(phone):
         if not data.get("sms_code"):
             raise ApiError("sms_required", "密码已连续输错4次，请获取并输入手机验证码；如无法接收，请10分钟后再试",
                            400, "sms_code")
-        sms.check_code(admin.phone, "admin_login", data["sms_code"])
-    if admin is None or admin.status != "active" or not passwords.verify(admin.password_hash, data.get("password")):
-        _failed(admin, ip)
+        sms.check_code(phone, "admin_login", data["sms_code"])
+    usable = admin if admin is not None and admin.status == "active" else None
+    if not passwords.verify_or_decoy(usable.password_hash if usable else None, data.get("password")):
+        sign_in_limits.record_failure(key, ip)
+        audit.record(None, admin.role if admin else "unknown", "login_failed", admin, admin_actor=admin, ip=ip,
+                     failed=sign_in_limits.failures(key))
         raise ApiError("login_failed", "手机号或密码错误", 400, "password")
     token = secrets.token_urlsafe(32)
     with db.atomic():
-        AdminUser.update(failed_logins=0, sms_required_until=None, last_login_at=utcnow()).where(
-            AdminUser.id == admin.id).execute()
+        sign_in_limits.clear(key)
+        AdminUser.update(last_login_at=utcnow()).where(AdminUser.id == admin.id).execute()
         AdminSession.create(token_hash=_hash(token), admin=admin)
         audit.record(None, admin.role, "login", admin, admin_actor=admin, ip=ip)
     return admin, token
-
-
-def _failed(admin: AdminUser | None, ip: str | None) -> None:
-    if admin is None:
-        audit.record(None, "unknown", "login_failed", None, ip=ip)
-        return
-    failed = admin.failed_logins + 1
-    # The window restarts the count once it is over, so one old mistake does not lock forever.
-    if admin.sms_required_until and admin.sms_required_until <= utcnow():
-        failed = 1
-    until = utcnow() + SMS_WINDOW if failed >= MAX_FAILED else None
-    AdminUser.update(failed_logins=failed, sms_required_until=until).where(AdminUser.id == admin.id).execute()
-    audit.record(None, admin.role, "login_failed", admin, admin_actor=admin, ip=ip, failed=failed)
 
 
 def session_admin(token: str | None) -> tuple[AdminUser, AdminSession] | None:
@@ -181,7 +133,7 @@ def change_password(admin: AdminUser, old: str, new: str, confirm: str) -> None:
 
 def send_reset_code(phone: str, captcha_key: str, captcha: str, ip: str | None) -> None:
     """Forgot password, step 1: the captcha, then a code to the phone if it is an account."""
-    check_captcha(captcha_key, captcha)
+    captchas.check_captcha(captcha_key, captcha)
     identity.validate_phone(phone)
     admin = find_admin(phone)
     if admin is not None:
@@ -196,8 +148,8 @@ def reset_password(phone: str, sms_code: str) -> None:
     sms.check_code(admin.phone, "admin_reset", sms_code)
     new = passwords.generate()
     with db.atomic():
-        AdminUser.update(password_hash=passwords.hash_password(new), failed_logins=0, sms_required_until=None).where(
-            AdminUser.id == admin.id).execute()
+        AdminUser.update(password_hash=passwords.hash_password(new)).where(AdminUser.id == admin.id).execute()
+        sign_in_limits.clear(sign_in_limits.account_key("admin", phone))
         AdminSession.update(revoked_at=utcnow()).where(
             (AdminSession.admin == admin) & AdminSession.revoked_at.is_null()).execute()
         audit.record(None, admin.role, "reset_password", admin, admin_actor=admin)

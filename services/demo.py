@@ -9,8 +9,10 @@ from models.fieldwork import Grid
 from models.partners import PartnerCredential
 from models.places import Place
 from models.regions import Region
-from models.risk_inputs import RiskArea, TravelRecord
-from services import admin_auth, auth, grids, identity, partner_feed, place_admin, places, profile, risk_inputs
+from models.people import Person
+from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
+from services import (admin_auth, auth, grids, identity, partner_feed, place_admin, places, profile,
+                      risk_inputs, risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -90,6 +92,9 @@ DEMO_ACCOUNTS = {
     "demo-inspector": "inspector bound to 金水区政务服务中心",
     "demo-medical": "medical staff of 郑州市第一人民医院",
     "demo-grid-admin": "admin of the 黄河路社区 grid",
+    "demo-contact": "on the CDC's close-contact list: red",
+    "demo-neighbour": "lives in 黄河路小区, where a confirmed case is: orange",
+    "demo-pharmacy": "bought fever medicine at a pharmacy: yellow",
 }
 # The demo's profiles: openid -> (name, first 17 digits of the ID number, phone).
 DEMO_PROFILES = {
@@ -98,12 +103,27 @@ DEMO_PROFILES = {
     "demo-inspector": ("吴检测", "41010519920202123", "13700000002"),
     "demo-medical": ("赵医生", "41010519800808123", "13700000003"),
     "demo-grid-admin": ("孙网格", "41010519880808123", "13700000004"),
+    "demo-contact": ("钱密接", "41010519910909123", "13700000005"),
+    "demo-neighbour": ("郑邻居", "41010519870707123", "13700000006"),
+    "demo-pharmacy": ("冯购药", "41010519930303123", "13700000007"),
+}
+# The risk lists the demo puts in (services/risk_records.py), as the CDC and the health commission
+# would: kind -> (source label, who: a demo openid or the first 17 digits of an ID, other fields).
+# The case lives in 黄河路小区, so its residents are orange and the compound shows in nearby risk.
+DEMO_CASE_COMPOUND = "410105001001002"
+DEMO_RISK_LISTS = {
+    "close_contact": ("郑州市疾控中心", "demo-contact", {}),
+    "case": ("郑州市疾控中心", "41010519750505123", {"name": "病例甲", "kind": "confirmed",
+                                                "compound_code": DEMO_CASE_COMPOUND}),
+    "fever_medicine": ("郑州市卫健委", "demo-pharmacy", {"pharmacy": "张仲景大药房（经三路店）",
+                                                    "medicine": "布洛芬缓释胶囊"}),
 }
 # Back-office demo accounts (development data only): phone -> (name, role, region, password).
 DEMO_ADMINS = {
     "13800000001": ("郑州市管理员", "city", "410100"),
     "13800000002": ("金水区管理员", "district", "410105"),
     "13800000003": ("经八路5号院管理员", "compound", "410105001001001"),
+    "13800001901": ("郑州市疾控中心", "cdc_city", "410100"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
 # A partner system that pushes close contacts through feedRiskRecords (its secret is printed once,
@@ -128,6 +148,20 @@ def _account(openid: str):
         profile.update_profile(account, {"name": name, "id_number": _demo_id_number(first17), "phone": phone,
                                          "address": "郑州市金水区经八路5号"})
     return account
+
+
+def _risk_lists(accounts: dict) -> None:
+    """The demo's close contact, confirmed case and pharmacy purchase, each once."""
+    neighbour = profile.self_person(accounts["demo-neighbour"])
+    compound, city = Region.get(Region.code == DEMO_CASE_COMPOUND), Region.get(Region.code == "410100")
+    if neighbour.compound_id != compound.id:
+        Person.update(compound=compound).where(Person.id == neighbour.id).execute()
+    for kind, (label, who, extra) in DEMO_RISK_LISTS.items():
+        if RiskBatch.select().where((RiskBatch.kind == kind) & (RiskBatch.source_ref == f"demo:{kind}")).exists():
+            continue
+        number = profile.self_person(accounts[who]).id_number if who in accounts else _demo_id_number(who)
+        risk_records.ingest(kind, [{"id_number": number, "date": china_today(), **extra}], source_label=label,
+                            source_ref=f"demo:{kind}", listed_on=china_today(), region=city)
 
 
 def load() -> dict:
@@ -162,6 +196,7 @@ def load() -> dict:
         if admin_auth.find_admin(phone) is None:
             admin_auth.create_admin(None, phone=phone, name=name, role=role, region_code=region, send_sms=False,
                                     password=DEMO_ADMIN_PASSWORD)
+    _risk_lists(accounts)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
             "admin_password": DEMO_ADMIN_PASSWORD, "partner": _partner()}

@@ -4,15 +4,18 @@
 class ApiError(Exception):
     """A failure the client should see: a machine code, a Chinese message, an HTTP status.
 
-    `field` names the request field at fault, when there is one.
+    `field` names the request field at fault, when there is one; `retry_after`, the seconds after
+    which the same request may succeed (sent as `Retry-After`).
     """
 
-    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
+    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None,
+                 retry_after: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.field = field
+        self.retry_after = retry_after
 
     def to_dict(self) -> dict:
         """The body of the `{"error": ...}` envelope."""

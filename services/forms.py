@@ -4,15 +4,19 @@ declare their forms with these."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
 from services import identity
 from services.errors import ApiError
 from services.risk_inputs import check_region_code, past_date
+from services.text_checks import has_control_characters
+from services.timefmt import china_today
 
 PLATE_RE = re.compile(r"[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}")
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
+MASKED_PHONE_RE = re.compile(r"\d{3}\*{4}\d{4}")  # identity.mask_phone of an 11-digit number
 
 
 @dataclass(frozen=True)
@@ -21,14 +25,19 @@ class FormField:
 
     name: str
     label: str
-    kind: str = "text"  # text | phone | plate | credit_code | date | bool | choice | region_code
+    # text | phone | masked_phone | plate | credit_code | date | bool | choice | region_code; a
+    # masked_phone is shown masked: its mask as shown (kept, for the service to compare) or a new number
+    kind: str = "text"
     required: bool = True
     choices: dict = field(default_factory=dict)
     max_len: int = 64
+    today: bool = False  # a date that must be the day of the answer, in China (a checkpoint's arrival)
 
     def describe(self) -> dict:
         """The field as clients render it."""
         spec = {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required}
+        if self.today:
+            spec["today"] = True
         if self.choices:
             spec["choices"] = [{"value": k, "label": v} for k, v in self.choices.items()]
         return spec
@@ -48,12 +57,19 @@ class FormField:
         value = value.strip()
         if len(value) > self.max_len:
             raise ApiError("invalid_field", f"{self.label}过长", 400, path)
-        if self.kind == "phone":
+        if has_control_characters(value):
+            raise ApiError("invalid_field", f"{self.label}含有不允许的控制字符", 400, path)
+        if self.kind == "phone" or (self.kind == "masked_phone" and not MASKED_PHONE_RE.fullmatch(value)):
             return identity.validate_phone(value, path)
         if self.kind == "plate" and not PLATE_RE.fullmatch(value.upper()):
             raise ApiError("invalid_field", f"{self.label}格式不正确（如 豫A12345）", 400, path)
         if self.kind == "credit_code" and not CREDIT_CODE_RE.fullmatch(value.upper()):
             raise ApiError("invalid_field", f"{self.label}应为18位统一社会信用代码", 400, path)
+        if self.kind == "date" and self.today:
+            today = china_today()
+            if past_date(value, path, today=dt.date.max) != today:  # any other day, earlier or later
+                raise ApiError("not_today", f"{self.label}应为当天（{today.isoformat()}）", 400, path)
+            return today.isoformat()
         if self.kind == "date":
             return past_date(value, path).isoformat()
         if self.kind == "region_code":

@@ -333,6 +333,22 @@ def paper_code_of(person: Person | None, paper_code_id) -> PaperCode:
     return code
 
 
+def is_printable(code: PaperCode) -> bool:
+    """Whether a paper code still verifies, so that its image may be handed out: not revoked, not expired."""
+    return code.revoked_at is None and code.expires_at > utcnow()
+
+
+def printable_paper_code(person: Person, paper_code_id) -> PaperCode:
+    """One of `person`'s paper codes that may still be printed: a revoked or expired one is gone
+    (410), so a code that no longer verifies is never handed out again."""
+    code = paper_code_of(person, paper_code_id)
+    if code.revoked_at is not None:
+        raise ApiError("paper_code_revoked", "该纸质健康码已作废，不能再打印；如需要请重新生成", 410, "code_id")
+    if not is_printable(code):
+        raise ApiError("paper_code_expired", "该纸质健康码已过期，不能再打印；如需要请重新生成", 410, "code_id")
+    return code
+
+
 def revoke_paper_code(paper_code_id, person: Person | None = None) -> PaperCode:
     """Mark a paper code revoked (again is harmless); `person` as in `paper_code_of`."""
     code = paper_code_of(person, paper_code_id)

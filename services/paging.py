@@ -6,6 +6,8 @@ from typing import Callable
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+# Deeper pages than anyone reads; it keeps the offset a small number.
+MAX_PAGE = 100_000
 
 
 def paginate(query, shape: Callable, page: int | None = None, per_page: int | None = None) -> dict:

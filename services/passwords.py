@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from argon2 import PasswordHasher
@@ -32,6 +33,17 @@ def verify(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return hash_password("decoy-password-never-used")
+
+
+def verify_or_decoy(stored_hash: str | None, password) -> bool:
+    """`verify`, against a decoy hash when there is no account: an unknown account and a wrong
+    password take the same time, so the timing does not tell whether an account exists."""
+    return verify(stored_hash or _decoy_hash(), password) and bool(stored_hash)
 
 
 def generate(length: int = 10) -> str:

@@ -15,7 +15,6 @@ work whether or not there was a hash to check.
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import peewee
@@ -24,7 +23,7 @@ from models.accounts import Account, AuthIdentity, AuthToken
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.people import Person
-from services import identity, passwords, sms
+from services import audit, captchas, identity, passwords, sign_in_limits, sms
 from services.errors import ApiError
 
 log = logging.getLogger("healthcode.phone_auth")
@@ -36,12 +35,6 @@ PASSWORD_MIN, PASSWORD_MAX = 6, 12
 
 def _bad_credentials() -> ApiError:
     return ApiError("invalid_credentials", "手机号或密码错误", 401)
-
-
-@functools.lru_cache(maxsize=1)
-def _decoy_hash() -> str:
-    # Verifying against a real hash when the phone is unknown keeps both answers equally slow.
-    return passwords.hash_password("decoy-password-never-used")
 
 
 def _subject(phone: str) -> str:
@@ -95,19 +88,33 @@ def register(phone, sms_code: str, password) -> AuthIdentity:
         raise ApiError("phone_registered", "该手机号已注册，请直接登录", 409, "phone") from None
 
 
-def login(phone, password) -> AuthIdentity:
-    """authPasswordLogin: the phone identity whose password matches, else "手机号或密码错误"."""
+def login(phone, password, ip: str | None = None, captcha_key: str | None = None,
+          captcha: str | None = None) -> AuthIdentity:
+    """authPasswordLogin: the phone identity whose password matches, else "手机号或密码错误".
+
+    Failures are limited per phone and per address (`sign_in_limits`: 429 past them); after
+    three, an image captcha (`authCaptcha`) is asked for too. A phone with no identity is
+    answered, and takes as long, as a wrong password."""
+    key = sign_in_limits.account_key("phone", phone)
+    sign_in_limits.check(key, ip)
+    if sign_in_limits.failures(key) >= sign_in_limits.CAPTCHA_AFTER:
+        if not captcha_key or not captcha:
+            raise ApiError("captcha_required", "密码已多次输错，请先填写图形验证码", 400, "captcha")
+        captchas.check_captcha(captcha_key, captcha)
     try:
         phone = identity.validate_phone(phone)
     except ApiError:
-        raise _bad_credentials() from None
-    found = _phone_identity(phone)
-    matched = passwords.verify(found.password_hash if found else _decoy_hash(), password)
-    if found is None or not matched:
+        phone = None
+    found = _phone_identity(phone) if phone else None
+    if not passwords.verify_or_decoy(found.password_hash if found else None, password):
+        sign_in_limits.record_failure(key, ip)
+        audit.record(found.account if found else None, "citizen", "login_failed", found, ip=ip,
+                     failed=sign_in_limits.failures(key))
         log.info("phone sign-in refused")
         raise _bad_credentials()
     if found.account.status != "active":
         raise ApiError("account_disabled", "账号已停用，请联系管理员", 403)
+    sign_in_limits.clear(key)
     AuthIdentity.update(last_login_at=utcnow()).where(AuthIdentity.id == found.id).execute()
     return found
 

@@ -61,14 +61,17 @@ def place_summary(place: Place, config) -> dict:
     inspectors = (InspectorBinding.select(InspectorBinding, Account).join(Account)
                   .where(InspectorBinding.place == place).order_by(InspectorBinding.bound_at))
     return {**places.place_view(place), "declaration_code": place.declaration_code,
-            "code_url": places.code_url(config, token), "quick_checkin_url": quick_checkin_url(config, token),
+            "code_url": places.code_url(config, token), "quick_checkin_url": quick_checkin_url(config, place, token),
             "stats": _counts(place),
             "inspectors": [{"account_id": b.inspector_id, "name": _masked_name(b.inspector),
                             "bound_at": local_iso(b.bound_at)} for b in inspectors]}
 
 
-def quick_checkin_url(config, token: str) -> str:
-    """C7: the code people scan to check in with a normal temperature, no inspector needed."""
+def quick_checkin_url(config, place: Place, token: str) -> str | None:
+    """C7: the code people scan to check in with a normal temperature, no inspector needed; None
+    at a checkpoint, whose type offers no quick check-in."""
+    if not place_type(place.place_type).quick_checkin:
+        return None
     return places.code_url(config, token) + "?quick=1"
 
 
@@ -162,7 +165,8 @@ def inspector_places(account: Account, config) -> list[dict]:
             .where(InspectorBinding.inspector == account)
             .order_by(InspectorBinding.is_current.desc(), InspectorBinding.bound_at))
     return [{**places.place_view(b.place), "is_current": b.is_current, "bound_at": local_iso(b.bound_at),
-             "quick_checkin_url": quick_checkin_url(config, places.current_code(b.place).token)} for b in rows]
+             "quick_checkin_url": quick_checkin_url(config, b.place, places.current_code(b.place).token)}
+            for b in rows]
 
 
 def record_temperature_check(account: Account, body: dict, config) -> dict:

@@ -41,20 +41,47 @@ class PlaceType:
     activation_form: tuple[FormField, ...] = ()
     name_field: str = "name"  # the activation answer that names the place
     search_fields: tuple[str, ...] = ("name", "contact_name", "contact_phone")
+    # Offers the normal-temperature quick check-in code (C7). Not at checkpoints: there the
+    # per-visit travel form is the point of the scan (C4).
+    quick_checkin: bool = True
 
-    def flow(self, code: str) -> Flow:
+    def flow(self, code: str | None) -> Flow:
         """The flow `code` of this type, or a 400 naming the field."""
+        if not code:
+            raise ApiError("missing_field", "请选择登记方式", 400, "flow")
         for flow in self.flows:
             if flow.code == code:
                 return flow
         raise ApiError("unknown_flow", f"{self.label}没有“{code}”这种登记方式", 400, "flow")
+
+    @property
+    def quick_checkin_refusal(self) -> str | None:
+        """Why this type offers no quick check-in (C7), or None when it does."""
+        if self.quick_checkin:
+            return None
+        return f"{self.label}为入郑卡口，每次扫码须填写入郑登记信息，不提供体温正常快速打卡"
+
+    def quick_flow(self, code: str | None = None) -> Flow:
+        """The flow a quick check-in registers with (C7): `code`, or by default the first flow whose
+        form is not asked on every visit. A 400 when this type offers no quick check-in, or when
+        `code` is a flow whose form every visit must fill (a compound's visitor)."""
+        refusal = self.quick_checkin_refusal
+        if refusal:
+            raise ApiError("quick_checkin_unavailable", refusal, 400, "quick_checkin")
+        if not code:
+            return next(f for f in self.flows if not f.ask_every_time)
+        flow = self.flow(code)
+        if flow.ask_every_time:
+            raise ApiError("quick_checkin_unavailable", f"“{flow.label}”每次须填写登记信息，不能使用体温正常快速打卡",
+                           400, "flow")
+        return flow
 
     def describe(self) -> dict:
         """The type as clients render it."""
         return {"code": self.code, "label": self.label, "category": self.category,
                 "flows": [{"code": f.code, "label": f.label, "ask_every_time": f.ask_every_time,
                            "form": [x.describe() for x in f.form]} for f in self.flows],
-                "admits": sorted(self.admits)}
+                "admits": sorted(self.admits), "quick_checkin": self.quick_checkin}
 
 
 YES_NO_TRAVEL = (
@@ -80,7 +107,7 @@ BUILDING_VISITOR = (
     FormField("contact_phone", "到访联系人电话", "phone", required=False),
 )
 CHECKPOINT_FORM = (
-    FormField("arrival_date", "来郑日期", "date"),
+    FormField("arrival_date", "来郑日期", "date", today=True),  # 来郑日期为当天 (seed 002)
     FormField("from_abroad", "是否国外返回", "bool"),
     FormField("country", "返回国家", required=False),
     FormField("origin_code", "出发地代码", "region_code", required=False),
@@ -116,9 +143,9 @@ PLACE_TYPES: dict[str, PlaceType] = {t.code: t for t in (
               (Flow("worker", "我要上班", (FormField("employer", "工作单位名称", max_len=128),)),
                Flow("visitor", "我是访客", BUILDING_VISITOR, ask_every_time=True))),
     # Arrivals are registered, not turned back: the colour and the alert go to the staff on duty.
-    PlaceType("airport", "机场", "checkpoint", (TRAVELLER,), admits=EVERYONE),
-    PlaceType("hsr_station", "高铁站", "checkpoint", (TRAVELLER,), admits=EVERYONE),
-    PlaceType("railway_station", "火车站", "checkpoint", (TRAVELLER,), admits=EVERYONE),
+    PlaceType("airport", "机场", "checkpoint", (TRAVELLER,), admits=EVERYONE, quick_checkin=False),
+    PlaceType("hsr_station", "高铁站", "checkpoint", (TRAVELLER,), admits=EVERYONE, quick_checkin=False),
+    PlaceType("railway_station", "火车站", "checkpoint", (TRAVELLER,), admits=EVERYONE, quick_checkin=False),
     _venue("metro", "地铁站", "地铁乘客", (FormField("name", "地铁站名称"), FormField("line", "线路"), *CONTACT)),
     _venue("bus", "公交", "公交乘客", (FormField("route", "公交线路"), FormField("plate", "车牌号", "plate"), *CONTACT),
            name_field="route", search_fields=("route", "plate", "contact_name", "contact_phone")),
@@ -159,6 +186,9 @@ def _check_declarations() -> None:
         assert t.flows, t.code
         assert len({f.code for f in t.flows}) == len(t.flows), t.code
         assert t.admits <= EVERYONE and "green" in t.admits, t.code
+        # A checkpoint's form is asked on every scan: a quick check-in there would skip it (C4, C7).
+        assert not (t.quick_checkin and t.category == "checkpoint"), t.code
+        assert not t.quick_checkin or any(not f.ask_every_time for f in t.flows), t.code
         if t.pre_generated:
             names = {f.name for f in t.activation_form}
             assert t.name_field in names, t.code

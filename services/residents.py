@@ -3,19 +3,27 @@ what the back office adds or edits. Status changes go through the colour engine 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from models.admin import AdminUser, CompoundResident
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.people import Person
-from models.places import EntryRecord
+from models.places import EntryRecord, Place
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
 from services import audit, colour, identity, risk_inputs
 from services.errors import ApiError
+from services.timefmt import china_day_start
 
 STATUSES = {"released": "已解除隔离", "pending": "待确认隔离", "confirmed": "已确认隔离", "not_needed": "无需隔离",
             "not_in_compound": "未到本小区"}
 DEFAULT_STATUS = "not_needed"
+ISOLATING = risk_inputs.ISOLATING
+# The colour rules whose people the epidemic HQ isolates (seed 002): a returnee from a key region
+# such as Hubei, a close contact, someone who declared contact with a patient. Their compound scan
+# puts them to 待确认隔离 for the compound admin to confirm or release.
+ISOLATION_RULES = frozenset({"key_region", "close_contact", "declared_contact"})
 
 
 def bind(person: Person, compound: Region, source: str = "scan") -> CompoundResident:
@@ -53,22 +61,53 @@ def confirm_isolation(admin: AdminUser, binding: CompoundResident) -> str:
 
 
 def release_warning(binding: CompoundResident) -> str | None:
-    """A key-region returnee's release warns that their isolation period is 14 days (G3)."""
-    hits = colour.verdict(binding.person.subject).hits
-    return "此人隔离期 14 天" if any(h["rule"] == "key_region" for h in hits) else None
+    """A key-region returnee's release warns that their isolation period is 14 days (G3): a health
+    certificate releases only people whose origin is not a key region (Hubei, Henan's level-1
+    areas), so theirs waits for the period's end, when the key-region reason lapses."""
+    hit = next((h for h in colour.verdict(binding.person.subject).hits if h["rule"] == "key_region"), None)
+    return f"此人隔离期14天（至 {hit['until']}），期满前不能凭健康证明解除隔离" if hit else None
 
 
 def release_isolation(admin: AdminUser, binding: CompoundResident, reason: str, certificate: bool) -> str:
     """解除隔离: pending (PC pages) or confirmed (the mobile pages) people, with a reason and the
-    health certificate ticked."""
-    if status_of(binding.person) not in ("pending", "confirmed"):
+    health certificate ticked; a key-region returnee is refused until their 14 days are over."""
+    if status_of(binding.person) not in ISOLATING:
         raise ApiError("not_isolated", "只有待确认隔离或已确认隔离的人员才能解除隔离", 409)
     if not (reason or "").strip():
         raise ApiError("missing_field", "请填写解除隔离原因", 400, "reason")
     if not certificate:
         raise ApiError("missing_field", "请确认已提交健康证明", 400, "certificate")
+    warning = release_warning(binding)
+    if warning:
+        raise ApiError("isolation_period", warning, 409, "certificate")
     _change(admin, binding, "released", "release_isolation", reason=reason.strip()[:255])
     return "已解除隔离"
+
+
+def isolation_due(details: list[dict]) -> dt.date | None:
+    """The latest fact date among a verdict's reasons that call for isolation (ISOLATION_RULES);
+    None when none does: what a compound scan checks before reading anything more."""
+    days = [h["since"] for h in details if h.get("rule") in ISOLATION_RULES and h.get("since")]
+    return dt.date.fromisoformat(max(days)) if days else None
+
+
+def awaits_confirmation(person: Person, due: dt.date) -> bool:
+    """Whether a person to be isolated since `due` goes to 待确认隔离 on their compound scan: nobody
+    has decided about this episode yet (no status, or released / not needed before the fact), or
+    they had been found not to have arrived and are here now."""
+    record = IsolationRecord.get_or_none(IsolationRecord.subject == person.id_number_bidx)
+    if record is None or record.status == "not_in_compound":
+        return True
+    return record.status not in ISOLATING and record.event_date < due
+
+
+def mark_pending(person: Person, compound: Region) -> None:
+    """A compound scan's part of G3: the person becomes 待确认隔离, for the compound admin to confirm
+    or release; the change is in the person's operation log (inside the scan's transaction)."""
+    old = status_of(person)
+    risk_inputs.set_isolation(risk_inputs.subject_of(person), "pending")
+    audit.record(None, "system", "pending_isolation", person, compound=compound.code, status_from=old,
+                 status_to="pending")
 
 
 def remove_binding(admin: AdminUser, binding: CompoundResident, remark: str | None) -> str:
@@ -129,8 +168,14 @@ def _apply(person: Person, data: dict) -> None:
 
 
 def edit_resident(admin: AdminUser, binding: CompoundResident, data: dict) -> None:
-    """编辑: correct a person's information."""
+    """编辑: correct a person's information. The form shows the phone masked: that mask sent back
+    unchanged keeps the stored number; anything else must be a whole new number."""
     person = binding.person
+    phone = data.get("phone")
+    if phone and "*" in phone:
+        if phone != identity.mask_phone(person.phone):
+            raise ApiError("invalid_phone", "手机号码应为11位数字；保留原号码请勿修改显示的号码", 400, "phone")
+        data = {k: v for k, v in data.items() if k != "phone"}
     with db.atomic():
         _apply(person, data)
         person.save()
@@ -138,11 +183,15 @@ def edit_resident(admin: AdminUser, binding: CompoundResident, data: dict) -> No
                      fields=sorted(k for k, v in data.items() if v is not None))
 
 
-def abnormal_movements(person: Person) -> list[EntryRecord]:
-    """Entry records made while the person was (to be) isolated: the detail page's 异常信息."""
+def abnormal_movements(person: Person, limit: int = 100) -> list[EntryRecord]:
+    """The detail page's 异常信息: every scan of the person since their isolation began (pending or
+    confirmed), wherever it was and whoever scanned for them: matched by the ID number's blind
+    index, so a family member's or a proxy's registration of the same person counts too."""
     record = IsolationRecord.get_or_none(IsolationRecord.subject == person.id_number_bidx)
-    if record is None or record.status not in ("pending", "confirmed"):
+    if person.id_number_bidx is None or record is None or record.status not in ISOLATING:
         return []
-    since = record.event_date
-    return list(EntryRecord.select().where((EntryRecord.person == person) & (EntryRecord.created_at >= since))
-                .order_by(EntryRecord.created_at.desc()).limit(100))
+    same_person = Person.select(Person.id).where(Person.id_number_bidx == person.id_number_bidx)
+    since = china_day_start(record.started_on or record.event_date)
+    return list(EntryRecord.select(EntryRecord, Place).join(Place)
+                .where(EntryRecord.person.in_(same_person) & (EntryRecord.created_at >= since))
+                .order_by(EntryRecord.created_at.desc(), EntryRecord.id.desc()).limit(limit))

@@ -26,6 +26,7 @@ from services.timefmt import CHINA_OFFSET, china_today
 
 TEMPERATURE_MIN, TEMPERATURE_MAX = Decimal("34.0"), Decimal("43.0")
 AREA_PREFIX_LENGTH = {"province": 2, "city": 4, "district": 6}
+ISOLATING = ("pending", "confirmed")  # the statuses of someone being, or to be, isolated
 TRANSPORTS = {"plane": "飞机", "train": "火车", "high_speed_rail": "高铁", "bus": "长途汽车", "car": "自驾",
               "ship": "轮船", "other": "其他"}
 
@@ -50,6 +51,8 @@ def past_date(value, field: str, today: dt.date | None = None) -> dt.date:
         raise ApiError("invalid_date", "日期无效", 400, field)
     if value > (today or china_today()):
         raise ApiError("date_in_future", "日期不能晚于今天", 400, field)
+    if value.year < 1900:
+        raise ApiError("invalid_date", "日期不能早于 1900-01-01", 400, field)
     return value
 
 
@@ -275,15 +278,24 @@ def record_travel(person: Person, *, arrival_date, origin_code: str | None = Non
 
 
 def set_isolation(subject: str, status: str, since=None) -> IsolationRecord:
-    """Set a person's isolation status (one current status a person) and recompute them."""
+    """Set a person's isolation status (one current status a person) and recompute them. An
+    isolation (pending, confirmed) keeps the day it began while it goes on (`started_on`)."""
     _choice(status, ISOLATION_STATUSES, "status", "隔离状态")
     start = past_date(since or china_today(), "since")
 
     def write():
-        updated = (IsolationRecord.update(status=status, event_date=start, updated_at=utcnow())
-                   .where(IsolationRecord.subject == subject).execute())
-        if not updated:
-            IsolationRecord.create(subject=subject, status=status, event_date=start)
+        record = IsolationRecord.get_or_none(IsolationRecord.subject == subject)
+        if status not in ISOLATING:
+            started = None
+        elif record is not None and record.status in ISOLATING:
+            started = record.started_on or record.event_date
+        else:
+            started = start
+        if record is None:
+            IsolationRecord.create(subject=subject, status=status, event_date=start, started_on=started)
+        else:
+            IsolationRecord.update(status=status, event_date=start, started_on=started, updated_at=utcnow()).where(
+                IsolationRecord.subject == subject).execute()
         colour.recompute([subject], why=f"isolation_{status}")
 
     run_transaction(write)

@@ -22,16 +22,25 @@ and `case` adds `kind` (confirmed | suspected | asymptomatic, or 确诊 / 疑似
     ingest(kind, rows, *, source_label, source_ref, listed_on, region=None, created_by=None) -> IngestResult
 
 checks every row (cell checks of services/investigations/cells.py and services/identity.py, known
-regions within `region`, a row repeating an earlier row of the same call), refuses the bad ones
-as `Rejection(index, field, code, message)`, and applies the good ones in ONE transaction through
-the colour engine's entry paths (services/risk_inputs.py), which recompute the people touched in
-that transaction. Rows already stored (same person and key, e.g. the same close contact on the
-same date) are counted as duplicates and not stored twice, so sending a list again adds nothing.
+regions within `region`; None means no scope), refuses the bad ones as `Rejection(index, field,
+code, message)` (codes: missing_field, invalid_id_number, invalid_phone, invalid_date,
+date_in_future, invalid_choice, too_long, unknown_region, unknown_compound, out_of_scope,
+duplicate_row, invalid_record), and applies the good ones in ONE transaction through the colour
+engine's entry paths (services/risk_inputs.py), which recompute the people touched in that
+transaction. Two rows are the same record when they have the same person and `key` (e.g. the same
+close contact on the same date): a row repeating an earlier row of the call, or one stored by an
+earlier call with the same `source_ref` (an import sends its file 1,000 rows a call), is refused
+as duplicate_row; a row stored by another batch is counted in `duplicates` and not stored twice,
+so sending a list again adds nothing. The whole call is refused (ApiError, nothing written) for an
+unknown kind (400 unknown_kind), more than MAX_ROWS rows (413 too_many_records), rows that are not
+a list, or no source. `IngestResult(kind, batch_id, received, accepted, duplicates, rejected)`
+has `as_dict()` for an API answer; `batch_id` is None when no row was good and the batch is new.
+`withdraw_batch(kind, source_ref)` removes a batch's facts again (a failed import) and recomputes.
 
 Provenance: each call's facts point to one `RiskBatch` (models/risk_inputs.py), found or made by
 (kind, source_ref): `source_label` is the organisation ("郑州市疾控中心", see `organisation`),
 `source_ref` names the batch in its own system ("import:12", "partner:<key id>:<batch id>",
-"form:<account id>:<date>"), `listed_on` the list's date and `region` its area. The batch's
+"form:<account id>:<UTC time>"), `listed_on` the list's date and `region` its area. The batch's
 `title` ("密接名单（郑州市疾控中心 2026-12-03）") is what the citizen reads beside the reason
 (services/colour.reason_text); facts carry `batch_id` and `region_id` columns for the pages that
 show where a reason came from.
@@ -82,20 +91,26 @@ def _common(date: TemplateColumn, *extra: TemplateColumn) -> tuple[TemplateColum
 
 @dataclass(frozen=True)
 class RecordKind:
-    """One kind of risk record: its fields, its duplicate key, and how checked rows are stored."""
+    """One kind of risk record: its fields, its duplicate key, where and how checked rows are stored."""
 
     code: str
     label: str  # the record: 密切接触者
     list_label: str  # the list, as the citizen reads its source: 密接名单
     fields: tuple[TemplateColumn, ...]
-    key: tuple[str, ...]  # with the person, what makes two rows the same record
+    key: tuple[str, ...]  # with the person, what makes two rows the same record (field names)
+    model: type  # the fact table (models/risk_inputs.py)
+    key_columns: tuple[str, ...]  # the table's columns holding `key`, in its order
     store: Callable[[list[dict]], int]  # the colour engine's entry path (stores and recomputes)
-    stored_keys: Callable[[list[str]], set]  # the keys already stored for these subjects
     import_roles: tuple[str, ...]  # who may put it in from the back office
 
     def column(self, key: str) -> TemplateColumn:
         """The field of this JSON name."""
         return next(c for c in self.fields if c.key == key)
+
+    def facts(self):
+        """The facts of this kind (a shared table is filtered by its kind)."""
+        query = self.model.select()
+        return query.where(RiskListing.kind == self.code) if self.model is RiskListing else query
 
 
 def _entry(row: dict, batch_id: int) -> dict:
@@ -104,23 +119,13 @@ def _entry(row: dict, batch_id: int) -> dict:
             "remark": row.get("remark"), "batch": batch_id, "region": row.get("_region_id")}
 
 
-def _keys(query) -> set:
-    return {tuple(row) for row in query.tuples()}
-
-
-def _listing_kind(code: str) -> Callable[[list[str]], set]:
-    def stored(subjects: list[str]) -> set:
-        return _keys(RiskListing.select(RiskListing.subject, RiskListing.event_date)
-                     .where((RiskListing.kind == code) & RiskListing.subject.in_(subjects)))
-    return stored
-
-
 def _listing(code: str, label: str, list_label: str, date: TemplateColumn, roles: tuple[str, ...],
              *extra: TemplateColumn, place_key: str | None = None) -> RecordKind:
     def store(rows: list[dict]) -> int:
         return risk_inputs.add_listings(code, [{**r, "place": r.get(place_key) if place_key else None}
                                                for r in rows])
-    return RecordKind(code, label, list_label, _common(date, *extra), ("date",), store, _listing_kind(code), roles)
+    return RecordKind(code, label, list_label, _common(date, *extra), ("date",), RiskListing, ("event_date",), store,
+                      roles)
 
 
 HEALTH = ("health_city", "health_district", "cdc_city", "cdc_district")
@@ -144,32 +149,36 @@ def _store_purchases(rows: list[dict]) -> int:
 
 KINDS: dict[str, RecordKind] = {k.code: k for k in (
     RecordKind("close_contact", "密切接触者", "密接名单", _common(_date("判定日期", "列入日期")), ("date",),
-               _store_contacts,
-               lambda subjects: _keys(CloseContact.select(CloseContact.subject, CloseContact.event_date)
-                                      .where(CloseContact.subject.in_(subjects))), HEALTH),
+               CloseContact, ("event_date",), _store_contacts, HEALTH),
     _listing("secondary_contact", "次密切接触者", "次密接名单", _date("判定日期", "列入日期"), HEALTH),
     RecordKind("case", "病例", "病例名单", _common(
         _date("报告日期", "诊断日期"),
         TemplateColumn("kind", "病例类型", "choice", required=True, list=True, choices=CASE_KIND_LABELS),
         TemplateColumn("compound_code", "所在小区编码", optional=True, max_len=20, aliases=("小区编码",))),
-        ("kind", "date"), _store_cases,
-        lambda subjects: _keys(CaseReport.select(CaseReport.subject, CaseReport.kind, CaseReport.event_date)
-                               .where(CaseReport.subject.in_(subjects))), HEALTH),
+        ("kind", "date"), CaseReport, ("kind", "event_date"), _store_cases, HEALTH),
     _listing("fever_clinic_visit", "发热门诊就诊", "发热门诊就诊名单", _date("就诊日期"), (*HEALTH, "fever_clinic"),
              TemplateColumn("hospital", "就诊医院", required=True, list=True, max_len=128), place_key="hospital"),
     RecordKind("fever_medicine", "购买退烧药", "药店退烧药购买记录", _common(
         _date("购药日期"),
         TemplateColumn("pharmacy", "药店名称", required=True, list=True, max_len=128, aliases=("药店",)),
         TemplateColumn("medicine", "药品名称", optional=True, max_len=128, aliases=("药品",))),
-        ("pharmacy", "date"), _store_purchases,
-        lambda subjects: _keys(FeverMedicinePurchase.select(FeverMedicinePurchase.subject,
-                                                            FeverMedicinePurchase.pharmacy,
-                                                            FeverMedicinePurchase.event_date)
-                               .where(FeverMedicinePurchase.subject.in_(subjects))), HEALTH),
+        ("pharmacy", "date"), FeverMedicinePurchase, ("pharmacy", "event_date"), _store_purchases, HEALTH),
     _listing("isolation_order", "隔离令", "隔离令", _date("下达日期", "隔离日期"), HEALTH,
              TemplateColumn("place", "隔离地点", optional=True, max_len=128), place_key="place"),
     _listing("key_person", "公安重点人员", "公安重点人员名单", _date("列入日期"), POLICE),
 )}
+
+
+def _stored(kind: RecordKind, subjects: list[str]) -> dict[tuple, int | None]:
+    """{key: the batch that stored it} of the facts of these people already stored."""
+    model = kind.model
+    found: dict[tuple, int | None] = {}
+    for start in range(0, len(subjects), 500):
+        query = kind.facts().select(model.subject, *(getattr(model, c) for c in kind.key_columns), model.batch) \
+            .where(model.subject.in_(subjects[start:start + 500]))
+        for *key, batch in query.tuples():
+            found.setdefault(tuple(key), batch)
+    return found
 
 
 @dataclass(frozen=True)
@@ -248,10 +257,8 @@ def check_rows(kind: RecordKind, rows: list, region: Region | None,
             try:
                 values[column.key] = cells.check(column, row.get(column.key), today)
             except cells.CellError as error:
-                fault = Rejection(index, column.key, error.code, f"{column.header}：{error.reason}")
+                fault = Rejection(index, column.key, error.code, error.reason)
                 break
-        if fault is None and values.get("name") and len(values["name"]) > 64:
-            fault = Rejection(index, "name", "too_long", "姓名过长")
         if fault:
             rejected.append(fault)
         else:
@@ -336,20 +343,28 @@ def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_
     good, rejected = check_rows(spec, rows, region)
 
     def write() -> IngestResult:
+        if not good:  # nothing to store: no provenance row is made for it either
+            known = RiskBatch.get_or_none((RiskBatch.kind == spec.code) & (RiskBatch.source_ref == source_ref.strip()))
+            return IngestResult(spec.code, known.id if known else None, len(rows), 0, 0, rejected)
         batch = _batch(spec, source_label.strip(), source_ref.strip(), listed_on, region, created_by)
-        stored: set = set()
-        subjects = sorted({v["_subject"] for _, v in good})
-        for start in range(0, len(subjects), 500):
-            stored |= spec.stored_keys(subjects[start:start + 500])
-        fresh = [v for _, v in good if _key(spec, v) not in stored]
+        stored = _stored(spec, sorted({v["_subject"] for _, v in good}))
+        fresh, repeats, duplicates = [], [], 0
+        for index, values in good:
+            key = _key(spec, values)
+            if key not in stored:
+                fresh.append(values)
+            elif stored[key] == batch.id:  # stored by an earlier call of the same batch (an import's earlier rows)
+                repeats.append(Rejection(index, "id_number", "duplicate_row", "与本批次中已录入的记录重复"))
+            else:
+                duplicates += 1
         accepted = spec.store([{**_entry(v, batch.id), **v, "_label": batch.source_label} for v in fresh]) \
             if fresh else 0
-        duplicates = len(good) - len(fresh)
+        refused = sorted(rejected + repeats, key=lambda r: r.index)
         RiskBatch.update(received=RiskBatch.received + len(rows), accepted=RiskBatch.accepted + accepted,
                          duplicates=RiskBatch.duplicates + duplicates,
-                         rejected=RiskBatch.rejected + len({r.index for r in rejected})).where(
+                         rejected=RiskBatch.rejected + len({r.index for r in refused})).where(
             RiskBatch.id == batch.id).execute()
-        return IngestResult(spec.code, batch.id, len(rows), accepted, duplicates, rejected)
+        return IngestResult(spec.code, batch.id, len(rows), accepted, duplicates, refused)
 
     return run_transaction(write)
 
@@ -361,7 +376,7 @@ def withdraw_batch(kind: str, source_ref: str) -> int:
     batch = RiskBatch.get_or_none((RiskBatch.kind == spec.code) & (RiskBatch.source_ref == source_ref))
     if batch is None:
         return 0
-    model = _MODELS[spec.code]
+    model = spec.model
 
     def write() -> int:
         subjects = [s for (s,) in model.select(model.subject).where(model.batch == batch.id).tuples()]
@@ -377,8 +392,3 @@ def withdraw_batch(kind: str, source_ref: str) -> int:
         return removed
 
     return run_transaction(write)
-
-
-_MODELS = {"close_contact": CloseContact, "case": CaseReport, "fever_medicine": FeverMedicinePurchase,
-           **{code: RiskListing for code in ("secondary_contact", "fever_clinic_visit", "isolation_order",
-                                              "key_person")}}

@@ -9,9 +9,10 @@ entry record is idempotent on the client's request id: a retried scan returns th
 handler signs in through it: see ApiHandler.signs_in_itself). When the scan has nothing to write
 but its entry record (and a normal temperature) - the common case of a known person - the rows
 go to the group-commit writer (services/entry_writer.py) and the answer is given once they are
-committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever)
-runs in one transaction on the calling thread. The answer is serialised once, for the stored
-entry and the response alike (RawJson).
+committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever, a
+resident whose colour calls for isolation going to 待确认隔离) runs in one transaction on the
+calling thread. The answer is serialised once, for the stored entry and the response alike
+(RawJson).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from services.timefmt import local_iso
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 FEVER = 37.3
+QUICK_TEMPERATURE_LABEL = "体温正常（快速打卡）"
 # Rules whose people the guard must notice at once: flashing red with a sound (C6).
 ALERT_RULES = {"key_region"}
 ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
@@ -170,8 +172,10 @@ def describe_code(token: str, account: Account) -> dict:
     compound = None
     if kind.category == "compound" and me is not None and me.compound_id:
         compound = {"is_this_compound": me.compound_id == place.region_id, "name": me.compound.name}
+    quick = ({"offered": True, "flow": kind.quick_flow().code} if kind.quick_checkin
+             else {"offered": False, "message": kind.quick_checkin_refusal})
     return {"status": "active", "place": places.place_view(place), "type": kind.describe(), "flows": flows,
-            "needs_profile": not profile.is_complete(me), "my_compound": compound,
+            "quick_checkin": quick, "needs_profile": not profile.is_complete(me), "my_compound": compound,
             "family": [family.member_view(p) for p in family.family_members(account)],
             "proxy_identities": [family.member_view(p) for p in family.proxy_identities(account)]}
 
@@ -240,7 +244,7 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
     """What needs no transaction: the caller's token, the request id (a retry answers its first
     answer at once), the place, its type and flow, the temperature. Returns the caller's account
     and the first answer or the scan's setting."""
-    request_id, token, flow_code = body["request_id"], body["code"], body["flow"]
+    request_id, token, flow_code = body["request_id"], body["code"], body.get("flow")
     request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
     row = await _READS.read_values(auth.token_hash(bearer),
                                    token if isinstance(token, str) and len(token) <= 32 else None,
@@ -254,15 +258,21 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
         return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
     place = _active_place(token, reads)
     kind = place_type(place.place_type)
-    flow = kind.flow(flow_code)
+    quick = bool(body.get("quick_checkin"))
+    flow = kind.quick_flow(flow_code) if quick else kind.flow(flow_code)
     temperature = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
+    if quick and temperature is not None and temperature >= FEVER:
+        # C7 is for people found normal at the door; a fever is registered by the inspector (E1).
+        raise ApiError("fever_not_quick", "体温异常（≥37.3℃）不能使用体温正常快速打卡，请联系现场检测人员登记", 400,
+                       "temperature")
     return account, _Begun(request_id, place, kind, flow, temperature, reads)
 
 
 def _form(person: Person, flow, body: dict, scanned: bool | None = None) -> dict | None:
-    """The flow's form, checked, when this scan must fill it; None when it need not. `scanned`:
-    whether the person scanned with this flow before, when the caller knows."""
-    if not flow.form:
+    """The flow's form, checked, when this scan must fill it; None when it need not (a quick
+    check-in asks none, C7, though it may carry one). `scanned`: whether the person scanned with
+    this flow before, when the caller knows."""
+    if not flow.form or (body.get("quick_checkin") and not body.get("form")):
         return None
     if not (flow.ask_every_time or body.get("form")):
         if _has_scanned(person, flow.code) if scanned is None else scanned:
@@ -276,8 +286,10 @@ def _travelled(form: dict | None, kind: PlaceType) -> bool:
 
 
 def _record(account: Account, body: dict, config, begun: _Begun, person: Person, source: str, form: dict | None,
-            now, stored=colour.READ) -> tuple[dict, dict, dict | None]:
-    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None).
+            now, stored=colour.READ) -> tuple[dict, dict, dict | None, object]:
+    """The verdict and the rows the scan leaves: (answer, entry row, normal-temperature row or None,
+    isolation due): the last is, for a compound resident whose colour calls for isolation, the
+    date it is due from (residents.isolation_due), else None.
     `stored`: the person's HealthStatus row when it was read already (see colour.verdict)."""
     request_id, place, kind, flow, temperature = (begun.request_id, begun.place, begun.kind, begun.flow,
                                                   begun.temperature)
@@ -286,7 +298,10 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
     answer = _answer(place, kind, person, verdict, admitted, now, flow, source)
     form = form or {}
     if body.get("quick_checkin"):
-        form = {**form, "quick_checkin": True}
+        # C7: 默认体温正常 - the entry says so even when no value was typed (as an inspector's
+        # "normal" does, services/place_admin.py).
+        form = {**form, "quick_checkin": True, "result": "normal"}
+        answer.update(quick_checkin=True, temperature_label=QUICK_TEMPERATURE_LABEL)
     entry = {"request_id": request_id, "place": place.id, "person": person.id, "account": account.id,
              "flow": flow.code, "source": source, "temperature": temperature, "colour": verdict["colour"],
              "admitted": admitted, "form": _JSON.encode(form), "verdict": _JSON.encode(answer), "created_at": now}
@@ -296,7 +311,8 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
         normal = {"person": person.id, "subject": person.subject, "value": temperature, "measured_at": now,
                   "event_date": china_date(now), "source": "scan", "recorded_by": account.id,
                   "created_at": now}
-    return answer, entry, normal
+    due = residents.isolation_due(verdict["details"]) if flow.binds_compound else None
+    return answer, entry, normal, due
 
 
 def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> RawJson:
@@ -316,7 +332,9 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
         now = utcnow()
         if temperature is not None and temperature >= FEVER:
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
-        answer, entry, normal = _record(account, body, config, begun, person, source, form, now)
+        answer, entry, normal, due = _record(account, body, config, begun, person, source, form, now)
+        if due is not None and residents.awaits_confirmation(person, due):
+            residents.mark_pending(person, place.region)  # G3: 待确认隔离 for the compound admin
         if kind.category == "checkpoint":
             # H2: red / yellow arrivals join the medium / high-risk returnee list at once.
             record_checkpoint_scan(person, answer["colour"], place, form)
@@ -355,7 +373,10 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         return _scan_in_transaction(account, body, config, begun)
     if flow.binds_compound:
         _bind_compound(person, begun.place)  # bound here already, or refused: nothing to write
-    answer, entry, normal = _record(account, body, config, begun, person, source, form, utcnow(), stored)
+    answer, entry, normal, due = _record(account, body, config, begun, person, source, form, utcnow(), stored)
+    if due is not None and residents.awaits_confirmation(person, due):
+        # Rare (a resident to be isolated whom nobody has yet decided about): status to write.
+        return _scan_in_transaction(account, body, config, begun)
     earlier = await entry_writer.writer.write(entry, normal)
     return RawJson(entry["verdict"]) if earlier is None else _replay(earlier, account)
 

@@ -75,8 +75,11 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def send_code(phone: str, purpose: str, ip: str | None = None) -> None:
-    """Send a 6-digit code for `purpose`; at most 5 a minute per phone and 20 per IP (429)."""
+def send_code(phone: str, purpose: str, ip: str | None = None, deliver: bool = True) -> None:
+    """Send a 6-digit code for `purpose`; at most 5 a minute per phone and 20 per IP (429).
+
+    `deliver` False keeps the code without sending it: a phone with no account then answers
+    every later step exactly as an account's does, so nothing tells the two apart."""
     phone = identity.validate_phone(phone)
     bidx = blind_index(phone, "phone")
     minute_ago = utcnow() - dt.timedelta(minutes=1)
@@ -88,7 +91,8 @@ def send_code(phone: str, purpose: str, ip: str | None = None) -> None:
     code = f"{secrets.randbelow(10 ** 6):06d}"
     SmsCode.create(phone_bidx=bidx, purpose=purpose, code_hash=_code_hash(code), ip=ip,
                    expires_at=utcnow() + CODE_TTL)
-    send(phone, "code", code=code)
+    if deliver:
+        send(phone, "code", code=code)
 
 
 def check_code(phone: str, purpose: str, code: str, field: str = "sms_code") -> None:

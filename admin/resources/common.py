@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 from admin.site import Column, Search
 from models.fields import blind_index
 from services import identity
 from services.errors import ApiError
+from services.scans import QUICK_TEMPERATURE_LABEL
 from services.timefmt import china_day_start, local_iso
+
+# How an entry record came to be (EntryRecord.source), as the pages name it.
+ENTRY_SOURCES = {"self": "本人扫码", "family": "家属代扫", "proxy": "代登记", "inspector": "检测员登记", "manual": "人工录入"}
 
 
 def masked_name(get) -> Column:
@@ -26,6 +31,19 @@ def masked_phone(get, label: str = "手机号") -> Column:
 
 def time_column(label: str, get) -> Column:
     return Column(label, lambda row: (local_iso(get(row)) or "")[:19].replace("T", " "))
+
+
+def temperature_column() -> Column:
+    """An entry's 体温: the value taken, else what was chosen without one (an inspector's 正常, or
+    a quick check-in's 默认体温正常, C7), from the entry's form."""
+    def text(row) -> str:
+        if row.temperature is not None:
+            return f"{row.temperature}"
+        form = json.loads(row.form or "{}")
+        if form.get("quick_checkin"):
+            return QUICK_TEMPERATURE_LABEL
+        return {"normal": "正常", "fever": "发热"}.get(form.get("result"), "")
+    return Column("体温", text)
 
 
 def id_number_search(bidx_column) -> Search:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from admin.resources.common import date_from, date_to, id_number_search, masked_id, masked_name, masked_phone, \
-    phone_search, time_column
+from admin.resources.common import ENTRY_SOURCES, date_from, date_to, id_number_search, masked_id, masked_name, \
+    masked_phone, phone_search, temperature_column, time_column
 from admin.site import AdminContext, Column, Filter, Resource, Search, site
 from models.db import db
 from models.fields import blind_index, utcnow
@@ -18,7 +18,7 @@ from services.errors import ApiError
 from services.forms import FormField
 from services.timefmt import china_day_start
 
-SOURCES = {"self": "本人扫码", "family": "家属代扫", "proxy": "代登记", "inspector": "检测员登记", "manual": "人工录入"}
+SOURCES = ENTRY_SOURCES
 FLOWS = {"resident": "住户", "visitor": "访客"}
 
 
@@ -46,7 +46,7 @@ class EntryAdmin(Resource):
         "source": Column("登记来源", lambda r: SOURCES.get(r.source, r.source)),
         "colour": Column("健康码", lambda r: colour.LABELS.get(r.colour, r.colour)),
         "admitted": Column("核验结果", lambda r: "允许通行" if r.admitted else "禁止通行"),
-        "temperature": Column("体温", lambda r: f"{r.temperature}" if r.temperature is not None else ""),
+        "temperature": temperature_column(),
         "form": Column("登记表内容", lambda r: "；".join(f"{k}：{v}" for k, v in json.loads(r.form or "{}").items())),
     }
     searches = {

@@ -90,7 +90,7 @@ def _transition(code: str, text: str, flow) -> Action:
     return Action(
         f"to_{code}", text,
         lambda ctx, row, data: workflow.transition(ctx.admin, row, code, data.get("remark")),
-        allowed=lambda row: flow.allowed(row.status, code),
+        allowed=lambda row: flow.allowed(row.status, code), refusal=lambda row: workflow.refusal(row, code),
         confirm=f"将该人员的状态变更为“{text}”？", form=(REMARK,))
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import peewee
 
-from admin.resources.common import id_number_search, masked_id, masked_name, masked_phone, phone_search, \
-    time_column
+from admin.resources.common import ENTRY_SOURCES, id_number_search, masked_id, masked_name, masked_phone, \
+    phone_search, time_column
 from admin.site import Action, AdminContext, Column, Filter, Resource, Search, site
 from models.admin import CompoundResident
 from models.people import Person
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import audit, identity, profile, residents
+from services import audit, colour, identity, profile, residents
 from services.errors import ApiError
 from services.forms import FormField
 from services.timefmt import local_iso
@@ -80,7 +80,9 @@ class ResidentAdmin(Resource):
     create_form = (FormField("id_type", "证件类型", "choice", choices=identity.ID_TYPES),
                    FormField("id_number", "证件号码", max_len=32), *RESIDENT_FIELDS,
                    FormField("isolation_status", "隔离状态", "choice", required=False, choices=residents.STATUSES))
-    edit_form = RESIDENT_FIELDS
+    # The phone is shown masked and kept unless a whole new number is typed over it.
+    edit_form = tuple(FormField("phone", "手机号", "masked_phone") if f.name == "phone" else f
+                      for f in RESIDENT_FIELDS)
     columns = {
         "name": masked_name(lambda r: r.person),
         "id_number": masked_id(lambda r: r.person),
@@ -132,22 +134,30 @@ class ResidentAdmin(Resource):
 
     def initial(self, row):
         person = row.person
-        return {"name": person.name, "phone": "", "address": person.address, "building": person.building,
-                "unit": person.unit, "room": person.room, "resident_category": person.resident_category}
+        return {"name": person.name, "phone": identity.mask_phone(person.phone), "address": person.address,
+                "building": person.building, "unit": person.unit, "room": person.room,
+                "resident_category": person.resident_category}
 
     def update(self, ctx, row, data):
         residents.edit_resident(ctx.admin, row, {k: v for k, v in data.items() if v not in (None, "")})
 
     def detail_sections(self, ctx, row):
-        movements = [(local_iso(e.created_at)[:19].replace("T", " "), f"{e.place.name}（{e.colour}）")
+        movements = [(local_iso(e.created_at)[:19].replace("T", " "), _movement(e))
                      for e in residents.abnormal_movements(row.person)]
         log = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{_action_label(entry)}")
                for entry in audit.about(row.person)]
         return [("异常信息（隔离期间的出行记录）", movements or [("", "无")]), ("操作日志", log or [("", "无")])]
 
 
-ACTION_LABELS = {"confirm_isolation": "确认隔离", "release_isolation": "解除隔离", "not_in_compound": "未在本小区",
-                 "add_resident": "新建人员", "edit_resident": "编辑人员"}
+def _movement(entry) -> str:
+    """One scan of 异常信息: where, how it was registered, its colour and the gate's answer."""
+    return (f"{entry.place.name}（{ENTRY_SOURCES.get(entry.source, entry.source)}，"
+            f"{colour.LABELS.get(entry.colour, entry.colour)}，{'允许通行' if entry.admitted else '禁止通行'}）")
+
+
+ACTION_LABELS = {"pending_isolation": "扫码后判定待确认隔离", "confirm_isolation": "确认隔离",
+                 "release_isolation": "解除隔离", "not_in_compound": "未在本小区", "add_resident": "新建人员",
+                 "edit_resident": "编辑人员"}
 
 
 def _action_label(entry: dict) -> str:

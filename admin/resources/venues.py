@@ -28,7 +28,8 @@ import json
 import peewee
 from peewee import fn
 
-from admin.resources.common import masked_id, masked_name, masked_phone, phone_search, time_column
+from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, phone_search, \
+    temperature_column, time_column
 from admin.site import Column, Filter, Resource, Search, site
 from models.people import Person
 from models.places import EntryRecord, Place
@@ -43,7 +44,7 @@ INDEXED_SEARCHES = ("phone", "place_name")
 WALK_FIRST, WALK_MAX = 4096, 1 << 20
 MAX_RANGE_DAYS = 366
 CONTACT_FIELDS = ("contact_name", "contact_phone")
-SOURCES = {"self": "本人扫码", "family": "家属代扫", "proxy": "代登记", "inspector": "检测员登记", "manual": "人工录入"}
+SOURCES = ENTRY_SOURCES
 STATUSES = {"green": "绿码", "yellow": "黄码", "orange": "橙码", "red": "红码", "unknown": "未知"}
 
 
@@ -281,7 +282,7 @@ class VenueEntryAdmin(Resource):
             "flow": Column("登记类型", lambda r: r.flow),
             "colour": Column("扫码人员状态", lambda r: colour.LABELS.get(r.colour, STATUSES.get(r.colour, r.colour))),
             "admitted": Column("核验结果", lambda r: "允许通行" if r.admitted else "禁止通行"),
-            "temperature": Column("体温", lambda r: f"{r.temperature}" if r.temperature is not None else ""),
+            "temperature": temperature_column(),
             "form": Column("登记表内容", lambda r: "；".join(f"{k}：{v}" for k, v in json.loads(r.form or "{}").items())),
         }
         self.searches = {

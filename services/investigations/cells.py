@@ -119,7 +119,7 @@ def check(column: TemplateColumn, value, today: dt.date | None = None):
             raise CellError(f"请填写{column.header}", "missing_field")
         return None
     kind = column.kind
-    if kind == "text":
+    if kind in ("text", "district"):  # a district's name is checked against the regions by the import
         text = text_of(value)
         if len(text) > column.max_len:
             raise CellError(f"{column.header}过长（最多{column.max_len}个字）", "too_long")

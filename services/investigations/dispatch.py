@@ -41,6 +41,17 @@ def city_of(region: Region | None) -> Region | None:
     return None
 
 
+def district_key(names, text: str | None) -> str | None:
+    """The key of `names` (district names, full and short) that `text` names, or None."""
+    if not text:
+        return None
+    text = text.strip()
+    if text in names:
+        return text
+    short = _short(text)
+    return short if short in names else None
+
+
 def _short(name: str) -> str:
     # "管城回族区" is often written "管城区": match on the name without its suffix.
     for suffix in ("回族区", "新区", "区", "县", "市"):
@@ -101,10 +112,8 @@ class Dispatcher:
 
     def district_named(self, text: str | None) -> int | None:
         """The district whose name (or short name) is `text`."""
-        if not text:
-            return None
-        text = text.strip()
-        return self.district_names.get(text) or self.district_names.get(_short(text))
+        key = district_key(self.district_names, text)
+        return self.district_names[key] if key else None
 
     def district_in(self, text: str | None) -> int | None:
         """The district whose name appears in a free-text address."""

@@ -7,8 +7,9 @@ batches ahead, while the import thread writes: person match, dispatch, one multi
 batch, the refused cells, the job's progress, committed every `TRANSACTION_ROWS` rows. Good rows
 are kept, bad ones are reported cell by cell (row number, column, reason) and downloadable as an
 xlsx; rows already on the list are ignored (dedupe by row key), so importing the same file again
-adds nothing. A job that stops part-way (too many rows, a broken sheet, a database error) removes
-what it wrote.
+adds nothing. A risk list's checked rows go to risk_records.ingest instead (risk_lists.py): its
+refusals join the bad-row report and rows already stored count as duplicates. A job that stops
+part-way (too many rows, a broken sheet, a database error) removes what it wrote.
 
 A job whose process dies (a restart, a crash) cannot undo anything: every progress write moves
 its heartbeat, and a reader finding a queued or running job whose heartbeat is older than
@@ -41,8 +42,8 @@ from models.sql_literals import SqlLiterals
 from models.regions import Region
 from services import audit, excel
 from services.errors import ApiError
-from services.investigations import cells, sources, xlsx
-from services.investigations.dispatch import Dispatcher
+from services.investigations import cells, risk_lists, sources, xlsx
+from services.investigations.dispatch import Dispatcher, district_key
 from services.investigations.records import RowBuilder, execute_many, insert_rows
 from services.investigations.sources import Source
 from services.timefmt import china_today
@@ -174,8 +175,16 @@ class _Lost(Exception):
     """The job is no longer running (marked interrupted elsewhere): stop without touching it."""
 
 
-def _checker(column, today):
-    """A column's check, with a fast path for the common cells (plain text, repeated dates)."""
+def _checker(column, today, districts=None):
+    """A column's check, with a fast path for the common cells (plain text, repeated dates).
+    `districts`: the names a "district" column may hold (None: not checked)."""
+    if column.kind == "district" and districts is not None:
+        def check_district(value):
+            text = cells.check(column, value, today)
+            if text is not None and district_key(districts, text) is None:
+                raise cells.CellError(f"{column.header}“{text[:32]}”不是本市的区县")
+            return text
+        return check_district
     if column.kind == "text":
         def check_text(value):
             if type(value) is str:
@@ -204,13 +213,18 @@ def _checker(column, today):
     return lambda value: cells.check(column, value, today)
 
 
-def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: RowBuilder, max_rows: int):
+def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: RowBuilder, max_rows: int,
+             districts: frozenset | None = None):
     """Read, check and prepare the rows: yields (prepared rows, error cells, rows, bad rows, bytes
-    read) per `BATCH`; raises _RowLimit past `max_rows`. Touches no database."""
+    read) per `BATCH`; raises _RowLimit past `max_rows`. Touches no database: `districts` are the
+    district names of the uploader's city, read beforehand."""
     reader = xlsx.SheetReader(path, info)
     today = china_today()
     job_id = builder.job_id
-    checks = [(c.key, c.header, columns[c.key], _checker(c, today)) for c in builder.source.columns if c.key in columns]
+    checks = [(c.key, c.header, columns[c.key], _checker(c, today, districts)) for c in builder.source.columns
+              if c.key in columns]
+    # A risk list's rows go to risk_records.ingest as checked values, with their row numbers.
+    risk = builder.source.risk_kind is not None
     prepare = builder.prepare
     prepared: list = []
     errors: list = []
@@ -235,7 +249,7 @@ def _batches(path: str, info: xlsx.SheetInfo, columns: dict[str, int], builder: 
             bad += 1
             errors.extend(row_errors)
         else:
-            prepared.append(prepare(values))
+            prepared.append((row_number, values) if risk else prepare(values))
         if len(prepared) + len(errors) >= BATCH:
             yield prepared, errors, rows, bad, reader.bytes_done
             prepared, errors, rows, bad = [], [], 0, 0
@@ -271,7 +285,8 @@ def _reader_main() -> None:
     sender = threading.Thread(target=send, name="import-reader-send", daemon=True)
     sender.start()
     try:
-        for batch in _batches(args["path"], args["info"], args["columns"], builder, args["max_rows"]):
+        for batch in _batches(args["path"], args["info"], args["columns"], builder, args["max_rows"],
+                              args["districts"]):
             pending.put(pickle.dumps(("batch", batch), protocol=pickle.HIGHEST_PROTOCOL))
         message = ("done", _peak_kb())
     except _RowLimit:
@@ -298,7 +313,7 @@ READER_PEAK_KB: dict[int, int] = {}  # job id -> its reader process's peak memor
 
 
 def _batches_from_process(path, info, columns, builder: RowBuilder, max_rows: int, data_key: str,
-                          literals: SqlLiterals | None = None):
+                          literals: SqlLiterals | None = None, districts: frozenset | None = None):
     """`_batches`, computed by a helper process (a second core does the CPU half of the import).
     A fresh interpreter, not multiprocessing: nothing of the server is imported or forked there."""
     receiving, sending = os.pipe()
@@ -312,7 +327,8 @@ def _batches_from_process(path, info, columns, builder: RowBuilder, max_rows: in
         try:
             pickle.dump({"data_key": data_key, "path": path, "info": info, "columns": columns,
                          "source": builder.source.code, "category": builder.category, "job_id": builder.job_id,
-                         "admin_id": builder.admin_id, "max_rows": max_rows, "literals": literals is not None,
+                         "admin_id": builder.admin_id, "max_rows": max_rows, "districts": districts,
+                         "literals": literals is not None,
                          "no_backslash_escapes": bool(literals and literals.no_backslash_escapes)}, process.stdin)
             process.stdin.close()
             while True:
@@ -370,16 +386,18 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
         return ImportJob.get_by_id(job_id)
     existing = TaskRecord.select().where(TaskRecord.source == source.code).count() if \
         source.dispatch == "boarding_station" else 0
-    dispatcher = Dispatcher(source, region, watched_stations=settings.watched_stations, start=existing)
+    dispatcher = None if source.risk_kind else Dispatcher(source, region, watched_stations=settings.watched_stations,
+                                                          start=existing)
     builder = RowBuilder(source, category=job.category, job_id=job_id, admin_id=uploader.id if uploader else None)
     parallel = settings.parallel if settings.parallel is not None else info.sheet_size >= PARALLEL_MIN_BYTES
+    districts = frozenset(dispatcher.district_names) if dispatcher else None
     literals = None
     if parallel and settings.data_key:
         literals = _mysql_literals()
         batches = _batches_from_process(path, info, columns, builder, settings.limits.max_rows, settings.data_key,
-                                        literals)
+                                        literals, districts)
     else:
-        batches = _batches(path, info, columns, builder, settings.limits.max_rows)
+        batches = _batches(path, info, columns, builder, settings.limits.max_rows, districts)
     counts = {"rows": 0, "good": 0, "bad": 0, "inserted": 0, "duplicates": 0, "filtered": 0}
     failure, lost = None, False
     transaction, in_transaction = None, 0
@@ -389,13 +407,20 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             if transaction is None:
                 transaction = db.atomic()
                 transaction.__enter__()
-            inserted, filtered = insert_rows(dispatcher, prepared, literals)
+            if source.risk_kind:
+                inserted, duplicates, refused, refused_rows = risk_lists.import_rows(
+                    source, job_id, prepared, uploader, region)
+                errors, bad, filtered = errors + refused, bad + refused_rows, 0
+                counts["good"] += len(prepared) - refused_rows
+            else:
+                inserted, filtered = insert_rows(dispatcher, prepared, literals)
+                duplicates = len(prepared) - filtered - inserted
+                counts["good"] += len(prepared)
             counts["rows"] += rows
             counts["bad"] += bad
-            counts["good"] += len(prepared)
             counts["inserted"] += inserted
             counts["filtered"] += filtered
-            counts["duplicates"] += len(prepared) - filtered - inserted
+            counts["duplicates"] += duplicates
             execute_many(ImportRowError, ERROR_FIELDS, errors)
             _write_progress(job_id, counts, bytes_done)
             in_transaction += rows
@@ -507,8 +532,12 @@ def checked(job: ImportJob, limit_seconds: int, now: dt.datetime | None = None) 
 
 
 def _undo(job_id: int, message: str) -> None:
-    """A job that stops part-way leaves nothing behind: its records go, the job says why."""
+    """A job that stops part-way leaves nothing behind: its records go (a risk list's with the
+    colours they had turned), the job says why."""
+    source = sources.get(ImportJob.get_by_id(job_id).source)
     with db.atomic():
+        if source.risk_kind:
+            risk_lists.withdraw(source, job_id)
         while True:
             ids = [i for (i,) in TaskRecord.select(TaskRecord.id).where(TaskRecord.import_job == job_id)
                    .limit(5000).tuples()]

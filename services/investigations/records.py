@@ -58,7 +58,7 @@ class RowBuilder:
         self.plain_keys = tuple(c.key for c in source.columns if not c.personal)
         self.document_key = next((c.key for c in source.columns if c.kind in _IS_PERSON_DOCUMENT), None)
         self.row_purpose = f"task_row_{source.code}"
-        self.initial = source.workflow.initial
+        self.initial = source.workflow.initial if source.workflow else None
         self.cipher = pii.current()
 
     def subject(self, values: dict) -> str | None:

@@ -39,7 +39,10 @@ class TemplateColumn:
 
     key: str
     header: str
-    kind: str = "text"  # text | date | datetime | phone | id_number | document | transport | decimal | choice
+    # text | date | datetime | phone | id_number | document | transport | decimal | choice |
+    # district (a district of the uploader's city, by name: another name is a bad row, not an
+    # unassigned one)
+    kind: str = "text"
     required: bool = False
     personal: bool = False
     optional: bool = False
@@ -79,20 +82,22 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Source:
-    """One list: its template, dispatch rule, workflow and audience."""
+    """One list: its template, dispatch rule, workflow and audience. A risk list (`risk_kind`, see
+    services/investigations/risk_lists.py) has no workflow: its rows go to risk_records.ingest."""
 
     code: str
     label: str  # the list page's title
     columns: tuple[TemplateColumn, ...]
     key_columns: tuple[str, ...]  # the row's natural key: importing it again adds nothing
-    dispatch: str  # base_station_county | boarding_station | compound_or_address | reporter
-    workflow: Workflow
+    dispatch: str  # base_station_county | boarding_station | compound_or_address | reporter | none
+    workflow: Workflow | None
     roles: tuple[str, ...]  # who sees the list
     import_roles: tuple[str, ...]  # who may upload it
     date_column: str | None = None  # the column that dates the record (time filter, statistics by date)
     categories: dict[str, str] = field(default_factory=dict)  # 分类, chosen when importing
     address_columns: tuple[str, ...] = ()  # read by the compound_or_address rule
     import_label: str = ""  # the upload page's title
+    risk_kind: str | None = None  # a services.risk_records kind: accepted rows become risk records
 
     def column(self, key: str) -> TemplateColumn:
         for column in self.columns:
@@ -259,7 +264,7 @@ FEVER = Source(
         TemplateColumn("hospital", "就诊医院", required=True, list=True, max_len=64),
         TemplateColumn("temperature", "体温", "decimal", optional=True, max_len=8),
         TemplateColumn("address", "现住地址", personal=True, max_len=255),
-        TemplateColumn("district_name", "所属区县", optional=True, list=True, max_len=32),
+        TemplateColumn("district_name", "所属区县", "district", optional=True, list=True, max_len=32),
         TemplateColumn("street", "所属街道", optional=True, list=True, max_len=64, aliases=("街道办",)),
         TemplateColumn("community", "所属社区", optional=True, list=True, max_len=64),
         TemplateColumn("compound", "所属小区", optional=True, list=True, max_len=64),
@@ -273,7 +278,8 @@ FEVER = Source(
                        "unreachable": ("watching", "normal")},
                       frozenset({"watching", "normal", "unreachable"}), {},
                       {"done": ("已询问（全部）", "done"), "open": ("未询问", "open")}),
-    roles=(*LEVEL_ROLES, "fever_clinic"), import_roles=("city", "fever_clinic"), date_column="date")
+    # A district's own fever clinics send it their list: the district uploads it (seed 002).
+    roles=(*LEVEL_ROLES, "fever_clinic"), import_roles=("city", "district", "fever_clinic"), date_column="date")
 
 OVERSEAS_OUTCOMES = {"left": "离开", "picked_up": "各区县接走", "fever_hospital": "发热送医",
                      "central_isolation": "集中隔离", "not_back": "未回", "crew": "机组成员",
@@ -306,7 +312,9 @@ OVERSEAS = Source(
     dispatch="compound_or_address", address_columns=("district_name", "address"),
     workflow=Workflow(
         OVERSEAS_STATUSES,
-        {"pending": ("received", *_OUT), "received": ("arrived", "late", *_OUT), "arrived": _OUT,
+        # The hub acknowledges a new report (已接收) before anyone handles it: the nine outcomes
+        # come only after that, so the acknowledgement cannot be skipped (seed 002).
+        {"pending": ("received",), "received": ("arrived", "late", *_OUT), "arrived": _OUT,
          "late": ("arrived", *_OUT), **{c: tuple(o for o in _OUT if o != c) for c in _OUT}},
         frozenset(_OUT),
         {"central_isolation": ISOLATED, "home_isolation": ISOLATED, "arrived": Effect("abroad_arrival")},
@@ -316,14 +324,22 @@ OVERSEAS = Source(
 SOURCES: dict[str, Source] = {s.code: s for s in (TELECOM, RAILWAY, POLICE_LIST, BORDER, RISK, FEVER, OVERSEAS)}
 
 
+def all_sources() -> dict[str, Source]:
+    """The investigation lists and the risk lists, by code."""
+    # Imported here: the risk lists are built from services.risk_records, which reads this module.
+    from services.investigations import risk_lists
+
+    return {**SOURCES, **risk_lists.RISK_LISTS}
+
+
 def get(code: str) -> Source:
-    """The source of this code (KeyError for an unknown one)."""
-    return SOURCES[code]
+    """The source (an investigation or a risk list) of this code (KeyError for an unknown one)."""
+    return all_sources()[code]
 
 
 def importable_by(role: str) -> list[Source]:
     """The lists this role may upload."""
-    return [s for s in SOURCES.values() if role in s.import_roles]
+    return [s for s in all_sources().values() if role in s.import_roles]
 
 
 def hub_transport(role: str) -> str | None:

@@ -28,6 +28,16 @@ def label(source_code: str, status: str) -> str:
     return sources.get(source_code).workflow.statuses.get(status, status)
 
 
+def refusal(record: TaskRecord, to_status: str) -> ApiError:
+    """The 409 for a change the workflow does not allow from the record's status, naming what the
+    record may become instead (a 待反馈 overseas record: only 已接收)."""
+    now, then = label(record.source, record.status), label(record.source, to_status)
+    targets = sources.get(record.source).workflow.transitions.get(record.status, ())
+    instead = (f"，只能变更为{'、'.join(f'“{label(record.source, t)}”' for t in targets)}" if targets
+               else "，该状态已是最终状态")
+    return ApiError("invalid_transition", f"当前状态“{now}”不能变更为“{then}”{instead}", 409, "status")
+
+
 def transition(admin, record: TaskRecord, to_status: str, remark: str | None = None) -> str:
     """Move a record to `to_status` (409 when the workflow does not allow it); the message shown."""
     source = sources.get(record.source)
@@ -35,8 +45,7 @@ def transition(admin, record: TaskRecord, to_status: str, remark: str | None = N
     if to_status not in workflow.statuses:
         raise ApiError("invalid_status", "状态无效", 400, "status")
     if not workflow.allowed(record.status, to_status):
-        raise ApiError("invalid_transition", f"当前状态“{label(record.source, record.status)}”不能变更为"
-                                             f"“{label(record.source, to_status)}”", 409)
+        raise refusal(record, to_status)
     remark = (remark or "").strip()[:255] or None
     with db.atomic():
         # Only from the status the page showed: two people acting at once cannot both win.

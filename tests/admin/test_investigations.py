@@ -26,6 +26,7 @@ from models.regions import Region
 from models.risk_inputs import IsolationRecord, TravelRecord
 from models.people import Person
 from services import admin_auth, colour
+from services.errors import ApiError
 from services.demo import ZHENGZHOU
 from services.investigations import importer, records, sources, workflow
 from services.regions import load_tree
@@ -159,6 +160,8 @@ def test_uploads_need_the_xsrf_token_and_an_import_role(inv):
     district = inv.sign_in("jinshui")
     assert upload(district, files.telecom_xlsx(2)).status_code == 403
     assert district.get("/admin/imports/new?source=telecom").status_code == 403
+    assert district.get("/admin/imports/new?source=fever").status_code == 200  # its fever clinics' list
+    assert inv.sign_in("compound").get("/admin/imports/new?source=fever").status_code == 403
     assert TaskRecord.select().count() == 0
 
 
@@ -248,8 +251,6 @@ def test_police_verification_confirms_isolation_and_keeps_history(inv):
 
 
 def test_workflow_service_refuses_what_the_workflow_lacks(inv):
-    from services.errors import ApiError
-
     admin = inv.sign_in("city").admin
     record = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="省人民医院")
     with pytest.raises(ApiError) as refused:
@@ -321,6 +322,37 @@ def test_overseas_reports_reach_the_district_and_the_hub_of_their_mode(inv):
     assert [h.to_status for h in workflow.history(record)] == ["received", "arrived", "central_isolation"]
 
 
+def _actions_on(page) -> list[str]:
+    return re.findall(r'/do/to_([a-z_0-9]+)">', page.text)
+
+
+def test_a_new_overseas_report_is_received_before_any_final_status(inv):
+    airport = inv.sign_in("airport")
+    record = _record(sources.OVERSEAS, "410105")
+    assert record.status == "pending"
+    assert _actions_on(airport.get(f"/admin/r/task_overseas/{record.id}")) == ["received"]
+    before = row_counts()
+    for final in sources.OVERSEAS_OUTCOMES:
+        refused = airport.post(f"/admin/r/task_overseas/{record.id}/do/to_{final}", {"remark": "跳过接收"})
+        assert refused.status_code == 409
+        assert page_error(refused) == (f"当前状态“待反馈”不能变更为“{sources.OVERSEAS_OUTCOMES[final]}”，"
+                                       "只能变更为“已接收”")
+    with pytest.raises(ApiError) as service:
+        workflow.transition(airport.admin, record, "left", "跳过接收")
+    assert (service.value.code, service.value.status, service.value.field) == ("invalid_transition", 409, "status")
+    assert row_counts() == before  # no status, no history line, no audit entry
+    assert TaskRecord.get_by_id(record.id).status == "pending"
+
+    assert airport.post(f"/admin/r/task_overseas/{record.id}/do/to_received", {"remark": "专班已接收"},
+                        allow_redirects=False).status_code == 302
+    offered = _actions_on(airport.get(f"/admin/r/task_overseas/{record.id}"))
+    assert offered == ["arrived", "late", *sources.OVERSEAS_OUTCOMES]
+    assert airport.post(f"/admin/r/task_overseas/{record.id}/do/to_left", {"remark": "转运外省"},
+                        allow_redirects=False).status_code == 302
+    assert [(h.from_status, h.to_status, h.remark) for h in workflow.history(record)] == [
+        ("pending", "received", "专班已接收"), ("received", "left", "转运外省")]
+
+
 def test_list_filters_by_keyword_status_time_and_category(inv):
     city = inv.sign_in("city")
     headers = ("日期", "姓名", "证件号码", "手机号码", "出发地", "航班(车次/车牌)", "现住地址")
@@ -387,7 +419,8 @@ def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
     for _ in range(2):
         _record(sources.OVERSEAS, "410105")
     first = TaskRecord.select().join(Region, on=(TaskRecord.district == Region.id)).where(Region.code == "410102").first()
-    workflow.transition(city.admin, first, "left")
+    workflow.transition(city.admin, first, "received")
+    workflow.transition(city.admin, TaskRecord.get_by_id(first.id), "left")
     page = city.get("/admin/investigations/stats", params={"source": "overseas"})
     assert page.status_code == 200 and "境外排查完成率" in page.text
     total = re.findall(r'data-figure="(\w+)">([^<]+)<', page.text)

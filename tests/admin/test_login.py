@@ -6,8 +6,10 @@ import datetime as dt
 import pytest
 
 from config import Config
+from models.accounts import SignInFailure
 from models.admin import AdminUser
 from models.fieldwork import OperationLog
+from services import admin_auth
 from tests.admin.conftest import AdminClient, page_error
 
 
@@ -52,8 +54,7 @@ def test_four_wrong_passwords_require_an_sms_code_or_ten_minutes(office, sms):
     # Four more failures, then the ten minutes pass: the password alone works again.
     for _ in range(4):
         client.login(phone, "not-the-password")
-    AdminUser.update(sms_required_until=dt.datetime.utcnow() - dt.timedelta(seconds=1)).where(
-        AdminUser.phone_bidx == office.admins["jinshui"][0].phone_bidx).execute()
+    SignInFailure.update(failed_at=dt.datetime.utcnow() - admin_auth.SMS_WINDOW - dt.timedelta(seconds=1)).execute()
     assert client.login(phone, password).status_code == 302
     failures = OperationLog.select().where(OperationLog.action == "login_failed").count()
     assert failures == 8
@@ -108,3 +109,49 @@ def test_production_refuses_a_fixed_captcha():
     config = Config(app_env="production", secret_key="x" * 40, data_key="ay" * 22, captcha_fixed_answer="ABCD")
     with pytest.raises(SystemExit, match="CAPTCHA_FIXED_ANSWER"):
         config.check()
+
+
+def test_the_xsrf_cookie_is_secure_and_same_site_where_sessions_are(make_server):
+    """In production (ADMIN_COOKIE_SECURE on) the XSRF cookie, like the session's, goes over HTTPS
+    only and never cross-site; in development it still stays on this site."""
+    for secure in (True, False):
+        server = make_server(admin_cookie_secure=secure)
+        cookie = server.get("/admin/login").headers["Set-Cookie"]
+        assert cookie.startswith("_xsrf=") and "SameSite=Lax" in cookie
+        assert ("Secure" in cookie) is secure
+
+
+def test_a_known_phone_and_an_unknown_one_are_answered_alike(office, sms, monkeypatch):
+    """The same messages in the same order, an SMS step for both, and a password check for both
+    (against a decoy hash when there is no account), so neither words nor time tell them apart."""
+    from services import passwords
+
+    checks, real_verify = [], passwords.verify
+    monkeypatch.setattr(passwords, "verify", lambda *args: checks.append(args[0]) or real_verify(*args))
+    _, phone, _ = office.admins["jinshui"]
+    answers = {}
+    for who in (phone, "13912345678"):
+        client = AdminClient(office.base_url)
+        answers[who] = [page_error(client.login(who, "not-the-password")) for _ in range(5)]
+        client.post("/admin/login/sms-code", {"phone": who})
+        answers[who].append(page_error(client.login(who, "not-the-password", sms_code="000000")))
+    assert answers[phone] == answers["13912345678"]
+    assert answers[phone][:4] == ["手机号或密码错误"] * 4 and "手机验证码" in answers[phone][4]
+    # Four passwords checked for each phone (the SMS step stops the fifth), each against a real hash.
+    assert len(checks) == 8 and all(h.startswith("$argon2id$") for h in checks)
+    assert [to for to, _, _ in sms.messages] == [phone]  # a code went only to the real account
+
+
+def test_five_wrong_passwords_pause_the_account_for_fifteen_minutes(office, sms):
+    _, phone, password = office.admins["jinshui"]
+    client = AdminClient(office.base_url)
+    for _ in range(4):
+        client.login(phone, "not-the-password")
+    client.post("/admin/login/sms-code", {"phone": phone})
+    assert page_error(client.login(phone, "still-wrong", sms_code=sms.last_code(phone))) == "手机号或密码错误"
+    client.post("/admin/login/sms-code", {"phone": phone})
+    paused = client.login(phone, password, sms_code=sms.last_code(phone))
+    assert paused.status_code == 429 and "分钟后再试" in page_error(paused)
+    assert 800 < int(paused.headers["Retry-After"]) <= 900
+    assert "admin_session" not in client.http.cookies
+    assert OperationLog.select().where(OperationLog.action == "login_failed").count() == 5

@@ -91,16 +91,24 @@ def test_release_needs_a_reason_and_the_certificate_and_warns_for_key_regions(as
     risk_inputs.record_travel(binding.person, arrival_date=china_today(), origin_code="420100")
     client = as_admin("compound")
     page = client.get(f"/admin/r/residents/{binding.id}/do/release_isolation")
-    assert "此人隔离期 14 天" in page.text
+    assert "此人隔离期14天" in page.text
     no_reason = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation", {"certificate": "on"})
     assert no_reason.status_code == 400 and "请填写解除隔离原因" in no_reason.text
     no_certificate = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation", {"reason": "已满14天"})
     assert no_certificate.status_code == 400 and "请确认已提交健康证明" in no_certificate.text
     assert residents.status_of(binding.person) == "pending"
-    done = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation",
+    # A key-region returnee's 14 days are not over: a health certificate does not release them.
+    refused = client.post(f"/admin/r/residents/{binding.id}/do/release_isolation",
+                          {"reason": "提供核酸阴性证明", "certificate": "on"})
+    assert refused.status_code == 409 and page_error(refused).startswith("此人隔离期14天")
+    assert residents.status_of(binding.person) == "pending"
+    # Somebody whose trip is from elsewhere is released with the certificate.
+    other = add(JINGBA, 2, "李外地", status="pending")
+    risk_inputs.record_travel(other.person, arrival_date=china_today(), origin_code="440305")
+    done = client.post(f"/admin/r/residents/{other.id}/do/release_isolation",
                        {"reason": "提供核酸阴性证明", "certificate": "on"}, allow_redirects=False)
-    assert done.status_code == 302 and residents.status_of(binding.person) == "released"
-    detail = client.get(f"/admin/r/residents/{binding.id}")
+    assert done.status_code == 302 and residents.status_of(other.person) == "released"
+    detail = client.get(f"/admin/r/residents/{other.id}")
     assert "解除隔离（待确认隔离 → 已解除隔离）：提供核酸阴性证明" in detail.text  # the operation log
 
 
@@ -139,6 +147,17 @@ def test_add_and_edit_a_resident(as_admin):
     assert person.name == "赵六六" and person.phone == "13900000010" and person.room == "102"
 
 
+def test_control_characters_in_a_form_are_refused(as_admin):
+    client = as_admin("compound")
+    before = Person.select().count()
+    # Tornado already turns NUL, BEL and the like in form fields into spaces; the rest is ours.
+    for name in ("赵\u202e六", "赵\u2066六", "赵\x7f六"):
+        bad = client.post("/admin/r/residents/new", {"id_type": "resident_id", "id_number": make_id_number(9),
+                                                     "name": name, "phone": "13900000009"})
+        assert bad.status_code == 400 and "控制字符" in page_error(bad)
+    assert Person.select().count() == before
+
+
 def test_export_is_masked_formula_safe_and_audited(as_admin):
     add(JINGBA, 1, "=HYPERLINK(\"http://x\")")
     add(JINGBA, 2, "@SUM(A1)")
@@ -162,11 +181,14 @@ def test_export_is_masked_formula_safe_and_audited(as_admin):
 def test_entry_records_counts_search_manual_add_and_delete(as_admin):
     binding = add(JINGBA, 1, "王小明")
     place = Place.get(Place.region == binding.compound)
+    # A quick check-in (C7): no temperature typed, 默认体温正常.
     scanned = EntryRecord.create(request_id="scan-0000001", place=place, person=binding.person, flow="resident",
-                                 source="self", colour="green", admitted=True, verdict="{}")
+                                 source="self", colour="green", admitted=True, verdict="{}",
+                                 form='{"quick_checkin": true, "result": "normal"}')
     client = as_admin("compound")
     page = client.get("/admin/r/entries/")
     assert "今日进出人次" in page.text and ">1<" in page.text
+    assert '<td data-label="体温">体温正常（快速打卡）</td>' in page.text
     created = client.post("/admin/r/entries/new", {"name": "孙纸质", "id_number": make_id_number(5), "flow": "visitor",
                                                    "temperature": "36.6"}, allow_redirects=False)
     assert created.status_code == 302

@@ -67,6 +67,11 @@ def test_place_admin_creates_one_place_and_shares_its_declaration_code(admin):
     assert row_counts() == before
 
 
+def test_a_checkpoint_has_no_quick_checkin_code(admin):
+    place = admin.ok("createPlace", {**PUBLIC, "place_type": "hsr_station", "name": "郑州东站"})
+    assert place["code_url"].split("/s/")[1] and place["quick_checkin_url"] is None
+
+
 @pytest.mark.parametrize("changes, code, field", [
     ({"region_code": "999999"}, "unknown_region", "region_code"),
     ({"place_type": "compound"}, "invalid_field", "place_type"),

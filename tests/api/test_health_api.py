@@ -114,6 +114,24 @@ def test_paper_codes_print_verify_and_revoke(citizen, inspector):
     assert_error(inspector.call("verifyHealthCode", {"payload": payload}), 400, "code_revoked", "payload")
 
 
+def test_a_revoked_or_expired_paper_code_is_no_longer_served(citizen):
+    paper = citizen.call("createPaperHealthCode").json()["data"]
+    citizen.ok("revokePaperHealthCode", path={"code_id": paper["id"]})
+    revoked_at = PaperCode.get_by_id(paper["id"]).revoked_at
+    before = row_counts()
+    error = assert_error(citizen.call("getPaperHealthCodeImage", path={"code_id": paper["id"]}), 410,
+                         "paper_code_revoked", "code_id")
+    assert "已作废" in error["message"]
+    assert row_counts() == before and PaperCode.get_by_id(paper["id"]).revoked_at == revoked_at
+    assert citizen.ok("listPaperHealthCodes")["items"][0]["image_path"] is None  # nothing to fetch
+    expired = citizen.call("createPaperHealthCode").json()["data"]
+    PaperCode.update(expires_at=PaperCode.issued_at).where(PaperCode.id == expired["id"]).execute()
+    assert_error(citizen.call("getPaperHealthCodeImage", path={"code_id": expired["id"]}), 410,
+                 "paper_code_expired", "code_id")
+    _, path = citizen.operations()["getPaperHealthCodeImage"]
+    assert "410" in citizen.get("/openapi.json").json()["paths"][path]["get"]["responses"]
+
+
 def test_another_persons_paper_code_is_not_found(citizen):
     paper = citizen.call("createPaperHealthCode").json()["data"]
     other = ApiClient(citizen.base_url)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import json
 import logging
 import uuid
 
@@ -187,6 +188,21 @@ def test_checkpoint_asks_every_time_and_a_key_region_flashes(citizen, world):
     assert_error(scan(citizen, world["airport"], flow="traveller", form=abroad), 400, "missing_field", "form.country")
 
 
+@pytest.mark.parametrize("days", [-20, -1, 1])
+def test_a_checkpoint_arrival_date_other_than_today_is_refused(citizen, world, days):
+    """来郑日期为当天 (seed 002): a traveller from Wuhan who gives another day is refused, not green."""
+    field = {f["name"]: f for f in citizen.ok("getPlaceByCode", path={"token": world["airport"]})["flows"][0]["form"]}
+    assert field["arrival_date"]["today"] is True
+    citizen.ok("updateProfile", {k: PROFILE[k] for k in ("name", "id_number", "phone")})
+    before = row_counts()
+    trip = {"arrival_date": str(china_today() + dt.timedelta(days=days)), "from_abroad": False,
+            "origin_code": "420100", "origin_name": "湖北省武汉市"}
+    error = assert_error(scan(citizen, world["airport"], flow="traveller", form=trip), 400, "not_today",
+                         "form.arrival_date")
+    assert error["message"] == f"来郑日期应为当天（{TODAY}）"
+    assert row_counts() == before
+
+
 def test_venues_ask_their_form_on_the_first_scan_only(citizen, world):
     info = citizen.ok("getPlaceByCode", path={"token": world["metro"]})
     assert info["flows"][0]["form_needed"] is True
@@ -205,11 +221,71 @@ def test_admission_follows_the_place_type(citizen, world):
     assert hospital["colour"] == "yellow" and hospital["admit"] is True
 
 
-def test_quick_checkin(citizen, world):
-    scan(citizen, world["home"], profile=PROFILE)
-    verdict = scan(citizen, world["home"], quick_checkin=True).json()["data"]
-    assert verdict["admit"] is True
-    assert '"quick_checkin": true' in EntryRecord.select().order_by(EntryRecord.id.desc()).first().form
+def quick(client, token, **body):
+    """A quick check-in (C7): no flow, no form - the place's default flow, 默认体温正常."""
+    return scan(client, token, flow=None, quick_checkin=True, **body)
+
+
+def test_quick_checkin_is_one_step_with_a_normal_temperature_and_no_form(citizen, world):
+    assert citizen.ok("getPlaceByCode", path={"token": world["market"]})["quick_checkin"] == {
+        "offered": True, "flow": "customer"}
+    # A first-time visitor of the supermarket: the profile (once) is all that is asked, not the
+    # supermarket's travel form.
+    travels, temperatures = TravelRecord.select().count(), TemperatureRecord.select().count()
+    response = quick(citizen, world["market"], profile=PROFILE)
+    assert response.status_code == 200, response.text
+    verdict = response.json()["data"]
+    assert (verdict["colour"], verdict["admit"], verdict["flow"]) == ("green", True, "customer")
+    assert verdict["quick_checkin"] is True and verdict["temperature_label"] == "体温正常（快速打卡）"
+    entry = EntryRecord.get()
+    assert entry.temperature is None and entry.colour == "green" and entry.source == "self"
+    assert json.loads(entry.form) == {"quick_checkin": True, "result": "normal"}
+    assert TravelRecord.select().count() == travels
+    # Known people take the group-commit path: still one step, with a typed temperature kept.
+    verdict = quick(citizen, world["metro"], temperature=36.6).json()["data"]
+    assert verdict["quick_checkin"] is True and verdict["flow"] == "customer"
+    assert float(EntryRecord.select().order_by(EntryRecord.id.desc()).first().temperature) == 36.6
+    assert TemperatureRecord.select().count() == temperatures + 1
+    # At a compound the default flow is the resident's, which binds the compound (C5).
+    assert quick(citizen, world["home"]).json()["data"]["flow"] == "resident"
+    assert me().compound.code == "410105001001001"
+    # A yellow code is still shown as it is, and refused where the type refuses it.
+    risk_inputs.add_fever_medicine_purchases([{"id_number": ID, "pharmacy": "药房"}])
+    verdict = quick(citizen, world["market"]).json()["data"]
+    assert (verdict["colour"], verdict["admit"]) == ("yellow", False)
+
+
+def test_quick_checkin_with_a_fever_is_refused_and_nothing_is_stored(citizen, world):
+    before = row_counts()
+    error = assert_error(quick(citizen, world["market"], profile=PROFILE, temperature=38.2), 400, "fever_not_quick",
+                         "temperature")
+    assert "体温异常" in error["message"]
+    assert row_counts() == before  # not even the profile sent with it
+
+
+def test_a_checkpoint_offers_no_quick_checkin_and_says_so(citizen, world):
+    assert citizen.ok("getPlaceByCode", path={"token": world["airport"]})["quick_checkin"] == {
+        "offered": False, "message": "机场为入郑卡口，每次扫码须填写入郑登记信息，不提供体温正常快速打卡"}
+    before = row_counts()
+    error = assert_error(quick(citizen, world["airport"], profile=PROFILE), 400, "quick_checkin_unavailable",
+                         "quick_checkin")
+    assert error["message"] == "机场为入郑卡口，每次扫码须填写入郑登记信息，不提供体温正常快速打卡"
+    assert_error(scan(citizen, world["airport"], flow="traveller", quick_checkin=True, profile=PROFILE), 400,
+                 "quick_checkin_unavailable", "quick_checkin")
+    # A compound's visitor form is asked on every visit: no quick check-in with that flow either.
+    assert_error(scan(citizen, world["home"], flow="visitor", quick_checkin=True, profile=PROFILE), 400,
+                 "quick_checkin_unavailable", "flow")
+    assert row_counts() == before
+
+
+def test_quick_checkin_without_a_profile_asks_for_it_and_stores_nothing(citizen, world):
+    before = row_counts()
+    assert_error(quick(citizen, world["market"]), 400, "profile_required", "profile")
+    assert_error(quick(citizen, world["market"], profile={"name": "王小明"}), 400, "missing_field")
+    assert row_counts() == before
+    # A scan that is not quick still needs its flow.
+    assert_error(scan(citizen, world["market"], flow=None, profile=PROFILE), 400, "missing_field", "flow")
+    assert row_counts() == before
 
 
 def test_family_members_scan_and_show_their_own_code(citizen, world):

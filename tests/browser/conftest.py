@@ -8,10 +8,13 @@
   outside the server under test are aborted, and any script error, CSP violation or request that
   left 127.0.0.1 fails the test: the pages must work with no CDN and no inline code.
 - `h5`: the real server (the `make_server` fixture, so on SQLite and MariaDB) with the H5 routes.
+- `back_office` / `desktop_page` / `sign_in_admin`: the back office with one admin, a desktop-sized
+  guarded page, and that admin signed in through the login page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import tempfile
@@ -29,6 +32,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 TIMEOUT_MS = 8000
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
+           "accept_downloads": True}
 
 
 def chromium_missing_reason() -> str | None:
@@ -152,3 +157,41 @@ def phone(browser, h5):
     yield page
     context.close()
     assert not page.problems, page.problems
+
+
+def back_office(make_server, *, phone: str, name: str, role: str, region_code: str):
+    """The real server (with a known captcha and the demo regions) and one admin: `server.admin`,
+    its `server.admin_phone` and `server.password`."""
+    from services import admin_auth
+    from services.demo import ZHENGZHOU
+    from services.regions import load_tree
+    from tests.admin.conftest import CAPTCHA
+
+    server = make_server(captcha_fixed_answer=CAPTCHA)
+    load_tree(ZHENGZHOU)
+    server.admin, server.password = admin_auth.create_admin(None, phone=phone, name=name, role=role,
+                                                            region_code=region_code, send_sms=False)
+    server.admin_phone = phone
+    return server
+
+
+@contextlib.contextmanager
+def desktop_page(browser, base_url: str, failed_loads_ok: bool = False):
+    """A desktop page that fails the test on a script error, a CSP violation or any request that
+    leaves the server under test."""
+    context, tab = guarded_page(browser, base_url, DESKTOP, failed_loads_ok)
+    yield tab
+    context.close()
+    assert not tab.problems, tab.problems
+
+
+def sign_in_admin(page, server) -> None:
+    """`server.admin` signs in through the login page (the captcha is the test server's fixed one)."""
+    from tests.admin.conftest import CAPTCHA
+
+    page.goto(server.base_url + "/admin/login")
+    page.fill("input[name=phone]", server.admin_phone)
+    page.fill("input[name=password]", server.password)
+    page.fill("input[name=captcha]", CAPTCHA)
+    page.click("button:has-text('登录')")
+    page.wait_for_selector("nav.side")

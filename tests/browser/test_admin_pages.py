@@ -6,11 +6,13 @@ import io
 import openpyxl
 import pytest
 
+from models.people import Person
+from models.places import Place
 from models.regions import Region
-from services import admin_auth, residents
+from services import admin_auth, places, residents
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.conftest import TIMEOUT_MS
-from tests.conftest import make_id_number
+from tests.conftest import ApiClient, make_id_number
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN",
@@ -47,6 +49,14 @@ def log_in(page, office, key="compound"):  # noqa: F811
     page.wait_for_selector("h1:has-text('小区居民管理')")
 
 
+def open_the_only_row(page, text: str) -> None:
+    """Search the list as filled in, check that one row shows `text`, and open its detail."""
+    page.click("button:has-text('查询')")
+    rows = page.locator("table.list tbody tr")
+    assert rows.count() == 1 and text in rows.first.inner_text()
+    rows.first.locator("a:has-text('详情')").click()
+
+
 def test_log_in_search_confirm_release_and_export(browser, office, pending):  # noqa: F811
     context, page = open_page(browser, office, DESKTOP)
     try:
@@ -54,10 +64,7 @@ def test_log_in_search_confirm_release_and_export(browser, office, pending):  # 
         assert page.locator("img.captcha").evaluate("img => img.naturalWidth") > 0  # the captcha image loads
         log_in(page, office)
         page.fill("input[name=name]", "待确认")
-        page.click("button:has-text('查询')")
-        rows = page.locator("table.list tbody tr")
-        assert rows.count() == 1 and "王**" in rows.first.inner_text()
-        rows.first.locator("a:has-text('详情')").click()
+        open_the_only_row(page, "王**")
         page.click("a:has-text('确认隔离')")
         assert "确认该人员已处于隔离状态" in page.inner_text("main")
         page.click("button:has-text('确定')")
@@ -95,6 +102,45 @@ def test_the_pages_fit_a_phone(browser, office, pending, tmp_path):  # noqa: F81
         assert (tmp_path / "admin-phone.png").stat().st_size > 1000
         page.locator("table.list tbody tr").first.locator("a:has-text('详情')").click()
         assert page.evaluate("document.documentElement.scrollWidth") <= 391
+        assert not page.errors
+    finally:
+        context.close()
+
+
+def test_a_returnee_scanned_in_is_pending_cannot_be_released_early_and_is_confirmed(browser, office, tmp_path):  # noqa: F811
+    """A key-region returnee's compound scan (the demo's 李返乡, back from Hubei 3 days ago) puts them
+    to 待确认隔离; the release page warns and refuses; confirming works; editing keeps the phone."""
+    citizen = ApiClient(office.base_url)
+    citizen.dev_login("demo-returnee")
+    home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
+    response = citizen.call("scanPlace", {"code": places.current_code(home).token, "flow": "resident",
+                                          "request_id": "returnee-at-home-1"})
+    assert response.status_code == 200, response.text
+    context, page = open_page(browser, office, DESKTOP)
+    try:
+        log_in(page, office)
+        page.select_option("select[name=isolation_status]", "pending")
+        open_the_only_row(page, "待确认隔离")
+        assert "扫码后判定待确认隔离（无需隔离 → 待确认隔离）" in page.inner_text("main")
+        page.click("a:has-text('解除隔离')")
+        assert page.inner_text("#warning").startswith("此人隔离期14天")
+        page.fill("input[name=reason]", "已提供健康证明")
+        page.check("input[name=certificate]")
+        page.click("button:has-text('确定')")
+        assert page.inner_text("#form-error").startswith("此人隔离期14天")
+        assert page.locator('.field-error[data-field="certificate"]').is_visible()
+        page.screenshot(path=str(tmp_path / "release-refused.png"), full_page=True)
+        page.click("a:has-text('取消')")
+        page.click("a:has-text('确认隔离')")
+        page.click("button:has-text('确定')")
+        page.wait_for_selector("text=已确认隔离")
+        page.click("a:has-text('编辑')")
+        assert page.input_value("input[name=phone]") == "137****0000"
+        page.fill("input[name=room]", "502")
+        page.click("button:has-text('提交')")
+        page.wait_for_selector("text=已保存")
+        person = Person.get((Person.relation == "self") & (Person.name == "李返乡"))
+        assert person.phone == "13700000000" and person.room == "502"
         assert not page.errors
     finally:
         context.close()

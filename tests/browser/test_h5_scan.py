@@ -7,6 +7,7 @@ the JSON API. Each test checks what the person and the guard see and what the da
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -17,7 +18,7 @@ from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.regions import Region
 from services import demo, places
-from services.timefmt import local_iso
+from services.timefmt import china_today, local_iso
 from tests.conftest import make_id_number, row_counts
 
 ID = "110101199003070011"
@@ -37,6 +38,7 @@ def world(db):
         "home": places.create_place(place_type_code="compound", name=compound.name, region=compound),
         "other": places.create_place(place_type_code="compound", name=other.name, region=other),
         "airport": places.create_place(place_type_code="airport", name="新郑国际机场", region=district),
+        "market": places.create_place(place_type_code="supermarket", name="丹尼斯百货", region=district),
     }
     return {name: code.token for name, (place, code) in made.items()}
 
@@ -161,6 +163,53 @@ def test_first_visit_asks_the_profile_once_and_shows_a_live_green_verdict(phone,
     assert EntryRecord.select().count() == 2
 
 
+def test_the_quick_checkin_code_is_one_step_and_a_reload_registers_nothing_twice(phone, h5, world):
+    quick_url = f"{h5.base_url}/s/{world['market']}?quick=1"
+    phone.goto(quick_url)
+    phone.locator("#registration:not([hidden])").wait_for()
+    # First time here: the profile (once) is all it asks - no flow, no travel form, no temperature.
+    assert phone.locator("#quick-banner").is_visible() and phone.locator("#profile-section").is_visible()
+    for hidden in ("#flow-card", "#who-card", "#temperature-field", "#flow-form-section"):
+        assert not phone.locator(hidden).is_visible(), hidden
+    assert phone.locator("#scan-submit").inner_text() == "提交并快速打卡"
+    fill_profile(phone)
+    submit(phone)
+    verdict(phone)
+    assert phone.locator("#verdict-colour").inner_text() == "绿码"
+    assert phone.locator("#verdict-admit").inner_text() == "允许通行"
+    assert phone.locator("#verdict-temperature").inner_text() == "体温正常（快速打卡）"
+    assert phone.locator("#verdict-flow").inner_text() == "商超顾客"
+    entry = EntryRecord.get()
+    assert json.loads(entry.form) == {"quick_checkin": True, "result": "normal"} and entry.temperature is None
+
+    # Every later scan of the quick code: the verdict at once, not a tap in between. (A scan is a
+    # new page; the same URL typed again would be Chromium's reload, which answers the first verdict.)
+    phone.goto(f"{h5.base_url}/s/{world['home']}")
+    phone.goto(quick_url)
+    verdict(phone)
+    assert phone.locator("#verdict-temperature").inner_text() == "体温正常（快速打卡）"
+    assert EntryRecord.select().count() == 2
+    phone.reload()  # the same check-in again (its request id is kept): still two entries
+    verdict(phone)
+    assert EntryRecord.select().count() == 2
+    # Back from the verdict: the ordinary page, no second check-in.
+    phone.click("#verdict-back")
+    phone.locator("#registration:not([hidden])").wait_for()
+    assert phone.locator("#flow-card").is_visible() and not phone.locator("#quick-banner").is_visible()
+    assert EntryRecord.select().count() == 2
+
+
+def test_a_checkpoints_quick_code_says_it_offers_none_and_records_nothing(phone, h5, world):
+    people = Person.select().count()
+    phone.goto(f"{h5.base_url}/s/{world['airport']}?quick=1")
+    phone.locator("#top-error:not([hidden])").wait_for()
+    assert phone.locator("#top-error").inner_text() == "机场为入郑卡口，每次扫码须填写入郑登记信息，不提供体温正常快速打卡"
+    # The ordinary arrival registration is what it offers instead.
+    assert phone.locator("#flow-card").is_visible() and phone.locator("#flow-form-section").is_visible()
+    assert phone.locator("#scan-submit").inner_text() == "提交"
+    assert EntryRecord.select().count() == 0 and Person.select().count() == people
+
+
 def test_a_wrong_id_check_digit_is_shown_at_the_id_field_and_nothing_is_recorded(phone, h5, world):
     open_code(phone, h5, world["home"])
     before = row_counts()
@@ -238,6 +287,28 @@ def test_a_key_region_arrival_flashes_red_and_beeps(phone, h5, world):
     assert phone.locator("#verdict-colour").inner_text() == "橙码"
     assert "14天内有重点地区旅居史" in phone.locator("#verdict-reasons").inner_text()
     assert phone.evaluate("window.__alertPlayed") is True
+
+
+def test_a_checkpoint_arrival_date_is_today_and_another_day_is_refused_at_the_field(phone, h5, world):
+    open_code(phone, h5, world["airport"])
+    fill_profile(phone)
+    today = str(china_today())
+    assert phone.input_value("#form-arrival_date") == today
+    assert phone.get_attribute("#form-arrival_date", "min") == today
+    phone.fill("#form-arrival_date", str(china_today() - dt.timedelta(days=20)))
+    phone.check('input[name="form-from_abroad"][value="false"]')
+    phone.fill("#form-origin_code", "420100")
+    phone.fill("#form-origin_name", "湖北省武汉市")
+    before = row_counts()
+    submit(phone)
+    message = error_for(phone, "form.arrival_date")
+    message.wait_for()
+    assert message.inner_text() == f"来郑日期应为当天（{today}）"
+    assert phone.locator("#verdict").is_hidden() and row_counts() == before
+    phone.fill("#form-arrival_date", today)
+    submit(phone)
+    verdict(phone)
+    assert phone.locator("#verdict-colour").inner_text() == "橙码"
 
 
 def test_the_visitor_form_is_rendered_from_its_declaration(phone, h5, world):

@@ -12,28 +12,17 @@ import openpyxl
 import pytest
 
 from models.investigations import ImportJob, TaskRecord
-from services import admin_auth
-from services.demo import ZHENGZHOU
 from services.investigations import importer
-from services.regions import load_tree
-from tests.admin.conftest import CAPTCHA
-from tests.browser.conftest import guarded_page
+from tests.browser.conftest import back_office, desktop_page, sign_in_admin
 from tests.fakes import xlsx_files as files
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
-           "accept_downloads": True}
-PHONE = "13810000001"
 
 
 @pytest.fixture
 def office(make_server, sms):
     """The real server (the import pages are wired by server.py) and a city admin who may import."""
-    server = make_server(captcha_fixed_answer=CAPTCHA)
-    load_tree(ZHENGZHOU)
-    server.admin, server.password = admin_auth.create_admin(None, phone=PHONE, name="市级管理员", role="city",
-                                                            region_code="410100", send_sms=False)
-    return server
+    return back_office(make_server, phone="13810000001", name="市级管理员", role="city", region_code="410100")
 
 
 @pytest.fixture
@@ -53,21 +42,12 @@ def slow_import(monkeypatch):
 
 @pytest.fixture
 def page(browser, office):
-    """A desktop page that fails the test on a script error, a CSP violation or any request that
-    leaves the server under test."""
-    context, tab = guarded_page(browser, office.base_url, DESKTOP)
-    yield tab
-    context.close()
-    assert not tab.problems, tab.problems
+    with desktop_page(browser, office.base_url) as tab:
+        yield tab
 
 
 def test_upload_from_the_side_menu_and_watch_the_progress_bar_finish(page, office, slow_import):
-    page.goto(office.base_url + "/admin/login")
-    page.fill("input[name=phone]", PHONE)
-    page.fill("input[name=password]", office.password)
-    page.fill("input[name=captcha]", CAPTCHA)
-    page.click("button:has-text('登录')")
-    page.wait_for_selector("nav.side")
+    sign_in_admin(page, office)
 
     page.click("nav.side a:has-text('导入名单')")
     page.wait_for_selector("h1:has-text('导入名单')")

@@ -106,3 +106,12 @@ def test_the_period_is_configured_and_scheduled():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 600
     fields = {f.name: str(f) for f in scheduler.get_job(retention.JOB_ID).trigger.fields}
     assert (fields["hour"], fields["minute"]) == ("3", "30")
+
+
+def test_sign_in_failures_older_than_a_day_go(db):
+    from models.accounts import SignInFailure
+
+    for hours in (1, 23, 25, 100):
+        SignInFailure.create(key="phone:x", ip="127.0.0.1", failed_at=NOW - dt.timedelta(hours=hours))
+    assert retention.run(now=NOW, days=28)["sign_in_failures"] == 2
+    assert sorted(round((NOW - r.failed_at).total_seconds() / 3600) for r in SignInFailure.select()) == [1, 23]

@@ -185,7 +185,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.PARTNER_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
+    later_tables = [*schema.PARTNER_MODELS, *schema.SIGN_IN_MODELS, *schema.APPROVAL_MODELS, *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
     database.db.drop_tables(later_tables)
@@ -204,8 +204,9 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "back office", "investigations", "statistics",
                                 "investigation and statistics tables", "import heartbeat",
                                 "person compound index", "task key prefixes", "colour rule stamp",
-                                "entry record indexes", "risk records", "partner feed"]
-    assert schema.current_version() == 21
+                                "entry record indexes", "isolation start", "risk records", "partner feed",
+                                "two-person approvals", "sign-in failures"]
+    assert schema.current_version() == 25
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -217,6 +218,11 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     assert all(model.table_exists() for model in later_tables)
     assert Person.get().name == "老用户" and Person.get().compound is None
     assert "detail" in [c.name for c in database.db.get_columns("account_role")]
+
+
+def up_to(version: int) -> list:
+    """The migrations up to `version`: a test of one migration leaves the later ones to theirs."""
+    return [m for m in schema.MIGRATIONS if m.version <= version]
 
 
 def _entry_record_indexes() -> set:
@@ -241,8 +247,7 @@ def test_version_14_entry_record_indexes_upgrade(db):
     schema._stamp(14)
     assert ("person_id", "flow") not in _entry_record_indexes() and ("place_id",) in _entry_record_indexes()
 
-    # Later migrations follow it (each safe to run again): only the first is this test's.
-    assert schema.migrate()[0] == "entry record indexes"
+    assert schema.migrate(up_to(15)) == ["entry record indexes"]
     indexes = _entry_record_indexes()
     assert ("person_id", "flow") in indexes
     assert ("place_id",) not in indexes and ("person_id",) not in indexes
@@ -250,5 +255,48 @@ def test_version_14_entry_record_indexes_upgrade(db):
     assert EntryRecord.get(EntryRecord.request_id == "req-before-15").person_id == person.id
 
     schema._stamp(14)
-    assert schema.migrate()[0] == "entry record indexes"
+    assert schema.migrate(up_to(15)) == ["entry record indexes"]
     assert _entry_record_indexes() == indexes
+
+
+def test_version_15_isolation_records_get_their_start_day(db):
+    """Migration 17 on a database as version 15 left it: isolation_record.started_on added (empty:
+    the detail page then counts from the status's own day), the rows kept; run again, no change."""
+    from models.risk_inputs import IsolationRecord
+
+    IsolationRecord.create(subject="s" * 32, status="confirmed", event_date="2026-01-02")
+    run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("isolation_record", "started_on"))
+    schema._stamp(15)
+    assert schema.migrate(up_to(17)) == ["isolation start"]
+    record = IsolationRecord.get()
+    assert (record.status, str(record.event_date), record.started_on) == ("confirmed", "2026-01-02", None)
+    schema._stamp(15)
+    assert schema.migrate(up_to(17)) == ["isolation start"] and IsolationRecord.select().count() == 1
+
+
+def test_version_15_risk_records_upgrade(db):
+    """Migration 20 on a database as version 15 left it: risk_batch and risk_listing created, the
+    listed facts get batch_id and region_id, their rows kept; run again, it changes nothing."""
+    from models.risk_inputs import CloseContact, RiskBatch, RiskListing
+    from services import risk_inputs
+    from tests.conftest import make_id_number
+
+    risk_inputs.add_close_contacts([{"name": "老密接", "id_number": make_id_number(1)}])
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        for column in ("batch_id", "region_id"):
+            if database.is_mysql():
+                run_ops(migrator.drop_column(table, column))
+            else:
+                _sqlite_drop_fk_column(table, column)
+    database.db.drop_tables([RiskListing, RiskBatch])
+    schema._stamp(15)
+    assert "batch_id" not in [c.name for c in database.db.get_columns("close_contact")]
+
+    assert schema.migrate(up_to(20)) == ["isolation start", "risk records"]
+    for table in ("close_contact", "case_report", "fever_medicine_purchase"):
+        assert {"batch_id", "region_id"} <= {c.name for c in database.db.get_columns(table)}
+    assert RiskBatch.table_exists() and RiskListing.table_exists()
+    assert CloseContact.get().name == "老密接" and CloseContact.get().batch_id is None
+    schema._stamp(15)
+    assert schema.migrate(up_to(20)) == ["isolation start", "risk records"]

@@ -326,6 +326,24 @@ def test_police_rows_go_to_the_named_compound_and_people_are_matched(city, tmp_p
     assert (second.district_id, second.person_id) == (None, None)
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["thread", "helper-process"])
+def test_fever_rows_with_an_unknown_district_or_a_bad_id_are_reported_and_not_stored(city, tmp_path, parallel):
+    headers = ("就诊日期", "姓名", "证件号码", "手机号码", "就诊医院", "现住地址", "所属区县")
+    rows = [("2020-04-06", "甲", files.id_number(1), "13900000001", "省人民医院", "", "金水区"),
+            ("2020-04-06", "乙", files.id_number(2), "13900000002", "省人民医院", "", "管城区"),  # short name
+            ("2020-04-06", "丙", files.bad_id_number(3), "13900000003", "省人民医院", "", "金水区"),
+            ("2020-04-06", "丁", files.id_number(4), "13900000004", "省人民医院", "", "火星区"),
+            ("2020-04-06", "戊", files.id_number(5), "13900000005", "省人民医院", "", "")]
+    chosen = importer.Settings(xlsx.Limits(), (), TestConfig().data_key, parallel)
+    job = do_import(city, tmp_path, files.workbook_bytes(headers, rows), source=sources.FEVER, settings=chosen)
+    assert (job.status, job.good, job.bad, job.inserted) == ("done", 3, 2, 3)
+    report = [(e.row_number, e.column, e.reason) for e in ImportRowError.select().order_by(ImportRowError.row_number)]
+    assert report == [(4, "证件号码", "身份证号码校验位错误"), (5, "所属区县", "所属区县“火星区”不是本市的区县")]
+    placed = {records.personal_of(r)["name"]: r.district.name if r.district_id else None
+              for r in TaskRecord.select()}
+    assert placed == {"甲": "金水区", "乙": "管城回族区", "戊": None}  # 戊: unassigned, the city dispatches it
+
+
 def test_border_data_needs_its_category(city, tmp_path):
     headers = ("日期", "姓名", "证件号码", "手机号码", "出发地", "航班(车次/车牌)", "现住地址")
     content = files.workbook_bytes(headers, [("2020-03-18", "赵某", "E12345678", "", "韩国", "C888",

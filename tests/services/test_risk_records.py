@@ -88,13 +88,23 @@ def test_each_kind_turns_the_colour_its_default_rule_says(city, kind, extra, exp
 
 
 def test_a_batch_sent_again_stores_nothing_twice(city):
-    rows = [row(1), row(2, pharmacy="大药房")]
     first = risk_records.ingest("fever_medicine", [row(1, pharmacy="大药房"), row(2, pharmacy="大药房")],
                                 source_ref="import:4", region=city, **SOURCE)
     again = risk_records.ingest("fever_medicine", [row(1, pharmacy="大药房"), row(2, pharmacy="大药房")],
                                 source_ref="import:5", region=city, **SOURCE)
     assert (first.accepted, again.accepted, again.duplicates) == (2, 0, 2)
-    assert FeverMedicinePurchase.select().count() == 2 and rows
+    assert FeverMedicinePurchase.select().count() == 2
+
+
+def test_a_row_repeating_one_of_an_earlier_call_of_the_same_batch_is_a_bad_row(city):
+    """An import sends its file 1,000 rows at a time under one reference: a repeat far down the
+    file is still a duplicate row, not a record already stored by somebody else."""
+    risk_records.ingest("close_contact", [row(1)], source_ref="import:9", region=city, **SOURCE)
+    later = risk_records.ingest("close_contact", [row(2), row(1)], source_ref="import:9", region=city, **SOURCE)
+    assert (later.accepted, later.duplicates) == (1, 0)
+    assert [(r.index, r.field, r.code) for r in later.rejected] == [(1, "id_number", "duplicate_row")]
+    other = risk_records.ingest("close_contact", [row(1)], source_ref="import:10", region=city, **SOURCE)
+    assert (other.accepted, other.duplicates, other.rejected) == (0, 1, [])
 
 
 def test_bad_rows_are_refused_with_code_and_field_and_the_good_ones_count(city):

@@ -4,6 +4,9 @@
  * phone at a gate, and the Content-Security-Policy allows only this file.
  *
  * Views: loading -> activation (blank code) | registration (active code) -> verdict -> back.
+ * A quick check-in code (?quick=1, C7) checks in at once with the place's default flow: only a
+ * first-time profile is asked. Its request id is kept in the history entry, so a reload answers
+ * the first verdict again instead of registering twice (C8).
  * Server text is always set with textContent, never as HTML.
  */
 (function () {
@@ -23,6 +26,7 @@
   var CHINA_OFFSET_MS = 8 * 3600 * 1000; // China has had no daylight saving time since 1991
 
   var state = {
+    quick: app.getAttribute("data-quick") === "1", // a quick check-in, until its verdict is left
     info: null, // getPlaceByCode's answer
     flow: null, // the chosen flow
     who: "self", // "self" | "family:ID" | "proxy:ID" | "other"
@@ -286,7 +290,7 @@
     region_code: "6位行政区划代码，如 420100"
   };
 
-  function renderField(spec, prefix, defaults) {
+  function renderField(spec, prefix) {
     var key = prefix + "." + spec.name;
     var id = prefix + "-" + spec.name;
     var wrap = el(spec.kind === "bool" ? "fieldset" : "div", {"class": "field", "data-field": key});
@@ -314,9 +318,12 @@
         input.appendChild(el("option", {value: choice.value}, choice.label));
       });
     } else if (spec.kind === "date") {
-      input = el("input", {id: id, name: spec.name, type: "date", max: chinaToday()});
-      if (defaults && defaults.date) {
-        input.value = defaults.date;
+      // A "today" date (a checkpoint's arrival, C4) is today's and nothing else: the server refuses
+      // any other day, and says so next to the field.
+      input = el("input", {id: id, name: spec.name, type: "date", max: chinaToday(),
+        min: spec.today ? chinaToday() : null});
+      if (spec.today) {
+        input.value = chinaToday();
       }
     } else {
       var attrs = {id: id, name: spec.name, type: spec.kind === "phone" ? "tel" : "text", autocomplete: "off",
@@ -340,10 +347,10 @@
     return wrap;
   }
 
-  function renderFields(container, specs, prefix, defaults) {
+  function renderFields(container, specs, prefix) {
     container.textContent = "";
     specs.forEach(function (spec) {
-      container.appendChild(renderField(spec, prefix, defaults));
+      container.appendChild(renderField(spec, prefix));
     });
   }
 
@@ -375,7 +382,7 @@
     $("place-name").textContent = info.type_label + "场所码";
     $("place-type").textContent = info.type_label;
     $("place-address").textContent = "";
-    renderFields($("activation-fields"), info.activation_form || [], "form", null);
+    renderFields($("activation-fields"), info.activation_form || [], "form");
     show($("activation"), true);
   }
 
@@ -429,6 +436,9 @@
     resetInputs();
     refreshSections();
     show($("registration"), true);
+    if (state.quick) {
+      startQuick(info);
+    }
   }
 
   function renderProxies(proxies) {
@@ -501,7 +511,7 @@
 
   function flowFormShown() {
     var flow = state.flow;
-    if (!flow || !flow.form || !flow.form.length) {
+    if (state.quick || !flow || !flow.form || !flow.form.length) {
       return false;
     }
     // The server knows whether *I* filled this flow's form before; for someone else, ask it.
@@ -520,12 +530,59 @@
     var formShown = flowFormShown();
     var container = $("flow-fields");
     if (formShown && container.getAttribute("data-flow") !== state.flow.code) {
-      // Checkpoint arrivals are registered on the day (C4): their dates start at today.
-      renderFields(container, state.flow.form, "form", state.flow.ask_every_time ? {date: chinaToday()} : null);
+      renderFields(container, state.flow.form, "form");
       container.setAttribute("data-flow", state.flow.code);
       $("flow-form-title").textContent = state.flow.label + " · 登记信息";
     }
     show($("flow-form-section"), formShown);
+    quickLayout();
+  }
+
+  // A quick check-in shows no flow, no one else to register, no temperature: at most the profile.
+  function quickLayout() {
+    var on = state.quick;
+    var profile = !!(state.info && state.info.needs_profile);
+    show($("flow-card"), !on);
+    show($("who-card"), !on);
+    show($("temperature-field"), !on);
+    show($("commitment-box"), !on || profile);
+    show($("quick-banner"), on);
+    if (on) {
+      show($("proxy-section"), false);
+      show($("identity-section"), false);
+    }
+    $("scan-submit").textContent = submitLabel();
+  }
+
+  function submitLabel() {
+    return state.quick ? "提交并快速打卡" : "提交";
+  }
+
+  // The quick check-in's request id, kept in this history entry (see the top of this file).
+  function quickRequestId() {
+    var kept = history.state && history.state.quick;
+    if (kept) {
+      return kept;
+    }
+    var id = newRequestId();
+    history.replaceState({quick: id}, "", window.location.href);
+    return id;
+  }
+
+  function startQuick(info) {
+    var offer = info.quick_checkin || {offered: false};
+    if (!offer.offered) {
+      // A checkpoint: its form is the point of the scan. The ordinary page stays, with the reason.
+      state.quick = false;
+      refreshSections();
+      topError(offer.message || "该场所不提供体温正常快速打卡", false);
+      return;
+    }
+    if (info.needs_profile) {
+      notice("首次使用请填写个人信息（只需填写一次），提交后即完成快速打卡");
+      return;
+    }
+    sendScan();
   }
 
   function resetInputs() {
@@ -610,7 +667,23 @@
     return person;
   }
 
+  function buildQuickScan(missing) {
+    var body = {code: TOKEN, quick_checkin: true};
+    var context = {who: "self", profileSent: false};
+    if (state.info.needs_profile) {
+      body.profile = readProfile(missing);
+      context.profileSent = true;
+      if (!$("commitment").checked) {
+        missing.commitment = "请阅读并勾选《承诺书》";
+      }
+    }
+    return {body: body, context: context};
+  }
+
   function buildScan(missing) {
+    if (state.quick) {
+      return buildQuickScan(missing);
+    }
     var body = {code: TOKEN, flow: state.flow ? state.flow.code : null};
     var context = {who: state.who, profileSent: false};
     if (!state.flow) {
@@ -649,8 +722,12 @@
 
   async function submitScan(event) {
     event.preventDefault();
-    clearMessages();
     unlockAudio(); // inside the tap: browsers only let a page make sound after a gesture
+    await sendScan();
+  }
+
+  async function sendScan() {
+    clearMessages();
     var missing = {};
     var scan = buildScan(missing);
     var keys = Object.keys(missing);
@@ -666,7 +743,9 @@
     // The very same submission retried after a lost answer keeps its request id, so the server
     // answers the first verdict instead of counting a second entry (C8).
     var fingerprint = JSON.stringify(scan.body);
-    if (!state.pending || state.pending.key !== fingerprint) {
+    if (state.quick) {
+      state.pending = {key: fingerprint, id: quickRequestId()};
+    } else if (!state.pending || state.pending.key !== fingerprint) {
       state.pending = {key: fingerprint, id: newRequestId()};
     }
     scan.body.request_id = state.pending.id;
@@ -675,7 +754,7 @@
     button.textContent = "提交中…";
     var result = await api("POST", "/api/v1/scans", scan.body);
     button.disabled = false;
-    button.textContent = "提交";
+    button.textContent = submitLabel();
     if (!result.ok && result.network) {
       topError(result.error.message + "（重新提交不会重复登记）", false);
       return;
@@ -767,6 +846,8 @@
     $("verdict-id").textContent = verdict.id_masked || "";
     $("verdict-place").textContent = (verdict.place && verdict.place.name) || "";
     $("verdict-flow").textContent = verdict.flow_label || "";
+    $("verdict-temperature").textContent = verdict.temperature_label || "";
+    show($("verdict-temperature-row"), !!verdict.temperature_label);
     $("verdict-registered").textContent = formatServerTime(verdict.registered_at);
     fillList($("verdict-reasons-box"), $("verdict-reasons"), verdict.reasons);
     fillList($("verdict-guidance-box"), $("verdict-guidance"), verdict.guidance);
@@ -784,7 +865,8 @@
     show($("verdict"), true);
     window.scrollTo(0, 0);
     if (!history.state || history.state.view !== "verdict") {
-      history.pushState({view: "verdict"}, "", window.location.href);
+      var quick = history.state && history.state.quick;
+      history.pushState(quick ? {view: "verdict", quick: quick} : {view: "verdict"}, "", window.location.href);
     }
     if (alert && alert.sound) {
       beep();
@@ -793,6 +875,7 @@
 
   function leaveVerdict() {
     stopClock();
+    state.quick = false; // checked in: back on the page is the ordinary registration
     state.who = "self"; // a registration for someone else is not carried into the next one
     show($("verdict"), false);
     show($("place-card"), true);
@@ -835,8 +918,9 @@
     }
   });
   if (history.state && history.state.view === "verdict") {
-    // A reload on the verdict starts on the place page: the verdict entry means nothing now.
-    history.replaceState(null, "", window.location.href);
+    // A reload on the verdict starts on the place page: the verdict entry means nothing now,
+    // but a quick check-in's request id is kept, so it answers its first verdict again.
+    history.replaceState(history.state.quick ? {quick: history.state.quick} : null, "", window.location.href);
   }
   reloadInfo(false);
 }());
