@@ -206,8 +206,11 @@ def load_regions(compounds: int) -> list[int]:
     return [r for (r,) in Region.select(Region.id).where(Region.level == "compound").order_by(Region.id).tuples()]
 
 
-def load_people(people: int, compound_ids: list[int], seed: int, rng: random.Random) -> list[int]:
-    """Insert `people` persons with raw multi-row INSERTs; return each person's compound index."""
+def load_people(people: int, compound_ids: list[int], seed: int, rng: random.Random,
+                subject=None) -> list[int]:
+    """Insert `people` persons with raw multi-row INSERTs; return each person's compound index.
+    Person n's blind index is `subject(n)` (default: subject_of(seed, n))."""
+    subject = subject or (lambda n: subject_of(seed, n))
     home = [rng.randrange(len(compound_ids)) for _ in range(people)]
     stamp = str(utcnow().replace(microsecond=0))
     p = database.db.obj.param
@@ -217,7 +220,7 @@ def load_people(people: int, compound_ids: list[int], seed: int, rng: random.Ran
         with database.db.atomic():
             cursor = database.db.cursor()
             for chunk in range(start, min(start + COMMIT_EVERY, people), PERSON_CHUNK):
-                rows = [("self", "resident_id", subject_of(seed, i), 0, compound_ids[home[i]], stamp, stamp)
+                rows = [("self", "resident_id", subject(i), 0, compound_ids[home[i]], stamp, stamp)
                         for i in range(chunk, min(chunk + PERSON_CHUNK, start + COMMIT_EVERY, people))]
                 cursor.executemany(sql, rows)
     return home
@@ -634,6 +637,14 @@ def each_backend(choice: str, run) -> list:
     return summaries
 
 
+def print_summary(summaries: list, line) -> None:
+    """After more than one backend, one line each: `line(summary)`."""
+    if len(summaries) > 1:
+        print("\n=== summary ===")
+        for summary in summaries:
+            print(line(summary))
+
+
 def main(argv=None) -> int:
     """Parse the options and run the chosen backends; the exit status is 0 even when the goal is
     missed (it is a measurement, not a test)."""
@@ -642,11 +653,8 @@ def main(argv=None) -> int:
     parser.add_argument("--entries", type=int, default=100_000)
     args = parser.parse_args(argv)
     summaries = each_backend(args.backend, lambda backend: run_backend(backend, args))
-    if len(summaries) > 1:
-        print("\n=== summary ===")
-        for s in summaries:
-            print(f"{s['backend']:<8} baseline {s['baseline']:.3f} s; "
-                  f"worst recompute {s['worst']:.2f}x -> {s['verdict']}")
+    print_summary(summaries, lambda s: f"{s['backend']:<8} baseline {s['baseline']:.3f} s; "
+                                       f"worst recompute {s['worst']:.2f}x -> {s['verdict']}")
     return 0
 
 

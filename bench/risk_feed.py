@@ -64,15 +64,13 @@ import scan_throughput as scan_bench  # noqa: E402  (bench/scan_throughput.py: s
 from models import db as database  # noqa: E402
 from models import schema  # noqa: E402
 from models.colour import ColourHistory, HealthStatus  # noqa: E402
-from models.fields import blind_index, utcnow  # noqa: E402
+from models.fields import blind_index  # noqa: E402
 from services import colour, colour_rules, identity, partner_feed, pii  # noqa: E402
 from services.timefmt import china_today  # noqa: E402
 
 GOAL_RATIO = 1.5
 WARM_UP = 1000  # people of the untimed first batch
 PATH = "/api/v1/partner/risk-records"
-PERSON_CHUNK = 5000
-COMMIT_EVERY = 50000
 
 
 def id_number(n: int) -> str:
@@ -80,22 +78,6 @@ def id_number(n: int) -> str:
     born = dt.date(1950, 1, 1) + dt.timedelta(days=n // 999)
     first17 = f"410105{born:%Y%m%d}{n % 999 + 1:03d}"
     return first17 + identity.id_check_digit(first17)
-
-
-def load_people(people: int, compound_ids: list[int], rng: random.Random) -> None:
-    """Insert `people` persons whose blind index is that of id_number(n), with raw multi-row INSERTs."""
-    stamp = str(utcnow().replace(microsecond=0))
-    p = database.db.obj.param
-    sql = ("INSERT INTO person (relation, id_type, id_number_bidx, phone_verified, compound_id, created_at, "
-           f"updated_at) VALUES ({', '.join([p] * 7)})")
-    for start in range(0, people, COMMIT_EVERY):
-        with database.db.atomic():
-            cursor = database.db.cursor()
-            for chunk in range(start, min(start + COMMIT_EVERY, people), PERSON_CHUNK):
-                rows = [("self", "resident_id", blind_index(id_number(i), "id_number"), 0,
-                         rng.choice(compound_ids), stamp, stamp)
-                        for i in range(chunk, min(chunk + PERSON_CHUNK, people))]
-                cursor.executemany(sql, rows)
 
 
 def load(args) -> dict:
@@ -107,7 +89,8 @@ def load(args) -> dict:
     started = time.perf_counter()
     with colour_bench.loading_mode():
         compound_ids = colour_bench.load_regions(args.compounds)
-        load_people(args.people, compound_ids, rng)
+        colour_bench.load_people(args.people, compound_ids, args.seed, rng,
+                                 subject=lambda n: blind_index(id_number(n), "id_number"))
     if database.is_mysql():
         database.db.execute_sql("ANALYZE TABLE `person`").fetchall()
     credential, secret = partner_feed.create_credential(None, name="基准测试合作方", kinds=["close_contact"],
@@ -269,11 +252,8 @@ def main(argv=None) -> int:
     except scan_bench.BenchError as exc:
         print(f"\nthe run could not be done: {exc}")
         return 2
-    if len(summaries) > 1:
-        print("\n=== summary ===")
-        for s in summaries:
-            print(f"{s['backend']:<8} feed {s['feed']:.2f} s, recompute {s['recompute']:.2f} s: "
-                  f"{s['ratio']:.2f}x -> {s['verdict']}")
+    colour_bench.print_summary(summaries, lambda s: f"{s['backend']:<8} feed {s['feed']:.2f} s, recompute "
+                                                    f"{s['recompute']:.2f} s: {s['ratio']:.2f}x -> {s['verdict']}")
     return 0
 
 
