@@ -41,11 +41,13 @@ from dataclasses import dataclass
 
 import peewee
 
+from models.db import db
 from models.fields import utcnow
 from models.partners import PartnerBatch, PartnerCredential, PartnerNonce
 from models.regions import Region
 from models.transactions import run_transaction
 from services import audit, risk_records
+from services.admin_auth import require_scope
 from services.errors import ApiError
 from services.risk_inputs import past_date
 from services.timefmt import china_today, local_iso
@@ -119,7 +121,8 @@ class _BatchTaken(Exception):
 def feed(request: SignedRequest, body: dict) -> dict:
     """Store one authenticated batch {batch_id, kind, listed_on?, records} and answer
     {batch_id, kind, received, accepted, duplicates, rejected: [{index, field, code, message}],
-    received_at, replayed}. A kind the partner was not granted is a 403; a resend answers the first answer."""
+    received_at, replayed}. A kind the partner was not granted is a 403; a resend answers the
+    first answer."""
     credential, nonce, body_sha256, kind = request.credential, request.nonce, request.body_sha256, body["kind"]
     if kind not in credential.granted():
         raise ApiError("kind_not_granted", f"该合作方无权报送此类数据：{risk_records.KINDS[kind].label}", 403, "kind")
@@ -131,7 +134,7 @@ def feed(request: SignedRequest, body: dict) -> dict:
         if stored is not None:
             return stored
         try:
-            with PartnerBatch._meta.database.atomic():
+            with db.atomic():
                 batch = PartnerBatch.create(credential=credential, batch_id=body["batch_id"], kind=kind,
                                             body_sha256=body_sha256, received=len(body["records"]))
         except peewee.IntegrityError:
@@ -151,11 +154,15 @@ def feed(request: SignedRequest, body: dict) -> dict:
 
 def _use_nonce(credential: PartnerCredential, nonce: str) -> None:
     try:
-        with PartnerNonce._meta.database.atomic():
+        with db.atomic():
             PartnerNonce.create(credential=credential, nonce=nonce)
     except peewee.IntegrityError:
         raise _unauthorized("nonce_reused", "该随机串已使用过，请求可能被重放", HEADERS["nonce"]) from None
-    PartnerCredential.update(last_used_at=utcnow()).where(PartnerCredential.id == credential.id).execute()
+    # The key is checked again inside the batch's transaction: it may have been revoked since.
+    used = (PartnerCredential.update(last_used_at=utcnow())
+            .where((PartnerCredential.id == credential.id) & (PartnerCredential.status == "active")).execute())
+    if not used:
+        raise _unauthorized("key_revoked", "合作方密钥已吊销", HEADERS["key"])
 
 
 def _stored(credential: PartnerCredential, batch_id: str, body_sha256: str) -> dict | None:
@@ -197,8 +204,6 @@ def create_credential(admin, *, name: str, kinds: list[str],
                       region_code: str | None = None) -> tuple[PartnerCredential, str]:
     """A new partner key for `name`, feeding `kinds` for a region within the admin's own (default:
     the admin's region); returns it with its secret, which is not shown again. Audited."""
-    from services.admin_auth import require_scope
-
     name = (name or "").strip()
     if not name:
         raise ApiError("missing_field", "请填写合作方名称", 400, "name")

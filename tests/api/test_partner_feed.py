@@ -18,9 +18,10 @@ import requests
 from jobs import partner_nonces
 from models.colour import HealthStatus
 from models.fields import blind_index, utcnow
-from models.partners import PartnerBatch, PartnerNonce
+from models.partners import PartnerBatch, PartnerCredential, PartnerNonce
 from models.risk_inputs import CloseContact
 from services import colour, partner_feed
+from services.errors import ApiError
 from services.demo import ZHENGZHOU
 from services.regions import load_tree
 from services.timefmt import china_today
@@ -138,8 +139,6 @@ def test_the_openapi_document_describes_the_partner_operation(police):
 
 
 def _revoked(police):
-    from models.partners import PartnerCredential
-
     PartnerCredential.update(status="revoked").where(PartnerCredential.id == police.credential.id).execute()
     return {}
 
@@ -240,3 +239,20 @@ def test_a_partner_feeds_only_within_its_region(make_server):
     assert answer["accepted"] == 2
     assert [(r["index"], r["field"], r["code"]) for r in answer["rejected"]] == [(1, "region_code", "out_of_scope")]
     assert not CloseContact.select().where(CloseContact.subject == blind_index(make_id_number(2), "id_number")).exists()
+
+
+def test_a_key_revoked_while_its_batch_waits_stores_nothing(db):
+    load_tree(ZHENGZHOU)
+    credential, secret = partner_feed.create_credential(None, name="市公安局", kinds=["close_contact"],
+                                                        region_code="410100")
+    raw = json.dumps(batch("late-1", [contact(1)])).encode()
+    stamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    headers = {"X-Partner-Key": credential.key_id, "X-Partner-Timestamp": stamp, "X-Partner-Nonce": nonce,
+               "X-Partner-Signature": partner_feed.signature(secret, "POST", PATH, stamp, nonce,
+                                                             hashlib.sha256(raw).hexdigest())}
+    signed = partner_feed.authenticate("POST", PATH, headers, raw)
+    PartnerCredential.update(status="revoked").where(PartnerCredential.id == credential.id).execute()
+    with pytest.raises(ApiError) as refused:
+        partner_feed.feed(signed, json.loads(raw))
+    assert (refused.value.status, refused.value.code) == (401, "key_revoked")
+    assert stored() == {"contacts": 0, "batches": 0, "nonces": 0, "colours": 0}
