@@ -55,16 +55,13 @@ class RecordBatch(List):
             raise ApiError("empty_batch", "批次中没有记录", 400, name)
         return super().clean(value, name)
 
-    def openapi(self):
-        return {**super().openapi(), "minItems": 1}
-
 
 FEED = Schema("FeedRiskRecordsRequest", {
     "batch_id": Str("批次号（同一合作方内唯一；重发同一批次不会重复入库）", max_len=64,
                     pattern=partner_feed.BATCH_ID_RE.pattern, example="police-20260301-0001"),
     "kind": Str("数据类型", choices=risk_records.KINDS, max_len=32),
     "listed_on": Date("名单日期（不填为今天）", required=False),
-    "records": RecordBatch(Any_("一条记录，字段见 kind 对应的数据类型说明"), "记录", max_items=partner_feed.MAX_RECORDS,
+    "records": RecordBatch(Any_("一条记录，字段见 kind 对应的数据类型说明"), "记录", max_items=partner_feed.MAX_RECORDS, min_items=1,
                            description=_records_description()),
 }, description="一批同一类型的风险数据。")
 REJECTED = Schema("RejectedRecord", {"index": Int("记录序号（从0开始）"), "field": Str("出错的字段", nullable=True),
