@@ -35,6 +35,9 @@ class Config:
     # DATA_KEY: base64 of 32 bytes, or several as "id:base64,id:base64" (first one encrypts).
     data_key: str = DEV_DATA_KEY
     max_body_bytes: int = 64 * 1024
+    # feedRiskRecords only: a batch of 10,000 risk records needs several MB (at most the 10 MB that
+    # the HTTP server reads of any body, handlers.routing.SERVER_MAX_BODY).
+    partner_max_body_bytes: int = 8 * 1024 * 1024
     # Behind a reverse proxy that sets X-Real-Ip / X-Forwarded-For: take the client's address
     # from them. Off, a client that connects directly could name any address it likes (and so
     # pass the per-address SMS limit, or sign the audit log's entries with another address).
@@ -97,6 +100,7 @@ class Config:
         "SECRET_KEY": ("secret_key", str),
         "DATA_KEY": ("data_key", str),
         "MAX_BODY_BYTES": ("max_body_bytes", int),
+        "PARTNER_MAX_BODY_BYTES": ("partner_max_body_bytes", int),
         "TRUST_PROXY_HEADERS": ("trust_proxy_headers", bool),
         "TOKEN_IDLE_SECONDS": ("token_idle_seconds", int),
         "TOKEN_ABSOLUTE_SECONDS": ("token_absolute_seconds", int),

@@ -37,6 +37,7 @@ from miniprogram_api import grid as grid_api
 from miniprogram_api import health as health_api
 from miniprogram_api import inspector as inspector_api
 from miniprogram_api import medical as medical_api
+from miniprogram_api import partner as partner_api
 from miniprogram_api import phone_auth as phone_auth_api
 from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
@@ -53,7 +54,7 @@ def api_routes(config: Config) -> list:
     return [*auth_api.routes(config), *citizen_api.routes(config), *health_api.routes(config),
             *inspector_api.routes(config), *scan_api.routes(config), *place_admin_api.routes(config),
             *grid_api.routes(config), *medical_api.routes(config), *phone_auth_api.routes(config),
-            *enterprise_api.routes(config), *appeals_api.routes(config)]
+            *enterprise_api.routes(config), *appeals_api.routes(config), *partner_api.routes(config)]
 
 
 def http_server_options(config: Config) -> dict:
@@ -209,7 +210,17 @@ def banner(config: Config, demo_info: dict | None) -> str:
             f"密码 {demo_info['admin_password']})",
             f"  curl -X POST {base}/api/v1/auth/dev/login -d '{{\"openid\": \"demo-citizen\"}}'",
         ]
+    if demo_info and demo_info.get("partner"):
+        lines.append(partner_line(demo_info["partner"]))
     return "\n".join(lines)
+
+
+def partner_line(partner: dict) -> str:
+    """The demo partner's key id, and its secret in the run that created it (only then)."""
+    return (f"  演示合作方 demo partner (feedRiskRecords, README 合作方接口): key id {partner['key_id']}, " +
+            (f"secret {partner['secret']}  (只显示这一次 / shown only this once)" if partner["secret"] else
+             "secret 已在首次创建时显示 (shown when it was created only; if lost, revoke it and create another "
+             "in /admin/r/partner_keys/)"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     log.info("schema at version %s%s", result["version"], f" (applied: {', '.join(result['applied'])})" if result["applied"] else "")
     if args.command == "init-db":
         print(f"数据库已就绪，版本 {result['version']}")
+        if result.get("demo"):
+            print(partner_line(result["demo"]["partner"]))
         return
     if args.command == "grant-role":
         raise SystemExit(grant_role_command(args))

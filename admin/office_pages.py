@@ -140,7 +140,7 @@ class MedicalTemplateHandler(MedicalImportHandler):
         self.finish(medical_staff.template())
 
 
-@menu(group="账号与系统", order=30)
+@menu(group="账号与系统", order=110)
 def nav_links(admin) -> list[tuple[str, str]]:
     """This area's pages that are not resources: the medical list import."""
     return [("导入医护人员名单", "/admin/medical-staff/import")] if admin.role in MedicalStaffAdmin.roles else []

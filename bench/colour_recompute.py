@@ -206,8 +206,11 @@ def load_regions(compounds: int) -> list[int]:
     return [r for (r,) in Region.select(Region.id).where(Region.level == "compound").order_by(Region.id).tuples()]
 
 
-def load_people(people: int, compound_ids: list[int], seed: int, rng: random.Random) -> list[int]:
-    """Insert `people` persons with raw multi-row INSERTs; return each person's compound index."""
+def load_people(people: int, compound_ids: list[int], seed: int, rng: random.Random,
+                subject=None) -> list[int]:
+    """Insert `people` persons with raw multi-row INSERTs; return each person's compound index.
+    Person n's blind index is `subject(n)` (default: subject_of(seed, n))."""
+    subject = subject or (lambda n: subject_of(seed, n))
     home = [rng.randrange(len(compound_ids)) for _ in range(people)]
     stamp = str(utcnow().replace(microsecond=0))
     p = database.db.obj.param
@@ -217,7 +220,7 @@ def load_people(people: int, compound_ids: list[int], seed: int, rng: random.Ran
         with database.db.atomic():
             cursor = database.db.cursor()
             for chunk in range(start, min(start + COMMIT_EVERY, people), PERSON_CHUNK):
-                rows = [("self", "resident_id", subject_of(seed, i), 0, compound_ids[home[i]], stamp, stamp)
+                rows = [("self", "resident_id", subject(i), 0, compound_ids[home[i]], stamp, stamp)
                         for i in range(chunk, min(chunk + PERSON_CHUNK, start + COMMIT_EVERY, people))]
                 cursor.executemany(sql, rows)
     return home
@@ -608,32 +611,50 @@ def run_backend(backend: str, args) -> dict:
         return report(backend, label, loaded, measured, args)
 
 
+def population_options(parser: argparse.ArgumentParser, repeat_help: str) -> argparse.ArgumentParser:
+    """The options this benchmark shares with those built on its population: --backend, --people,
+    --compounds, --repeat, --seed, --keep."""
+    parser.add_argument("--backend", choices=("mysql", "sqlite", "both"), default="both")
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--compounds", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3, help=repeat_help)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    return parser
+
+
+def each_backend(choice: str, run) -> list:
+    """`run(backend)` for each backend chosen (mysql, sqlite or both), in that order; with both,
+    a MariaDB that cannot be reached is skipped, and said so."""
+    summaries = []
+    for backend in ["mysql", "sqlite"] if choice == "both" else [choice]:
+        try:
+            summaries.append(run(backend))
+        except pymysql.err.OperationalError as exc:
+            if backend != "mysql" or choice == "mysql":
+                raise
+            print(f"\n[mysql] MariaDB not usable at {MYSQL_URL} ({exc}); skipped")
+    return summaries
+
+
+def print_summary(summaries: list, line) -> None:
+    """After more than one backend, one line each: `line(summary)`."""
+    if len(summaries) > 1:
+        print("\n=== summary ===")
+        for summary in summaries:
+            print(line(summary))
+
+
 def main(argv=None) -> int:
     """Parse the options and run the chosen backends; the exit status is 0 even when the goal is
     missed (it is a measurement, not a test)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("mysql", "sqlite", "both"), default="both")
-    parser.add_argument("--people", type=int, default=1_000_000)
+    parser = population_options(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]),
+                                "runs per measurement (the median is reported)")
     parser.add_argument("--entries", type=int, default=100_000)
-    parser.add_argument("--compounds", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is reported)")
-    parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args(argv)
-    backends = ["mysql", "sqlite"] if args.backend == "both" else [args.backend]
-    summaries = []
-    for backend in backends:
-        try:
-            summaries.append(run_backend(backend, args))
-        except pymysql.err.OperationalError as exc:
-            if backend != "mysql" or args.backend == "mysql":
-                raise
-            print(f"\n[mysql] MariaDB not usable at {MYSQL_URL} ({exc}); skipped")
-    if len(summaries) > 1:
-        print("\n=== summary ===")
-        for s in summaries:
-            print(f"{s['backend']:<8} baseline {s['baseline']:.3f} s; "
-                  f"worst recompute {s['worst']:.2f}x -> {s['verdict']}")
+    summaries = each_backend(args.backend, lambda backend: run_backend(backend, args))
+    print_summary(summaries, lambda s: f"{s['backend']:<8} baseline {s['baseline']:.3f} s; "
+                                       f"worst recompute {s['worst']:.2f}x -> {s['verdict']}")
     return 0
 
 

@@ -68,11 +68,12 @@ class Operation:
     status: int = 200
     errors: tuple = ()
     produces: str = "application/json"
+    description: str = ""
 
 
 def operation(operation_id: str, summary: str, *, body: Schema | None = None, query: Schema | None = None,
               response: Schema | None = None, status: int = 200, errors: tuple = (),
-              produces: str = "application/json"):
+              produces: str = "application/json", description: str = ""):
     """Declare a handler method as an API operation (see the module docstring).
 
     The method receives the path's named groups as keyword arguments, and the cleaned body as
@@ -80,7 +81,7 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
     other than JSON ("image/png" or several, "image/png, image/svg+xml"), the method returns the
     bytes to send, and sets Content-Type itself when it is not the first type listed.
     """
-    spec = Operation(operation_id, summary, body, query, response, status, errors, produces)
+    spec = Operation(operation_id, summary, body, query, response, status, errors, produces, description)
 
     def decorate(method):
         @functools.wraps(method)
@@ -139,10 +140,6 @@ def with_connection(work, *args):
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 
-    # A handler that takes a bigger body (an image in base64) says how big; others keep
-    # MAX_BODY_BYTES.
-    body_limit: int | None = None
-
     def initialize(self, config=None, services=None):
         self.config = config if config is not None else self.application.settings["config"]
         self.services = services if services is not None else self.application.settings["services"]
@@ -155,13 +152,18 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(*HTTP_ERRORS[405], 405)
         if any(value.isdigit() and int(value) > MAX_ID for value in self.path_kwargs.values()):
             raise ApiError("not_found", "记录不存在", 404)
-        limit = self.body_limit or self.config.max_body_bytes
+        limit = self.body_limit()
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > limit or len(self.request.body or b"") > limit:
             raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)
 
     def on_finish(self):
         request_connections.closed()
+
+    def body_limit(self) -> int:
+        """The largest body this route takes (MAX_BODY_BYTES; a route with big batches or an image
+        in base64 raises it)."""
+        return self.config.max_body_bytes
 
     def check_xsrf_cookie(self):
         """JSON clients authenticate with a bearer header, which a forged cross-site request cannot

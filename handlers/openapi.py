@@ -39,6 +39,8 @@ def _path_parameters(pattern: str) -> list[dict]:
 def build_document(routes: list, version: str = "1") -> dict:
     """The OpenAPI 3 document for every operation in `routes`."""
     paths: dict = {}
+    tags: dict = {}  # tag name -> description, from the handlers' `openapi_tag`
+    schemes: dict = {"bearer": {"type": "http", "scheme": "bearer"}}
     for pattern, handler, *_ in routes:
         for method in METHODS:
             spec = getattr(getattr(handler, method, None), "operation", None)
@@ -53,7 +55,14 @@ def build_document(routes: list, version: str = "1") -> dict:
                 "summary": spec.summary,
                 "responses": {str(spec.status): {"description": "成功", "content": success}},
             }
-            parameters = _path_parameters(pattern) + (spec.query.openapi_parameters() if spec.query else [])
+            if spec.description:
+                op["description"] = spec.description
+            tag = getattr(handler, "openapi_tag", None)
+            if tag:
+                op["tags"] = [tag[0]]
+                tags[tag[0]] = tag[1]
+            parameters = (_path_parameters(pattern) + list(getattr(handler, "header_parameters", ())) +
+                          (spec.query.openapi_parameters() if spec.query else []))
             if parameters:
                 op["parameters"] = parameters
             if spec.body is not None:
@@ -61,6 +70,11 @@ def build_document(routes: list, version: str = "1") -> dict:
                     "schema": {"$ref": f"#/components/schemas/{spec.body.name}"}}}}
             errors = set(spec.errors) | {400}
             secured = issubclass(handler, ApiHandler) and not handler.public
+            scheme = getattr(handler, "security_scheme", None)
+            if scheme:  # a handler that signs in its own way (a partner's signed request)
+                op["security"] = [{scheme[0]: []}]
+                schemes[scheme[0]] = scheme[1]
+                errors |= {401}
             if secured:
                 op["security"] = [{"bearer": []}]
                 errors |= {401}
@@ -71,16 +85,19 @@ def build_document(routes: list, version: str = "1") -> dict:
                 op["responses"][str(status)] = {"description": STATUS_TEXT.get(status, "错误"), "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             paths.setdefault(_openapi_path(pattern), {})[method] = op
-    return {
+    document = {
         "openapi": "3.0.3",
         "info": {"title": "健康码与场所码平台 API", "version": version,
                  "description": "小程序接口。成功返回 {\"data\": ...}，失败返回 {\"error\": {code, message, field}}。"},
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR_SCHEMA, **{name: s.openapi() for name, s in sorted(Schema.registry.items())}},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": schemes,
         },
     }
+    if tags:
+        document["tags"] = [{"name": name, "description": text} for name, text in sorted(tags.items())]
+    return document
 
 
 class OpenApiHandler(BaseHandler):

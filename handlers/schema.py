@@ -230,15 +230,17 @@ class List(Field):
 
     json_type = "array"
 
-    def __init__(self, items: Field, label: str = "", *, max_items: int | None = 100, **kwargs):
+    def __init__(self, items: Field, label: str = "", *, max_items: int | None = 100, min_items: int = 0, **kwargs):
         super().__init__(label, **kwargs)
-        self.items, self.max_items = items, max_items
+        self.items, self.max_items, self.min_items = items, max_items, min_items
 
     def clean(self, value, name):
         if not isinstance(value, list):
             raise self.error(name, f"{self.label or name}应为列表")
         if self.max_items is not None and len(value) > self.max_items:
             raise self.error(name, f"{self.label or name}最多 {self.max_items} 项")
+        if len(value) < self.min_items:
+            raise self.error(name, f"{self.label or name}至少 {self.min_items} 项")
         return [self.items.clean(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
     def openapi(self):
@@ -246,6 +248,8 @@ class List(Field):
         spec["items"] = self.items.openapi()
         if self.max_items is not None:
             spec["maxItems"] = self.max_items
+        if self.min_items:
+            spec["minItems"] = self.min_items
         return spec
 
 

@@ -29,7 +29,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.tornado import TornadoScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import appeal_escalation, colour_recompute, hourly_stats, not_reported, overseas_alerts, retention, runner_lock
+from jobs import (appeal_escalation, colour_recompute, hourly_stats, not_reported, overseas_alerts, partner_nonces,
+                  retention, runner_lock)
 
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE_SECONDS = 600
@@ -56,6 +57,8 @@ JOBS = [
     # Every 10 minutes: appeals still open 24 hours after filing move to the district (at most
     # 10 minutes late).
     _job(appeal_escalation.JOB_ID, appeal_escalation.run, CronTrigger(minute="*/10", timezone=TIMEZONE)),
+    # Every 10 minutes: partners' request nonces older than the replay window.
+    _job(partner_nonces.JOB_ID, partner_nonces.run, partner_nonces.trigger(TIMEZONE)),
 ]
 
 

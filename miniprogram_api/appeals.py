@@ -26,7 +26,8 @@ APPEALS = Schema("ColourAppeals", {"items": List(Any_(), "我的申诉，最新�
 
 
 class MyAppealsHandler(ApiHandler):
-    body_limit = IMAGE_TEXT_MAX + 64 * 1024  # an image in base64, with the reason
+    def body_limit(self) -> int:
+        return IMAGE_TEXT_MAX + 64 * 1024  # an image in base64, with the reason
 
     @operation("submitColourAppeal", "对我的健康码颜色提出申诉（理由，可附一张图片）", body=APPEAL_REQUEST,
                response=APPEAL, status=201, errors=(400, 401, 409, 413))

@@ -33,6 +33,7 @@ from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEX
 from models.medical_staff import MedicalStaff
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person
+from models.partners import PARTNER_MODELS
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
 from models.rule_versions import ColourRuleVersion, ColourSetting
@@ -73,7 +74,8 @@ CORRECTION_MODELS = [ColourOverride, ColourAppeal, AppealImage]
 MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, AuthToken, Person, *ADMIN_MODELS,
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
-                                 *APPROVAL_MODELS, *CORRECTION_MODELS, *SIGN_IN_MODELS, *RULE_ADMIN_MODELS]
+                                 *APPROVAL_MODELS, *CORRECTION_MODELS, *SIGN_IN_MODELS, *PARTNER_MODELS,
+                                 *RULE_ADMIN_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -327,6 +329,7 @@ MIGRATIONS: list[Migration] = [
     Migration(18, "back-office pages", _v18_back_office_pages),
     Migration(19, "entry time index", _v19_entry_time_index),
     Migration(20, "risk records", _v20_risk_records),
+    Migration(21, "partner feed", lambda migrator: create_tables(PARTNER_MODELS)),
     Migration(22, "two-person approvals", lambda migrator: create_tables(APPROVAL_MODELS)),
     Migration(23, "risk areas by region, rule versions and colour settings", _v23_risk_areas_and_rules),
     Migration(24, "corrections and appeals", _v24_corrections),

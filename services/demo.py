@@ -9,12 +9,13 @@ import datetime as dt
 from models.corrections import ColourAppeal
 from models.db import db
 from models.fieldwork import Grid
+from models.partners import PartnerCredential
 from models.places import Place
 from models.regions import Region
 from models.people import Person
 from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
-from services import (admin_auth, appeals, auth, divisions, grids, identity, place_admin, places, profile, residents,
-                      risk_inputs, risk_records)
+from services import (admin_auth, appeals, auth, divisions, grids, identity, partner_feed, place_admin, places,
+                      profile, residents, risk_inputs, risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
 
@@ -143,6 +144,9 @@ DEMO_ADMINS = {
     "13800001901": ("郑州市疾控中心", "cdc_city", "410100"),
 }
 DEMO_ADMIN_PASSWORD = "Demo@2026"
+# A partner system that pushes close contacts through feedRiskRecords (its secret is printed once,
+# by the run that creates it).
+DEMO_PARTNER = {"name": "演示合作方（市公安局）", "kinds": ["close_contact", "key_person"], "region_code": "410100"}
 
 # The returnee's open appeal against the orange code (in 金水区's queue: no compound is known).
 DEMO_APPEAL_REASON = "我从武汉返回已做核酸检测，结果为阴性，申请复核健康码颜色"
@@ -234,4 +238,13 @@ def load() -> dict:
     _risk_lists(accounts)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
-            "admin_password": DEMO_ADMIN_PASSWORD}
+            "admin_password": DEMO_ADMIN_PASSWORD, "partner": _partner()}
+
+
+def _partner() -> dict:
+    """The demo partner's key id, and its secret when this load created it (never again)."""
+    found = PartnerCredential.get_or_none(PartnerCredential.name == DEMO_PARTNER["name"])
+    if found is not None:
+        return {"key_id": found.key_id, "secret": None}
+    credential, secret = partner_feed.create_credential(None, **DEMO_PARTNER)
+    return {"key_id": credential.key_id, "secret": secret}

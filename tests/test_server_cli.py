@@ -1,6 +1,7 @@
 """The server as `make run` starts it: a real process, a fresh SQLite file under a data folder."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,9 +25,12 @@ def test_init_db_creates_and_migrates_a_fresh_database(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "数据库已就绪" in run.stdout
     assert (tmp_path / "data" / "healthcode.db").exists()
+    assert re.search(r"演示合作方.*key id pk_[0-9a-f]+, secret [A-Za-z0-9_-]{40,}", run.stdout)  # the first time
     again = subprocess.run([sys.executable, "server.py", "init-db", "--demo"], cwd=ROOT, env=_env(tmp_path),
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
+    key_id = re.search(r"key id (pk_[0-9a-f]+)", run.stdout).group(1)
+    assert key_id in again.stdout and "secret 已在首次创建时显示" in again.stdout  # never again
 
 
 def test_serve_prints_the_urls_and_demo_accounts_and_answers(tmp_path):

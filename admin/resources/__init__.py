@@ -9,3 +9,4 @@ from admin.resources import approvals  # noqa: F401,E402,I001
 from admin.resources import sms_outbox  # noqa: F401,E402  (development only)
 from admin.resources import risk_areas  # noqa: F401,E402,I001
 from admin.resources import appeals  # noqa: F401,E402,I001
+from admin.resources import partners  # noqa: F401,E402  (合作方密钥, issue #19)

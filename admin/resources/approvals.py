@@ -6,7 +6,7 @@ from __future__ import annotations
 from admin.resources.common import log_section, time_column, who
 from admin.site import Action, Column, Filter, Resource, site
 from models.approvals import ApprovalRequest
-from services import admin_auth, approvals
+from services import approvals, corrections
 from services.forms import FormField
 
 approve = Action("approve", "批准", lambda ctx, row, data: approvals.approve(ctx.admin, row.id, data.get("remark")),
@@ -40,10 +40,8 @@ class ApprovalAdmin(Resource):
     }
     filters = {"status": Filter("状态", approvals.STATUSES, lambda q, v: q.where(ApprovalRequest.status == v))}
 
-    @property
-    def roles(self) -> tuple[str, ...]:
-        # Any organisation may have changes waiting: every role sees its own queue.
-        return tuple(admin_auth.ROLES)
+    # The roles that propose changes: corrections of risk data, and the city's rule changes.
+    roles = tuple(dict.fromkeys(("city", *corrections.CORRECTION_ROLES)))
 
     def base_query(self):
         return ApprovalRequest.select()
