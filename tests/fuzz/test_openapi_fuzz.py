@@ -60,6 +60,7 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(platform_server, who, tmp
     if token:
         # Signing out would end the run's session: the anonymous run calls it.
         command += ["-H", f"Authorization: Bearer {token}", "--exclude-operation-id", "authLogout"]
+    # Run in tmp_path: schemathesis keeps a cache (.schemathesis/) in its working directory.
     run = subprocess.run(command, capture_output=True, text=True, timeout=FUZZ_SECONDS * 4 + 60,
-                         env={**os.environ, "NO_COLOR": "1"})
+                         env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path)
     assert run.returncode == 0, f"schemathesis ({who}) found failures:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
