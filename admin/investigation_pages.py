@@ -146,9 +146,9 @@ class ImportNewHandler(InvestigationPage):
             raise ApiError("invalid_field", "请选择要导入的名单", 400, "source")
         return importable[code]
 
-    def _form(self, source, error=None, status=200, category=None):
+    def _form(self, source, error=None, status=200, category=None, error_code=None, field=None):
         self.set_status(status)
-        self.page("upload.html", source=source, error=error, category=category,
+        self.page("upload.html", source=source, error=error, category=category, error_code=error_code, field=field,
                   max_mb=self.config.import_max_bytes // (1024 * 1024),
                   action="/admin/imports/new?_xsrf=" + urllib.parse.quote(self.xsrf_token.decode()))
 
@@ -252,7 +252,8 @@ class ImportNewHandler(InvestigationPage):
         except ApiError as error:
             if source is None or error.status == 403:
                 raise
-            self._form(source, error=error.message, status=error.status, category=fields.get("category"))
+            self._form(source, error=error.message, status=error.status, category=fields.get("category"),
+                       error_code=error.code, field=error.field)
         finally:
             if path is not None:
                 try:

@@ -108,9 +108,10 @@ class MedicalImportHandler(AdminHandler):
         if self.admin.role not in MedicalStaffAdmin.roles:
             raise ApiError("forbidden", "当前账号无权访问该页面", 403)
 
-    def _page(self, result=None, error=None, status=200):
+    def _page(self, result=None, error=None, status=200, error_code=None, field=None):
         self.set_status(status)
-        self.render_page("medical_import.html", result=result, error=error, columns=medical_staff.LIST_COLUMNS)
+        self.render_page("medical_import.html", result=result, error=error, columns=medical_staff.LIST_COLUMNS,
+                         error_code=error_code, field=field)
 
     def get(self):
         self._require()
@@ -120,14 +121,14 @@ class MedicalImportHandler(AdminHandler):
         self._require()
         upload = (self.request.files.get("file") or [None])[0]
         if upload is None or not upload["body"]:
-            return self._page(error="请选择要上传的 Excel 文件", status=400)
+            return self._page(error="请选择要上传的 Excel 文件", status=400, error_code="empty_file", field="file")
         handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="medical-")
         try:
             with os.fdopen(handle, "wb") as target:
                 target.write(upload["body"])
             result = await off_loop(medical_staff.import_list, self.admin, path)
         except ApiError as error:
-            return self._page(error=error.message, status=error.status)
+            return self._page(error=error.message, status=error.status, error_code=error.code, field=error.field)
         finally:
             os.remove(path)
         self._page(result=result)

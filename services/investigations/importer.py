@@ -84,7 +84,7 @@ class Settings:
     @classmethod
     def from_config(cls, config, parallel: bool | None = None) -> "Settings":
         return cls(xlsx.Limits(max_bytes=config.import_max_bytes, max_uncompressed=config.import_max_uncompressed_bytes,
-                               max_rows=config.import_max_rows),
+                               max_rows=config.import_max_rows, max_columns=config.import_max_columns),
                    tuple(s.strip() for s in (config.railway_boarding_stations or "").split(",") if s.strip()),
                    config.data_key, parallel)
 

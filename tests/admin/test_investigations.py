@@ -152,6 +152,25 @@ def test_a_file_over_the_limit_is_refused_with_413(inv):
     assert row_counts() == before
 
 
+@pytest.mark.parametrize("ref, code, message", [
+    ("A1:N2000001", "too_many_rows", "工作表有 2,000,000 行数据，超过上限（最多 1,000,000 行）"),
+    ("A1:NTP3", "too_many_columns", "工作表有 10,000 列，超过上限（最多 200 列）"),
+])
+def test_a_sheet_declaring_too_many_rows_or_columns_is_refused_before_a_job(inv, ref, code, message):
+    """Bad input: a small file whose sheet declares 2,000,001 rows or 10,000 columns: refused at
+    upload from its dimension (code and field on the form), no job, no audit, nothing stored."""
+    city = inv.sign_in("city")
+    before = row_counts()
+    content = files.with_dimension(files.telecom_xlsx(2), ref)
+    assert len(content) < 20 * 1024
+    response = upload(city, content)
+    assert response.status_code == 400 and message in page_error(response), page_error(response)
+    assert f'data-code="{code}" data-field="file"' in response.text
+    assert row_counts() == before and ImportJob.select().count() == 0
+    # The same rows declaring their true range are imported.
+    assert finished(city, upload(city, files.with_dimension(files.telecom_xlsx(2), "A1:N3")))["status"] == "done"
+
+
 def test_uploads_need_the_xsrf_token_and_an_import_role(inv):
     city = inv.sign_in("city")
     response = city.http.post(city.base_url + "/admin/imports/new", data={"source": "telecom"},

@@ -185,6 +185,21 @@ def test_the_4_1_list_grants_its_good_rows_and_reports_a_bad_phone(office, as_ad
     assert template.status_code == 200 and template.headers["Content-Type"] == XLSX
 
 
+def test_a_medical_list_declaring_10000_columns_or_too_many_rows_is_refused_whole(office, as_admin):
+    """Bad input: a 表4-1 list whose sheet declares 10,000 columns, or more rows than the list's
+    limit: refused from its dimension with the code and field, nothing granted or audited."""
+    city = as_admin("city")
+    good = files.workbook_bytes(("序号", "姓名", "联系电话", "单位名称", "职位"),
+                                [(1, "刘医生", 13900000002, "郑州大学第一附属医院", "主治医师")])
+    before = row_counts()
+    for ref, code, message in (("A1:NTP2", "too_many_columns", "工作表有 10,000 列"),
+                               ("A1:E2000001", "too_many_rows", "工作表有 2,000,000 行数据")):
+        refused = _upload(city, files.with_dimension(good, ref))
+        assert refused.status_code == 400 and message in page_error(refused), page_error(refused)
+        assert f'data-code="{code}" data-field="file"' in refused.text
+    assert row_counts() == before and MedicalStaff.select().count() == 0
+
+
 # --- blank code batches ---------------------------------------------------------------------------------
 
 def test_a_batch_of_0_or_of_100001_codes_is_refused(office, as_admin):
