@@ -404,16 +404,34 @@ def test_export_is_masked_formula_safe_and_audited(inv):
     rows = [files.telecom_row(1)]
     rows[0][13] = files.Text("=HYPERLINK(\"http://x\")")
     finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, rows)))
-    response = city.get("/admin/r/task_telecom/export")
+    response = city.export("/admin/r/task_telecom/export")
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
-    values = [c.value for c in sheet[2]]
+    assert sheet["A1"].value.startswith("导出人：c******　") and sheet["A1"].value.endswith("用途：核查名单数据")
+    values = [c.value for c in sheet[3]]
     assert files.id_number(1) not in values and "410105*****" + files.id_number(1)[-4:] in values
     assert "130****0001" in values
-    remark = next(c for c in sheet[2] if c.value == "=HYPERLINK(\"http://x\")")
+    remark = next(c for c in sheet[3] if c.value == "=HYPERLINK(\"http://x\")")
     assert remark.data_type == "s"
     log = OperationLog.get(OperationLog.action == "export")
     assert json.loads(log.detail)["resource"] == "task_telecom"
+    assert json.loads(log.detail)["purpose"] == "核查名单数据" and json.loads(log.detail)["rows"] == 1
+
+
+def test_the_statistics_export_needs_a_purpose_a_post_and_its_token(inv):
+    """Bad input on 排查统计's export: GET gives the purpose form (never the file), a POST without
+    a purpose is the form again (code, field), a forged XSRF token is a 403; none is audited."""
+    city = inv.sign_in("city")
+    before = row_counts()
+    params = {"source": "overseas", "format": "xlsx"}
+    form = city.get("/admin/investigations/stats", params=params)
+    assert form.status_code == 200 and 'id="export-form"' in form.text and "排查统计" in form.text
+    refused = city.post("/admin/investigations/stats", {"purpose": ""}, params=params)
+    assert refused.status_code == 400 and "请填写导出用途" in page_error(refused)
+    assert 'data-code="purpose_required" data-field="purpose"' in refused.text
+    forged = city.post("/admin/investigations/stats", {"purpose": "核查"}, params=params, xsrf="forged")
+    assert forged.status_code == 403
+    assert row_counts() == before and OperationLog.select().where(OperationLog.action == "export").count() == 0
 
 
 def _queued_row(n: int) -> list:
@@ -488,8 +506,10 @@ def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
     assert by_name["上街区"] == ("0", "0", "—")  # nothing to investigate: no rate, no full green bar
     assert "—（无任务）" in page.text
     assert "<svg" in page.text and "<rect" in page.text
-    export = city.get("/admin/investigations/stats", params={"source": "overseas", "format": "xlsx"})
-    lines = list(openpyxl.load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(values_only=True))
+    export = city.export("/admin/investigations/stats", params={"source": "overseas", "format": "xlsx"})
+    watermark, *lines = list(openpyxl.load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(
+        values_only=True))
+    assert watermark[0].endswith("用途：核查名单数据")
     assert lines[0] == ("区域", "应排查", "已排查", "考核完成率") and lines[1] == ("合计", 5, 1, "20.00%")
     assert OperationLog.select().where(OperationLog.action == "export").count() == 1
     # A district sees its own line; other roles are refused.
