@@ -299,9 +299,7 @@ class CompoundCodeHandler(AdminHandler):
         draw, mime = places.code_image(place, self.get_query_argument("format", "png"), self.config)
         content = await tornado.ioloop.IOLoop.current().run_in_executor(None, draw)
         suffix = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}[mime]
-        self.set_header("Content-Type", mime)
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(compound.name)}.{suffix}")
-        self.finish(content)
+        self.send_download(content, mime, f"{compound.name}.{suffix}")
 
 
 class AdminJsonHandler(AdminHandler):

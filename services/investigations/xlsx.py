@@ -6,7 +6,7 @@ part's compression ratio are bounded; zipfile never inflates a part past its dec
 declaration is a real bound). It finds the first worksheet through the workbook's relationships and
 reads the sheet's declared used range (`<dimension ref="A1:N2000001"/>`, in its first bytes): too
 many rows or columns are refused there, before any row is parsed. A sheet without a dimension
-falls back to the row limit while streaming.
+falls back to the row limit while streaming and to the header row's width (importer.open_sheet).
 
 `SheetReader` streams that worksheet's XML through expat in 1 MB pieces and yields
 (row number, [cell values]): text, int, float, bool, datetime or None. Memory stays flat whatever
@@ -157,6 +157,11 @@ def _declared_size(archive: zipfile.ZipFile, sheet: str) -> tuple[int, int] | No
     return abs(end_row - start_row) + 1, abs(end_col - start_col) + 1
 
 
+def too_many_columns(columns: int, limit: int) -> ApiError:
+    """The refusal of a sheet wider than `limit` columns."""
+    return refuse(f"工作表有 {columns:,} 列，超过上限（最多 {limit:,} 列），请删除多余的列后上传", "too_many_columns")
+
+
 def _check_dimension(archive: zipfile.ZipFile, sheet: str, limits: Limits) -> None:
     """Refuse a sheet whose declared range has more data rows (after the header) or columns
     than `limits` allow."""
@@ -165,8 +170,7 @@ def _check_dimension(archive: zipfile.ZipFile, sheet: str, limits: Limits) -> No
         return
     rows, columns = size
     if columns > limits.max_columns:
-        raise refuse(f"工作表有 {columns:,} 列，超过上限（最多 {limits.max_columns:,} 列），请删除多余的列后上传",
-                     "too_many_columns")
+        raise too_many_columns(columns, limits.max_columns)
     if rows - 1 > limits.max_rows:
         raise refuse(f"工作表有 {rows - 1:,} 行数据，超过上限（最多 {limits.max_rows:,} 行），请拆分文件后上传",
                      "too_many_rows")

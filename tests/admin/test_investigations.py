@@ -171,6 +171,19 @@ def test_a_sheet_declaring_too_many_rows_or_columns_is_refused_before_a_job(inv,
     assert finished(city, upload(city, files.with_dimension(files.telecom_xlsx(2), "A1:N3")))["status"] == "done"
 
 
+def test_a_sheet_without_a_dimension_and_a_10000_column_header_is_refused_before_a_job(inv):
+    """Bad input: no declared range, but a header row 10,000 columns wide: refused at upload from
+    that row (the rows below are not read), no job, nothing stored."""
+    city = inv.sign_in("city")
+    before = row_counts()
+    wide = files.workbook_bytes((*files.TELECOM_HEADERS, *(f"列{n}" for n in range(10_000 - 14))),
+                                [files.telecom_row(1)])
+    response = upload(city, wide)
+    assert response.status_code == 400 and "工作表有 10,000 列，超过上限（最多 200 列）" in page_error(response)
+    assert 'data-code="too_many_columns" data-field="file"' in response.text
+    assert row_counts() == before and ImportJob.select().count() == 0
+
+
 def test_uploads_need_the_xsrf_token_and_an_import_role(inv):
     city = inv.sign_in("city")
     response = city.http.post(city.base_url + "/admin/imports/new", data={"source": "telecom"},
