@@ -373,18 +373,26 @@ class ExportHandler(ResourceHandler):
     """导出: GET shows the purpose form; POST sends the filtered rows as xlsx (masked, formula-safe,
     watermarked) and logs who, what, the filters, the row count and the purpose."""
 
+    # Searched ID numbers and phones stay out of the log and the form's summary.
+    _UNSAID = ("id_number", "phone")
+
     def _filters(self) -> dict:
-        # Searched ID numbers and phones stay out of the log and the form's summary.
-        return {k: v for k, v in self.params().items() if v and k not in ("id_number", "phone", "after")}
+        return {k: v for k, v in self.params().items() if v and k not in (*self._UNSAID, "after")}
+
+    def _back(self, name) -> str:
+        # Back to the list as it was searched.
+        keep = {k: v for k, v in self.params().items() if v and k != "after"}
+        return f"/admin/r/{name}/" + (f"?{urllib.parse.urlencode(keep)}" if keep else "")
 
     def get(self, name):
         resource = self.resource(name)
-        self.export_form(f"导出 - {resource.label}", f"/admin/r/{name}/", self._filters())
+        self.export_form(f"导出 - {resource.label}", self._back(name), resource.criteria(self.params(), self._UNSAID))
 
     def post(self, name):
         resource = self.resource(name)
         params = self.params()
-        purpose = self.export_purpose(f"导出 - {resource.label}", f"/admin/r/{name}/", self._filters())
+        purpose = self.export_purpose(f"导出 - {resource.label}", self._back(name),
+                                      resource.criteria(params, self._UNSAID))
         if purpose is None:
             return
         query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())

@@ -193,11 +193,11 @@ def test_an_export_without_a_good_purpose_is_the_form_again_and_writes_nothing(a
     add(JINGBA, 1)
     client = as_admin("compound")
     before = row_counts()
-    response = client.post("/admin/r/residents/export", {"purpose": purpose}, params={"status": "isolating"})
+    response = client.post("/admin/r/residents/export", {"purpose": purpose}, params={"isolation_status": "pending"})
     assert response.status_code == 400 and message in page_error(response), page_error(response)
     assert f'data-code="{code}" data-field="purpose"' in response.text and 'name="purpose"' in response.text
     assert response.headers["Content-Type"].startswith("text/html")
-    assert 'action="/admin/r/residents/export?status=isolating"' in response.text  # the filters are kept
+    assert 'action="/admin/r/residents/export?isolation_status=pending"' in response.text  # the filters are kept
     assert row_counts() == before and OperationLog.select().where(OperationLog.action == "export").count() == 0
 
 
@@ -207,10 +207,10 @@ def test_an_export_by_get_is_its_purpose_form_and_a_forged_token_is_refused(as_a
     add(JINGBA, 1)
     client = as_admin("compound")
     before = row_counts()
-    form = client.get("/admin/r/residents/export", params={"status": "isolating"})
+    form = client.get("/admin/r/residents/export", params={"isolation_status": "pending", "name": "王"})
     assert form.status_code == 200 and form.headers["Content-Type"].startswith("text/html")
     assert 'id="export-form"' in form.text and 'method="post"' in form.text and 'name="_xsrf"' in form.text
-    assert "<dt>status</dt><dd>isolating</dd>" in form.text
+    assert "<dt>姓名</dt><dd>王</dd>" in form.text and "<dt>隔离状态</dt><dd>待确认隔离</dd>" in form.text
     forged = client.post("/admin/r/residents/export", {"purpose": "核查名单"}, xsrf="2|00000000|" + "0" * 32 + "|1")
     assert forged.status_code == 403 and "请求已失效" in forged.text
     bare = client.http.post(client.base_url + "/admin/r/residents/export", data={"purpose": "核查名单"}, timeout=10)
