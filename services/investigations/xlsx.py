@@ -22,6 +22,7 @@ import os
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 from xml.parsers import expat
@@ -107,7 +108,7 @@ def inspect(path: str, limits: Limits) -> SheetInfo:
             by_name = {p.filename: p for p in parts}
             return SheetInfo(sheet, "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in names else None,
                              "xl/styles.xml" if "xl/styles.xml" in names else None, by_name[sheet].file_size)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, zlib.error):
         raise refuse() from None
 
 
