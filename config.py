@@ -78,6 +78,7 @@ class Config:
     import_max_bytes: int = 100 * 1024 * 1024
     import_max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
     import_max_rows: int = 1_000_000
+    import_max_columns: int = 200  # a sheet declaring more columns is refused at upload
     import_tmp_dir: str = ""  # where uploads wait for their import (default: the system temp dir)
     # A queued or running import whose heartbeat is older than this lost its process: it is shown
     # as interrupted (what it saved is kept; the same file can be uploaded again).
@@ -128,6 +129,7 @@ class Config:
         "IMPORT_MAX_BYTES": ("import_max_bytes", int),
         "IMPORT_MAX_UNCOMPRESSED_BYTES": ("import_max_uncompressed_bytes", int),
         "IMPORT_MAX_ROWS": ("import_max_rows", int),
+        "IMPORT_MAX_COLUMNS": ("import_max_columns", int),
         "IMPORT_TMP_DIR": ("import_tmp_dir", str),
         "IMPORT_STALE_SECONDS": ("import_stale_seconds", int),
         "RAILWAY_BOARDING_STATIONS": ("railway_boarding_stations", str),

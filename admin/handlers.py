@@ -21,7 +21,7 @@ from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
 from models.regions import Region
-from services import admin_auth, audit, captchas, excel, places, regions
+from services import admin_auth, captchas, excel, exports, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
 
@@ -103,6 +103,39 @@ class AdminHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb):
         if not isinstance(value, ApiError):
             super().log_exception(typ, value, tb)
+
+    # --- exports: a GET shows the purpose form, the POST (with XSRF) sends the file ---------------
+
+    def export_form(self, title: str, back: str, filters: dict, hidden: dict | None = None,
+                    error: ApiError | None = None) -> None:
+        """The export's purpose form (posting back to this address, filters in its query);
+        `hidden` fields travel in the form's body (a print's part)."""
+        self.set_status(error.status if error else 200)
+        self.render_page("export.html", title=title, back=back, filters=filters, hidden=hidden or {},
+                         action=self.request.uri, purpose=self.get_body_argument("purpose", "")[:exports.PURPOSE_MAX]
+                         if self.request.method == "POST" else "", purpose_max=exports.PURPOSE_MAX,
+                         error=error.message if error else None, error_code=error.code if error else None,
+                         field=error.field if error else None)
+
+    def export_purpose(self, title: str, back: str, filters: dict, hidden: dict | None = None) -> str | None:
+        """The posted purpose, checked; None when it was refused (the form is shown again)."""
+        # As sent: Tornado's get_body_argument silently drops control characters, which are refused.
+        sent = (self.request.body_arguments.get("purpose") or [b""])[-1]
+        try:
+            return exports.clean_purpose(self.decode_argument(sent, name="purpose"))
+        except ApiError as error:
+            self.export_form(title, back, filters, hidden, error)
+            return None
+
+    def export_watermark(self, purpose: str) -> str:
+        """This admin's watermark line for a file exported now."""
+        return exports.watermark(self.admin.name, purpose)
+
+    def send_download(self, content: bytes, mime: str, name: str) -> None:
+        """Answer with a file to save as `name`."""
+        self.set_header("Content-Type", mime)
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(name)}")
+        self.finish(content)
 
 
 # --- sign-in --------------------------------------------------------------------------------------
@@ -266,9 +299,7 @@ class CompoundCodeHandler(AdminHandler):
         draw, mime = places.code_image(place, self.get_query_argument("format", "png"), self.config)
         content = await tornado.ioloop.IOLoop.current().run_in_executor(None, draw)
         suffix = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}[mime]
-        self.set_header("Content-Type", mime)
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(compound.name)}.{suffix}")
-        self.finish(content)
+        self.send_download(content, mime, f"{compound.name}.{suffix}")
 
 
 class AdminJsonHandler(AdminHandler):
@@ -339,22 +370,38 @@ class ListHandler(ResourceHandler):
 
 
 class ExportHandler(ResourceHandler):
-    """导出: the filtered rows as xlsx, masked and formula-safe; the export is logged."""
+    """导出: GET shows the purpose form; POST sends the filtered rows as xlsx (masked, formula-safe,
+    watermarked) and logs who, what, the filters, the row count and the purpose."""
+
+    # Searched ID numbers and phones stay out of the log and the form's summary.
+    _UNSAID = ("id_number", "phone")
+
+    def _filters(self) -> dict:
+        return {k: v for k, v in self.params().items() if v and k not in (*self._UNSAID, "after")}
+
+    def _back(self, name) -> str:
+        # Back to the list as it was searched.
+        keep = {k: v for k, v in self.params().items() if v and k != "after"}
+        return f"/admin/r/{name}/" + (f"?{urllib.parse.urlencode(keep)}" if keep else "")
 
     def get(self, name):
         resource = self.resource(name)
+        self.export_form(f"导出 - {resource.label}", self._back(name), resource.criteria(self.params(), self._UNSAID))
+
+    def post(self, name):
+        resource = self.resource(name)
         params = self.params()
+        purpose = self.export_purpose(f"导出 - {resource.label}", self._back(name),
+                                      resource.criteria(params, self._UNSAID))
+        if purpose is None:
+            return
         query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
         rows = [resource.display(resource.export_fields, row) for row in query.limit(resource.max_export_rows)]
-        content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label)
-        audit.record(None, self.admin.role, "export", None, admin_actor=self.admin, resource=resource.name,
-                     filters={k: v for k, v in params.items() if v and k not in ("id_number", "phone")},
-                     rows=len(rows))
+        content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label,
+                                   watermark=self.export_watermark(purpose))
+        exports.record(self.admin, resource.name, purpose, rows=len(rows), filters=self._filters())
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M")
-        self.set_header("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        self.set_header("Content-Disposition",
-                        f"attachment; filename*=UTF-8''{urllib.parse.quote(resource.label)}-{stamp}.xlsx")
-        self.finish(content)
+        self.send_download(content, excel.XLSX_MIME, f"{resource.label}-{stamp}.xlsx")
 
 
 class NewHandler(ResourceHandler):

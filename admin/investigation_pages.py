@@ -11,7 +11,7 @@ statistics with their chart and export. The lists themselves are resources
     /admin/imports/{id}/progress          JSON the progress bar polls
     /admin/imports/{id}/errors.xlsx       错误报告 (row, column, reason)
     /admin/imports/template/{source}.xlsx 模板下载
-    /admin/investigations/stats           排查统计 / 境外排查完成率 (?format=xlsx exports)
+    /admin/investigations/stats           排查统计 / 境外排查完成率 (?format=xlsx: the export's purpose form, POST: the file)
 
 The upload body is streamed to disk as it arrives (never held in memory), so files larger than the
 server's general body limit are fine: the limit here is IMPORT_MAX_BYTES. Tornado checks the XSRF
@@ -34,20 +34,14 @@ from admin.handlers import AdminHandler, AdminJsonHandler, menu
 from models.admin import AdminUser
 from models.investigations import ImportJob
 from models.regions import Region
-from services import admin_auth, audit, excel
+from services import admin_auth, audit, excel, exports
 from services.errors import ApiError
 from services.investigations import importer, sources, stats, xlsx
 from services.timefmt import local_iso
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MULTIPART_SLACK = 64 * 1024  # the form's other fields and the part headers around the file
 STATS_ROLES = ("city", "district")
 _DISPOSITION_RE = re.compile(r'(\w+)\*?="([^"]*)"')
-
-
-def _attachment(handler: tornado.web.RequestHandler, name: str) -> None:
-    handler.set_header("Content-Type", XLSX_MIME)
-    handler.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(name)}")
 
 
 def _visible_job(admin, job_id) -> ImportJob:
@@ -146,9 +140,9 @@ class ImportNewHandler(InvestigationPage):
             raise ApiError("invalid_field", "请选择要导入的名单", 400, "source")
         return importable[code]
 
-    def _form(self, source, error=None, status=200, category=None):
+    def _form(self, source, error=None, status=200, category=None, error_code=None, field=None):
         self.set_status(status)
-        self.page("upload.html", source=source, error=error, category=category,
+        self.page("upload.html", source=source, error=error, category=category, error_code=error_code, field=field,
                   max_mb=self.config.import_max_bytes // (1024 * 1024),
                   action="/admin/imports/new?_xsrf=" + urllib.parse.quote(self.xsrf_token.decode()))
 
@@ -252,7 +246,8 @@ class ImportNewHandler(InvestigationPage):
         except ApiError as error:
             if source is None or error.status == 403:
                 raise
-            self._form(source, error=error.message, status=error.status, category=fields.get("category"))
+            self._form(source, error=error.message, status=error.status, category=fields.get("category"),
+                       error_code=error.code, field=error.field)
         finally:
             if path is not None:
                 try:
@@ -282,8 +277,7 @@ class ImportErrorsHandler(AdminHandler):
         job = _visible_job(self.admin, job_id)
         content = importer.error_report(job)
         audit.record(None, self.admin.role, "import_errors_download", job, admin_actor=self.admin)
-        _attachment(self, f"导入错误报告-{job.id}.xlsx")
-        self.finish(content)
+        self.send_download(content, excel.XLSX_MIME, f"导入错误报告-{job.id}.xlsx")
 
 
 class TemplateHandler(AdminHandler):
@@ -293,8 +287,7 @@ class TemplateHandler(AdminHandler):
             raise ApiError("not_found", "模板不存在", 404)
         if self.admin.role not in (*source.import_roles, *source.roles):
             raise ApiError("forbidden", "当前账号无权下载该模板", 403)
-        _attachment(self, f"{source.label}模板.xlsx")
-        self.finish(importer.blank_template(source))
+        self.send_download(importer.blank_template(source), excel.XLSX_MIME, f"{source.label}模板.xlsx")
 
 
 def _date_param(text: str | None) -> dt.date | None:
@@ -307,9 +300,10 @@ def _date_param(text: str | None) -> dt.date | None:
 
 
 class StatsHandler(InvestigationPage):
-    """排查统计 / 境外排查完成率: per district, with the city's total on top; by date; export."""
+    """排查统计 / 境外排查完成率: per district, with the city's total on top; by date. Its export
+    (?format=xlsx) is a purpose form on GET and the watermarked, audited file on POST."""
 
-    def get(self):
+    def _figures(self):
         if self.admin.role not in STATS_ROLES:
             raise ApiError("forbidden", "当前账号无权查看排查统计", 403)
         code = self.get_query_argument("source", "overseas")
@@ -321,25 +315,39 @@ class StatsHandler(InvestigationPage):
             raise ApiError("invalid_field", "分类无效", 400, "category")
         params = {"date_from": _date_param(self.get_query_argument("date_from", None)),
                   "date_to": _date_param(self.get_query_argument("date_to", None)), "category": category}
-        figures = stats.completion(self.admin, code, **params)
-        lines = figures["districts"]
-        queue = figures["unassigned"]  # the city queue: shown apart, never as a district
-        if self.get_query_argument("format", "") == "xlsx":
-            rows = [(figures["total"].name, figures["total"].should, figures["total"].done, figures["total"].rate_text)]
-            rows += [(x.name, x.should, x.done, x.rate_text) for x in lines]
-            if queue:
-                rows.append((queue.name, queue.should, queue.done, queue.rate_text))
-            rows += [("", "", "", ""), ("日期", "应排查", "已排查", "考核完成率")]
-            rows += [(str(day), x.should, x.done, x.rate_text) for day, x in figures["by_date"]]
-            audit.record(None, self.admin.role, "export", None, admin_actor=self.admin, resource=f"stats_{code}",
-                         filters={k: str(v) for k, v in params.items() if v}, rows=len(lines))
-            _attachment(self, f"{source.label}排查统计-{dt.datetime.now().strftime('%Y%m%d%H%M')}.xlsx")
-            return self.finish(excel.write_xlsx(["区域", "应排查", "已排查", "考核完成率"], rows,
-                                                sheet_title=f"{source.label}排查统计"))
         query = {k: self.get_query_argument(k, "") for k in ("source", "date_from", "date_to", "category")}
         query["source"] = code
+        return source, params, query, stats.completion(self.admin, code, **params)
+
+    def get(self):
+        source, params, query, figures = self._figures()
+        if self.get_query_argument("format", "") == "xlsx":
+            return self.export_form(f"导出 - {source.label}排查统计", "/admin/investigations/stats?" +
+                                    urllib.parse.urlencode(query), {k: str(v) for k, v in params.items() if v})
+        lines = figures["districts"]
+        queue = figures["unassigned"]  # the city queue: shown apart, never as a district
         self.page("stats.html", source=source, figures=figures, lines=lines, chart=stats.chart(lines), queue=queue,
                   queue_link=f"/admin/r/{source.resource_name}/?unassigned=1", params=query, export_query=urllib.parse.urlencode({**query, "format": "xlsx"}))
+
+    def post(self):
+        source, params, query, figures = self._figures()
+        filters = {k: str(v) for k, v in params.items() if v}
+        purpose = self.export_purpose(f"导出 - {source.label}排查统计", "/admin/investigations/stats?" +
+                                      urllib.parse.urlencode(query), filters)
+        if purpose is None:
+            return
+        lines, queue = figures["districts"], figures["unassigned"]
+        rows = [(figures["total"].name, figures["total"].should, figures["total"].done, figures["total"].rate_text)]
+        rows += [(x.name, x.should, x.done, x.rate_text) for x in lines]
+        if queue:
+            rows.append((queue.name, queue.should, queue.done, queue.rate_text))
+        rows += [("", "", "", ""), ("日期", "应排查", "已排查", "考核完成率")]
+        rows += [(str(day), x.should, x.done, x.rate_text) for day, x in figures["by_date"]]
+        content = excel.write_xlsx(["区域", "应排查", "已排查", "考核完成率"], rows, sheet_title=f"{source.label}排查统计",
+                                   watermark=self.export_watermark(purpose))
+        exports.record(self.admin, f"stats_{source.code}", purpose, rows=len(lines), filters=filters)
+        self.send_download(content, excel.XLSX_MIME,
+                           f"{source.label}排查统计-{dt.datetime.now().strftime('%Y%m%d%H%M')}.xlsx")
 
 
 @menu(group="排查任务", order=10)

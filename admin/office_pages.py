@@ -5,8 +5,9 @@ admin/resources/fieldwork.py); these are the pages a resource cannot be:
     /admin/r/code_batches/new              生成空白码: type, count (1-100,000), district; the codes are
                                            written off the IOLoop, all or nothing
     /admin/r/code_batches/{id}             the batch, its activations, and its print files
-    /admin/r/code_batches/{id}/print.pdf   ?part=N: PRINT_PART posters, a page each
-    /admin/r/code_batches/{id}/print.zip   ?part=N: ZIP_PART bare QR PNGs named by serial number
+    /admin/r/code_batches/{id}/print.pdf   part=N: PRINT_PART posters, a page each (GET: the purpose
+                                           form; POST with the purpose: the file)
+    /admin/r/code_batches/{id}/print.zip   part=N: ZIP_PART bare QR PNGs named by serial number (same)
     /admin/medical-staff/import            导入医护人员名单 (表4-1 xlsx): counts and the bad rows
     /admin/medical-staff/template.xlsx     the blank 表4-1 list
 
@@ -26,10 +27,9 @@ from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources import code_batches
 from admin.resources.fieldwork import MedicalStaffAdmin
 from models.db import db
-from services import audit, medical_staff, places
+from services import audit, excel, exports, medical_staff, places
 from services.errors import ApiError
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _with_connection(work, *args):
@@ -44,11 +44,6 @@ def _with_connection(work, *args):
 async def off_loop(work, *args):
     """Blocking work (many rows, a drawing) on an executor thread, with its own connection."""
     return await tornado.ioloop.IOLoop.current().run_in_executor(None, _with_connection, work, *args)
-
-
-def _download(handler, mime: str, name: str) -> None:
-    handler.set_header("Content-Type", mime)
-    handler.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{urllib.parse.quote(name)}")
 
 
 class BatchNewHandler(ResourceHandler):
@@ -85,20 +80,34 @@ class BatchDetailHandler(ResourceHandler):
         self.render_page("code_batch.html", resource=resource, row=batch,
                          pdf_parts=places.batch_parts(batch, places.PRINT_PART),
                          zip_parts=places.batch_parts(batch, places.ZIP_PART),
-                         print_part=places.PRINT_PART, zip_part=places.ZIP_PART)
+                         print_part=places.PRINT_PART, zip_part=places.ZIP_PART, purpose_max=exports.PURPOSE_MAX)
 
 
 class BatchPrintHandler(ResourceHandler):
-    """One print file of a batch (drawn off the IOLoop); each download is audited."""
+    """One print file of a batch: GET shows the purpose form, POST draws the file off the IOLoop
+    (watermarked with who, when and why) and audits it."""
 
-    async def get(self, row_id, fmt):
+    def _form_parts(self, batch, fmt):
+        part = self.get_argument("part", "1")
+        title = f"下载{'海报 PDF' if fmt == 'pdf' else '二维码 PNG 压缩包'} - 空白码批次 P{batch.id} 第 {part} 份"
+        return part, title, f"/admin/r/code_batches/{batch.id}", {"份数": part}
+
+    def get(self, row_id, fmt):
         batch = self.resource("code_batches").get_row(self.ctx, row_id)
-        part = self.get_query_argument("part", "1")
-        draw, mime = places.batch_print(batch, part, fmt, self.config)
+        part, title, back, filters = self._form_parts(batch, fmt)
+        self.export_form(title, back, filters, {"part": part})
+
+    async def post(self, row_id, fmt):
+        batch = self.resource("code_batches").get_row(self.ctx, row_id)
+        part, title, back, filters = self._form_parts(batch, fmt)
+        purpose = self.export_purpose(title, back, filters, {"part": part})
+        if purpose is None:
+            return
+        draw, mime, count = places.batch_print(batch, part, fmt, self.config, self.export_watermark(purpose))
         content = await off_loop(draw)
-        audit.record(None, self.admin.role, "print_code_batch", batch, admin_actor=self.admin, format=fmt, part=part)
-        _download(self, mime, f"空白码-P{batch.id}-第{part}份.{fmt}")
-        self.finish(content)
+        exports.record(self.admin, "code_batches", purpose, rows=count, filters={"part": part, "format": fmt},
+                       target=batch, action="print_code_batch", format=fmt, part=part)
+        self.send_download(content, mime, f"空白码-P{batch.id}-第{part}份.{fmt}")
 
 
 class MedicalImportHandler(AdminHandler):
@@ -108,9 +117,10 @@ class MedicalImportHandler(AdminHandler):
         if self.admin.role not in MedicalStaffAdmin.roles:
             raise ApiError("forbidden", "当前账号无权访问该页面", 403)
 
-    def _page(self, result=None, error=None, status=200):
+    def _page(self, result=None, error=None, status=200, error_code=None, field=None):
         self.set_status(status)
-        self.render_page("medical_import.html", result=result, error=error, columns=medical_staff.LIST_COLUMNS)
+        self.render_page("medical_import.html", result=result, error=error, columns=medical_staff.LIST_COLUMNS,
+                         error_code=error_code, field=field)
 
     def get(self):
         self._require()
@@ -120,14 +130,14 @@ class MedicalImportHandler(AdminHandler):
         self._require()
         upload = (self.request.files.get("file") or [None])[0]
         if upload is None or not upload["body"]:
-            return self._page(error="请选择要上传的 Excel 文件", status=400)
+            return self._page(error="请选择要上传的 Excel 文件", status=400, error_code="empty_file", field="file")
         handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="medical-")
         try:
             with os.fdopen(handle, "wb") as target:
                 target.write(upload["body"])
             result = await off_loop(medical_staff.import_list, self.admin, path)
         except ApiError as error:
-            return self._page(error=error.message, status=error.status)
+            return self._page(error=error.message, status=error.status, error_code=error.code, field=error.field)
         finally:
             os.remove(path)
         self._page(result=result)
@@ -136,8 +146,7 @@ class MedicalImportHandler(AdminHandler):
 class MedicalTemplateHandler(MedicalImportHandler):
     def get(self):
         self._require()
-        _download(self, XLSX_MIME, "医护人员名单（表4-1）模板.xlsx")
-        self.finish(medical_staff.template())
+        self.send_download(medical_staff.template(), excel.XLSX_MIME, "医护人员名单（表4-1）模板.xlsx")
 
 
 @menu(group="账号与系统", order=110)

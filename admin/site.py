@@ -188,6 +188,21 @@ class Resource:
                 query = spec.apply(query, value)
         return query
 
+    def criteria(self, params: dict, hidden: tuple[str, ...] = ()) -> dict[str, str]:
+        """The searches and filters in `params` as people read them (label: value), leaving out
+        the names in `hidden`: what an export form says it will export."""
+        shown = {}
+        for name in self.search_fields:
+            value = (params.get(name) or "").strip()
+            if value and name not in hidden:
+                shown[self.searches[name].label] = value
+        for name in self.list_filter:
+            value = (params.get(name) or "").strip()
+            if value and name not in hidden:
+                spec = self.filters[name]
+                shown[spec.label] = str(spec.choices.get(value, value)) if spec.choices else value
+        return shown
+
     def page(self, query: peewee.ModelSelect, after: int | None) -> tuple[list, int | None]:
         """One page by key: rows with ids below `after`, and the key of the next page."""
         pk = self.model._meta.primary_key

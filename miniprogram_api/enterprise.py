@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
-from services import colour_scheme, enterprise, place_code_images
+from services import colour_scheme, enterprise, exports, place_code_images
 from services.paging import MAX_PAGE, MAX_PER_PAGE
 
 ADMIN = (enterprise.ADMIN_ROLE,)
@@ -63,6 +63,9 @@ STAFF = Schema("StaffStatus", {
     "page": Int("页码"), "per_page": Int("每页条数"), "total": Int("本类别（搜索后）总数")})
 REMOVED = Schema("MemberRemoved", {"removed": Bool("已移除"), "member_id": Int("成员编号")})
 EXPORT = Schema("StaffExportRequest", {"email": Str("收件人邮箱", max_len=320),
+                                       # Checked by the service after the admin's rights (services/exports.py).
+                                       "purpose": Str("导出用途（记入导出记录，并写在文件首行）", min_len=exports.PURPOSE_MIN,
+                                                      max_len=exports.PURPOSE_MAX, deferred=True),
                                        "remark": Str("备注", max_len=255, required=False, nullable=True)})
 EXPORT_VIEW = Schema("StaffExport", {
     "id": Int("导出编号"), "email": Str("收件人"), "remark": Str("备注", nullable=True), "report_date": Str("日期"),
@@ -161,7 +164,7 @@ class ExportsHandler(ApiHandler):
                response=EXPORT_VIEW, status=201, errors=(502, 503))
     async def post(self, enterprise_id, body):
         return await enterprise.export_staff(self.current_account, enterprise_id, body["email"], body.get("remark"),
-                                             self.config, self.off_loop)
+                                             self.config, self.off_loop, body.get("purpose"))
 
     @operation("listStaffExports", "导出记录及发送状态", query=EXPORTS_QUERY, response=EXPORTS)
     def get(self, enterprise_id, query):

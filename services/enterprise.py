@@ -42,7 +42,8 @@ from models.db import db
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList, StaffExport
 from models.fields import utcnow
 from models.people import Person
-from services import audit, auth, colour, colour_scheme, declarations, excel, identity, mail, profile, share_codes
+from services import (audit, auth, colour, colour_scheme, declarations, excel, exports, identity, mail, profile,
+                      share_codes)
 from services.errors import ApiError
 from services.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from services.timefmt import CHINA, china_today, local_iso
@@ -449,27 +450,34 @@ def export_view(export: StaffExport) -> dict:
             "created_at": local_iso(export.created_at), "sent_at": local_iso(export.sent_at)}
 
 
-async def export_staff(account: Account, enterprise_id, email, remark: str | None, config, run_blocking) -> dict:
-    """exportStaffStatus: today's staff status as an xlsx (masked), stored with the request and
-    audited, then e-mailed. `run_blocking(work)` runs the CPU and network work off the event loop.
+async def export_staff(account: Account, enterprise_id, email, remark: str | None, config, run_blocking,
+                       purpose: str | None) -> dict:
+    """exportStaffStatus: today's staff status as an xlsx (masked, its first row the watermark:
+    who, when, `purpose`), stored with the request and audited with the purpose, then e-mailed.
+    `run_blocking(work)` runs the CPU and network work off the event loop.
 
     A failed send leaves the export stored as "failed" (ExportNotSent, 502 / 503 with its id), to
     be resent by `retry_export`.
     """
     enterprise = administered(account, enterprise_id)
     email = mail.check_address(email)
+    purpose = exports.clean_purpose(purpose)
     today = china_today()
     _refresh_stale_colours(enterprise, today)
     counts = _counts(enterprise, today)
     rows = list(_export_rows(enterprise, today, colour_scheme.current(config)))
+    requester = profile.self_person(account)
     content = await run_blocking(functools.partial(excel.write_xlsx, EXPORT_HEADERS, rows, sheet_title="员工情况",
-                                                   widths=EXPORT_WIDTHS))
+                                                   widths=EXPORT_WIDTHS,
+                                                   watermark=exports.watermark(requester.name if requester else None,
+                                                                               purpose)))
     with db.atomic():
         export = StaffExport.create(enterprise=enterprise, requested_by=account, email=email, remark=remark or None,
                                     report_date=today, rows=len(rows), content=content,
                                     counts=json.dumps({c: counts[c] for c in CATEGORIES}))
-        audit.record(account, ADMIN_ROLE, "staff_export", export, enterprise_id=enterprise.id, email=email,
-                     rows=len(rows), report_date=today)
+        exports.record(None, "staff_status", purpose, rows=len(rows), filters={"report_date": today}, actor=account,
+                       role=ADMIN_ROLE, target=export, action="staff_export", enterprise_id=enterprise.id,
+                       email=email)
     return await _deliver(export, config, run_blocking)
 
 

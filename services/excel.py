@@ -27,6 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Excel caps a cell at 32,767 characters; longer text would make a file Excel refuses to open.
 MAX_CELL_CHARS = 32767
@@ -56,18 +57,23 @@ def _cell(sheet, value, bold: bool = False) -> WriteOnlyCell:
 
 
 def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence], sheet_title: str = "Sheet1",
-               widths: Sequence[int] | None = None) -> bytes:
+               widths: Sequence[int] | None = None, watermark: str | None = None) -> bytes:
     """The bytes of an xlsx with one sheet: `headers` in bold, then `rows` (any iterable).
 
     Numbers, dates and booleans keep their types; everything else is written as text, with
     formula-like text neutralised (see the module docstring). `widths` sets column widths in
-    characters (default: from the header's length).
+    characters (default: from the header's length). `watermark` (who exported it, when, why:
+    services/exports.py) is a first row in italics above the headers.
     """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=(sheet_title.translate(_TITLE_FORBIDDEN)[:31] or "Sheet1"))
     for index, header in enumerate(headers, start=1):
         width = widths[index - 1] if widths and index <= len(widths) else max(10, 2 * len(str(header)) + 4)
         sheet.column_dimensions[get_column_letter(index)].width = width
+    if watermark:
+        line = _cell(sheet, watermark)
+        line.font = Font(italic=True, color="808080")
+        sheet.append([line])
     sheet.append([_cell(sheet, h, bold=True) for h in headers])
     for row in rows:
         sheet.append([_cell(sheet, value) for value in row])

@@ -117,7 +117,7 @@ def import_list(admin, path: str) -> dict:
     phone, an empty cell) is reported with its row number, column and reason and changes nothing.
     {"rows", "granted", "new", "bad", "errors": [(row, column, reason)...]}."""
     info = xlsx.inspect(path, LIST_LIMITS)
-    columns, rows = importer.open_sheet(path, info, LIST_COLUMNS, LIST_LABEL)
+    columns, rows = importer.open_sheet(path, info, LIST_COLUMNS, LIST_LABEL, LIST_LIMITS.max_columns)
     checks = [c for c in LIST_COLUMNS if c.key in columns]
     good, errors, total = [], [], 0
     for row_number, raw in rows:

@@ -21,6 +21,8 @@ import zipfile
 from collections import deque
 from typing import Iterable, Sequence
 
+from PIL import PdfParser
+
 from services.fonts import cjk_font, draw_lock, load_font
 from services.timefmt import china_today
 
@@ -126,27 +128,49 @@ def poster_pdf(*, text: str, place_name: str, type_label: str, address: str | No
     return out.getvalue()
 
 
-def posters_pdf(posters: Iterable[dict]) -> bytes:
+def posters_pdf(posters: Iterable[dict], watermark: str | None = None) -> bytes:
     """Many posters (each a dict of `poster_pdf`'s arguments) as one PDF, a page each, to print a
     batch of blank codes. Pages are appended to a temporary file one at a time, so memory holds one
-    page, not the batch."""
+    page, not the batch. `watermark` (who exported it, when, why) is the document's subject (set
+    on every page's save, as each rewrites the document's information): the posters themselves
+    are put up in public."""
+    subject = {"subject": _PdfText(watermark)} if watermark else {}
     handle, path = tempfile.mkstemp(suffix=".pdf", prefix="posters-")
     os.close(handle)
     try:
         for number, poster in enumerate(posters):
             image = _poster(**{"region_name": None, "instructions": None, "printed_on": None, **poster})
             image.save(path, format="PDF", resolution=POSTER_DPI, quality=92, subsampling=0, title="场所码",
-                       append=number > 0)
+                       append=number > 0, **subject)
         with open(path, "rb") as result:
             return result.read()
     finally:
         os.remove(path)
 
 
-def qr_zip(codes: Iterable[tuple[str, str]]) -> bytes:
-    """A ZIP of bare QR PNGs: (file name without .png, text) each."""
+class _PdfText:
+    """A PDF text string with every line-break, backslash and bracket byte escaped. Pillow writes
+    a text's UTF-16 bytes unescaped, and a reader turns a carriage-return byte into a line feed
+    (名, U+540D, would read 吊)."""
+
+    def __init__(self, text: str):
+        self.raw = PdfParser.encode_text(text)
+
+    def __bytes__(self) -> bytes:
+        return b"(" + b"".join(b"\\%03o" % b if b in b"\r\n\\()" else bytes([b]) for b in self.raw) + b")"
+
+
+WATERMARK_FILE = "导出说明.txt"
+
+
+def qr_zip(codes: Iterable[tuple[str, str]], watermark: str | None = None) -> bytes:
+    """A ZIP of bare QR PNGs: (file name without .png, text) each. `watermark` (who exported it,
+    when, why) is the archive's comment and its first file, WATERMARK_FILE."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        if watermark:
+            archive.comment = watermark.encode("utf-8")[:65535]
+            archive.writestr(WATERMARK_FILE, watermark + "\n")
         for name, text in codes:
             archive.writestr(f"{name}.png", qr_png(text))
     return out.getvalue()

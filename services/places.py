@@ -103,9 +103,11 @@ def _batch_serial(batch: CodeBatch, serial: int) -> str:
 BLANK_INSTRUCTIONS = ("1. 场所管理人员首次扫码，填写信息激活本码", "2. 激活后张贴于入口醒目位置", "3. 市民扫码登记，出示结果通行")
 
 
-def batch_print(batch: CodeBatch, part, fmt: str, config) -> tuple[Callable[[], bytes], str]:
+def batch_print(batch: CodeBatch, part, fmt: str, config,
+                watermark: str | None = None) -> tuple[Callable[[], bytes], str, int]:
     """One part of a batch to print: "pdf" (PRINT_PART posters, a page each) or "zip" (ZIP_PART
-    bare QR PNGs named by their serial numbers). The drawing is returned undone, for an executor."""
+    bare QR PNGs named by their serial numbers), with the exporter's `watermark` line. The drawing
+    is returned undone, for an executor, with its MIME type and number of codes."""
     kind = place_type(batch.place_type)
     region_name = batch.region.full_name() if batch.region_id else ""
     if fmt == "pdf":
@@ -113,11 +115,12 @@ def batch_print(batch: CodeBatch, part, fmt: str, config) -> tuple[Callable[[], 
         posters = [{"text": code_url(config, token), "place_name": f"{kind.label}场所码 {_batch_serial(batch, n)}",
                     "type_label": f"{kind.label}（待激活）", "address": region_name,
                     "instructions": BLANK_INSTRUCTIONS} for n, token in codes]
-        return functools.partial(place_code_images.posters_pdf, posters), "application/pdf"
+        return functools.partial(place_code_images.posters_pdf, posters, watermark), "application/pdf", len(codes)
     if fmt == "zip":
         codes = _batch_codes(batch, part, ZIP_PART)
-        return functools.partial(place_code_images.qr_zip, [(_batch_serial(batch, n), code_url(config, token))
-                                                            for n, token in codes]), "application/zip"
+        return (functools.partial(place_code_images.qr_zip, [(_batch_serial(batch, n), code_url(config, token))
+                                                             for n, token in codes], watermark),
+                "application/zip", len(codes))
     raise ApiError("invalid_field", "格式应为 pdf 或 zip", 400, "format")
 
 

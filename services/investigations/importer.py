@@ -84,7 +84,7 @@ class Settings:
     @classmethod
     def from_config(cls, config, parallel: bool | None = None) -> "Settings":
         return cls(xlsx.Limits(max_bytes=config.import_max_bytes, max_uncompressed=config.import_max_uncompressed_bytes,
-                               max_rows=config.import_max_rows),
+                               max_rows=config.import_max_rows, max_columns=config.import_max_columns),
                    tuple(s.strip() for s in (config.railway_boarding_stations or "").split(",") if s.strip()),
                    config.data_key, parallel)
 
@@ -114,13 +114,15 @@ def _header_map(template: tuple, label: str, header_row: list) -> dict[str, int]
     return found
 
 
-def open_sheet(path: str, info: xlsx.SheetInfo, template: tuple, label: str):
+def open_sheet(path: str, info: xlsx.SheetInfo, template: tuple, label: str, max_columns: int):
     """The checked header row's column map, and the data rows (row number, cells) after it;
-    an empty sheet or one with only a header is refused."""
+    an empty sheet, one with only a header, or a header wider than `max_columns` is refused."""
     rows = xlsx.SheetReader(path, info).rows()
     first = next(rows, None)
     if first is None:
         raise ApiError("empty_sheet", "工作表为空：没有表头，也没有数据", 400, "file")
+    if len(first[1]) > max_columns:  # a sheet that declared no dimension: its header's width
+        raise xlsx.too_many_columns(len(first[1]), max_columns)
     columns = _header_map(template, label, first[1])
     second = next(rows, None)
     if second is None:
@@ -131,7 +133,7 @@ def open_sheet(path: str, info: xlsx.SheetInfo, template: tuple, label: str):
 def check_upload(path: str, source: Source, settings: Settings) -> tuple[xlsx.SheetInfo, dict[str, int]]:
     """Everything checked before a job exists: the file (before parsing), then its header row."""
     info = xlsx.inspect(path, settings.limits)
-    columns, _ = open_sheet(path, info, source.columns, source.label)
+    columns, _ = open_sheet(path, info, source.columns, source.label, settings.limits.max_columns)
     return info, columns
 
 

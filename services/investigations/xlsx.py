@@ -3,7 +3,10 @@
 `inspect(path, limits)` refuses what is not a real xlsx (a csv renamed .xlsx, an old .xls, a plain
 zip), an encrypted workbook, and zip bombs (the sum of the declared uncompressed sizes and each
 part's compression ratio are bounded; zipfile never inflates a part past its declared size, so the
-declaration is a real bound). It finds the first worksheet through the workbook's relationships.
+declaration is a real bound). It finds the first worksheet through the workbook's relationships and
+reads the sheet's declared used range (`<dimension ref="A1:N2000001"/>`, in its first bytes): too
+many rows or columns are refused there, before any row is parsed. A sheet without a dimension
+falls back to the row limit while streaming and to the header row's width (importer.open_sheet).
 
 `SheetReader` streams that worksheet's XML through expat in 1 MB pieces and yields
 (row number, [cell values]): text, int, float, bool, datetime or None. Memory stays flat whatever
@@ -19,6 +22,7 @@ import os
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 from xml.parsers import expat
@@ -35,16 +39,23 @@ _DATE_CODE_RE = re.compile(r"[dmyhs]", re.I)
 _FORMAT_NOISE_RE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 CHUNK = 1 << 20
+# The dimension comes before <sheetData>, after at most a <sheetPr>: the first bytes hold it.
+_HEAD_BYTES = 64 * 1024
+_DIMENSION_RE = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref\s*=\s*["\']([^"\']*)["\']')
+_SHEET_DATA_RE = re.compile(rb"<(?:\w+:)?sheetData\b")
+_REF_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d{1,7})(?::\$?([A-Z]{1,3})\$?(\d{1,7}))?$")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What an upload may be: its size, its inflated size, each part's compression ratio, rows."""
+    """What an upload may be: its size, its inflated size, each part's compression ratio, data
+    rows (the header row not counted) and columns."""
 
     max_bytes: int = 100 * 1024 * 1024
     max_uncompressed: int = 2 * 1024 * 1024 * 1024
     max_ratio: int = 100
     max_rows: int = 1_000_000
+    max_columns: int = 200
 
 
 @dataclass(frozen=True)
@@ -93,10 +104,11 @@ def inspect(path: str, limits: Limits) -> SheetInfo:
                 if part.file_size > (1 << 20) and part.file_size > limits.max_ratio * max(part.compress_size, 1):
                     raise refuse("文件压缩比异常，已拒绝（疑似压缩炸弹）", "zip_bomb")
             sheet = _first_sheet(archive, names)
+            _check_dimension(archive, sheet, limits)
             by_name = {p.filename: p for p in parts}
             return SheetInfo(sheet, "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in names else None,
                              "xl/styles.xml" if "xl/styles.xml" in names else None, by_name[sheet].file_size)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, zlib.error):
         raise refuse() from None
 
 
@@ -126,6 +138,43 @@ def _first_sheet(archive: zipfile.ZipFile, names: set[str]) -> str:
     if "xl/worksheets/sheet1.xml" in names:
         return "xl/worksheets/sheet1.xml"
     raise refuse("文件中没有工作表", "no_sheet")
+
+
+def _declared_size(archive: zipfile.ZipFile, sheet: str) -> tuple[int, int] | None:
+    """(rows, columns) of the sheet's declared used range, from its first bytes; None when the
+    sheet declares none (or an unreadable one) before its data."""
+    with archive.open(sheet) as stream:
+        head = stream.read(_HEAD_BYTES)
+    data_at = _SHEET_DATA_RE.search(head)
+    found = _DIMENSION_RE.search(head, 0, data_at.start() if data_at else len(head))
+    match = _REF_RE.match(found.group(1).decode("ascii", "replace").strip().upper()) if found else None
+    if match is None:
+        return None
+    first_col, first_row, last_col, last_row = match.groups()
+    columns: dict = {}
+    start_col = _column_index(first_col, columns)
+    end_col = _column_index(last_col or first_col, columns)
+    start_row, end_row = int(first_row), int(last_row or first_row)
+    return abs(end_row - start_row) + 1, abs(end_col - start_col) + 1
+
+
+def too_many_columns(columns: int, limit: int) -> ApiError:
+    """The refusal of a sheet wider than `limit` columns."""
+    return refuse(f"工作表有 {columns:,} 列，超过上限（最多 {limit:,} 列），请删除多余的列后上传", "too_many_columns")
+
+
+def _check_dimension(archive: zipfile.ZipFile, sheet: str, limits: Limits) -> None:
+    """Refuse a sheet whose declared range has more data rows (after the header) or columns
+    than `limits` allow."""
+    size = _declared_size(archive, sheet)
+    if size is None:
+        return
+    rows, columns = size
+    if columns > limits.max_columns:
+        raise too_many_columns(columns, limits.max_columns)
+    if rows - 1 > limits.max_rows:
+        raise refuse(f"工作表有 {rows - 1:,} 行数据，超过上限（最多 {limits.max_rows:,} 行），请拆分文件后上传",
+                     "too_many_rows")
 
 
 def _new_parser(namespaces: bool = False):

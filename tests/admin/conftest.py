@@ -13,6 +13,7 @@ from services.demo import ZHENGZHOU
 from services.regions import load_tree
 
 CAPTCHA = "ABCD"
+EXPORT_PURPOSE = "核查名单数据"
 
 
 class AdminClient:
@@ -33,6 +34,12 @@ class AdminClient:
     def post(self, path: str, data: dict | None = None, *, xsrf: str | None = None, **kwargs) -> requests.Response:
         body = {"_xsrf": xsrf if xsrf is not None else self.xsrf(), **(data or {})}
         return self.http.post(self.base_url + path, data=body, timeout=10, **kwargs)
+
+    def export(self, path: str, params: dict | None = None, purpose: str = EXPORT_PURPOSE, **data) -> requests.Response:
+        """An export as the page makes it: its purpose form (GET), then the POST with the purpose."""
+        form = self.get(path, params=params)
+        assert form.status_code == 200 and 'name="purpose"' in form.text, (form.status_code, page_error(form))
+        return self.post(path, {"purpose": purpose, **data}, params=params)
 
     def login(self, phone: str, password: str, captcha: str = CAPTCHA, sms_code: str | None = None,
               follow: bool = False) -> requests.Response:

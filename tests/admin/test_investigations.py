@@ -152,6 +152,38 @@ def test_a_file_over_the_limit_is_refused_with_413(inv):
     assert row_counts() == before
 
 
+@pytest.mark.parametrize("ref, code, message", [
+    ("A1:N2000001", "too_many_rows", "工作表有 2,000,000 行数据，超过上限（最多 1,000,000 行）"),
+    ("A1:NTP3", "too_many_columns", "工作表有 10,000 列，超过上限（最多 200 列）"),
+])
+def test_a_sheet_declaring_too_many_rows_or_columns_is_refused_before_a_job(inv, ref, code, message):
+    """Bad input: a small file whose sheet declares 2,000,001 rows or 10,000 columns: refused at
+    upload from its dimension (code and field on the form), no job, no audit, nothing stored."""
+    city = inv.sign_in("city")
+    before = row_counts()
+    content = files.with_dimension(files.telecom_xlsx(2), ref)
+    assert len(content) < 20 * 1024
+    response = upload(city, content)
+    assert response.status_code == 400 and message in page_error(response), page_error(response)
+    assert f'data-code="{code}" data-field="file"' in response.text
+    assert row_counts() == before and ImportJob.select().count() == 0
+    # The same rows declaring their true range are imported.
+    assert finished(city, upload(city, files.with_dimension(files.telecom_xlsx(2), "A1:N3")))["status"] == "done"
+
+
+def test_a_sheet_without_a_dimension_and_a_10000_column_header_is_refused_before_a_job(inv):
+    """Bad input: no declared range, but a header row 10,000 columns wide: refused at upload from
+    that row (the rows below are not read), no job, nothing stored."""
+    city = inv.sign_in("city")
+    before = row_counts()
+    wide = files.workbook_bytes((*files.TELECOM_HEADERS, *(f"列{n}" for n in range(10_000 - 14))),
+                                [files.telecom_row(1)])
+    response = upload(city, wide)
+    assert response.status_code == 400 and "工作表有 10,000 列，超过上限（最多 200 列）" in page_error(response)
+    assert 'data-code="too_many_columns" data-field="file"' in response.text
+    assert row_counts() == before and ImportJob.select().count() == 0
+
+
 def test_uploads_need_the_xsrf_token_and_an_import_role(inv):
     city = inv.sign_in("city")
     response = city.http.post(city.base_url + "/admin/imports/new", data={"source": "telecom"},
@@ -385,16 +417,34 @@ def test_export_is_masked_formula_safe_and_audited(inv):
     rows = [files.telecom_row(1)]
     rows[0][13] = files.Text("=HYPERLINK(\"http://x\")")
     finished(city, upload(city, files.workbook_bytes(files.TELECOM_HEADERS, rows)))
-    response = city.get("/admin/r/task_telecom/export")
+    response = city.export("/admin/r/task_telecom/export")
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
-    values = [c.value for c in sheet[2]]
+    assert sheet["A1"].value.startswith("导出人：c******　") and sheet["A1"].value.endswith("用途：核查名单数据")
+    values = [c.value for c in sheet[3]]
     assert files.id_number(1) not in values and "410105*****" + files.id_number(1)[-4:] in values
     assert "130****0001" in values
-    remark = next(c for c in sheet[2] if c.value == "=HYPERLINK(\"http://x\")")
+    remark = next(c for c in sheet[3] if c.value == "=HYPERLINK(\"http://x\")")
     assert remark.data_type == "s"
     log = OperationLog.get(OperationLog.action == "export")
     assert json.loads(log.detail)["resource"] == "task_telecom"
+    assert json.loads(log.detail)["purpose"] == "核查名单数据" and json.loads(log.detail)["rows"] == 1
+
+
+def test_the_statistics_export_needs_a_purpose_a_post_and_its_token(inv):
+    """Bad input on 排查统计's export: GET gives the purpose form (never the file), a POST without
+    a purpose is the form again (code, field), a forged XSRF token is a 403; none is audited."""
+    city = inv.sign_in("city")
+    before = row_counts()
+    params = {"source": "overseas", "format": "xlsx"}
+    form = city.get("/admin/investigations/stats", params=params)
+    assert form.status_code == 200 and 'id="export-form"' in form.text and "排查统计" in form.text
+    refused = city.post("/admin/investigations/stats", {"purpose": ""}, params=params)
+    assert refused.status_code == 400 and "请填写导出用途" in page_error(refused)
+    assert 'data-code="purpose_required" data-field="purpose"' in refused.text
+    forged = city.post("/admin/investigations/stats", {"purpose": "核查"}, params=params, xsrf="forged")
+    assert forged.status_code == 403
+    assert row_counts() == before and OperationLog.select().where(OperationLog.action == "export").count() == 0
 
 
 def _queued_row(n: int) -> list:
@@ -469,8 +519,10 @@ def test_statistics_per_district_with_the_city_total_chart_and_export(inv):
     assert by_name["上街区"] == ("0", "0", "—")  # nothing to investigate: no rate, no full green bar
     assert "—（无任务）" in page.text
     assert "<svg" in page.text and "<rect" in page.text
-    export = city.get("/admin/investigations/stats", params={"source": "overseas", "format": "xlsx"})
-    lines = list(openpyxl.load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(values_only=True))
+    export = city.export("/admin/investigations/stats", params={"source": "overseas", "format": "xlsx"})
+    watermark, *lines = list(openpyxl.load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(
+        values_only=True))
+    assert watermark[0].endswith("用途：核查名单数据")
     assert lines[0] == ("区域", "应排查", "已排查", "考核完成率") and lines[1] == ("合计", 5, 1, "20.00%")
     assert OperationLog.select().where(OperationLog.action == "export").count() == 1
     # A district sees its own line; other roles are refused.

@@ -5,6 +5,7 @@ print files and activation counts. Each bad input shows its clear error and writ
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 
@@ -185,6 +186,21 @@ def test_the_4_1_list_grants_its_good_rows_and_reports_a_bad_phone(office, as_ad
     assert template.status_code == 200 and template.headers["Content-Type"] == XLSX
 
 
+def test_a_medical_list_declaring_10000_columns_or_too_many_rows_is_refused_whole(office, as_admin):
+    """Bad input: a 表4-1 list whose sheet declares 10,000 columns, or more rows than the list's
+    limit: refused from its dimension with the code and field, nothing granted or audited."""
+    city = as_admin("city")
+    good = files.workbook_bytes(("序号", "姓名", "联系电话", "单位名称", "职位"),
+                                [(1, "刘医生", 13900000002, "郑州大学第一附属医院", "主治医师")])
+    before = row_counts()
+    for ref, code, message in (("A1:NTP2", "too_many_columns", "工作表有 10,000 列"),
+                               ("A1:E2000001", "too_many_rows", "工作表有 2,000,000 行数据")):
+        refused = _upload(city, files.with_dimension(good, ref))
+        assert refused.status_code == 400 and message in page_error(refused), page_error(refused)
+        assert f'data-code="{code}" data-field="file"' in refused.text
+    assert row_counts() == before and MedicalStaff.select().count() == 0
+
+
 # --- blank code batches ---------------------------------------------------------------------------------
 
 def test_a_batch_of_0_or_of_100001_codes_is_refused(office, as_admin):
@@ -222,14 +238,21 @@ def test_a_batch_is_generated_printed_and_counts_its_activations(office, as_admi
     assert PlaceCode.select().where((PlaceCode.batch == batch) & (PlaceCode.status == "blank")).count() == 3
     detail = city.get(f"/admin/r/code_batches/{batch.id}")
     assert detail.status_code == 200 and "共 1 份" in detail.text
-    pdf = city.get(f"/admin/r/code_batches/{batch.id}/print.pdf", params={"part": "1"})
+    assert 'name="purpose"' in detail.text and 'method="post"' in detail.text
+    pdf = city.export(f"/admin/r/code_batches/{batch.id}/print.pdf", params={"part": "1"})
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
-    assert len(PdfParser.PdfParser(buf=pdf.content).pages) == 3
-    png = city.get(f"/admin/r/code_batches/{batch.id}/print.zip", params={"part": "1"})
-    names = zipfile.ZipFile(io.BytesIO(png.content)).namelist()
-    assert names == [f"P{batch.id}-00000{n}.png" for n in (1, 2, 3)]
-    assert city.get(f"/admin/r/code_batches/{batch.id}/print.pdf", params={"part": "2"}).status_code == 400
+    parsed = PdfParser.PdfParser(buf=pdf.content)
+    assert len(parsed.pages) == 3
+    assert PdfParser.decode_text(parsed.info[b"Subject"]).endswith("用途：核查名单数据")
+    png = city.export(f"/admin/r/code_batches/{batch.id}/print.zip", params={"part": "1"})
+    archive = zipfile.ZipFile(io.BytesIO(png.content))
+    assert archive.namelist() == ["导出说明.txt", *(f"P{batch.id}-00000{n}.png" for n in (1, 2, 3))]
+    assert archive.comment.decode().startswith("导出人：c******　") and "用途：核查名单数据" in archive.comment.decode()
+    assert city.post(f"/admin/r/code_batches/{batch.id}/print.pdf", {"purpose": "打印"},
+                     params={"part": "2"}).status_code == 400
     assert OperationLog.select().where(OperationLog.action == "print_code_batch").count() == 2
+    log = OperationLog.get(OperationLog.action == "print_code_batch")
+    assert (json.loads(log.detail)["purpose"], json.loads(log.detail)["rows"]) == ("核查名单数据", 3)
     # One code is activated by its recipient: the list counts it.
     token = PlaceCode.select().where(PlaceCode.batch == batch).first().token
     recipient = _citizen("metro-admin", 921, "轨道站长", "13700000021")
@@ -241,6 +264,26 @@ def test_a_batch_is_generated_printed_and_counts_its_activations(office, as_admi
     # Another district's admin cannot see it.
     assert as_admin("erqi").get(f"/admin/r/code_batches/{batch.id}").status_code == 403
     assert AccountRole.select().count() >= 1
+
+
+def test_a_print_file_needs_a_purpose_a_post_and_its_token(office, as_admin):
+    """Bad input on a blank-code print: GET gives the purpose form (never the file), a POST with no
+    purpose is the form again (code, field), a forged XSRF token is a 403; nothing is audited."""
+    city = as_admin("city")
+    assert city.post("/admin/r/code_batches/new", {"place_type": "metro", "size": "2", "district": "410184"},
+                     allow_redirects=False).status_code == 302
+    batch = CodeBatch.get()
+    before = row_counts()
+    path = f"/admin/r/code_batches/{batch.id}/print.zip"
+    form = city.get(path, params={"part": "1"})
+    assert form.status_code == 200 and form.headers["Content-Type"].startswith("text/html")
+    assert 'name="part" value="1"' in form.text and 'name="purpose"' in form.text
+    refused = city.post(path, {"part": "1", "purpose": ""})
+    assert refused.status_code == 400 and "请填写导出用途" in page_error(refused)
+    assert 'data-code="purpose_required" data-field="purpose"' in refused.text
+    assert city.post(path, {"part": "1", "purpose": "印刷"}, xsrf="forged").status_code == 403
+    assert row_counts() == before
+    assert OperationLog.select().where(OperationLog.action == "print_code_batch").count() == 0
 
 
 def test_a_listed_phone_registered_later_gets_the_permission_and_a_typed_one_does_not(office, sms):

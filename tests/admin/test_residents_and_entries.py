@@ -162,20 +162,62 @@ def test_export_is_masked_formula_safe_and_audited(as_admin):
     add(JINGBA, 1, "=HYPERLINK(\"http://x\")")
     add(JINGBA, 2, "@SUM(A1)")
     client = as_admin("compound")
-    response = client.get("/admin/r/residents/export")
+    response = client.export("/admin/r/residents/export")
     assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     sheet = book.active
-    headers = [c.value for c in sheet[1]]
+    assert "用途：核查名单数据" in sheet["A1"].value  # the watermark line above the headers
+    headers = [c.value for c in sheet[2]]
     assert headers[:3] == ["姓名", "证件号码", "手机号"]
-    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
     assert len(values) == 2
-    for row in sheet.iter_rows(min_row=2):
+    for row in sheet.iter_rows(min_row=3):
         for cell in row:
             assert cell.data_type != "f"  # no formula reached the file
     assert all("*" in str(v[1]) and "*" in str(v[2]) for v in values)
     export = OperationLog.get(OperationLog.action == "export")
     assert json.loads(export.detail)["rows"] == 2 and export.admin_actor_id is not None
+
+
+@pytest.mark.parametrize("purpose, code, message", [
+    ("", "purpose_required", "请填写导出用途"),
+    ("   ", "purpose_required", "请填写导出用途"),
+    ("核查\x00名单", "invalid_purpose", "导出用途不能包含控制字符或换行"),
+    ("核查\u202e名单", "invalid_purpose", "导出用途不能包含控制字符或换行"),
+    ("查", "invalid_purpose", "导出用途应为 2 至 50 个字"),
+    ("查" * 51, "invalid_purpose", "导出用途应为 2 至 50 个字"),
+])
+def test_an_export_without_a_good_purpose_is_the_form_again_and_writes_nothing(as_admin, purpose, code, message):
+    """Bad input: an export posted with no purpose, a blank one, control characters, one too
+    short or too long: 400, the form again with the code and field, no file, no audit line."""
+    add(JINGBA, 1)
+    client = as_admin("compound")
+    before = row_counts()
+    response = client.post("/admin/r/residents/export", {"purpose": purpose}, params={"isolation_status": "pending"})
+    assert response.status_code == 400 and message in page_error(response), page_error(response)
+    assert f'data-code="{code}" data-field="purpose"' in response.text and 'name="purpose"' in response.text
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert 'action="/admin/r/residents/export?isolation_status=pending"' in response.text  # the filters are kept
+    assert row_counts() == before and OperationLog.select().where(OperationLog.action == "export").count() == 0
+
+
+def test_an_export_by_get_is_its_purpose_form_and_a_forged_token_is_refused(as_admin):
+    """Bad input: GET of an export address gives the purpose form, never the file; a POST with a
+    forged XSRF token (or none) is a 403. Neither writes an audit line."""
+    add(JINGBA, 1)
+    client = as_admin("compound")
+    before = row_counts()
+    form = client.get("/admin/r/residents/export", params={"isolation_status": "pending", "name": "王"})
+    assert form.status_code == 200 and form.headers["Content-Type"].startswith("text/html")
+    assert 'id="export-form"' in form.text and 'method="post"' in form.text and 'name="_xsrf"' in form.text
+    assert "<dt>姓名</dt><dd>王</dd>" in form.text and "<dt>隔离状态</dt><dd>待确认隔离</dd>" in form.text
+    forged = client.post("/admin/r/residents/export", {"purpose": "核查名单"}, xsrf="2|00000000|" + "0" * 32 + "|1")
+    assert forged.status_code == 403 and "请求已失效" in forged.text
+    bare = client.http.post(client.base_url + "/admin/r/residents/export", data={"purpose": "核查名单"}, timeout=10)
+    assert bare.status_code == 403
+    assert row_counts() == before and OperationLog.select().where(OperationLog.action == "export").count() == 0
+    # The list page's 导出 leads to that form.
+    assert 'href="/admin/r/residents/export?' in client.get("/admin/r/residents/").text
 
 
 def test_entry_records_counts_search_manual_add_and_delete(as_admin):

@@ -20,7 +20,7 @@ from services.investigations import importer
 from services.investigations.risk_lists import RISK_LISTS
 from services.timefmt import china_today
 from tests.admin.conftest import AdminClient, page_error
-from tests.conftest import make_person, row_counts
+from tests.conftest import make_id_number, make_person, row_counts
 from tests.fakes import xlsx_files as files
 from tests.services.test_import_pipeline import settings, write
 
@@ -226,3 +226,18 @@ def test_the_demo_shows_a_close_contact_a_case_in_a_compound_and_a_purchase(offi
     before = row_counts()
     demo.load()
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("ref, code", [("A1:F2000001", "too_many_rows"), ("A1:NTP2", "too_many_columns")])
+def test_a_risk_list_declaring_too_many_rows_or_columns_is_refused_before_a_job(office, tmp_path, ref, code):
+    """Bad input: a risk list whose sheet declares 2,000,001 rows or 10,000 columns is refused by
+    the upload check (before a job exists) with its code and field; nothing is stored."""
+    before = row_counts()
+    content = files.with_dimension(files.workbook_bytes(HEADERS, [[make_id_number(1), "王某", "", TODAY,
+                                                                   JINSHUI_COMPOUND, ""]]), ref)
+    path = write(tmp_path, content)
+    with pytest.raises(ApiError) as refused:
+        importer.check_upload(path, RISK_LISTS["close_contact"], settings())
+    assert (refused.value.code, refused.value.status, refused.value.field) == (code, 400, "file")
+    assert "超过上限" in refused.value.message
+    assert ImportJob.select().count() == 0 and row_counts() == before

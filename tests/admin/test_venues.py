@@ -167,10 +167,11 @@ def test_the_hourly_summary_stays_while_the_search_sums_follow(venues, taxis):
 
 def test_the_export_is_the_search(venues, taxis):
     client = venues.sign_in("taxi")
-    response = client.get("/admin/r/venue_taxi_stats/export", params={"plate": "豫A12345"})
+    response = client.export("/admin/r/venue_taxi_stats/export", params={"plate": "豫A12345"})
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
-    rows = list(sheet.iter_rows(values_only=True))
+    watermark, *rows = list(sheet.iter_rows(values_only=True))
+    assert watermark[0].endswith("用途：核查名单数据")
     assert rows[0] == ("序号", "车牌号", "公司名称", "扫码总次数", "扫码异常总次数", "今日扫码次数", "今日异常扫码次数", "更新时间")
     assert len(rows) == 2 and "豫A12345" in rows[1]
     export = OperationLog.get(OperationLog.action == "export")
@@ -190,7 +191,7 @@ def test_bad_searches_are_clear_errors_and_write_nothing(venues, taxis, params, 
     page = client.get("/admin/r/venue_taxi_stats/", params=params)
     assert page.status_code == 400 and message in page.text
     assert 'value="' + list(params.values())[0] + '"' in page.text  # the search is kept
-    export = client.get("/admin/r/venue_taxi_stats/export", params=params)
+    export = client.post("/admin/r/venue_taxi_stats/export", {"purpose": "核查车辆"}, params=params)
     assert export.status_code == 400 and message in export.text
     assert row_counts() == before  # not even an export log line
 

@@ -354,8 +354,9 @@ def test_staff_lists_count_and_page_through_thousands_set_wise(api, admin, group
 
 # --- export by e-mail (F5) ------------------------------------------------------------------------------
 
-def _export(admin, group, email="hr@example.com", remark="请查收今日员工情况"):
-    return admin.call("exportStaffStatus", {"email": email, "remark": remark}, path={"enterprise_id": group["id"]})
+def _export(admin, group, email="hr@example.com", remark="请查收今日员工情况", purpose="核对今日员工健康情况"):
+    body = {"email": email, "remark": remark, **({"purpose": purpose} if purpose is not None else {})}
+    return admin.call("exportStaffStatus", body, path={"enterprise_id": group["id"]})
 
 
 def _sheet(sink, index=-1):
@@ -380,7 +381,8 @@ def test_export_sends_a_masked_xlsx_with_the_remark_and_is_audited(api, admin, g
     body = message.get_body(("plain",)).get_content()
     assert "备注：请查收今日员工情况" in body and "异常人员 1 名" in body
     assert filename.endswith(".xlsx") and filename.startswith("员工情况_")
-    rows = list(sheet.iter_rows(values_only=True))
+    watermark, *rows = list(sheet.iter_rows(values_only=True))
+    assert watermark[0].startswith("导出人：陈*　导出时间：") and watermark[0].endswith("用途：核对今日员工健康情况")
     assert rows[0] == ("序号", "姓名", "证件号码", "手机号码", "地理位置", "提交情况", "提交时间", "人员类别", "健康码",
                        "异常情况")
     assert [r[0] for r in rows[1:]] == [1, 2, 3]
@@ -400,6 +402,19 @@ def test_export_sends_a_masked_xlsx_with_the_remark_and_is_audited(api, admin, g
     assert b"<f>" not in _unzipped(content)
     log = OperationLog.get(OperationLog.action == "staff_export")
     assert log.actor_id == admin.account_id and json.loads(log.detail)["email"] == "hr@example.com"
+    assert json.loads(log.detail)["purpose"] == "核对今日员工健康情况" and json.loads(log.detail)["rows"] == 3
+
+
+@pytest.mark.parametrize("purpose, code", [(None, "missing_field"), ("", "missing_field"), ("  ", "missing_field"),
+                                           ("核对\x07名单", "invalid_field"), ("核对\n名单", "invalid_purpose"),
+                                           ("查", "invalid_purpose"), ("查" * 51, "invalid_purpose")])
+def test_an_export_without_a_good_purpose_is_refused_and_nothing_is_written(api, admin, group, sink, purpose, code):
+    """Bad input: exportStaffStatus with no purpose, a blank one, control characters or a line
+    break, one too short or too long: a 400 on the purpose field; no export, no audit, no mail."""
+    before = row_counts()
+    error = assert_error(_export(admin, group, purpose=purpose), 400, code, "purpose")
+    assert "导出用途" in error["message"]
+    assert row_counts() == before and sink.messages == [] and StaffExport.select().count() == 0
 
 
 def _unzipped(content: bytes) -> bytes:

@@ -2,10 +2,13 @@
 resident, confirm and release isolation, export, and the phone-width layout."""
 
 import io
+import json
+import re
 
 import openpyxl
 import pytest
 
+from models.fieldwork import OperationLog
 from models.people import Person
 from models.places import Place
 from models.regions import Region
@@ -85,11 +88,22 @@ def test_log_in_search_confirm_release_and_export(browser, office, pending):  # 
         page.wait_for_selector("text=已解除隔离")
         assert "解除隔离（已确认隔离 → 已解除隔离）：隔离期满，核酸阴性" in page.inner_text("main")
         page.click("a:has-text('返回列表')")
+        page.click("#export")  # the purpose form: sending it empty is refused on the page
+        page.wait_for_selector("#export-form")
+        page.evaluate("document.querySelector('#export-form input[name=purpose]').removeAttribute('required')")
+        page.click("#export-submit")
+        assert page.locator("#form-error").get_attribute("data-code") == "purpose_required"
+        assert OperationLog.select().where(OperationLog.action == "export").count() == 0
+        page.fill("input[name=purpose]", "核对隔离人员名单")
         with page.expect_download() as download:
-            page.click("#export")
+            page.click("#export-submit")
         book = openpyxl.load_workbook(io.BytesIO(open(download.value.path(), "rb").read()))
-        names = sorted(row[0].value for row in book.active.iter_rows(min_row=2))
+        watermark = book.active["A1"].value
+        assert re.fullmatch(r"导出人：\S+　导出时间：\d{4}-\d\d-\d\d \d\d:\d\d（北京时间）　用途：核对隔离人员名单", watermark)
+        names = sorted(row[0].value for row in book.active.iter_rows(min_row=3))
         assert names == ["李**", "王***"]  # 王待确认 masked
+        log = json.loads(OperationLog.get(OperationLog.action == "export").detail)
+        assert (log["purpose"], log["rows"], log["resource"]) == ("核对隔离人员名单", 2, "residents")
         assert not page.errors
     finally:
         context.close()

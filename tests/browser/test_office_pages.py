@@ -34,10 +34,11 @@ def test_a_city_admin_generates_and_prints_a_batch_and_imports_the_medical_list(
         page.select_option("select[name=district]", label="新郑市")
         page.click("button:has-text('提交')")
         page.wait_for_selector("text=已生成 4 个空白码")
+        page.fill("#print-pdf input[name=purpose]", "发放至轨道站点")
         with page.expect_download() as download:
             page.click("#print-pdf button")
-        pdf = open(download.value.path(), "rb").read()
-        assert len(PdfParser.PdfParser(buf=pdf).pages) == 4
+        pdf = PdfParser.PdfParser(buf=open(download.value.path(), "rb").read())
+        assert len(pdf.pages) == 4 and PdfParser.decode_text(pdf.info[b"Subject"]).endswith("用途：发放至轨道站点")
         page.click("a:has-text('返回列表')")
         row = page.locator("table.list tbody tr").first.inner_text()
         assert "地铁站" in row and "新郑市" in row and "4" in row

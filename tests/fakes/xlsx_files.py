@@ -1,12 +1,13 @@
 """Workbooks for the import tests and the benchmark: good telecom lists of any size (written
 streaming, so a million rows does not need a million rows of memory), and the bad inputs an
 upload must survive: a csv renamed .xlsx, a zip bomb, shuffled or missing columns, bad ID numbers,
-an empty file."""
+an empty file, a small file declaring millions of rows or thousands of columns."""
 
 from __future__ import annotations
 
 import io
 import random
+import re
 import zipfile
 from typing import Iterable, Iterator, Sequence
 
@@ -125,4 +126,19 @@ def plain_zip() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("readme.txt", "hello")
+    return out.getvalue()
+
+
+def with_dimension(content: bytes, ref: str) -> bytes:
+    """The same workbook whose first sheet declares the used range `ref` ("A1:XFD2000001"): a
+    small file that says it is huge (the write-only writer declares none; this adds one)."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<dimension[^>]*/>", b"", data)
+                data = data.replace(b"<sheetViews>", f'<dimension ref="{ref}"/><sheetViews>'.encode(), 1)
+            archive.writestr(part.filename, data)
     return out.getvalue()

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
+from services import exports
 from services.excel import FORMULA_TRIGGERS, MAX_CELL_CHARS, is_formula_like, write_xlsx
 
 DANGEROUS = ["=1+1", "=HYPERLINK(\"http://evil.example\",\"点我\")", "+86 138 0000 0000", "-5℃",
@@ -79,3 +80,11 @@ def test_every_trigger_is_recognised(text):
 def test_ordinary_text_is_not_formula_like():
     assert not any(is_formula_like(t) for t in ("王*", "北京市海淀区", "a=b", "1+1", ""))
     assert set(FORMULA_TRIGGERS) == {"=", "+", "-", "@", "\t", "\r"}
+
+
+def test_a_watermark_is_the_first_row_and_never_a_formula():
+    line = exports.watermark("王小明", "=HYPERLINK(\"http://x\") 核查", dt.datetime(2026, 3, 1, 1, 30, tzinfo=dt.timezone.utc))
+    assert line == "导出人：王**　导出时间：2026-03-01 09:30（北京时间）　用途：=HYPERLINK(\"http://x\") 核查"
+    sheet = load_workbook(io.BytesIO(write_xlsx(["姓名"], [("王*",)], watermark=line))).active
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [[line], ["姓名"], ["王*"]]
+    assert sheet["A1"].data_type == "s" and sheet["A2"].font.bold

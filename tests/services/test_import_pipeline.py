@@ -464,3 +464,36 @@ def test_the_prefix_migration_replaces_whole_column_indexes(city):
         schema._stamp(schema.latest_version())
     expected = KEY_PREFIX if database.is_mysql() else None
     assert _key_index_parts() == {"task_record_subject": expected, "task_record_phone_bidx": expected}
+
+
+@pytest.mark.parametrize("ref, refused", [
+    ("A1:E11", None),               # a header and 10 data rows: at the limit
+    ("A1:E12", "too_many_rows"),    # 11 data rows
+    ("$A$1:$E$11", None),           # absolute references read the same
+    ("B3:E13", None),               # 11 rows from row 3: 10 after the header
+    ("A1:E1", None),                # only a header
+    ("A1", None),                   # a single cell
+    ("A1:F2", "too_many_columns"),  # 6 columns
+    ("A1:XFD1048576", "too_many_columns"),
+    ("not a range", None),          # unreadable: left to the streaming limits
+])
+def test_the_declared_range_is_checked_against_the_limits(tmp_path, ref, refused):
+    path = write(tmp_path, files.with_dimension(files.workbook_bytes(["a", "b"], [[1, 2]]), ref))
+    limits = xlsx.Limits(max_rows=10, max_columns=5)
+    if refused is None:
+        assert xlsx.inspect(path, limits).sheet == "xl/worksheets/sheet1.xml"
+    else:
+        with pytest.raises(ApiError) as error:
+            xlsx.inspect(path, limits)
+        assert (error.value.code, error.value.status, error.value.field) == (refused, 400, "file")
+
+
+def test_a_sheet_whose_compressed_data_is_damaged_is_not_an_xlsx(tmp_path):
+    content = bytearray(files.with_dimension(files.telecom_xlsx(50), "A1:N51"))
+    part = zipfile.ZipFile(io.BytesIO(bytes(content))).getinfo("xl/worksheets/sheet1.xml")
+    start = part.header_offset + 30 + len(part.filename.encode()) + len(part.extra)
+    for index in range(start + 5, start + 40):
+        content[index] ^= 0x55
+    with pytest.raises(ApiError) as error:
+        xlsx.inspect(write(tmp_path, bytes(content)), xlsx.Limits())
+    assert error.value.code == "not_xlsx"
