@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from admin.resources.common import ENTRY_SOURCES, date_from, date_to, id_number_search, masked_id, masked_name, \
+from admin.resources.common import ENTRY_SOURCES, name_search, date_from, date_to, id_number_search, masked_id, masked_name, \
     masked_phone, phone_search, temperature_column, time_column
 from admin.site import AdminContext, Column, Filter, Resource, Search, site
 from models.db import db
@@ -54,7 +54,7 @@ class EntryAdmin(Resource):
         "date_from": date_from(EntryRecord.created_at),
         "date_to": date_to(EntryRecord.created_at),
         "id_number": id_number_search(Person.id_number_bidx),
-        "name": Search("姓名", lambda q, v: q.where(Person.name.contains(v))),
+        "name": name_search(),
         "phone": phone_search(Person.phone_bidx),
     }
     filters = {"source": Filter("登记来源", SOURCES, lambda q, v: q.where(EntryRecord.source == v))}
