@@ -50,6 +50,19 @@ def guard_query_logs() -> None:
         logger.addFilter(QueryParamsFilter())
 
 
+_access_log = logging.getLogger("tornado.access")
+
+
+def log_request(handler) -> None:
+    """The access log line (the application's `log_function`): tornado's, with the path in place
+    of the URI, since a query string carries what was searched for (a name, an address)."""
+    status = handler.get_status()
+    log = _access_log.info if status < 400 else _access_log.warning if status < 500 else _access_log.error
+    request = handler.request
+    log("%d %s %s (%s) %.2fms", status, request.method, request.path, request.remote_ip,
+        1000.0 * request.request_time())
+
+
 def install(level: str = "INFO") -> None:
     """Configure the root logger once, with the redacting filter on every handler, and peewee's
     queries logged without their parameters."""
