@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
-from admin.resources.common import ENTRY_SOURCES, name_search, date_from, date_to, id_number_search, masked_id, masked_name, \
-    masked_phone, phone_search, temperature_column, time_column
-from admin.site import AdminContext, Column, Filter, Resource, Search, site
+from admin.resources.common import ENTRY_SOURCES, date_from, date_to, id_number_search, masked_id, masked_name, \
+    masked_phone, name_search, phone_search, temperature_column, time_column
+from admin.site import AdminContext, Column, Filter, Resource, site
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.people import Person

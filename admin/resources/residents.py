@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import peewee
 
-from admin.resources.common import ENTRY_SOURCES, name_search, id_number_search, masked_id, masked_name, masked_phone, \
-    phone_search, time_column
-from admin.site import Action, AdminContext, Column, Filter, Resource, Search, site
+from admin.resources.common import ENTRY_SOURCES, id_number_search, masked_id, masked_name, masked_phone, \
+    name_search, phone_search, time_column
+from admin.site import Action, AdminContext, Column, Filter, Resource, site
 from models.admin import CompoundResident
 from models.people import Person
 from models.regions import Region

@@ -28,7 +28,7 @@ import json
 import peewee
 from peewee import fn
 
-from admin.resources.common import ENTRY_SOURCES, name_search, masked_id, masked_name, masked_phone, phone_search, \
+from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, name_search, phone_search, \
     temperature_column, time_column
 from admin.site import Column, Filter, Resource, Search, site
 from models.fields import utcnow
