@@ -45,8 +45,10 @@ class Person(BaseModel):
 
     def save(self, *args, **kwargs):
         """Save, with the name's blind index brought up to date first (every path that names a
-        person ends here, so the search by name cannot miss a renamed one)."""
-        self.name_bidx = name_index(self.name)
+        person ends here, so the search by name cannot miss a renamed one). A row read without
+        its name keeps the index it has."""
+        if "name" in self.__data__:
+            self.name_bidx = name_index(self.name)
         return super().save(*args, **kwargs)
 
     def set_id_number(self, value: str | None) -> None:

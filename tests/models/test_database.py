@@ -387,3 +387,19 @@ def test_version_25_names_and_addresses_get_encrypted_in_batches(db, monkeypatch
     schema._stamp(25)
     assert schema.migrate() == ["names and addresses at rest"]  # again: nothing encrypted twice
     assert [p.name for p in Person.select().order_by(Person.id)] == [f"老用户{n}" for n in range(1, 6)]
+
+
+def test_a_person_saved_without_its_name_loaded_keeps_the_name_index(db):
+    """Person.save refreshes the name's blind index from the name, but only when the name was read."""
+    from models.people import Person
+    from tests.conftest import make_person
+
+    person = make_person(7, name="周到")
+    partial = Person.select(Person.id, Person.gender).where(Person.id == person.id).get()
+    partial.gender = "female"
+    partial.save()
+    assert Person.get(Person.name_is(" 周到 ")).gender == "female"
+    renamed = Person.get_by_id(person.id)
+    renamed.name = "周全"
+    renamed.save()
+    assert Person.select().where(Person.name_is("周到")).count() == 0 and Person.get(Person.name_is("周全"))
