@@ -108,6 +108,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         openapi=build_document(routes),
         default_handler_class=NotFoundHandler,
         serve_traceback=False,
+        log_function=logsafe.log_request,
         debug=False,
         # The back office signs in with cookies: its forms carry Tornado's XSRF token.
         sign_in_pool=SignInPool(config.sign_in_workers, config.sign_in_queue),

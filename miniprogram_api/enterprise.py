@@ -55,7 +55,7 @@ CATEGORY_CHOICES = ("all", *enterprise.CATEGORIES)
 STAFF_QUERY = Schema("StaffStatusQuery", {
     "category": Str("类别：all 全部 / normal 正常人员 / abnormal 异常人员 / not_reported 未上报",
                     choices=CATEGORY_CHOICES, required=False),
-    "name": Str("按姓名搜索", max_len=32, required=False), **PAGE})
+    "name": Str("按姓名搜索（完整姓名，精确匹配）", max_len=32, required=False), **PAGE})
 STAFF = Schema("StaffStatus", {
     "enterprise": Any_("企业"), "report_date": Str("日期"),
     "counts": Any_("各类人数：normal, abnormal, not_reported, total"), "category": Str("本页类别"),

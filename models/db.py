@@ -24,6 +24,11 @@ from playhouse.shortcuts import ReconnectMixin
 
 from models import mysql_loop
 from models.sql_literals import SqlLiterals
+from services import logsafe
+
+# peewee logs every query with its parameters at DEBUG: whatever process imports the data layer
+# gets only the SQL, whatever logging it configures.
+logsafe.guard_query_logs()
 
 db = peewee.DatabaseProxy()
 SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a SQLite statement waits for another connection's lock

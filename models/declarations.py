@@ -6,7 +6,7 @@ import peewee
 
 from models.accounts import Account
 from models.db import BaseModel
-from models.fields import utcnow
+from models.fields import EncryptedTextField, utcnow
 from models.people import Person
 
 
@@ -20,7 +20,8 @@ class Declaration(BaseModel):
     organisation = peewee.CharField(max_length=128, null=True)
     health_status = peewee.CharField(max_length=16)  # healthy | fever | cough | other
     contact_with_patient = peewee.BooleanField(default=False)
-    answers = peewee.TextField(default="{}")
+    # Encrypted: the answers hold the residence (现住地址) in free text.
+    answers = EncryptedTextField("declaration_answers", default="{}")
     event_date = peewee.DateField(index=True)
     declared_at = peewee.DateTimeField(default=utcnow, index=True)
     declared_by = peewee.ForeignKeyField(Account, null=True, on_delete="SET NULL")
@@ -35,7 +36,7 @@ class ProvinceEntry(BaseModel):
     origin_name = peewee.CharField(max_length=64)
     transport = peewee.CharField(max_length=16)
     transport_number = peewee.CharField(max_length=32, null=True)
-    destination = peewee.CharField(max_length=255)
+    destination = EncryptedTextField("entry_destination")  # where the person stays: an address
     created_at = peewee.DateTimeField(default=utcnow, index=True)
 
 

@@ -57,9 +57,10 @@ class RiskBatch(BaseModel):
 class ListedPerson(SubjectFact):
     """Facts that come from lists, about people who may not be registered: name and ID kept, with
     their provenance (`batch`, None for facts entered before there was one) and the region the
-    row named (a compound, street or district; None when the list gave none)."""
+    row named (a compound, street or district; None when the list gave none). The name is
+    encrypted like the ID number; no list is searched by name."""
 
-    name = peewee.CharField(max_length=64, null=True)
+    name = EncryptedTextField("person_name", null=True)
     id_number = EncryptedTextField("id_number", null=True)
     batch = peewee.ForeignKeyField(RiskBatch, null=True, on_delete="SET NULL", backref="+")
     region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL", backref="+")

@@ -22,6 +22,7 @@ from playhouse.migrate import SchemaMigrator, migrate as run_operations
 from models.accounts import Account, AccountRole, AuthIdentity, AuthToken, SignInFailure
 from models.admin import AdminSession, AdminUser, Captcha, CompoundResident
 from models.approvals import ApprovalRequest
+from models.column_encryption import encrypt_columns, widen_to_text
 from models.colour import RULE_STAMP_TABLE, ColourHistory, ColourRule, HealthStatus
 from models.corrections import AppealImage, ColourAppeal, ColourOverride
 from models.db import BaseModel, db, is_mysql
@@ -32,7 +33,7 @@ from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBind
 from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEXED, ImportJob
 from models.medical_staff import MedicalStaff
 from models.messaging import SmsCode, SmsMessage
-from models.people import Person
+from models.people import Person, name_index
 from models.partners import PARTNER_MODELS
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode
 from models.regions import Region
@@ -265,6 +266,25 @@ def _v25_sign_in_failures(migrator: SchemaMigrator) -> None:
                      if name in present])
 
 
+def _v26_names_at_rest(migrator: SchemaMigrator) -> None:
+    """Names and addresses encrypted at rest: a person's name and home address, the names on
+    every list, a province entry's destination and a declaration's answers (they hold the
+    residence); the person's name gets its blind index, filled on the way and indexed after."""
+    add_columns(migrator, "person", {"name_bidx": peewee.CharField(max_length=32, null=True)})
+    person_columns = {"name": "person_name", "address": "address", "building": "address_building",
+                      "unit": "address_unit", "room": "address_room"}
+    widen_to_text("person", dict.fromkeys(person_columns, True))
+    encrypt_columns("person", person_columns, indexes={"name_bidx": ("name", name_index)})
+    if ("name_bidx",) not in {tuple(i.columns) for i in db.get_indexes("person")}:
+        run_operations(migrator.add_index("person", ("name_bidx",), False))
+    for model in (CloseContact, CaseReport, FeverMedicinePurchase, RiskListing):
+        widen_to_text(model._meta.table_name, {"name": True})
+        encrypt_columns(model._meta.table_name, {"name": "person_name"})
+    widen_to_text("province_entry", {"destination": False})
+    encrypt_columns("province_entry", {"destination": "entry_destination"})
+    encrypt_columns("declaration", {"answers": "declaration_answers"})
+
+
 def _v19_entry_time_index(migrator: SchemaMigrator) -> None:
     """entry_record (created_at, place_id, colour): the statistics pages count the hour under way
     from the entries (the hourly table holds the hours before it), through this index alone."""
@@ -334,6 +354,7 @@ MIGRATIONS: list[Migration] = [
     Migration(23, "risk areas by region, rule versions and colour settings", _v23_risk_areas_and_rules),
     Migration(24, "corrections and appeals", _v24_corrections),
     Migration(25, "sign-in failures", _v25_sign_in_failures),
+    Migration(26, "names and addresses at rest", _v26_names_at_rest),
 ]
 
 

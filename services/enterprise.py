@@ -397,7 +397,7 @@ def _category_order():
 def staff_status(account: Account, enterprise_id, *, category: str = "all", name: str | None = None,
                  page: int | None = None, per_page: int | None = None, scheme: int = 4) -> dict:
     """getStaffStatus: today's counts per category and one page of a category's members
-    (masked name, location, submitted, health), optionally searched by name."""
+    (masked name, location, submitted, health), optionally searched by exact name."""
     enterprise = administered(account, enterprise_id)
     today = china_today()
     _refresh_stale_colours(enterprise, today)
@@ -407,7 +407,7 @@ def staff_status(account: Account, enterprise_id, *, category: str = "all", name
     if condition is not None:
         query = query.where(condition)
     if name:
-        query = query.where(Person.name.contains(name))
+        query = query.where(Person.name_is(name))
     page, per_page = page or 1, min(per_page or DEFAULT_PER_PAGE, MAX_PER_PAGE)
     total = query.count()
     rows = query.order_by(_category_order(), EnterpriseMember.id).paginate(page, per_page).dicts()

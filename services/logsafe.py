@@ -1,4 +1,5 @@
-"""Logging that never holds a full ID number, phone, token or session key."""
+"""Logging that never holds a full ID number, phone, token or session key, nor a query's
+parameters (where names and addresses would travel)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,42 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class QueryParamsFilter(logging.Filter):
+    """Keeps the SQL of peewee's DEBUG records and drops their parameters: peewee logs the tuple
+    (sql, params), and the parameters hold whatever a statement writes or looks for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, tuple) and record.msg:
+            record.msg = str(record.msg[0])
+        record.args = ()
+        return True
+
+
+def guard_query_logs() -> None:
+    """Put `QueryParamsFilter` on peewee's logger (a logger's filter runs before any handler,
+    whoever added the handler), once."""
+    logger = logging.getLogger("peewee")
+    if not any(isinstance(f, QueryParamsFilter) for f in logger.filters):
+        logger.addFilter(QueryParamsFilter())
+
+
+_access_log = logging.getLogger("tornado.access")
+
+
+def log_request(handler) -> None:
+    """The access log line (the application's `log_function`): tornado's, with the path in place
+    of the URI, since a query string carries what was searched for (a name, an address)."""
+    status = handler.get_status()
+    log = _access_log.info if status < 400 else _access_log.warning if status < 500 else _access_log.error
+    request = handler.request
+    log("%d %s %s (%s) %.2fms", status, request.method, request.path, request.remote_ip,
+        1000.0 * request.request_time())
+
+
 def install(level: str = "INFO") -> None:
-    """Configure the root logger once, with the redacting filter on every handler."""
+    """Configure the root logger once, with the redacting filter on every handler, and peewee's
+    queries logged without their parameters."""
+    guard_query_logs()
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()

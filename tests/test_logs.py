@@ -44,3 +44,21 @@ def test_server_logs_hold_no_personal_data(make_server):
     assert "RuntimeError" in output and "110101*****0011" in output  # the failure was logged...
     assert ID not in output and "13800000000" not in output and "0000 0000" not in output  # ...masked
     assert token not in output and "abcdefghijklmnopqrstuvwxyz012345" not in output
+
+
+def test_query_logs_at_debug_hold_no_parameters(db):
+    """peewee logs (sql, params) at DEBUG; the data layer's filter keeps the SQL only."""
+    from models.regions import Region
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        assert Region.select().where(Region.name == "王小明的住址").count() == 0
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert "SELECT" in stream.getvalue() and "王小明的住址" not in stream.getvalue()

@@ -8,6 +8,7 @@ import re
 
 from admin.site import Column, Search
 from models.fields import blind_index
+from models.people import Person
 from services import admin_auth, audit, identity
 from services.errors import ApiError
 from services.scans import QUICK_TEMPERATURE_LABEL
@@ -55,6 +56,11 @@ def id_number_search(bidx_column) -> Search:
     """Exact ID number look-up: the blind index of what was typed (nothing is decrypted)."""
     return Search("证件号码", lambda q, v: q.where(
         bidx_column == blind_index(identity.normalize_id_number(v), "id_number")))
+
+
+def name_search() -> Search:
+    """Exact name look-up through the person's name index (names are stored encrypted)."""
+    return Search("姓名", lambda q, v: q.where(Person.name_is(v)))
 
 
 def phone_search(bidx_column, label: str = "手机号") -> Search:

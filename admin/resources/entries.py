@@ -6,8 +6,8 @@ import json
 import uuid
 
 from admin.resources.common import ENTRY_SOURCES, date_from, date_to, id_number_search, masked_id, masked_name, \
-    masked_phone, phone_search, temperature_column, time_column
-from admin.site import AdminContext, Column, Filter, Resource, Search, site
+    masked_phone, name_search, phone_search, temperature_column, time_column
+from admin.site import AdminContext, Column, Filter, Resource, site
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.people import Person
@@ -54,7 +54,7 @@ class EntryAdmin(Resource):
         "date_from": date_from(EntryRecord.created_at),
         "date_to": date_to(EntryRecord.created_at),
         "id_number": id_number_search(Person.id_number_bidx),
-        "name": Search("姓名", lambda q, v: q.where(Person.name.contains(v))),
+        "name": name_search(),
         "phone": phone_search(Person.phone_bidx),
     }
     filters = {"source": Filter("登记来源", SOURCES, lambda q, v: q.where(EntryRecord.source == v))}

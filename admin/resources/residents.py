@@ -5,8 +5,8 @@ from __future__ import annotations
 import peewee
 
 from admin.resources.common import ENTRY_SOURCES, id_number_search, masked_id, masked_name, masked_phone, \
-    phone_search, time_column
-from admin.site import Action, AdminContext, Column, Filter, Resource, Search, site
+    name_search, phone_search, time_column
+from admin.site import Action, AdminContext, Column, Filter, Resource, site
 from models.admin import CompoundResident
 from models.people import Person
 from models.regions import Region
@@ -100,7 +100,7 @@ class ResidentAdmin(Resource):
         "removed": Column("关联状态", lambda r: f"已删除（{r.removed_remark or '无备注'}）" if r.removed_at else "正常"),
     }
     searches = {
-        "name": Search("姓名", lambda q, v: q.where(Person.name.contains(v))),
+        "name": name_search(),
         "id_number": id_number_search(Person.id_number_bidx),
         "phone": phone_search(Person.phone_bidx),
     }

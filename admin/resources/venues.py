@@ -28,7 +28,7 @@ import json
 import peewee
 from peewee import fn
 
-from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, phone_search, \
+from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, name_search, phone_search, \
     temperature_column, time_column
 from admin.site import Column, Filter, Resource, Search, site
 from models.fields import utcnow
@@ -300,7 +300,7 @@ class VenueEntryAdmin(Resource):
                 EntryRecord.created_at >= china_day_start(parse_day(v, "date_from"))), kind="date"),
             "date_to": Search("登记日期（结束）", lambda q, v: q.where(
                 EntryRecord.created_at < china_day_start(parse_day(v, "date_to") + dt.timedelta(days=1))), kind="date"),
-            "name": Search("姓名", lambda q, v: q.where(Person.name.contains(v))),
+            "name": name_search(),
             "phone": phone_search(Person.phone_bidx, "联系电话"),
             "place_name": Search(name_label, lambda q, v: q.where(Place.name.contains(v))),
         }

@@ -68,7 +68,7 @@ def cdc(office):
 def _listed() -> CloseContact:
     risk_inputs.add_close_contacts([{"name": "王申诉", "id_number": JINSHUI_ID, "listed_on": china_today()}],
                                    source="市疾控密接名单")
-    return CloseContact.get(CloseContact.subject == Person.get(Person.name == "王申诉").subject)
+    return CloseContact.get(CloseContact.subject == Person.get(Person.name_is("王申诉")).subject)
 
 
 def test_reasons_come_with_their_source_date_and_what_lifts_them(citizen):
@@ -242,7 +242,7 @@ def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(o
 
 def test_a_case_is_closed_and_a_release_notice_revoked_on_approval(office, citizen, cdc):
     owner, approver = cdc[0].admin, cdc[1].admin
-    person = Person.get(Person.name == "王申诉")
+    person = Person.get(Person.name_is("王申诉"))
     case = risk_inputs.report_case(name="王申诉", id_number=JINSHUI_ID, kind="suspected")
     request = corrections.propose_case_closure(owner, case.id, "排除疑似")
     assert CaseReport.get_by_id(case.id).status == "active" and colour.verdict(person.subject).colour == "red"
@@ -278,7 +278,7 @@ def test_the_person_page_is_scoped_and_shows_sources_history_and_corrections(off
 
 def test_an_overdue_appeal_moves_from_the_community_to_the_district(office, citizen, as_admin):
     compound = Region.get(Region.code == "410105001001001")
-    Person.update(compound=compound).where(Person.name == "王申诉").execute()
+    Person.update(compound=compound).where(Person.name_is("王申诉")).execute()
     ColourAppeal.delete().execute()  # the demo's appeal: only this one falls due here
     _listed()
     filed = citizen.ok("submitColourAppeal", {"reason": "请社区复核"})

@@ -97,10 +97,12 @@ def test_stored_id_numbers_and_phones_are_not_readable_in_the_database(citizen, 
         proxy.execute_sql("PRAGMA wal_checkpoint(FULL)")
         raw = b"".join(open(p, "rb").read() for p in (path, path + "-wal") if __import__("os").path.exists(p))
         assert ID.encode() not in raw and b"13800000000" not in raw
-        assert "经八路".encode() in raw  # the check reads the real data
+        assert "经八路".encode() not in raw and "王小明".encode() not in raw  # names and addresses too (issue 23)
+        assert "某某公司".encode() in raw  # the check reads the real data
     else:
         proxy.connect()
         rows = proxy.execute_sql("SELECT * FROM person").fetchall()
         dump = repr(rows)
-        assert ID not in dump and "13800000000" not in dump and "经八路" in dump
+        assert ID not in dump and "13800000000" not in dump and "经八路" not in dump and "王小明" not in dump
+        assert "某某公司" in dump  # the check reads the real data
     assert Person.by_id_number(ID).count() == 1  # the blind index still finds it

@@ -159,7 +159,7 @@ def test_a_returnee_scanned_in_is_pending_cannot_be_released_early_and_is_confir
         page.fill("input[name=room]", "502")
         page.click("button:has-text('提交')")
         page.wait_for_selector("text=已保存")
-        person = Person.get((Person.relation == "self") & (Person.name == "李返乡"))
+        person = Person.get((Person.relation == "self") & (Person.name_is("李返乡")))
         assert person.phone == "13700000000" and person.room == "502"
         assert not page.errors
     finally:

@@ -390,7 +390,7 @@ def test_registering_for_others_is_remembered_and_can_be_deleted(phone, h5, worl
     phone.reload()
     phone.locator("#proxy-list tr").first.get_by_role("button", name="删除").click()
     phone.locator("#proxy-section").wait_for(state="hidden")
-    assert Person.get(Person.name == "何小红").relation == "proxy_removed"
+    assert Person.get(Person.name_is("何小红")).relation == "proxy_removed"
 
 
 def test_family_members_are_offered_as_choices(phone, h5, world):

@@ -1,5 +1,6 @@
 """The data layer on both databases: settings, reconnects, migrations, regions, demo data."""
 
+import datetime as dt
 import re
 
 
@@ -209,8 +210,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "entry record indexes", "isolation start", "back-office pages", "entry time index",
                                 "risk records", "partner feed", "two-person approvals",
                                 "risk areas by region, rule versions and colour settings", "corrections and appeals",
-                                "sign-in failures"]
-    assert schema.current_version() == 25
+                                "sign-in failures", "names and addresses at rest"]
+    assert schema.current_version() == 26
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -369,3 +370,64 @@ def test_version_22_risk_areas_upgrade(db):
                     effective_from="2026-01-01")
     assert ColourRuleVersion.table_exists() and ColourSetting.table_exists()
     assert schema.migrate(up_to(23)) == []
+
+
+def test_version_25_names_and_addresses_get_encrypted_in_batches(db, monkeypatch):
+    """Migration 26 on rows written in plain text (as version 25 left them), a few rows per batch:
+    names, addresses, list names and declaration answers become ciphertext, the name gets its
+    blind index (and the column its index), the models read the same values back; run again, the
+    values are not encrypted twice."""
+    from models.column_encryption import BATCH_ROWS
+    from models.declarations import Declaration
+    from models.people import Person
+    from models.risk_inputs import CloseContact
+    from tests.conftest import make_person
+
+    monkeypatch.setattr("models.column_encryption.BATCH_ROWS", 2)
+    assert BATCH_ROWS > 2
+    people = [make_person(n, name=f"老用户{n}") for n in range(1, 6)]
+    Declaration.create(person=people[0], subject=people[0].subject, kind="personal", health_status="healthy",
+                       answers='{"residence": "经八路5号"}', event_date=dt.date(2026, 1, 1))
+    CloseContact.create(subject=people[1].subject, event_date=dt.date(2026, 1, 1), name="李密接")
+    plain = {"person": peewee.Table("person", ("id", "name", "name_bidx", "address", "room")).bind(database.db),
+             "close_contact": peewee.Table("close_contact", ("id", "name")).bind(database.db),
+             "declaration": peewee.Table("declaration", ("id", "answers")).bind(database.db)}
+    for person in people:
+        plain["person"].update({plain["person"].name: person.name,
+                                plain["person"].name_bidx: None, plain["person"].address: "经八路5号",
+                                plain["person"].room: "501"}).where(plain["person"].id == person.id).execute()
+    plain["close_contact"].update({plain["close_contact"].name: "李密接"}).execute()
+    plain["declaration"].update({plain["declaration"].answers: '{"residence": "经八路5号"}'}).execute()
+    migrator = SchemaMigrator.from_database(database.db.obj)
+    run_ops(migrator.drop_index("person", "person_name_bidx"))
+    if database.is_mysql():
+        database.db.execute_sql("ALTER TABLE `person` MODIFY `name` VARCHAR(64) NULL")
+    schema._stamp(25)
+
+    assert schema.migrate() == ["names and addresses at rest"]
+    stored = list(plain["person"].select(plain["person"].name, plain["person"].address, plain["person"].room).tuples())
+    stored += list(plain["close_contact"].select(plain["close_contact"].name).tuples())
+    stored += list(plain["declaration"].select(plain["declaration"].answers).tuples())
+    assert not any("老用户" in v or "经八路" in v or "李密接" in v or v == "501" for row in stored for v in row)
+    assert ("name_bidx",) in {tuple(i.columns) for i in database.db.get_indexes("person")}
+    assert Person.get(Person.name_is("老用户3")).address == "经八路5号"
+    assert CloseContact.get().name == "李密接" and "经八路" in Declaration.get().answers
+    schema._stamp(25)
+    assert schema.migrate() == ["names and addresses at rest"]  # again: nothing encrypted twice
+    assert [p.name for p in Person.select().order_by(Person.id)] == [f"老用户{n}" for n in range(1, 6)]
+
+
+def test_a_person_saved_without_its_name_loaded_keeps_the_name_index(db):
+    """Person.save refreshes the name's blind index from the name, but only when the name was read."""
+    from models.people import Person
+    from tests.conftest import make_person
+
+    person = make_person(7, name="周到")
+    partial = Person.select(Person.id, Person.gender).where(Person.id == person.id).get()
+    partial.gender = "female"
+    partial.save()
+    assert Person.get(Person.name_is(" 周到 ")).gender == "female"
+    renamed = Person.get_by_id(person.id)
+    renamed.name = "周全"
+    renamed.save()
+    assert Person.select().where(Person.name_is("周到")).count() == 0 and Person.get(Person.name_is("周全"))
