@@ -10,7 +10,7 @@ import tornado.ioloop
 from handlers import routing
 from handlers.base import BaseHandler, operation
 from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
-from models.db import db, is_mysql
+from models.db import db
 from services import partner_feed, risk_records
 from services.errors import ApiError
 
@@ -79,13 +79,10 @@ _FEED_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="partner-fe
 
 
 def _feed_on_thread(signed: partner_feed.SignedRequest, body: dict) -> dict:
-    if is_mysql():
-        with db.connection_context():  # back to the pool after the batch, as after any request
-            return partner_feed.feed(signed, body)
-    # SQLite: the thread keeps its connection, whose page cache holds what the next batch reads
-    # again (the rules' indexes, the people table); opening one per batch started it cold.
-    db.connect(reuse_if_open=True)
-    return partner_feed.feed(signed, body)
+    # Connection back (to the pool, or closed on SQLite) after the batch, as after any request: a
+    # connection a pool thread kept would outlive the database it was opened on.
+    with db.connection_context():
+        return partner_feed.feed(signed, body)
 
 
 class FeedHandler(BaseHandler):
