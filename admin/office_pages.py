@@ -25,6 +25,7 @@ import tornado.ioloop
 from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources import code_batches
 from admin.resources.fieldwork import MedicalStaffAdmin
+from handlers import shedding
 from models.db import db
 from services import audit, medical_staff, places
 from services.errors import ApiError
@@ -91,6 +92,8 @@ class BatchDetailHandler(ResourceHandler):
 class BatchPrintHandler(ResourceHandler):
     """One print file of a batch (drawn off the IOLoop); each download is audited."""
 
+    shed_priority = shedding.BULK
+
     async def get(self, row_id, fmt):
         batch = self.resource("code_batches").get_row(self.ctx, row_id)
         part = self.get_query_argument("part", "1")
@@ -103,6 +106,8 @@ class BatchPrintHandler(ResourceHandler):
 
 class MedicalImportHandler(AdminHandler):
     """导入医护人员名单: the 表4-1 xlsx; good rows are granted, bad ones listed with their reasons."""
+
+    shed_priority = shedding.BULK
 
     def _require(self):
         if self.admin.role not in MedicalStaffAdmin.roles:

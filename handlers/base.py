@@ -141,13 +141,16 @@ class BaseHandler(tornado.web.RequestHandler):
     # A handler that takes a bigger body (an image in base64) says how big; others keep
     # MAX_BODY_BYTES.
     body_limit: int | None = None
+    # False: the handler answers without the database (and so keeps answering while it is down).
+    uses_database = True
 
     def initialize(self, config=None, services=None):
         self.config = config if config is not None else self.application.settings["config"]
         self.services = services if services is not None else self.application.settings["services"]
 
     def prepare(self):
-        request_connections.opened()
+        if self.uses_database:
+            request_connections.open_for(self)
         method = self.request.method.lower()
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.
@@ -160,7 +163,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)
 
     def on_finish(self):
-        request_connections.closed()
+        request_connections.close_for(self)
 
     def check_xsrf_cookie(self):
         """JSON clients authenticate with a bearer header, which a forged cross-site request cannot
@@ -256,8 +259,9 @@ class ApiHandler(BaseHandler):
 
 
 class NotFoundHandler(BaseHandler):
-    """Every unknown route: a JSON 404."""
+    """Every unknown route: a JSON 404 (with no database: it answers while the database is down)."""
+
+    uses_database = False
 
     def prepare(self):
-        request_connections.opened()  # balanced by on_finish, like every request
         raise ApiError("not_found", "接口不存在", 404)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import peewee
 import tornado.web
 
-from services.errors import ApiError
+from services.errors import RETRY_AFTER_SECONDS, ApiError
 
 HTTP_ERRORS = {
     400: ("bad_request", "请求格式错误"),
@@ -22,7 +22,6 @@ HTTP_ERRORS = {
     405: ("method_not_allowed", "不支持该请求方法"),
     413: ("body_too_large", "请求体过大"),
 }
-RETRY_AFTER_SECONDS = 1
 
 
 def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=None,
@@ -43,11 +42,13 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
         code, message, status = *HTTP_ERRORS[status_code], status_code
     elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
         code, message, status = "service_unavailable", "服务暂时不可用，请稍后重试", 503
-        handler.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
     else:
         code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
     handler.set_status(status)
-    return ApiError(code, (words or {}).get(status, message), status)
+    error = ApiError(code, (words or {}).get(status, message), status)
+    if error.retry_after is not None:
+        handler.set_header("Retry-After", str(error.retry_after))
+    return error
 
 
 def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:

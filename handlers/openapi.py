@@ -84,7 +84,9 @@ def build_document(routes: list, version: str = "1") -> dict:
 
 
 class OpenApiHandler(BaseHandler):
-    """GET /openapi.json."""
+    """GET /openapi.json (built at start-up: no database)."""
+
+    uses_database = False
 
     def get(self):
         self.finish(json.dumps(self.application.settings["openapi"], ensure_ascii=False))
