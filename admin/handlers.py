@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import urllib.parse
 import tornado.web
@@ -17,7 +18,7 @@ from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
 from handlers import shedding
-from handlers.failures import error_of
+from handlers.failures import database_unavailable, error_of
 from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
@@ -25,6 +26,8 @@ from models.regions import Region
 from services import admin_auth, audit, captchas, excel, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
+
+log = logging.getLogger("healthcode.admin")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION_COOKIE = "admin_session"
@@ -113,7 +116,9 @@ class AdminHandler(tornado.web.RequestHandler):
                     roles=admin_auth.ROLES, message=None, status=error.status, error=error.message)
 
     def log_exception(self, typ, value, tb):
-        if not isinstance(value, ApiError):
+        if database_unavailable(value):
+            log.warning("%s %s -> 503 database unavailable: %s", self.request.method, self.request.path, value)
+        elif not isinstance(value, ApiError):
             super().log_exception(typ, value, tb)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import tornado.ioloop
 import tornado.web
 
-from handlers.failures import HTTP_ERRORS, error_of
+from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
 from handlers.schema import Schema
 from models.db import request_connections
 from services import auth
@@ -218,6 +218,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb):
         if isinstance(value, ApiError):
             log.info("%s %s -> %s %s", self.request.method, self.request.path, value.status, value.code)
+        elif database_unavailable(value):  # one line each: an outage is not a bug, and lasts
+            log.warning("%s %s -> 503 database unavailable: %s", self.request.method, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)
 

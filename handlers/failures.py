@@ -40,7 +40,7 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
         return exc
     if status_code in HTTP_ERRORS:  # Tornado's refusals (an HTTPError arrives with its own status)
         code, message, status = *HTTP_ERRORS[status_code], status_code
-    elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+    elif database_unavailable(exc):
         code, message, status = "service_unavailable", "服务暂时不可用，请稍后重试", 503
     else:
         code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
@@ -49,6 +49,12 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
     if error.retry_after is not None:
         handler.set_header("Retry-After", str(error.retry_after))
     return error
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when `exc` is the database failing (out of reach, frozen, locked, a deadlock victim)
+    rather than a bug: a 503 to retry."""
+    return isinstance(exc, (peewee.OperationalError, peewee.InterfaceError))
 
 
 def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:
