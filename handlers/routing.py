@@ -57,7 +57,10 @@ class Application(tornado.web.Application):
         return self.get_handler_delegate(request, OverloadedHandler)
 
     def log_request(self, handler) -> None:
-        """Every answered request passes here: it no longer counts as in flight."""
+        """Every answered request passes here: it no longer counts as in flight (a refused one
+        never counted, and is not logged one by one)."""
+        if isinstance(handler, OverloadedHandler):
+            return  # counted by the shedder instead
         shedder = self.settings.get("shedder")
         if shedder is not None:
             shedder.release(handler.request)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 
 import tornado.web
 
@@ -24,6 +25,7 @@ from services.errors import RETRY_AFTER_SECONDS
 
 BULK, BACK_OFFICE, API, SCAN = 0, 1, 2, 3  # back-office exports and imports < ... < scans
 PRIORITIES = {BULK: 0.25, BACK_OFFICE: 0.5, API: 0.75, SCAN: 1.0}  # each one's share of the capacity
+log = logging.getLogger("healthcode.shedding")
 LAG_INTERVAL_SECONDS = 0.02
 # How much of the last lag measured still counts at the next tick: one late tick (a long
 # callback) keeps shedding for a few ticks rather than one.
@@ -42,7 +44,8 @@ class LoadShedder:
         self.lag = 0.0  # seconds
         self.shed = 0  # requests refused since start, for the statistics of a load test
         self._loop = None
-        self._due = 0.0
+        self._due = self._reported_at = 0.0
+        self._reported = 0
 
     def admit(self, request, handler_class) -> bool:
         """Count `request` in and return True, or return False when it is to be refused."""
@@ -80,10 +83,19 @@ class LoadShedder:
         self.lag = max(now - self._due, self.lag * LAG_DECAY)
         self._due = now + LAG_INTERVAL_SECONDS
         self._loop.call_at(self._due, self._tick)
+        if now >= self._reported_at + 1 and self.shed > self._reported:
+            log.warning("overloaded: %d requests refused in %.1f s (in flight %d, loop lag %.0f ms)",
+                        self.shed - self._reported, now - self._reported_at, self.in_flight, self.lag * 1000)
+            self._reported, self._reported_at = self.shed, now
 
 
 class OverloadedHandler(tornado.web.RequestHandler):
-    """What a refused request gets: 503 `overloaded` with Retry-After, in the JSON envelope."""
+    """What a refused request gets: 503 `overloaded` with Retry-After, in the JSON envelope.
+    Not logged one by one (at a thousand a second the log would be the load): the shedder says
+    once a second how many it refused."""
+
+    def check_xsrf_cookie(self):
+        """A refused form is refused whatever its token."""
 
     def prepare(self):
         self.set_status(503)
