@@ -444,7 +444,8 @@ def start_scan(res: Resources, backend: str, args, workdir: str) -> dict:
     wait_http(f"{base}/healthz", proc, log_path)
     code, tokens = prepare(base, database_url, args.people)
     script = LUA_SCAN % {"tokens": ", ".join(f'"{t}"' for t in tokens), "code": code} + LUA_DONE
-    return {"url": f"{base}/api/v1/scans", "script": script, "pid": proc.pid, "proc": proc, "log": log_path,
+    return {"url": f"{base}/api/v1/scans", "script": script, "code": code, "tokens": tokens, "port": port,
+            "pid": proc.pid, "proc": proc, "log": log_path,
             "database_url": database_url, "database_pid": local_database_pid() if backend == "mysql" else None}
 
 

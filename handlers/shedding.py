@@ -52,7 +52,9 @@ class LoadShedder:
         if self._loop is None:
             self._start()
         share = PRIORITIES[getattr(handler_class, "shed_priority", API)]
-        if self.in_flight >= self.max_in_flight * share or self.lag > self.max_lag * share:
+        # A lag with nothing in flight was one request's own (a slow one, now answered), not a
+        # queue: a lone client is never refused for it.
+        if self.in_flight >= self.max_in_flight * share or (self.in_flight and self.lag > self.max_lag * share):
             self.shed += 1
             return False
         self.in_flight += 1
