@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workdir = tempfile.mkdtemp(prefix="overload-")
         res.undo.append(("dir", workdir))
-        target = start_scan(res, args.backend, args, workdir)
+        target = start_scan(res, args.backend, args, workdir, shedding=True)
         before = count_entries(target["database_url"])
         capacity = run_wrk(target["url"], target["script"], args.capacity_seconds, args.connections, workdir, "cap")
         rate = args.factor * capacity["ok"] / capacity["seconds"]

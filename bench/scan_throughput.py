@@ -89,6 +89,10 @@ BENCH_SECRET = "bench-secret-key-not-a-secret-0123456789abcdef"
 GOALS = {"sqlite": 0.40, "mysql": 0.30}
 GOAL_P99_MS = 50.0
 COMPOUND_REGION = "410105001001001"  # a compound of the demo data (server.py --demo)
+# A server's environment that admits every request: a benchmark of what requests cost, not of
+# what the load shedding refuses (bench/overload.py measures that), whose fixed load a busy
+# machine's lag would otherwise partly refuse.
+NO_SHEDDING = {"MAX_IN_FLIGHT_REQUESTS": "1000000", "MAX_LOOP_LAG_MS": "1000000"}
 
 HELLO_SERVER = """
 import sys
@@ -424,8 +428,9 @@ def count_entries(database_url: str) -> int:
         database.db.close_all() if hasattr(database.db.obj, "close_all") else database.db.close()
 
 
-def start_scan(res: Resources, backend: str, args, workdir: str) -> dict:
-    """The real server on a new database of `backend`, with the data prepared: its target."""
+def start_scan(res: Resources, backend: str, args, workdir: str, shedding: bool = False) -> dict:
+    """The real server on a new database of `backend`, with the data prepared: its target.
+    `shedding`: with the capacity configured (else none: every request is admitted)."""
     if backend == "sqlite":
         database_url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
     else:
@@ -437,6 +442,8 @@ def start_scan(res: Resources, backend: str, args, workdir: str) -> dict:
     env.update({"DATABASE_URL": database_url, "RUN_JOBS": "0", "LOG_LEVEL": "WARNING", "APP_ENV": "development",
                 "DATA_KEY": BENCH_DATA_KEY, "SECRET_KEY": BENCH_SECRET, "HOST": "127.0.0.1", "PORT": str(port),
                 "PYTHONUNBUFFERED": "1"})
+    if not shedding:
+        env.update(NO_SHEDDING)
     log_path = os.path.join(workdir, f"server-{backend}.log")
     proc = res.process([sys.executable, os.path.join(args.app_dir, "server.py"), "--demo", "--port", str(port)],
                        log_path, cwd=args.app_dir, env=env)
