@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 
 import peewee
 
@@ -48,11 +49,12 @@ def timed_out(exc: Exception) -> bool:
 
 class Outage:
     """Whether one database's server is known not to answer, and the thread that watches for its
-    return (see the module docstring). `probe` raises when the server cannot be reached; `drop_idle`
-    closes the pool's idle connections."""
+    return (see the module docstring). `probe` (a method of the database) raises when the server
+    cannot be reached; `drop_idle` (another) closes the pool's idle connections. They are held
+    weakly: a database dropped while down (a test's) takes its watcher with it."""
 
     def __init__(self, probe, drop_idle) -> None:
-        self._probe, self._drop_idle = probe, drop_idle
+        self._probe, self._drop_idle = weakref.WeakMethod(probe), weakref.WeakMethod(drop_idle)
         self._lock = threading.Lock()
         self.down_since: float | None = None
 
@@ -73,18 +75,32 @@ class Outage:
                 return
             self.down_since = time.monotonic()
         log.warning("database unreachable (%s): failing at once until it answers again", type(exc).__name__)
-        self._drop_idle()
+        self._drop_idle()()
         threading.Thread(target=self._watch, name="database-outage", daemon=True).start()
 
     def _watch(self) -> None:
         while True:
             time.sleep(PROBE_INTERVAL_SECONDS)
-            try:
-                self._probe()
-            except Exception:  # still down: any failure of a fresh connection counts
-                continue
-            self._drop_idle()  # connections kept from before the outage may be broken
-            with self._lock:
-                lasted, self.down_since = time.monotonic() - self.down_since, None
-            log.warning("database answers again after %.1f s", lasted)
-            return
+            answered = self._answers()
+            if answered is None:
+                return  # the database is gone
+            if answered:
+                break
+        drop_idle = self._drop_idle()
+        if drop_idle is not None:
+            drop_idle()  # connections kept from before the outage may be broken
+        with self._lock:
+            lasted, self.down_since = time.monotonic() - self.down_since, None
+        log.warning("database answers again after %.1f s", lasted)
+
+    def _answers(self) -> bool | None:
+        """Whether the server answers a fresh connection now; None when the database is gone.
+        (A method of its own: the database is held only while it runs.)"""
+        probe = self._probe()
+        if probe is None:
+            return None
+        try:
+            probe()
+        except Exception:  # still down: any failure of a fresh connection counts
+            return False
+        return True
