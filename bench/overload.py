@@ -43,13 +43,12 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.scan_throughput import BenchError, Resources, count_entries, run_wrk, start_scan  # noqa: E402
+from bench.scan_throughput import Resources, count_entries, run_bench, run_wrk, start_scan  # noqa: E402
 
 GOAL_ADMITTED_P99_MS = 100.0
 GOAL_SHED_P99_MS = 10.0
@@ -185,10 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-dir", default=REPO, help="the checkout whose server.py is measured")
     parser.add_argument("--keep", action="store_true", help="keep the database and the temporary directory")
     args = parser.parse_args(argv)
-    res = Resources(args.keep)
-    try:
-        workdir = tempfile.mkdtemp(prefix="overload-")
-        res.undo.append(("dir", workdir))
+    args.app_dir = os.path.abspath(args.app_dir)
+
+    def measure(res: Resources, workdir: str) -> None:
         target = start_scan(res, args.backend, args, workdir, shedding=True)
         before = count_entries(target["database_url"])
         capacity = run_wrk(target["url"], target["script"], args.capacity_seconds, args.connections, workdir, "cap")
@@ -199,12 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         acknowledged = capacity["ok"] + sum(1 for kind, _ in loop.answers if kind == "admitted")
         stored = count_entries(target["database_url"]) - before
         report(capacity, rate, offered, loop, acknowledged, stored)
-        return 0
-    except BenchError as exc:
-        print(f"benchmark could not be done: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        res.cleanup()
+
+    return run_bench(measure, args.keep, "overload_bench_")
 
 
 if __name__ == "__main__":

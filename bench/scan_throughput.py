@@ -550,6 +550,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or args.duration / args.rounds < 1:
         parser.error("--rounds: at least 1, and at least 1 s of --duration per round")
     args.app_dir = os.path.abspath(args.app_dir)
+    backends = ["sqlite", "mysql"] if args.backend == "both" else [args.backend]
+
+    def measure(res: Resources, workdir: str) -> None:
+        rows = []
+        for backend in backends:
+            hello, result = measure_pair(res, backend, args, workdir)
+            rows.append((f"hello-world (for {backend})", hello, None, None))
+            rows.append((f"scan ({backend})", result, hello, backend))
+            print(f"scan ({backend}): {result['rps']:.0f} req/s, hello-world {hello['rps']:.0f} req/s", flush=True)
+        met = report(rows, args)
+        print("\nall goals met" if met else "\nsome goals are not met")
+
+    return run_bench(measure, args.keep, "scan_bench_")
+
+
+def run_bench(measure, keep: bool, prefix: str) -> int:
+    """Run `measure(resources, workdir)` with wrk at hand, a temporary directory and everything it
+    starts or makes undone afterwards (also on SIGTERM; not the directory nor the databases with
+    `keep`). Returns the exit status: 0 when done, 2 when the run could not be done."""
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -558,20 +577,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
-    backends = ["sqlite", "mysql"] if args.backend == "both" else [args.backend]
-    res = Resources(args.keep)
-    workdir = tempfile.mkdtemp(prefix="scan_bench_")
+    res = Resources(keep)
+    workdir = tempfile.mkdtemp(prefix=prefix)
     res.undo.append(("dir", workdir))
-    rows = []
     try:
-        for backend in backends:
-            hello, result = measure_pair(res, backend, args, workdir)
-            rows.append((f"hello-world (for {backend})", hello, None, None))
-            rows.append((f"scan ({backend})", result, hello, backend))
-            print(f"scan ({backend}): {result['rps']:.0f} req/s, hello-world {hello['rps']:.0f} req/s", flush=True)
-        met = report(rows, args)
-        print("\nall goals met" if met else "\nsome goals are not met")
-        if args.keep:
+        measure(res, workdir)
+        if keep:
             print(f"kept: {workdir}")
         return 0
     except BenchError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import peewee
 import tornado.web
 
-from services.errors import RETRY_AFTER_SECONDS, ApiError
+from services.errors import ApiError
 
 HTTP_ERRORS = {
     400: ("bad_request", "请求格式错误"),
