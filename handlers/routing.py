@@ -17,7 +17,7 @@ import re
 import tornado.web
 
 from handlers.oversize import OversizeGuard
-from handlers.shedding import OverloadedHandler
+from handlers.shedding import Refusal
 from tornado.routing import PathMatches
 from tornado.util import re_unescape
 
@@ -54,13 +54,10 @@ class Application(tornado.web.Application):
         shedder = self.settings.get("shedder")
         if shedder is None or shedder.admit(request, delegate.handler_class):
             return delegate
-        return self.get_handler_delegate(request, OverloadedHandler)
+        return Refusal(request.connection)
 
     def log_request(self, handler) -> None:
-        """Every answered request passes here: it no longer counts as in flight (a refused one
-        never counted, and is not logged one by one)."""
-        if isinstance(handler, OverloadedHandler):
-            return  # counted by the shedder instead
+        """Every answered request passes here: it no longer counts as in flight."""
         shedder = self.settings.get("shedder")
         if shedder is not None:
             shedder.release(handler.request)
