@@ -72,6 +72,7 @@ class OpenLoop:
         self.answers: list[tuple[str, float]] = []
         self.queue: asyncio.Queue = asyncio.Queue()
         self.late_ms = 0.0  # the longest a scan waited in this client for a free connection
+        self.behind_ms = 0.0  # the furthest this client's own loop fell behind the appointments
 
     def _request(self, n: int) -> bytes:
         body = {"code": self.code, "flow": "resident", "request_id": f"overload-{n}"}
@@ -130,6 +131,7 @@ class OpenLoop:
             if delay > 0:
                 await asyncio.sleep(delay)
             # Every scan whose moment has come is appointed now (several when this loop fell behind).
+            self.behind_ms = max(self.behind_ms, (loop.time() - start - n / rate) * 1000)
             while n < total and start + n / rate <= loop.time():
                 self.queue.put_nowait((n, start + n / rate))
                 n += 1
@@ -151,7 +153,8 @@ def report(capacity: dict, rate: float, offered_seconds: float, loop: OpenLoop, 
     print(f"capacity (closed loop, wrk): {capacity['ok'] / capacity['seconds']:.0f} scans/s "
           f"(p50 {capacity['p50_ms']:.1f} ms, p99 {capacity['p99_ms']:.1f} ms, non-2xx {capacity['non_2xx']})")
     print(f"offered (open loop): {rate:.0f} scans/s for {offered_seconds:.1f} s, {len(loop.answers)} scans over "
-          f"{loop.args.connections_open} connections; the longest wait for a free connection {loop.late_ms:.1f} ms")
+          f"{loop.args.connections_open} connections; the longest wait for a free connection {loop.late_ms:.1f} ms; "
+          f"this client's own loop at most {loop.behind_ms:.1f} ms behind")
     for kind, values in sorted(by_kind.items(), key=lambda item: -len(item[1])):
         print(f"  {kind:<28} {len(values):>7}  p50 {percentile(values, 50):7.1f} ms  p99 {percentile(values, 99):7.1f} ms"
               f"  max {max(values):7.1f} ms")
