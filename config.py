@@ -39,7 +39,9 @@ class Config:
     db_write_timeout_seconds: float = 1.2
     db_lock_wait_seconds: int = 1
     # Load shedding (handlers.shedding): a process's capacity, requests in flight and event-loop lag.
-    max_in_flight_requests: int = 64
+    # In flight: about what a process answers in 50 ms at full speed (a scan awaits its group
+    # commit), so that an admitted scan waits no longer than that behind the others.
+    max_in_flight_requests: int = 32
     max_loop_lag_ms: float = 25.0
     # Tornado's limits on a client: how long a kept-alive connection may wait between requests,
     # and how long a request's body may take to arrive.

@@ -8,7 +8,7 @@ What is measured, in one run, on this machine:
    connections, `--capacity-seconds`): the scans it answers 200 per second.
 2. overload: `--factor` (2) times that rate offered open-loop for `--seconds` (20): each scan is
    sent at its own moment, evenly spaced, whether or not the earlier ones were answered, by an
-   asyncio client in this process over `--connections-open` (128) keep-alive HTTP/1.1 connections
+   asyncio client in this process over `--connections-open` (512) keep-alive HTTP/1.1 connections
    to 127.0.0.1, the bound of its request loop: a scan whose moment comes while every connection
    awaits an answer waits for one. A latency runs from the scan's appointed moment to its answer,
    so a server that falls behind (or this client) shows in it too.
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="open-loop seconds (default 20)")
     parser.add_argument("--factor", type=float, default=2.0, help="offered rate ÷ capacity (default 2)")
     parser.add_argument("--connections", type=int, default=32, help="wrk's connections for the capacity")
-    parser.add_argument("--connections-open", type=int, default=128, help="the open-loop client's connections")
+    parser.add_argument("--connections-open", type=int, default=512, help="the open-loop client's connections")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds after which a scan timed out")
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--app-dir", default=REPO, help="the checkout whose server.py is measured")
