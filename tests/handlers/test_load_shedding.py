@@ -84,3 +84,9 @@ def test_a_lagging_loop_sheds_the_lesser_requests_first_and_recovers():
     assert 0.075 < lagging < 0.120, lagging
     assert refused_export and admitted_scan and admitted_later
     assert shedder.in_flight == 3 and shedder.shed == 1
+
+
+def test_the_document_says_every_operation_may_answer_503_with_retry_after(api):
+    document = api.get("/openapi.json").json()
+    operations = [op for methods in document["paths"].values() for op in methods.values()]
+    assert operations and all("Retry-After" in op["responses"]["503"]["headers"] for op in operations)
