@@ -8,8 +8,10 @@ once how much it matters (`shed_priority`, one of the PRIORITIES below; API hand
 API, back-office pages to BACK_OFFICE): a priority is admitted while both figures stay under its
 share of the capacity, so as load rises back-office exports and imports are refused first, then
 back-office pages, then the rest of the API, and scans last. The decision is taken when the
-request's headers arrive (`routing.Application.find_handler`), before any body is read or any
-database touched, so a refusal costs the loop almost nothing.
+request's headers arrive (`routing.Application.find_handler`), before any database is touched,
+and a refusal is written straight on the connection (`Refusal`). It still costs about what a
+bare Tornado answer costs: a process cannot refuse more requests than it can parse, so a load far
+past that needs shedding in front of it (the proxy's rate limits); bench/overload.py measures it.
 """
 
 from __future__ import annotations
