@@ -79,7 +79,8 @@ class LoadShedder:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:  # a route looked up outside a server (a test of the routing)
             return
-        self._due = self._loop.time() + LAG_INTERVAL_SECONDS
+        self._reported_at = self._loop.time()
+        self._due = self._reported_at + LAG_INTERVAL_SECONDS
         self._loop.call_at(self._due, self._tick)
 
     def _tick(self) -> None:
