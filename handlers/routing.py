@@ -54,7 +54,7 @@ class Application(tornado.web.Application):
         shedder = self.settings.get("shedder")
         if shedder is None or shedder.admit(request, delegate.handler_class):
             return delegate
-        return Refusal(request.connection)
+        return Refusal(request)
 
     def log_request(self, handler) -> None:
         """Every answered request passes here: it no longer counts as in flight."""

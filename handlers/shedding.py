@@ -100,8 +100,8 @@ class Refusal(httputil.HTTPMessageDelegate):
     no handler is made, nothing is logged one by one (at a thousand a second the log would be the
     load; the shedder says once a second how many it refused), so a refusal costs little."""
 
-    def __init__(self, connection) -> None:
-        self.connection = connection
+    def __init__(self, request) -> None:
+        self.connection, self.head = request.connection, request.method == "HEAD"
 
     def data_received(self, chunk) -> None:
         """The body of a refused request is dropped."""
@@ -110,5 +110,5 @@ class Refusal(httputil.HTTPMessageDelegate):
         headers = httputil.HTTPHeaders({"Content-Type": "application/json; charset=UTF-8", "Cache-Control": "no-store",
                                         "Retry-After": str(RETRY_AFTER_SECONDS), "Content-Length": str(len(_OVERLOADED))})
         self.connection.write_headers(httputil.ResponseStartLine("HTTP/1.1", 503, "Service Unavailable"), headers,
-                                      _OVERLOADED)
+                                      None if self.head else _OVERLOADED)
         self.connection.finish()

@@ -51,6 +51,8 @@ def test_past_capacity_exports_go_first_and_scans_last(make_server):
         started = time.monotonic()
         response = call()
         _refused_at_once(response, time.monotonic() - started)
+    head = requests.head(api.base_url + "/healthz", timeout=10)  # no body, the same headers
+    assert (head.status_code, head.headers["Retry-After"], head.content) == (503, "1", b"")
     # A scan may have the last place: it is admitted (and refused for its missing sign-in).
     assert_error(requests.post(api.base_url + "/api/v1/scans", json={}, timeout=10), 401, "unauthorized")
     for thread in holders:
