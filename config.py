@@ -31,6 +31,22 @@ class Config:
     port: int = 8000
     database_url: str = "sqlite:///data/healthcode.db"
     db_max_connections: int = 20
+    # Deadlines of every MySQL call (models.db.Deadlines): a frozen or unreachable database is a
+    # 503 within 2 s. The lock wait (whole seconds) stays under the read deadline, so that the
+    # server's own refusal comes first.
+    db_connect_timeout_seconds: float = 0.5
+    db_read_timeout_seconds: float = 1.2
+    db_write_timeout_seconds: float = 1.2
+    db_lock_wait_seconds: int = 1
+    # Load shedding (handlers.shedding): a process's capacity, requests in flight and event-loop lag.
+    # In flight: about what a process answers in 50 ms at full speed (a scan awaits its group
+    # commit), so that an admitted scan waits no longer than that behind the others.
+    max_in_flight_requests: int = 32
+    max_loop_lag_ms: float = 25.0
+    # Tornado's limits on a client: how long a kept-alive connection may wait between requests,
+    # and how long a request's body may take to arrive.
+    idle_connection_seconds: float = 60.0
+    body_timeout_seconds: float = 60.0
     secret_key: str = DEV_SECRET
     # DATA_KEY: base64 of 32 bytes, or several as "id:base64,id:base64" (first one encrypts).
     data_key: str = DEV_DATA_KEY
@@ -98,6 +114,14 @@ class Config:
         "PORT": ("port", int),
         "DATABASE_URL": ("database_url", str),
         "DB_MAX_CONNECTIONS": ("db_max_connections", int),
+        "DB_CONNECT_TIMEOUT_SECONDS": ("db_connect_timeout_seconds", float),
+        "DB_READ_TIMEOUT_SECONDS": ("db_read_timeout_seconds", float),
+        "DB_WRITE_TIMEOUT_SECONDS": ("db_write_timeout_seconds", float),
+        "DB_LOCK_WAIT_SECONDS": ("db_lock_wait_seconds", int),
+        "MAX_IN_FLIGHT_REQUESTS": ("max_in_flight_requests", int),
+        "MAX_LOOP_LAG_MS": ("max_loop_lag_ms", float),
+        "IDLE_CONNECTION_SECONDS": ("idle_connection_seconds", float),
+        "BODY_TIMEOUT_SECONDS": ("body_timeout_seconds", float),
         "SECRET_KEY": ("secret_key", str),
         "DATA_KEY": ("data_key", str),
         "MAX_BODY_BYTES": ("max_body_bytes", int),
@@ -208,5 +232,8 @@ def TestConfig(**changes) -> Config:
         data_key=base64.b64encode(b"test-data-key-32-bytes-long-000!").decode(),
         http_timeout_seconds=2.0,
         run_jobs=False,
+        # A shared test machine's loop lags now and then: tests of other things are never shed.
+        max_in_flight_requests=100_000,
+        max_loop_lag_ms=60_000.0,
     )
     return base.replace(**changes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import resource
 import signal
 import sys
 
@@ -29,6 +30,7 @@ from handlers import h5, routing
 from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
 from handlers.openapi import OpenApiHandler, build_document
+from handlers.shedding import LoadShedder
 from miniprogram_api import appeals as appeals_api
 from miniprogram_api import auth as auth_api
 from miniprogram_api import citizen as citizen_api
@@ -59,8 +61,25 @@ def api_routes(config: Config) -> list:
 
 def http_server_options(config: Config) -> dict:
     """The HTTPServer's settings: the largest body (uploads; JSON bodies have their own limit,
-    MAX_BODY_BYTES), and whether the proxy's headers name the client (TRUST_PROXY_HEADERS)."""
-    return {"max_body_size": routing.SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers}
+    MAX_BODY_BYTES), whether the proxy's headers name the client (TRUST_PROXY_HEADERS), and how
+    long a client may keep a connection idle or take to send a body."""
+    return {"max_body_size": routing.SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers,
+            "idle_connection_timeout": config.idle_connection_seconds, "body_timeout": config.body_timeout_seconds}
+
+
+def database_deadlines(config: Config) -> database.Deadlines:
+    """The deadlines of the server's MySQL calls, from config."""
+    return database.Deadlines(connect=config.db_connect_timeout_seconds, read=config.db_read_timeout_seconds,
+                              write=config.db_write_timeout_seconds, lock_wait=config.db_lock_wait_seconds)
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's open-file limit to the most it may have (every idle client holds a
+    socket: at the usual 1,024, a thousand idle connections would refuse every new one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def platform_gateways(config: Config) -> dict:
@@ -112,6 +131,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
         debug=False,
         # The back office signs in with cookies: its forms carry Tornado's XSRF token.
         sign_in_pool=SignInPool(config.sign_in_workers, config.sign_in_queue),
+        shedder=LoadShedder(config.max_in_flight_requests, config.max_loop_lag_ms),
         xsrf_cookies=True,
         # Like the session cookie: Secure in production (HTTPS only), never sent cross-site.
         xsrf_cookie_kwargs={"secure": config.secure_cookies, "samesite": "Lax"},
@@ -264,6 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "create-admin":
         raise SystemExit(create_admin_command(args))
 
+    # Serving: every MySQL call now has its deadline (the migration above had none: an ALTER of a
+    # big table may take minutes).
+    database.bind(config.database_url, config.db_max_connections, database_deadlines(config))
+    raise_open_file_limit()
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, **http_server_options(config))
     server.listen(config.port, config.host)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import urllib.parse
 import tornado.web
@@ -16,7 +17,8 @@ import tornado.web
 from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
-from handlers.failures import error_of
+from handlers import shedding
+from handlers.failures import database_unavailable, error_of
 from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
@@ -24,6 +26,8 @@ from models.regions import Region
 from services import admin_auth, captchas, excel, exports, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
+
+log = logging.getLogger("healthcode.admin")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION_COOKIE = "admin_session"
@@ -44,15 +48,20 @@ class AdminHandler(tornado.web.RequestHandler):
     """Session, rendering and error pages for every back-office page."""
 
     login_required = True
+    shed_priority = shedding.BACK_OFFICE
+    # True: a GET without a session is a page drawn from its template alone (the sign-in form),
+    # answered with no database, so it still answers while the database is down.
+    page_shell = False
 
     def get_template_path(self):
         return os.path.join(HERE, "templates")
 
     def prepare(self):
-        request_connections.opened()
         self.config = self.application.settings["config"]
         self.admin, self.session = None, None
         cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=1)
+        if cookie or not (self.page_shell and self.request.method == "GET"):
+            request_connections.open_for(self)
         found = admin_auth.session_admin(cookie.decode() if cookie else None)
         if found:
             self.admin, self.session = found
@@ -60,7 +69,7 @@ class AdminHandler(tornado.web.RequestHandler):
             self.redirect("/admin/login?next=" + urllib.parse.quote(self.request.uri))
 
     def on_finish(self):
-        request_connections.closed()
+        request_connections.close_for(self)
 
     def set_default_headers(self):
         self.set_header("Cache-Control", "no-store")
@@ -95,13 +104,21 @@ class AdminHandler(tornado.web.RequestHandler):
     def form_values(self) -> dict:
         return {k: self.get_body_argument(k) for k in self.request.body_arguments}
 
+    def set_error_status(self, error: ApiError) -> None:
+        """A refused form's status, and its Retry-After when it says when to try again."""
+        self.set_status(error.status)
+        if error.retry_after is not None:
+            self.set_header("Retry-After", str(error.retry_after))
+
     def write_error(self, status_code, **kwargs):
         error = error_of(self, status_code, kwargs.get("exc_info"), _PAGE_WORDS)
         self.render("error.html", admin=self.admin if hasattr(self, "admin") else None, nav=[], ctx=None,
                     roles=admin_auth.ROLES, message=None, status=error.status, error=error.message)
 
     def log_exception(self, typ, value, tb):
-        if not isinstance(value, ApiError):
+        if database_unavailable(value):
+            log.warning("%s %s -> 503 database unavailable: %s", self.request.method, self.request.path, value)
+        elif not isinstance(value, ApiError):
             super().log_exception(typ, value, tb)
 
     # --- exports: a GET shows the purpose form, the POST (with XSRF) sends the file ---------------
@@ -142,6 +159,7 @@ class AdminHandler(tornado.web.RequestHandler):
 
 class LoginHandler(AdminHandler):
     login_required = False
+    page_shell = True
 
     def get(self):
         self.render_page("login.html", error=None, field=None, phone="", sms_needed=False)
@@ -156,9 +174,7 @@ class LoginHandler(AdminHandler):
                 admin_auth.login, {**data, "captcha_key": captcha.decode() if captcha else None},
                 self.request.remote_ip)
         except ApiError as error:
-            self.set_status(error.status)
-            if error.retry_after is not None:
-                self.set_header("Retry-After", str(error.retry_after))
+            self.set_error_status(error)
             return self.render_page("login.html", error=error.message, field=error.field, phone=data.get("phone", ""),
                                     sms_needed=admin_auth.needs_sms(data.get("phone") or ""))
         self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True,
@@ -177,7 +193,7 @@ class LoginSmsHandler(AdminHandler):
         try:
             admin_auth.send_login_code(phone, self.request.remote_ip)
         except ApiError as error:
-            self.set_status(error.status)
+            self.set_error_status(error)
             return self.render_page("login.html", error=error.message, field=error.field, phone=phone, sms_needed=True)
         self.render_page("login.html", error=None, field=None, phone=phone, sms_needed=True,
                          notice="如该账号需要短信验证，验证码已发送到手机")
@@ -213,7 +229,7 @@ class PasswordHandler(AdminHandler):
             admin_auth.change_password(self.admin, data.get("old_password", ""), data.get("new_password", ""),
                                        data.get("confirm_password", ""))
         except ApiError as error:
-            self.set_status(error.status)
+            self.set_error_status(error)
             return self.render_page("password.html", error=error.message, field=error.field)
         self.clear_cookie(SESSION_COOKIE)
         self.redirect("/admin/login?msg=" + urllib.parse.quote("密码已修改，请重新登录"))
@@ -223,6 +239,7 @@ class ForgotHandler(AdminHandler):
     """忘记密码: phone + captcha -> SMS code; phone + code -> a new password by SMS."""
 
     login_required = False
+    page_shell = True
 
     def get(self):
         self.render_page("forgot.html", error=None, field=None, phone="", step="code")
@@ -239,7 +256,7 @@ class ForgotHandler(AdminHandler):
             admin_auth.send_reset_code(phone, captcha.decode() if captcha else None, data.get("captcha", ""),
                                        self.request.remote_ip)
         except ApiError as error:
-            self.set_status(error.status)
+            self.set_error_status(error)
             return self.render_page("forgot.html", error=error.message, field=error.field, phone=phone,
                                     step=data.get("step") or "code")
         self.render_page("forgot.html", error=None, field=None, phone=phone, step="reset")
@@ -255,6 +272,7 @@ class PageNotFoundHandler(AdminHandler):
     """Any other path under /admin/: the back office's own 404 page, not the API's JSON."""
 
     login_required = False
+    page_shell = True
 
     def prepare(self):
         super().prepare()
@@ -384,6 +402,8 @@ class ExportHandler(ResourceHandler):
         keep = {k: v for k, v in self.params().items() if v and k != "after"}
         return f"/admin/r/{name}/" + (f"?{urllib.parse.urlencode(keep)}" if keep else "")
 
+    shed_priority = shedding.BULK
+
     def get(self, name):
         resource = self.resource(name)
         self.export_form(f"导出 - {resource.label}", self._back(name), resource.criteria(self.params(), self._UNSAID))
@@ -418,7 +438,7 @@ class NewHandler(ResourceHandler):
         try:
             row = resource.create(self.ctx, self.form_data(resource.create_form))
         except ApiError as error:
-            self.set_status(error.status)
+            self.set_error_status(error)
             return self.render_page("form.html", resource=resource, fields=resource.create_form, values=values,
                                     error=error.message, field=error.field, error_code=error.code,
                                     title=f"新建 - {resource.label}",
@@ -451,7 +471,7 @@ class EditHandler(ResourceHandler):
         try:
             resource.update(self.ctx, row, self.form_data(resource.edit_form))
         except ApiError as error:
-            self.set_status(error.status)
+            self.set_error_status(error)
             return self.render_page("form.html", resource=resource, fields=resource.edit_form,
                                     values=self.form_values(), error=error.message, field=error.field, error_code=error.code,
                                     title=f"编辑 - {resource.label}", action=f"/admin/r/{name}/{row.get_id()}/edit")

@@ -31,6 +31,7 @@ import tornado.ioloop
 import tornado.web
 
 from admin.handlers import AdminHandler, AdminJsonHandler, menu
+from handlers import shedding
 from models.admin import AdminUser
 from models.investigations import ImportJob
 from models.regions import Region
@@ -127,6 +128,8 @@ def _copy_range(source_path: str, start: int, end: int, target_dir: str | None) 
 @tornado.web.stream_request_body
 class ImportNewHandler(InvestigationPage):
     """上传: the form, then the upload streamed to a temp file, checked, queued."""
+
+    shed_priority = shedding.BULK
 
     _spool = None
 

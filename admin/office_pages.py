@@ -26,6 +26,7 @@ import tornado.ioloop
 from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources import code_batches
 from admin.resources.fieldwork import MedicalStaffAdmin
+from handlers import shedding
 from models.db import db
 from services import audit, excel, exports, medical_staff, places
 from services.errors import ApiError
@@ -87,6 +88,8 @@ class BatchPrintHandler(ResourceHandler):
     """One print file of a batch: GET shows the purpose form, POST draws the file off the IOLoop
     (watermarked with who, when and why) and audits it."""
 
+    shed_priority = shedding.BULK
+
     def _form_parts(self, batch, fmt):
         part = self.get_argument("part", "1")
         title = f"下载{'海报 PDF' if fmt == 'pdf' else '二维码 PNG 压缩包'} - 空白码批次 P{batch.id} 第 {part} 份"
@@ -112,6 +115,8 @@ class BatchPrintHandler(ResourceHandler):
 
 class MedicalImportHandler(AdminHandler):
     """导入医护人员名单: the 表4-1 xlsx; good rows are granted, bad ones listed with their reasons."""
+
+    shed_priority = shedding.BULK
 
     def _require(self):
         if self.admin.role not in MedicalStaffAdmin.roles:

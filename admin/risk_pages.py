@@ -44,7 +44,7 @@ class PersonColourHandler(AdminHandler):
         try:
             found = corrections.find_person(self.admin, self.get_body_argument("id_number", ""))
         except ApiError as error:
-            self.set_status(error.status)
+            self.set_error_status(error)
             return self.render_page("risk/person_colour.html", found=None, error=error.message, field=error.field)
         self.redirect("/admin/person-colour?s=" + urllib.parse.quote(found["subject"]))
 
@@ -71,7 +71,7 @@ class PersonColourHandler(AdminHandler):
                             .order_by(ColourAppeal.id.desc()).limit(20)),
         }
         if error is not None:
-            self.set_status(error.status)
+            self.set_error_status(error)
         self.render_page("risk/person_colour.html", found=found, error=error.message if error else None,
                          field=error.field if error else None, labels=colour.LABELS, kinds=approvals.KINDS,
                          statuses=approvals.STATUSES, appeal_statuses=appeals.STATUSES,

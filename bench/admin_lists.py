@@ -284,7 +284,8 @@ def server_env(database_url: str, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "ALIPAY_"))}
     env.update({"DATABASE_URL": database_url, "RUN_JOBS": "0", "LOG_LEVEL": "WARNING", "APP_ENV": "development",
                 "DATA_KEY": scan_bench.BENCH_DATA_KEY, "SECRET_KEY": scan_bench.BENCH_SECRET, "HOST": "127.0.0.1",
-                "PORT": str(port), "CAPTCHA_FIXED_ANSWER": CAPTCHA, "PYTHONUNBUFFERED": "1"})
+                "PORT": str(port), "CAPTCHA_FIXED_ANSWER": CAPTCHA, "PYTHONUNBUFFERED": "1",
+                **scan_bench.NO_SHEDDING})
     return env
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import tornado.ioloop
 import tornado.web
 
-from handlers.failures import HTTP_ERRORS, error_of
+from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
 from handlers.schema import Schema
 from models.db import request_connections
 from services import auth
@@ -140,12 +140,16 @@ def with_connection(work, *args):
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 
+    # False: the handler answers without the database (and so keeps answering while it is down).
+    uses_database = True
+
     def initialize(self, config=None, services=None):
         self.config = config if config is not None else self.application.settings["config"]
         self.services = services if services is not None else self.application.settings["services"]
 
     def prepare(self):
-        request_connections.opened()
+        if self.uses_database:
+            request_connections.open_for(self)
         method = self.request.method.lower()
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.
@@ -158,7 +162,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError("body_too_large", f"请求体过大（上限 {limit // 1024} KB）", 413)
 
     def on_finish(self):
-        request_connections.closed()
+        request_connections.close_for(self)
 
     def body_limit(self) -> int:
         """The largest body this route takes (MAX_BODY_BYTES; a route with big batches or an image
@@ -218,6 +222,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb):
         if isinstance(value, ApiError):
             log.info("%s %s -> %s %s", self.request.method, self.request.path, value.status, value.code)
+        elif database_unavailable(value):  # one line each: an outage is not a bug, and lasts
+            log.warning("%s %s -> 503 database unavailable: %s", self.request.method, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)
 
@@ -259,8 +265,9 @@ class ApiHandler(BaseHandler):
 
 
 class NotFoundHandler(BaseHandler):
-    """Every unknown route: a JSON 404."""
+    """Every unknown route: a JSON 404 (with no database: it answers while the database is down)."""
+
+    uses_database = False
 
     def prepare(self):
-        request_connections.opened()  # balanced by on_finish, like every request
         raise ApiError("not_found", "接口不存在", 404)

@@ -22,7 +22,6 @@ HTTP_ERRORS = {
     405: ("method_not_allowed", "不支持该请求方法"),
     413: ("body_too_large", "请求体过大"),
 }
-RETRY_AFTER_SECONDS = 1
 
 
 def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=None,
@@ -41,13 +40,21 @@ def error_of(handler: tornado.web.RequestHandler, status_code: int, exc_info=Non
         return exc
     if status_code in HTTP_ERRORS:  # Tornado's refusals (an HTTPError arrives with its own status)
         code, message, status = *HTTP_ERRORS[status_code], status_code
-    elif isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+    elif database_unavailable(exc):
         code, message, status = "service_unavailable", "服务暂时不可用，请稍后重试", 503
-        handler.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
     else:
         code, message, status = "internal_error", "服务器内部错误，请稍后再试", 500
     handler.set_status(status)
-    return ApiError(code, (words or {}).get(status, message), status)
+    error = ApiError(code, (words or {}).get(status, message), status)
+    if error.retry_after is not None:
+        handler.set_header("Retry-After", str(error.retry_after))
+    return error
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when `exc` is the database failing (out of reach, frozen, locked, a deadlock victim)
+    rather than a bug: a 503 to retry."""
+    return isinstance(exc, (peewee.OperationalError, peewee.InterfaceError))
 
 
 def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:

@@ -16,6 +16,7 @@ import os
 
 import tornado.web
 
+from handlers import shedding
 from handlers.failures import error_of
 from models.db import request_connections
 from services import identity, places, profile
@@ -95,6 +96,8 @@ class H5PageHandler(tornado.web.RequestHandler):
 class ScanPageHandler(H5PageHandler):
     """`GET /s/{token}`: the page a place code's poster leads to; `?quick=1` is the same code's
     体温正常快速打卡 (C7): the script checks in at once, asking only a first-time profile."""
+
+    shed_priority = shedding.SCAN
 
     def get(self, token):
         try:

@@ -18,7 +18,12 @@ ERROR_SCHEMA = {
     }, "required": ["code", "message", "field"]}},
 }
 STATUS_TEXT = {400: "请求有误", 401: "未登录或登录失效", 403: "无权访问", 404: "不存在", 413: "请求体过大",
-               429: "请求过于频繁", 502: "上游平台返回错误", 503: "上游平台暂不可用"}
+               429: "请求过于频繁", 502: "上游平台返回错误",
+               503: "暂不可用，未做任何修改，按 Retry-After 秒后重试：服务繁忙（overloaded）、数据库不可用"
+                    "（service_unavailable）或上游平台不可用"}
+# Every operation may answer 503 (the process past its capacity, the database out of reach), and
+# every 503 says when to try again.
+RETRY_AFTER = {"Retry-After": {"description": "多少秒后重试", "schema": {"type": "integer"}}}
 
 
 def _envelope(schema: Schema | None) -> dict:
@@ -68,7 +73,7 @@ def build_document(routes: list, version: str = "1") -> dict:
             if spec.body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{spec.body.name}"}}}}
-            errors = set(spec.errors) | {400}
+            errors = set(spec.errors) | {400, 503}
             secured = issubclass(handler, ApiHandler) and not handler.public
             scheme = getattr(handler, "security_scheme", None)
             if scheme:  # a handler that signs in its own way (a partner's signed request)
@@ -84,6 +89,8 @@ def build_document(routes: list, version: str = "1") -> dict:
             for status in sorted(errors):
                 op["responses"][str(status)] = {"description": STATUS_TEXT.get(status, "错误"), "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                if status == 503:
+                    op["responses"]["503"]["headers"] = RETRY_AFTER
             paths.setdefault(_openapi_path(pattern), {})[method] = op
     document = {
         "openapi": "3.0.3",
@@ -101,7 +108,9 @@ def build_document(routes: list, version: str = "1") -> dict:
 
 
 class OpenApiHandler(BaseHandler):
-    """GET /openapi.json."""
+    """GET /openapi.json (built at start-up: no database)."""
+
+    uses_database = False
 
     def get(self):
         self.finish(json.dumps(self.application.settings["openapi"], ensure_ascii=False))

@@ -5,6 +5,9 @@ the 27th of 93, and trying the 26 before it cost 24 µs a scan, as much as its o
 A route whose pattern is a plain path (no group, no wildcard) is found here at once by the
 request's path. Routes with groups, and any path an earlier route also matches, go through
 Tornado's router as before, so the first matching route still wins.
+
+Every request found is then admitted or refused by the load shedder (`handlers.shedding`), given
+as the `shedder` setting.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import tornado.web
 
 from handlers.oversize import OversizeGuard
+from handlers.shedding import Refusal
 from tornado.routing import PathMatches
 from tornado.util import re_unescape
 
@@ -44,8 +48,20 @@ class Application(tornado.web.Application):
     def find_handler(self, request, **kwargs):
         rule = self._plain.get(request.path)
         if rule is None:
-            return super().find_handler(request, **kwargs)
-        return self.get_handler_delegate(request, rule.target, rule.target_kwargs, [], {})
+            delegate = super().find_handler(request, **kwargs)
+        else:
+            delegate = self.get_handler_delegate(request, rule.target, rule.target_kwargs, [], {})
+        shedder = self.settings.get("shedder")
+        if shedder is None or shedder.admit(request, delegate.handler_class):
+            return delegate
+        return Refusal(request)
+
+    def log_request(self, handler) -> None:
+        """Every answered request passes here: it no longer counts as in flight."""
+        shedder = self.settings.get("shedder")
+        if shedder is not None:
+            shedder.release(handler.request)
+        super().log_request(handler)
 
 
 def plain_routes(rules: list) -> dict:

@@ -8,6 +8,7 @@ caller administers the enterprise in the path (services.enterprise.administered)
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
+from handlers import shedding
 from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
 from services import colour_scheme, enterprise, exports, place_code_images
 from services.paging import MAX_PAGE, MAX_PER_PAGE
@@ -159,6 +160,7 @@ class MemberHandler(ApiHandler):
 
 class ExportsHandler(ApiHandler):
     roles = ADMIN
+    shed_priority = shedding.BULK
 
     @operation("exportStaffStatus", "导出当日员工情况 Excel 并发送到邮箱（发送失败可重试）", body=EXPORT,
                response=EXPORT_VIEW, status=201, errors=(502, 503))
@@ -173,6 +175,7 @@ class ExportsHandler(ApiHandler):
 
 class ExportRetryHandler(ApiHandler):
     roles = ADMIN
+    shed_priority = shedding.BULK
 
     @operation("retryStaffExport", "重新发送未发送成功的导出（发送已保存的文件）", response=EXPORT_VIEW,
                errors=(404, 409, 502, 503))

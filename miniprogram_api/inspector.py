@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
+from handlers import shedding
 from miniprogram_api import fields
 from handlers.schema import Any_, Bool, Int, List, Num, Schema, Str
 from services import colour, colour_scheme, declarations, health_codes, identity, place_admin
@@ -73,6 +74,7 @@ class CurrentPlaceHandler(ApiHandler):
 
 class TemperatureCheckHandler(ApiHandler):
     roles = ("inspector",)
+    shed_priority = shedding.SCAN
 
     @operation("recordTemperatureCheck", "扫码核验并登记体温（正常 / 发热），生成本场所的登记记录", body=CHECK,
                response=CHECK_RESULT, errors=(403, 409))
@@ -90,6 +92,7 @@ class InspectorStatsHandler(ApiHandler):
 
 class VerifyHealthCodeHandler(ApiHandler):
     roles = ("inspector", "medical")
+    shed_priority = shedding.SCAN
 
     @operation("verifyHealthCode", "核验健康码：验签、有效期、作废状态，返回脱敏身份和当前颜色", body=VERIFY,
                response=VERIFIED, errors=(400, 403))

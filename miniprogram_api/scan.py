@@ -4,6 +4,7 @@ own codes for whoever administers it (B2, B3)."""
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
+from handlers import shedding
 from miniprogram_api import fields
 from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
 from miniprogram_api.citizen import PROFILE_UPDATE
@@ -87,6 +88,7 @@ class ActivatePlaceCodeHandler(ApiHandler):
 
 
 class ScanHandler(ApiHandler):
+    shed_priority = shedding.SCAN
     signs_in_itself = True  # the token is read with the scan's other rows (services/scans.py)
 
     @operation("scanPlace", "扫码登记：按场所类型的登记方式登记并返回核验结果", body=SCAN, response=VERDICT,

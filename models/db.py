@@ -1,12 +1,14 @@
 """The database behind every model: a peewee DatabaseProxy bound at start-up from DATABASE_URL.
 
 `sqlite:///path` (the embedded default, WAL mode) or `mysql://user:pass@host:port/name`
-(production: pooled, utf8mb4, UTC, re-connecting after a dropped connection).
+(production: pooled, utf8mb4, UTC, re-connecting after a dropped connection, every call with a
+deadline, and failing at once while the server is known not to answer: `models.db_outage`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import decimal
 import functools
@@ -18,11 +20,12 @@ from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
+import pymysql
 from pymysql.constants import CLIENT
 from playhouse.pool import PooledMySQLDatabase
-from playhouse.shortcuts import ReconnectMixin
 
 from models import mysql_loop
+from models.db_outage import Outage, connection_failed, timed_out
 from models.sql_literals import SqlLiterals
 from services import logsafe
 
@@ -42,13 +45,86 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
-class ReconnectingPooledMySQL(ReconnectMixin, PooledMySQLDatabase):
-    """A MySQL pool whose queries retry once on a new connection when the old one was dropped
-    (server restart, wait_timeout, KILL), so the service survives without a restart."""
+@dataclasses.dataclass(frozen=True)
+class Deadlines:
+    """How long a MySQL connection waits, in seconds: to connect (the TCP connection and the
+    server's greeting), for each read of a reply, for each write of a request, for a row lock
+    (the server's innodb_lock_wait_timeout, whole seconds, shorter than a read so that the server
+    says so first) and for a free connection when the pool is full. The server's come from
+    config (DB_*_TIMEOUT_SECONDS, DB_LOCK_WAIT_SECONDS); without them a connection waits as
+    long as the driver and the server let it (the commands, the tests)."""
+
+    connect: float = 0.5
+    read: float | None = 1.2
+    write: float | None = 1.2
+    lock_wait: int | None = 1
+    pool_wait: float = 1.0
 
 
-def open_database(url: str, max_connections: int = 20) -> peewee.Database:
-    """Build (not connect) the Database that `url` names."""
+# A command or a test's database: the driver's and the server's own waits.
+UNBOUNDED = Deadlines(connect=5, read=None, write=None, lock_wait=None, pool_wait=10)
+
+
+class ReconnectingPooledMySQL(PooledMySQLDatabase):
+    """A MySQL pool whose statements retry once on a new connection when the old one was dropped
+    (server restart, wait_timeout, KILL) outside a transaction, so the service survives without a
+    restart; and which, once the server stops answering within its deadlines, fails at once until
+    it answers again (`models.db_outage`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outage = Outage(self._probe, self.close_idle)
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        self.outage.check()
+        try:
+            return super().connect(reuse_if_open)
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if connection_failed(exc):
+                self.outage.trip(exc)
+            raise
+
+    def execute_sql(self, sql, params=None):
+        return self._guarded(super().execute_sql, sql, params)
+
+    def begin(self, *args, **kwargs):
+        return self._guarded(super().begin, *args, **kwargs)
+
+    def _guarded(self, call, *args, **kwargs):
+        self.outage.check()
+        try:
+            return call(*args, **kwargs)
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if not connection_failed(exc):
+                raise
+            if self.in_transaction() or timed_out(exc):
+                # A transaction's work on the lost connection is gone: the caller must know. A
+                # deadline passed: the server is frozen or unreachable, and a retry would only
+                # wait again (and could repeat a write the server did receive).
+                if timed_out(exc):
+                    self._discard()
+                    self.outage.trip(exc)
+                raise
+        self._discard()
+        self.connect()
+        return call(*args, **kwargs)
+
+    def _discard(self) -> None:
+        """Hand this thread's broken connection back: the pool finds it unusable and closes it."""
+        if not self.is_closed() and not self.in_transaction():
+            self.close()
+
+    def _probe(self) -> None:
+        """Open a connection of its own (not pooled), ask the server something, close it."""
+        connection = pymysql.connect(**self.connect_params, database=self.database)
+        try:
+            connection.ping(reconnect=False)
+        finally:
+            connection.close()
+
+
+def open_database(url: str, max_connections: int = 20, deadlines: Deadlines = UNBOUNDED) -> peewee.Database:
+    """Build (not connect) the Database that `url` names; a MySQL one with `deadlines`."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///"):]) or ":memory:"
@@ -74,21 +150,24 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
             password=unquote(parsed.password or ""),
             charset="utf8mb4",
             # Times are stored in UTC; the session zone must agree whatever the server's default.
-            init_command="SET time_zone = '+00:00'",
+            init_command="SET time_zone = '+00:00'" + (
+                f", innodb_lock_wait_timeout = {int(deadlines.lock_wait)}" if deadlines.lock_wait else ""),
             # UPDATE answers the rows it matched, as on SQLite, not only those it changed: the
             # "update, else insert" steps rely on it.
             client_flag=CLIENT.FOUND_ROWS,
             max_connections=int(options.get("max_connections", max_connections)),
             stale_timeout=int(options.get("stale_timeout", 300)),
-            timeout=10,
-            connect_timeout=5,
+            timeout=deadlines.pool_wait,
+            connect_timeout=deadlines.connect,
+            read_timeout=deadlines.read,
+            write_timeout=deadlines.write,
         )
     raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r} (use sqlite:/// or mysql://)")
 
 
-def bind(url: str, max_connections: int = 20) -> peewee.Database:
+def bind(url: str, max_connections: int = 20, deadlines: Deadlines = UNBOUNDED) -> peewee.Database:
     """Point the proxy at the database `url` names and return it."""
-    database = open_database(url, max_connections)
+    database = open_database(url, max_connections, deadlines)
     db.initialize(database)
     return database
 
@@ -116,9 +195,20 @@ class RequestConnections:
         self._local = threading.local()  # peewee's connections are per thread, so is the count
 
     def opened(self) -> None:
-        """A request starts: make sure this thread's connection is open."""
-        self._local.in_flight = getattr(self._local, "in_flight", 0) + 1
+        """A request starts: make sure this thread's connection is open (counted only once it is:
+        a request whose connection could not be opened has nothing to close)."""
         db.connect(reuse_if_open=True)
+        self._local.in_flight = getattr(self._local, "in_flight", 0) + 1
+
+    def open_for(self, handler) -> None:
+        """`opened` for a request handler, whose `on_finish` calls `close_for`."""
+        self.opened()
+        handler._holds_connection = True
+
+    def close_for(self, handler) -> None:
+        """`closed` for a request handler, if `open_for` opened its connection."""
+        if handler.__dict__.pop("_holds_connection", False):
+            self.closed()
 
     def closed(self) -> None:
         """A request ends: when none is left in flight, keep the connection on a loop's thread

@@ -51,7 +51,7 @@ from models import mysql_loop
 from models.db import SQLITE_BUSY_TIMEOUT_MS, db, insert_rows, insert_statements, is_mysql
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
-from services.errors import ApiError
+from services.errors import RETRY_AFTER_SECONDS, ApiError
 
 log = logging.getLogger("healthcode.entry_writer")
 
@@ -374,7 +374,7 @@ def _not_saved(batch: list[_Pending], exc: Exception) -> None:
     """Every scan of a batch that could not be stored hears so (503: the client retries)."""
     log.error("entry batch of %d not saved: %s: %s", len(batch), type(exc).__name__, exc)
     for pending in batch:
-        error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503)
+        error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503, retry_after=RETRY_AFTER_SECONDS)
         error.__cause__ = exc
         pending.resolve(error=error)
 

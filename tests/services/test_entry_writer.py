@@ -126,7 +126,7 @@ def test_a_failing_batch_fails_every_caller_and_writes_nothing(world, writer):
     for future in (*good, bad):
         with pytest.raises(ApiError) as error:
             future.result(10)
-        assert (error.value.code, error.value.status) == ("scan_not_saved", 503)
+        assert (error.value.code, error.value.status, error.value.retry_after) == ("scan_not_saved", 503, 1)
         assert error.value.message and not error.value.message.isascii()
     assert EntryRecord.select().count() == 0 and TemperatureRecord.select().count() == 0
     assert writer.submit(entry(world)).result(10) is None  # the writer goes on
