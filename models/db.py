@@ -1,7 +1,8 @@
 """The database behind every model: a peewee DatabaseProxy bound at start-up from DATABASE_URL.
 
 `sqlite:///path` (the embedded default, WAL mode) or `mysql://user:pass@host:port/name`
-(production: pooled, utf8mb4, UTC, re-connecting after a dropped connection).
+(production: pooled, utf8mb4, UTC, re-connecting after a dropped connection; TLS through the
+URL's `ssl_*` options, see models/mysql_tls.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pymysql.constants import CLIENT
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
-from models import mysql_loop
+from models import mysql_loop, mysql_tls
 from models.sql_literals import SqlLiterals
 
 db = peewee.DatabaseProxy()
@@ -77,6 +78,7 @@ def open_database(url: str, max_connections: int = 20) -> peewee.Database:
             stale_timeout=int(options.get("stale_timeout", 300)),
             timeout=10,
             connect_timeout=5,
+            ssl=mysql_tls.context(options),
         )
     raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r} (use sqlite:/// or mysql://)")
 
@@ -215,9 +217,9 @@ class Prepared:
         if compiled is None:
             query = self._build(*self._samples)
             if not as_json:
-                compiled = _Compiled(query, self._samples, _value_converters(query._returning))
+                compiled = _Compiled(query, self._samples, _value_converters(query.selected_columns))
             else:
-                columns, shared = list(query._returning), None
+                columns, shared = list(query.selected_columns), None
                 if self._shared_last_column:
                     alone = peewee.Select(columns=[peewee.fn.JSON_ARRAY(_SHARED_INDEX, columns.pop())])
                     shared = db.obj.get_sql_context().sql(alone).query()
@@ -440,7 +442,7 @@ def insert_rows(model, rows: list[dict]) -> None:
     fields = [model._meta.fields[name] for name in rows[0]]
     head = _insert_head(model, fields)
     values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
-    with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+    with mysql_loop.driver_errors():
         db.cursor().executemany(head + "(" + ", ".join([db.obj.param] * len(fields)) + ")", values)
 
 
@@ -476,5 +478,5 @@ def insert_statements(model, rows: list[dict], literals: SqlLiterals) -> Iterato
 
 
 def _execute_text(sql: str) -> None:
-    with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+    with mysql_loop.driver_errors():
         db.cursor().execute(sql)  # no parameters: no %-formatting of the text
