@@ -376,7 +376,7 @@ def _not_saved(batch: list[_Pending], exc: Exception) -> None:
     """Every scan of a batch that could not be stored hears so (503: the client retries)."""
     log.error("entry batch of %d not saved: %s: %s", len(batch), type(exc).__name__, exc)
     for pending in batch:
-        error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503)
+        error = ApiError("scan_not_saved", "登记未能保存，请稍后重试", 503, retry_after=1)
         error.__cause__ = exc
         pending.resolve(error=error)
 
