@@ -187,8 +187,8 @@ class Prepared:
     database with the stand-ins `samples` (each unique among the parameters and of the right
     type), whose places among the parameters then take the real values. Rows come back as peewee
     makes them (model instances, joins included) through the query's own cursor wrapper, whose
-    column set-up is kept from the first run (peewee internals; peewee is pinned in
-    requirements.txt), or as values (`first_values`, `read_values`).
+    column set-up is kept from the first run (peewee internals, pinned in requirements.txt and
+    named in tests/models/test_peewee_internals.py), or as values (`first_values`, `read_values`).
 
     `shared_last_column`: the query's last column does not depend on the row (a scalar subquery
     of its own, such as the colour rules' fingerprint), so a MySQL batch reads it once, in the
@@ -267,10 +267,10 @@ class Prepared:
     def first_values_many(self, values_list: list) -> list:
         """`first_values` for each set of values. MySQL: in one statement (a UNION ALL of the
         query, each part limited as the query is, and the shared last column once). Each row
-        comes as one JSON_ARRAY column led by its place in `values_list`: PyMySQL parses every
-        column's description in Python on every query, and for a row of thirty columns that cost
-        more than the rest of the read (0.64 ms against 0.19 ms); a statement, its round trip
-        and its descriptions are then shared by the batch (0.07 ms a read for eight). SQLite:
+        comes as one JSON_ARRAY column led by its place in `values_list`: a driver parses every
+        column's description on every query, and with PyMySQL, for a row of thirty columns, that
+        cost more than the rest of the read (0.64 ms against 0.19 ms); a statement, its round
+        trip and its descriptions are then shared by the batch (0.07 ms a read for eight). SQLite:
         one `first_values` each."""
         if not is_mysql():
             return [self.first_values(*values) for values in values_list]
@@ -310,8 +310,8 @@ class Prepared:
         """`first_values`, awaited where it costs the event loop least. SQLite: here (a read
         takes microseconds; a thread's hand-over would cost more). MySQL: the reads begun in one
         pass of the loop go together, as `first_values_many`'s statement, to the loop's own
-        connections (models/mysql_loop.py): the round trip blocks no request the loop serves, and
-        no thread has to win the GIL back from the loop to read the reply."""
+        connections (models/mysql_loop.py, asyncmy, within its deadline): the round trip blocks
+        no request the loop serves, and no thread has to win the GIL back from the loop."""
         if not is_mysql():
             return self.first_values(*values)
         loop = asyncio.get_running_loop()
@@ -412,7 +412,8 @@ def _value_converters(columns) -> list:
 
 def loaded(model, data: dict):
     """An instance of `model` holding a row just read (`data`: field name -> Python value,
-    foreign keys as ids), clean; peewee's constructor would set each field one by one."""
+    foreign keys as ids), clean; peewee's constructor would set each field one by one (the
+    private attributes set here are named in tests/models/test_peewee_internals.py)."""
     instance = model.__new__(model)
     instance.__data__ = data
     instance._dirty = set()
