@@ -127,7 +127,8 @@ class LoopConnection:
         """Connect with `database`'s settings, within DEADLINE_SECONDS."""
         raw = asyncmy.Connection(**connect_arguments(database))
         try:
-            await asyncio.wait_for(raw.connect(), DEADLINE_SECONDS)
+            async with asyncio.timeout(DEADLINE_SECONDS):
+                await raw.connect()
         except TimeoutError:
             raw.close()
             raise _deadline_error("connect") from None
@@ -151,7 +152,8 @@ class LoopConnection:
             self.broken = True
             raise peewee.OperationalError(2006, "MySQL server has gone away")
         try:
-            return await asyncio.wait_for(self._replies(statements), DEADLINE_SECONDS)
+            async with asyncio.timeout(DEADLINE_SECONDS):  # no task of its own, as wait_for would make
+                return await self._replies(statements)
         except TimeoutError:
             self.close()
             raise _deadline_error("statement") from None
