@@ -152,45 +152,38 @@ def _check_outage(scanners: _Scanners, began: float, ended: float) -> None:
             assert status == 503 and code in ("service_unavailable", "scan_not_saved") and retry, (status, code, retry)
 
 
-def test_a_frozen_database_answers_503_within_2_s_and_service_resumes_by_itself(bound, mariadb):
-    server, code, bearer = _world(bound)
+def _outage(url: str, interrupt, restore, outage_seconds: float) -> float:
+    """Scans run at once while `interrupt()` ... `restore()` take the database away for a while:
+    each is answered within WITHIN (200, or 503 with Retry-After), none acknowledged is lost;
+    the seconds from `restore()` to the next scan served."""
+    server, code, bearer = _world(url)
     try:
         with _Scanners(server, code, bearer) as scanners:
             time.sleep(1.0)
-            frozen = time.monotonic()
-            mariadb.pause()
+            began = time.monotonic()
+            interrupt()
+            time.sleep(outage_seconds)
+            restore()
+            ended = time.monotonic()
             time.sleep(3.0)
-            mariadb.resume()
-            thawed = time.monotonic()
-            time.sleep(3.0)
-        _check_outage(scanners, frozen, thawed)
-        back = scanners.first_success_after(thawed)
-        assert back is not None and back <= WITHIN, f"served again {back} s after SIGCONT"
-        assert [a for a in scanners.answers if a[0] >= thawed + WITHIN and a[2] != 200] == []
+        _check_outage(scanners, began, ended)
     finally:
         server.stop()
-    stored = _stored(bound)
-    assert set(scanners.acknowledged) <= stored, "an acknowledged scan was lost"
+    assert set(scanners.acknowledged) <= _stored(url), "an acknowledged scan was lost"
+    back = scanners.first_success_after(ended)
+    assert back is not None, "not served again"
+    assert [a for a in scanners.answers if a[0] >= ended + WITHIN and a[2] != 200] == [], "still failing"
+    return back
+
+
+def test_a_frozen_database_answers_503_within_2_s_and_service_resumes_by_itself(bound, mariadb):
+    back = _outage(bound, mariadb.pause, mariadb.resume, 3.0)
+    assert back <= WITHIN, f"served again {back:.2f} s after SIGCONT"
 
 
 def test_a_killed_database_answers_503_at_once_and_service_resumes_after_restart(bound, mariadb):
-    server, code, bearer = _world(bound)
-    try:
-        with _Scanners(server, code, bearer) as scanners:
-            time.sleep(1.0)
-            killed = time.monotonic()
-            mariadb.kill()
-            time.sleep(1.0)
-            mariadb.start()
-            restarted = time.monotonic()
-            time.sleep(3.0)
-        _check_outage(scanners, killed, restarted)
-        back = scanners.first_success_after(restarted)
-        assert back is not None and back <= WITHIN, f"served again {back} s after the restart"
-    finally:
-        server.stop()
-    stored = _stored(bound)
-    assert set(scanners.acknowledged) <= stored, "an acknowledged scan was lost"
+    back = _outage(bound, mariadb.kill, mariadb.start, 1.0)
+    assert back <= WITHIN, f"served again {back:.2f} s after the restart"
 
 
 def _ssl_cipher(url: str) -> tuple[str, str]:
