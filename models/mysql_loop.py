@@ -6,11 +6,12 @@ and its group commit (BEGIN, the INSERTs and COMMIT). Run on threads, each round
 the thread waiting for the GIL that the busy loop held. Here the loop's own connections (asyncmy,
 a maintained asyncio driver) carry them, and the loop serves other requests meanwhile.
 
-A `LoopConnection` is made with the database's own settings (`connect_arguments`: the same
+A `LoopConnection` is made with the database's own settings (`_connect_arguments`: the same
 session as peewee's PyMySQL connections, utf8mb4, UTC, FOUND_ROWS, and the same TLS context), in
 autocommit mode, with multi-statements on: the statements of one `send` go as one text, one
 round trip, and the server stops at the first that fails. Their texts are built by this project
-only (`Prepared`'s SQL, `insert_statements`' escaped literals), never taken from a client.
+only (`Prepared`'s SQL, `insert_statements`): a client's values enter them only as escaped
+literals (models/sql_literals.py), so a `;` in a value stays inside its string.
 
 Deadlines: opening a connection, waiting for one of the pool's and the statements' replies all
 count against DEADLINE_SECONDS from the moment a caller sends. A database that freezes or cannot
@@ -54,7 +55,7 @@ _SHARED_SETTINGS = ("host", "port", "user", "password", "charset", "init_command
 Done = Callable[[list | None, BaseException | None], None]
 
 
-def connect_arguments(database: peewee.MySQLDatabase) -> dict:
+def _connect_arguments(database: peewee.MySQLDatabase) -> dict:
     """asyncmy's arguments for a connection like `database`'s (peewee's public connect_params)."""
     params = database.connect_params
     arguments = {key: params[key] for key in _SHARED_SETTINGS if params.get(key) is not None}
@@ -125,7 +126,7 @@ class LoopConnection:
     @classmethod
     async def open(cls, database: peewee.MySQLDatabase) -> LoopConnection:
         """Connect with `database`'s settings, within DEADLINE_SECONDS."""
-        raw = asyncmy.Connection(**connect_arguments(database))
+        raw = asyncmy.Connection(**_connect_arguments(database))
         try:
             async with asyncio.timeout(DEADLINE_SECONDS):
                 await raw.connect()

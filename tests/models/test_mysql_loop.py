@@ -68,6 +68,21 @@ def test_a_result_set_comes_back_typed(mysql):
     assert reply == ("rows", (("a'\\\"😀 中文", None, 42, long_text), ("b", "x", -1, "")))
 
 
+def test_a_value_that_looks_like_statements_stays_one_literal(mysql):
+    """Multi-statements are on: a client's value with `;` and quotes is still one string."""
+    hostile = "x'; DROP TABLE entry_record; -- \\'; SELECT 1; \""
+
+    async def scenario():
+        connection = await mysql_loop.LoopConnection.open(mysql)
+        try:
+            return await send(connection, connection.format("SELECT %s", [hostile]))
+        finally:
+            connection.close()
+
+    assert run(scenario) == [("rows", ((hostile,),))]
+    assert mysql.table_exists("entry_record")
+
+
 def test_statements_of_one_send_answer_in_order_and_stop_at_an_error(mysql):
     """One round trip: the server runs them in order and stops at the first that fails, whose
     error takes its place; the connection goes on."""
