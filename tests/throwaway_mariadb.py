@@ -5,6 +5,7 @@ kill, restart). Stopped, and its directory removed, by `stop`."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -25,6 +26,12 @@ def available() -> str | None:
             return f"{tool} is not installed"
     if not os.path.exists(MARIADBD):
         return "mariadbd is not installed"
+    try:
+        pwd.getpwnam("mysql")
+    except KeyError:
+        return "no mysql user to run mariadbd as"
+    if os.geteuid() != 0:
+        return "mariadbd is started as the mysql user, which needs root"
     return None
 
 
