@@ -19,6 +19,7 @@ import resource
 import signal
 import sys
 
+import peewee
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
@@ -44,7 +45,7 @@ from miniprogram_api import phone_auth as phone_auth_api
 from miniprogram_api import place_admin as place_admin_api
 from miniprogram_api import scan as scan_api
 from models import db as database
-from models import schema, sqlite_checkpoints
+from models import mysql_tls, schema, sqlite_checkpoints
 from services import colour_rules, colour_scheme, divisions, logsafe, pii, sms
 
 log = logging.getLogger("healthcode.server")
@@ -270,7 +271,12 @@ def main(argv: list[str] | None = None) -> None:
         config = config.replace(host=args.host)
     logsafe.install(config.log_level)
     setup(config)
-    result = init_db(config, args.demo)
+    try:
+        result = init_db(config, args.demo)
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        # The first connection is made here: a database out of reach, or a TLS certificate that
+        # does not verify, stops the start with words an operator can act on, not a traceback.
+        raise SystemExit(f"无法连接数据库 / cannot connect to the database: {mysql_tls.explain(exc)}") from None
     log.info("schema at version %s%s", result["version"], f" (applied: {', '.join(result['applied'])})" if result["applied"] else "")
     if args.command == "init-db":
         print(f"数据库已就绪，版本 {result['version']}")

@@ -2,7 +2,8 @@
 
 `sqlite:///path` (the embedded default, WAL mode) or `mysql://user:pass@host:port/name`
 (production: pooled, utf8mb4, UTC, re-connecting after a dropped connection, every call with a
-deadline, and failing at once while the server is known not to answer: `models.db_outage`).
+deadline, and failing at once while the server is known not to answer: `models.db_outage`; TLS
+through the URL's `ssl_*` options, see models/mysql_tls.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pymysql
 from pymysql.constants import CLIENT
 from playhouse.pool import PooledMySQLDatabase
 
-from models import mysql_loop
+from models import mysql_loop, mysql_tls
 from models.db_outage import Outage, connection_failed, timed_out
 from models.sql_literals import SqlLiterals
 from services import logsafe
@@ -161,6 +162,7 @@ def open_database(url: str, max_connections: int = 20, deadlines: Deadlines = UN
             connect_timeout=deadlines.connect,
             read_timeout=deadlines.read,
             write_timeout=deadlines.write,
+            ssl=mysql_tls.context(options),
         )
     raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r} (use sqlite:/// or mysql://)")
 
@@ -280,8 +282,8 @@ class Prepared:
     database with the stand-ins `samples` (each unique among the parameters and of the right
     type), whose places among the parameters then take the real values. Rows come back as peewee
     makes them (model instances, joins included) through the query's own cursor wrapper, whose
-    column set-up is kept from the first run (peewee internals; peewee is pinned in
-    requirements.txt), or as values (`first_values`, `read_values`).
+    column set-up is kept from the first run (peewee internals, pinned in requirements.txt and
+    named in tests/models/test_peewee_internals.py), or as values (`first_values`, `read_values`).
 
     `shared_last_column`: the query's last column does not depend on the row (a scalar subquery
     of its own, such as the colour rules' fingerprint), so a MySQL batch reads it once, in the
@@ -310,9 +312,9 @@ class Prepared:
         if compiled is None:
             query = self._build(*self._samples)
             if not as_json:
-                compiled = _Compiled(query, self._samples, _value_converters(query._returning))
+                compiled = _Compiled(query, self._samples, _value_converters(query.selected_columns))
             else:
-                columns, shared = list(query._returning), None
+                columns, shared = list(query.selected_columns), None
                 if self._shared_last_column:
                     alone = peewee.Select(columns=[peewee.fn.JSON_ARRAY(_SHARED_INDEX, columns.pop())])
                     shared = db.obj.get_sql_context().sql(alone).query()
@@ -360,10 +362,10 @@ class Prepared:
     def first_values_many(self, values_list: list) -> list:
         """`first_values` for each set of values. MySQL: in one statement (a UNION ALL of the
         query, each part limited as the query is, and the shared last column once). Each row
-        comes as one JSON_ARRAY column led by its place in `values_list`: PyMySQL parses every
-        column's description in Python on every query, and for a row of thirty columns that cost
-        more than the rest of the read (0.64 ms against 0.19 ms); a statement, its round trip
-        and its descriptions are then shared by the batch (0.07 ms a read for eight). SQLite:
+        comes as one JSON_ARRAY column led by its place in `values_list`: a driver parses every
+        column's description on every query, and with PyMySQL, for a row of thirty columns, that
+        cost more than the rest of the read (0.64 ms against 0.19 ms); a statement, its round
+        trip and its descriptions are then shared by the batch (0.07 ms a read for eight). SQLite:
         one `first_values` each."""
         if not is_mysql():
             return [self.first_values(*values) for values in values_list]
@@ -403,8 +405,8 @@ class Prepared:
         """`first_values`, awaited where it costs the event loop least. SQLite: here (a read
         takes microseconds; a thread's hand-over would cost more). MySQL: the reads begun in one
         pass of the loop go together, as `first_values_many`'s statement, to the loop's own
-        connections (models/mysql_loop.py): the round trip blocks no request the loop serves, and
-        no thread has to win the GIL back from the loop to read the reply."""
+        connections (models/mysql_loop.py, asyncmy, within its deadline): the round trip blocks
+        no request the loop serves, and no thread has to win the GIL back from the loop."""
         if not is_mysql():
             return self.first_values(*values)
         loop = asyncio.get_running_loop()
@@ -505,7 +507,8 @@ def _value_converters(columns) -> list:
 
 def loaded(model, data: dict):
     """An instance of `model` holding a row just read (`data`: field name -> Python value,
-    foreign keys as ids), clean; peewee's constructor would set each field one by one."""
+    foreign keys as ids), clean; peewee's constructor would set each field one by one (the
+    private attributes set here are named in tests/models/test_peewee_internals.py)."""
     instance = model.__new__(model)
     instance.__data__ = data
     instance._dirty = set()
@@ -535,7 +538,7 @@ def insert_rows(model, rows: list[dict]) -> None:
     fields = [model._meta.fields[name] for name in rows[0]]
     head = _insert_head(model, fields)
     values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
-    with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+    with mysql_loop.driver_errors():
         db.cursor().executemany(head + "(" + ", ".join([db.obj.param] * len(fields)) + ")", values)
 
 
@@ -571,5 +574,5 @@ def insert_statements(model, rows: list[dict], literals: SqlLiterals) -> Iterato
 
 
 def _execute_text(sql: str) -> None:
-    with peewee.__exception_wrapper__:  # driver errors as peewee's (IntegrityError ...)
+    with mysql_loop.driver_errors():
         db.cursor().execute(sql)  # no parameters: no %-formatting of the text

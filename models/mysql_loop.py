@@ -1,264 +1,205 @@
-"""MySQL statements run on the event loop itself: no thread, no GIL hand-over per round trip.
+"""MySQL statements run on the event loop itself, through asyncmy: no thread, no GIL hand-over
+per round trip, and a deadline on every call.
 
-The scan's hot path sends two kinds of statement to MySQL: its batched read (one text result)
-and its batched entry INSERTs (OK replies). Run on threads, each round trip ended with the
-thread waiting for the GIL that the busy loop held: the statements took 4-6 ms under load for
-1-2 ms of server time. Here the loop writes the statement to the socket and reads the reply
-when the socket is readable, between its other callbacks.
+The scan's hot path sends two kinds of statement to MySQL: its batched read (one result set)
+and its group commit (BEGIN, the INSERTs and COMMIT). Run on threads, each round trip ended with
+the thread waiting for the GIL that the busy loop held. Here the loop's own connections (asyncmy,
+a maintained asyncio driver) carry them, and the loop serves other requests meanwhile.
 
-A `LoopConnection` is a PyMySQL connection (made with the database's own settings, so the
-session is the same: utf8mb4, UTC, FOUND_ROWS) whose socket is then handed to an asyncio
-protocol that speaks the text protocol: COM_QUERY, and the OK, error and text result set
-replies. Statements may be pipelined: the server answers them in order. Only what the hot path
-needs is spoken; everything else goes through peewee as before.
+A `LoopConnection` is made with the database's own settings (`_connect_arguments`: the same
+session as peewee's PyMySQL connections, utf8mb4, UTC, FOUND_ROWS, and the same TLS context), in
+autocommit mode, with multi-statements on: the statements of one `send` go as one text, one
+round trip, and the server stops at the first that fails. Their texts are built by this project
+only (`Prepared`'s SQL, `insert_statements`): a client's values enter them only as escaped
+literals (models/sql_literals.py), so a `;` in a value stays inside its string.
 
-`send` calls its `done` straight from the protocol, in the pass of the loop that read the last
-reply: under load a pass serves many requests, and each hop through a future or a task would
-wait for the next one.
+Deadlines: opening a connection, waiting for one of the pool's and the statements' replies all
+count against DEADLINE_SECONDS from the moment a caller sends. A database that freezes or cannot
+be reached turns into peewee's OperationalError (503 `service_unavailable`) within it; the
+connection that timed out is closed (the server rolls back whatever it had begun) and the next
+caller opens a new one, so the pool recovers by itself when the database comes back.
 
-Errors come as PyMySQL's exceptions (IntegrityError for a duplicate key ...), a lost
-connection as OperationalError, a statement unanswered after QUERY_TIMEOUT_SECONDS as
-TimeoutError; a connection that was lost or timed out is not reused (`LoopConnection.broken`).
+Errors come as peewee's (IntegrityError for a duplicate key ...) through `as_peewee`; a
+statement's own error stays in its place among the replies, a lost connection or a deadline fails
+the whole send and the connection is not reused (`LoopConnection.broken`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
+from socket import SHUT_RDWR
 from typing import Callable
 
+import asyncmy
+import asyncmy.errors
 import peewee
-import pymysql
-from pymysql import err as mysql_errors
+from asyncmy.constants import CLIENT
 
 from models.sql_literals import SqlLiterals
 
 log = logging.getLogger("healthcode.mysql_loop")
 
-COM_QUERY = b"\x03"
-MAX_PAYLOAD = 0xFFFFFF
-QUERY_TIMEOUT_SECONDS = 10.0
+# A scan's read, and its group commit, each answer within this or fail: a frozen database gives
+# the scan its 503 well inside the 2 s a guard at the gate can wait.
+DEADLINE_SECONDS = 1.0
+# MySQL's own error numbers stop below this; 2000 and up are the client's (lost connection ...).
+_CLIENT_ERRORS = 2000
+# The settings of peewee's PyMySQL connections that the loop's connections take over.
+_SHARED_SETTINGS = ("host", "port", "user", "password", "charset", "init_command", "client_flag", "ssl")
 
-# done(replies, error): replies in order, each ("ok", affected rows), ("rows", [[text or None]])
-# or the exception that statement raised; or (None, error) when the connection failed.
+# done(replies, error): replies in order, each ("ok", affected rows), ("rows", [row tuples]) or
+# the exception that statement raised; or (None, error) when the connection failed.
 Done = Callable[[list | None, BaseException | None], None]
 
 
-class _Request:
-    """Statements sent together, and whom to tell when their last reply is in."""
-
-    __slots__ = ("replies", "waiting", "done", "timer")
-
-    def __init__(self, count: int, done: Done) -> None:
-        self.replies: list = []
-        self.waiting = count
-        self.done: Done | None = done  # None once told
-        self.timer = None
-
-    def finish(self, replies: list | None, error: BaseException | None) -> None:
-        done, self.done = self.done, None
-        if done is None:
-            return
-        if self.timer is not None:
-            self.timer.cancel()
-        try:
-            done(replies, error)
-        except Exception:  # a caller's bug must not take the connection down with it
-            log.exception("MySQL reply handler failed")
+def _connect_arguments(database: peewee.MySQLDatabase) -> dict:
+    """asyncmy's arguments for a connection like `database`'s (peewee's public connect_params)."""
+    params = database.connect_params
+    arguments = {key: params[key] for key in _SHARED_SETTINGS if params.get(key) is not None}
+    arguments["client_flag"] = arguments.get("client_flag", 0) | CLIENT.MULTI_STATEMENTS
+    arguments.update(database=database.database, autocommit=True,
+                     connect_timeout=max(1, round(DEADLINE_SECONDS)))
+    return arguments
 
 
-class _Reading:
-    """The reply being read: its request, and how far into a result set."""
-
-    __slots__ = ("request", "columns", "rows", "stage")
-
-    def __init__(self, request: _Request) -> None:
-        self.request = request
-        self.columns = 0
-        self.rows: list = []
-        self.stage = 0  # 0: first packet; 1: column definitions; 2: rows
-
-
-class _Protocol(asyncio.Protocol):
-    """The text protocol's replies, matched in order to the statements sent."""
-
-    def __init__(self) -> None:
-        self.transport = None
-        self.buffer = bytearray()
-        self.payload = bytearray()  # a payload of MAX_PAYLOAD or more arrives in several packets
-        self.replies: collections.deque[_Reading] = collections.deque()
-        self.lost: Exception | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def connection_lost(self, exc) -> None:
-        self.lost = mysql_errors.OperationalError(2013, "Lost connection to MySQL server during query")
-        while self.replies:
-            self.replies.popleft().request.finish(None, self.lost)
-
-    def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        start, end = 0, len(buffer)
-        while end - start >= 4:
-            length = buffer[start] | buffer[start + 1] << 8 | buffer[start + 2] << 16
-            if end - start - 4 < length:
-                break
-            packet = bytes(buffer[start + 4:start + 4 + length])
-            start += 4 + length
-            if length == MAX_PAYLOAD or self.payload:
-                self.payload += packet
-                if length == MAX_PAYLOAD:
-                    continue
-                packet, self.payload = bytes(self.payload), bytearray()
-            self._packet(packet)
-        del buffer[:start]
-
-    def _packet(self, packet: bytes) -> None:
-        if not self.replies:  # nothing was asked: the server is closing the connection
-            return
-        reading = self.replies[0]
-        head = packet[0]
-        if head == 0xFF:  # an error, at any stage
-            self._answered(_error(packet))
-        elif reading.stage == 0:
-            if head == 0x00:
-                self._answered(("ok", _lenenc_int(packet, 1)[0]))
-            else:
-                reading.columns = _lenenc_int(packet, 0)[0]
-                reading.stage = 1
-        elif head == 0xFE and len(packet) < 9:  # EOF: after the column definitions, after the rows
-            if reading.stage == 1:
-                reading.stage = 2
-            else:
-                self._answered(("rows", reading.rows))
-        elif reading.stage == 2:
-            reading.rows.append(_row(packet, reading.columns))
-
-    def _answered(self, reply) -> None:
-        request = self.replies.popleft().request
-        request.replies.append(reply)
-        request.waiting -= 1
-        if not request.waiting:
-            request.finish(request.replies, None)
+def _deadline_error(what: str) -> peewee.OperationalError:
+    return peewee.OperationalError(2013, f"MySQL did not answer within {DEADLINE_SECONDS} s ({what})")
 
 
 def is_lost(exc: BaseException | None) -> bool:
-    """True for a connection the server ended or that died (PyMySQL's 2006 and 2013)."""
-    return isinstance(exc, mysql_errors.OperationalError) and exc.args[:1] in ((2006,), (2013,))
+    """True for a connection the server ended or that died (the client's 2006 and 2013)."""
+    return isinstance(exc, (asyncmy.errors.OperationalError, peewee.OperationalError)) \
+        and exc.args[:1] in ((2006,), (2013,))
 
 
 def as_peewee(exc: BaseException) -> BaseException:
-    """A driver's error as peewee's (IntegrityError ...), as peewee's execute_sql raises it."""
-    try:
-        with peewee.__exception_wrapper__:
-            raise exc
-    except BaseException as wrapped:
-        return wrapped
-
-
-def _lenenc_int(packet: bytes, at: int) -> tuple[int, int]:
-    first = packet[at]
-    if first < 0xFB:
-        return first, at + 1
-    size = {0xFC: 2, 0xFD: 3, 0xFE: 8}[first]
-    return int.from_bytes(packet[at + 1:at + 1 + size], "little"), at + 1 + size
-
-
-def _row(packet: bytes, columns: int) -> list:
-    values, at = [], 0
-    for _ in range(columns):
-        if packet[at] == 0xFB:
-            values.append(None)
-            at += 1
-            continue
-        length, at = _lenenc_int(packet, at)
-        values.append(packet[at:at + length].decode("utf-8"))
-        at += length
-    return values
-
-
-def _error(packet: bytes) -> Exception:
-    try:
-        mysql_errors.raise_mysql_exception(packet)
-    except mysql_errors.MySQLError as exc:
+    """A driver's error as peewee's class of the same name (IntegrityError ...), as peewee's
+    execute_sql raises it; a timeout as OperationalError; anything else as it is."""
+    if isinstance(exc, peewee.PeeweeException):
         return exc
-    return mysql_errors.InternalError(0, "malformed error packet")
+    if isinstance(exc, TimeoutError):
+        return _deadline_error("timeout")
+    kind = getattr(peewee, type(exc).__name__, None)
+    if isinstance(kind, type) and issubclass(kind, peewee.PeeweeException):
+        wrapped = kind(*exc.args)
+        wrapped.__cause__ = exc
+        return wrapped
+    return exc
 
 
-def _frame(sql: str) -> bytes:
-    payload = COM_QUERY + sql.encode("utf-8")
-    frames, seq = [], 0
-    for start in range(0, len(payload) + 1, MAX_PAYLOAD):
-        part = payload[start:start + MAX_PAYLOAD]
-        frames.append(len(part).to_bytes(3, "little") + bytes((seq & 0xFF,)) + part)
-        seq += 1
-        if len(part) < MAX_PAYLOAD:
-            break
-    return b"".join(frames)
+@contextlib.contextmanager
+def driver_errors():
+    """Inside, a driver's error is raised as peewee's (`as_peewee`), as peewee's execute_sql would."""
+    try:
+        yield
+    except Exception as exc:
+        wrapped = as_peewee(exc)
+        if wrapped is exc:
+            raise
+        raise wrapped from exc
+
+
+def _statement_error(exc: BaseException) -> bool:
+    """An error of the statement itself (the server's), which leaves the connection usable."""
+    return isinstance(exc, asyncmy.errors.MySQLError) and bool(exc.args) \
+        and isinstance(exc.args[0], int) and 0 < exc.args[0] < _CLIENT_ERRORS
+
+
+def _tell(done, *answer) -> None:
+    try:
+        done(*answer)
+    except Exception:  # a caller's bug must not take the connection or the pool down with it
+        log.exception("MySQL reply handler failed")
 
 
 class LoopConnection:
-    """One MySQL connection driven by the event loop (see the module docstring)."""
+    """One asyncmy connection driven by the event loop (see the module docstring)."""
 
-    def __init__(self, raw: pymysql.connections.Connection, protocol: _Protocol) -> None:
-        self.raw = raw  # kept for its settings (literals); its socket belongs to the protocol now
-        self.protocol = protocol
+    def __init__(self, raw: asyncmy.Connection) -> None:
+        self.raw = raw
         self.literals = SqlLiterals.for_connection(raw)
         self.broken = False
 
     @classmethod
     async def open(cls, database: peewee.MySQLDatabase) -> LoopConnection:
-        """Connect with `database`'s settings (off the loop: the handshake blocks), then hand the
-        socket to the loop."""
-        loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(None, peewee.MySQLDatabase._connect, database)
-        sock = raw._sock
-        sock.setblocking(False)
-        _, protocol = await loop.create_connection(_Protocol, sock=sock)
-        return cls(raw, protocol)
+        """Connect with `database`'s settings, within DEADLINE_SECONDS."""
+        raw = asyncmy.Connection(**_connect_arguments(database))
+        try:
+            async with asyncio.timeout(DEADLINE_SECONDS):
+                await raw.connect()
+        except TimeoutError:
+            raw.close()
+            raise _deadline_error("connect") from None
+        return cls(raw)
 
     def usable(self) -> bool:
-        """Neither broken nor ended by the server (as far as the loop has read)."""
-        return not self.broken and self.protocol.lost is None
+        """Neither broken nor closed (as far as the loop knows)."""
+        return not self.broken and self.raw.connected
 
     def format(self, sql: str, params) -> str:
         """`sql` with `params` in its %s places, as PyMySQL's cursor would send it."""
         try:
             return sql % tuple(map(self.literals.literal, params))
         except TypeError as exc:
-            raise mysql_errors.ProgrammingError(str(exc)) from None
+            raise peewee.ProgrammingError(str(exc)) from None
 
-    def send(self, statements: list[str], done: Done) -> None:
-        """Write the statements at once (pipelined); `done` is called on the loop when the last
-        reply is read (see `Done`). A lost connection or a timeout breaks the connection."""
-        request = _Request(len(statements), done)
+    async def run(self, statements: list[str]) -> list:
+        """The statements in one round trip; the replies (see `Done`). The connection's own
+        failure (lost, or no answer within DEADLINE_SECONDS) is raised and breaks it."""
         if not self.usable():
             self.broken = True
-            request.finish(None, self.protocol.lost or mysql_errors.OperationalError(2006, "MySQL server has gone away"))
-            return
-        protocol = self.protocol
-        protocol.replies.extend(_Reading(request) for _ in statements)
-        request.timer = asyncio.get_running_loop().call_later(QUERY_TIMEOUT_SECONDS, self._timed_out, request)
-        protocol.transport.write(b"".join(_frame(sql) for sql in statements))
+            raise peewee.OperationalError(2006, "MySQL server has gone away")
+        try:
+            async with asyncio.timeout(DEADLINE_SECONDS):  # no task of its own, as wait_for would make
+                return await self._replies(statements)
+        except TimeoutError:
+            self.close()
+            raise _deadline_error("statement") from None
+        except BaseException:
+            self.close()
+            raise
 
-    def _timed_out(self, request: _Request) -> None:
-        request.timer = None
-        self.close()
-        request.finish(None, TimeoutError(f"MySQL did not answer within {QUERY_TIMEOUT_SECONDS} s"))
+    async def _replies(self, statements: list[str]) -> list:
+        cursor = self.raw.cursor()
+        replies: list = []
+        try:
+            await cursor.execute(";".join(statements))
+            while True:
+                if cursor.description is not None:
+                    replies.append(("rows", await cursor.fetchall()))
+                else:
+                    replies.append(("ok", cursor.rowcount))
+                if len(replies) == len(statements) or not await cursor.nextset():
+                    break
+        except Exception as exc:
+            if not _statement_error(exc):
+                raise
+            replies.append(exc)  # the server ran none of the statements after it
+        return replies
+
+    def send(self, statements: list[str], done: Done) -> None:
+        """`run`, with `done(replies, error)` called on the loop when it is over."""
+        async def sending():
+            try:
+                replies = await self.run(statements)
+            except Exception as exc:
+                _tell(done, None, exc)
+            else:
+                _tell(done, replies, None)
+        asyncio.get_running_loop().create_task(sending())
 
     def close(self) -> None:
-        """Drop the connection (the server ends its session)."""
+        """Drop the connection (the server ends its session and rolls back what it had begun)."""
         self.broken = True
-        if self.protocol.transport is not None:
-            self.protocol.transport.close()
+        self.raw.close()
 
 
 class LoopPool:
     """Up to `size` LoopConnections to one database on one event loop, each lent to one caller
-    at a time; callers beyond that wait their turn."""
+    at a time; callers beyond that wait their turn, within their deadline."""
 
     def __init__(self, database: peewee.MySQLDatabase, size: int) -> None:
         self.database = database
@@ -266,89 +207,105 @@ class LoopPool:
         self.open = 0
         self._opened: set[LoopConnection] = set()  # idle or lent
         self._idle: list[LoopConnection] = []
-        self._waiting: collections.deque[Callable] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
 
-    def lend(self, use: Callable[[LoopConnection | None, BaseException | None], None]) -> None:
-        """Call `use(connection, None)` as soon as a connection is free: now, when one is given
-        back, or once a new one is open (`use(None, error)` if that fails). The caller gives it
-        back with `release`."""
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.usable():
-                use(connection, None)
+    async def acquire(self) -> LoopConnection:
+        """A connection of the pool's (an idle one, a new one, or the next given back); the
+        caller gives it back with `release`."""
+        while True:
+            while self._idle:
+                connection = self._idle.pop()
+                if connection.usable():
+                    return connection
+                self._drop(connection)
+            if self.open < self.size:
+                self.open += 1
+                try:
+                    connection = await LoopConnection.open(self.database)
+                except BaseException:
+                    self.open -= 1
+                    self._wake()  # the next caller tries for itself, and hears of its own failure
+                    raise
+                self._opened.add(connection)
+                return connection
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+            try:
+                await turn
+            except BaseException:
+                if turn.done() and not turn.cancelled():
+                    self._wake()  # woken, then gone: the turn passes on
+                raise
+
+    def _wake(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
                 return
-            self._drop(connection)
-        if self.open < self.size:
-            self.open += 1
-            asyncio.get_running_loop().create_task(self._open_for(use))
-        else:
-            self._waiting.append(use)
-
-    async def _open_for(self, use) -> None:
-        try:
-            connection = await LoopConnection.open(self.database)
-        except Exception as exc:
-            self.open -= 1
-            use(None, exc)
-            if self._waiting:  # the next caller tries again, and hears of its own failure
-                self.lend(self._waiting.popleft())
-            return
-        self._opened.add(connection)
-        use(connection, None)
 
     def release(self, connection: LoopConnection) -> None:
-        """Give the connection back: to the first caller waiting, else to the idle ones. A broken
-        one is dropped, and the caller it would have gone to has another opened."""
-        if not connection.usable():
-            self._drop(connection)
-            if self._waiting:
-                self.lend(self._waiting.popleft())
-            return
-        if self._waiting:
-            self._waiting.popleft()(connection, None)
-        else:
+        """Give the connection back (a broken one is dropped, its place free for a new one)."""
+        if connection.usable():
             self._idle.append(connection)
+        else:
+            self._drop(connection)
+        self._wake()
 
     def _drop(self, connection: LoopConnection) -> None:
         connection.close()
-        self._opened.discard(connection)
-        self.open -= 1
+        if connection in self._opened:
+            self._opened.discard(connection)
+            self.open -= 1
 
     def abandon(self) -> None:
         """Its loop is closed: close the sockets of its connections, which the loop no longer can."""
         for connection in self._opened:
             connection.broken = True
-            connection.raw._sock.close()
+            # asyncmy keeps its transport private; a shutdown (not a close: the transport still
+            # owns the file descriptor) tells the server the session is over.
+            transport = getattr(connection.raw, "_transport", None)
+            socket = transport.get_extra_info("socket") if transport is not None else None
+            if socket is not None:
+                with contextlib.suppress(OSError):
+                    socket.shutdown(SHUT_RDWR)
         self._opened.clear()
         self._idle.clear()
 
     def send(self, statements: Callable[[LoopConnection], list[str]],
              done: Callable[[LoopConnection | None, list | None, BaseException | None], None]) -> None:
-        """`statements(connection)` sent on a connection of the pool's, and `done(connection,
+        """`statements(connection)` run on a connection of the pool's, and `done(connection,
         replies, error)` called when they are answered; `done` gives the connection back
-        (`release`) or goes on with it. A connection found dead (the server ended it while it
-        was idle, and the loop had not read that yet) is replaced and the statements sent again,
-        once: nothing they did was committed."""
-        def on_connection(connection, error, attempt=1):
-            if error is not None:
-                done(None, None, error)
-                return
-            try:
-                texts = statements(connection)
-            except Exception as exc:
-                done(connection, None, exc)
-                return
+        (`release`) or goes on with it. Waiting, connecting and the replies all fall within
+        DEADLINE_SECONDS. A connection found dead (the server ended it while it was idle) is
+        replaced and the statements sent again, once: nothing they did was committed."""
+        asyncio.get_running_loop().create_task(self._send(statements, done))
 
-            def answered(replies, error):
-                if attempt == 1 and is_lost(error):
-                    self.release(connection)
-                    self.lend(lambda again, error: on_connection(again, error, 2))
-                    return
-                done(connection, replies, error)
-
-            connection.send(texts, answered)
-
-        self.lend(on_connection)
+    async def _send(self, statements, done) -> None:
+        connection = None
+        try:
+            async with asyncio.timeout(DEADLINE_SECONDS):
+                for attempt in (1, 2):
+                    connection = await self.acquire()
+                    texts = statements(connection)
+                    try:
+                        replies = await connection.run(texts)
+                    except Exception as exc:
+                        if attempt == 1 and is_lost(exc):
+                            self.release(connection)
+                            connection = None
+                            continue
+                        raise
+                    break
+        except Exception as exc:
+            if isinstance(exc, TimeoutError):
+                exc = _deadline_error("waiting for a connection" if connection is None else "statement")
+            if connection is not None and not connection.usable():
+                self.release(connection)
+                connection = None
+            _tell(done, connection, None, exc)
+            return
+        _tell(done, connection, replies, None)
 
 
 _pools: dict = {}  # event loop -> {(database, use): LoopPool}

@@ -24,7 +24,7 @@ class SqlLiterals:
 
     @classmethod
     def for_connection(cls, connection) -> SqlLiterals:
-        """The literals a PyMySQL connection's server takes, by its current sql_mode."""
+        """The literals a PyMySQL or asyncmy connection's server takes, by its current sql_mode."""
         from pymysql.constants import SERVER_STATUS
 
         status = getattr(connection, "server_status", 0) or 0

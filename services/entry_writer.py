@@ -16,8 +16,9 @@ Where the batch is written:
   The loop never waits for SQLite's write lock: when another
   connection holds it (an import, a job), the batch goes to the writer's thread, which waits.
 - On MySQL, from the loop too, but without waiting: the batch goes to a connection of the
-  loop's own (models/mysql_loop.py) as BEGIN and its INSERTs sent at once, then COMMIT as soon
-  as their replies are read, and the loop serves other requests meanwhile. Up to
+  loop's own (models/mysql_loop.py, asyncmy) as BEGIN, its INSERTs and COMMIT in one round trip,
+  and the loop serves other requests meanwhile; a batch unanswered within the loop's deadline
+  fails (its scans get 503 and retry with their request ids). Up to
   WRITE_CONNECTIONS batches are in flight per loop; the next takes whatever accumulated
   meanwhile. (On a thread, every round trip ended with that thread waiting for the GIL the
   busy loop held.)
@@ -220,34 +221,35 @@ class EntryWriter:
             self._mysql_queues.pop(loop, None)
 
     def _send_on_loop(self, loop, line: _Line, batch: list[_Pending]) -> None:
-        """MySQL: `_store`'s transaction on a connection of the loop's: BEGIN and the INSERTs
-        sent together, then COMMIT, or ROLLBACK when one of them failed. Each step is taken as
-        soon as the loop reads the reply to the one before (see models/mysql_loop.py)."""
+        """MySQL: `_store`'s transaction on a connection of the loop's, in one round trip: BEGIN,
+        the INSERTs and COMMIT as one text (the server stops at the first statement that fails),
+        then ROLLBACK when one did. Every step is within mysql_loop's deadline."""
         results, entries, temperatures = _plan(batch)
         pool = mysql_loop.pool(db.obj, "write", WRITE_CONNECTIONS)
 
         def statements(connection) -> list[str]:
             literals = connection.literals
             return ["BEGIN", *insert_statements(EntryRecord, entries, literals),
-                    *insert_statements(TemperatureRecord, temperatures, literals)]
+                    *insert_statements(TemperatureRecord, temperatures, literals), "COMMIT"]
 
-        def inserted(connection, replies, error) -> None:
-            if error is not None:  # nothing was committed (a connection that died is rolled back)
+        def committed(connection, replies, error) -> None:
+            if error is not None:  # nothing was committed, or it is in doubt: the scans retry
                 if connection is not None:
                     pool.release(connection)
                 finished(error)
                 return
             failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
-            connection.send(["ROLLBACK" if failed else "COMMIT"],
-                            lambda replies, error: ended(connection, failed, replies, error))
+            if failed is None:
+                pool.release(connection)
+                finished(None)
+                return
+            connection.send(["ROLLBACK"], lambda replies, error: rolled_back(connection, failed, replies, error))
 
-        def ended(connection, failed, replies, error) -> None:
-            if error is None and isinstance(replies[0], Exception):
-                error = replies[0]
-            if error is not None:
+        def rolled_back(connection, failed, replies, error) -> None:
+            if error is not None or isinstance(replies[0], Exception):
                 connection.close()  # a transaction in doubt: the server ends it with the session
             pool.release(connection)
-            finished(failed or error)
+            finished(failed)
 
         def finished(error) -> None:
             try:
@@ -256,7 +258,7 @@ class EntryWriter:
                 line.in_flight -= 1
                 self._next_on_loop(loop, line)
 
-        pool.send(statements, inserted)
+        pool.send(statements, committed)
 
     def _finish_on_loop(self, batch: list[_Pending], results: list, error: BaseException | None) -> None:
         if isinstance(error, peewee.IntegrityError):

@@ -1,11 +1,10 @@
-"""MySQL statements on the event loop (models/mysql_loop.py), against the real MariaDB: replies
-in order, values as the server sent them, errors as PyMySQL's, broken connections replaced."""
+"""MySQL statements on the event loop (models/mysql_loop.py, asyncmy), against the real MariaDB:
+replies in order, typed values, errors as peewee's, deadlines, broken connections replaced."""
 
 import asyncio
-import socket
 import time
 
-import pymysql
+import peewee
 import pytest
 
 from models import db as database
@@ -40,22 +39,6 @@ async def send(connection: mysql_loop.LoopConnection, *statements: str) -> list:
     return await future
 
 
-async def acquire(pool: mysql_loop.LoopPool) -> mysql_loop.LoopConnection:
-    """`LoopPool.lend`, awaited; a caller that went away meanwhile gives the connection back,
-    as the pool's callers must."""
-    future = asyncio.get_running_loop().create_future()
-
-    def use(connection, error):
-        if future.cancelled():
-            if connection is not None:
-                pool.release(connection)
-            return
-        _resolve(future, connection, error)
-
-    pool.lend(use)
-    return await future
-
-
 async def pool_send(pool: mysql_loop.LoopPool, statements) -> list:
     """`LoopPool.send`, awaited: the replies (the connection is given back), or the error raised."""
     future = asyncio.get_running_loop().create_future()
@@ -69,7 +52,7 @@ async def pool_send(pool: mysql_loop.LoopPool, statements) -> list:
     return await future
 
 
-def test_a_result_set_comes_back_as_the_servers_text(mysql):
+def test_a_result_set_comes_back_typed(mysql):
     long_text = "长" * 70000  # a length that takes three bytes to say
 
     async def scenario():
@@ -82,64 +65,81 @@ def test_a_result_set_comes_back_as_the_servers_text(mysql):
             connection.close()
 
     (reply,) = run(scenario)
-    assert reply == ("rows", [["a'\\\"😀 中文", None, "42", long_text], ["b", "x", "-1", ""]])
+    assert reply == ("rows", (("a'\\\"😀 中文", None, 42, long_text), ("b", "x", -1, "")))
 
 
-def test_pipelined_statements_answer_in_order_and_an_error_takes_its_place(mysql):
+def test_a_value_that_looks_like_statements_stays_one_literal(mysql):
+    """Multi-statements are on: a client's value with `;` and quotes is still one string."""
+    hostile = "x'; DROP TABLE entry_record; -- \\'; SELECT 1; \""
+
+    async def scenario():
+        connection = await mysql_loop.LoopConnection.open(mysql)
+        try:
+            return await send(connection, connection.format("SELECT %s", [hostile]))
+        finally:
+            connection.close()
+
+    assert run(scenario) == [("rows", ((hostile,),))]
+    assert mysql.table_exists("entry_record")
+
+
+def test_statements_of_one_send_answer_in_order_and_stop_at_an_error(mysql):
+    """One round trip: the server runs them in order and stops at the first that fails, whose
+    error takes its place; the connection goes on."""
     async def scenario():
         connection = await mysql_loop.LoopConnection.open(mysql)
         try:
             first = await send(
                 connection, "CREATE TEMPORARY TABLE loop_t (id INT PRIMARY KEY, name VARCHAR(10))",
                 "INSERT INTO loop_t VALUES (1, 'a'), (2, 'b')",
-                "INSERT INTO loop_t VALUES (1, 'again')",  # a duplicate key
                 "UPDATE loop_t SET name = 'c' WHERE id = 2",
-                "SELECT id, name FROM loop_t ORDER BY id")
+                "SELECT id, name FROM loop_t ORDER BY id",
+                "INSERT INTO loop_t VALUES (1, 'again')",  # a duplicate key
+                "INSERT INTO loop_t VALUES (3, 'never')")
             broken = connection.broken
             return first, broken, await send(connection, "SELECT COUNT(*) FROM loop_t")
         finally:
             connection.close()
 
-    (created, inserted, duplicate, updated, rows), broken, (count,) = run(scenario)
+    replies, broken, (count,) = run(scenario)
+    created, inserted, updated, rows, duplicate = replies  # the last INSERT never ran
     assert created == ("ok", 0) and inserted == ("ok", 2) and updated == ("ok", 1)
-    assert isinstance(duplicate, pymysql.err.IntegrityError) and duplicate.args[0] == 1062
-    assert rows == ("rows", [["1", "a"], ["2", "c"]])
-    assert not broken and count == ("rows", [["2"]])  # the connection goes on after an error
+    assert rows == ("rows", ((1, "a"), (2, "c")))
+    error = mysql_loop.as_peewee(duplicate)
+    assert isinstance(error, peewee.IntegrityError) and error.args[0] == 1062
+    assert not broken and count == ("rows", ((2,),))
 
 
-def test_bad_sql_and_bad_parameters_raise_as_pymysql_would(mysql):
+def test_bad_sql_and_bad_parameters_raise_as_peewee_would(mysql):
     async def scenario():
         connection = await mysql_loop.LoopConnection.open(mysql)
         try:
             (syntax,) = await send(connection, "SELEC 1")
-            with pytest.raises(pymysql.err.ProgrammingError):
+            with pytest.raises(peewee.ProgrammingError):
                 connection.format("SELECT %s", [1, 2])
-            return syntax
+            return syntax, connection.usable()
         finally:
             connection.close()
 
-    assert isinstance(run(scenario), pymysql.err.ProgrammingError)
+    syntax, usable = run(scenario)
+    assert isinstance(mysql_loop.as_peewee(syntax), peewee.ProgrammingError) and usable
 
 
-def test_a_statement_that_times_out_breaks_its_connection_and_the_pool_opens_another(mysql, monkeypatch):
-    monkeypatch.setattr(mysql_loop, "QUERY_TIMEOUT_SECONDS", 0.2)
+def test_a_statement_past_the_deadline_fails_breaks_its_connection_and_the_pool_opens_another(mysql, monkeypatch):
+    monkeypatch.setattr(mysql_loop, "DEADLINE_SECONDS", 0.3)
 
     async def scenario():
         pool = mysql_loop.pool(mysql, "test", 1)
-        connection = await acquire(pool)
-        try:
-            with pytest.raises(TimeoutError):
-                await send(connection, "SELECT SLEEP(5)")
-            assert connection.broken
-        finally:
-            pool.release(connection)
-        again = await acquire(pool)
-        try:
-            return again is not connection, await send(again, "SELECT 1"), pool.open
-        finally:
-            pool.release(again)
+        started = time.monotonic()
+        with pytest.raises(peewee.OperationalError, match="did not answer"):
+            await pool_send(pool, lambda connection: ["SELECT SLEEP(5)"])
+        took = time.monotonic() - started
+        opened_after_failure = pool.open
+        return took, opened_after_failure, await pool_send(pool, lambda connection: ["SELECT 1"]), pool.open
 
-    assert run(scenario) == (True, [("rows", [["1"]])], 1)
+    took, opened_after_failure, replies, opened = run(scenario)
+    assert took < 1.0 and opened_after_failure == 0
+    assert replies == [("rows", ((1,),))] and opened == 1
 
 
 def test_a_pool_never_opens_more_than_its_size_and_callers_take_turns(mysql):
@@ -149,7 +149,7 @@ def test_a_pool_never_opens_more_than_its_size_and_callers_take_turns(mysql):
 
         async def one(n):
             nonlocal busy, most
-            connection = await acquire(pool)
+            connection = await pool.acquire()
             busy += 1
             most = max(most, busy)
             try:
@@ -162,67 +162,37 @@ def test_a_pool_never_opens_more_than_its_size_and_callers_take_turns(mysql):
         return [reply[0][1][0][0] for reply in replies], most, pool.open
 
     answers, most, opened = run(scenario)
-    assert answers == [str(n) for n in range(7)] and most == 2 and opened == 2
+    assert answers == list(range(7)) and most == 2 and opened == 2
 
 
 def test_a_caller_that_goes_away_while_waiting_leaves_the_connection_to_the_next(mysql):
     async def scenario():
         pool = mysql_loop.pool(mysql, "test", 1)
-        held = await acquire(pool)
-        gone = asyncio.ensure_future(acquire(pool))
-        kept = asyncio.ensure_future(acquire(pool))
+        held = await pool.acquire()
+        gone = asyncio.ensure_future(pool.acquire())
+        kept = asyncio.ensure_future(pool.acquire())
         await asyncio.sleep(0)
         gone.cancel()
         pool.release(held)
-        connection = await kept
+        connection = await asyncio.wait_for(kept, 5)
         try:
             return connection is held, await send(connection, "SELECT 1"), pool.open
         finally:
             pool.release(connection)
 
-    assert run(scenario) == (True, [("rows", [["1"]])], 1)
-
-
-def test_a_statement_over_sixteen_megabytes_is_sent_in_several_packets():
-    sql = "SELECT '" + "x" * (mysql_loop.MAX_PAYLOAD + 10) + "'"
-    framed = mysql_loop._frame(sql)
-    payload = mysql_loop.COM_QUERY + sql.encode()
-    first = framed[:4 + mysql_loop.MAX_PAYLOAD]
-    second = framed[4 + mysql_loop.MAX_PAYLOAD:]
-    assert first[:4] == b"\xff\xff\xff\x00" and second[:4] == (len(payload) - mysql_loop.MAX_PAYLOAD).to_bytes(3, "little") + b"\x01"
-    assert first[4:] + second[4:] == payload
-
-
-def test_a_reply_is_read_whatever_pieces_it_arrives_in():
-    """The protocol parses packets split anywhere, and one of exactly 16 MB - 1 joined to the next."""
-    protocol, told = mysql_loop._Protocol(), []
-    protocol.replies.append(mysql_loop._Reading(mysql_loop._Request(1, lambda *answer: told.append(answer))))
-    big = "y" * (mysql_loop.MAX_PAYLOAD - 4)  # with its 4-byte length, one full packet
-    row = b"\xfd" + len(big).to_bytes(3, "little") + big.encode()
-    packets = [b"\x01", b"\x03def" + b"\x00" * 20, b"\xfe\x00\x00\x02\x00", row, b"\x02ok",
-               b"\xfe\x00\x00\x02\x00"]
-    stream, seq = b"", 1
-    for packet in packets:
-        for start in range(0, len(packet) + 1, mysql_loop.MAX_PAYLOAD):
-            part = packet[start:start + mysql_loop.MAX_PAYLOAD]
-            stream += len(part).to_bytes(3, "little") + bytes((seq % 256,)) + part
-            seq += 1
-            if len(part) < mysql_loop.MAX_PAYLOAD:
-                break
-    for start in range(0, len(stream), 65536 + 3):
-        protocol.data_received(stream[start:start + 65536 + 3])
-    assert told == [([("rows", [[big], ["ok"]])], None)]
-    assert not protocol.replies and not protocol.buffer
+    assert run(scenario) == (True, [("rows", ((1,),))], 1)
 
 
 def test_a_connection_that_died_while_idle_is_replaced_and_the_statements_sent_again(mysql):
-    """The server's end of an idle connection has not been read yet when the next statements
-    go: they fail on it, and the pool sends them once more on a new connection."""
+    """The server ended an idle connection (KILL, restart, wait_timeout) and the loop has not
+    read that yet when the next statements go: they fail on it, and the pool sends them once
+    more on a new connection."""
     async def scenario():
         pool = mysql_loop.pool(mysql, "test", 1)
         first = await pool_send(pool, lambda connection: ["SELECT CONNECTION_ID()"])
         (dead,) = pool._idle
-        dead.raw._sock.shutdown(socket.SHUT_RDWR)  # dead, and nothing read has told the loop so
+        mysql.execute_sql(f"KILL {dead.raw.thread_id()}")
+        await asyncio.sleep(0.1)
         second = await pool_send(pool, lambda connection: ["SELECT CONNECTION_ID()"])
         return first, second, dead.broken, pool.open
 
@@ -234,7 +204,7 @@ def test_a_connection_that_died_while_idle_is_replaced_and_the_statements_sent_a
 def test_the_connections_of_a_closed_loop_are_closed_when_the_next_loop_makes_its_pools(mysql, backend):
     async def open_one():
         replies = await pool_send(mysql_loop.pool(mysql, "test", 1), lambda connection: ["SELECT CONNECTION_ID()"])
-        return replies[0][1][0][0]
+        return str(replies[0][1][0][0])
 
     first = run(open_one)  # its loop is closed now, with the connection open
     second = run(open_one)
@@ -250,7 +220,7 @@ def test_the_connections_of_a_closed_loop_are_closed_when_the_next_loop_makes_it
 
 def test_when_the_server_cannot_be_reached_every_caller_hears_so(mysql):
     """Opening fails (server down): the callers waiting their turn each try and fail too, none
-    is left waiting."""
+    is left waiting, and each hears as peewee's OperationalError (a 503 to the client)."""
     unreachable = database.open_database("mysql://root@127.0.0.1:1/nowhere")
 
     async def scenario():
@@ -259,4 +229,4 @@ def test_when_the_server_cannot_be_reached_every_caller_hears_so(mysql):
         return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30), pool.open
 
     errors, opened = run(scenario)
-    assert len(errors) == 3 and all(isinstance(e, pymysql.err.OperationalError) for e in errors) and opened == 0
+    assert len(errors) == 3 and all(isinstance(mysql_loop.as_peewee(e), peewee.OperationalError) for e in errors) and opened == 0

@@ -65,18 +65,18 @@ def _count_statements(monkeypatch) -> list:
     """The SQL texts the database runs from now on, through peewee or on the event loop's own
     MySQL connections (the real database runs them)."""
     seen = []
-    real, real_on_loop = database.db.obj.execute_sql, mysql_loop.LoopConnection.send
+    real, real_on_loop = database.db.obj.execute_sql, mysql_loop.LoopConnection.run
 
     def counting(sql, params=None, *args, **kwargs):
         seen.append(sql)
         return real(sql, params, *args, **kwargs)
 
-    def counting_on_loop(connection, statements, done):
+    async def counting_on_loop(connection, statements):
         seen.extend(statements)
-        return real_on_loop(connection, statements, done)
+        return await real_on_loop(connection, statements)
 
     monkeypatch.setattr(database.db.obj, "execute_sql", counting)
-    monkeypatch.setattr(mysql_loop.LoopConnection, "send", counting_on_loop)
+    monkeypatch.setattr(mysql_loop.LoopConnection, "run", counting_on_loop)
     return seen
 
 
