@@ -57,6 +57,7 @@ class Outage:
         self._probe, self._drop_idle = weakref.WeakMethod(probe), weakref.WeakMethod(drop_idle)
         self._lock = threading.Lock()
         self.down_since: float | None = None
+        self.cause: Exception | None = None  # what the server answered last (shown by a fast failure)
 
     @property
     def down(self) -> bool:
@@ -66,14 +67,14 @@ class Outage:
     def check(self) -> None:
         """Raise at once while the server is known not to answer."""
         if self.down_since is not None:
-            raise peewee.OperationalError("database unreachable: waiting for it to answer again")
+            raise peewee.OperationalError(f"database unreachable: waiting for it to answer again ({self.cause})")
 
     def trip(self, exc: Exception) -> None:
         """The server did not answer (`exc`): mark it down and start watching for its return."""
         with self._lock:
             if self.down_since is not None:
                 return
-            self.down_since = time.monotonic()
+            self.down_since, self.cause = time.monotonic(), exc
         log.warning("database unreachable (%s): failing at once until it answers again", type(exc).__name__)
         self._drop_idle()()
         threading.Thread(target=self._watch, name="database-outage", daemon=True).start()

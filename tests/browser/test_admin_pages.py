@@ -72,7 +72,7 @@ def test_log_in_search_confirm_release_and_export(browser, office, pending):  # 
         page.goto(office.base_url + "/admin/login")
         assert page.locator("img.captcha").evaluate("img => img.naturalWidth") > 0  # the captcha image loads
         log_in(page, office)
-        page.fill("input[name=name]", "待确认")
+        page.fill("input[name=name]", "王待确认")  # an exact name: names are found by their blind index
         open_the_only_row(page, "王**")
         page.click("a:has-text('确认隔离')")
         assert "确认该人员已处于隔离状态" in page.inner_text("main")
