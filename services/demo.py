@@ -15,7 +15,7 @@ from models.regions import Region
 from models.people import Person
 from models.risk_inputs import RiskArea, RiskBatch, TravelRecord
 from services import (admin_auth, appeals, auth, divisions, grids, identity, partner_feed, place_admin, places,
-                      profile, residents, risk_inputs, risk_records)
+                      profile, risk_inputs, risk_records)
 from services.regions import load_tree
 from services.timefmt import china_today
 

@@ -19,10 +19,10 @@ from admin.resources.common import time_column
 from admin.site import Action, Column, Filter, Resource, Search, site
 from models.db import db
 from models.fields import blind_index, utcnow
-from models.investigations import ImportJob, TaskHistory, TaskRecord
+from models.investigations import ImportJob, TaskRecord
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import admin_auth, audit, identity
+from services import audit, identity
 from services.errors import ApiError
 from services.forms import FormField
 from services.investigations import records, sources, stats, workflow
