@@ -304,9 +304,3 @@ def masked(key: str, value) -> str:
     text = str(value)
     return text[:6] + "****" if len(text) > 6 else text[:1] + "****"
 
-
-def local_moment(value: dt.datetime | None) -> str:
-    """A stored UTC moment as China-local "YYYY-MM-DD HH:MM"."""
-    if value is None:
-        return ""
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
