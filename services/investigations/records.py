@@ -21,7 +21,7 @@ from services.errors import ApiError
 from services.investigations import cells, sources
 from services.investigations.dispatch import FILTERED, Dispatcher, Placed, Refused
 from services.investigations.sources import Source
-from services.timefmt import CHINA, china_today
+from services.timefmt import china_today
 
 log = logging.getLogger("healthcode.investigations")
 
