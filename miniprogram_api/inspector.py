@@ -35,7 +35,8 @@ CHECK = Schema("TemperatureCheckRequest", {
     "request_id": fields.request_id("客户端生成的请求编号（离线排队的登记重发时不变，同一编号只登记一次）"),
     "checked_at": Str("离线登记的时间（ISO 8601，带时区；联网登记不填）：按该时间核验健康码，"
                       f"最多补传 {place_admin.OFFLINE_CHECK_MAX_HOURS} 小时内的登记",
-                      max_len=40, required=False, nullable=True, deferred=True),
+                      max_len=40, pattern=r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})",
+                      required=False, nullable=True, example="2020-02-01T08:30:00+08:00"),
 })
 CHECK_RESULT = Schema("TemperatureCheckResult", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
