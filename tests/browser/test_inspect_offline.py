@@ -155,6 +155,14 @@ def test_offline_verification_and_a_queued_check_sent_once_when_back_online(brow
         until(page, "() => localStorage.getItem('hc.inspect.queue') === '[]'")
         assert EntryRecord.select().count() == 1 and TemperatureRecord.select().count() == 1
         assert page.inner_text("#queue-failures") == ""
+
+        # A queued check the server refuses leaves the queue with its Chinese reason on the page.
+        bad = dict(json.loads(queued)[0], payload="HC1.garbage.x", request_id="refused-0001")
+        page.evaluate("bad => localStorage.setItem('hc.inspect.queue', JSON.stringify([bad]))", bad)
+        page.click("#queue-send")
+        until(page, "() => localStorage.getItem('hc.inspect.queue') === '[]'")
+        assert "无法识别的健康码" in page.inner_text("#queue-failures")
+        assert EntryRecord.select().count() == 1 and TemperatureRecord.select().count() == 1
     finally:
         context.close()
     assert not page.problems, page.problems
