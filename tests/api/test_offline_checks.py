@@ -114,3 +114,27 @@ def test_a_request_id_reused_for_another_check_is_a_conflict(gate, api):
                          409, "request_id_conflict", "request_id")
     assert "另一条" in error["message"]
     assert row_counts() == before
+
+
+def test_two_replays_at_once_write_one_record_and_answer_the_first(gate, api, monkeypatch):
+    """The race of a queue sent from two tabs: the second request finds no record, then loses the
+    insert on the unique request id; it answers the first answer and its own writes roll back."""
+    from models.accounts import Account
+    from services import place_admin
+
+    inspector, citizen = gate
+    item = {"payload": old_code(citizen, api.config, 600), "result": "fever", "temperature": 38.4,
+            "request_id": uuid.uuid4().hex, "checked_at": at(590), "place_id": None}
+    first = inspector.ok("recordTemperatureCheck", item)
+    before = row_counts()
+    looked = []
+    real = place_admin._replayed
+
+    def not_yet_written(account, body):
+        looked.append(body["request_id"])
+        return None if len(looked) == 1 else real(account, body)  # the first look ran before the other commit
+
+    monkeypatch.setattr(place_admin, "_replayed", not_yet_written)
+    answer = place_admin.record_temperature_check(Account.get_by_id(inspector.account_id), item, api.config)
+    assert answer == first and len(looked) == 2
+    assert row_counts() == before

@@ -186,3 +186,30 @@ def test_without_the_decoder_the_page_takes_typed_codes(browser, h5, gate, monke
     finally:
         context.close()
     assert not page.problems, page.problems
+
+
+def test_with_the_database_gone_the_page_verifies_offline_and_queues(browser, h5, gate, database_out_of_reach):
+    """N7's degraded mode: the server answers 503 at once while its database is gone; the page
+    takes that as no network, verifies with its kept list, queues the check, and sends it once
+    the database is back."""
+    declaration_code, citizen = gate
+    payload = fresh_code(h5, citizen)
+    context, page = guarded_page(browser, h5.base_url, PHONE, failed_loads_ok=True)
+    try:
+        open_and_bind(page, h5, declaration_code)
+        with database_out_of_reach():
+            verdict = verify_typed(page, payload).inner_text()
+            assert "离线核验" in verdict and "绿码" in verdict
+            page.click("#check-submit")
+            page.locator("#check-result:not([hidden])").wait_for()
+            assert "已离线登记" in page.inner_text("#check-result")
+        assert EntryRecord.select().count() == 0
+        deadline = time.monotonic() + 8
+        while page.evaluate("() => localStorage.getItem('hc.inspect.queue')") != "[]":
+            assert time.monotonic() < deadline, "the queue was not sent once the database was back"
+            page.click("#queue-send")
+            page.wait_for_timeout(300)
+        assert EntryRecord.select().count() == 1
+    finally:
+        context.close()
+    assert not page.problems, page.problems

@@ -329,7 +329,6 @@
       throw codeError("no_list");
     }
     payload = payload.trim();
-    // eslint-disable-next-line no-control-regex
     if (payload.length > 2048 || !/^[\x00-\x7f]*$/.test(payload)) {
       throw codeError("code_malformed");
     }

@@ -3,9 +3,10 @@
  * offline verification list (public keys + revoked paper codes), so that the page opens and
  * verifies codes with no network. Rendered by handlers/h5.py with the exact versioned files.
  *
- * - the page: network first (it may change), the kept copy when offline;
+ * - the page: network first (it may change), the kept copy when offline or on a 5xx;
  * - its files: kept at install, answered from the cache (their URLs carry a content hash);
- * - the verification list: network first, every good answer kept, the kept one when offline;
+ * - the verification list: network first, every good answer kept, the kept one when offline
+ *   or on a 5xx;
  * - everything else (the API's writes above all) goes to the network untouched.
  */
 "use strict";
@@ -34,19 +35,27 @@ self.addEventListener("activate", function (event) {
   }));
 });
 
+function kept(cacheName, key) {
+  return caches.open(cacheName).then(function (cache) {
+    return cache.match(key, {ignoreVary: true});
+  });
+}
+
+// A 5xx (the server is up but its database is not, or it sheds load) counts as no network:
+// the inspector keeps verifying with what was kept (N7).
 function networkFirst(request, cacheName, key) {
   return fetch(request).then(function (response) {
     if (response.ok) {
       var copy = response.clone();
       caches.open(cacheName).then(function (cache) { return cache.put(key, copy); });
+      return response;
+    }
+    if (response.status >= 500) {
+      return kept(cacheName, key).then(function (copy) { return copy || response; });
     }
     return response;
   }).catch(function () {
-    return caches.open(cacheName).then(function (cache) {
-      return cache.match(key, {ignoreVary: true});
-    }).then(function (kept) {
-      return kept || Response.error();
-    });
+    return kept(cacheName, key).then(function (copy) { return copy || Response.error(); });
   });
 }
 
