@@ -10,15 +10,15 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from models.people import Person
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
-from models.people import Person
 from services import health_codes
+from services.demo import ZHENGZHOU
+from services.regions import load_tree
 from services.timefmt import CHINA
 from tests.api.test_field_roles import PUBLIC, person
 from tests.conftest import assert_error, row_counts
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
 
 
 @pytest.fixture
@@ -138,3 +138,18 @@ def test_two_replays_at_once_write_one_record_and_answer_the_first(gate, api, mo
     answer = place_admin.record_temperature_check(Account.get_by_id(inspector.account_id), item, api.config)
     assert answer == first and len(looked) == 2
     assert row_counts() == before
+
+
+def test_an_expired_revoked_paper_code_leaves_the_list(db):
+    """Expiry alone refuses it offline, so the list stays short."""
+    from config import TestConfig
+    from models.declarations import PaperCode
+    from tests.conftest import make_person
+
+    someone = make_person(7)
+    config = TestConfig()
+    code, _ = health_codes.issue_paper_code(someone, config)
+    health_codes.revoke_paper_code(code.id)
+    assert health_codes.offline_list(config)["revoked_paper_codes"] == [code.id]
+    PaperCode.update(expires_at=dt.datetime(2020, 1, 1)).where(PaperCode.id == code.id).execute()
+    assert health_codes.offline_list(config)["revoked_paper_codes"] == []
