@@ -227,6 +227,7 @@ def banner(config: Config, demo_info: dict | None) -> str:
             "    demo-inspector 检测员; demo-medical 医务人员; demo-grid-admin 网格管理员;",
             "    demo-contact 密接（红码）; demo-neighbour 小区有确诊病例（橙码）; demo-pharmacy 购买退烧药（黄码）",
             f"  扫码示例 scan page (经八路5号院): {base}/s/{demo_info['scan_token']}",
+            f"  检测员验码（可离线）inspector page: {base}/inspect/  (场所申报码 {demo_info['declaration_code']})",
             f"  后台管理 back office: {base}/admin/  (demo: 13800000001 市级 / 13800000002 金水区 / "
             f"13800000003 小区 / 13800000004 市级（审批赋码规则） / 13800001901 市疾控, "
             f"密码 {demo_info['admin_password']})",

@@ -5,12 +5,20 @@ server-rendered page (templates/h5/scan.html); everything after that (sign-in wi
 device key, the place's flows, the first-time profile, the verdict) is done by static/h5/scan.js
 through the same JSON API the mini-programs use, so the H5 pages have no rules of their own.
 
-The page is strict about what it loads: its own script and style sheet only (no CDN, no inline
-script or style), never cached (the page shows who may enter), never framed.
+The inspector's page (`GET /inspect/`, N7) verifies citizens' codes, scanned with the camera or
+typed, and records temperature checks; its service worker (`/inspect/sw.js`) keeps the page, its
+files, the QR decoder and the keys with the revocation list, so that it goes on verifying, and
+queues checks for later, when the network is gone. The decoder is jsQR from npm (package.json),
+served from node_modules by our own route; without it the page still takes typed codes.
+
+The pages are strict about what they load: their own scripts and style sheets only (no CDN, no
+inline script or style), never cached by HTTP (they show who may enter), never framed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 
@@ -22,6 +30,8 @@ from models.db import request_connections
 from services import identity, places, profile
 from services.errors import ApiError
 from services.place_types import place_type
+from services.risk_inputs import TEMPERATURE_MAX, TEMPERATURE_MIN
+from services.scans import FEVER
 
 log = logging.getLogger("healthcode.h5")
 
@@ -29,6 +39,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "templates")
 STATIC = os.path.join(HERE, "static", "h5")
 STATIC_PREFIX = "/static/h5/"
+# The QR decoder installed by `npm ci` (package.json); only this one file is served from it.
+DECODER_DIR = os.path.join(os.path.dirname(HERE), "node_modules", "jsqr", "dist")
+DECODER_FILE = "jsQR.js"
+DECODER_PREFIX = "/static/vendor/"
+INSPECT_PATH = "/inspect/"
 TOKEN = r"(?P<token>[A-Za-z0-9_\-]{1,64})"
 # The page's words where the API's would not do for a person at a gate (handlers/failures.py).
 _PAGE_WORDS = {404: "页面不存在", 500: "服务器繁忙，请稍后再试"}
@@ -58,6 +73,20 @@ def static_url(name: str) -> str:
     script against a newer API (StaticFileHandler caches versioned URLs for a long time)."""
     version = tornado.web.StaticFileHandler.get_version({"static_path": STATIC}, name)
     return f"{STATIC_PREFIX}{name}?v={version}" if version else STATIC_PREFIX + name
+
+
+def decoder_url() -> str | None:
+    """The versioned URL of the QR decoder, or None when it is not installed (typed codes only)."""
+    if not os.path.isfile(os.path.join(DECODER_DIR, DECODER_FILE)):
+        return None
+    version = tornado.web.StaticFileHandler.get_version({"static_path": DECODER_DIR}, DECODER_FILE)
+    return f"{DECODER_PREFIX}{DECODER_FILE}?v={version}"
+
+
+def inspect_files() -> dict:
+    """The inspector page's files, as versioned URLs: what the page loads and its worker keeps."""
+    return {"base_css_url": static_url("scan.css"), "css_url": static_url("inspect.css"),
+            "js_url": static_url("inspect.js"), "decoder_url": decoder_url()}
 
 
 class H5PageHandler(tornado.web.RequestHandler):
@@ -125,6 +154,37 @@ class ScanPageHandler(H5PageHandler):
             request_connections.closed()
 
 
+class InspectPageHandler(H5PageHandler):
+    """`GET /inspect/`: the inspector's page (N7). Everything it does goes through the JSON API
+    (authDeviceLogin, bindPlace, verifyHealthCode, recordTemperatureCheck,
+    getOfflineVerificationList); offline it verifies with the cached keys and queues checks."""
+
+    def get(self):
+        # The limits the server checks, so a check queued offline is refused at once, not later.
+        self.render("h5/inspect.html", fever=FEVER, temperature_min=float(TEMPERATURE_MIN),
+                    temperature_max=float(TEMPERATURE_MAX), **inspect_files())
+
+
+class InspectWorkerHandler(tornado.web.RequestHandler):
+    """`GET /inspect/sw.js`: the page's service worker, listing the exact versioned files it keeps
+    (so a new release changes its bytes, and the browser installs it again)."""
+
+    def set_default_headers(self):
+        self.set_header("Content-Type", "text/javascript; charset=UTF-8")
+        # The browser checks for a new worker on each visit; never keep an old one in HTTP caches.
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def get_template_path(self):
+        return TEMPLATES
+
+    def get(self):
+        files = inspect_files()
+        shell = [INSPECT_PATH] + [url for url in files.values() if url]
+        self.render("h5/inspect-sw.js", shell=json.dumps(shell), page=json.dumps(INSPECT_PATH),
+                    version=hashlib.sha256(" ".join(shell).encode()).hexdigest()[:16])
+
+
 class H5StaticHandler(tornado.web.StaticFileHandler):
     """The page's script and style sheet, with nosniff so they only ever run as what they are."""
 
@@ -133,8 +193,13 @@ class H5StaticHandler(tornado.web.StaticFileHandler):
 
 
 def routes(config) -> list:
-    """The H5 routes: the scan page and its static files (not API operations: kept out of OpenAPI)."""
+    """The H5 routes: the scan page, the inspector's page with its worker, their static files and
+    the QR decoder (not API operations: kept out of OpenAPI)."""
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
         (rf"{STATIC_PREFIX}(.*)", H5StaticHandler, {"path": STATIC}),
+        (r"/inspect", tornado.web.RedirectHandler, {"url": INSPECT_PATH}),
+        (INSPECT_PATH, InspectPageHandler),
+        (rf"{INSPECT_PATH}sw\.js", InspectWorkerHandler),
+        (rf"{DECODER_PREFIX}(jsQR\.js)", H5StaticHandler, {"path": DECODER_DIR}),
     ]

@@ -101,7 +101,7 @@ class MyHealthCodeHandler(ApiHandler):
         result["details"] = colour_reasons.explain(person.subject, result["details"])
         result["manual_override"] = any(h.get("override") for h in result["details"])
         result.update(name=identity.mask_name(person.name), id_number=identity.mask_id_number(person.id_number),
-                      code=health_codes.dynamic_code(person, self.config))
+                      code=health_codes.dynamic_code(person, self.config, colour=result["colour"]))
         return result
 
 

@@ -1,5 +1,6 @@
-"""Inspectors (B5, E1, E5): bind places with their declaration code, verify citizens' codes
-(medical staff too), record temperature checks, and their counts."""
+"""Inspectors (B5, E1, E5, N7): bind places with their declaration code, verify citizens' codes
+(medical staff too), record temperature checks (also those queued offline), their counts, and the
+keys and revocation list an inspector's page caches to verify codes offline."""
 
 from __future__ import annotations
 
@@ -31,13 +32,28 @@ CHECK = Schema("TemperatureCheckRequest", {
     "result": Str("体温结果", choices=("normal", "fever")),
     "temperature": fields.temperature("体温（℃，选填）", required=False, nullable=True),
     "place_id": Int("登记场所（不填为当前场所）", required=False, nullable=True),
-    "request_id": fields.request_id("客户端生成的请求编号"),
+    "request_id": fields.request_id("客户端生成的请求编号（离线排队的登记重发时不变，同一编号只登记一次）"),
+    "checked_at": Str("离线登记的时间（ISO 8601，带时区；联网登记不填）：按该时间核验健康码，"
+                      f"最多补传 {place_admin.OFFLINE_CHECK_MAX_HOURS} 小时内的登记",
+                      max_len=40, pattern=r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})",
+                      required=False, nullable=True, example="2020-02-01T08:30:00+08:00"),
 })
 CHECK_RESULT = Schema("TemperatureCheckResult", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
     "guidance": List(Str(), "解除指引", max_items=None), "admit": Bool("是否允许进入"), "result": Str("normal / fever"),
     "temperature": Num("体温", nullable=True), "place": Any_("场所"), "name_masked": Str("姓名（脱敏）"),
     "phone_masked": Str("手机号（脱敏）", nullable=True), "registered_at": Str("登记时间")})
+OFFLINE_LIST = Schema("OfflineVerificationList", {
+    "algorithm": Str("签名算法（Ed25519）"),
+    "prefix": Str("健康码前缀（HC1）"),
+    "version": Int("健康码格式版本"),
+    "keys": Any_("验签公钥：密钥编号 -> Base64 编码的 32 字节 Ed25519 公钥"),
+    "revoked_paper_codes": List(Int(), "已作废且尚未过期的纸质健康码编号", max_items=None),
+    "generated_at": Str("名单生成时间（离线核验时显示）"),
+    "generated_at_unix": Int("名单生成时间（Unix 秒）"),
+    "clock_skew_seconds": Int("允许的时钟偏差（秒）"),
+    "stale_after_seconds": Int("名单超过多久未更新时提示（秒）"),
+}, description="离线核验所需的公钥和作废名单（检测员页面缓存后断网也能验码）")
 STATS = Schema("RegistrationStats", {"today": Int("今日登记人次"), "total": Int("累计登记人次")})
 DONE = Schema("Done", {"ok": Bool("完成")})
 
@@ -111,10 +127,20 @@ class VerifyHealthCodeHandler(ApiHandler):
         }
 
 
+class OfflineListHandler(ApiHandler):
+    roles = ("inspector", "medical")
+
+    @operation("getOfflineVerificationList", "离线核验名单：验签公钥和已作废的纸质码（检测员页面缓存后离线验码）",
+               response=OFFLINE_LIST, errors=(403,))
+    def get(self):
+        return health_codes.offline_list(self.config)
+
+
 def routes(config) -> list:
     """The inspector routes."""
     return [
         (r"/api/v1/health-codes/verify", VerifyHealthCodeHandler),
+        (r"/api/v1/health-codes/offline-list", OfflineListHandler),
         (r"/api/v1/inspector/places", InspectorPlacesHandler),
         (r"/api/v1/inspector/places/(?P<place_id>\d+)", InspectorPlaceHandler),
         (r"/api/v1/inspector/places/(?P<place_id>\d+)/current", CurrentPlaceHandler),

@@ -237,8 +237,10 @@ def load() -> dict:
         appeals.submit(accounts["demo-returnee"], returnee, DEMO_APPEAL_REASON)
     _risk_lists(accounts)
     home = Place.get(Place.region == Region.get(Region.code == "410105001001001"))
+    service_centre = Place.get(Place.admin == accounts["demo-place-admin"])
     return {"regions": regions, "dev_openids": list(DEMO_ACCOUNTS), "scan_token": places.current_code(home).token,
-            "admin_password": DEMO_ADMIN_PASSWORD, "partner": _partner()}
+            "admin_password": DEMO_ADMIN_PASSWORD, "partner": _partner(),
+            "declaration_code": service_centre.declaration_code}
 
 
 def _partner() -> dict:

@@ -6,15 +6,17 @@ A code is a signed text that goes into a QR:
 
 The signature covers `"HC1." + b64url(claims JSON)`; base64 is URL-safe without padding, the JSON
 compact with sorted keys. Claims: `v` (1), `kid` (the signing key), `t` ("d" dynamic, "p" paper),
-`p` (person id), `iat` / `exp` (unix seconds), `n` (8 random bytes) and, for paper codes, `c`
-(the PaperCode id).
+`p` (person id), `iat` / `exp` (unix seconds), `n` (8 random bytes), for paper codes `c`
+(the PaperCode id) and, for dynamic codes, `col` (the colour when it was issued, so an inspector
+without a network still sees it; paper codes have none, since a colour changes over their life).
 
 A dynamic code lives `HEALTH_CODE_TTL_SECONDS` (default 60), so a screenshot is useless a minute
 later. A paper code lives `PAPER_CODE_DAYS` and stays revocable through its PaperCode row, which
 `resolve` checks on every scan.
 
-Ed25519 rather than an HMAC so that an offline verifier can later be given the public keys
-(`CodeSigner.public_keys`) without being able to mint codes. CODE_SIGNING_KEYS holds
+Ed25519 rather than an HMAC so that an offline verifier is given the public keys
+(`offline_list`: the keys and the revoked paper codes, with the time the list was made) without
+being able to mint codes. CODE_SIGNING_KEYS holds
 "kid:base64(32-byte seed),..."; the first key signs, every key verifies, so a key is rotated by
 putting a new one in front and dropping the old one once its codes have expired (for paper codes:
 after PAPER_CODE_DAYS, or after re-issuing them).
@@ -284,12 +286,15 @@ def _nonce() -> str:
 
 # --- dynamic codes ------------------------------------------------------------------------------
 
-def dynamic_code(person: Person, config, now=None) -> dict:
-    """A fresh dynamic code for `person`: {"payload", "issued_at", "expires_at"} (times +08:00)."""
+def dynamic_code(person: Person, config, now=None, colour: str | None = None) -> dict:
+    """A fresh dynamic code for `person`: {"payload", "issued_at", "expires_at"} (times +08:00).
+    `colour`: the colour shown beside it, signed in as `col` for offline verifiers."""
     iat = int(_unix(now))
     exp = iat + int(config.health_code_ttl_seconds)
-    payload = signer_for(config).sign({"t": KIND_DYNAMIC, "p": person.id, "iat": iat, "exp": exp,
-                                       "n": _nonce()})
+    claims = {"t": KIND_DYNAMIC, "p": person.id, "iat": iat, "exp": exp, "n": _nonce()}
+    if colour:
+        claims["col"] = colour
+    payload = signer_for(config).sign(claims)
     return {"payload": payload, "issued_at": local_iso(_utc_naive(iat)),
             "expires_at": local_iso(_utc_naive(exp))}
 
@@ -362,6 +367,32 @@ def list_paper_codes(person: Person) -> list[PaperCode]:
     """The paper codes of `person`, newest first, revoked ones included."""
     return list(PaperCode.select().where(PaperCode.person == person)
                 .order_by(PaperCode.issued_at.desc(), PaperCode.id.desc()))
+
+
+# --- offline verification (N2, N7) -------------------------------------------------------------
+
+# An offline verdict older than this warns the inspector that the list may miss revocations.
+OFFLINE_LIST_STALE_SECONDS = 24 * 3600
+
+
+def revoked_paper_codes(now=None) -> list[int]:
+    """Ids of the revoked paper codes that would still be within their validity: the only codes an
+    offline verifier cannot refuse by signature and expiry alone."""
+    moment = _utc_naive(_unix(now))
+    rows = (PaperCode.select(PaperCode.id)
+            .where(PaperCode.revoked_at.is_null(False) & (PaperCode.expires_at > moment))
+            .order_by(PaperCode.id))
+    return [row.id for row in rows]
+
+
+def offline_list(config, now=None) -> dict:
+    """What an inspector's page caches to verify codes without a network: the public keys, the
+    revoked paper codes and the time the list was made (shown with every offline verdict)."""
+    moment = int(_unix(now))
+    return {"algorithm": "Ed25519", "prefix": PREFIX, "version": VERSION,
+            "keys": signer_for(config).public_keys(), "revoked_paper_codes": revoked_paper_codes(moment),
+            "generated_at": local_iso(_utc_naive(moment)), "generated_at_unix": moment,
+            "clock_skew_seconds": CLOCK_SKEW_SECONDS, "stale_after_seconds": OFFLINE_LIST_STALE_SECONDS}
 
 
 # --- scanning -----------------------------------------------------------------------------------

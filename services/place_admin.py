@@ -3,7 +3,10 @@ bind inspectors, check temperatures at the door, and the counts each role sees."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+
+import peewee
 
 from models.accounts import Account
 from models.db import db
@@ -169,42 +172,110 @@ def inspector_places(account: Account, config) -> list[dict]:
             for b in rows]
 
 
+# How late an inspector's page may send a check it queued while offline (N7): beyond this the
+# citizen has long left, and the code's verdict at the time can no longer be trusted.
+OFFLINE_CHECK_MAX_HOURS = 72
+
+
+def _checked_at(value, now: dt.datetime) -> dt.datetime:
+    """The UTC time (naive, as stored) of a check made offline: ISO 8601 with a zone, not in the
+    future, not older than OFFLINE_CHECK_MAX_HOURS."""
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError("invalid_field", "checked_at 应为带时区的 ISO 8601 时间，如 2020-02-01T08:30:00+08:00", 400,
+                       "checked_at")
+    moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    if moment > now + dt.timedelta(seconds=health_codes.CLOCK_SKEW_SECONDS):
+        raise ApiError("checked_at_in_future", "登记时间晚于服务器时间，请校准手机时间后重试", 400, "checked_at")
+    if moment < now - dt.timedelta(hours=OFFLINE_CHECK_MAX_HOURS):
+        raise ApiError("offline_check_too_old", f"离线登记已超过{OFFLINE_CHECK_MAX_HOURS}小时，无法补传，请重新登记", 400,
+                       "checked_at")
+    return moment
+
+
+def _same_check(earlier: EntryRecord, body: dict) -> bool:
+    """Whether a request id's first record says what this body says (a replay, not a reuse)."""
+    try:
+        result = json.loads(earlier.form or "{}").get("result")
+    except ValueError:
+        result = None
+    given = body.get("temperature")
+    stored = earlier.temperature
+    same_temperature = (given is None and stored is None) or (
+        given is not None and stored is not None and abs(float(given) - float(stored)) < 0.05)
+    return result == body["result"] and same_temperature
+
+
+def _replayed(account: Account, body: dict) -> dict | None:
+    """The first answer for this request id (a retried or replayed check), or None if it is new."""
+    earlier = EntryRecord.get_or_none(EntryRecord.request_id == body["request_id"])
+    if earlier is None:
+        return None
+    if earlier.account_id != account.id:
+        raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
+    if not _same_check(earlier, body):
+        raise ApiError("request_id_conflict", "该请求编号已用于另一条不同的登记，请重新登记", 409, "request_id")
+    return json.loads(earlier.verdict)
+
+
 def record_temperature_check(account: Account, body: dict, config) -> dict:
-    """recordTemperatureCheck: a verified citizen code, normal or fever, at a bound place (E1)."""
+    """recordTemperatureCheck: a verified citizen code, normal or fever, at a bound place (E1).
+
+    With `checked_at`, a check the inspector's page queued while offline (N7): the code is
+    verified as of that time and the record bears it. The request id makes a queue replayed
+    twice write one record per check."""
     if not REQUEST_ID_RE.fullmatch(body["request_id"]):
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
     bound = binding(account, body["place_id"]) if body.get("place_id") is not None else current_binding(account)
-    earlier = EntryRecord.get_or_none(EntryRecord.request_id == body["request_id"])
+    earlier = _replayed(account, body)
     if earlier is not None:
-        if earlier.account_id != account.id:
-            raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
-        return json.loads(earlier.verdict)
-    person, _ = health_codes.resolve(body["payload"], config)
+        return earlier
+    now = utcnow()
+    if body.get("checked_at"):
+        now = _checked_at(body["checked_at"], now)
+    person, _ = health_codes.resolve(body["payload"], config, now=now)
     fever = body["result"] == "fever"
     value = risk_inputs.check_temperature(body["temperature"]) if body.get("temperature") is not None else None
     if value is not None and (value >= FEVER) != fever:
         raise ApiError("temperature_mismatch", "体温数值与“正常/发热”选择不一致", 400, "temperature")
-    now = utcnow()
-    with db.atomic():
-        if fever:
-            risk_inputs.record_temperature(person, value if value is not None else FEVER, source="inspector",
-                                           measured_at=now, recorded_by=account)
-        elif value is not None:
-            TemperatureRecord.create(person=person, subject=person.subject, value=value, measured_at=now,
-                                     event_date=china_date(now), source="inspector", recorded_by=account)
-        verdict = colour.verdict(person.subject).as_dict(colour_scheme.current(config))
-        kind = place_type(bound.place.place_type)
-        admitted = verdict["colour"] in kind.admits
-        answer = {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},
-                  "admit": admitted, "result": body["result"], "temperature": float(value) if value else None,
-                  "place": places.place_view(bound.place), "name_masked": identity.mask_name(person.name),
-                  "phone_masked": identity.mask_phone(person.phone) or None,
-                  "registered_at": local_iso(now)}
-        entry = EntryRecord.create(request_id=body["request_id"], place=bound.place, person=person, account=account,
-                                   flow="inspection", source="inspector", temperature=value, colour=verdict["colour"],
-                                   admitted=admitted, form=json.dumps({"result": body["result"]}),
-                                   verdict=json.dumps(answer, ensure_ascii=False), created_at=now)
-        audit.record(account, "inspector", "temperature_check", entry, result=body["result"])
+    form = {"result": body["result"]}
+    if body.get("checked_at"):
+        form["offline"] = True
+    try:
+        with db.atomic():
+            answer = _write_check(account, bound, person, fever, value, body, form, now, config)
+    except peewee.IntegrityError:
+        # The same queue sent twice at once: the other request wrote this request id first.
+        earlier = _replayed(account, body)
+        if earlier is None:
+            raise
+        return earlier
+    return answer
+
+
+def _write_check(account, bound, person, fever, value, body, form, now, config) -> dict:
+    if fever:
+        risk_inputs.record_temperature(person, value if value is not None else FEVER, source="inspector",
+                                       measured_at=now, recorded_by=account)
+    elif value is not None:
+        TemperatureRecord.create(person=person, subject=person.subject, value=value, measured_at=now,
+                                 event_date=china_date(now), source="inspector", recorded_by=account)
+    verdict = colour.verdict(person.subject).as_dict(colour_scheme.current(config))
+    kind = place_type(bound.place.place_type)
+    admitted = verdict["colour"] in kind.admits
+    answer = {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},
+              "admit": admitted, "result": body["result"], "temperature": float(value) if value else None,
+              "place": places.place_view(bound.place), "name_masked": identity.mask_name(person.name),
+              "phone_masked": identity.mask_phone(person.phone) or None,
+              "registered_at": local_iso(now)}
+    entry = EntryRecord.create(request_id=body["request_id"], place=bound.place, person=person, account=account,
+                               flow="inspection", source="inspector", temperature=value, colour=verdict["colour"],
+                               admitted=admitted, form=json.dumps(form),
+                               verdict=json.dumps(answer, ensure_ascii=False), created_at=now)
+    audit.record(account, "inspector", "temperature_check", entry, result=body["result"])
     return answer
 
 
