@@ -70,6 +70,14 @@ def sign(place_id: int, window: int, config) -> str:
     return f"{window}.{_signature(place_id, window, config)}"
 
 
+def check_format(screen_code) -> tuple[int, str]:
+    """A screen code's window and signature; a malformed one is refused as forged."""
+    match = SCREEN_CODE_RE.fullmatch(screen_code) if isinstance(screen_code, str) else None
+    if match is None:
+        raise _forged()
+    return int(match[1]), match[2]
+
+
 def check_scan(place: Place, screen_code, config, now: float | None = None) -> None:
     """Refuse a scan whose screen code is forged or older than two windows, or a printed code
     (no screen code) at a place that takes screen codes only. No database access."""
@@ -77,11 +85,8 @@ def check_scan(place: Place, screen_code, config, now: float | None = None) -> N
         if place.screen_only:
             raise ApiError("screen_code_required", f"本场所只接受现场屏幕上的场所码，{LATEST}", 409, "code")
         return
-    match = SCREEN_CODE_RE.fullmatch(screen_code) if isinstance(screen_code, str) else None
-    if match is None:
-        raise _forged()
-    window = int(match[1])
-    if not hmac.compare_digest(_signature(place.id, window, config), match[2]):
+    window, signature = check_format(screen_code)
+    if not hmac.compare_digest(_signature(place.id, window, config), signature):
         raise _forged()
     current = window_of(config, now)
     if window > current + 1:  # one window ahead is a clock a little ahead on another server process
