@@ -9,7 +9,7 @@ A door screen opens `GET /screen/{token}?key=...` (N1): a page for a tablet that
 place's code, changing every window (static/h5/screen.js fetches it with the device key), with
 the server's time. The scan page takes the screen's code as `?sc=` and passes it to the scan.
 
-The pages are strict about what they load: its own script and style sheet only (no CDN, no inline
+The pages are strict about what they load: their own script and style sheet only (no CDN, no inline
 script or style), never cached (the page shows who may enter), never framed.
 """
 
@@ -118,7 +118,7 @@ class ScanPageHandler(H5PageHandler):
     @staticmethod
     def _lookup(token: str, screen_code: str | None, config) -> dict:
         """What the page shows before its script runs: the place, or that the code is blank. A
-        screen's code that has expired (or a printed code where only screens' count) is refused
+        screen's code that has expired (or a printed code where only screens' codes count) is refused
         here already, before anyone fills a form; the scan checks it again."""
         # Held only for the look-up, and released before rendering, so that a slow phone does
         # not keep a pooled connection.
@@ -170,7 +170,8 @@ class H5StaticHandler(tornado.web.StaticFileHandler):
 
 
 def routes(config) -> list:
-    """The H5 routes: the scan page, the door screen's page and their static files (not API operations: kept out of OpenAPI)."""
+    """The H5 routes: the scan page, the door screen's page and their static files (not API
+    operations: kept out of OpenAPI)."""
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
         (rf"/screen/{TOKEN}", ScreenPageHandler),
