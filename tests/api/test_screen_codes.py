@@ -4,6 +4,7 @@ bad input refused with a Chinese message and nothing written."""
 
 import base64
 import hashlib
+import time
 import urllib.parse
 import uuid
 
@@ -167,11 +168,16 @@ def test_a_screen_without_a_valid_key_gets_a_403_and_nothing_is_written(api, adm
     assert row_counts() == before and ScreenDevice.get_by_id(screen["id"]).last_seen_at == seen
 
 
-def test_the_screen_page_opens_with_its_key(api, screen):
+def test_the_screen_page_opens_with_its_key(api, screen, caplog):
+    caplog.set_level("INFO")
     page = api.get(screen["screen_url"].replace(api.config.public_base_url, ""))
     assert page.status_code == 200 and PUBLIC["name"] in page.text and "服务器时间" in page.text
     assert "no-store" in page.headers["Cache-Control"]
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    deadline = time.monotonic() + 5  # the access line is written just after the answer is sent
+    while "/screen/" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "/screen/" in caplog.text and screen["key"] not in caplog.text  # the access log has no query string
 
 
 @pytest.mark.parametrize("body, status, code, field", [
