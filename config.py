@@ -73,6 +73,9 @@ class Config:
     # derived from SECRET_KEY.
     code_signing_keys: str = ""
     health_code_ttl_seconds: int = 60
+    # N1: how long a door screen's place code lasts before the next one (a code is refused two
+    # windows after it first showed).
+    screen_code_window_seconds: int = 30
     paper_code_days: int = 365
     run_jobs: bool = True
     # Tests only: every captcha answers this. Production refuses to start with it set.
@@ -140,6 +143,7 @@ class Config:
         "COLOUR_SCHEME": ("colour_scheme", int),
         "CODE_SIGNING_KEYS": ("code_signing_keys", str),
         "HEALTH_CODE_TTL_SECONDS": ("health_code_ttl_seconds", int),
+        "SCREEN_CODE_WINDOW_SECONDS": ("screen_code_window_seconds", int),
         "PAPER_CODE_DAYS": ("paper_code_days", int),
         "RUN_JOBS": ("run_jobs", bool),
         "PUBLIC_BASE_URL": ("public_base_url", str),
@@ -221,6 +225,8 @@ class Config:
                 raise SystemExit("生产环境不允许设置 CAPTCHA_FIXED_ANSWER")
         if self.colour_scheme not in (3, 4):
             raise SystemExit("COLOUR_SCHEME 只能是 3 或 4")
+        if not 1 <= self.screen_code_window_seconds <= 3600:
+            raise SystemExit("SCREEN_CODE_WINDOW_SECONDS 应为 1 至 3600 秒")
 
 
 def TestConfig(**changes) -> Config:

@@ -11,6 +11,10 @@ files, the QR decoder and the keys with the revocation list, so that it goes on 
 queues checks for later, when the network is gone. The decoder is jsQR from npm (package.json),
 served from node_modules by our own route; without it the page still takes typed codes.
 
+A door screen opens `GET /screen/{token}?key=...` (N1): a page for a tablet that shows the
+place's code, changing every window (static/h5/screen.js fetches it with the device key), with
+the server's time. The scan page takes the screen's code as `?sc=` and passes it to the scan.
+
 The pages are strict about what they load: their own scripts and style sheets only (no CDN, no
 inline script or style), never cached by HTTP (they show who may enter), never framed.
 """
@@ -27,7 +31,7 @@ import tornado.web
 from handlers import shedding
 from handlers.failures import error_of
 from models.db import request_connections
-from services import identity, places, profile
+from services import identity, places, profile, screen_codes
 from services.errors import ApiError
 from services.place_types import place_type
 from services.risk_inputs import TEMPERATURE_MAX, TEMPERATURE_MIN
@@ -106,7 +110,7 @@ class H5PageHandler(tornado.web.RequestHandler):
     def render_page(self, http_status: int = 200, **context) -> None:
         """Render the scan page (or its error form when `error` is given) with `http_status`."""
         self.set_status(http_status)
-        values = {"token": "", "place": None, "type_label": "", "error": None, "quick": False,
+        values = {"token": "", "place": None, "type_label": "", "error": None, "quick": False, "screen_code": "",
                   "choices": PROFILE_CHOICES, "css_url": static_url("scan.css"), "js_url": static_url("scan.js")}
         values.update(context)
         self.render("h5/scan.html", **values)
@@ -129,17 +133,22 @@ class ScanPageHandler(H5PageHandler):
     shed_priority = shedding.SCAN
 
     def get(self, token):
+        screen_code = self.get_argument("sc", None)
         try:
-            view = self._lookup(token)
+            view = self._lookup(token, screen_code, self.settings["config"])
         except ApiError as error:
-            # Unknown and revoked codes are 404s, a closed place 409: the page says which.
+            # Unknown and revoked codes are 404s, a closed place 409, an old screen code 400:
+            # the page says which.
             self.render_page(error.status, token=token, error=error.message)
             return
-        self.render_page(200, token=token, quick=self.get_argument("quick", "") == "1", **view)
+        self.render_page(200, token=token, quick=self.get_argument("quick", "") == "1", screen_code=screen_code or "",
+                         **view)
 
     @staticmethod
-    def _lookup(token: str) -> dict:
-        """What the page shows before its script runs: the place, or that the code is blank."""
+    def _lookup(token: str, screen_code: str | None, config) -> dict:
+        """What the page shows before its script runs: the place, or that the code is blank. A
+        screen's code that has expired (or a printed code where only screens' codes count) is refused
+        here already, before anyone fills a form; the scan checks it again."""
         # Held only for the look-up, and released before rendering, so that a slow phone does
         # not keep a pooled connection.
         request_connections.opened()
@@ -148,6 +157,7 @@ class ScanPageHandler(H5PageHandler):
             if code.status == "blank":
                 return {"type_label": place_type(code.place_type).label}
             _, place = places.active_place(token)
+            screen_codes.check_scan(place, screen_code, config)
             view = places.place_view(place)
             return {"place": view, "type_label": view["type_label"]}
         finally:
@@ -183,6 +193,31 @@ class InspectWorkerHandler(tornado.web.RequestHandler):
         shell = [INSPECT_PATH] + [url for url in files.values() if url]
         self.render("h5/inspect-sw.js", shell=json.dumps(shell), page=json.dumps(INSPECT_PATH),
                     version=hashlib.sha256(" ".join(shell).encode()).hexdigest()[:16])
+class ScreenPageHandler(H5PageHandler):
+    """`GET /screen/{token}?key=...`: a door screen's page (N1). Without a valid, unrevoked device
+    key it is a 403 page that says so; with one, its script fetches the current code each window
+    (getScreenCode, the key sent as a header) and shows the server's time."""
+
+    def render_page(self, http_status: int = 200, **context) -> None:
+        """Render the screen page (or its error form when `error` is given) with `http_status`."""
+        self.set_status(http_status)
+        values = {"token": "", "place": None, "error": None, "window_seconds": 30,
+                  "css_url": static_url("screen.css"), "js_url": static_url("screen.js")}
+        values.update(context)
+        self.render("h5/screen.html", **values)
+
+    def get(self, token):
+        config = self.settings["config"]
+        request_connections.opened()
+        try:
+            device = screen_codes.authenticate(token, self.get_argument("key", None))
+            place = places.place_view(device.place)
+        except ApiError as error:
+            self.render_page(error.status, token=token, error=error.message)
+            return
+        finally:
+            request_connections.closed()
+        self.render_page(200, token=token, place=place, window_seconds=config.screen_code_window_seconds)
 
 
 class H5StaticHandler(tornado.web.StaticFileHandler):
@@ -195,8 +230,11 @@ class H5StaticHandler(tornado.web.StaticFileHandler):
 def routes(config) -> list:
     """The H5 routes: the scan page, the inspector's page with its worker, their static files and
     the QR decoder (not API operations: kept out of OpenAPI)."""
+    """The H5 routes: the scan page, the door screen's page and their static files (not API
+    operations: kept out of OpenAPI)."""
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
+        (rf"/screen/{TOKEN}", ScreenPageHandler),
         (rf"{STATIC_PREFIX}(.*)", H5StaticHandler, {"path": STATIC}),
         (r"/inspect", tornado.web.RedirectHandler, {"url": INSPECT_PATH}),
         (INSPECT_PATH, InspectPageHandler),

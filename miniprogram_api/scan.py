@@ -10,7 +10,7 @@ from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
 from miniprogram_api.citizen import PROFILE_UPDATE
 from miniprogram_api.health import PAGE, PAGED
 from models.places import Place
-from services import family, identity, places, profile, scans
+from services import family, identity, places, profile, scans, screen_codes
 from services.errors import ApiError
 from services.paging import paginate
 
@@ -22,6 +22,9 @@ IDENTITY = Schema("ScanIdentity", {
 }, description="代他人登记时被登记人的身份")
 SCAN = Schema("ScanRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
+    "screen_code": Str("现场屏幕场所码的校验串（二维码链接中 sc= 的值；扫描张贴的场所码时不填）", max_len=64,
+                       pattern=r"^\d{1,12}\.[A-Za-z0-9_-]{22}$", required=False, nullable=True, deferred=True,
+                       example="59281234.Qm9vaGJiYmJiYmJiYmJiYg"),
     "flow": Str("登记方式，如 resident、visitor、customer、traveller（体温正常快速打卡可不填：用场所的默认登记方式）",
                 max_len=32, required=False, nullable=True),
     "request_id": fields.request_id("客户端生成的请求编号（重试时不变）"),
@@ -92,7 +95,11 @@ class ScanHandler(ApiHandler):
     signs_in_itself = True  # the token is read with the scan's other rows (services/scans.py)
 
     @operation("scanPlace", "扫码登记：按场所类型的登记方式登记并返回核验结果", body=SCAN, response=VERDICT,
-               errors=(403, 404, 409, 503))
+               errors=(403, 404, 409, 503),
+               description="现场屏幕上的场所码每 30 秒（SCREEN_CODE_WINDOW_SECONDS）更换一次，二维码链接为 /s/{token}?sc=...："
+               "扫描时把 sc 的值放在 screen_code 中。超过两个时间窗口的屏幕码返回 400 screen_code_expired"
+               "（请扫描现场屏幕上的最新场所码），伪造的返回 400 screen_code_invalid；只接受屏幕码的场所扫描张贴的场所码返回 409 "
+               "screen_code_required。")
     async def post(self, body):
         # A common scan awaits the group commit of its entry record (services/entry_writer.py).
         return await scans.scan(self.bearer_token, body, self.config)

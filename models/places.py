@@ -30,6 +30,8 @@ class Place(BaseModel):
     declaration_code = peewee.CharField(max_length=16, null=True, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
     activated_at = peewee.DateTimeField(null=True, index=True)
+    # N1: only the code shown on the place's screens is accepted (a printed one is refused).
+    screen_only = peewee.BooleanField(default=False)
 
 
 class CodeBatch(BaseModel):
@@ -55,6 +57,21 @@ class PlaceCode(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     activated_at = peewee.DateTimeField(null=True)
     revoked_at = peewee.DateTimeField(null=True)
+
+
+class ScreenDevice(BaseModel):
+    """A screen at a place's door that shows its rotating code (N1). `token` names it in its page's
+    URL (/screen/{token}); the key that opens the page is kept only as its SHA-256."""
+
+    place = peewee.ForeignKeyField(Place, backref="screens", on_delete="CASCADE")
+    token = peewee.CharField(max_length=32, unique=True)
+    key_hash = peewee.CharField(max_length=64)
+    name = peewee.CharField(max_length=64)
+    created_by = peewee.ForeignKeyField(Account, null=True, backref="+", on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_seen_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
+    revoked_by_admin = peewee.ForeignKeyField(AdminUser, null=True, backref="+", on_delete="SET NULL")  # revoked in the back office
 
 
 class EntryRecord(BaseModel):

@@ -35,7 +35,7 @@ from models.medical_staff import MedicalStaff
 from models.messaging import SmsCode, SmsMessage
 from models.people import Person, name_index
 from models.partners import PARTNER_MODELS
-from models.places import CodeBatch, EntryRecord, Place, PlaceCode
+from models.places import CodeBatch, EntryRecord, Place, PlaceCode, ScreenDevice
 from models.regions import Region
 from models.rule_versions import ColourRuleVersion, ColourSetting
 from models.statistics import STATISTICS_MODELS
@@ -61,7 +61,7 @@ COLOUR_ENGINE_MODELS = [RiskBatch, CloseContact, CaseReport, FeverMedicinePurcha
                         IsolationRecord, ReleaseNotice, RiskArea, ColourRule, HealthStatus, ColourHistory,
                         Declaration, ProvinceEntry, PaperCode, RiskListing]
 
-PLACE_MODELS = [Place, CodeBatch, PlaceCode, EntryRecord]
+PLACE_MODELS = [Place, CodeBatch, PlaceCode, ScreenDevice, EntryRecord]
 FIELDWORK_MODELS = [InspectorBinding, Grid, GridMembership, GridCollection, OperationLog, MedicalStaff]
 MESSAGING_MODELS = [SmsMessage, SmsCode]
 ADMIN_MODELS = [AdminUser, AdminSession, Captcha, CompoundResident]
@@ -328,6 +328,12 @@ def _v18_back_office_pages(migrator: SchemaMigrator) -> None:
         AdminUser, null=True, field=AdminUser.id, on_delete="SET NULL")})
 
 
+def _v27_screen_codes(migrator: SchemaMigrator) -> None:
+    """N1: a place's door screens (their keys) and its "screen codes only" setting."""
+    add_columns(migrator, "place", {"screen_only": peewee.BooleanField(default=False)})
+    create_tables([ScreenDevice])
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -355,6 +361,7 @@ MIGRATIONS: list[Migration] = [
     Migration(24, "corrections and appeals", _v24_corrections),
     Migration(25, "sign-in failures", _v25_sign_in_failures),
     Migration(26, "names and addresses at rest", _v26_names_at_rest),
+    Migration(27, "screen place codes", _v27_screen_codes),
 ]
 
 

@@ -33,7 +33,7 @@ from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
 from models.transactions import run_transaction
 from services import (auth, colour, colour_rules, colour_scheme, entry_writer, family, identity, places, profile,
-                      residents, risk_inputs)
+                      residents, risk_inputs, screen_codes)
 from services.errors import ApiError
 from services.forms import clean_form
 from services.investigations.records import record_checkpoint_scan
@@ -60,7 +60,7 @@ _READ_COLUMNS = ((AuthToken, ("id", "revoked_at", "expires_at", "last_used_at"))
                  (Person, ("id", "name", "id_number", "id_number_bidx", "phone_bidx", "compound")),
                  (HealthStatus, ("id", "colour", "reasons", "valid_until", "computed_at")),
                  (PlaceCode, ("id", "status", "place")),
-                 (Place, ("id", "place_type", "name", "region", "address", "status", "created_at")))
+                 (Place, ("id", "place_type", "name", "region", "address", "status", "created_at", "screen_only")))
 
 
 def _scan_reads(token_hash, token, request_id, flow_code):
@@ -257,6 +257,8 @@ async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _B
     if reads.earlier_id is not None:
         return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
     place = _active_place(token, reads)
+    # N1: a door screen's code is signed for its place and window (an HMAC: no query).
+    screen_codes.check_scan(place, body.get("screen_code"), config)
     kind = place_type(place.place_type)
     quick = bool(body.get("quick_checkin"))
     flow = kind.quick_flow(flow_code) if quick else kind.flow(flow_code)

@@ -30,15 +30,16 @@ from peewee import fn
 
 from admin.resources.common import ENTRY_SOURCES, masked_id, masked_name, masked_phone, name_search, phone_search, \
     temperature_column, time_column
-from admin.site import Column, Filter, Resource, Search, site
+from admin.site import Action, Column, Filter, Resource, Search, site
 from models.fields import utcnow
 from models.people import Person
-from models.places import EntryRecord, Place
+from models.places import EntryRecord, Place, ScreenDevice
 from models.regions import Region
-from services import colour, identity, statistics, venue_admin
+from services import colour, identity, screen_codes, statistics, venue_admin
 from services.errors import ApiError
+from services.forms import FormField
 from services.place_types import PlaceType
-from services.timefmt import china_day_start
+from services.timefmt import china_day_start, local_iso
 
 ENTRY_LIST_TYPES = ("medical",)
 INDEXED_SEARCHES = ("phone", "place_name")
@@ -236,10 +237,34 @@ class VenueStatsAdmin(VenueResource):
         return statistics.with_live(statistics.totals(scope), scope, statistics.live_counts(scope))
 
 
+def _minute(value) -> str:
+    return local_iso(value)[:16].replace("T", " ")
+
+
+def _active_screens(place: Place):
+    return screen_codes.devices_of(place).where(ScreenDevice.revoked_at.is_null())
+
+
+def _revoke_screen(ctx, row, data) -> str:
+    device = screen_codes.revoke_device(row, data["choice"], admin=ctx.admin)
+    return f"已停用屏幕“{device.name}”，其设备密钥立即失效"
+
+
+# N1: staff who manage a type's places see their door screens and can stop one (a tablet lost or
+# stolen when its place admin cannot be reached); screens are made by the place admin only.
+REVOKE_SCREEN = Action("revoke_screen", "停用现场屏幕", _revoke_screen,
+                       allowed=lambda row: _active_screens(row).exists(),
+                       confirm="停用后，该屏幕的设备密钥立即失效，屏幕不再显示场所码；场所管理员可重新添加屏幕。",
+                       form=(FormField("choice", "屏幕", "choice"),),
+                       choices=lambda ctx, row: {str(d.id): d.name for d in _active_screens(row)})
+
+
 class VenuePlaceAdmin(VenueResource):
-    """<类型>列表管理: the activated places of the type, their details and 编辑."""
+    """<类型>列表管理: the activated places of the type, their details and 编辑, their door screens
+    (N1) and 停用现场屏幕."""
 
     menu_group = "场所与场所码"
+    actions = (REVOKE_SCREEN,)
 
     def __init__(self) -> None:
         super().__init__()
@@ -247,10 +272,21 @@ class VenuePlaceAdmin(VenueResource):
         self.name, self.label = f"venue_{kind.code}_places", f"{kind.label}列表管理"
         self.list_display = (*self.place_columns, "contact_name", "contact_phone", "activated_at")
         self.export_fields = self.list_display
-        self.readonly_fields = self.list_display
+        self.columns["screen_only"] = Column("只接受屏幕场所码", lambda r: "是" if r.screen_only else "否（张贴的场所码有效）")
+        self.readonly_fields = (*self.list_display, "screen_only")
         self.search_fields = (*(search_key(n) for n in kind.search_fields),
                               *(("district",) if "district" in self.searches else ()))
         self.edit_form = venue_admin.edit_form(kind)
+
+    def detail_sections(self, ctx, row):
+        """现场屏幕: each door screen (never its key) and its state."""
+        def state(device) -> str:
+            if device.revoked_at:
+                return f"已停用（{_minute(device.revoked_at)}）"
+            return f"使用中，最近取码 {_minute(device.last_seen_at)}" if device.last_seen_at else "使用中，尚未打开"
+
+        screens = [(d.name, state(d)) for d in screen_codes.devices_of(row).limit(50)]
+        return [("现场屏幕（定时更换的场所码）", screens or [("", "没有现场屏幕（由场所管理员在小程序中添加）")])]
 
     def summary(self, ctx, query):
         """激活总数 and 今日激活数, live."""

@@ -20,7 +20,7 @@ from handlers.openapi import build_document
 from handlers.schema import Schema
 from server import api_routes
 from config import TestConfig
-from services import demo, exports, identity, nearby, passwords, phone_auth, risk_inputs
+from services import demo, exports, identity, nearby, passwords, phone_auth, risk_inputs, screen_codes
 from services.scans import REQUEST_ID_RE
 from services.errors import ApiError
 from tests.conftest import make_id_number
@@ -114,6 +114,7 @@ SERVICE_CHECKS = {  # a deferred field's name -> the service check that enforces
     "password": lambda value: _accepted(passwords.check_new, value, "password", phone_auth.PASSWORD_MIN,
                                         phone_auth.PASSWORD_MAX),
     "purpose": lambda value: _accepted(exports.clean_purpose, value),
+    "screen_code": lambda value: _accepted(screen_codes.check_format, value),
 }
 
 

@@ -210,8 +210,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "entry record indexes", "isolation start", "back-office pages", "entry time index",
                                 "risk records", "partner feed", "two-person approvals",
                                 "risk areas by region, rule versions and colour settings", "corrections and appeals",
-                                "sign-in failures", "names and addresses at rest"]
-    assert schema.current_version() == 26
+                                "sign-in failures", "names and addresses at rest", "screen place codes"]
+    assert schema.current_version() == 27
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -404,7 +404,7 @@ def test_version_25_names_and_addresses_get_encrypted_in_batches(db, monkeypatch
         database.db.execute_sql("ALTER TABLE `person` MODIFY `name` VARCHAR(64) NULL")
     schema._stamp(25)
 
-    assert schema.migrate() == ["names and addresses at rest"]
+    assert schema.migrate(up_to(26)) == ["names and addresses at rest"]
     stored = list(plain["person"].select(plain["person"].name, plain["person"].address, plain["person"].room).tuples())
     stored += list(plain["close_contact"].select(plain["close_contact"].name).tuples())
     stored += list(plain["declaration"].select(plain["declaration"].answers).tuples())
@@ -413,7 +413,7 @@ def test_version_25_names_and_addresses_get_encrypted_in_batches(db, monkeypatch
     assert Person.get(Person.name_is("老用户3")).address == "经八路5号"
     assert CloseContact.get().name == "李密接" and "经八路" in Declaration.get().answers
     schema._stamp(25)
-    assert schema.migrate() == ["names and addresses at rest"]  # again: nothing encrypted twice
+    assert schema.migrate(up_to(26)) == ["names and addresses at rest"]  # again: nothing encrypted twice
     assert [p.name for p in Person.select().order_by(Person.id)] == [f"老用户{n}" for n in range(1, 6)]
 
 
@@ -431,3 +431,18 @@ def test_a_person_saved_without_its_name_loaded_keeps_the_name_index(db):
     renamed.name = "周全"
     renamed.save()
     assert Person.select().where(Person.name_is("周到")).count() == 0 and Person.get(Person.name_is("周全"))
+
+
+def test_version_26_gets_screen_devices_and_the_screen_only_setting(db):
+    """Migration 27 on a database as version 26 left it: places get `screen_only` (off: their
+    printed codes keep working), the screen device table is created; run again, nothing."""
+    from models.places import Place, ScreenDevice
+    from services import places
+
+    place, _ = places.create_place(place_type_code="supermarket", name="老超市")
+    database.db.drop_tables([ScreenDevice])
+    run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("place", "screen_only"))
+    schema._stamp(26)
+    assert schema.migrate(up_to(27)) == ["screen place codes"]
+    assert schema.migrate(up_to(27)) == [] and schema.current_version() == 27
+    assert ScreenDevice.table_exists() and Place.get_by_id(place.id).screen_only is False

@@ -18,6 +18,8 @@
   }
 
   var TOKEN = app.getAttribute("data-token");
+  // A door screen's code (N1, ?sc= in the URL it showed): sent with the scan, which checks it.
+  var SCREEN_CODE = app.getAttribute("data-screen-code") || null;
   var DEVICE_KEY = "hc.h5.device_key"; // localStorage: this phone's identity, kept across visits
   var SESSION_TOKEN = "hc.h5.token"; // sessionStorage: the bearer token of this tab
   var PROFILE_FIELDS = ["name", "gender", "id_type", "id_number", "phone", "address", "building", "unit",
@@ -669,6 +671,9 @@
 
   function buildQuickScan(missing) {
     var body = {code: TOKEN, quick_checkin: true};
+    if (SCREEN_CODE) {
+      body.screen_code = SCREEN_CODE;
+    }
     var context = {who: "self", profileSent: false};
     if (state.info.needs_profile) {
       body.profile = readProfile(missing);
@@ -685,6 +690,9 @@
       return buildQuickScan(missing);
     }
     var body = {code: TOKEN, flow: state.flow ? state.flow.code : null};
+    if (SCREEN_CODE) {
+      body.screen_code = SCREEN_CODE;
+    }
     var context = {who: state.who, profileSent: false};
     if (!state.flow) {
       missing.flow = "请选择登记方式";
