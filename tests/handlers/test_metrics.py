@@ -169,3 +169,22 @@ def test_the_request_id_is_taken_when_sane_made_otherwise_and_returned(make_serv
     assert api.get("/no/such/path", headers={"X-Request-Id": given}).headers["X-Request-Id"] == given
     assert api.get("/admin/login", headers={"X-Request-Id": given}).headers["X-Request-Id"] == given
     assert api.call("getProfile", headers={"X-Request-Id": given}).headers["X-Request-Id"] == given  # 401
+
+
+def test_the_grafana_dashboard_reads_only_metrics_that_exist():
+    import json
+
+    from prometheus_client.metrics import MetricWrapperBase
+
+    known = set()
+    for metric in vars(metrics).values():
+        if isinstance(metric, MetricWrapperBase):
+            family = metric.describe()[0]
+            known |= {family.name, family.name + "_total"} if family.type == "counter" else \
+                {family.name} | {family.name + suffix for suffix in ("_bucket", "_sum", "_count")}
+    with open(os.path.join(REPO, "deploy", "grafana-dashboard.json"), encoding="utf-8") as file:
+        dashboard = json.load(file)
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"healthcode_\w+", target["expr"])}
+    assert used and used <= known, sorted(used - known)
+    assert {family.split("_bucket")[0] for family in used} >= {"healthcode_scans_total", "healthcode_db_pool_in_use"}
