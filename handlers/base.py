@@ -114,8 +114,9 @@ class SignInPool:
     already waiting is refused at once with 429."""
 
     def __init__(self, workers: int, queue: int):
-        self.executor = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="sign-in")
-        self.limit = max(1, workers) + max(0, queue)
+        self.workers = max(1, workers)
+        self.executor = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="sign-in")
+        self.limit = self.workers + max(0, queue)
         self.waiting = 0
 
     async def run(self, work, *args):

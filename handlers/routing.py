@@ -10,15 +10,15 @@ Every request found is then admitted or refused by the load shedder (`handlers.s
 as the `shedder` setting.
 
 Every request also gets its request id here (`X-Request-Id` when the client sent a sane one,
-else a new uuid4), which its answer carries back (`RequestIdTransform`) and every log line of it
+else 128 random bits in hex), which its answer carries back (`RequestIdTransform`) and every log line of it
 holds (`services.logsafe.REQUEST`), and is counted in the metrics when answered
 (`services.metrics`: operation, status, duration).
 """
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 import tornado.web
 
@@ -51,9 +51,10 @@ def operation_name(handler_class, method: str) -> str:
 
 
 def request_id_of(request) -> str:
-    """The client's X-Request-Id when it is sane (8-64 of letters, digits, `._:-`), else a new one."""
+    """The client's X-Request-Id when it is sane (8-64 of letters, digits, `._:-`), else a new one:
+    128 random bits in hex, what uuid4().hex holds, at an eighth of its cost (no UUID object)."""
     given = request.headers.get("X-Request-Id")
-    return given if given is not None and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if given is not None and _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 class RequestIdTransform(tornado.web.OutputTransform):
@@ -75,7 +76,7 @@ class Application(tornado.web.Application):
         super().__init__(handlers, **settings)
         self._plain = plain_routes(self.wildcard_router.rules)
         self.add_transform(RequestIdTransform)
-        self.sampler = metrics.Sampler(settings.get("shedder"))
+        self.sampler = metrics.Sampler(settings.get("shedder"), settings.get("sign_in_pool"))
 
     def add_handlers(self, host_pattern: str, host_handlers: list) -> None:
         """Host-specific routes come before the others: from then on, every path goes through

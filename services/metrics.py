@@ -69,7 +69,8 @@ SCANS = Counter("healthcode_scans_total", "Scans stored (scanPlace), by colour a
 BATCH_SIZE = Histogram("healthcode_group_commit_batch_size", "Entry records per group-commit transaction",
                        ("backend",), buckets=BATCH_BUCKETS)
 POOL_IN_USE = Gauge("healthcode_db_pool_in_use", "Database connections lent out, by pool (peewee: the threads' "
-                    "MySQL pool; loop_read, loop_write: the event loop's asyncmy connections)", ("pool",),
+                    "MySQL pool; loop_read, loop_write: the event loop's asyncmy connections; sign_in: the "
+                    "sign-in threads at work)", ("pool",),
                     multiprocess_mode="livesum")
 POOL_WAITING = Gauge("healthcode_db_pool_waiting", "Callers waiting for a database connection, by pool", ("pool",),
                      multiprocess_mode="livesum")
@@ -179,8 +180,9 @@ class Sampler:
 
     INTERVAL_SECONDS = 1.0
 
-    def __init__(self, shedder=None) -> None:
+    def __init__(self, shedder=None, sign_in_pool=None) -> None:
         self.shedder = shedder
+        self.sign_in_pool = sign_in_pool
         self._loop = None
 
     @property
@@ -219,6 +221,10 @@ class Sampler:
         for use, (lent, waiting) in mysql_loop.pool_stats(self._loop).items():
             POOL_IN_USE.labels(f"loop_{use}").set(lent)
             POOL_WAITING.labels(f"loop_{use}").set(waiting)
+        if self.sign_in_pool is not None:  # its threads each hold a connection while they work
+            busy, workers = self.sign_in_pool.waiting, self.sign_in_pool.workers
+            POOL_IN_USE.labels("sign_in").set(min(busy, workers))
+            POOL_WAITING.labels("sign_in").set(max(0, busy - workers))
         if self.shedder is not None:
             IN_FLIGHT.set(self.shedder.in_flight)
             LOOP_LAG.set(self.shedder.lag)

@@ -85,6 +85,7 @@ def test_a_scan_is_counted_by_operation_status_colour_and_admission(make_server,
     assert value(text, "healthcode_requests_total", operation="NotFoundHandler", status="404") >= 1
     # The sampler's gauges: this (live) process's loop lag; on MariaDB, the loop's read pool.
     assert "healthcode_event_loop_lag_seconds " in text and "healthcode_requests_in_flight " in text
+    assert 'healthcode_db_pool_in_use{pool="sign_in"}' in text and 'healthcode_db_pool_waiting{pool="sign_in"}' in text
     if backend[0] == "mysql":
         deadline = time.monotonic() + 5
         while 'healthcode_db_pool_in_use{pool="loop_read"}' not in text and time.monotonic() < deadline:
