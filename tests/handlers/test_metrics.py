@@ -11,8 +11,8 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services import demo, metrics, places
 from models.regions import Region
+from services import demo, metrics, places
 from tests.conftest import assert_error, row_counts
 
 TOKEN = "metrics-token-0123456789abcdef"
@@ -189,3 +189,24 @@ def test_the_grafana_dashboard_reads_only_metrics_that_exist():
             for name in re.findall(r"healthcode_\w+", target["expr"])}
     assert used and used <= known, sorted(used - known)
     assert {family.split("_bucket")[0] for family in used} >= {"healthcode_scans_total", "healthcode_db_pool_in_use"}
+
+
+def test_import_rows_are_counted_good_and_bad_by_source(db, tmp_path):
+    from services import admin_auth
+    from services.demo import ZHENGZHOU
+    from services.investigations import sources
+    from services.regions import load_tree
+    from tests.fakes import xlsx_files as files
+    from tests.services.test_import_pipeline import do_import
+
+    load_tree(ZHENGZHOU)
+    admin, _ = admin_auth.create_admin(None, phone="13810000001", name="市级管理员", role="city",
+                                       region_code="410100", send_sms=False)
+    before = metrics.collect().decode()
+    job = do_import(admin, tmp_path, files.telecom_xlsx(30, bad_every=10))
+    after = metrics.collect().decode()
+    assert (job.good, job.bad) == (27, 3)
+    for result, rows in (("good", 27), ("bad", 3)):
+        grew = value(after, "healthcode_import_rows_total", source=sources.TELECOM.code, result=result) - \
+            value(before, "healthcode_import_rows_total", source=sources.TELECOM.code, result=result)
+        assert grew == rows
