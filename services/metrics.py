@@ -43,7 +43,13 @@ def _directory() -> str:
 
 
 DIRECTORY = _directory()
-os.makedirs(DIRECTORY, exist_ok=True)
+try:
+    os.makedirs(DIRECTORY, exist_ok=True)
+except OSError:  # a read-only working directory (a one-off command): the metrics go to the temp dir
+    import tempfile
+
+    DIRECTORY = os.path.join(tempfile.gettempdir(), f"healthcode-metrics-{os.getuid()}")
+    os.makedirs(DIRECTORY, exist_ok=True)
 # Before prometheus_client is imported: its value class is chosen from this at import.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = DIRECTORY
 
