@@ -109,6 +109,9 @@ class Config:
     job_lock_seconds: int = 600  # I5: a job runner's lock lapses this long after its last heartbeat
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json: one JSON object a line (services/logsafe.py)
+    # /metrics answers only a request bearing this token; empty: /metrics is off (404).
+    metrics_token: str = ""
     extra: dict = field(default_factory=dict)
 
     ENV_NAMES = {
@@ -170,6 +173,8 @@ class Config:
         "ADMIN_COOKIE_SECURE": ("admin_cookie_secure", bool),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),
+        "LOG_FORMAT": ("log_format", str),
+        "METRICS_TOKEN": ("metrics_token", str),
     }
 
     @classmethod
@@ -227,6 +232,10 @@ class Config:
             raise SystemExit("COLOUR_SCHEME 只能是 3 或 4")
         if not 1 <= self.screen_code_window_seconds <= 3600:
             raise SystemExit("SCREEN_CODE_WINDOW_SECONDS 应为 1 至 3600 秒")
+        if self.log_format not in ("text", "json"):
+            raise SystemExit("LOG_FORMAT 只能是 text 或 json")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise SystemExit("METRICS_TOKEN 至少 16 个字符")
 
 
 def TestConfig(**changes) -> Config:

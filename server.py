@@ -30,6 +30,7 @@ from config import Config
 from handlers import h5, routing
 from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
+from handlers.metrics import MetricsHandler
 from handlers.openapi import OpenApiHandler, build_document
 from handlers.shedding import LoadShedder
 from miniprogram_api import appeals as appeals_api
@@ -47,7 +48,7 @@ from miniprogram_api import scan as scan_api
 from miniprogram_api import screens as screens_api
 from models import db as database
 from models import mysql_tls, schema, sqlite_checkpoints
-from services import colour_rules, colour_scheme, divisions, logsafe, pii, sms
+from services import colour_rules, colour_scheme, divisions, logsafe, metrics, pii, sms
 
 log = logging.getLogger("healthcode.server")
 
@@ -113,6 +114,7 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
     return routing.Application(
         [
             (r"/healthz", HealthHandler),
+            (r"/metrics", MetricsHandler),  # Prometheus, with METRICS_TOKEN (handlers/metrics.py)
             (r"/openapi.json", OpenApiHandler),
             *routes,
             *h5.routes(config),
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         config = config.replace(port=args.port)
     if args.host:
         config = config.replace(host=args.host)
-    logsafe.install(config.log_level)
+    logsafe.install(config.log_level, config.log_format)
     setup(config)
     try:
         result = init_db(config, args.demo)
@@ -297,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     # big table may take minutes).
     database.bind(config.database_url, config.db_max_connections, database_deadlines(config))
     raise_open_file_limit()
+    metrics.prune()  # the files of earlier runs' processes go (before any fork: see services/metrics.py)
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, **http_server_options(config))
     server.listen(config.port, config.host)

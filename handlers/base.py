@@ -17,6 +17,7 @@ else becomes a 500 with no stack trace.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import functools
 import inspect
 import json
@@ -113,8 +114,9 @@ class SignInPool:
     already waiting is refused at once with 429."""
 
     def __init__(self, workers: int, queue: int):
-        self.executor = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="sign-in")
-        self.limit = max(1, workers) + max(0, queue)
+        self.workers = max(1, workers)
+        self.executor = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="sign-in")
+        self.limit = self.workers + max(0, queue)
         self.waiting = 0
 
     async def run(self, work, *args):
@@ -123,7 +125,9 @@ class SignInPool:
             raise ApiError("sign_in_busy", "登录请求过多，请稍后再试", 429, retry_after=1)
         self.waiting += 1
         try:
-            return await tornado.ioloop.IOLoop.current().run_in_executor(self.executor, with_connection, work, *args)
+            # In the request's context: the thread's log lines carry its request id (logsafe.REQUEST).
+            return await tornado.ioloop.IOLoop.current().run_in_executor(
+                self.executor, contextvars.copy_context().run, with_connection, work, *args)
         finally:
             self.waiting -= 1
 
@@ -199,7 +203,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     async def off_loop(self, work, *args):
         """Run CPU-heavy work with no database access (drawing images) on an executor thread."""
-        return await tornado.ioloop.IOLoop.current().run_in_executor(None, work, *args)
+        return await tornado.ioloop.IOLoop.current().run_in_executor(None, contextvars.copy_context().run, work, *args)
 
     def query_values(self) -> dict:
         """The query string as {name: last value}."""

@@ -102,6 +102,7 @@ class Refusal(httputil.HTTPMessageDelegate):
 
     def __init__(self, request) -> None:
         self.connection, self.head = request.connection, request.method == "HEAD"
+        self.request_id = getattr(request, "request_id", None)
 
     def data_received(self, chunk) -> None:
         """The body of a refused request is dropped."""
@@ -109,6 +110,8 @@ class Refusal(httputil.HTTPMessageDelegate):
     def finish(self) -> None:
         headers = httputil.HTTPHeaders({"Content-Type": "application/json; charset=UTF-8", "Cache-Control": "no-store",
                                         "Retry-After": str(RETRY_AFTER_SECONDS), "Content-Length": str(len(_OVERLOADED))})
+        if self.request_id is not None:
+            headers["X-Request-Id"] = self.request_id
         self.connection.write_headers(httputil.ResponseStartLine("HTTP/1.1", 503, "Service Unavailable"), headers,
                                       None if self.head else _OVERLOADED)
         self.connection.finish()

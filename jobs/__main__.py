@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     from server import setup
 
     config = Config.from_env()
-    logsafe.install(config.log_level)
+    logsafe.install(config.log_level, config.log_format)
     setup(config)
     if args.command == "run":
         if not args.job:

@@ -34,6 +34,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from typing import Any, Callable
 
@@ -42,6 +43,7 @@ import peewee
 from models.db import db, request_connections
 from models.fields import utcnow
 from models.statistics import JobLock
+from services import metrics
 
 log = logging.getLogger("healthcode.jobs.lock")
 
@@ -123,20 +125,30 @@ def run_exclusively(job_id: str, func: Callable[[], Any], *, slot: dt.datetime |
             else:
                 reason = "held by another runner"
             log.info("job %s skipped: %s", job_id, reason)
+            metrics.JOB_RUNS.labels(job_id, "skipped").inc()
             return {"skipped": reason}
         beat = _Heartbeat(job_id, holder, ttl_seconds)
         beat.start()
+        started = time.monotonic()
         try:
             result = func()
         except BaseException as exc:
             beat.stopped.set()
+            _ran(job_id, "failed", started)
             release(job_id, holder, "failed", {"error": type(exc).__name__})
             raise
         beat.stopped.set()
+        _ran(job_id, "ok", started)
         release(job_id, holder, "ok", result)
         return result
     finally:
         request_connections.closed()
+
+
+def _ran(job_id: str, outcome: str, started: float) -> None:
+    """Count a run that ran, and its duration (services/metrics.py)."""
+    metrics.JOB_RUNS.labels(job_id, outcome).inc()
+    metrics.JOB_SECONDS.labels(job_id).observe(time.monotonic() - started)
 
 
 def current_slot(trigger, now: dt.datetime | None = None, grace_seconds: int = 600) -> dt.datetime | None:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import peewee
 import pymysql
 from pymysql.constants import CLIENT
-from playhouse.pool import PooledMySQLDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
 
 from models import mysql_loop, mysql_tls
 from models.db_outage import Outage, connection_failed, timed_out
@@ -75,6 +75,7 @@ class ReconnectingPooledMySQL(PooledMySQLDatabase):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.outage = Outage(self._probe, self.close_idle)
+        self.waiting_threads: set[int] = set()  # threads waiting for a connection (the metrics)
 
     def connect(self, reuse_if_open: bool = False) -> bool:
         self.outage.check()
@@ -83,6 +84,17 @@ class ReconnectingPooledMySQL(PooledMySQLDatabase):
         except (peewee.OperationalError, peewee.InterfaceError) as exc:
             if connection_failed(exc):
                 self.outage.trip(exc)
+            raise
+        finally:
+            self.waiting_threads.discard(threading.get_ident())
+
+    def _connect(self):
+        # Called under the pool's lock for each try: a full pool makes the caller wait (peewee's
+        # connect loops on its condition) until a connection comes back or the wait times out.
+        try:
+            return super()._connect()
+        except MaxConnectionsExceeded:
+            self.waiting_threads.add(threading.get_ident())
             raise
 
     def execute_sql(self, sql, params=None):

@@ -237,6 +237,10 @@ class LoopPool:
                     self._wake()  # woken, then gone: the turn passes on
                 raise
 
+    def stats(self) -> tuple[int, int]:
+        """(connections lent out, callers waiting for one), for the metrics (services/metrics.py)."""
+        return self.open - len(self._idle), sum(1 for turn in self._waiting if not turn.done())
+
     def _wake(self) -> None:
         while self._waiting:
             turn = self._waiting.popleft()
@@ -321,6 +325,16 @@ def pool(database: peewee.MySQLDatabase, use: str, size: int) -> LoopPool:
     found = pools.get((database, use))
     if found is None:
         found = pools[(database, use)] = LoopPool(database, size)
+    return found
+
+
+def pool_stats(loop) -> dict:
+    """{use: (lent, waiting)} of `loop`'s pools, summed over their databases (for the metrics)."""
+    found: dict = {}
+    for (_, use), each in list(_pools.get(loop, {}).items()):
+        lent, waiting = each.stats()
+        before = found.get(use, (0, 0))
+        found[use] = (before[0] + lent, before[1] + waiting)
     return found
 
 

@@ -52,6 +52,7 @@ from models import mysql_loop
 from models.db import SQLITE_BUSY_TIMEOUT_MS, db, insert_rows, insert_statements, is_mysql
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
+from services import metrics
 from services.errors import RETRY_AFTER_SECONDS, ApiError
 
 log = logging.getLogger("healthcode.entry_writer")
@@ -335,6 +336,7 @@ class EntryWriter:
     def _stored(self, batch: list[_Pending], results: list) -> None:
         """A committed batch: each scan takes its outcome (None, or its request id's first record)."""
         self.transactions += 1
+        _batch_size().observe(len(batch))
         for pending, result in zip(batch, results):
             pending.resolve(result)
 
@@ -370,6 +372,18 @@ def _plan(batch: list[_Pending], first: dict | None = None) -> tuple[list, list[
             if pending.temperature is not None:
                 temperatures.append(pending.temperature)
     return results, entries, temperatures
+
+
+def _batch_size():
+    """The batch-size histogram's child of the bound database's kind."""
+    backend = "mysql" if is_mysql() else "sqlite"
+    child = _BATCH_SIZES.get(backend)
+    if child is None:
+        child = _BATCH_SIZES[backend] = metrics.BATCH_SIZE.labels(backend)
+    return child
+
+
+_BATCH_SIZES: dict = {}
 
 
 def _not_saved(batch: list[_Pending], exc: Exception) -> None:

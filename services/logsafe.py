@@ -1,10 +1,15 @@
 """Logging that never holds a full ID number, phone, token or session key, nor a query's
-parameters (where names and addresses would travel)."""
+parameters (where names and addresses would travel); as text lines, or with LOG_FORMAT=json as
+one JSON object a line (`JsonLineFormatter`) carrying the request's id and operation."""
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import logging
 import re
+
+from pythonjsonlogger.json import JsonFormatter
 
 from services.identity import ID_NUMBER_RE, PHONE_RE, mask_id_number, mask_phone
 
@@ -29,6 +34,50 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text)
         record.msg, record.args = redact(message), ()
         return True
+
+
+# (request id, operation) of the request being handled, set when its route is found
+# (handlers.routing): every line logged while it is handled carries them.
+REQUEST: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("request", default=None)
+# The JSON line's first fields, in this order; a record's other extras follow.
+_FIRST = ("time", "level", "logger", "request_id", "operation", "status", "duration_ms", "message")
+
+
+def _redacted(value):
+    """`value` with every string in it through `redact` (an extra's dict or list too)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return value
+
+
+class JsonLineFormatter(JsonFormatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, request_id and operation (of
+    the request being handled, else null), status and duration_ms (the access log's), message,
+    then any other extra of the record, and exc_info for a failure. Every string is redacted
+    here, whatever RedactingFilter did: python-json-logger formats the traceback afresh from
+    exc_info, and extras never pass through the message."""
+
+    def __init__(self) -> None:
+        super().__init__(("levelname", "name", "message"), rename_fields={"levelname": "level", "name": "logger"},
+                         json_ensure_ascii=False)
+
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data["time"] = dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds")
+        current = REQUEST.get()
+        log_data.setdefault("request_id", current[0] if current else None)
+        log_data.setdefault("operation", current[1] if current else None)
+        log_data.setdefault("status", None)
+        log_data.setdefault("duration_ms", None)
+
+    def process_log_record(self, log_data: dict) -> dict:
+        ordered = {key: log_data.pop(key, None) for key in _FIRST}
+        ordered.update(log_data)
+        return _redacted(ordered)
 
 
 class QueryParamsFilter(logging.Filter):
@@ -59,13 +108,15 @@ def log_request(handler) -> None:
     status = handler.get_status()
     log = _access_log.info if status < 400 else _access_log.warning if status < 500 else _access_log.error
     request = handler.request
-    log("%d %s %s (%s) %.2fms", status, request.method, request.path, request.remote_ip,
-        1000.0 * request.request_time())
+    duration_ms = 1000.0 * request.request_time()
+    log("%d %s %s (%s) %.2fms", status, request.method, request.path, request.remote_ip, duration_ms,
+        extra={"status": status, "duration_ms": round(duration_ms, 2)})
 
 
-def install(level: str = "INFO") -> None:
+def install(level: str = "INFO", log_format: str = "text") -> None:
     """Configure the root logger once, with the redacting filter on every handler, and peewee's
-    queries logged without their parameters."""
+    queries logged without their parameters; `log_format` "json": every handler writes
+    JsonLineFormatter's lines."""
     guard_query_logs()
     root = logging.getLogger()
     if not root.handlers:
@@ -74,5 +125,7 @@ def install(level: str = "INFO") -> None:
         root.addHandler(handler)
     root.setLevel(level)
     for handler in root.handlers:
+        if log_format == "json" and not isinstance(handler.formatter, JsonLineFormatter):
+            handler.setFormatter(JsonLineFormatter())
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())

@@ -32,8 +32,8 @@ from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
 from models.transactions import run_transaction
-from services import (auth, colour, colour_rules, colour_scheme, entry_writer, family, identity, places, profile,
-                      residents, risk_inputs, screen_codes)
+from services import (auth, colour, colour_rules, colour_scheme, entry_writer, family, identity, metrics, places,
+                      profile, residents, risk_inputs, screen_codes)
 from services.errors import ApiError
 from services.forms import clean_form
 from services.investigations.records import record_checkpoint_scan
@@ -324,6 +324,7 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
     deadlock's victim (models/transactions.py): a fever's recompute locks the person's colour,
     which the hourly recompute may hold."""
     place, kind, flow, temperature = begun.place, begun.kind, begun.flow, begun.temperature
+    stored_entry = {}
 
     def write() -> RawJson:
         person, source = _who(account, body)
@@ -344,9 +345,12 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
         if normal is not None:
             TemperatureRecord.insert(normal).execute()
         EntryRecord.insert(entry).execute()
+        stored_entry.update(entry)  # a deadlock's retry writes it again: counted once, committed
         return RawJson(entry["verdict"])
 
-    return run_transaction(write)
+    answer = run_transaction(write)
+    metrics.count_scan(stored_entry["colour"], stored_entry["admitted"])
+    return answer
 
 
 async def scan(bearer: str, body: dict, config) -> RawJson:
@@ -381,7 +385,10 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         # Rare (a resident to be isolated whom nobody has yet decided about): status to write.
         return _scan_in_transaction(account, body, config, begun)
     earlier = await entry_writer.writer.write(entry, normal)
-    return RawJson(entry["verdict"]) if earlier is None else _replay(earlier, account)
+    if earlier is not None:
+        return _replay(earlier, account)
+    metrics.count_scan(entry["colour"], entry["admitted"])
+    return RawJson(entry["verdict"])
 
 
 def _replay(entry: EntryRecord, account: Account) -> RawJson:

@@ -12,12 +12,20 @@ REQUIRE_MYSQL=1 (CI) an unreachable MariaDB is an error, otherwise its half is s
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ipaddress
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 from urllib.parse import urlencode, urlparse
+
+# Each test process's metric files in a directory of its own (services/metrics.py reads it when
+# first imported, below), removed at exit: not data/metrics, which a running server may use.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="healthcode-metrics-")
+atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 
 import pymysql
 import pytest

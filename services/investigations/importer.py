@@ -41,7 +41,7 @@ from models.fields import utcnow
 from models.investigations import ImportJob, ImportRowError, TaskRecord
 from models.sql_literals import SqlLiterals
 from models.regions import Region
-from services import audit, excel
+from services import audit, excel, metrics
 from services.errors import ApiError
 from services.investigations import cells, risk_lists, sources, xlsx
 from services.investigations.dispatch import Dispatcher, district_key
@@ -431,6 +431,8 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
             counts["rows"] += rows
             counts["bad"] += bad + refused_rows
             counts["good"] += len(prepared) - refused_rows
+            metrics.IMPORT_ROWS.labels(source.code, "good").inc(len(prepared) - refused_rows)
+            metrics.IMPORT_ROWS.labels(source.code, "bad").inc(bad + refused_rows)
             counts["inserted"] += inserted
             counts["filtered"] += filtered
             counts["duplicates"] += duplicates

@@ -4,10 +4,18 @@ peewee upgrade that changes any of them fails here, loudly, rather than in a sca
 - `Prepared.first`: a query's `_get_cursor_wrapper(cursor)`, whose column set-up (its attributes
   other than `Prepared._PER_CURSOR`) is kept from the first run, then `process_row`.
 - `loaded`: a model instance's `__data__`, `_dirty` and `__rel__`, set without the constructor.
+- The metrics' pool figures (services/metrics.py Sampler): a MySQL pool's `_in_use` (connections
+  lent out), and its `_connect` raising MaxConnectionsExceeded to a caller that then waits
+  (`ReconnectingPooledMySQL.waiting_threads`).
 Everything else of peewee that models/ uses is public (`selected_columns`, `connect_params`, the
 exception classes)."""
 
-from models.db import Prepared, loaded
+import threading
+import time
+
+import pytest
+
+from models.db import Prepared, loaded, open_database
 from models.people import Person
 from tests.conftest import make_person
 
@@ -40,3 +48,28 @@ def test_a_model_instance_still_keeps_its_data_dirty_fields_and_relations_where_
     assert made.id == person.id and made.dirty_fields == [] and made == fresh
     made.name = "改名"
     assert made.dirty_fields == [Person.name]
+
+
+def test_a_mysql_pool_still_lends_through_in_use_and_makes_a_caller_wait_in_connect(backend):
+    if backend[0] != "mysql":
+        pytest.skip("peewee's pool serves MySQL only")
+    pool = open_database(backend[1] + "?max_connections=1")
+    pool.connect()
+    assert len(pool._in_use) == 1, "peewee's pool changed its _in_use (services/metrics.py Sampler)"
+    got = threading.Event()
+
+    def second():
+        pool.connect()
+        got.set()
+        pool.close()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while not pool.waiting_threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(pool.waiting_threads) == 1 and not got.is_set(), "peewee's pool no longer waits through _connect"
+    pool.close()  # the first connection back: the waiting thread takes it
+    waiter.join(5)
+    assert got.is_set() and not pool.waiting_threads and not pool._in_use
+    pool.close_all()
