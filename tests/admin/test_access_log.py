@@ -135,3 +135,12 @@ def test_another_persons_log_is_forbidden(office, me):
     assert_error(me.call("listMyDataAccess", query={"member_id": adult["id"]}), 403, "consent_required", "member_id")
     assert row_counts() == before
     assert me.ok("listMyDataAccess", query={"member_id": child["id"]})["total"] == 0
+
+
+def test_an_exports_people_are_linked_in_bulk_each_once(db):
+    from services import audit
+    subjects = [f"s{n:031d}" for n in range(2500)]
+    line = audit.record(None, "city", "export", resource="residents", purpose="核查", subjects=subjects + subjects[:10]
+                        + [None, ""])
+    linked = PersonAccess.select().where(PersonAccess.log == line)
+    assert linked.count() == 2500 and {a.subject for a in linked} == set(subjects)
