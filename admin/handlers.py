@@ -23,7 +23,7 @@ from models.admin import AdminSession
 from models.db import request_connections
 from models.places import Place
 from models.regions import Region
-from services import admin_auth, captchas, excel, exports, places, regions
+from services import access_log, admin_auth, captchas, excel, exports, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
 
@@ -416,10 +416,13 @@ class ExportHandler(ResourceHandler):
         if purpose is None:
             return
         query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
-        rows = [resource.display(resource.export_fields, row) for row in query.limit(resource.max_export_rows)]
+        found = list(query.limit(resource.max_export_rows))
+        rows = [resource.display(resource.export_fields, row) for row in found]
         content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label,
                                    watermark=self.export_watermark(purpose))
-        exports.record(self.admin, resource.name, purpose, rows=len(rows), filters=self._filters())
+        # Each person in the file sees the export in their access log (N10).
+        exports.record(self.admin, resource.name, purpose, rows=len(rows), filters=self._filters(),
+                       label=resource.label, subjects=access_log.subjects_of(found))
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M")
         self.send_download(content, excel.XLSX_MIME, f"{resource.label}-{stamp}.xlsx")
 

@@ -6,6 +6,10 @@ pages:
   and date, every fact the rules read, the colour history, the overrides, the corrections asked
   for and the appeals, and propose a correction (withdraw an entry, close a case, revoke a
   release notice, a manual override) for a second account of the same organisation to approve.
+  Every view states its purpose (用途), and is logged against the person, whose access log shows
+  it (N10): the search form asks it, and a link (from an appeal) asks it before showing anything;
+  a reload within 30 minutes of the logged view shows the page again. 查看完整证件号码 (another
+  purpose, another log line) shows the full ID number: the only page that does.
 - `/admin/r/appeals/<id>` — an appeal's detail (the generic one, with its image and a link to
   the person's page); `/admin/appeals/<id>/image` — the image itself.
 
@@ -19,13 +23,18 @@ import urllib.parse
 
 from admin.handlers import AdminHandler, DetailHandler, menu
 from models.corrections import ColourAppeal
-from services import appeals, approvals, colour, colour_reasons, corrections, identity
+from services import access_log, appeals, approvals, colour, colour_reasons, corrections, identity
 from services.errors import ApiError
 from services.timefmt import local_iso
 
 
 class PersonColourHandler(AdminHandler):
     """个人健康码查询: search, and one person's colour with its corrections."""
+
+    def render_page(self, template: str, **values):
+        values.setdefault("ask_for", None)  # a person opened from a link, whose purpose is asked
+        values.setdefault("purpose", "")
+        super().render_page(template, **values)
 
     def _require_role(self):
         if self.admin.role not in corrections.CORRECTION_ROLES:
@@ -37,16 +46,30 @@ class PersonColourHandler(AdminHandler):
         if not subject:
             return self.render_page("risk/person_colour.html", found=None, error=None, field=None)
         corrections.require_subject_scope(self.admin, subject)
+        if not access_log.view_is_logged(self.admin, subject, self.get_query_argument("v", None)):
+            # Opened from a link (an appeal, a bookmark): the official says why before seeing it.
+            return self.render_page("risk/person_colour.html", found=None, error=None, field=None, ask_for=subject)
         self._show(subject)
 
     def post(self):
+        """A search by ID number, or a person opened from a link: either with the purpose of the
+        view, which is logged against the person (N10)."""
         self._require_role()
+        subject = self.get_body_argument("s", "")
+        # As sent: Tornado's get_body_argument silently drops control characters, which are refused.
+        sent = (self.request.body_arguments.get("purpose") or [b""])[-1]
+        purpose = self.decode_argument(sent, name="purpose")
         try:
-            found = corrections.find_person(self.admin, self.get_body_argument("id_number", ""))
+            if subject:
+                corrections.require_subject_scope(self.admin, subject)
+                found = corrections.view_subject(self.admin, subject, purpose)
+            else:
+                found = corrections.find_person(self.admin, self.get_body_argument("id_number", ""), purpose)
         except ApiError as error:
             self.set_error_status(error)
-            return self.render_page("risk/person_colour.html", found=None, error=error.message, field=error.field)
-        self.redirect("/admin/person-colour?s=" + urllib.parse.quote(found["subject"]))
+            return self.render_page("risk/person_colour.html", found=None, error=error.message, field=error.field,
+                                    ask_for=subject or None, purpose=purpose[:50])
+        self.redirect(f"/admin/person-colour?s={urllib.parse.quote(found['subject'])}&v={found['view'].id}")
 
     def _show(self, subject: str, error: ApiError | None = None):
         person, number = corrections.subject_identity(subject)
@@ -77,6 +100,25 @@ class PersonColourHandler(AdminHandler):
                          statuses=approvals.STATUSES, appeal_statuses=appeals.STATUSES,
                          max_days=corrections.OVERRIDE_MAX_DAYS,
                          local=lambda moment: (local_iso(moment) or "")[:16].replace("T", " "))
+
+
+class IdNumberHandler(PersonColourHandler):
+    """查看完整证件号码: the one full ID number the back office shows, to an official of the
+    person's region who states why; the view is in the person's access log (N10)."""
+
+    def post(self):
+        self._require_role()
+        subject = self.get_body_argument("s", "")
+        corrections.require_subject_scope(self.admin, subject)
+        sent = (self.request.body_arguments.get("purpose") or [b""])[-1]
+        try:
+            number = corrections.reveal_id_number(self.admin, subject, self.decode_argument(sent, name="purpose"))
+        except ApiError as error:
+            self.set_error_status(error)
+            return self.render_page("risk/id_number.html", subject=subject, number=None, error=error.message,
+                                    field=error.field)
+        self.set_header("Cache-Control", "no-store")
+        self.render_page("risk/id_number.html", subject=subject, number=number, error=None, field=None)
 
 
 class ProposeHandler(PersonColourHandler):
@@ -138,6 +180,7 @@ def routes(config) -> list:
     return [
         (r"/admin/person-colour", PersonColourHandler),
         (r"/admin/person-colour/propose", ProposeHandler),
+        (r"/admin/person-colour/id-number", IdNumberHandler),
         (r"/admin/r/appeals/(?P<row_id>\d+)", AppealDetailHandler),
         (r"/admin/appeals/(?P<row_id>\d+)/image", AppealImageHandler),
     ]

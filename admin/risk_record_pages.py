@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from admin.handlers import AdminHandler, menu
 from models.admin import AdminUser
-from models.fields import utcnow
+from models.fields import blind_index, utcnow
 from models.regions import Region
 from models.risk_inputs import RiskBatch
-from services import audit, risk_records
+from services import audit, identity, risk_records
 from services.errors import ApiError
 from services.timefmt import china_today, local_iso
 
@@ -79,7 +79,8 @@ class RiskRecordFormHandler(AdminHandler):
         if not result.accepted:
             return self._form(kind, values, f"该人员的这条{kind.label}记录已存在，未重复录入", "id_number", 409)
         audit.record(None, self.admin.role, "risk_record_add", RiskBatch.get_by_id(result.batch_id),
-                     admin_actor=self.admin, kind=kind.code)
+                     admin_actor=self.admin, kind=kind.code, reason=kind.label,
+                     subjects=[blind_index(identity.normalize_id_number(values.get("id_number") or ""), "id_number")])
         self.redirect(f"/admin/risk-records/?msg=已录入1条{kind.label}记录，相关人员的健康码已更新", status=303)
 
 

@@ -67,7 +67,10 @@ MEMBER_NEW = Schema("FamilyMemberRequest", {
 MEMBER = Schema("FamilyMember", {"id": Int("编号"), "name": Str("姓名（脱敏）"), "id_number": Str("证件号码（脱敏）"),
                                  "id_type": Str("证件类型"), "relationship": Str("关系", nullable=True),
                                  "relationship_label": Str("关系名称", nullable=True),
-                                 "phone": Str("手机号（脱敏）", nullable=True)})
+                                 "phone": Str("手机号（脱敏）", nullable=True),
+                                 "consent_status": Str("家庭成员的授权：not_needed 未满14周岁无需同意 / pending 待本人同意 / "
+                                                       "granted 已同意 / withdrawn 已撤回", required=False),
+                                 "consent_label": Str("授权状态名称", required=False)})
 MEMBERS = Schema("FamilyMembers", {"items": List(Obj(MEMBER), "成员", max_items=family.MAX_MEMBERS)})
 PROXIES = Schema("ProxyIdentities", {"items": List(Obj(MEMBER), "代登记过的身份", max_items=family.MAX_PROXIES)})
 REMOVED = Schema("Removed", {"removed": Bool("已删除")})
@@ -119,7 +122,8 @@ class FamilyHandler(ApiHandler):
     def get(self):
         return {"items": [family.member_view(p) for p in family.family_members(self.current_account)]}
 
-    @operation("addFamilyMember", "添加家庭成员（老人、儿童等）", body=MEMBER_NEW, response=MEMBER, status=201,
+    @operation("addFamilyMember", "添加家庭成员（老人、儿童等）；已满14周岁的须经其本人同意（sendFamilyConsentCode / "
+               "本人账号 grantFamilyConsent）后才能查看其健康码、代其扫码", body=MEMBER_NEW, response=MEMBER, status=201,
                errors=(409,))
     def post(self, body):
         return family.member_view(family.add_family_member(self.current_account, body))

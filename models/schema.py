@@ -36,6 +36,7 @@ from models.messaging import SmsCode, SmsMessage
 from models.people import Person, name_index
 from models.partners import PARTNER_MODELS
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode, ScreenDevice
+from models.privacy import PRIVACY_MODELS
 from models.regions import Region
 from models.rule_versions import ColourRuleVersion, ColourSetting
 from models.statistics import STATISTICS_MODELS
@@ -76,7 +77,7 @@ MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, Aut
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
                                  *APPROVAL_MODELS, *CORRECTION_MODELS, *SIGN_IN_MODELS, *PARTNER_MODELS,
-                                 *RULE_ADMIN_MODELS]
+                                 *RULE_ADMIN_MODELS, *PRIVACY_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -362,6 +363,7 @@ MIGRATIONS: list[Migration] = [
     Migration(25, "sign-in failures", _v25_sign_in_failures),
     Migration(26, "names and addresses at rest", _v26_names_at_rest),
     Migration(27, "screen place codes", _v27_screen_codes),
+    Migration(29, "family consent and access log", lambda migrator: create_tables(PRIVACY_MODELS)),
 ]
 
 

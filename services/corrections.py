@@ -22,7 +22,7 @@ from models.fields import blind_index, utcnow
 from models.people import Person
 from models.regions import LEVELS, Region
 from models.risk_inputs import CaseReport, ListedPerson, ReleaseNotice
-from services import admin_auth, approvals, audit, colour, identity, risk_inputs, risk_records
+from services import access_log, admin_auth, approvals, audit, colour, identity, risk_inputs, risk_records
 from services.colour_rules import COLOURS, INPUTS
 from services.errors import ApiError
 from services.health_authority import HEALTH_ROLES
@@ -79,18 +79,41 @@ def require_subject_scope(admin: AdminUser, subject: str) -> None:
         raise ApiError("out_of_scope", "无权查看或操作其他辖区的数据", 403)
 
 
-def find_person(admin: AdminUser, id_number) -> dict:
+def find_person(admin: AdminUser, id_number, purpose=None) -> dict:
     """The person of an exact ID number (through its blind index) as the official's page needs
-    it: subject, registered profile (if any), home region. 403 outside the admin's region."""
+    it: subject, registered profile (if any), home region, and the logged view (`view`: its log
+    line, with the purpose stated, which the person's access log shows). 403 outside the
+    admin's region."""
     number = identity.validate_id_number(id_number, "id_number")
     subject = blind_index(number, "id_number")
-    person = Person.get_or_none(Person.id_number_bidx == subject)
+    return view_subject(admin, subject, purpose)
+
+
+def view_subject(admin: AdminUser, subject: str, purpose) -> dict:
+    """Open a person's full record for `purpose` (N10): scope checked, the view logged against
+    the person."""
+    person, number = subject_identity(subject)
     region = home_region(person, number)
     if not _may_see(admin, region):
         raise ApiError("out_of_scope", "无权查看或操作其他辖区的数据", 403)
-    audit.record(None, admin.role, "person_colour_viewed", person, admin_actor=admin,
-                 id_number=identity.mask_id_number(number))
-    return {"subject": subject, "person": person, "region": region, "id_number": number}
+    purpose = access_log.clean_view_purpose(purpose)
+    view = audit.record(None, admin.role, "person_colour_viewed", person, admin_actor=admin,
+                        id_number=identity.mask_id_number(number), purpose=purpose, subjects=[subject])
+    return {"subject": subject, "person": person, "region": region, "id_number": number, "view": view}
+
+
+def reveal_id_number(admin: AdminUser, subject: str, purpose) -> str:
+    """The full ID number of a person, for an official of their region who states why; the view
+    is logged against the person (N10). The only full ID number the back office shows."""
+    person, number = subject_identity(subject)
+    if number is None:
+        raise ApiError("not_found", "未找到该人员", 404)
+    if not _may_see(admin, home_region(person, number)):
+        raise ApiError("out_of_scope", "无权查看或操作其他辖区的数据", 403)
+    purpose = access_log.clean_view_purpose(purpose)
+    audit.record(None, admin.role, "id_number_viewed", person, admin_actor=admin,
+                 id_number=identity.mask_id_number(number), purpose=purpose, subjects=[subject])
+    return number
 
 
 # --- the facts about a person --------------------------------------------------------------------
@@ -293,7 +316,7 @@ def _withdraw(request: ApprovalRequest, payload: dict, approver: AdminUser) -> s
         touched += risk_inputs.compound_subjects(row.compound)
     colour.recompute(touched, why=f"{payload['kind']}_withdrawn")
     audit.record(None, approver.role, "risk_entry_withdrawn", row, admin_actor=approver, reason=request.reason,
-                 proposed_by=request.proposed_by_id, approval=request.id)
+                 proposed_by=request.proposed_by_id, approval=request.id, subjects=[row.subject])
     return f"已撤销{INPUTS[payload['kind']].label}记录，健康码已重新计算"
 
 
@@ -303,14 +326,15 @@ def _close_case(request: ApprovalRequest, payload: dict, approver: AdminUser) ->
         raise ApiError("case_closed", "该病例已结案", 409)
     case = risk_inputs.close_case(open_case.id)
     audit.record(None, approver.role, "case_closed", case, admin_actor=approver, reason=request.reason,
-                 proposed_by=request.proposed_by_id, approval=request.id)
+                 proposed_by=request.proposed_by_id, approval=request.id, subjects=[case.subject])
     return "病例已结案，健康码已重新计算"
 
 
 def _revoke_notice(request: ApprovalRequest, payload: dict, approver: AdminUser) -> str:
     notice = risk_inputs.revoke_release_notice(payload["id"])
     audit.record(None, approver.role, "release_notice_revoked", notice, admin_actor=approver,
-                 reason=request.reason, proposed_by=request.proposed_by_id, approval=request.id)
+                 reason=request.reason, proposed_by=request.proposed_by_id, approval=request.id,
+                 subjects=[notice.subject])
     return "解除医学观察告知书已撤销，健康码已重新计算"
 
 
@@ -327,7 +351,7 @@ def _override(request: ApprovalRequest, payload: dict, approver: AdminUser) -> s
                                 approved_by=approver)
     colour.recompute([subject], why="manual_override")
     audit.record(None, approver.role, "colour_overridden", row, admin_actor=approver, colour=chosen,
-                 expires_on=last, reason=request.reason, proposed_by=request.proposed_by_id)
+                 expires_on=last, reason=request.reason, proposed_by=request.proposed_by_id, subjects=[subject])
     return f"健康码已人工调整为{colour.LABELS[chosen]}，至 {last} 止"
 
 

@@ -99,6 +99,13 @@ def birth_date_of(id_number: str) -> date:
     return born
 
 
+def age_of(id_number: str, today: date | None = None) -> int:
+    """Whole years of age, on `today` (China's today by default), of the holder of a valid
+    18-character ID number; raises ValueError as `birth_date_of` does."""
+    born, today = birth_date_of(id_number), today or _china_today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 def gender_of(id_number: str) -> str:
     """"male" when the 17th digit (the sequence code's last digit) is odd, else "female"."""
     value = normalize_id_number(id_number)

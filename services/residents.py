@@ -49,7 +49,7 @@ def _change(admin: AdminUser, binding: CompoundResident, new: str, action: str, 
     with db.atomic():
         risk_inputs.set_isolation(risk_inputs.subject_of(person), new)
         audit.record(None, admin.role, action, person, admin_actor=admin, compound=binding.compound.code,
-                     status_from=old, status_to=new, **detail)
+                     status_from=old, status_to=new, subjects=[person.id_number_bidx], **detail)
 
 
 def confirm_isolation(admin: AdminUser, binding: CompoundResident) -> str:

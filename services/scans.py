@@ -176,7 +176,8 @@ def describe_code(token: str, account: Account) -> dict:
              else {"offered": False, "message": kind.quick_checkin_refusal})
     return {"status": "active", "place": places.place_view(place), "type": kind.describe(), "flows": flows,
             "quick_checkin": quick, "needs_profile": not profile.is_complete(me), "my_compound": compound,
-            "family": [family.member_view(p) for p in family.family_members(account)],
+            # Only the members this account may scan for: children, and adults who consented (N4).
+            "family": [family.member_view(p) for p in family.family_members(account) if family.may_act_for(p)],
             "proxy_identities": [family.member_view(p) for p in family.proxy_identities(account)]}
 
 

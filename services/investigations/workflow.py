@@ -57,8 +57,11 @@ def transition(admin, record: TaskRecord, to_status: str, remark: str | None = N
         notes = _apply_effect(source, record, to_status)
         TaskHistory.create(record=record, from_status=record.status, to_status=to_status,
                            remark="；".join(filter(None, [remark, *notes])) or None, admin=admin)
+        # A status whose effect sets the person's isolation is in their access log (N10).
+        effect = workflow.effects.get(to_status)
         audit.record(None, admin.role, "task_status", record, admin_actor=admin, source=record.source,
-                     status_from=record.status, status_to=to_status, remark=remark or "")
+                     status_from=record.status, status_to=to_status, remark=remark or "",
+                     subjects=[record.subject] if effect is not None and effect.kind == "isolation" else None)
     return f"状态已变更为“{label(record.source, to_status)}”"
 
 

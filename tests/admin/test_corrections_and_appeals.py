@@ -262,17 +262,17 @@ def test_a_case_is_closed_and_a_release_notice_revoked_on_approval(office, citiz
 
 def test_the_person_page_is_scoped_and_shows_sources_history_and_corrections(office, citizen, as_admin, cdc):
     _listed()
-    page = as_admin("jinshui").post("/admin/person-colour", {"id_number": JINSHUI_ID})
+    page = as_admin("jinshui").post("/admin/person-colour", {"id_number": JINSHUI_ID, "purpose": "核实申诉"})
     assert page.status_code == 200 and JINSHUI_ID not in page.text and JINSHUI_ID not in page.url
     for text in ("红码", "密切接触者名单", "来源：市疾控密接名单", "人工调整健康码", "颜色变化记录", "绿码 → 红码",
                  "撤销或结案由"):
         assert text in page.text, text
     assert "撤销错误登记</button>" not in page.text  # the district does not own the CDC's list
-    owner = cdc[0].post("/admin/person-colour", {"id_number": JINSHUI_ID})
+    owner = cdc[0].post("/admin/person-colour", {"id_number": JINSHUI_ID, "purpose": "核实申诉"})
     assert "撤销错误登记</button>" in owner.text
-    refused = as_admin("erqi").post("/admin/person-colour", {"id_number": JINSHUI_ID})
+    refused = as_admin("erqi").post("/admin/person-colour", {"id_number": JINSHUI_ID, "purpose": "核实申诉"})
     assert refused.status_code == 403 and "无权查看" in page_error(refused)
-    wrong = as_admin("jinshui").post("/admin/person-colour", {"id_number": "410105199001011234"})
+    wrong = as_admin("jinshui").post("/admin/person-colour", {"id_number": "410105199001011234", "purpose": "核实申诉"})
     assert wrong.status_code == 400 and "校验" in page_error(wrong)
 
 

@@ -151,6 +151,7 @@ def test_abnormal_movements_follow_the_person_wherever_and_whoever_scanned(offic
     returnee_id = binding.person.id_number
     member = relative.ok("addFamilyMember", {"name": binding.person.name, "relationship": "child",
                                              "id_number": returnee_id})
+    returnee.ok("grantFamilyConsent", path={"member_id": member["id"]})  # an adult: consent from her own account
     scan(relative, world["market"], flow="customer", member_id=member["id"],
          form={"returned_from_elsewhere": False, "from_abroad": False})
     scan(returnee, world["airport"], flow="traveller",

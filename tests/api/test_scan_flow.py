@@ -288,13 +288,17 @@ def test_quick_checkin_without_a_profile_asks_for_it_and_stores_nothing(citizen,
     assert row_counts() == before
 
 
-def test_family_members_scan_and_show_their_own_code(citizen, world):
+def test_family_members_scan_and_show_their_own_code(citizen, world, sms):
     scan(citizen, world["home"], profile=PROFILE)
     member = citizen.call("addFamilyMember", {"name": "王奶奶", "relationship": "grandparent",
                                               "id_number": "11010519491231002X"})
     assert member.status_code == 201
     member = member.json()["data"]
     assert member["name"] == "王**" and member["id_number"] == "110105*****002X"
+    assert member["consent_status"] == "pending"  # an adult: her consent first (N4)
+    assert_error(scan(citizen, world["home"], member_id=member["id"]), 403, "consent_required", "member_id")
+    citizen.ok("sendFamilyConsentCode", {"phone": "13700000001"}, path={"member_id": member["id"]})
+    citizen.ok("confirmFamilyConsent", {"code": sms.last_code("13700000001")}, path={"member_id": member["id"]})
     verdict = scan(citizen, world["home"], member_id=member["id"]).json()["data"]
     assert verdict["source"] == "family" and verdict["name_masked"] == "王**"
     assert citizen.ok("getMyHealthCode", query={"member_id": member["id"]})["id_number"] == "110105*****002X"

@@ -400,6 +400,11 @@ def test_family_members_are_offered_as_choices(phone, h5, world):
     h5.token = h5.ok("authDeviceLogin", {"device_key": key})["token"]
     h5.ok("addFamilyMember", {"name": "李秀英", "relationship": "parent",
                               "id_number": make_id_number(7, birth="19500505")})
+    # An adult is offered only once she consented (N4); a child at once.
+    adult = h5.ok("listFamilyMembers")["items"][0]
+    assert adult["consent_status"] == "pending"
+    from models.privacy import FamilyConsent
+    FamilyConsent.create(person=adult["id"], status="granted", method="sms")
     phone.reload()
     choice = phone.get_by_text("为家人登记：李**（父母）")
     choice.click()
