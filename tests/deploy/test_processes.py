@@ -1,12 +1,14 @@
 """`server.py --processes N`: N real processes sharing one port on MariaDB. A captcha fetched from
 one is answered through the other, the sign-in and SMS limits count both, each job runs once per
-scheduled run and in one process only, and a second job runner started by mistake waits, running
-nothing, until the first stops. Bad `--processes` values and SQLite with several processes are
+scheduled run and in one process only, a process that dies is started again, and a second job
+runner started by mistake waits, running nothing, until the first stops. Bad `--processes` values and SQLite with several processes are
 refused before anything is written."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -112,9 +114,17 @@ def test_two_processes_share_captchas_and_limits_and_run_each_job_once(tmp_path)
         assert "another job runner is active" in runner.output() and "waits and runs nothing" in runner.output()
         assert runner.pid not in holders and not RUNNER.search(runner.output())
 
-        # The server stops in order (its lease given back): the waiting runner takes over.
+        # A process that dies is started again on its socket; the port keeps answering meanwhile.
         for connection in connections.values():
             connection.close()
+        other = next(pid for pid in pids if pid not in holders)
+        os.kill(other, signal.SIGKILL)
+        wait_until(lambda: (now := children(server.pid)) and len(now) == 2 and other not in now, 20,
+                   "the killed process started again", server)
+        assert "异常退出" in server.output()
+        assert all(answers(f"http://127.0.0.1:{port}/healthz") for _ in range(20))
+
+        # The server stops in order (its lease given back): the waiting runner takes over.
         assert server.stop() == 0
         assert server.output().count("已停止") == 2  # both processes, each in order
         wait_until(lambda: RUNNER.search(runner.output()), 30, "the waiting runner taking over", runner)
