@@ -139,3 +139,14 @@ def test_two_processes_share_captchas_and_limits_and_run_each_job_once(tmp_path)
             if started is not None:
                 started.stop()
         drop()
+
+
+@pytest.mark.parametrize("value, production", [(2, True), (60, False), (-1, False)])
+def test_jobs_every_seconds_is_for_tests_only(value, production):
+    from config import DEV_DATA_KEY, Config
+
+    config = Config(app_env="production" if production else "development", secret_key="s" * 40,
+                    data_key=DEV_DATA_KEY if not production else "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                    jobs_every_seconds=value)
+    with pytest.raises(SystemExit, match="JOBS_EVERY_SECONDS"):
+        config.check()
