@@ -184,6 +184,10 @@ def test_nginx_in_front_of_two_processes_and_a_job_runner(tmp_path):
                              headers={"Content-Type": "application/octet-stream"}, allow_redirects=False)
         assert upload.status_code != 413, upload.text[:300]
         assert "body_too_large" not in upload.text
+
+        # The servers run no jobs (RUN_JOBS=0): the runner beside them does.
+        assert "this process is the job runner" in runner.output()
+        assert "job runner" not in server.output()
     finally:
         if proxy_process is not None and proxy_process.poll() is None:
             proxy_process.terminate()
