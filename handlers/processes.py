@@ -8,8 +8,9 @@ scan's group-commit queue, its load-shedding figures).
 The parent binds the port before forking, one listening socket per process with SO_REUSEPORT, so
 the kernel spreads new connections evenly over the processes (one shared socket would let the
 first process to wake accept a whole burst of connections). It then only watches: a process that
-dies abnormally is started again on its socket after a second, and SIGTERM / SIGINT are passed on
-to every process, each of which stops in order; the parent exits when they all have. Databases,
+dies abnormally is started again on its socket after a second (after MAX_RESTARTS the parent
+stops them all and exits with 1, so the service manager sees it), and SIGTERM / SIGINT are passed
+on to every process, each of which stops in order; the parent exits when they all have. Databases,
 pools and threads are made in each process after the fork, never in the parent.
 """
 
@@ -28,6 +29,7 @@ import tornado.netutil
 log = logging.getLogger("healthcode.processes")
 
 PER_CORE_LIMIT = 4  # more processes than 4 per core only add memory and context switches
+MAX_RESTARTS = 100  # then the parent gives up and exits non-zero, for the service manager to see
 
 
 def cores() -> int:
@@ -70,13 +72,16 @@ def fork(count: int, sockets: list[socket.socket]) -> tuple[int, socket.socket]:
     stopping = False
 
     def start(number: int) -> bool:
+        # Signals wait while the child still has the parent's handlers.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            return True
-        children[pid] = number
-        return False
+        else:
+            children[pid] = number
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+        return pid == 0
 
     def own(number: int) -> tuple[int, socket.socket]:
         for i, sock in enumerate(sockets):  # the others' sockets are theirs
@@ -99,7 +104,7 @@ def fork(count: int, sockets: list[socket.socket]) -> tuple[int, socket.socket]:
 
     signal.signal(signal.SIGTERM, pass_on)
     signal.signal(signal.SIGINT, pass_on)
-    failed = False
+    restarts = 0
     while children:
         try:
             pid, status = os.wait()
@@ -111,9 +116,12 @@ def fork(count: int, sockets: list[socket.socket]) -> tuple[int, socket.socket]:
         code = os.waitstatus_to_exitcode(status)
         if code == 0 or stopping:
             continue
-        failed = True
-        log.error("server process %d (pid %d) ended with %s: starting it again", number, pid, code)
-        print(f"服务进程 {number}（pid {pid}）异常退出（{code}），1 秒后重新启动", file=sys.stderr, flush=True)
+        restarts += 1
+        if restarts > MAX_RESTARTS:
+            log.error("服务进程已异常退出 %d 次，停止全部进程 / too many restarts: stopping", MAX_RESTARTS)
+            pass_on(signal.SIGTERM, None)
+            continue
+        log.error("服务进程 %d（pid %d）异常退出（%s），1 秒后重新启动 / ended abnormally: restarting", number, pid, code)
         time.sleep(1)
         if stopping:
             continue
@@ -121,4 +129,4 @@ def fork(count: int, sockets: list[socket.socket]) -> tuple[int, socket.socket]:
             return own(number)
     for sock in sockets:
         sock.close()
-    sys.exit(1 if failed and not stopping else 0)
+    sys.exit(1 if restarts > MAX_RESTARTS else 0)
