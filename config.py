@@ -107,6 +107,9 @@ class Config:
     retention_days: int = 28  # I4: entry records and temperatures older than this are deleted (statistics stay)
     stats_window_hours: int = 3  # I2: the last completed hours the hourly statistics job always recomputes
     job_lock_seconds: int = 600  # I5: a job runner's lock lapses this long after its last heartbeat
+    # Tests and demos only: every job every N seconds (1-59) instead of its schedule, so a test sees
+    # several runs in seconds. Production refuses it.
+    jobs_every_seconds: int = 0
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
     log_format: str = "text"  # text | json: one JSON object a line (services/logsafe.py)
@@ -167,6 +170,7 @@ class Config:
         "RETENTION_DAYS": ("retention_days", int),
         "STATS_WINDOW_HOURS": ("stats_window_hours", int),
         "JOB_LOCK_SECONDS": ("job_lock_seconds", int),
+        "JOBS_EVERY_SECONDS": ("jobs_every_seconds", int),
         "CAPTCHA_FIXED_ANSWER": ("captcha_fixed_answer", str),
         "SIGN_IN_WORKERS": ("sign_in_workers", int),
         "SIGN_IN_QUEUE": ("sign_in_queue", int),
@@ -228,6 +232,10 @@ class Config:
                 raise SystemExit("生产环境必须设置 DATA_KEY（32 字节密钥的 base64）")
             if self.captcha_fixed_answer:
                 raise SystemExit("生产环境不允许设置 CAPTCHA_FIXED_ANSWER")
+            if self.jobs_every_seconds:
+                raise SystemExit("生产环境不允许设置 JOBS_EVERY_SECONDS")
+        if not 0 <= self.jobs_every_seconds <= 59:
+            raise SystemExit("JOBS_EVERY_SECONDS 只能是 0（按计划运行）或 1 至 59 秒")
         if self.colour_scheme not in (3, 4):
             raise SystemExit("COLOUR_SCHEME 只能是 3 或 4")
         if not 1 <= self.screen_code_window_seconds <= 3600:

@@ -1,6 +1,8 @@
 """The platform's one server: `make_app(config)` builds the Tornado application, `main()` runs it.
 
     python server.py [--port 8000] [--demo]     migrate, (load demo data,) serve
+    python server.py --processes N|auto         serve from N processes sharing the port (MySQL
+                                                only; auto: one per core; see docs/deploy.md)
     python server.py init-db [--demo]           migrate (and load demo data), then exit
     python server.py grant-role ROLE --openid X [--provider wechat|alipay|dev] [--institution 单位]
                                                 give an account a role (the back office grants medical
@@ -27,7 +29,7 @@ import tornado.web
 from admin import handlers as admin_handlers
 from admin import investigation_pages, office_pages, risk_pages, risk_record_pages, rule_pages, venue_pages
 from config import Config
-from handlers import h5, routing
+from handlers import h5, processes, routing
 from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
@@ -268,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="listening port (default: PORT or 8000)")
     parser.add_argument("--host", help="listening address (default: HOST or 127.0.0.1)")
     parser.add_argument("--demo", action="store_true", help="load the demo data (idempotent)")
+    parser.add_argument("--processes", type=processes.parse_count, default=1, metavar="N|auto",
+                        help="server processes sharing the port (auto: one per core; above 1 needs MySQL)")
     args = parser.parse_args(argv)
 
     config = Config.from_env()
@@ -275,6 +279,9 @@ def main(argv: list[str] | None = None) -> None:
         config = config.replace(port=args.port)
     if args.host:
         config = config.replace(host=args.host)
+    if args.command == "serve" and args.processes > 1 and not config.database_url.startswith(("mysql", "mariadb")):
+        parser.error(f"--processes {args.processes}: SQLite 只能由一个进程使用，多进程须用 MySQL"
+                     f"（DATABASE_URL=mysql://...） / SQLite serves from one process only")
     logsafe.install(config.log_level, config.log_format)
     setup(config)
     try:
@@ -296,27 +303,37 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "create-admin":
         raise SystemExit(create_admin_command(args))
 
+    metrics.prune()  # the files of earlier runs' processes go (before any fork: see services/metrics.py)
+    number, listening = 0, None
+    if args.processes > 1:
+        # The port is bound once, here; everything that holds a connection or a thread is made
+        # after the fork, in each process (handlers/processes.py).
+        database.db.obj.close_all()
+        number, listening = processes.fork(args.processes, processes.bind(args.processes, config.port, config.host))
     # Serving: every MySQL call now has its deadline (the migration above had none: an ALTER of a
     # big table may take minutes).
     database.bind(config.database_url, config.db_max_connections, database_deadlines(config))
     raise_open_file_limit()
-    metrics.prune()  # the files of earlier runs' processes go (before any fork: see services/metrics.py)
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, **http_server_options(config))
-    server.listen(config.port, config.host)
-    scheduler = None
-    if config.run_jobs:
-        from jobs.scheduler import make_scheduler
+    if listening is not None:
+        server.add_sockets([listening])
+    else:
+        server.listen(config.port, config.host)
+    runner = None
+    if config.run_jobs and number == 0:  # the jobs run in one place: the first process, if at all
+        from jobs.scheduler import start_runner
 
-        scheduler = make_scheduler()
-        scheduler.start()
+        runner = start_runner(config)
     checkpointer = sqlite_checkpoints.start(database.db.obj)  # not on the event loop, inside a scan's commit
     # A full collection walks every object the process holds, most of them loaded by now for its
     # whole life (modules, models, schemas, templates): 25-35 ms in which no request moves, the
     # slowest percent of scans under load. Frozen, later collections skip them.
     gc.collect()
     gc.freeze()
-    print(banner(config, result.get("demo")), flush=True)
+    if number == 0:
+        print(banner(config, result.get("demo")) + (f"\n  服务进程 processes: {args.processes}（共用端口 {config.port}）"
+                                                     if args.processes > 1 else ""), flush=True)
     loop = tornado.ioloop.IOLoop.current()
     with_connection(colour_scheme.refresh)
     colour_scheme.keep_fresh(loop, with_connection)  # the scan reads the scheme; the loop never waits for it
@@ -328,8 +345,10 @@ def main(argv: list[str] | None = None) -> None:
     # Every scan answered was committed already; what is left is to stop taking work and leave
     # the SQLite file whole (its WAL checkpointed).
     server.stop()
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    if runner is not None:
+        from jobs.scheduler import stop_runner
+
+        stop_runner(*runner)
     if checkpointer is not None:
         checkpointer.stop()
     print("已停止 / stopped", file=sys.stderr)

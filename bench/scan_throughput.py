@@ -25,11 +25,21 @@ percentile table); the ratio of each round is printed too, to show the spread. A
 rounds, the entry records stored are counted and compared with the 2xx answers wrk received: fewer
 rows than acknowledged scans would be a lost scan and is reported as such.
 
+With `--processes N` it measures scaling instead, on MariaDB: the server with one process and
+the server with N processes sharing its port (`server.py --processes N`, no nginx), both up side
+by side and measured in turn as above. The figure that shows scaling on a machine whose cores one
+process and MariaDB nearly fill is the rate per CPU-second of the server processes (requests
+answered / CPU seconds of all the server's processes): if the processes shared something that
+made each of them slower (a lock, a queue), it would fall. Goals: with N processes it stays at
+least 0.9 times the one process's, the total rate is at least the one process's, p99 at most
+50 ms; each process's CPU and MariaDB's are printed.
+
 Run it from the repository root (wrk: `apt-get install -y wrk`):
 
     .venv/bin/python bench/scan_throughput.py                      # hello-world, SQLite, MariaDB
     .venv/bin/python bench/scan_throughput.py --backend sqlite --duration 6 --rounds 3
     .venv/bin/python bench/scan_throughput.py --py-spy /tmp/scan   # also profile the server
+    .venv/bin/python bench/scan_throughput.py --processes 2        # 1 process beside 2, MariaDB
 
 `--py-spy PREFIX` samples the server during the measured rounds (`.venv/bin/pip install py-spy`):
 only the thread holding the GIL, so the stacks show where the CPU goes; they are written
@@ -88,6 +98,7 @@ BENCH_DATA_KEY = base64.b64encode(hashlib.sha256(b"healthcode bench key, not a s
 BENCH_SECRET = "bench-secret-key-not-a-secret-0123456789abcdef"
 GOALS = {"sqlite": 0.40, "mysql": 0.30}
 GOAL_P99_MS = 50.0
+GOAL_PER_CPU_RATIO = 0.9  # --processes: N processes' rate per CPU-second over one process's
 COMPOUND_REGION = "410105001001001"  # a compound of the demo data (server.py --demo)
 # A server's environment that admits every request: a benchmark of what requests cost, not of
 # what the load shedding refuses (bench/overload.py measures that), whose fixed load a busy
@@ -317,6 +328,11 @@ def combined(runs: list[dict], warm: dict) -> dict:
     for key in ("cpu", "database_cpu"):
         used = [run[key] for run in runs]
         result[key] = None if None in used else sum(used) / sum(run["elapsed"] for run in runs)
+    used = [run.get("cpu_by_process") for run in runs]
+    if used and None not in used:
+        result["cpu_seconds"] = sum(run["cpu"] for run in runs)
+        result["cpu_by_process"] = {pid: sum(u[pid] for u in used) / sum(run["elapsed"] for run in runs)
+                                    for pid in used[0]}
     return result
 
 
@@ -328,6 +344,26 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (a server started with --processes: the parent and its workers)."""
+    found = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def tree_cpu(pids: list[int]) -> dict[int, float] | None:
+    """CPU seconds so far of each of `pids`, or None when one cannot be read."""
+    used = {pid: cpu_seconds(pid) for pid in pids}
+    return None if None in used.values() else used
 
 
 def local_database_pid() -> int | None:
@@ -350,16 +386,20 @@ def load(target: dict, seconds: float, args, workdir: str, tag: str, spy: str | 
         recorder = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-p", str(pid),
                                      "-o", spy, "-f", "raw", "-r", "250", "-d", str(max(1, round(seconds))),
                                      "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cpu_before, started = cpu_seconds(pid), time.monotonic()
+    pids = target.get("pids") or [pid]
+    cpu_before, started = tree_cpu(pids), time.monotonic()
     database_before = cpu_seconds(database_pid) if database_pid else None
     try:
         result = run_wrk(target["url"], target["script"], seconds, args.connections, workdir, tag)
     finally:
         if recorder is not None:
             recorder.wait(seconds + 30)
-    cpu_after = cpu_seconds(pid)
+    cpu_after = tree_cpu(pids)
     result["elapsed"] = time.monotonic() - started
-    result["cpu"] = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None and not spy else None
+    by_process = ({p: cpu_after[p] - cpu_before[p] for p in pids}
+                  if cpu_before is not None and cpu_after is not None and not spy else None)
+    result["cpu_by_process"] = by_process
+    result["cpu"] = sum(by_process.values()) if by_process is not None else None
     database_after = cpu_seconds(database_pid) if database_before is not None else None
     result["database_cpu"] = database_after - database_before if database_after is not None else None
     return result
@@ -428,9 +468,10 @@ def count_entries(database_url: str) -> int:
         database.db.close_all() if hasattr(database.db.obj, "close_all") else database.db.close()
 
 
-def start_scan(res: Resources, backend: str, args, workdir: str, shedding: bool = False) -> dict:
+def start_scan(res: Resources, backend: str, args, workdir: str, shedding: bool = False, processes: int = 1) -> dict:
     """The real server on a new database of `backend`, with the data prepared: its target.
-    `shedding`: with the capacity configured (else none: every request is admitted)."""
+    `shedding`: with the capacity configured (else none: every request is admitted);
+    `processes`: served by that many processes sharing the port."""
     if backend == "sqlite":
         database_url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
     else:
@@ -444,15 +485,24 @@ def start_scan(res: Resources, backend: str, args, workdir: str, shedding: bool 
                 "PYTHONUNBUFFERED": "1"})
     if not shedding:
         env.update(NO_SHEDDING)
-    log_path = os.path.join(workdir, f"server-{backend}.log")
-    proc = res.process([sys.executable, os.path.join(args.app_dir, "server.py"), "--demo", "--port", str(port)],
+    log_path = os.path.join(workdir, f"server-{backend}-{processes}.log")
+    command = [sys.executable, os.path.join(args.app_dir, "server.py"), "--demo", "--port", str(port)]
+    proc = res.process(command + (["--processes", str(processes)] if processes > 1 else []),
                        log_path, cwd=args.app_dir, env=env)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/healthz", proc, log_path)
+    pids = [proc.pid]
+    if processes > 1:
+        deadline = time.monotonic() + 30
+        while len(pids) < processes + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pids = process_tree(proc.pid)
+        if len(pids) < processes + 1:
+            raise BenchError(f"{processes} processes did not start:\n{tail(log_path)}")
     code, tokens = prepare(base, database_url, args.people)
     script = LUA_SCAN % {"tokens": ", ".join(f'"{t}"' for t in tokens), "code": code} + LUA_DONE
     return {"url": f"{base}/api/v1/scans", "script": script, "code": code, "tokens": tokens, "port": port,
-            "pid": proc.pid, "proc": proc, "log": log_path,
+            "pid": proc.pid, "pids": pids, "proc": proc, "log": log_path,
             "database_url": database_url, "database_pid": local_database_pid() if backend == "mysql" else None}
 
 
@@ -534,6 +584,81 @@ def report(rows: list[tuple[str, dict, dict | None, str | None]], args) -> bool:
     return all_met
 
 
+def measure_processes(res: Resources, args, workdir: str) -> tuple[dict, dict]:
+    """The server with one process and with `--processes` processes, both on MariaDB and up side
+    by side, warmed up, then measured in turn (the order alternating by round). Returns their
+    figures, each with its requests per CPU-second of the server's processes."""
+    targets = {"one": start_scan(res, "mysql", args, workdir, processes=1),
+               "many": start_scan(res, "mysql", args, workdir, processes=args.processes)}
+    try:
+        warm = {name: run_wrk(target["url"], target["script"], args.warmup, args.connections, workdir, f"w{name}")
+                for name, target in targets.items()}
+        seconds = args.duration / args.rounds
+        runs: dict = {"one": [], "many": []}
+        for round_ in range(args.rounds):
+            for name in ("one", "many") if round_ % 2 == 0 else ("many", "one"):
+                runs[name].append(load(targets[name], seconds, args, workdir, f"m{name}{round_}"))
+                if targets[name]["proc"].poll() is not None:
+                    raise BenchError(f"server died during the run:\n{tail(targets[name]['log'])}")
+    finally:
+        for target in targets.values():
+            res.stop(target["proc"])
+    results = {}
+    for name, target in targets.items():
+        result = combined(runs[name], warm[name])
+        result["stored"] = count_entries(target["database_url"]) - args.people
+        result["acknowledged"] = result["warmup_ok"] + result["ok"]
+        result["per_cpu_second"] = result["ok"] / result["cpu_seconds"] if result.get("cpu_seconds") else None
+        result["pids"] = target["pids"]
+        results[name] = result
+    return results["one"], results["many"]
+
+
+def report_processes(one: dict, many: dict, args, load_before: tuple, load_after: tuple) -> bool:
+    """Print both runs (each process's CPU, MariaDB's) and the scaling goals; True when all are met."""
+    print()
+    print(f"scanPlace on MariaDB, 1 process beside {args.processes} sharing the port (no nginx): "
+          f"{args.connections} connections, {args.duration:g} s each in {args.rounds} rounds after {args.warmup:g} s "
+          f"of warm-up, {args.people} people, wrk -t1, {os.cpu_count()} cores")
+    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print(f"{'target':<16}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'errors':>8}{'server CPU':>12}"
+          f"{'MariaDB CPU':>13}{'req/CPU-s':>11}  CPU by process (100% = one core)")
+    for label, r in ((f"1 process", one), (f"{args.processes} processes", many)):
+        by = r.get("cpu_by_process") or {}
+        parts = ", ".join(f"{'parent ' if pid == r['pids'][0] and len(r['pids']) > 1 else ''}{pid}: {cpu:.0%}"
+                          for pid, cpu in by.items())
+        cpu = f"{r['cpu']:.0%}" if r["cpu"] is not None else "-"
+        database_cpu = f"{r['database_cpu']:.0%}" if r.get("database_cpu") is not None else "-"
+        per_cpu = f"{r['per_cpu_second']:.0f}" if r.get("per_cpu_second") else "-"
+        print(f"{label:<16}{r['rps']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}{r['errors']:>8}"
+              f"{cpu:>12}{database_cpu:>13}{per_cpu:>11}  {parts}")
+        print(f"{'  by round':<16}" + " ".join(f"{x:.0f}" for x in r["rounds"]))
+    print()
+    all_met = True
+
+    def goal(text: str, met: bool) -> None:
+        nonlocal all_met
+        all_met &= met
+        print(f"  {'MET    ' if met else 'NOT MET'}  {text}")
+
+    if one.get("per_cpu_second") and many.get("per_cpu_second"):
+        ratio = many["per_cpu_second"] / one["per_cpu_second"]
+        goal(f"req per CPU-second of the server: {args.processes} processes {many['per_cpu_second']:.0f} / "
+             f"1 process {one['per_cpu_second']:.0f} = {ratio:.2f} >= {GOAL_PER_CPU_RATIO}", ratio >= GOAL_PER_CPU_RATIO)
+    else:
+        goal("req per CPU-second: the CPU of the server's processes could not be read", False)
+    goal(f"total rate: {args.processes} processes {many['rps']:.0f} req/s >= 1 process {one['rps']:.0f} req/s",
+         many["rps"] >= one["rps"])
+    goal(f"p99 with {args.processes} processes {many['p99_ms']:.1f} ms <= {GOAL_P99_MS:.0f} ms",
+         many["p99_ms"] <= GOAL_P99_MS)
+    for label, r in (("1 process", one), (f"{args.processes} processes", many)):
+        goal(f"{label}: errors {r['errors']} (warm-up {r['warmup_errors']}) == 0; entry records stored "
+             f"{r['stored']} >= scans acknowledged {r['acknowledged']}",
+             r["errors"] == 0 and r["warmup_errors"] == 0 and r["stored"] >= r["acknowledged"])
+    return all_met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "mysql", "both"), default="both")
@@ -546,11 +671,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-dir", default=REPO, help="the checkout whose server.py is measured")
     parser.add_argument("--py-spy", metavar="PREFIX", help="py-spy the server into PREFIX-<backend>.txt")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the temporary directory")
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="measure N processes sharing the port beside one process, on MariaDB")
     args = parser.parse_args(argv)
+    if args.processes is not None and args.processes < 2:
+        parser.error("--processes: at least 2 (it is compared with one process)")
     if args.rounds < 1 or args.duration / args.rounds < 1:
         parser.error("--rounds: at least 1, and at least 1 s of --duration per round")
     args.app_dir = os.path.abspath(args.app_dir)
     backends = ["sqlite", "mysql"] if args.backend == "both" else [args.backend]
+
+    if args.processes:
+        def measure_scaling(res: Resources, workdir: str) -> None:
+            load_before = os.getloadavg()
+            one, many = measure_processes(res, args, workdir)
+            met = report_processes(one, many, args, load_before, os.getloadavg())
+            print("\nall goals met" if met else "\nsome goals are not met")
+
+        return run_bench(measure_scaling, args.keep, "scan_bench_")
 
     def measure(res: Resources, workdir: str) -> None:
         rows = []

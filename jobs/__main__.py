@@ -1,14 +1,19 @@
 """`python -m jobs`: the one job runner of a deployment with several server processes (which then
-run with RUN_JOBS=0). `python -m jobs run colour_recompute` runs one job once and exits."""
+run with RUN_JOBS=0). `python -m jobs run colour_recompute` runs one job once and exits.
+
+It runs the jobs only while it holds the runner's lease (jobs/runner_lock.py): a second runner
+started by mistake waits, running nothing, and takes over when the first stops. SIGTERM (a
+service manager's stop) gives the lease back before exiting."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 
 import tornado.ioloop
 
 from config import Config
-from jobs.scheduler import JOBS, make_scheduler
+from jobs.scheduler import JOBS, start_runner, stop_runner
 from services import logsafe
 
 
@@ -29,8 +34,14 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("run 需要任务名")
         print(dict((job_id, func) for job_id, func, _ in JOBS)[args.job]())
         return
-    make_scheduler().start()
-    tornado.ioloop.IOLoop.current().start()
+    loop = tornado.ioloop.IOLoop.current()
+    scheduler, lease = start_runner(config)
+    loop.asyncio_loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    try:
+        loop.start()
+    except KeyboardInterrupt:
+        pass
+    stop_runner(scheduler, lease)
 
 
 if __name__ == "__main__":

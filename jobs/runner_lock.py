@@ -21,6 +21,13 @@ even after the first has finished, finds `last_slot` = 11:02 and skips. A heartb
 JOB_LOCK_SECONDS, and the next slot runs elsewhere. A run started by hand (`python -m jobs run X`)
 has no slot: it runs unless another runner holds the job right now.
 
+Above the per-job locks, the deployment has ONE job runner at a time: the `runner` row of the same
+table is a lease (`RunnerLease`) that a runner takes with the same conditional UPDATE and keeps
+alive every RUNNER_LEASE_SECONDS / 3. A runner starts its scheduler only once it holds the lease,
+and each scheduled run checks it still does; a second runner started by mistake finds the lease
+held, says so once in its log, and waits, running nothing, until the lease is given back (a
+runner that stops in order releases it) or lapses (one that died: after RUNNER_LEASE_SECONDS).
+
 Each job is idempotent anyway (it recomputes, it does not add), coalesced, with `max_instances=1`
 and a misfire grace: the lock is about not doing the work twice, not about correctness.
 """
@@ -48,6 +55,9 @@ from services import metrics
 log = logging.getLogger("healthcode.jobs.lock")
 
 DEFAULT_TTL_SECONDS = 600
+RUNNER_ID = "runner"  # the job_lock row that is the runner's lease (no job has this id)
+RUNNER_LEASE_SECONDS = 30
+RUNNER_POLL_SECONDS = 5.0  # how often a waiting runner asks again
 
 
 def new_holder() -> str:
@@ -140,6 +150,7 @@ def run_exclusively(job_id: str, func: Callable[[], Any], *, slot: dt.datetime |
         beat.stopped.set()
         _ran(job_id, "ok", started)
         release(job_id, holder, "ok", result)
+        log.info("job %s ran%s in %s", job_id, f" for slot {slot:%Y-%m-%d %H:%M:%S} UTC" if slot else "", holder)
         return result
     finally:
         request_connections.closed()
@@ -185,3 +196,62 @@ def _configured_ttl() -> int:
         return max(30, Config.from_env().job_lock_seconds)
     except (ValueError, TypeError):
         return DEFAULT_TTL_SECONDS
+
+
+class RunnerLease:
+    """The deployment's one job runner (see the module docstring): a thread that takes the
+    `runner` lease, keeps it alive while held, and asks again while another runner has it.
+    `on_acquired` is called (on that thread) each time this process becomes the runner."""
+
+    def __init__(self, holder: str | None = None, ttl_seconds: int = RUNNER_LEASE_SECONDS,
+                 poll_seconds: float = RUNNER_POLL_SECONDS) -> None:
+        self.holder = holder or new_holder()
+        self.ttl, self.poll = ttl_seconds, poll_seconds
+        self.held = threading.Event()
+        self.stopped = threading.Event()
+        self.on_acquired: Callable[[], None] | None = None
+        self._thread = threading.Thread(target=self._run, name="job-runner-lease", daemon=True)
+
+    def start(self, on_acquired: Callable[[], None] | None = None) -> "RunnerLease":
+        self.on_acquired = on_acquired
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        told = None  # the holder the log last named, so a long wait says it once
+        while not self.stopped.is_set():
+            try:
+                with db.connection_context():
+                    told = self._step(told)
+            except peewee.PeeweeException as exc:  # a busy or unreachable database: ask again later
+                log.warning("job runner lease: %s", type(exc).__name__)
+            self.stopped.wait(self.ttl / 3 if self.held.is_set() else self.poll)
+
+    def _step(self, told: str | None) -> str | None:
+        if self.held.is_set():
+            if not heartbeat(RUNNER_ID, self.holder, self.ttl):
+                self.held.clear()  # lapsed while this process was stalled: another runner may have it
+                log.warning("job runner lease lost by %s: scheduled jobs skip until it is taken again", self.holder)
+            return told
+        if acquire(RUNNER_ID, self.holder, ttl_seconds=self.ttl):
+            self.held.set()
+            log.info("this process is the job runner (%s)", self.holder)
+            if self.on_acquired is not None:
+                self.on_acquired()
+            return None
+        row = JobLock.get_or_none(JobLock.job_id == RUNNER_ID)
+        other = row.holder if row is not None else None
+        if other != told:
+            log.warning("another job runner is active (%s): this one waits and runs nothing", other)
+        return other
+
+    def stop(self) -> None:
+        """Stop asking, and give the lease back at once if held (a waiting runner takes over)."""
+        self.stopped.set()
+        if self.held.is_set():
+            self.held.clear()
+            try:
+                with db.connection_context():
+                    release(RUNNER_ID, self.holder, "stopped")
+            except peewee.PeeweeException as exc:
+                log.warning("job runner lease not released (%s): it lapses in %s s", type(exc).__name__, self.ttl)

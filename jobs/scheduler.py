@@ -62,20 +62,60 @@ JOBS = [
 ]
 
 
-def make_scheduler(config=None) -> TornadoScheduler:
+def make_scheduler(config=None, lease: runner_lock.RunnerLease | None = None) -> TornadoScheduler:
     """A scheduler holding every job; the blocking jobs run on a small thread pool. Settings come
-    from `config` (default: the environment)."""
+    from `config` (default: the environment). With a `lease`, a scheduled run happens only while
+    this process holds it (it is the deployment's job runner)."""
     if config is None:
         from config import Config
 
         config = Config.from_env()
     scheduler = TornadoScheduler(timezone=TIMEZONE, executors={"default": ThreadPoolExecutor(2)})
     for job_id, func, trigger in JOBS:
-        if callable(trigger) and not hasattr(trigger, "get_next_fire_time"):
+        if config.jobs_every_seconds:  # tests and demos: on the clock's multiples, the same slots everywhere
+            trigger = CronTrigger(second=f"*/{config.jobs_every_seconds}", timezone=TIMEZONE)
+        elif callable(trigger) and not hasattr(trigger, "get_next_fire_time"):
             trigger = trigger(config)
         # Scheduled runs claim the slot their trigger fired for, so a second runner skips it.
         scheduled = runner_lock.exclusive(job_id, getattr(func, "__wrapped__", func), trigger,
                                           MISFIRE_GRACE_SECONDS, max(30, config.job_lock_seconds))
+        if lease is not None:
+            scheduled = _while_held(scheduled, lease)
         scheduler.add_job(scheduled, trigger, id=job_id, name=job_id, replace_existing=True, coalesce=True,
                           max_instances=1, misfire_grace_time=MISFIRE_GRACE_SECONDS)
     return scheduler
+
+
+def _while_held(run, lease: runner_lock.RunnerLease):
+    """`run`, skipped while this process does not hold the runner's lease."""
+
+    def scheduled(*args, **kwargs):
+        if not lease.held.is_set():
+            return {"skipped": "not the job runner"}
+        return run(*args, **kwargs)
+
+    scheduled.job_id = run.job_id
+    return scheduled
+
+
+def start_runner(config=None) -> tuple[TornadoScheduler, runner_lock.RunnerLease]:
+    """This process as a candidate job runner: the scheduler starts (on the current IOLoop) once
+    the runner's lease is taken, and only then; call `stop_runner` on the way out."""
+    import tornado.ioloop
+
+    loop = tornado.ioloop.IOLoop.current()
+    lease = runner_lock.RunnerLease()
+    scheduler = make_scheduler(config, lease)
+
+    def acquired():
+        loop.add_callback(lambda: None if scheduler.running else scheduler.start())
+
+    lease.start(acquired)
+    return scheduler, lease
+
+
+def stop_runner(scheduler: TornadoScheduler, lease: runner_lock.RunnerLease) -> None:
+    """Stop the scheduler and give the lease back, so a waiting runner takes over at once."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    lease.stop()

@@ -150,3 +150,33 @@ def test_every_job_goes_through_the_lock(db):
     by_hand = dict((job_id, func) for job_id, func, _ in JOBS)[hourly_stats.JOB_ID]
     assert "completed_hour" in by_hand()
     assert JobLock.get(JobLock.job_id == hourly_stats.JOB_ID).runs == 1
+
+
+def test_one_runner_holds_the_lease_a_second_waits_and_takes_over_when_it_stops(db):
+    first = runner_lock.RunnerLease(poll_seconds=0.1).start()
+    assert first.held.wait(10)
+    second = runner_lock.RunnerLease(poll_seconds=0.1).start()
+    try:
+        time.sleep(0.5)
+        assert not second.held.is_set()  # waits
+        # A scheduled run in the waiting runner does nothing.
+        job = make_scheduler(lease=second).get_job(JOBS[0][0])
+        assert job.func() == {"skipped": "not the job runner"}
+        first.stop()
+        assert second.held.wait(10)  # the lease was given back: taken within a poll
+        assert JobLock.get(JobLock.job_id == runner_lock.RUNNER_ID).holder == second.holder
+    finally:
+        first.stop()
+        second.stop()
+    assert JobLock.get(JobLock.job_id == runner_lock.RUNNER_ID).holder is None
+
+
+def test_a_dead_runners_lease_lapses(db):
+    assert runner_lock.acquire(runner_lock.RUNNER_ID, "gone:1:x", ttl_seconds=30)
+    waiting = runner_lock.RunnerLease(poll_seconds=0.1)
+    with database.db.connection_context():
+        assert waiting._step(None) == "gone:1:x" and not waiting.held.is_set()
+    JobLock.update(expires_at=dt.datetime(2000, 1, 1)).where(JobLock.job_id == runner_lock.RUNNER_ID).execute()
+    with database.db.connection_context():
+        waiting._step(None)
+    assert waiting.held.is_set()

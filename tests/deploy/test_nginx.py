@@ -1,0 +1,198 @@
+"""deploy/nginx.conf as it is (only its host-specific values replaced) in front of two server
+processes and a job runner on MariaDB: TLS with a certificate made here, a scan and a back-office
+sign-in through it, the client's address as nginx saw it (not as the client claimed), static files
+from nginx, the per-address limit on sign-in routes, and the body sizes. nginx is Debian's,
+installed when missing (as .ci/run does), run from a directory of the test's own, never the
+system's."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pymysql
+import pytest
+import requests
+
+from tests.deploy.procs import ROOT, Started, answers, environment, mysql_database, wait_until
+from tests.fakes.server_thread import free_port
+
+PROFILE = {"name": "王小明", "id_number": "110101199003070011", "phone": "13800000000", "address": "经八路5号院3号楼",
+           "building": "3", "room": "501", "resident_category": "owner"}
+
+
+def nginx_binary() -> str:
+    """Debian's nginx, installed by apt-get when missing."""
+    found = shutil.which("nginx") or (Path("/usr/sbin/nginx").exists() and "/usr/sbin/nginx")
+    if not found:
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], capture_output=True, timeout=600)
+        found = shutil.which("nginx") or (Path("/usr/sbin/nginx").exists() and "/usr/sbin/nginx")
+    if not found:
+        pytest.fail("nginx is not installed and apt-get could not install nginx-light")
+    return found
+
+
+def certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate for 127.0.0.1 signed by it: (ca.pem, server.pem, server.key)."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=healthcode-test-ca")
+    (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
+
+
+def site(directory: Path, https: int, http: int, upstream: int, cert: Path, key: Path) -> Path:
+    """deploy/nginx.conf with this machine's values; each replaced value must be found as many
+    times as expected, so a change of the file that this test no longer covers fails here."""
+    text = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    for old, new, times in (("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;", 1),
+                            ("listen 80;", f"listen 127.0.0.1:{http};", 1),
+                            ("/etc/ssl/healthcode/fullchain.pem", str(cert), 1),
+                            ("/etc/ssl/healthcode/privkey.pem", str(key), 1),
+                            ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{upstream} ", 1),
+                            ("/opt/healthcode/", f"{ROOT}/", 2)):
+        assert text.count(old) == times, f"deploy/nginx.conf: {old!r}"
+        text = text.replace(old, new)
+    path = directory / "site.conf"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main_config(directory: Path, site_path: Path) -> Path:
+    """The nginx.conf around the site: everything nginx writes goes under `directory`."""
+    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (directory / name).mkdir()
+    path = directory / "nginx.conf"
+    path.write_text(f"""
+user root;
+worker_processes 1;
+error_log {directory}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {directory}/access.log;
+    client_body_temp_path {directory}/client_body;
+    proxy_temp_path {directory}/proxy;
+    fastcgi_temp_path {directory}/fastcgi;
+    uwsgi_temp_path {directory}/uwsgi;
+    scgi_temp_path {directory}/scgi;
+    include {site_path};
+}}
+""", encoding="utf-8")
+    return path
+
+
+def test_nginx_in_front_of_two_processes_and_a_job_runner(tmp_path):
+    nginx = nginx_binary()
+    url, drop = mysql_database()
+    ca, cert, key = certificates(tmp_path)
+    upstream, https, http = free_port(), free_port(), free_port()
+    base = f"https://127.0.0.1:{https}"
+    env = environment(DATABASE_URL=url, RUN_JOBS=0, TRUST_PROXY_HEADERS=1, CAPTCHA_FIXED_ANSWER="ABCD",
+                      PUBLIC_BASE_URL=base)
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    config = main_config(prefix, site(prefix, https, http, upstream, cert, key))
+    checked = subprocess.run([nginx, "-t", "-p", str(prefix), "-c", str(config), "-g", f"pid {prefix}/nginx.pid;"],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    server = runner = proxy_process = None
+    try:
+        server = Started(["server.py", "--processes", "2", "--demo", "--port", str(upstream)], env, tmp_path / "server.log")
+        wait_until(lambda: answers(f"http://127.0.0.1:{upstream}/healthz"), 120, "the server", server)
+        runner = Started(["-m", "jobs"], env, tmp_path / "jobs.log")
+        proxy_process = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(config), "-g",
+                                          f"daemon off; pid {prefix}/nginx.pid;"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        wait_until(lambda: answers(f"{base}/healthz", verify=str(ca)), 30, "nginx")
+        output = server.output()
+        place = re.search(r"/s/([A-Za-z0-9_-]+)", output).group(1)
+        password = re.search(r"密码 (\S+?)\)", output).group(1)
+
+        # TLS verified against the CA made here; plain HTTP is sent to HTTPS.
+        redirect = requests.get(f"http://127.0.0.1:{http}/healthz", allow_redirects=False, timeout=5)
+        assert redirect.status_code == 301 and redirect.headers["Location"].startswith("https://")
+
+        # A scan through nginx.
+        citizen = requests.Session()
+        citizen.verify, citizen.trust_env = str(ca), False  # REQUESTS_CA_BUNDLE would win over a session's verify
+        login = citizen.post(f"{base}/api/v1/auth/dev/login", json={"openid": "nginx-citizen"}, timeout=10)
+        assert login.status_code == 200, login.text
+        citizen.headers["Authorization"] = f"Bearer {login.json()['data']['token']}"
+        scan = citizen.post(f"{base}/api/v1/scans", timeout=10,
+                            json={"code": place, "flow": "resident", "request_id": "nginx-scan-0001", "profile": PROFILE})
+        assert scan.status_code == 200, scan.text
+        assert scan.json()["data"]["colour"] and scan.json()["data"]["id_masked"] == "110101*****0011"
+
+        # A back-office sign-in through nginx (XSRF cookie, captcha cookie, session cookie), with a
+        # forged X-Real-IP that nginx replaces by the address it saw.
+        office = requests.Session()
+        office.verify, office.trust_env = str(ca), False  # REQUESTS_CA_BUNDLE would win over a session's verify
+        office.headers["X-Real-IP"] = "203.0.113.9"
+        assert office.get(f"{base}/admin/login", timeout=10).status_code == 200
+        assert office.get(f"{base}/admin/captcha", timeout=10).headers["Content-Type"].startswith("image/png")
+        signed_in = office.post(f"{base}/admin/login", timeout=10, allow_redirects=False,
+                                data={"phone": "13800000001", "password": password, "captcha": "ABCD",
+                                      "_xsrf": office.cookies["_xsrf"]})
+        assert signed_in.status_code == 302, signed_in.text[:500]
+        home = office.get(f"{base}/admin/", timeout=10)
+        assert home.status_code == 200 and "退出" in home.text
+        with pymysql.connect(host="127.0.0.1", port=int(url.split(":")[2].split("/")[0]), user="root",
+                             database=url.rsplit("/", 1)[1], charset="utf8mb4") as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT detail FROM operation_log WHERE action = 'login' ORDER BY id DESC LIMIT 1")
+                assert json.loads(cursor.fetchone()[0])["ip"] == "127.0.0.1"
+                cursor.execute("SELECT COUNT(*) FROM entry_record")
+                assert cursor.fetchone()[0] >= 1
+
+        # Static files come from nginx itself (its ETag, not Tornado's).
+        style = requests.get(f"{base}/admin/static/admin.css", verify=str(ca), timeout=5)
+        assert style.status_code == 200 and style.headers["Content-Type"].startswith("text/css")
+        assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', style.headers["ETag"])
+        assert requests.get(f"{base}/static/h5/scan.css", verify=str(ca), timeout=5).status_code == 200
+
+        # The sign-in routes' per-address limit: a burst past it is 429 in the server's envelope;
+        # other routes are not limited.
+        flood = requests.Session()
+        flood.verify, flood.trust_env = str(ca), False  # REQUESTS_CA_BUNDLE would win over a session's verify
+        flood.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=20))
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:  # at once: a slow machine must not pace them
+            statuses = list(pool.map(lambda _: flood.get(f"{base}/admin/login", timeout=10), range(100)))
+        limited = [r for r in statuses if r.status_code == 429]
+        assert len(limited) >= 40, [r.status_code for r in statuses]
+        assert limited and limited[0].json()["error"]["code"] == "too_many_requests"
+        assert "请求过于频繁" in limited[0].json()["error"]["message"]
+        assert all(flood.get(f"{base}/healthz", timeout=5).status_code == 200 for _ in range(30))
+
+        # Body sizes: a 12 MB JSON body stops at nginx (413, the envelope); a 20 MB import is
+        # passed on to the server (which refuses it there: no signed-in session).
+        big = citizen.post(f"{base}/api/v1/scans", data=b"x" * (12 << 20), timeout=30,
+                           headers={"Content-Type": "application/json"})
+        assert big.status_code == 413 and big.json()["error"]["code"] == "body_too_large"
+        upload = office.post(f"{base}/admin/imports/new", data=b"x" * (20 << 20), timeout=60,
+                             headers={"Content-Type": "application/octet-stream"}, allow_redirects=False)
+        assert upload.status_code != 413, upload.text[:300]
+        assert "body_too_large" not in upload.text
+
+        # The servers run no jobs (RUN_JOBS=0): the runner beside them does.
+        assert "this process is the job runner" in runner.output()
+        assert "job runner" not in server.output()
+    finally:
+        if proxy_process is not None and proxy_process.poll() is None:
+            proxy_process.terminate()
+            proxy_process.wait(10)
+        for started in (runner, server):
+            if started is not None:
+                started.stop()
+        drop()
