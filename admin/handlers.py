@@ -18,6 +18,7 @@ from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
 from handlers import shedding
+from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models.admin import AdminSession
 from models.db import request_connections
@@ -188,10 +189,10 @@ class LoginSmsHandler(AdminHandler):
 
     login_required = False
 
-    def post(self):
+    async def post(self):
         phone = self.get_body_argument("phone", "")
         try:
-            admin_auth.send_login_code(phone, self.request.remote_ip)
+            await on_executor(admin_auth.send_login_code, phone, self.request.remote_ip)  # the SMS call blocks
         except ApiError as error:
             self.set_error_status(error)
             return self.render_page("login.html", error=error.message, field=error.field, phone=phone, sms_needed=True)
@@ -244,17 +245,17 @@ class ForgotHandler(AdminHandler):
     def get(self):
         self.render_page("forgot.html", error=None, field=None, phone="", step="code")
 
-    def post(self):
+    async def post(self):
         data = self.form_values()
         phone = data.get("phone", "")
         try:
             if data.get("step") == "reset":
-                admin_auth.reset_password(phone, data.get("sms_code", ""))
+                await on_executor(admin_auth.reset_password, phone, data.get("sms_code", ""))
                 return self.redirect("/admin/login?msg=" + urllib.parse.quote("密码已重置，新密码已发送到您的手机"))
             captcha = self.get_signed_cookie(CAPTCHA_COOKIE, max_age_days=1)
             self.clear_cookie(CAPTCHA_COOKIE)
-            admin_auth.send_reset_code(phone, captcha.decode() if captcha else None, data.get("captcha", ""),
-                                       self.request.remote_ip)
+            await on_executor(admin_auth.send_reset_code, phone, captcha.decode() if captcha else None,
+                              data.get("captcha", ""), self.request.remote_ip)
         except ApiError as error:
             self.set_error_status(error)
             return self.render_page("forgot.html", error=error.message, field=error.field, phone=phone,
