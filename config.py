@@ -38,6 +38,9 @@ class Config:
     db_read_timeout_seconds: float = 1.2
     db_write_timeout_seconds: float = 1.2
     db_lock_wait_seconds: int = 1
+    # A MariaDB replica for the back office's heavy reads (models/read_replica.py); empty: none.
+    read_database_url: str = ""
+    read_replica_max_lag: float = 30.0  # seconds behind the primary past which the primary serves
     # Load shedding (handlers.shedding): a process's capacity, requests in flight and event-loop lag.
     # In flight: about what a process answers in 50 ms at full speed (a scan awaits its group
     # commit), so that an admitted scan waits no longer than that behind the others.
@@ -126,6 +129,8 @@ class Config:
         "DB_READ_TIMEOUT_SECONDS": ("db_read_timeout_seconds", float),
         "DB_WRITE_TIMEOUT_SECONDS": ("db_write_timeout_seconds", float),
         "DB_LOCK_WAIT_SECONDS": ("db_lock_wait_seconds", int),
+        "READ_DATABASE_URL": ("read_database_url", str),
+        "READ_REPLICA_MAX_LAG": ("read_replica_max_lag", float),
         "MAX_IN_FLIGHT_REQUESTS": ("max_in_flight_requests", int),
         "MAX_LOOP_LAG_MS": ("max_loop_lag_ms", float),
         "IDLE_CONNECTION_SECONDS": ("idle_connection_seconds", float),

@@ -21,6 +21,7 @@ from handlers import shedding
 from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models.admin import AdminSession
+from models import read_replica
 from models.db import request_connections
 from models.places import Place
 from models.regions import Region
@@ -379,13 +380,17 @@ class ListHandler(ResourceHandler):
     def get(self, name):
         resource = self.resource(name)
         params = self.params()
-        query = resource.filtered(self.ctx, params)
         after = params.get("after")
-        rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
+
+        def read():
+            query = resource.filtered(self.ctx, params)
+            rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
+            return rows, next_key, resource.summary(self.ctx, query)
+
+        rows, next_key, summary = read_replica.run(read)  # a heavy read: the replica, if any
         keep = {k: v for k, v in params.items() if k != "after" and v}
         self.render_page("list.html", resource=resource, rows=rows, params=params, next_key=next_key,
-                         query_string=urllib.parse.urlencode(keep), summary=resource.summary(self.ctx, query),
-                         first_page=not after)
+                         query_string=urllib.parse.urlencode(keep), summary=summary, first_page=not after)
 
 
 class ExportHandler(ResourceHandler):
@@ -416,8 +421,11 @@ class ExportHandler(ResourceHandler):
                                       resource.criteria(params, self._UNSAID))
         if purpose is None:
             return
-        query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
-        rows = [resource.display(resource.export_fields, row) for row in query.limit(resource.max_export_rows)]
+        def read():
+            query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
+            return [resource.display(resource.export_fields, row) for row in query.limit(resource.max_export_rows)]
+
+        rows = read_replica.run(read)  # the replica, if any; the export's record below, the primary
         content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label,
                                    watermark=self.export_watermark(purpose))
         exports.record(self.admin, resource.name, purpose, rows=len(rows), filters=self._filters())

@@ -4,6 +4,8 @@ peewee upgrade that changes any of them fails here, loudly, rather than in a sca
 - `Prepared.first`: a query's `_get_cursor_wrapper(cursor)`, whose column set-up (its attributes
   other than `Prepared._PER_CURSOR`) is kept from the first run, then `process_row`.
 - `loaded`: a model instance's `__data__`, `_dirty` and `__rel__`, set without the constructor.
+- `RoutingProxy`: DatabaseProxy's `obj` slot (its descriptor, read and set by the proxy's property),
+  which `__getattr__` and the context-manager methods read.
 Everything else of peewee that models/ uses is public (`selected_columns`, `connect_params`, the
 exception classes)."""
 
@@ -40,3 +42,16 @@ def test_a_model_instance_still_keeps_its_data_dirty_fields_and_relations_where_
     assert made.id == person.id and made.dirty_fields == [] and made == fresh
     made.name = "改名"
     assert made.dirty_fields == [Person.name]
+
+
+def test_a_database_proxy_still_keeps_its_database_in_the_obj_slot_routingproxy_overrides(db):
+    import peewee
+
+    from models.db import RoutingProxy
+
+    slot = peewee.DatabaseProxy.__dict__.get("obj")
+    assert "obj" in peewee.DatabaseProxy.__slots__ and hasattr(slot, "__set__"), "peewee's DatabaseProxy changed"
+    proxy = RoutingProxy()
+    proxy.initialize(db)
+    assert slot.__get__(proxy) is db and proxy.obj is db and proxy.primary is db
+    assert proxy.is_closed() == db.is_closed()  # attributes pass through to the bound database
