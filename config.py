@@ -38,6 +38,9 @@ class Config:
     db_read_timeout_seconds: float = 1.2
     db_write_timeout_seconds: float = 1.2
     db_lock_wait_seconds: int = 1
+    # A MariaDB replica for the back office's heavy reads (models/read_replica.py); empty: none.
+    read_database_url: str = ""
+    read_replica_max_lag: float = 30.0  # seconds behind the primary past which the primary serves
     # Load shedding (handlers.shedding): a process's capacity, requests in flight and event-loop lag.
     # In flight: about what a process answers in 50 ms at full speed (a scan awaits its group
     # commit), so that an admitted scan waits no longer than that behind the others.
@@ -68,6 +71,14 @@ class Config:
     alipay_public_key: str = ""
     alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
     http_timeout_seconds: float = 5.0
+    # SMS: "dev" (recorded in sms_message, never sent) or "aliyun" (Alibaba Cloud SMS). ALIYUN_SMS_TEMPLATES
+    # maps each message to its approved template code: "code:SMS_1,new_password:SMS_2,account_created:SMS_3".
+    sms_provider: str = "dev"
+    aliyun_sms_access_key_id: str = ""
+    aliyun_sms_access_key_secret: str = ""
+    aliyun_sms_sign_name: str = ""
+    aliyun_sms_templates: str = ""
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
     colour_scheme: int = 4  # 4: green/yellow/orange/red; 3: orange shown as yellow (D1)
     # CODE_SIGNING_KEYS: Ed25519 seeds, "id:base64,id:base64" (first signs, all verify); empty:
     # derived from SECRET_KEY.
@@ -127,6 +138,8 @@ class Config:
         "DB_READ_TIMEOUT_SECONDS": ("db_read_timeout_seconds", float),
         "DB_WRITE_TIMEOUT_SECONDS": ("db_write_timeout_seconds", float),
         "DB_LOCK_WAIT_SECONDS": ("db_lock_wait_seconds", int),
+        "READ_DATABASE_URL": ("read_database_url", str),
+        "READ_REPLICA_MAX_LAG": ("read_replica_max_lag", float),
         "MAX_IN_FLIGHT_REQUESTS": ("max_in_flight_requests", int),
         "MAX_LOOP_LAG_MS": ("max_loop_lag_ms", float),
         "IDLE_CONNECTION_SECONDS": ("idle_connection_seconds", float),
@@ -146,6 +159,12 @@ class Config:
         "ALIPAY_PUBLIC_KEY": ("alipay_public_key", str),
         "ALIPAY_GATEWAY": ("alipay_gateway", str),
         "HTTP_TIMEOUT_SECONDS": ("http_timeout_seconds", float),
+        "SMS_PROVIDER": ("sms_provider", str),
+        "ALIYUN_SMS_ACCESS_KEY_ID": ("aliyun_sms_access_key_id", str),
+        "ALIYUN_SMS_ACCESS_KEY_SECRET": ("aliyun_sms_access_key_secret", str),
+        "ALIYUN_SMS_SIGN_NAME": ("aliyun_sms_sign_name", str),
+        "ALIYUN_SMS_TEMPLATES": ("aliyun_sms_templates", str),
+        "ALIYUN_SMS_ENDPOINT": ("aliyun_sms_endpoint", str),
         "COLOUR_SCHEME": ("colour_scheme", int),
         "CODE_SIGNING_KEYS": ("code_signing_keys", str),
         "HEALTH_CODE_TTL_SECONDS": ("health_code_ttl_seconds", int),
@@ -244,6 +263,18 @@ class Config:
             raise SystemExit("LOG_FORMAT 只能是 text 或 json")
         if self.metrics_token and len(self.metrics_token) < 16:
             raise SystemExit("METRICS_TOKEN 至少 16 个字符")
+        if self.sms_provider not in ("dev", "aliyun"):
+            raise SystemExit("SMS_PROVIDER 只能是 dev 或 aliyun")
+        if self.sms_provider == "aliyun":
+            from services.sms import TEMPLATES
+            from services.sms_aliyun import parse_templates
+
+            if not (self.aliyun_sms_access_key_id and self.aliyun_sms_access_key_secret and self.aliyun_sms_sign_name):
+                raise SystemExit("SMS_PROVIDER=aliyun 需要设置 ALIYUN_SMS_ACCESS_KEY_ID、ALIYUN_SMS_ACCESS_KEY_SECRET 和 "
+                                 "ALIYUN_SMS_SIGN_NAME")
+            missing = sorted(set(TEMPLATES) - set(parse_templates(self.aliyun_sms_templates)))
+            if missing:
+                raise SystemExit(f"ALIYUN_SMS_TEMPLATES 缺少模板编号：{', '.join(missing)}")
 
 
 def TestConfig(**changes) -> Config:

@@ -50,7 +50,7 @@ from miniprogram_api import privacy as privacy_api
 from miniprogram_api import scan as scan_api
 from miniprogram_api import screens as screens_api
 from models import db as database
-from models import mysql_tls, schema, sqlite_checkpoints
+from models import mysql_tls, read_replica, schema, sqlite_checkpoints
 from services import colour_rules, colour_scheme, divisions, logsafe, metrics, pii, sms
 
 log = logging.getLogger("healthcode.server")
@@ -109,6 +109,8 @@ def setup(config: Config) -> None:
     pii.configure(pii.DataCipher.from_setting(config.data_key))
     sms.configure(config)
     database.bind(config.database_url, config.db_max_connections)
+    read_replica.configure(config.read_database_url, config.db_max_connections,
+                           max_lag=config.read_replica_max_lag)
 
 
 def make_app(config: Config, extra_routes: list | None = None, gateways: dict | None = None) -> tornado.web.Application:
@@ -313,6 +315,8 @@ def main(argv: list[str] | None = None) -> None:
     # Serving: every MySQL call now has its deadline (the migration above had none: an ALTER of a
     # big table may take minutes).
     database.bind(config.database_url, config.db_max_connections, database_deadlines(config))
+    read_replica.configure(config.read_database_url, config.db_max_connections, database_deadlines(config),
+                           config.read_replica_max_lag)
     raise_open_file_limit()
     app = make_app(config)
     server = tornado.httpserver.HTTPServer(app, **http_server_options(config))

@@ -18,8 +18,10 @@ from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
 from handlers import shedding
+from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models.admin import AdminSession
+from models import read_replica
 from models.db import request_connections
 from models.places import Place
 from models.regions import Region
@@ -188,10 +190,10 @@ class LoginSmsHandler(AdminHandler):
 
     login_required = False
 
-    def post(self):
+    async def post(self):
         phone = self.get_body_argument("phone", "")
         try:
-            admin_auth.send_login_code(phone, self.request.remote_ip)
+            await on_executor(admin_auth.send_login_code, phone, self.request.remote_ip)  # the SMS call blocks
         except ApiError as error:
             self.set_error_status(error)
             return self.render_page("login.html", error=error.message, field=error.field, phone=phone, sms_needed=True)
@@ -244,17 +246,17 @@ class ForgotHandler(AdminHandler):
     def get(self):
         self.render_page("forgot.html", error=None, field=None, phone="", step="code")
 
-    def post(self):
+    async def post(self):
         data = self.form_values()
         phone = data.get("phone", "")
         try:
             if data.get("step") == "reset":
-                admin_auth.reset_password(phone, data.get("sms_code", ""))
+                await on_executor(admin_auth.reset_password, phone, data.get("sms_code", ""))
                 return self.redirect("/admin/login?msg=" + urllib.parse.quote("密码已重置，新密码已发送到您的手机"))
             captcha = self.get_signed_cookie(CAPTCHA_COOKIE, max_age_days=1)
             self.clear_cookie(CAPTCHA_COOKIE)
-            admin_auth.send_reset_code(phone, captcha.decode() if captcha else None, data.get("captcha", ""),
-                                       self.request.remote_ip)
+            await on_executor(admin_auth.send_reset_code, phone, captcha.decode() if captcha else None,
+                              data.get("captcha", ""), self.request.remote_ip)
         except ApiError as error:
             self.set_error_status(error)
             return self.render_page("forgot.html", error=error.message, field=error.field, phone=phone,
@@ -378,13 +380,17 @@ class ListHandler(ResourceHandler):
     def get(self, name):
         resource = self.resource(name)
         params = self.params()
-        query = resource.filtered(self.ctx, params)
         after = params.get("after")
-        rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
+
+        def read():
+            query = resource.filtered(self.ctx, params)
+            rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
+            return rows, next_key, resource.summary(self.ctx, query)
+
+        rows, next_key, summary = read_replica.run(read)  # a heavy read: the replica, if any
         keep = {k: v for k, v in params.items() if k != "after" and v}
         self.render_page("list.html", resource=resource, rows=rows, params=params, next_key=next_key,
-                         query_string=urllib.parse.urlencode(keep), summary=resource.summary(self.ctx, query),
-                         first_page=not after)
+                         query_string=urllib.parse.urlencode(keep), summary=summary, first_page=not after)
 
 
 class ExportHandler(ResourceHandler):
@@ -415,9 +421,12 @@ class ExportHandler(ResourceHandler):
                                       resource.criteria(params, self._UNSAID))
         if purpose is None:
             return
-        query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
-        found = list(query.limit(resource.max_export_rows))
-        rows = [resource.display(resource.export_fields, row) for row in found]
+        def read():
+            query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
+            found = list(query.limit(resource.max_export_rows))
+            return found, [resource.display(resource.export_fields, row) for row in found]
+
+        found, rows = read_replica.run(read)  # the replica, if any; the export's record below, the primary
         content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label,
                                    watermark=self.export_watermark(purpose))
         # Each person in the file sees the export in their access log (N10).

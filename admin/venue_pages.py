@@ -20,6 +20,7 @@ import urllib.parse
 
 from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources.venues import VenueStatsAdmin
+from models import read_replica
 from models.fields import utcnow
 from services import statistics, svg_charts, venue_admin
 from services.errors import ApiError
@@ -39,18 +40,22 @@ class VenueStatsHandler(ResourceHandler):
         params = self.params()
         after = params.get("after")
         error = field = None
-        try:
+        def read():
             query = resource.filtered(self.ctx, params)
             rows, next_key = resource.page(query, int(after) if after and after.isdigit() else None)
-            sums = resource.search_sums(self.ctx, params)
+            return rows, next_key, resource.search_sums(self.ctx, params), resource.cards(self.ctx)
+
+        try:
+            rows, next_key, sums, cards = read_replica.run(read)  # heavy reads: the replica, if any
         except ApiError as exc:
             if exc.status != 400:
                 raise
             self.set_status(400)
             error, field, rows, next_key, sums = exc.message, exc.field, [], None, None
+            cards = read_replica.run(resource.cards, self.ctx)
         keep = {k: v for k, v in params.items() if k != "after" and v}
         self.render_page("venue/stats.html", resource=resource, rows=rows, params=params, next_key=next_key,
-                         query_string=urllib.parse.urlencode(keep), cards=resource.cards(self.ctx), sums=sums,
+                         query_string=urllib.parse.urlencode(keep), cards=cards, sums=sums,
                          first_page=not after, error=error, field=field)
 
 
@@ -141,7 +146,7 @@ class DashboardHandler(AdminHandler):
     def get(self):
         requested = self.get_query_argument("type", "").strip()
         types = _dashboard_types(self.admin, requested)
-        data = dashboard_data(self.admin, types)
+        data = read_replica.run(dashboard_data, self.admin, types)  # heavy reads: the replica, if any
         own = venue_admin.type_of_role(self.admin.role)
         choices = {} if own else {code: t.label for code, t in PLACE_TYPES.items()}
         title = PLACE_TYPES[types[0]].label if types and len(types) == 1 else "全部场所"

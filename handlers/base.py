@@ -141,6 +141,12 @@ def with_connection(work, *args):
         request_connections.closed()
 
 
+async def on_executor(work, *args):
+    """`work(*args)` on an executor thread with a connection of its own: for work that waits on
+    another service (an SMS gateway's HTTP call) besides the database."""
+    return await tornado.ioloop.IOLoop.current().run_in_executor(None, with_connection, work, *args)
+
+
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, one connection per request, no stack traces to clients."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 
-from handlers.base import ApiHandler, operation
+from handlers.base import ApiHandler, on_executor, operation
 from miniprogram_api import fields
 from handlers.schema import Bool, Int, Schema, Str
 from miniprogram_api.auth import LOGIN_RESULT, signed_in
@@ -53,9 +53,10 @@ class SmsSendHandler(ApiHandler):
     public = True
 
     @operation("authSmsSend", "发送短信验证码（注册 / 重置密码；每个手机号每分钟最多 5 次）", body=SMS_SEND,
-               response=SMS_SENT, errors=(429, 503))
-    def post(self, body):
-        return phone_auth.send_code(body["phone"], body["purpose"], self.request.remote_ip)
+               response=SMS_SENT, errors=(429, 502, 503))
+    async def post(self, body):
+        # The SMS gateway's HTTP call blocks: off the event loop.
+        return await on_executor(phone_auth.send_code, body["phone"], body["purpose"], self.request.remote_ip)
 
 
 class PhoneRegisterHandler(ApiHandler):

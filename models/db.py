@@ -3,12 +3,15 @@
 `sqlite:///path` (the embedded default, WAL mode) or `mysql://user:pass@host:port/name`
 (production: pooled, utf8mb4, UTC, re-connecting after a dropped connection, every call with a
 deadline, and failing at once while the server is known not to answer: `models.db_outage`; TLS
-through the URL's `ssl_*` options, see models/mysql_tls.py).
+through the URL's `ssl_*` options, see models/mysql_tls.py). Within `reading_from(replica)` a
+thread's or task's queries go to a read replica instead (`RoutingProxy`, models/read_replica.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import decimal
@@ -34,7 +37,50 @@ from services import logsafe
 # gets only the SQL, whatever logging it configures.
 logsafe.guard_query_logs()
 
-db = peewee.DatabaseProxy()
+# A request's heavy reads may go to a read replica (models/read_replica.py): within
+# `reading_from(replica)` every query of this thread or task runs there, elsewhere on the primary.
+_reads_from: contextvars.ContextVar = contextvars.ContextVar("reads_from", default=None)
+_PRIMARY_SLOT = peewee.DatabaseProxy.__dict__["obj"]
+
+
+class RoutingProxy(peewee.DatabaseProxy):
+    """peewee's DatabaseProxy whose database is, for the current context only, another one.
+
+    Model.bind_ctx would rebind the models for every thread at once; a context variable is
+    per thread and per asyncio task, so one request's replica reads never move another's."""
+
+    __slots__ = ()
+
+    def _current(self):
+        return _reads_from.get() or _PRIMARY_SLOT.__get__(self)
+
+    def _set_primary(self, value) -> None:
+        _PRIMARY_SLOT.__set__(self, value)
+
+    obj = property(_current, _set_primary)
+
+    def __setattr__(self, attr, value):
+        if attr not in peewee.DatabaseProxy.__slots__:
+            raise AttributeError("Cannot set attribute on proxy.")
+        object.__setattr__(self, attr, value)
+
+    @property
+    def primary(self):
+        """The database bound at start-up, whatever the context reads from."""
+        return _PRIMARY_SLOT.__get__(self)
+
+
+@contextlib.contextmanager
+def reading_from(database):
+    """Within the block, this context's queries run on `database` (None: the primary)."""
+    token = _reads_from.set(database)
+    try:
+        yield
+    finally:
+        _reads_from.reset(token)
+
+
+db = RoutingProxy()
 SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a SQLite statement waits for another connection's lock
 
 

@@ -37,6 +37,7 @@ PER_PHONE_PER_DAY = 10
 PER_IP_PER_DAY = 100
 GUESSES_PER_PHONE_PER_DAY = 20
 SIGNATURE = "【健康码平台】"
+SMS_RETRY_AFTER_SECONDS = 30  # a provider that did not answer: when to ask again
 TEMPLATES = {
     "code": "您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
     "new_password": "您的新密码为{password}，请登录后尽快修改。",
@@ -45,7 +46,11 @@ TEMPLATES = {
 
 
 class SmsUnavailable(Exception):
-    """The provider could not send the message."""
+    """The provider could not send the message (not reached, or no answer in time)."""
+
+
+class SmsRejected(SmsUnavailable):
+    """The provider answered, with an error (a refused template, a quota, a bad key)."""
 
 
 class DevSmsProvider:
@@ -57,7 +62,7 @@ class DevSmsProvider:
     def __init__(self, print_messages: bool = False) -> None:
         self.print_messages = print_messages
 
-    def send(self, phone: str, template: str, content: str) -> None:
+    def send(self, phone: str, template: str, content: str, params: dict | None = None) -> None:
         """Record the message; nothing leaves the machine."""
         SmsMessage.create(phone=phone, phone_bidx=blind_index(phone, "phone"), template=template, content=content,
                           provider=self.name)
@@ -71,9 +76,17 @@ _provider = DevSmsProvider()
 
 
 def configure(config) -> None:
-    """At start-up: the development provider prints the messages it records unless in production."""
+    """At start-up: the provider SMS_PROVIDER names. "dev" prints the messages it records unless
+    in production; "aliyun" sends through Alibaba Cloud SMS (its keys, sign name and templates
+    from config, checked by `Config.check`)."""
     global _provider
-    if isinstance(_provider, DevSmsProvider):
+    if config.sms_provider == "aliyun":
+        from services.sms_aliyun import AliyunSmsProvider, parse_templates
+
+        _provider = AliyunSmsProvider(config.aliyun_sms_access_key_id, config.aliyun_sms_access_key_secret,
+                                      config.aliyun_sms_sign_name, parse_templates(config.aliyun_sms_templates),
+                                      config.aliyun_sms_endpoint, config.http_timeout_seconds)
+    elif isinstance(_provider, DevSmsProvider) or getattr(_provider, "name", "") == "aliyun":
         _provider = DevSmsProvider(print_messages=not config.is_production)
 
 
@@ -89,12 +102,16 @@ def use_provider(new) -> None:
 
 
 def send(phone: str, template: str, **params) -> None:
-    """Send one templated message; a provider failure is a clear 503."""
+    """Send one templated message (blocking: a real provider's HTTP call). A provider that
+    cannot be reached is a 503 with Retry-After; one that answers an error, a 502."""
     content = SIGNATURE + TEMPLATES[template].format(**params)
     try:
-        provider().send(phone, template, content)
+        provider().send(phone, template, content, params)
+    except SmsRejected:
+        raise ApiError("sms_failed", "短信发送失败：短信服务商返回错误，请稍后再试", 502) from None
     except SmsUnavailable:
-        raise ApiError("sms_unavailable", "短信发送失败，请稍后再试", 503) from None
+        raise ApiError("sms_unavailable", "短信发送失败，请稍后再试", 503,
+                       retry_after=SMS_RETRY_AFTER_SECONDS) from None
 
 
 def _seconds_to_tomorrow() -> int:

@@ -16,7 +16,7 @@ class RecordingSms:
         self.messages: list[tuple[str, str, str]] = []
         self.failing = False
 
-    def send(self, phone: str, template: str, content: str) -> None:
+    def send(self, phone: str, template: str, content: str, params: dict | None = None) -> None:
         if self.failing:
             raise SmsUnavailable("provider down")
         self.messages.append((phone, template, content))

@@ -20,7 +20,9 @@ class ThrowawayMariaDB:
     `port`; `freeze()`, `thaw()`, `kill()` signal it; `stop()` shuts it down and removes the
     directory. `url(name)` is the DATABASE_URL of one of its databases."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        """`options`: more mariadbd options (a replication test's --server-id, --log-bin, ...)."""
+        self.options = options
         # Under /tmp itself, not pytest's private temp tree: the server runs as the mysql user.
         self.base = tempfile.mkdtemp(prefix="throwaway-mariadb-")
         os.chmod(self.base, 0o755)
@@ -41,8 +43,9 @@ class ThrowawayMariaDB:
             ["mariadbd", "--no-defaults", "--user=mysql", f"--datadir={self.data}",
              f"--socket={self.base}/sock", f"--port={self.port}", "--bind-address=127.0.0.1",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-             f"--log-error={self.base}/error.log", f"--pid-file={self.base}/pid", "--skip-log-bin",
-             "--innodb-buffer-pool-size=32M"],
+             f"--log-error={self.base}/error.log", f"--pid-file={self.base}/pid",
+             *(() if any(o.startswith("--log-bin") for o in self.options) else ("--skip-log-bin",)),
+             "--innodb-buffer-pool-size=32M", *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:

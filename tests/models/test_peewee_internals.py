@@ -7,6 +7,8 @@ peewee upgrade that changes any of them fails here, loudly, rather than in a sca
 - The metrics' pool figures (services/metrics.py Sampler): a MySQL pool's `_in_use` (connections
   lent out), and its `_connect` raising MaxConnectionsExceeded to a caller that then waits
   (`ReconnectingPooledMySQL.waiting_threads`).
+- `RoutingProxy`: DatabaseProxy's `obj` slot (its descriptor, read and set by the proxy's property),
+  which `__getattr__` and the context-manager methods read.
 Everything else of peewee that models/ uses is public (`selected_columns`, `connect_params`, the
 exception classes)."""
 
@@ -73,3 +75,16 @@ def test_a_mysql_pool_still_lends_through_in_use_and_makes_a_caller_wait_in_conn
     waiter.join(5)
     assert got.is_set() and not pool.waiting_threads and not pool._in_use
     pool.close_all()
+
+
+def test_a_database_proxy_still_keeps_its_database_in_the_obj_slot_routingproxy_overrides(db):
+    import peewee
+
+    from models.db import RoutingProxy
+
+    slot = peewee.DatabaseProxy.__dict__.get("obj")
+    assert "obj" in peewee.DatabaseProxy.__slots__ and hasattr(slot, "__set__"), "peewee's DatabaseProxy changed"
+    proxy = RoutingProxy()
+    proxy.initialize(db)
+    assert slot.__get__(proxy) is db and proxy.obj is db and proxy.primary is db
+    assert proxy.is_closed() == db.is_closed()  # attributes pass through to the bound database
