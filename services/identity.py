@@ -143,20 +143,6 @@ def validate_id_number(raw: str | None, field: str | None = "id_number", today: 
     return value
 
 
-def looks_like_id_number(text: str | None) -> bool:
-    """Whether `text` contains a full 18-character ID number with a correct check digit.
-
-    Stricter than `ID_NUMBER_RE` alone, so an 18-digit order number rarely counts.
-    """
-    if not text:
-        return False
-    for match in ID_NUMBER_RE.finditer(text):
-        candidate = normalize_id_number(match.group(0))
-        if id_check_digit(candidate[:17]) == candidate[17]:
-            return True
-    return False
-
-
 def validate_document(id_type: str | None, raw: str | None, field: str | None = "id_number") -> str:
     """Check a document number of the given `ID_TYPES` code and return it normalized.
 

@@ -155,23 +155,6 @@ def compound_subjects(compound: Region | None) -> list[str]:
             .where((Person.compound == compound) & Person.id_number_bidx.is_null(False)).tuples()]
 
 
-def report_case(*, name: str | None, id_number: str, kind: str, reported_on=None, compound=None,
-                remark: str | None = None) -> CaseReport:
-    """Record a confirmed or suspected case (with its compound, for "my compound has a case")."""
-    person = _listed({"name": name, "id_number": id_number}, "")
-    _choice(kind, CASE_KINDS, "kind", "病例类型")
-    region = _compound(compound)
-    event_date = past_date(reported_on or china_today(), "reported_on")
-
-    def write():
-        case = CaseReport.create(**{**person, "region": region}, kind=kind, compound=region, event_date=event_date,
-                                 remark=remark)
-        colour.recompute([person["subject"], *compound_subjects(region)], why=f"case_{kind}")
-        return case
-
-    return run_transaction(write)
-
-
 def report_cases(entries: list[dict]) -> int:
     """Record cases {name, id_number, kind, reported_on, compound (a compound's code or Region),
     remark, batch, region}: each case's person and its compound's residents are recomputed; all

@@ -319,6 +319,15 @@ def make_id_number(n: int, birth: str = "19900307", region: str = "110101") -> s
     return first17 + identity.id_check_digit(first17)
 
 
+def report_case(**entry):
+    """One case reported as the back office and the partner feed do (`risk_inputs.report_cases`),
+    returned as its stored row."""
+    from models.risk_inputs import CaseReport
+    from services import risk_inputs
+    risk_inputs.report_cases([entry])
+    return CaseReport.select().order_by(CaseReport.id.desc()).get()
+
+
 def make_person(n: int = 1, name: str = "测试人员", compound=None, account=None) -> Person:
     """A registered person with a valid ID number."""
     person = Person(name=name, account=account, compound=compound)

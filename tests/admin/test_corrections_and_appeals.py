@@ -243,7 +243,8 @@ def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(o
 def test_a_case_is_closed_and_a_release_notice_revoked_on_approval(office, citizen, cdc):
     owner, approver = cdc[0].admin, cdc[1].admin
     person = Person.get(Person.name_is("王申诉"))
-    case = risk_inputs.report_case(name="王申诉", id_number=JINSHUI_ID, kind="suspected")
+    risk_inputs.report_cases([{"name": "王申诉", "id_number": JINSHUI_ID, "kind": "suspected"}])
+    case = CaseReport.get(CaseReport.status == "active")
     request = corrections.propose_case_closure(owner, case.id, "排除疑似")
     assert CaseReport.get_by_id(case.id).status == "active" and colour.verdict(person.subject).colour == "red"
     approvals.approve(approver, request.id)

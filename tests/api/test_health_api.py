@@ -15,7 +15,7 @@ from models.people import Person
 from models.risk_inputs import TemperatureRecord, TravelRecord
 from services import auth, demo, health_codes, risk_inputs
 from services.timefmt import china_today
-from tests.conftest import ApiClient, assert_error, row_counts
+from tests.conftest import ApiClient, assert_error, row_counts, report_case
 
 ID = "110101199003070011"
 DECLARATION = {"kind": "personal", "residence": "郑州市金水区经八路5号", "health_status": "healthy",
@@ -207,10 +207,10 @@ def test_province_entry_registration_and_history(citizen):
 
 def test_nearby_risk_lists_compounds_with_cases_nearest_first(citizen):
     demo.load()
-    risk_inputs.report_case(name="甲", id_number="11010519491231002X", kind="confirmed", compound="410105001001002")
-    risk_inputs.report_case(name="乙", id_number="110101199003070038", kind="confirmed", compound="410105001001001")
-    risk_inputs.report_case(name="丙", id_number="110101199003070054", kind="suspected", compound="410105001001001")
-    risk_inputs.report_case(name="丁", id_number="110101199003070070", kind="confirmed", compound="410108001001001")
+    report_case(name="甲", id_number="11010519491231002X", kind="confirmed", compound="410105001001002")
+    report_case(name="乙", id_number="110101199003070038", kind="confirmed", compound="410105001001001")
+    report_case(name="丙", id_number="110101199003070054", kind="suspected", compound="410105001001001")
+    report_case(name="丁", id_number="110101199003070070", kind="confirmed", compound="410108001001001")
     near = citizen.ok("nearbyRisk", query={"lat": 34.7765, "lng": 113.6745, "radius": 2000})["items"]
     assert [c["name"] for c in near] == ["经八路5号院", "黄河路小区"]
     assert near[0]["confirmed"] == 1 and near[0]["suspected"] == 1 and near[0]["risk_label"] == "较低风险"

@@ -16,7 +16,7 @@ from services import colour, colour_rules, risk_inputs
 from services.errors import ApiError
 from services.regions import add_region
 from services.timefmt import china_day_start, china_today
-from tests.conftest import make_id_number, make_person, row_counts
+from tests.conftest import make_id_number, make_person, row_counts, report_case
 
 TODAY = china_today()
 
@@ -76,7 +76,7 @@ def test_fever_counts_for_14_days(person):
 
 
 def test_confirmed_and_suspected_cases_are_red_until_closed(person):
-    case = risk_inputs.report_case(name="张三", id_number=person.id_number, kind="suspected")
+    case = report_case(name="张三", id_number=person.id_number, kind="suspected")
     assert stored(person) == "red"
     assert colour_on(person, TODAY + dt.timedelta(days=60)) == "red"  # no window: until closed
     risk_inputs.close_case(case.id)
@@ -98,7 +98,7 @@ def test_a_release_notice_lifts_contact_fever_and_isolation_but_not_a_case(perso
     risk_inputs.set_isolation(person.subject, "confirmed", since=days_ago(3))
     notice = risk_inputs.issue_release_notice(person, reason="隔离期满")
     assert stored(person) == "green"
-    risk_inputs.report_case(name=None, id_number=person.id_number, kind="confirmed")
+    report_case(id_number=person.id_number, kind="confirmed")
     assert stored(person) == "red"
     assert [h["rule"] for h in colour.verdict(person.subject).hits] == ["case"]
     # A fever after the notice is red again; a revoked notice brings the old reds back.
@@ -147,7 +147,7 @@ def test_listing_a_high_risk_area_recomputes_its_travellers(person):
 def test_own_compound_with_a_case_is_orange_for_its_residents(person, compound):
     person.compound = compound
     person.save()
-    neighbour_case = risk_inputs.report_case(name="李四", id_number=make_id_number(50), kind="confirmed",
+    neighbour_case = report_case(name="李四", id_number=make_id_number(50), kind="confirmed",
                                              compound=compound.code)
     assert stored(person) == "orange"
     risk_inputs.close_case(neighbour_case.id)
@@ -422,7 +422,8 @@ def test_bad_rules_are_refused_and_nothing_is_stored(person, rule, code, field):
     (lambda p: risk_inputs.add_close_contacts([{"id_number": p.id_number,
                                                 "listed_on": TODAY + dt.timedelta(days=1)}]),
      "date_in_future", "entries[0].listed_on"),
-    (lambda p: risk_inputs.report_case(name="x", id_number=p.id_number, kind="probable"), "invalid_field", "kind"),
+    (lambda p: report_case(name="x", id_number=p.id_number, kind="probable"), "invalid_field",
+     "entries[0].kind"),
     (lambda p: risk_inputs.set_isolation(p.subject, "sleeping"), "invalid_field", "status"),
     (lambda p: risk_inputs.set_risk_area(code="4200", name="湖北", area_level="province", risk="key"),
      "invalid_region_code", "code"),
@@ -439,7 +440,7 @@ def test_bad_facts_are_refused_and_nothing_is_stored(person, call, code, field):
 
 def test_a_compound_must_exist(person):
     with pytest.raises(ApiError) as error:
-        risk_inputs.report_case(name="x", id_number=person.id_number, kind="confirmed", compound="999")
+        report_case(name="x", id_number=person.id_number, kind="confirmed", compound="999")
     assert error.value.code == "unknown_compound"
     assert Region.select().count() == 0
 

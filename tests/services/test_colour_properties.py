@@ -45,7 +45,7 @@ def add(person, fact) -> None:
         risk_inputs.add_fever_medicine_purchases([{"id_number": person.id_number, "pharmacy": "药房",
                                                    "purchased_at": moment}])
     elif kind == "case":
-        risk_inputs.report_case(name=None, id_number=person.id_number, kind=fact[2], reported_on=day)
+        risk_inputs.report_cases([{"id_number": person.id_number, "kind": fact[2], "reported_on": day}])
     elif kind == "isolation":
         risk_inputs.set_isolation(person.subject, "confirmed", since=day)
 

@@ -14,7 +14,6 @@ from services.identity import (
     birth_date_of,
     gender_of,
     id_check_digit,
-    looks_like_id_number,
     mask_id_number,
     mask_name,
     mask_phone,
@@ -321,10 +320,3 @@ def test_phone_re_finds_phones_in_text():
     text = "call 13800000000 or +86 139-1234-5678, not 123800000000 or 12800000000"
     assert [m.group(0) for m in PHONE_RE.finditer(text)] == ["13800000000", "+86 139-1234-5678"]
     assert PHONE_RE.sub("[phone]", "tel:8613800000000.") == "tel:[phone]."
-
-
-def test_looks_like_id_number():
-    assert looks_like_id_number("身份证 11010519491231002x 已登记")
-    assert not looks_like_id_number("order 110105194912310021")  # wrong check digit
-    assert not looks_like_id_number("")
-    assert not looks_like_id_number(None)
