@@ -24,7 +24,7 @@ from services import admin_auth, appeals, approvals, colour, corrections, risk_i
 from services.errors import ApiError
 from services.timefmt import china_today
 from tests.admin.conftest import AdminClient, page_error
-from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
+from tests.conftest import ApiClient, assert_error, make_id_number, row_counts, report_case
 
 JINSHUI_ID = make_id_number(7, region="410105")  # household registration in 金水区: its queue
 
@@ -243,8 +243,7 @@ def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(o
 def test_a_case_is_closed_and_a_release_notice_revoked_on_approval(office, citizen, cdc):
     owner, approver = cdc[0].admin, cdc[1].admin
     person = Person.get(Person.name_is("王申诉"))
-    risk_inputs.report_cases([{"name": "王申诉", "id_number": JINSHUI_ID, "kind": "suspected"}])
-    case = CaseReport.get(CaseReport.status == "active")
+    case = report_case(name="王申诉", id_number=JINSHUI_ID, kind="suspected")
     request = corrections.propose_case_closure(owner, case.id, "排除疑似")
     assert CaseReport.get_by_id(case.id).status == "active" and colour.verdict(person.subject).colour == "red"
     approvals.approve(approver, request.id)
