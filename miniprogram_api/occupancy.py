@@ -14,8 +14,8 @@ OCCUPANCY = Schema("PlaceOccupancy", {
 })
 SET_OCCUPANCY = Schema("SetPlaceOccupancyRequest", {
     "counting": Bool("是否统计在场人数（扫码进入计入，扫码离开减去；关闭后清零）"),
-    "capacity": Int("容纳人数（不小于1；不限人数不填或填 null）", minimum=1, maximum=occupancy.MAX_CAPACITY,
-                    required=False, nullable=True),
+    "capacity": Int("容纳人数", minimum=1, maximum=occupancy.MAX_CAPACITY, required=False, nullable=True,
+                    description="不小于1的整数；不限人数时不填或填 null"),
 })
 LEAVE = Schema("LeavePlaceRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
