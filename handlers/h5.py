@@ -15,6 +15,9 @@ A door screen opens `GET /screen/{token}?key=...` (N1): a page for a tablet that
 place's code, changing every window (static/h5/screen.js fetches it with the device key), with
 the server's time. The scan page takes the screen's code as `?sc=` and passes it to the scan.
 
+The place admin's live occupancy page (`GET /place-admin/occupancy`, N8) shows how many people are
+inside the place now against its capacity, refreshed every few seconds, and its counting setting.
+
 The pages are strict about what they load: their own scripts and style sheets only (no CDN, no
 inline script or style), never cached by HTTP (they show who may enter), never framed.
 """
@@ -227,6 +230,18 @@ class H5StaticHandler(tornado.web.StaticFileHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
 
+class OccupancyPageHandler(H5PageHandler):
+    """`GET /place-admin/occupancy`: the place admin's live count of people inside (N8), with
+    the counting setting. Its script signs in with the phone's device key and uses
+    getPlaceOccupancy / setPlaceOccupancy; anyone else is told only place admins see it."""
+
+    REFRESH_SECONDS = 5
+
+    def get(self):
+        self.render("h5/occupancy.html", base_css_url=static_url("scan.css"), css_url=static_url("occupancy.css"),
+                    js_url=static_url("occupancy.js"), refresh_seconds=self.REFRESH_SECONDS)
+
+
 def routes(config) -> list:
     """The H5 routes: the scan page, the inspector's page with its worker, their static files and
     the QR decoder (not API operations: kept out of OpenAPI)."""
@@ -235,6 +250,7 @@ def routes(config) -> list:
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
         (rf"/screen/{TOKEN}", ScreenPageHandler),
+        (r"/place-admin/occupancy", OccupancyPageHandler),
         (rf"{STATIC_PREFIX}(.*)", H5StaticHandler, {"path": STATIC}),
         (r"/inspect", tornado.web.RedirectHandler, {"url": INSPECT_PATH}),
         (INSPECT_PATH, InspectPageHandler),

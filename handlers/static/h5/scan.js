@@ -270,8 +270,8 @@
   }
 
   function showApiError(error, context, root) {
-    if (error.code === "not_this_compound") {
-      // The guard must see this from a step away (C5).
+    if (error.code === "not_this_compound" || error.code === "place_full") {
+      // The guard must see this from a step away (C5; 人数已满，请稍候, N8).
       topError(error.message, true);
       return;
     }
