@@ -129,7 +129,13 @@
       show(result.data);
     } else {
       $("loading").hidden = true;
-      topError(result.error.code === "no_place" ? "您还没有创建场所，只有场所管理员可以查看在场人数" : result.error.message);
+      if (result.status === 403) {
+        topError("只有场所管理员可以查看在场人数，请使用场所管理员的账号打开");
+      } else if (result.error.code === "no_place") {
+        topError("您还没有创建场所，只有场所管理员可以查看在场人数");
+      } else {
+        topError(result.error.message);
+      }
     }
   }
 
@@ -140,11 +146,11 @@
     var text = $("capacity-input").value.trim();
     var capacity = null;
     if (text !== "") {
-      capacity = Number(text);
       if (!/^-?\d+$/.test(text)) {
         fieldError("容纳人数应为整数");
         return;
       }
+      capacity = Number(text);
     }
     var result = await call("PUT", PATH, {counting: $("counting").checked, capacity: capacity});
     if (!result.ok) {
