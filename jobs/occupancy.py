@@ -1,6 +1,8 @@
 """N8: every 10 minutes, whoever was counted into a place more than OCCUPANCY_EXPIRE_HOURS
 (default 12) ago and never scanned out is counted out, so a place's count does not grow with
-the people who forget to leave. Safe to run twice: a second run finds nobody that old."""
+the people who forget to leave; then any place whose count differs from the people recorded inside
+it (a presence deleted with its person) is set right. Safe to run twice: a second run finds nobody
+that old and nothing to correct."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def run(now: dt.datetime | None = None, hours: int | None = None) -> dict:
     request_connections.opened()
     try:
         expired = occupancy.expire(now, hours)
+        corrected = occupancy.reconcile()
     finally:
         request_connections.closed()
-    log.info("occupancy: %s stale presences counted out", expired)
-    return {"expired": expired}
+    log.info("occupancy: %s stale presences counted out, %s counts corrected", expired, corrected)
+    return {"expired": expired, "corrected": corrected}

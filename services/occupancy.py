@@ -19,7 +19,7 @@ import datetime as dt
 import peewee
 
 from models.accounts import Account
-from models.db import db
+from models.db import db, is_mysql
 from models.fields import utcnow
 from models.occupancy import PlaceOccupancy, Presence
 from models.people import Person
@@ -162,3 +162,25 @@ def expire(now: dt.datetime | None = None, hours: int = 12) -> int:
 
         expired += run_transaction(write)
     return expired
+
+
+def reconcile() -> int:
+    """Set each counting place's count to the people recorded inside it, where the two differ
+    (a presence deleted with its person, outside these functions); returns how many places were
+    corrected. Each place is read with its count row locked (MariaDB: FOR UPDATE; SQLite: the
+    transaction's write lock), so a scan counted meanwhile waits and is not lost."""
+    fixed = 0
+    for (place_id,) in list(PlaceOccupancy.select(PlaceOccupancy.place).tuples()):
+        def write(place_id=place_id) -> int:
+            query = PlaceOccupancy.select().where(PlaceOccupancy.place == place_id)
+            row = (query.for_update() if is_mysql() else query).first()
+            if row is None:
+                return 0
+            actual = Presence.select().where(Presence.place == place_id).count()
+            if row.inside == actual:
+                return 0
+            PlaceOccupancy.update(inside=actual, updated_at=utcnow()).where(PlaceOccupancy.place == place_id).execute()
+            return 1
+
+        fixed += run_transaction(write)
+    return fixed

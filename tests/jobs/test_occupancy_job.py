@@ -27,11 +27,26 @@ def test_people_counted_in_too_long_ago_are_counted_out(db):
     assert occupancy.view(Place.get_by_id(place.id))["full"] is True
     Presence.update(entered_at=utcnow() - dt.timedelta(hours=5)).where(Presence.person == people[0].id).execute()
     later = utcnow() + dt.timedelta(hours=8)  # the first is 13 hours in, the second 8
-    assert occupancy_job.run(now=later, hours=12) == {"expired": 1}
-    assert occupancy_job.run(now=later, hours=12) == {"expired": 0}  # safe to run twice
+    assert occupancy_job.run(now=later, hours=12) == {"expired": 1, "corrected": 0}
+    assert occupancy_job.run(now=later, hours=12) == {"expired": 0, "corrected": 0}  # safe to run twice
     assert PlaceOccupancy.get_by_id(place.id).inside == 1
     assert occupancy.view(Place.get_by_id(place.id))["full"] is False
-    assert occupancy_job.run(now=later + dt.timedelta(hours=5)) == {"expired": 1}  # the default: 12 hours
+    assert occupancy_job.run(now=later + dt.timedelta(hours=5)) == {"expired": 1, "corrected": 0}  # default: 12 h
+
+
+def test_a_count_that_lost_its_presences_is_set_right(db):
+    """A presence deleted behind the count's back (its person deleted, the row cascading) no
+    longer holds a place: the job sets the count to the people recorded inside."""
+    place, _ = places.create_place(place_type_code="supermarket", name="湿地公园")
+    occupancy.set_occupancy(None, place, True, 2)
+    people = [make_person(n) for n in (1, 2)]
+    for person in people:
+        run_transaction(lambda person=person: occupancy.count_in(Place.get_by_id(place.id), person, utcnow()))
+    Presence.delete().where(Presence.person == people[0].id).execute()
+    assert occupancy.view(Place.get_by_id(place.id))["full"] is True
+    assert occupancy_job.run(hours=12) == {"expired": 0, "corrected": 1}
+    assert occupancy_job.run(hours=12) == {"expired": 0, "corrected": 0}
+    assert PlaceOccupancy.get_by_id(place.id).inside == 1
 
 
 def test_the_expiry_is_configured_and_scheduled():
