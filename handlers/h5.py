@@ -114,6 +114,7 @@ class H5PageHandler(tornado.web.RequestHandler):
         """Render the scan page (or its error form when `error` is given) with `http_status`."""
         self.set_status(http_status)
         values = {"token": "", "place": None, "type_label": "", "error": None, "quick": False, "screen_code": "",
+                  "counting": False,
                   "choices": PROFILE_CHOICES, "css_url": static_url("scan.css"), "js_url": static_url("scan.js")}
         values.update(context)
         self.render("h5/scan.html", **values)
@@ -162,7 +163,8 @@ class ScanPageHandler(H5PageHandler):
             _, place = places.active_place(token)
             screen_codes.check_scan(place, screen_code, config)
             view = places.place_view(place)
-            return {"place": view, "type_label": view["type_label"]}
+            # N8: a counting place's verdict offers to scan out (leavePlace).
+            return {"place": view, "type_label": view["type_label"], "counting": bool(place.counts_occupancy)}
         finally:
             request_connections.closed()
 

@@ -1,6 +1,7 @@
 """N8 in headless Chromium on both databases: the citizen's scan page at a full place says
-人数已满，请稍候 (in red, nothing recorded) and admits once someone has left; the place admin's
-page shows the live count, follows it as people leave, and refuses a capacity of 0 at the field."""
+人数已满，请稍候 (in red, nothing recorded), admits once someone has left and offers to scan out;
+the place admin's page shows the live count, follows it as people leave, and refuses a capacity of
+0 at the field."""
 
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ def test_a_full_place_refuses_the_scan_until_someone_leaves(phone, h5, db):
     verdict(phone)
     assert phone.locator("#verdict-admit").inner_text() == "允许通行"
     assert occupancy.view(Place.get_by_id(place.id))["inside"] == 1 and EntryRecord.select().count() == 1
+    # Leaving: the verdict's button scans out, once.
+    phone.click("#verdict-leave")
+    left = phone.locator("#verdict-left:not([hidden])")
+    left.wait_for()
+    assert left.inner_text() == "已离场登记，谢谢配合" and phone.locator("#verdict-leave").is_hidden()
+    assert occupancy.view(Place.get_by_id(place.id))["inside"] == 0
+
+
+def test_a_place_that_does_not_count_offers_no_leaving(phone, h5, db):
+    _, code = places.create_place(place_type_code="supermarket", name="世纪联华")
+    phone.goto(f"{h5.base_url}/s/{code.token}?quick=1")
+    phone.locator("#registration:not([hidden])").wait_for()
+    fill_profile(phone)
+    submit(phone)
+    verdict(phone)
+    assert phone.locator("#verdict-admit").inner_text() == "允许通行" and phone.locator("#verdict-leave").is_hidden()
 
 
 def test_the_place_admins_page_shows_the_live_count_and_refuses_a_capacity_of_0(browser, h5, db):
