@@ -25,7 +25,8 @@ LEFT = Schema("LeftPlace", {"left": Bool("已离场"), **OCCUPANCY.fields})
 
 
 class PlaceOccupancyHandler(ApiHandler):
-    roles = ("place_admin",)
+    # No role required, as getMyPlace: the account that administers a place (its creator, or whoever
+    # activated its pre-printed code, as at a market) is found by place_admin.my_place, others 404.
 
     @operation("getPlaceOccupancy", "我的场所当前在场人数、容纳人数及是否已满", response=OCCUPANCY, errors=(404,))
     def get(self):

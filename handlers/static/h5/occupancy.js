@@ -129,13 +129,7 @@
       show(result.data);
     } else {
       $("loading").hidden = true;
-      if (result.status === 403) {
-        topError("只有场所管理员可以查看在场人数，请使用场所管理员的账号打开");
-      } else if (result.error.code === "no_place") {
-        topError("您还没有创建场所，只有场所管理员可以查看在场人数");
-      } else {
-        topError(result.error.message);
-      }
+      topError(result.error.code === "no_place" ? "您不是场所管理员：只有场所管理员可以查看在场人数" : result.error.message);
     }
   }
 
