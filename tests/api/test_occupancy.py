@@ -2,6 +2,7 @@
 capacity, scans count people in until 人数已满，请稍候, leavePlace counts them out, a second server
 reads the same count, and every bad input is refused with a Chinese message and nothing written."""
 
+import threading
 import uuid
 
 import pytest
@@ -103,3 +104,30 @@ def test_only_the_place_admin_sees_and_sets_the_count(admin, place, citizens):
     before = row_counts()
     assert_error(citizens[0].call("setPlaceOccupancy", {"counting": True, "capacity": 1}), 404, "no_place")
     assert row_counts() == before
+
+
+def test_two_servers_racing_for_the_last_place_admit_one(api, admin, place, citizens, make_server):
+    """Two server instances on the same database (each its own event loop and connections, as
+    two processes), each sent a scan at the same moment for the one place left: one gets in, the
+    other is told 人数已满，请稍候, and the count and the records say one."""
+    admin.ok("setPlaceOccupancy", {"counting": True, "capacity": 1})
+    other = make_server()
+    clients = []
+    for citizen, base_url in zip(citizens[:2], (api.base_url, other.base_url)):
+        client = ApiClient(base_url)
+        client.token = citizen.token
+        clients.append(client)
+    start, answers = threading.Barrier(2), []
+
+    def send(client):
+        start.wait()
+        answers.append(scan(client, place).status_code)
+
+    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answers) == [200, 409]
+    assert admin.ok("getPlaceOccupancy")["inside"] == 1
+    assert EntryRecord.select().count() == 1 and Presence.select().count() == 1
