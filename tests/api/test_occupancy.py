@@ -131,3 +131,17 @@ def test_two_servers_racing_for_the_last_place_admit_one(api, admin, place, citi
     assert sorted(answers) == [200, 409]
     assert admin.ok("getPlaceOccupancy")["inside"] == 1
     assert EntryRecord.select().count() == 1 and Presence.select().count() == 1
+
+
+def test_whoever_activated_a_pre_printed_code_sets_its_capacity(citizens):
+    """A bus's code is printed blank and activated by its first scan: that account administers
+    the bus (no place_admin role needed) and may limit how many ride it."""
+    from services import places
+
+    driver, rider = citizens[0], citizens[1]
+    token = places.generate_batch("bus", 1).codes[0].token
+    driver.ok("activatePlaceCode", {"form": {"route": "B1路", "plate": "豫AAD005", "contact_name": "李四",
+                                             "contact_phone": "13700000000"}}, path={"token": token})
+    assert driver.ok("setPlaceOccupancy", {"counting": True, "capacity": 40})["capacity"] == 40
+    assert scan(rider, {"token": token}).json()["data"]["admit"] is True
+    assert driver.ok("getPlaceOccupancy")["inside"] == 1
