@@ -322,9 +322,9 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
 
 def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> RawJson:
     """A scan that writes more than its entry, all in one transaction on this thread: profile,
-    proxy identity, compound binding, travel, fever, the count of a counting place (N8). Run again if MariaDB rolled it back as a
-    deadlock's victim (models/transactions.py): a fever's recompute locks the person's colour,
-    which the hourly recompute may hold."""
+    proxy identity, compound binding, travel, fever, the count of a counting place (N8). Run again
+    if MariaDB rolled it back as a deadlock's victim (models/transactions.py): a fever's recompute
+    locks the person's colour, which the hourly recompute may hold."""
     place, kind, flow, temperature = begun.place, begun.kind, begun.flow, begun.temperature
     stored_entry = {}
 

@@ -186,8 +186,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
     from tests.conftest import make_person
 
     make_person(1, name="老用户")
-    later_tables = [*schema.OCCUPANCY_MODELS, *schema.PRIVACY_MODELS, *schema.RULE_ADMIN_MODELS, *schema.PARTNER_MODELS, *schema.SIGN_IN_MODELS,
-                    *schema.CORRECTION_MODELS, *schema.APPROVAL_MODELS,
+    later_tables = [*schema.OCCUPANCY_MODELS, *schema.PRIVACY_MODELS, *schema.RULE_ADMIN_MODELS,
+                    *schema.PARTNER_MODELS, *schema.SIGN_IN_MODELS, *schema.CORRECTION_MODELS, *schema.APPROVAL_MODELS,
                     *schema.STATISTICS_MODELS, *schema.INVESTIGATION_MODELS, *schema.ENTERPRISE_MODELS,
                     *schema.ADMIN_MODELS, *schema.MESSAGING_MODELS, *schema.FIELDWORK_MODELS, *schema.PLACE_MODELS,
                     *schema.COLOUR_ENGINE_MODELS]
