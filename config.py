@@ -116,6 +116,7 @@ class Config:
     railway_boarding_stations: str = "武汉,汉口,武昌"
     not_reported_at: str = "10:00"  # I3: when the daily not-reported lists are built (HH:MM, Asia/Shanghai)
     retention_days: int = 28  # I4: entry records and temperatures older than this are deleted (statistics stay)
+    occupancy_expire_hours: int = 12  # N8: a presence older than this (no scan out) no longer counts
     stats_window_hours: int = 3  # I2: the last completed hours the hourly statistics job always recomputes
     job_lock_seconds: int = 600  # I5: a job runner's lock lapses this long after its last heartbeat
     # Tests and demos only: every job every N seconds (1-59) instead of its schedule, so a test sees
@@ -187,6 +188,7 @@ class Config:
         "IMPORT_STALE_SECONDS": ("import_stale_seconds", int),
         "RAILWAY_BOARDING_STATIONS": ("railway_boarding_stations", str),
         "RETENTION_DAYS": ("retention_days", int),
+        "OCCUPANCY_EXPIRE_HOURS": ("occupancy_expire_hours", int),
         "STATS_WINDOW_HOURS": ("stats_window_hours", int),
         "JOB_LOCK_SECONDS": ("job_lock_seconds", int),
         "JOBS_EVERY_SECONDS": ("jobs_every_seconds", int),

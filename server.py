@@ -43,6 +43,7 @@ from miniprogram_api import grid as grid_api
 from miniprogram_api import health as health_api
 from miniprogram_api import inspector as inspector_api
 from miniprogram_api import medical as medical_api
+from miniprogram_api import occupancy as occupancy_api
 from miniprogram_api import partner as partner_api
 from miniprogram_api import phone_auth as phone_auth_api
 from miniprogram_api import place_admin as place_admin_api
@@ -63,7 +64,7 @@ def api_routes(config: Config) -> list:
             *inspector_api.routes(config), *scan_api.routes(config), *place_admin_api.routes(config),
             *grid_api.routes(config), *medical_api.routes(config), *phone_auth_api.routes(config),
             *enterprise_api.routes(config), *appeals_api.routes(config), *partner_api.routes(config),
-            *screens_api.routes(config), *privacy_api.routes(config)]
+            *screens_api.routes(config), *privacy_api.routes(config), *occupancy_api.routes(config)]
 
 
 def http_server_options(config: Config) -> dict:

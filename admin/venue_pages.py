@@ -3,7 +3,8 @@ dashboards (G5, G7). Everything else of the venue pages is the generic resource 
 
 - `/admin/r/venue_<type>_stats/` — the resource's list, rendered with venue/stats.html: the
   hourly summary above the search, the search's own sums under it (the seed's taxi rule), and a
-  search error shown on the page, with the search kept. (Without these routes the generic list
+  search error shown on the page, with the search kept; and, for the places shown that count
+  who is inside (N8), the live count against their capacity. (Without these routes the generic list
   still serves it, with the hourly summary only.)
 - `/admin/dashboard` — 数据看板 for city, district and venue-type admins, scoped to their region
   (and type): scans per hour and per day, the abnormal share, the top places, activations, as
@@ -22,7 +23,7 @@ from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources.venues import VenueStatsAdmin
 from models import read_replica
 from models.fields import utcnow
-from services import statistics, svg_charts, venue_admin
+from services import occupancy, statistics, svg_charts, venue_admin
 from services.errors import ApiError
 from services.place_types import PLACE_TYPES, place_type
 from services.timefmt import china_day_start
@@ -56,7 +57,15 @@ class VenueStatsHandler(ResourceHandler):
         keep = {k: v for k, v in params.items() if k != "after" and v}
         self.render_page("venue/stats.html", resource=resource, rows=rows, params=params, next_key=next_key,
                          query_string=urllib.parse.urlencode(keep), cards=cards, sums=sums,
-                         first_page=not after, error=error, field=field)
+                         first_page=not after, error=error, field=field, live=live_occupancy(rows))
+
+
+def live_occupancy(rows) -> list[tuple[str, dict]]:
+    """N8: the counting places among the rows shown, each with who is inside now (read from the
+    primary, never a replica: the count changes with every scan)."""
+    counting = [row for row in rows if getattr(row, "counts_occupancy", False)]
+    views = occupancy.views(counting)
+    return [(row.name, views[row.id]) for row in counting]
 
 
 def _dashboard_types(admin, requested: str) -> list[str] | None:

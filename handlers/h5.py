@@ -15,6 +15,9 @@ A door screen opens `GET /screen/{token}?key=...` (N1): a page for a tablet that
 place's code, changing every window (static/h5/screen.js fetches it with the device key), with
 the server's time. The scan page takes the screen's code as `?sc=` and passes it to the scan.
 
+The place admin's live occupancy page (`GET /place-admin/occupancy`, N8) shows how many people are
+inside the place now against its capacity, refreshed every few seconds, and its counting setting.
+
 The pages are strict about what they load: their own scripts and style sheets only (no CDN, no
 inline script or style), never cached by HTTP (they show who may enter), never framed.
 """
@@ -111,6 +114,7 @@ class H5PageHandler(tornado.web.RequestHandler):
         """Render the scan page (or its error form when `error` is given) with `http_status`."""
         self.set_status(http_status)
         values = {"token": "", "place": None, "type_label": "", "error": None, "quick": False, "screen_code": "",
+                  "counting": False,
                   "choices": PROFILE_CHOICES, "css_url": static_url("scan.css"), "js_url": static_url("scan.js")}
         values.update(context)
         self.render("h5/scan.html", **values)
@@ -159,7 +163,8 @@ class ScanPageHandler(H5PageHandler):
             _, place = places.active_place(token)
             screen_codes.check_scan(place, screen_code, config)
             view = places.place_view(place)
-            return {"place": view, "type_label": view["type_label"]}
+            # N8: a counting place's verdict offers to scan out (leavePlace).
+            return {"place": view, "type_label": view["type_label"], "counting": bool(place.counts_occupancy)}
         finally:
             request_connections.closed()
 
@@ -227,6 +232,18 @@ class H5StaticHandler(tornado.web.StaticFileHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
 
+class OccupancyPageHandler(H5PageHandler):
+    """`GET /place-admin/occupancy`: the place admin's live count of people inside (N8), with
+    the counting setting. Its script signs in with the phone's device key and uses
+    getPlaceOccupancy / setPlaceOccupancy; anyone else is told only place admins see it."""
+
+    REFRESH_SECONDS = 5
+
+    def get(self):
+        self.render("h5/occupancy.html", base_css_url=static_url("scan.css"), css_url=static_url("occupancy.css"),
+                    js_url=static_url("occupancy.js"), refresh_seconds=self.REFRESH_SECONDS)
+
+
 def routes(config) -> list:
     """The H5 routes: the scan page, the inspector's page with its worker, their static files and
     the QR decoder (not API operations: kept out of OpenAPI)."""
@@ -235,6 +252,7 @@ def routes(config) -> list:
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
         (rf"/screen/{TOKEN}", ScreenPageHandler),
+        (r"/place-admin/occupancy", OccupancyPageHandler),
         (rf"{STATIC_PREFIX}(.*)", H5StaticHandler, {"path": STATIC}),
         (r"/inspect", tornado.web.RedirectHandler, {"url": INSPECT_PATH}),
         (INSPECT_PATH, InspectPageHandler),

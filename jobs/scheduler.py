@@ -29,8 +29,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.tornado import TornadoScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import (appeal_escalation, colour_recompute, hourly_stats, not_reported, overseas_alerts, partner_nonces,
-                  retention, runner_lock)
+from jobs import (appeal_escalation, colour_recompute, hourly_stats, not_reported, occupancy, overseas_alerts,
+                  partner_nonces, retention, runner_lock)
 
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE_SECONDS = 600
@@ -59,6 +59,8 @@ JOBS = [
     _job(appeal_escalation.JOB_ID, appeal_escalation.run, CronTrigger(minute="*/10", timezone=TIMEZONE)),
     # Every 10 minutes: partners' request nonces older than the replay window.
     _job(partner_nonces.JOB_ID, partner_nonces.run, partner_nonces.trigger(TIMEZONE)),
+    # Every 10 minutes: people counted into a place OCCUPANCY_EXPIRE_HOURS ago who never left (N8).
+    _job(occupancy.JOB_ID, occupancy.run, lambda config: occupancy.trigger(config, TIMEZONE)),
 ]
 
 

@@ -32,6 +32,9 @@ class Place(BaseModel):
     activated_at = peewee.DateTimeField(null=True, index=True)
     # N1: only the code shown on the place's screens is accepted (a printed one is refused).
     screen_only = peewee.BooleanField(default=False)
+    # N8: scans here are counted in and out (models/occupancy.py); read with the scan's one
+    # statement, so a place that does not count keeps the common scan's path.
+    counts_occupancy = peewee.BooleanField(default=False)
 
 
 class CodeBatch(BaseModel):

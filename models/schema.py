@@ -33,6 +33,7 @@ from models.fieldwork import Grid, GridCollection, GridMembership, InspectorBind
 from models.investigations import INVESTIGATION_MODELS, KEY_PREFIX, PREFIX_INDEXED, ImportJob
 from models.medical_staff import MedicalStaff
 from models.messaging import SmsCode, SmsMessage
+from models.occupancy import OCCUPANCY_MODELS
 from models.people import Person, name_index
 from models.partners import PARTNER_MODELS
 from models.places import CodeBatch, EntryRecord, Place, PlaceCode, ScreenDevice
@@ -77,7 +78,7 @@ MODELS: list[type[BaseModel]] = [Region, Account, AccountRole, AuthIdentity, Aut
                                  *COLOUR_ENGINE_MODELS, *PLACE_MODELS, *FIELDWORK_MODELS,
                                  *MESSAGING_MODELS, *ENTERPRISE_MODELS, *INVESTIGATION_MODELS, *STATISTICS_MODELS,
                                  *APPROVAL_MODELS, *CORRECTION_MODELS, *SIGN_IN_MODELS, *PARTNER_MODELS,
-                                 *RULE_ADMIN_MODELS, *PRIVACY_MODELS]
+                                 *RULE_ADMIN_MODELS, *PRIVACY_MODELS, *OCCUPANCY_MODELS]
 
 
 def create_tables(models: list[type[BaseModel]]) -> None:
@@ -335,6 +336,12 @@ def _v27_screen_codes(migrator: SchemaMigrator) -> None:
     create_tables([ScreenDevice])
 
 
+def _v28_live_occupancy(migrator: SchemaMigrator) -> None:
+    """N8: a place's "counts occupancy" setting, its capacity and count, and who is inside."""
+    add_columns(migrator, "place", {"counts_occupancy": peewee.BooleanField(default=False)})
+    create_tables(OCCUPANCY_MODELS)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(2, "colour engine", _v2_colour_engine),
     Migration(3, "places and scans", _v3_places),
@@ -363,6 +370,7 @@ MIGRATIONS: list[Migration] = [
     Migration(25, "sign-in failures", _v25_sign_in_failures),
     Migration(26, "names and addresses at rest", _v26_names_at_rest),
     Migration(27, "screen place codes", _v27_screen_codes),
+    Migration(28, "live occupancy", _v28_live_occupancy),
     Migration(29, "family consent and access log", lambda migrator: create_tables(PRIVACY_MODELS)),
 ]
 

@@ -10,9 +10,9 @@ handler signs in through it: see ApiHandler.signs_in_itself). When the scan has 
 but its entry record (and a normal temperature) - the common case of a known person - the rows
 go to the group-commit writer (services/entry_writer.py) and the answer is given once they are
 committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever, a
-resident whose colour calls for isolation going to 待确认隔离) runs in one transaction on the
-calling thread. The answer is serialised once, for the stored entry and the response alike
-(RawJson).
+resident whose colour calls for isolation going to 待确认隔离, any scan at a place that counts who
+is inside, N8: services/occupancy.py) runs in one transaction on the calling thread. The answer
+is serialised once, for the stored entry and the response alike (RawJson).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
 from models.risk_inputs import TemperatureRecord
 from models.transactions import run_transaction
-from services import (auth, colour, colour_rules, colour_scheme, entry_writer, family, identity, metrics, places,
-                      profile, residents, risk_inputs, screen_codes)
+from services import (auth, colour, colour_rules, colour_scheme, entry_writer, family, identity, metrics, occupancy,
+                      places, profile, residents, risk_inputs, screen_codes)
 from services.errors import ApiError
 from services.forms import clean_form
 from services.investigations.records import record_checkpoint_scan
@@ -60,7 +60,8 @@ _READ_COLUMNS = ((AuthToken, ("id", "revoked_at", "expires_at", "last_used_at"))
                  (Person, ("id", "name", "id_number", "id_number_bidx", "phone_bidx", "compound")),
                  (HealthStatus, ("id", "colour", "reasons", "valid_until", "computed_at")),
                  (PlaceCode, ("id", "status", "place")),
-                 (Place, ("id", "place_type", "name", "region", "address", "status", "created_at", "screen_only")))
+                 (Place, ("id", "place_type", "name", "region", "address", "status", "created_at", "screen_only",
+                           "counts_occupancy")))
 
 
 def _scan_reads(token_hash, token, request_id, flow_code):
@@ -321,9 +322,9 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
 
 def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) -> RawJson:
     """A scan that writes more than its entry, all in one transaction on this thread: profile,
-    proxy identity, compound binding, travel, fever. Run again if MariaDB rolled it back as a
-    deadlock's victim (models/transactions.py): a fever's recompute locks the person's colour,
-    which the hourly recompute may hold."""
+    proxy identity, compound binding, travel, fever, the count of a counting place (N8). Run again
+    if MariaDB rolled it back as a deadlock's victim (models/transactions.py): a fever's recompute
+    locks the person's colour, which the hourly recompute may hold."""
     place, kind, flow, temperature = begun.place, begun.kind, begun.flow, begun.temperature
     stored_entry = {}
 
@@ -338,6 +339,8 @@ def _scan_in_transaction(account: Account, body: dict, config, begun: _Begun) ->
         if temperature is not None and temperature >= FEVER:
             risk_inputs.record_temperature(person, temperature, source="scan", measured_at=now)
         answer, entry, normal, due = _record(account, body, config, begun, person, source, form, now)
+        if place.counts_occupancy and entry["admitted"]:
+            occupancy.count_in(place, person, now)  # N8: at capacity, raises and nothing is kept
         if due is not None and residents.awaits_confirmation(person, due):
             residents.mark_pending(person, place.region)  # G3: 待确认隔离 for the compound admin
         if kind.category == "checkpoint":
@@ -363,6 +366,8 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     if isinstance(begun, RawJson):
         return begun
     flow, temperature = begun.flow, begun.temperature
+    if begun.place.counts_occupancy:
+        return _scan_in_transaction(account, body, config, begun)  # N8: counted in its own transaction
     if body.get("identity") is not None or (temperature is not None and temperature >= FEVER):
         return _scan_in_transaction(account, body, config, begun)
     stored = colour.READ

@@ -35,8 +35,11 @@
     pending: null, // {key, id}: the last submission that got no answer, to retry with the same id
     audio: null,
     clockTimer: null,
-    clockOffset: 0
+    clockOffset: 0,
+    leaveMember: null // N8: the family member the last admitted scan was for (null: the phone's owner)
   };
+  // N8: the place counts who is inside: an admitted verdict offers to scan out (leavePlace).
+  var COUNTING = app.getAttribute("data-counting") === "1";
 
   // --- small helpers --------------------------------------------------------------------------
 
@@ -270,8 +273,8 @@
   }
 
   function showApiError(error, context, root) {
-    if (error.code === "not_this_compound") {
-      // The guard must see this from a step away (C5).
+    if (error.code === "not_this_compound" || error.code === "place_full") {
+      // The guard must see this from a step away (C5; 人数已满，请稍候, N8).
       topError(error.message, true);
       return;
     }
@@ -772,6 +775,7 @@
       showApiError(result.error, scan.context, $("scan-form"));
       return;
     }
+    state.leaveMember = scan.body.member_id === undefined ? null : scan.body.member_id;
     showVerdict(result.data, result.date);
   }
 
@@ -859,6 +863,9 @@
     $("verdict-registered").textContent = formatServerTime(verdict.registered_at);
     fillList($("verdict-reasons-box"), $("verdict-reasons"), verdict.reasons);
     fillList($("verdict-guidance-box"), $("verdict-guidance"), verdict.guidance);
+    show($("verdict-leave"), COUNTING && verdict.admit && (verdict.source === "self" ||
+      (verdict.source === "family" && state.leaveMember !== null)));
+    show($("verdict-left"), false);
 
     // The live clock runs on the server's time (its Date header), not the phone's, so a phone
     // with a wrong clock still shows the guard matching times. A Date header is whole seconds.
@@ -913,6 +920,25 @@
 
   $("activation-form").addEventListener("submit", submitActivation);
   $("scan-form").addEventListener("submit", submitScan);
+  async function leavePlace() {
+    var button = $("verdict-leave");
+    button.disabled = true;
+    var body = {code: TOKEN};
+    if (state.leaveMember !== null) {
+      body.member_id = state.leaveMember;
+    }
+    var result = await api("POST", "/api/v1/scans/leave", body);
+    button.disabled = false;
+    var note = $("verdict-left");
+    note.textContent = result.ok ? "已离场登记，谢谢配合" : result.error.message;
+    note.className = result.ok ? "top-notice" : "top-error";
+    show(note, true);
+    if (result.ok || result.error.code === "not_inside") {
+      show(button, false); // left (or not counted in): nothing more to leave
+    }
+  }
+
+  $("verdict-leave").addEventListener("click", leavePlace);
   $("verdict-back").addEventListener("click", function () {
     if (history.state && history.state.view === "verdict") {
       history.back(); // popstate below brings the place page back
