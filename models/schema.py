@@ -336,7 +336,7 @@ def _v27_screen_codes(migrator: SchemaMigrator) -> None:
     create_tables([ScreenDevice])
 
 
-def _v28_live_occupancy(migrator: SchemaMigrator) -> None:
+def _v30_live_occupancy(migrator: SchemaMigrator) -> None:
     """N8: a place's "counts occupancy" setting, its capacity and count, and who is inside."""
     add_columns(migrator, "place", {"counts_occupancy": peewee.BooleanField(default=False)})
     create_tables(OCCUPANCY_MODELS)
@@ -370,8 +370,9 @@ MIGRATIONS: list[Migration] = [
     Migration(25, "sign-in failures", _v25_sign_in_failures),
     Migration(26, "names and addresses at rest", _v26_names_at_rest),
     Migration(27, "screen place codes", _v27_screen_codes),
-    Migration(28, "live occupancy", _v28_live_occupancy),
     Migration(29, "family consent and access log", lambda migrator: create_tables(PRIVACY_MODELS)),
+    # Numbered after 29, which development databases already took: a 28 would never run on them.
+    Migration(30, "live occupancy", _v30_live_occupancy),
 ]
 
 

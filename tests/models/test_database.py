@@ -211,8 +211,8 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "risk records", "partner feed", "two-person approvals",
                                 "risk areas by region, rule versions and colour settings", "corrections and appeals",
                                 "sign-in failures", "names and addresses at rest", "screen place codes",
-                                "live occupancy", "family consent and access log"]
-    assert schema.current_version() == 29
+                                "family consent and access log", "live occupancy"]
+    assert schema.current_version() == 30
     from services import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
@@ -449,8 +449,8 @@ def test_version_26_gets_screen_devices_and_the_screen_only_setting(db):
     assert ScreenDevice.table_exists() and Place.get_by_id(place.id).screen_only is False
 
 
-def test_version_27_gets_live_occupancy(db):
-    """Migration 28 on a database as version 27 left it: places get `counts_occupancy` (off: no
+def test_version_29_gets_live_occupancy(db):
+    """Migration 30 on a database as version 29 left it: places get `counts_occupancy` (off: no
     place starts counting), the capacity / count and presence tables are created; run again,
     nothing."""
     from models.occupancy import PlaceOccupancy, Presence
@@ -460,10 +460,10 @@ def test_version_27_gets_live_occupancy(db):
     place, _ = places.create_place(place_type_code="supermarket", name="老超市")
     database.db.drop_tables([Presence, PlaceOccupancy])
     run_ops(SchemaMigrator.from_database(database.db.obj).drop_column("place", "counts_occupancy"))
-    schema._stamp(27)
+    schema._stamp(29)
     assert "counts_occupancy" not in [c.name for c in database.db.get_columns("place")]
-    assert schema.migrate(up_to(28)) == ["live occupancy"]
-    assert schema.migrate(up_to(28)) == [] and schema.current_version() == 28
+    assert schema.migrate(up_to(30)) == ["live occupancy"]
+    assert schema.migrate(up_to(30)) == [] and schema.current_version() == 30
     assert PlaceOccupancy.table_exists() and Presence.table_exists()
     assert Place.get_by_id(place.id).counts_occupancy is False
     assert ("place_id", "person_id") in {tuple(i.columns) for i in database.db.get_indexes("presence")}
