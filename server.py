@@ -51,8 +51,8 @@ from miniprogram_api import privacy as privacy_api
 from miniprogram_api import scan as scan_api
 from miniprogram_api import screens as screens_api
 from models import db as database
-from models import mysql_tls, read_replica, schema, sqlite_checkpoints
-from services import colour_rules, colour_scheme, divisions, logsafe, metrics, pii, sms
+from models import cipher, mysql_tls, read_replica, schema, sqlite_checkpoints
+from services import colour_rules, colour_scheme, divisions, logsafe, metrics, sms
 
 log = logging.getLogger("healthcode.server")
 
@@ -107,7 +107,7 @@ def platform_gateways(config: Config) -> dict:
 def setup(config: Config) -> None:
     """Everything a process needs before touching data: key check, cipher, database binding."""
     config.check()
-    pii.configure(pii.DataCipher.from_setting(config.data_key))
+    cipher.configure(cipher.DataCipher.from_setting(config.data_key))
     sms.configure(config)
     database.bind(config.database_url, config.db_max_connections)
     read_replica.configure(config.read_database_url, config.db_max_connections,

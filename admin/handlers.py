@@ -20,12 +20,10 @@ from admin.site import AdminContext, Resource, site
 from handlers import shedding
 from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
-from models.admin import AdminSession
 from models import read_replica
 from models.db import request_connections
-from models.places import Place
 from models.regions import Region
-from services import access_log, admin_auth, captchas, excel, exports, places, regions
+from services import access_log, admin_auth, captchas, compounds, excel, exports, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
 
@@ -283,25 +281,14 @@ class PageNotFoundHandler(AdminHandler):
 
 # --- compound switch and its codes ----------------------------------------------------------------
 
-def compounds_in_scope(admin):
-    return (Region.select().where((Region.level == "compound") & Region.path.startswith(admin.region.path))
-            .order_by(Region.code))
-
-
 class CompoundHandler(AdminHandler):
     """切换小区: choose the compound the pages work on."""
 
     def get(self):
-        self.render_page("compounds.html", compounds=list(compounds_in_scope(self.admin)))
+        self.render_page("compounds.html", compounds=list(compounds.in_scope(self.admin)))
 
     def post(self):
-        choice = self.get_body_argument("compound", "")
-        if choice == "":
-            compound = None
-        else:
-            compound = Region.get_or_none((Region.id == int(choice or 0)) & (Region.level == "compound"))
-            admin_auth.require_scope(self.admin, compound)
-        AdminSession.update(compound=compound).where(AdminSession.id == self.session.id).execute()
+        compounds.switch(self.admin, self.session, self.get_body_argument("compound", ""))
         target = self.get_body_argument("next", "/admin/")
         self.redirect(target if target.startswith("/admin/") else "/admin/")
 
@@ -313,7 +300,7 @@ class CompoundCodeHandler(AdminHandler):
         compound = self.ctx.compound
         if compound is None:
             raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
-        place = Place.get_or_none((Place.region == compound) & (Place.status == "active"))
+        place = compounds.active_place(compound)
         if place is None:
             raise ApiError("no_place", "该小区还没有场所码", 404)
         draw, mime = places.code_image(place, self.get_query_argument("format", "png"), self.config)

@@ -32,30 +32,14 @@ import tornado.web
 
 from admin.handlers import AdminHandler, AdminJsonHandler, menu
 from handlers import shedding
-from models.admin import AdminUser
-from models.investigations import ImportJob
-from models.regions import Region
-from services import admin_auth, audit, excel, exports
+from services import excel, exports
 from services.errors import ApiError
-from services.investigations import importer, sources, stats, xlsx
+from services.investigations import import_jobs, importer, sources, stats, xlsx
 from services.timefmt import local_iso
 
 MULTIPART_SLACK = 64 * 1024  # the form's other fields and the part headers around the file
 STATS_ROLES = ("city", "district")
 _DISPOSITION_RE = re.compile(r'(\w+)\*?="([^"]*)"')
-
-
-def _visible_job(admin, job_id) -> ImportJob:
-    """An import its uploader may see, and the level admins above the uploader's region."""
-    job = ImportJob.get_or_none(ImportJob.id == int(job_id))
-    if job is None:
-        raise ApiError("not_found", "导入记录不存在", 404)
-    if job.uploaded_by_id == admin.id:
-        return job
-    uploader_region = Region.get_or_none(Region.id == job.uploaded_by.region_id) if job.uploaded_by_id else None
-    if admin_auth.is_level_role(admin.role) and admin_auth.in_scope(admin, uploader_region):
-        return job
-    raise ApiError("out_of_scope", "无权查看其他账号的导入记录", 403)
 
 
 class InvestigationPage(AdminHandler):
@@ -67,15 +51,8 @@ class InvestigationPage(AdminHandler):
 
 class ImportListHandler(InvestigationPage):
     def get(self):
-        mine = sources.importable_by(self.admin.role)
-        jobs = ImportJob.select().order_by(ImportJob.id.desc()).limit(50)
-        if admin_auth.is_level_role(self.admin.role):
-            jobs = (jobs.join(AdminUser, on=(ImportJob.uploaded_by == AdminUser.id))
-                    .join(Region, on=(AdminUser.region == Region.id)).where(Region.path.startswith(self.admin.region.path)))
-        else:
-            jobs = jobs.where(ImportJob.uploaded_by == self.admin)
-        importer.expire_stale(self.config.import_stale_seconds)  # before reading: a dead import shows so
-        self.page("imports.html", importable=mine, jobs=list(jobs), labels=importer.STATUS_LABELS)
+        self.page("imports.html", importable=sources.importable_by(self.admin.role),
+                  jobs=import_jobs.recent(self.admin, self.config.import_stale_seconds), labels=importer.STATUS_LABELS)
 
 
 def _multipart(path: str, boundary: bytes, complete: bool = True) -> tuple[dict, tuple | None]:
@@ -240,10 +217,8 @@ class ImportNewHandler(InvestigationPage):
             # Parsing the header and hashing a large file must not stall the other requests.
             info, columns = await loop.run_in_executor(None, importer.check_upload, path, source, settings)
             digest = await loop.run_in_executor(None, importer.file_hash, path)
-            job = importer.create_job(self.admin, source, fields.get("category") or None, filename, path, info, digest)
-            audit.record(None, self.admin.role, "import_upload", job, admin_actor=self.admin, source=source.code,
-                         file_size=job.file_size)
-            importer.start(job, path, info, columns, settings)
+            job = import_jobs.accept(self.admin, source, fields.get("category") or None, filename, path, info, columns,
+                                     digest, settings)
             path = None  # the import thread owns it now
             self.redirect(f"/admin/imports/{job.id}", status=303)
         except ApiError as error:
@@ -261,7 +236,7 @@ class ImportNewHandler(InvestigationPage):
 
 class ImportJobHandler(InvestigationPage):
     def get(self, job_id):
-        job = importer.checked(_visible_job(self.admin, job_id), self.config.import_stale_seconds)
+        job = importer.checked(import_jobs.visible(self.admin, job_id), self.config.import_stale_seconds)
         source = sources.get(job.source)
         self.page("import_job.html", job=job, source=source, progress=importer.progress(job),
                   can_upload=self.admin.role in source.import_roles)
@@ -271,15 +246,13 @@ class ImportProgressHandler(AdminJsonHandler):
     """The progress bar's JSON (errors as JSON too)."""
 
     def get(self, job_id):
-        job = importer.checked(_visible_job(self.admin, job_id), self.config.import_stale_seconds)
+        job = importer.checked(import_jobs.visible(self.admin, job_id), self.config.import_stale_seconds)
         self.write(importer.progress(job))
 
 
 class ImportErrorsHandler(AdminHandler):
     def get(self, job_id):
-        job = _visible_job(self.admin, job_id)
-        content = importer.error_report(job)
-        audit.record(None, self.admin.role, "import_errors_download", job, admin_actor=self.admin)
+        job, content = import_jobs.error_report(self.admin, job_id)
         self.send_download(content, excel.XLSX_MIME, f"导入错误报告-{job.id}.xlsx")
 
 

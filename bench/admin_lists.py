@@ -391,9 +391,9 @@ def run_backend(backend: str, args, res, workdir: str) -> dict:
         res.undo.append(("mysql", name))
         database_url = f"{scan_bench.MYSQL_URL.rstrip('/')}/{name}"
         large = args.large
-    from services import pii
+    from models import cipher
 
-    pii.configure(pii.DataCipher.from_setting(scan_bench.BENCH_DATA_KEY))
+    cipher.configure(cipher.DataCipher.from_setting(scan_bench.BENCH_DATA_KEY))
     database.bind(database_url, 2)
     database.db.connect(reuse_if_open=True)
     out = {"backend": backend, "small": args.small, "large": large}

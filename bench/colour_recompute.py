@@ -71,14 +71,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pymysql  # noqa: E402
 
 from models import db as database  # noqa: E402
-from models import schema  # noqa: E402
+from models import cipher, schema  # noqa: E402
 from models.colour import ColourHistory, HealthStatus  # noqa: E402
 from models.fields import utcnow  # noqa: E402
 from models.people import Person  # noqa: E402
 from models.regions import Region  # noqa: E402
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord,  # noqa: E402
                                 ReleaseNotice, RiskArea, TemperatureRecord, TravelRecord)
-from services import colour, colour_rules, pii  # noqa: E402
+from services import colour, colour_rules  # noqa: E402
 from services.regions import add_region  # noqa: E402
 from services.timefmt import china_today  # noqa: E402
 
@@ -356,7 +356,7 @@ def load_facts(entries: int, people: int, home: list[int], compound_ids: list[in
 def load(people: int, entries: int, compounds: int, seed: int, today: dt.date) -> dict:
     """Migrate, install the default rules and load everything; return counts and timings."""
     rng = random.Random(seed)
-    pii.configure(pii.DataCipher.from_setting(BENCH_DATA_KEY))
+    cipher.configure(cipher.DataCipher.from_setting(BENCH_DATA_KEY))
     schema.migrate()
     colour_rules.install_defaults()
     started = time.perf_counter()

@@ -73,7 +73,7 @@ def child_import(path: str, backend: str) -> dict:
     from models.admin import AdminUser
     from models.fields import blind_index
     from models.regions import Region
-    from services import pii
+    from models import cipher
     from services.demo import ZHENGZHOU
     from services.investigations import importer, sources
     from services.regions import load_tree
@@ -95,7 +95,7 @@ def child_import(path: str, backend: str) -> dict:
             with admin.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
     config = TestConfig(database_url=url, import_max_rows=2_000_000)
-    pii.configure(pii.DataCipher.from_setting(config.data_key))
+    cipher.configure(cipher.DataCipher.from_setting(config.data_key))
     database.bind(url)
     try:
         schema.migrate()

@@ -62,10 +62,10 @@ import requests  # noqa: E402
 import scan_throughput as scan_bench  # noqa: E402  (bench/scan_throughput.py: server processes)
 
 from models import db as database  # noqa: E402
-from models import schema  # noqa: E402
+from models import cipher, schema  # noqa: E402
 from models.colour import ColourHistory, HealthStatus  # noqa: E402
 from models.fields import blind_index  # noqa: E402
-from services import colour, colour_rules, identity, partner_feed, pii  # noqa: E402
+from services import colour, colour_rules, identity, partner_feed  # noqa: E402
 from services.timefmt import china_today  # noqa: E402
 
 GOAL_RATIO = 1.5
@@ -83,7 +83,7 @@ def id_number(n: int) -> str:
 def load(args) -> dict:
     """Migrate, install the rules, load the people and a partner key; return what the run needs."""
     rng = random.Random(args.seed)
-    pii.configure(pii.DataCipher.from_setting(colour_bench.BENCH_DATA_KEY))
+    cipher.configure(cipher.DataCipher.from_setting(colour_bench.BENCH_DATA_KEY))
     schema.migrate()
     colour_rules.install_defaults()
     started = time.perf_counter()

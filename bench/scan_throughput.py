@@ -428,9 +428,10 @@ def prepare(base: str, database_url: str, people: int) -> tuple[str, list[str]]:
 
     from models import db as database
     from models.regions import Region
-    from services import pii, places
+    from models import cipher
+    from services import places
 
-    pii.configure(pii.DataCipher.from_setting(BENCH_DATA_KEY))
+    cipher.configure(cipher.DataCipher.from_setting(BENCH_DATA_KEY))
     database.bind(database_url, 2)
     try:
         with database.db.connection_context():

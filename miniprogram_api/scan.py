@@ -9,9 +9,7 @@ from miniprogram_api import fields
 from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
 from miniprogram_api.citizen import PROFILE_UPDATE
 from miniprogram_api.health import PAGE, PAGED
-from models.places import Place
-from services import family, identity, places, profile, scans, screen_codes
-from services.errors import ApiError
+from services import family, identity, place_admin, places, profile, scans, screen_codes
 from services.paging import paginate
 
 IDENTITY = Schema("ScanIdentity", {
@@ -149,18 +147,12 @@ class ProxyIdentityHandler(ApiHandler):
         return {"removed": True}
 
 
-def _my_place(handler, place_id) -> Place:
-    place = Place.get_or_none(Place.id == int(place_id))
-    if place is None or place.admin_id != handler.current_account.id:
-        raise ApiError("not_your_place", "只有场所管理员可以管理该场所码", 403)
-    return place
-
-
 class PlaceCodeImageHandler(ApiHandler):
     @operation("getPlaceCodeImage", "下载场所码：二维码 PNG / SVG，或打印海报 PNG / PDF", query=CODE_QUERY,
                produces="image/png, image/svg+xml, application/pdf", errors=(403,))
     async def get(self, place_id, query):
-        draw, mime = places.code_image(_my_place(self, place_id), query.get("format") or "png", self.config)
+        place = place_admin.administered_place(self.current_account, place_id)
+        draw, mime = places.code_image(place, query.get("format") or "png", self.config)
         self.set_header("Content-Type", mime)
         return await self.off_loop(draw)
 
@@ -168,7 +160,7 @@ class PlaceCodeImageHandler(ApiHandler):
 class ReissuePlaceCodeHandler(ApiHandler):
     @operation("reissuePlaceCode", "作废旧码并重新生成场所码（海报被涂改或覆盖时）", response=REISSUED, errors=(403,))
     def post(self, place_id):
-        code = places.reissue(_my_place(self, place_id))
+        code = places.reissue(place_admin.administered_place(self.current_account, place_id))
         return {"token": code.token, "url": places.code_url(self.config, code.token)}
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 import peewee
 
 from models.db import db, is_mysql
-from services import pii
+from models import cipher
 
 BATCH_ROWS = 500
 
@@ -27,9 +27,9 @@ def widen_to_text(table: str, columns: dict[str, bool]) -> None:
     db.execute_sql(f"ALTER TABLE `{table}` {changes}")
 
 
-def _is_token(cipher: pii.DataCipher, value: str, purpose: str) -> bool:
+def _is_token(data_cipher: cipher.DataCipher, value: str, purpose: str) -> bool:
     try:
-        cipher.decrypt(value, purpose)
+        data_cipher.decrypt(value, purpose)
     except ValueError:
         return False
     return True
@@ -41,7 +41,7 @@ def encrypt_columns(table: str, purposes: dict[str, str],
     """Encrypt the plain values of `purposes` (column -> purpose) in `table`; `indexes` (index
     column -> (source column, function of the plain value)) fills blind indexes on the way.
     Returns how many rows were rewritten."""
-    cipher = pii.current()
+    data_cipher = cipher.current()
     batch_rows = batch_rows or BATCH_ROWS
     indexes = indexes or {}
     names = list(purposes)
@@ -58,10 +58,10 @@ def encrypt_columns(table: str, purposes: dict[str, str],
             plain = {}
             changes = {}
             for name, value in zip(names, values):
-                if value in (None, "") or _is_token(cipher, value, purposes[name]):
+                if value in (None, "") or _is_token(data_cipher, value, purposes[name]):
                     continue
                 plain[name] = value
-                changes[peewee.Column(rows_table, name)] = cipher.encrypt(value, purposes[name])
+                changes[peewee.Column(rows_table, name)] = data_cipher.encrypt(value, purposes[name])
             for index_column, (source, index_of) in indexes.items():
                 if source in plain:
                     changes[peewee.Column(rows_table, index_column)] = index_of(plain[source])

@@ -30,12 +30,12 @@ from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
 
 from models import mysql_loop, mysql_tls
 from models.db_outage import Outage, connection_failed, timed_out
+from models.query_logs import guard_query_logs
 from models.sql_literals import SqlLiterals
-from services import logsafe
 
 # peewee logs every query with its parameters at DEBUG: whatever process imports the data layer
 # gets only the SQL, whatever logging it configures.
-logsafe.guard_query_logs()
+guard_query_logs()
 
 # A request's heavy reads may go to a read replica (models/read_replica.py): within
 # `reading_from(replica)` every query of this thread or task runs there, elsewhere on the primary.

@@ -7,7 +7,7 @@ import time
 
 import peewee
 
-from services import pii
+from models import cipher
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -23,7 +23,7 @@ class EncryptedTextField(peewee.TextField):
     """A text column stored as AES-GCM ciphertext; reads give the plaintext back.
 
     `purpose` is bound into the ciphertext, so a value cannot be copied into another column.
-    Look-ups go through a blind-index column (see `pii.DataCipher.blind_index`), never this one.
+    Look-ups go through a blind-index column (see `cipher.DataCipher.blind_index`), never this one.
     """
 
     def __init__(self, purpose: str, **kwargs):
@@ -33,16 +33,16 @@ class EncryptedTextField(peewee.TextField):
     def db_value(self, value):
         if value is None:
             return None
-        return pii.current().encrypt(value, self.purpose)
+        return cipher.current().encrypt(value, self.purpose)
 
     def python_value(self, value):
         if value is None:
             return None
-        return pii.current().decrypt(value, self.purpose)
+        return cipher.current().decrypt(value, self.purpose)
 
 
 def blind_index(value: str | None, purpose: str) -> str | None:
     """The keyed hash stored beside an encrypted value, for exact look-up."""
     if value is None or value == "":
         return None
-    return pii.current().blind_index(value, purpose)
+    return cipher.current().blind_index(value, purpose)

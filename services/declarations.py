@@ -12,6 +12,7 @@ from models.risk_inputs import TemperatureRecord
 from models.transactions import run_transaction
 from services import colour, risk_inputs
 from services.errors import ApiError
+from services.scans import FEVER
 from services.timefmt import china_today, local_iso
 
 KINDS = {"personal": "个人申报", "member": "单位成员申报", "student_staff": "师生员工申报", "grid": "网格采集"}
@@ -89,7 +90,7 @@ def temperatures_of(person: Person):
 
 def temperature_view(record: TemperatureRecord) -> dict:
     """A temperature as the API shows it."""
-    return {"id": record.id, "temperature": float(record.value), "fever": record.value >= 37.3,
+    return {"id": record.id, "temperature": float(record.value), "fever": record.value >= FEVER,
             "source": record.source, "measured_at": local_iso(record.measured_at)}
 
 

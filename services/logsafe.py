@@ -11,6 +11,7 @@ import re
 
 from pythonjsonlogger.json import JsonFormatter
 
+from models.query_logs import guard_query_logs
 from services.identity import ID_NUMBER_RE, PHONE_RE, mask_id_number, mask_phone
 
 _SECRET_RE = re.compile(r"(?i)(bearer\s+|token[\"'=:\s]+|session_key[\"'=:\s]+|secret[\"'=:\s]+)[A-Za-z0-9_\-+/=.]{8,}")
@@ -78,25 +79,6 @@ class JsonLineFormatter(JsonFormatter):
         ordered = {key: log_data.pop(key, None) for key in _FIRST}
         ordered.update(log_data)
         return _redacted(ordered)
-
-
-class QueryParamsFilter(logging.Filter):
-    """Keeps the SQL of peewee's DEBUG records and drops their parameters: peewee logs the tuple
-    (sql, params), and the parameters hold whatever a statement writes or looks for."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, tuple) and record.msg:
-            record.msg = str(record.msg[0])
-        record.args = ()
-        return True
-
-
-def guard_query_logs() -> None:
-    """Put `QueryParamsFilter` on peewee's logger (a logger's filter runs before any handler,
-    whoever added the handler), once."""
-    logger = logging.getLogger("peewee")
-    if not any(isinstance(f, QueryParamsFilter) for f in logger.filters):
-        logger.addFilter(QueryParamsFilter())
 
 
 _access_log = logging.getLogger("tornado.access")

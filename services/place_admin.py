@@ -31,6 +31,15 @@ def my_place(account: Account) -> Place:
     return place
 
 
+def administered_place(account: Account, place_id) -> Place:
+    """The place `place_id` when this account administers it (its codes to download or reissue,
+    B2, B3); a 403 for any other place, or none, so that ids reveal nothing."""
+    place = Place.get_or_none(Place.id == int(place_id))
+    if place is None or place.admin_id != account.id:
+        raise ApiError("not_your_place", "只有场所管理员可以管理该场所码", 403)
+    return place
+
+
 def create_place(account: Account, data: dict) -> Place:
     """createPlace: one admin, one place; the creator becomes its admin (B4)."""
     kind = place_type(data["place_type"])

@@ -33,9 +33,9 @@ import requests
 
 from config import TestConfig
 from models import db as database
-from models import schema
+from models import cipher, schema
 from models.people import Person
-from services import colour_rules, colour_scheme, identity, pii
+from services import colour_rules, colour_scheme, identity
 from tests.fakes.server_thread import ServerThread, free_port
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
@@ -133,7 +133,7 @@ def _mysql_admin(url: str):
 @pytest.fixture(scope="session", params=["sqlite", "mysql"])
 def backend(request, tmp_path_factory):
     """(name, url, Database) for one backend, migrated once for the session."""
-    pii.configure(pii.DataCipher.from_setting(TEST_CONFIG.data_key))
+    cipher.configure(cipher.DataCipher.from_setting(TEST_CONFIG.data_key))
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/test.db"
         drop = None
@@ -180,7 +180,7 @@ def db(backend):
     """The bound database of the current backend, emptied after the test."""
     name, url, db_object = backend
     database.db.initialize(db_object)
-    pii.configure(pii.DataCipher.from_setting(TEST_CONFIG.data_key))
+    cipher.configure(cipher.DataCipher.from_setting(TEST_CONFIG.data_key))
     database.db.connect(reuse_if_open=True)
     colour_rules.install_defaults()
     yield db_object

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from admin.resources.common import ENTRY_SOURCES, date_from, date_to, id_number_search, masked_id, masked_name, \
     masked_phone, name_search, phone_search, temperature_column, time_column
 from admin.site import AdminContext, Column, Filter, Resource, site
 from models.db import db
-from models.fields import blind_index, utcnow
 from models.people import Person
 from models.places import EntryRecord, Place
 from models.regions import Region
-from services import audit, colour, identity, risk_inputs
+from services import audit, colour, entry_registration
 from services.errors import ApiError
 from services.forms import FormField
 from services.timefmt import china_day_start
@@ -77,33 +75,8 @@ class EntryAdmin(Resource):
                 ("累计进出人次", scoped.count())]
 
     def create(self, ctx, data):
-        """A paper registration form typed in: source "manual"."""
-        if ctx.compound is None:
-            raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
-        place = Place.get_or_none((Place.region == ctx.compound) & (Place.status == "active"))
-        if place is None:
-            raise ApiError("no_place", "该小区还没有场所码", 400)
-        number = identity.validate_id_number(data["id_number"])
-        temperature = risk_inputs.check_temperature(data["temperature"]) if data.get("temperature") else None
-        with db.atomic():
-            person = Person.select().where((Person.id_number_bidx == blind_index(number, "id_number"))
-                                           & (Person.relation == "self")).first()
-            if person is None:
-                person = Person(account=None, relation="self", name=data["name"])
-                person.set_id_number(number)
-                if data.get("phone"):
-                    person.set_phone(data["phone"])
-                person.save()
-            if temperature is not None and temperature >= 37.3:
-                risk_inputs.record_temperature(person, temperature, source="manual")
-            verdict = colour.verdict(person.subject)
-            entry = EntryRecord.create(
-                request_id=f"manual-{uuid.uuid4().hex}", place=place, person=person, account=None, flow=data["flow"],
-                source="manual", temperature=temperature, colour=verdict.colour,
-                admitted=verdict.colour == "green", form=json.dumps({"paper_form": True}),
-                verdict=json.dumps({"colour": verdict.colour}), created_at=utcnow())
-            audit.record(None, ctx.admin.role, "add_entry", entry, admin_actor=ctx.admin, compound=ctx.compound.code)
-        return entry
+        """A paper registration form typed in: source "manual" (services/entry_registration.py)."""
+        return entry_registration.register(ctx.admin, ctx.compound, data)
 
     def can_delete(self, row):
         return row.source == "manual"

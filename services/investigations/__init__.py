@@ -1,12 +1,13 @@
 """Investigation tasks (任务排查, H1-H6): list sources declared as data, the streaming Excel import,
 dispatch to districts, status workflows with their effects, and completion statistics.
 
-    sources   each list declared once: template columns, dispatch rule, statuses, roles
-    cells     one cell's checks by column kind (ID number, phone, date, ...)
-    xlsx      upload checks before parsing (zip, bomb, size) and a streaming row reader
-    dispatch  which district / compound a row goes to
-    records   rows -> TaskRecord (batches, dedupe, person match); the checkpoint-scan hook
-    importer  ImportJob: background run, progress, error report
-    workflow  transitions, history and effects (colour engine, isolation status)
-    stats     per-district completion rates
+    sources      each list declared once: template columns, dispatch rule, statuses, roles
+    cells        one cell's checks by column kind (ID number, phone, date, ...)
+    xlsx         upload checks before parsing (zip, bomb, size) and a streaming row reader
+    dispatch     which district / compound a row goes to
+    records      rows -> TaskRecord (batches, dedupe, person match); the checkpoint-scan hook
+    importer     ImportJob: background run, progress, error report
+    import_jobs  the import pages' reads and steps per admin: visible jobs, recent, accept, report
+    workflow     transitions, history and effects (colour engine, isolation status)
+    stats        per-district completion rates
 """

@@ -273,11 +273,11 @@ def _reader_main() -> None:
     batches as pickles to the pipe FD, so the import thread writes one batch while this reads the
     next. Not to stdout: whatever else writes there (a library's print, a sitecustomize) would
     end up inside the stream of pickles."""
-    from services import pii
+    from models import cipher
 
     stdin, pipe = sys.stdin.buffer, os.fdopen(int(sys.argv[1]), "wb")
     args = pickle.load(stdin)
-    pii.configure(pii.DataCipher.from_setting(args["data_key"]))
+    cipher.configure(cipher.DataCipher.from_setting(args["data_key"]))
     literals = SqlLiterals(args["no_backslash_escapes"]) if args["literals"] else None
     builder = RowBuilder(sources.get(args["source"]), category=args["category"], job_id=args["job_id"],
                          admin_id=args["admin_id"], literals=literals)

@@ -16,7 +16,8 @@ from models.fields import blind_index, utcnow
 from models.investigations import TaskRecord
 from models.people import Person
 from models.regions import Region
-from services import identity, pii
+from models import cipher
+from services import identity
 from services.errors import ApiError
 from services.investigations import cells, sources
 from services.investigations.dispatch import FILTERED, Dispatcher, Placed, Refused
@@ -59,7 +60,7 @@ class RowBuilder:
         self.document_key = next((c.key for c in source.columns if c.kind in _IS_PERSON_DOCUMENT), None)
         self.row_purpose = f"task_row_{source.code}"
         self.initial = source.workflow.initial if source.workflow else None
-        self.cipher = pii.current()
+        self.cipher = cipher.current()
 
     def subject(self, values: dict) -> str | None:
         number = values.get(self.document_key) if self.document_key else None

@@ -12,10 +12,11 @@ import pytest
 from admin.site import Column, ImproperlyDeclared, Resource, Site
 from models.admin import CompoundResident
 from models.fieldwork import OperationLog
+from models.fields import blind_index
 from models.people import Person
 from models.places import EntryRecord, Place
 from models.regions import Region
-from models.risk_inputs import IsolationRecord
+from models.risk_inputs import IsolationRecord, TemperatureRecord
 from services import admin_auth, residents, risk_inputs
 from services.timefmt import china_today
 from tests.admin.conftest import AdminClient, page_error, region_names
@@ -250,6 +251,54 @@ def test_entry_records_counts_search_manual_add_and_delete(as_admin):
     assert client.post(f"/admin/r/entries/{manual.id}/delete", allow_redirects=False).status_code == 302
     assert not EntryRecord.select().where(EntryRecord.id == manual.id).exists()
     assert OperationLog.select().where(OperationLog.action == "delete_entry").count() == 1
+
+
+def test_a_manual_entry_with_a_fever_is_recorded_as_a_scans_fever(as_admin):
+    client = as_admin("compound")
+    created = client.post("/admin/r/entries/new", {"name": "赵发热", "id_number": make_id_number(6), "flow": "visitor",
+                                                   "temperature": "37.3"}, allow_redirects=False)
+    assert created.status_code == 302
+    entry = EntryRecord.get(EntryRecord.source == "manual")
+    fever = TemperatureRecord.get(TemperatureRecord.person == entry.person)
+    assert fever.source == "manual" and str(fever.value) == "37.3"
+    # The fever counts at once: the entry takes the colour it gives, and the person is refused.
+    assert entry.colour == "red" and not entry.admitted
+    assert OperationLog.select().where(OperationLog.action == "add_entry").count() == 1
+    # A normal temperature is kept on the entry only, as before.
+    client.post("/admin/r/entries/new", {"name": "钱正常", "id_number": make_id_number(7), "flow": "visitor",
+                                         "temperature": "37.2"})
+    normal = EntryRecord.get(EntryRecord.person == Person.get(Person.id_number_bidx == blind_index(make_id_number(7), "id_number")))
+    assert normal.colour == "green" and normal.admitted
+    assert TemperatureRecord.select().count() == 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("id_number", "11010119900307001", "身份证号码应为18位"),
+    ("temperature", "50", "体温应在 34.0 至 43.0 ℃ 之间"),
+    ("temperature", "三十七", "体温应为数字"),
+])
+def test_a_bad_manual_entry_writes_nothing(as_admin, field, value, message):
+    client = as_admin("compound")
+    data = {"name": "孙纸质", "id_number": make_id_number(8), "flow": "visitor", "temperature": "37.5", field: value}
+    before = row_counts()
+    refused = client.post("/admin/r/entries/new", data)
+    assert refused.status_code == 400 and message in page_error(refused)
+    assert row_counts() == before
+
+
+def test_a_manual_entry_needs_a_compound_and_a_switch_needs_one_in_scope(as_admin):
+    client = as_admin("jinshui")
+    before = row_counts()
+    refused = client.post("/admin/r/entries/new", {"name": "孙纸质", "id_number": make_id_number(9), "flow": "visitor"})
+    assert refused.status_code == 400 and page_error(refused) == "请先在右上角切换到一个小区"
+    for choice in ("abc", str(Region.get(Region.code == ERQI).id)):
+        forged = client.post("/admin/compound", {"compound": choice})
+        assert forged.status_code == 403 and "无权查看或操作其他辖区的数据" in forged.text
+    assert row_counts() == before
+    switch(client, JINGBA)
+    assert client.post("/admin/r/entries/new", {"name": "孙纸质", "id_number": make_id_number(9), "flow": "visitor"},
+                       allow_redirects=False).status_code == 302
+    assert EntryRecord.get(EntryRecord.source == "manual").place.region.code == JINGBA
 
 
 def test_a_district_admin_creates_a_compound_admin_who_gets_the_password_by_sms(as_admin, office, sms):

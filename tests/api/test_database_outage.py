@@ -18,11 +18,11 @@ import requests
 
 from config import TestConfig
 from models import db as database
-from models import schema
+from models import cipher, schema
 from models.places import EntryRecord
 from models.regions import Region
 from server import database_deadlines, http_server_options, make_app
-from services import colour_rules, demo, pii, places
+from services import colour_rules, demo, places
 from tests.conftest import ApiClient, assert_error
 from tests.fakes.server_thread import ServerThread
 from tests.fakes.throwaway_mariadb import ThrowawayMariaDB
@@ -48,7 +48,7 @@ def served(mariadb):
     deadlines, with a place and a signed-in citizen who has scanned once."""
     config = TestConfig(database_url=mariadb.create_database(f"test_{secrets.token_hex(6)}"))
     previous = database.db.obj
-    pii.configure(pii.DataCipher.from_setting(config.data_key))
+    cipher.configure(cipher.DataCipher.from_setting(config.data_key))
     bound = database.bind(config.database_url, 20, database_deadlines(config))
     with bound.connection_context():
         schema.migrate()

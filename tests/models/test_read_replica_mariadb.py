@@ -18,8 +18,8 @@ import pytest
 
 from config import TestConfig
 from models import db as database
-from models import read_replica, schema
-from services import admin_auth, pii
+from models import cipher, read_replica, schema
+from services import admin_auth
 from services.demo import ZHENGZHOU
 from services.regions import load_tree
 from tests.admin.conftest import CAPTCHA, AdminClient
@@ -70,7 +70,7 @@ def replicated():
                      "MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1")
         sql(replica, "START SLAVE")
         primary.create_database(NAME)
-        pii.configure(pii.DataCipher.from_setting(TEST_CONFIG.data_key))
+        cipher.configure(cipher.DataCipher.from_setting(TEST_CONFIG.data_key))
         database.db.initialize(database.open_database(primary.url(NAME)))
         schema.migrate()
         load_tree(ZHENGZHOU)

@@ -1,11 +1,11 @@
-"""Tests of services.pii: AES-GCM encryption at rest, key rotation, blind indexes."""
+"""Tests of models.cipher: AES-GCM encryption at rest, key rotation, blind indexes."""
 
 import base64
 
 import pytest
 
-from services import pii
-from services.pii import DataCipher
+from models import cipher as cipher_module  # "cipher" is the fixture below
+from models.cipher import DataCipher
 
 OLD_KEY = bytes(range(32))
 NEW_KEY = bytes(range(100, 132))
@@ -182,11 +182,11 @@ def test_config_data_keys_are_valid():
 
 
 def test_module_holder(monkeypatch):
-    monkeypatch.setattr(pii, "_current", None)
+    monkeypatch.setattr(cipher_module, "_current", None)
     with pytest.raises(RuntimeError):
-        pii.current()
-    cipher = DataCipher.from_setting(OLD_B64)
-    pii.configure(cipher)
-    assert pii.current() is cipher
+        cipher_module.current()
+    installed = DataCipher.from_setting(OLD_B64)
+    cipher_module.configure(installed)
+    assert cipher_module.current() is installed
     with pytest.raises(TypeError):
-        pii.configure("not a cipher")
+        cipher_module.configure("not a cipher")

@@ -218,5 +218,5 @@ def configure(cipher: DataCipher) -> None:
 def current() -> DataCipher:
     """The configured cipher; RuntimeError when `configure` has not been called."""
     if _current is None:
-        raise RuntimeError("services.pii is not configured: call pii.configure(DataCipher.from_setting(...))")
+        raise RuntimeError("models.cipher is not configured: call cipher.configure(DataCipher.from_setting(...))")
     return _current
