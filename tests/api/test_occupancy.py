@@ -9,26 +9,8 @@ import pytest
 
 from models.occupancy import Presence
 from models.places import EntryRecord
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
-from tests.api.test_field_roles import PUBLIC, person
+from tests.api.test_field_roles import person
 from tests.conftest import ApiClient, assert_error, row_counts
-
-
-@pytest.fixture
-def city(db):
-    load_tree(ZHENGZHOU)
-
-
-@pytest.fixture
-def admin(api, city):
-    return person(api, "admin", 1, "周管理")
-
-
-@pytest.fixture
-def place(admin):
-    made = admin.ok("createPlace", PUBLIC)
-    return {"id": made["id"], "token": made["code_url"].rsplit("/", 1)[1]}
 
 
 @pytest.fixture

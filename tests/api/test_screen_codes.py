@@ -14,31 +14,13 @@ from models.fieldwork import OperationLog
 from models.places import EntryRecord, Place, ScreenDevice
 from services import screen_codes
 from services.errors import ApiError
-from services.regions import load_tree
-from services.demo import ZHENGZHOU
 from tests.api.test_field_roles import PUBLIC, person
 from tests.conftest import assert_error, row_counts
 
 
 @pytest.fixture
-def city(db):
-    load_tree(ZHENGZHOU)
-
-
-@pytest.fixture
-def admin(api, city):
-    return person(api, "admin", 1, "周管理")
-
-
-@pytest.fixture
 def citizen(api, city):
     return person(api, "citizen", 2, "王小明")
-
-
-@pytest.fixture
-def place(admin):
-    made = admin.ok("createPlace", PUBLIC)
-    return {"id": made["id"], "token": made["code_url"].rsplit("/", 1)[1]}
 
 
 @pytest.fixture
