@@ -20,6 +20,10 @@ def _name(admin) -> str:
     return admin.name if admin else ""
 
 
+EFFECTIVE = (Column("effective_from", "开始日期", lambda r: _day(r.effective_from)),
+             Column("effective_until", "最后生效日", lambda r: _day(r.effective_until) or "长期"))
+
+
 end_area = Action("end", "结束", lambda ctx, row, data: risk_areas.end(ctx.admin, row, data),
                   allowed=lambda row: row.ended_at is None,
                   confirm="结束后，自该地区来的人员按最后生效日重新赋码；记录保留为已结束。",
@@ -40,9 +44,7 @@ class RiskAreaAdmin(Resource):
     roles = risk_areas.ROLES
     columns = (Column("name", "地区"), Column("code", "区划代码"),
                Column("area_level", "级别", lambda r: LEVEL_NAMES.get(r.area_level, r.area_level)),
-               Column("risk", "风险等级", lambda r: risk_areas.RISKS.get(r.risk, r.risk)),
-               Column("effective_from", "开始日期", lambda r: _day(r.effective_from)), Column(
-                   "effective_until", "最后生效日", lambda r: _day(r.effective_until) or "长期"),
+               Column("risk", "风险等级", lambda r: risk_areas.RISKS.get(r.risk, r.risk)), *EFFECTIVE,
                Column("status", "状态", lambda r: risk_areas.STATUSES[risk_areas.status(r)]),
                Column("created_by", "登记人", lambda r: r.created_by.name if r.created_by else "系统"),
                time_column("created_at", "登记时间"), Column("ended_by", "结束人", lambda r: _name(r.ended_by)),

@@ -65,13 +65,9 @@ def _unchanged(query, value):
 
 def place_columns(kind: PlaceType) -> tuple[Column, ...]:
     """序号, the name and the type's own activation answers, and 所属区县 where the type has one."""
-    columns = [Column("id", "序号")]
+    columns = [Column("id", "序号"), Column("name", venue_admin.field_of(kind, kind.name_field).label)]
     for f in kind.activation_form:
-        if f.name in CONTACT_FIELDS or f.name == venue_admin.DISTRICT_FIELD:
-            continue
-        if f.name == kind.name_field:
-            columns.append(Column("name", f.label))
-        else:
+        if f.name not in (*CONTACT_FIELDS, venue_admin.DISTRICT_FIELD, kind.name_field):
             columns.append(Column(f.name, f.label, lambda r, key=f.name: venue_lists.details(r).get(key) or ""))
     if venue_admin.has_district(kind):
         columns.append(Column("district", "所属区县", lambda r: r.region.name if r.region_id else ""))
