@@ -179,6 +179,26 @@ def creatable_roles(admin: AdminUser) -> list[str]:
             if LEVELS.index(level) > own or (not is_level_role(code) and LEVELS.index(level) >= own)]
 
 
+def creatable_role_choices(admin: AdminUser) -> dict[str, str]:
+    """The roles this admin may create, code -> label (what a new account's 角色 offers)."""
+    return {code: ROLES[code] for code in creatable_roles(admin)}
+
+
+# The levels a new account's region is picked from.
+REGION_LEVELS = ("city", "district", "street", "community", "compound")
+
+
+def admins_with_regions():
+    """Back-office accounts with their regions (the 小区账号管理 list before any limit)."""
+    return AdminUser.select(AdminUser, Region).join(Region)
+
+
+def manageable(admin: AdminUser, query):
+    """`query` (over AdminUser joined with Region) limited to the accounts `admin` manages: in
+    its region, of the roles it may create."""
+    return query.where(Region.path.startswith(admin.region.path) & AdminUser.role.in_(creatable_roles(admin)))
+
+
 def create_admin(creator: AdminUser | None, *, phone: str, name: str, role: str, region_code: str,
                  send_sms: bool = True, password: str | None = None) -> tuple[AdminUser, str]:
     """A new admin account (account = phone); its password goes out by SMS. `creator` None is

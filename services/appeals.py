@@ -39,6 +39,11 @@ OVERRIDE_CHOICE = "override_green"
 
 # --- the citizen's side --------------------------------------------------------------------------
 
+def with_people():
+    """Every appeal with its region and person (the 健康码申诉 list before any limit)."""
+    return ColourAppeal.select(ColourAppeal, Region, Person).join(Region).switch(ColourAppeal).join(Person)
+
+
 def decode_image(text) -> bytes | None:
     """The appeal's image from its base64 text (None when absent); 413 over IMAGE_MAX_BYTES."""
     if text in (None, ""):

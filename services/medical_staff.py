@@ -10,11 +10,14 @@ exists; a staff member who signs in later is linked when their phone is verified
 
 from __future__ import annotations
 
+import peewee
+
 from models.accounts import Account
 from models.db import db
 from models.fields import blind_index, utcnow
 from models.medical_staff import MedicalStaff
 from models.people import Person
+from models.regions import Region
 from services import admin_auth, audit, auth, excel
 from services.errors import ApiError
 from services.investigations import cells, importer, xlsx
@@ -155,3 +158,7 @@ def template() -> bytes:
     """The blank 表4-1 list (its header row)."""
     return excel.write_xlsx([c.header for c in LIST_COLUMNS], [], sheet_title="人员名单", widths=[8, 12, 16, 30, 14])
 
+
+def staff_with_regions():
+    """Every listed person with the granting admin's region (the 医护人员权限 list before any limit)."""
+    return MedicalStaff.select(MedicalStaff, Region).join(Region, peewee.JOIN.INNER)

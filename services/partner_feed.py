@@ -253,3 +253,14 @@ def revoke_credential(admin, credential: PartnerCredential, reason: str) -> Part
     audit.record(None, admin.role, "partner_key_revoked", credential, admin_actor=admin, key_id=credential.key_id,
                  reason=reason[:255])
     return PartnerCredential.get_by_id(credential.id)
+
+
+def credentials():
+    """Every partner key with its region (the 合作方密钥 list before any limit)."""
+    return PartnerCredential.select(PartnerCredential, Region).join(Region)
+
+
+def recent_batches(credential: PartnerCredential, limit: int = 20) -> list[PartnerBatch]:
+    """The key's latest batches, newest first."""
+    return list(PartnerBatch.select().where(PartnerBatch.credential == credential)
+                .order_by(PartnerBatch.id.desc()).limit(limit))

@@ -136,8 +136,10 @@ def bindings_of(person: Person, admin: AdminUser) -> dict:
     return {str(b.id): b.compound.name for b in rows}
 
 
-def add_resident(admin: AdminUser, compound: Region, data: dict) -> CompoundResident:
+def add_resident(admin: AdminUser, compound: Region | None, data: dict) -> CompoundResident:
     """新建: a person the compound staff already knew of, bound to the compound."""
+    if compound is None:
+        raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
     number = identity.validate_document(data.get("id_type") or "resident_id", data.get("id_number"))
     existing = Person.select().where((Person.id_number_bidx == blind_index(number, "id_number"))
                                      & (Person.relation == "self")).first()
@@ -170,6 +172,7 @@ def _apply(person: Person, data: dict) -> None:
 def edit_resident(admin: AdminUser, binding: CompoundResident, data: dict) -> None:
     """编辑: correct a person's information. The form shows the phone masked: that mask sent back
     unchanged keeps the stored number; anything else must be a whole new number."""
+    data = {k: v for k, v in data.items() if v not in (None, "")}  # a field left empty is kept
     person = binding.person
     phone = data.get("phone")
     if phone and "*" in phone:

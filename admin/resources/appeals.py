@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 
-from admin.resources.common import time_column, who
+from admin.resources.common import log_section, time_column, who
 from admin.site import Action, Column, Filter, Resource, site
 from models.corrections import ColourAppeal
-from models.people import Person
-from models.regions import Region
-from services import appeals, audit, colour, corrections, identity
+from services import appeals, colour, corrections, identity
 from services.forms import FormField
 
 accept = Action(
@@ -29,45 +27,31 @@ reject = Action("reject", "驳回",
                 form=(FormField("answer", "驳回理由", max_len=255),))
 
 
+def _status(row) -> str:
+    overdue = "（已逾期转区县）" if row.escalated_at and row.status == "open" else ""
+    return appeals.STATUSES.get(row.status, row.status) + overdue
+
+
 @site.register
 class AppealAdmin(Resource):
     name, label, model = "appeals", "健康码申诉", ColourAppeal
     menu_group = "风险数据"
     roles = corrections.CORRECTION_ROLES
+    columns = (Column("person", "申诉人", lambda r: identity.mask_name(r.person.name)),
+               Column("id_number", "证件号码", lambda r: identity.mask_id_number(r.person.id_number)),
+               Column("colour", "申诉时颜色", lambda r: colour.LABELS.get(r.colour, r.colour)),
+               Column("reasons", "赋码原因", lambda r: "；".join(filter(None, json.loads(r.reasons))) or "无"),
+               Column("reason", "申诉理由"), Column("image", "附图", lambda r: "有" if r.images.exists() else "无"),
+               Column("region", "处理单位", lambda r: r.region.name),
+               time_column("submitted_at", "提交时间", lambda r: r.created_at), time_column("deadline", "处理时限"),
+               time_column("escalated_at", "逾期转区县时间"), Column("status", "状态", _status),
+               Column("answer", "处理意见", lambda r: r.answer or ""),
+               Column("decided_by", "处理人", lambda r: who(r.decided_by)), time_column("decided_at", "处理时间"),
+               Column("correction", "更正进度", lambda r: appeals.view(r)["correction"] or ""))
     list_display = ("person", "colour", "reason", "region", "deadline", "status")
-    list_filter = ("status",)
+    filters = (Filter.on(ColourAppeal.status, "状态", appeals.STATUSES),)
     actions = (accept, reject)
-    readonly_fields = ("person", "id_number", "colour", "reasons", "reason", "image", "region", "submitted_at",
-                       "deadline", "escalated_at", "status", "answer", "decided_by", "decided_at", "correction")
-    columns = {
-        "person": Column("申诉人", lambda r: identity.mask_name(r.person.name)),
-        "id_number": Column("证件号码", lambda r: identity.mask_id_number(r.person.id_number)),
-        "colour": Column("申诉时颜色", lambda r: colour.LABELS.get(r.colour, r.colour)),
-        "reasons": Column("赋码原因", lambda r: "；".join(filter(None, json.loads(r.reasons))) or "无"),
-        "reason": Column("申诉理由", lambda r: r.reason),
-        "image": Column("附图", lambda r: "有" if r.images.exists() else "无"),
-        "region": Column("处理单位", lambda r: r.region.name),
-        "submitted_at": time_column("提交时间", lambda r: r.created_at),
-        "deadline": time_column("处理时限", lambda r: r.deadline),
-        "escalated_at": time_column("逾期转区县时间", lambda r: r.escalated_at),
-        "status": Column("状态", lambda r: appeals.STATUSES.get(r.status, r.status)
-                         + ("（已逾期转区县）" if r.escalated_at and r.status == "open" else "")),
-        "answer": Column("处理意见", lambda r: r.answer or ""),
-        "decided_by": Column("处理人", lambda r: who(r.decided_by)),
-        "decided_at": time_column("处理时间", lambda r: r.decided_at),
-        "correction": Column("更正进度", lambda r: appeals.view(r)["correction"] or ""),
-    }
-    filters = {"status": Filter("状态", appeals.STATUSES, lambda q, v: q.where(ColourAppeal.status == v))}
-
-    def base_query(self):
-        return ColourAppeal.select(ColourAppeal, Region, Person).join(Region).switch(ColourAppeal).join(Person)
-
-    def scoped(self, ctx, query):
-        return query.where(Region.path.startswith(ctx.admin.region.path))
-
-    def region_of(self, row):
-        return row.region
+    base_query = staticmethod(appeals.with_people)
 
     def detail_sections(self, ctx, row):
-        log = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{entry['action']}") for entry in audit.about(row)]
-        return [("操作日志", log or [("", "无")])]
+        return [log_section(row)]

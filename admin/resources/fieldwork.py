@@ -6,16 +6,11 @@ where the city grants and revokes the release-notice permission by phone (one by
 
 from __future__ import annotations
 
-import peewee
-
 from admin.resources.common import masked_phone, phone_search, time_column
-from admin.site import Action, Column, Filter, Resource, Search, site
-from models.accounts import Account
+from admin.site import Action, Column, Filter, Resource, Search, model_form, site
 from models.fieldwork import Grid, GridMembership
 from models.medical_staff import MedicalStaff
-from models.regions import Region
-from services import grids, identity, medical_staff, profile
-from services.forms import FormField
+from services import grid_lists, grids, identity, medical_staff, profile
 
 YES_NO = {"1": "是", "0": "否"}
 
@@ -44,40 +39,22 @@ class GridAdmin(Resource):
     name, label, model = "grids", "网格组织审核", Grid
     menu_group = "账号与系统"
     roles = ("city", "district", "street", "community")
-    list_display = ("name", "region", "admin_name", "members", "approved", "created_at")
-    search_fields = ("name",)
-    list_filter = ("approved",)
-    export_fields = list_display
-    readonly_fields = ("name", "region", "admin_name", "admin_phone", "declaration_code", "members", "approved",
-                       "approved_at", "office", "created_at")
+    columns = (Column("name", "网格名称"), Column("region", "所在区域", lambda r: r.region.full_name()),
+               Column("admin_name", "网格管理员", lambda r: _person_name(r.admin)),
+               Column("admin_phone", "管理员手机号", lambda r: _person_phone(r.admin)),
+               Column("declaration_code", "网格申报码"), Column("members", "网格员（已授权/全部）", grid_lists.members_text),
+               Column("approved", "审核状态", lambda r: "已通过" if r.approved else "待审核"),
+               time_column("approved_at", "审核时间"),
+               Column("office", "网格员管理平台账号", lambda r: "已开通" if r.office_admin_id else "未开通"),
+               time_column("created_at", "创建时间"))
+    list_display = export_fields = ("name", "region", "admin_name", "members", "approved", "created_at")
+    searches = (Search.contains(Grid.name, "网格名称"),)
+    filters = (Filter("approved", "已审核", YES_NO, lambda q, v: q.where(Grid.approved == (v == "1"))),)
     actions = (approve_grid,)
-    columns = {
-        "name": Column("网格名称", lambda r: r.name),
-        "region": Column("所在区域", lambda r: r.region.full_name()),
-        "admin_name": Column("网格管理员", lambda r: _person_name(r.admin)),
-        "admin_phone": Column("管理员手机号", lambda r: _person_phone(r.admin)),
-        "declaration_code": Column("网格申报码", lambda r: r.declaration_code),
-        "members": Column("网格员（已授权/全部）", lambda r: "{}/{}".format(
-            r.memberships.where(GridMembership.status == "approved").count(), r.memberships.count())),
-        "approved": Column("审核状态", lambda r: "已通过" if r.approved else "待审核"),
-        "approved_at": time_column("审核时间", lambda r: r.approved_at),
-        "office": Column("网格员管理平台账号", lambda r: "已开通" if r.office_admin_id else "未开通"),
-        "created_at": time_column("创建时间", lambda r: r.created_at),
-    }
-    searches = {"name": Search("网格名称", lambda q, v: q.where(Grid.name.contains(v.strip())))}
-    filters = {"approved": Filter("已审核", YES_NO, lambda q, v: q.where(Grid.approved == (v == "1")))}
-
-    def base_query(self):
-        return Grid.select(Grid, Region).join(Region)
-
-    def scoped(self, ctx, query):
-        return query.where(Region.path.startswith(ctx.admin.region.path))
-
-    def region_of(self, row):
-        return row.region
+    base_query = staticmethod(grid_lists.grids)
 
     def summary(self, ctx, query):
-        return [("网格组织", query.count()), ("待审核", query.where(Grid.approved == False).count())]  # noqa: E712
+        return grid_lists.grid_figures(query)
 
 
 def _authorise(approve: bool) -> Action:
@@ -96,36 +73,25 @@ class GridWorkerAdmin(Resource):
     name, label, model = "grid_workers", "网格员授权", GridMembership
     menu_group = "账号与系统"
     roles = (grids.OFFICE_ROLE,)
+    columns = (Column("grid", "网格", lambda r: r.grid.name), Column("worker", "网格员", lambda r: _person_name(r.worker)),
+               Column("phone", "手机号", lambda r: _person_phone(r.worker)),
+               Column("status", "授权状态", lambda r: "已授权" if r.status == "approved" else "待授权"),
+               time_column("bound_at", "绑定时间"), time_column("approved_at", "授权时间"))
     list_display = ("worker", "phone", "status", "bound_at")
-    list_filter = ("status",)
-    readonly_fields = ("grid", "worker", "phone", "status", "bound_at", "approved_at")
+    filters = (Filter.on(GridMembership.status, "授权状态", {"pending": "待授权", "approved": "已授权"}),)
     actions = (_authorise(True), _authorise(False))
-    columns = {
-        "grid": Column("网格", lambda r: r.grid.name),
-        "worker": Column("网格员", lambda r: _person_name(r.worker)),
-        "phone": Column("手机号", lambda r: _person_phone(r.worker)),
-        "status": Column("授权状态", lambda r: "已授权" if r.status == "approved" else "待授权"),
-        "bound_at": time_column("绑定时间", lambda r: r.bound_at),
-        "approved_at": time_column("授权时间", lambda r: r.approved_at),
-    }
-    filters = {"status": Filter("授权状态", {"pending": "待授权", "approved": "已授权"},
-                                lambda q, v: q.where(GridMembership.status == v))}
-
-    def base_query(self):
-        return GridMembership.select(GridMembership, Grid, Account).join(Grid).switch(GridMembership).join(Account)
+    region_attr = "grid.region"
+    base_query = staticmethod(grid_lists.memberships)
 
     def scoped(self, ctx, query):
-        return query.where(Grid.office_admin == ctx.admin)
-
-    def region_of(self, row):
-        return row.grid.region
+        return grid_lists.of_office(ctx.admin, query)
 
     def get_row(self, ctx, row_id):
         """Only a worker of this admin's own grid: another grid's is a 403, even in the same region."""
         return grids.office_member(ctx.admin, int(row_id))
 
     def summary(self, ctx, query):
-        return [("网格员", query.count()), ("已授权", query.where(GridMembership.status == "approved").count())]
+        return grid_lists.member_figures(query)
 
 
 def _regrant(ctx, row) -> str:
@@ -134,8 +100,14 @@ def _regrant(ctx, row) -> str:
     return "已重新开通该人员的权限"
 
 
-STAFF_FORM = (FormField("name", "姓名"), FormField("phone", "联系电话", "phone"),
-              FormField("institution", "单位名称", max_len=128), FormField("position", "职位"))
+STAFF_FORM = model_form(MedicalStaff, name="姓名", phone="联系电话", institution="单位名称", position="职位")
+STAFF_ACTIONS = (
+    Action("revoke", "撤销权限", lambda ctx, row, data: medical_staff.revoke(ctx.admin, row),
+           allowed=lambda row: row.status == "granted",
+           confirm="撤销该人员出具解除医学观察电子告知书的权限？已出具的告知书仍然有效。"),
+    Action("regrant", "重新开通", lambda ctx, row, data: _regrant(ctx, row),
+           allowed=lambda row: row.status == "revoked", confirm="重新开通该人员的权限？"),
+)
 
 
 @site.register
@@ -145,41 +117,16 @@ class MedicalStaffAdmin(Resource):
     name, label, model = "medical_staff", "医护人员权限", MedicalStaff
     menu_group = "账号与系统"
     roles = ("city", "health_city")
-    list_display = ("name", "phone", "institution", "position", "status", "linked", "granted_at")
-    search_fields = ("phone", "institution")
-    list_filter = ("status",)
-    export_fields = list_display
-    readonly_fields = ("name", "phone", "institution", "position", "status", "linked", "granted_at", "revoked_at")
-    create_form = STAFF_FORM
-    actions = (
-        Action("revoke", "撤销权限", lambda ctx, row, data: medical_staff.revoke(ctx.admin, row),
-               allowed=lambda row: row.status == "granted",
-               confirm="撤销该人员出具解除医学观察电子告知书的权限？已出具的告知书仍然有效。"),
-        Action("regrant", "重新开通", lambda ctx, row, data: _regrant(ctx, row),
-               allowed=lambda row: row.status == "revoked", confirm="重新开通该人员的权限？"),
-    )
-    columns = {
-        "name": Column("姓名", lambda r: identity.mask_name(r.name)),
-        "phone": masked_phone(lambda r: r, "联系电话"),
-        "institution": Column("单位名称", lambda r: r.institution),
-        "position": Column("职位", lambda r: r.position),
-        "status": Column("权限", lambda r: medical_staff.STATUS_LABELS.get(r.status, r.status)),
-        "linked": Column("小程序账号", lambda r: "已关联" if r.account_id else "未登录（验证该手机号后自动开通）"),
-        "granted_at": time_column("开通时间", lambda r: r.granted_at),
-        "revoked_at": time_column("撤销时间", lambda r: r.revoked_at),
-    }
-    searches = {"phone": phone_search(MedicalStaff.phone_bidx, "联系电话"),
-                "institution": Search("单位名称", lambda q, v: q.where(MedicalStaff.institution.contains(v.strip())))}
-    filters = {"status": Filter("权限", medical_staff.STATUS_LABELS, lambda q, v: q.where(MedicalStaff.status == v))}
-
-    def base_query(self):
-        return MedicalStaff.select(MedicalStaff, Region).join(Region, peewee.JOIN.INNER)
-
-    def scoped(self, ctx, query):
-        return query.where(Region.path.startswith(ctx.admin.region.path))
-
-    def region_of(self, row):
-        return row.region
+    columns = (Column("name", "姓名", lambda r: identity.mask_name(r.name)), masked_phone(lambda r: r, "联系电话"),
+               Column("institution", "单位名称"), Column("position", "职位"),
+               Column("status", "权限", lambda r: medical_staff.STATUS_LABELS.get(r.status, r.status)),
+               Column("linked", "小程序账号", lambda r: "已关联" if r.account_id else "未登录（验证该手机号后自动开通）"),
+               time_column("granted_at", "开通时间"), time_column("revoked_at", "撤销时间"))
+    list_display = export_fields = ("name", "phone", "institution", "position", "status", "linked", "granted_at")
+    searches = (phone_search(MedicalStaff.phone_bidx, "联系电话"), Search.contains(MedicalStaff.institution, "单位名称"))
+    filters = (Filter.on(MedicalStaff.status, "权限", medical_staff.STATUS_LABELS),)
+    create_form, actions = STAFF_FORM, STAFF_ACTIONS
+    base_query = staticmethod(medical_staff.staff_with_regions)
 
     def create(self, ctx, data):
         return medical_staff.grant(ctx.admin, data)

@@ -11,79 +11,30 @@ coming by their mode. Another region's record asked for by id is a 403.
 
 from __future__ import annotations
 
-import datetime as dt
-
-import peewee
-
 from admin.resources.common import time_column
 from admin.site import Action, Column, Filter, Resource, Search, site
-from models.db import db
-from models.fields import blind_index, utcnow
-from models.investigations import ImportJob, TaskRecord
-from models.regions import Region
-from models.risk_inputs import IsolationRecord
-from services import audit, identity
-from services.errors import ApiError
+from models.investigations import TaskRecord
 from services.forms import FormField
-from services.investigations import records, sources, stats, workflow
+from services.investigations import sources, task_lists, workflow
 from services.investigations.records import data_of, masked, personal_of
 from services.investigations.sources import TRANSPORTS, Source
-from services.timefmt import local_iso
 
-District = Region.alias("district_region")
-CITY_LEVELS = ("province", "city")
 REMARK = FormField("remark", "备注", required=False, max_len=255)
 
 
 def _cell_column(column) -> Column:
+    key = f"f_{column.key}"
     if column.personal:
-        return Column(column.header, lambda r, k=column.key: masked(k, personal_of(r).get(k)))
+        return Column(key, column.header, lambda r, k=column.key: masked(k, personal_of(r).get(k)))
     if column.kind == "transport":
-        return Column(column.header, lambda r, k=column.key: TRANSPORTS.get(data_of(r).get(k), ""))
-    return Column(column.header, lambda r, k=column.key: data_of(r).get(k, "") or "")
+        return Column(key, column.header, lambda r, k=column.key: TRANSPORTS.get(data_of(r).get(k), ""))
+    return Column(key, column.header, lambda r, k=column.key: data_of(r).get(k, "") or "")
 
 
-def _keyword(query, value: str):
-    """关键字: an ID number or a phone exactly (through their indexed blind indexes), else a name
-    exactly or any text of the row's non-personal cells (station, flight, county...)."""
-    text = value.strip()
-    number = identity.normalize_id_number(text)
-    if len(number) == 18 and number[:17].isdigit():
-        return query.where(TaskRecord.subject == blind_index(number, "id_number"))
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) == 11 and len(digits) >= len(text.replace(" ", "").replace("-", "")) - 3:
-        return query.where(TaskRecord.phone_bidx == blind_index(digits[-11:], "phone"))
-    condition = (TaskRecord.name_bidx == blind_index(text, "task_name")) | TaskRecord.data.contains(text)
-    if 5 <= len(number) <= 20 and number.isalnum():  # a passport or permit number
-        condition |= TaskRecord.subject == blind_index(number.upper(), "id_number")
-    return query.where(condition)
-
-
-def _area(query, value: str):
-    """所属区域: records in any region (district, street, community, compound) named like this."""
-    paths = [p for (p,) in Region.select(Region.path).where(Region.name.contains(value.strip()))
-             .order_by(Region.path).limit(50).tuples()]
-    if not paths:
-        return query.where(TaskRecord.id.is_null())
-    condition = Region.path.startswith(paths[0])
-    for path in paths[1:]:
-        condition |= Region.path.startswith(path)
-    return query.where(condition)
-
-
-def _status_filter(source: Source):
-    flow = source.workflow
-    groups = {code: text for code, (text, _) in flow.groups.items()}
-
-    def apply(query, value):
-        kind = flow.groups.get(value, (None, None))[1]
-        if kind == "done":
-            return query.where(TaskRecord.status.in_(tuple(flow.done)))
-        if kind == "open":
-            return query.where(TaskRecord.status.not_in(tuple(flow.done)))
-        return query.where(TaskRecord.status == value)
-
-    return Filter("状态", {**groups, **flow.statuses}, apply)
+def _status_filter(source: Source) -> Filter:
+    groups = {code: text for code, (text, _) in source.workflow.groups.items()}
+    return Filter("status", "状态", {**groups, **source.workflow.statuses},
+                  lambda q, v: task_lists.with_status(source, q, v))
 
 
 def _transition(code: str, text: str, flow) -> Action:
@@ -101,110 +52,77 @@ ASSIGN = Action(
     confirm="该记录未能按名单下发到区县，正在市级待分配队列中。请选择要下发的区县：",
     form=(FormField("choice", "区县", "choice"),),
     choices=lambda ctx, row: workflow.city_districts(ctx.admin))
-
-
-def _origin(row) -> str:
-    if row.import_job_id:
-        job = ImportJob.get_or_none(ImportJob.id == row.import_job_id)
-        return f"Excel 导入（{job.file_name}，第 {job.id} 次导入）" if job else "Excel 导入"
-    if row.category in ("scan_red", "scan_yellow"):
-        return "来郑扫码自动生成"
-    return "后台上报"
+KEYWORD = Search("keyword", "关键字", task_lists.keyword)
+AREA = Search("area", "所属区域", task_lists.area)
+# The time filter reads the list's own date (日期, 来郑日期, 预计入境时间...), not the import time.
+DATES = (Search("date_from", "开始日期", task_lists.occurred_from, kind="date"),
+         Search("date_to", "结束日期", task_lists.occurred_to, kind="date"))
 
 
 class TaskResource(Resource):
     """The resource of one investigation source (subclassed per source by `register`)."""
 
-    model = TaskRecord
-    scope = "region"
-    menu_group = "排查任务"
+    model, menu_group = TaskRecord, "排查任务"
     source: Source
-    per_page = 20
+    initial = staticmethod(lambda row: {"remark": row.remark or "", "category": row.category or ""})
 
     def base_query(self):
-        query = (TaskRecord.select(TaskRecord, Region, District)
-                 .join(Region, peewee.JOIN.LEFT_OUTER, on=(TaskRecord.region == Region.id), attr="region")
-                 .switch(TaskRecord)
-                 .join(District, peewee.JOIN.LEFT_OUTER, on=(TaskRecord.district == District.id), attr="district"))
-        if self.source.code == "fever":
-            query = (query.select_extend(IsolationRecord).switch(TaskRecord)
-                     .join(IsolationRecord, peewee.JOIN.LEFT_OUTER,
-                           on=(IsolationRecord.subject == TaskRecord.subject), attr="isolation"))
-        return query
+        return task_lists.records_of(self.source)
 
     def scoped(self, ctx, query):
-        query = query.where((TaskRecord.source == self.source.code) & Region.path.startswith(ctx.admin.region.path))
-        mode = sources.hub_transport(ctx.admin.role)
-        return query.where(TaskRecord.transport == mode) if mode else query
-
-    def region_of(self, row):
-        return row.region
+        return task_lists.visible(ctx.admin, self.source, query)
 
     def get_row(self, ctx, row_id):
-        row = super().get_row(ctx, row_id)
-        if row.source != self.source.code:
-            raise ApiError("not_found", "记录不存在", 404)
-        mode = sources.hub_transport(ctx.admin.role)
-        if mode and row.transport != mode:
-            raise ApiError("out_of_scope", "无权查看或操作其他专班的数据", 403)
-        return row
+        return task_lists.check_record(ctx.admin, self.source, super().get_row(ctx, row_id))
 
     def summary(self, ctx, query):
-        total = query.count()
-        done = query.where(TaskRecord.status.in_(tuple(self.source.workflow.done))).count()
-        rate = stats.Line("", total, done).rate_text
-        figures = [("应排查", total), ("已排查", done), ("完成率", rate)]
-        if self.source.code == "overseas":
-            figures.append(("超时预警", query.where(TaskRecord.alert_at.is_null(False)
-                                                & (TaskRecord.status == "pending")).count()))
-        return figures
-
-    def initial(self, row):
-        return {"remark": row.remark or "", "category": row.category or ""}
+        return task_lists.figures(self.source, query)
 
     def update(self, ctx, row, data):
-        changes = {"remark": data.get("remark") or None, "updated_at": utcnow()}
-        if self.source.categories and data.get("category"):
-            changes["category"] = data["category"]
-        code = data.get("district_code")
-        with db.atomic():
-            if code:
-                workflow.assign_district(ctx.admin, row, code)
-            TaskRecord.update(**changes).where(TaskRecord.id == row.id).execute()
-            audit.record(None, ctx.admin.role, "task_edit", row, admin_actor=ctx.admin, source=row.source,
-                         fields=sorted(k for k in ("remark", "category", "district_code") if data.get(k)))
+        task_lists.edit(ctx.admin, self.source, row, data)
 
     def detail_sections(self, ctx, row):
-        flow = self.source.workflow
-        lines = [(local_iso(row.created_at)[:16].replace("T", " "), f"{_origin(row)}：{flow.statuses[flow.initial]}")]
-        for entry in workflow.history(row):
-            who = entry.admin.name if entry.admin_id else (entry.actor or "系统")
-            move = (workflow.label(row.source, entry.to_status) if entry.from_status == entry.to_status else
-                    f"{workflow.label(row.source, entry.from_status)} → {workflow.label(row.source, entry.to_status)}")
-            lines.append((local_iso(entry.created_at)[:16].replace("T", " "),
-                          f"{who}：{move}" + (f"（{entry.remark}）" if entry.remark else "")))
-        cells = [(c.header, self.columns[f"f_{c.key}"].get(row)) for c in self.source.columns]
-        return [("名单信息", cells), ("排查记录", lines)]
+        cells = [(c.header, self.column(f"f_{c.key}").get(row)) for c in self.source.columns]
+        return [("名单信息", cells), ("排查记录", task_lists.history_lines(self.source, row))]
 
 
-def _record_columns(source: Source) -> dict[str, Column]:
-    columns = {f"f_{c.key}": _cell_column(c) for c in source.columns}
-    columns.update({
-        "status": Column("状态", lambda r: workflow.label(r.source, r.status)),
-        "district": Column("下发区县", lambda r: r.district.name if r.district_id and r.district else "未分配"),
-        "region": Column("所属区域", lambda r: r.region.name if r.region_id and r.region else ""),
-        "created_at": time_column("上报时间" if source.code == "overseas" else "导入时间", lambda r: r.created_at),
-        "remark": Column("备注", lambda r: r.remark or ""),
-        "origin": Column("来源", _origin),
-    })
+def _fever_risk(row) -> str:
+    isolation = getattr(row, "isolation", None)
+    return workflow.FEVER_RISK[workflow.fever_risk(isolation if isolation and isolation.id else None)]
+
+
+def _record_columns(source: Source) -> tuple[Column, ...]:
+    """A source's columns: the template's cells, then the record's own (status, district...)."""
+    columns = [_cell_column(c) for c in source.columns] + [
+        Column("status", "状态", lambda r: workflow.label(r.source, r.status)),
+        Column("district", "下发区县", lambda r: r.district.name if r.district_id and r.district else "未分配"),
+        Column("region", "所属区域", lambda r: r.region.name if r.region_id and r.region else ""),
+        time_column("created_at", "上报时间" if source.code == "overseas" else "导入时间"),
+        Column("remark", "备注", lambda r: r.remark or ""), Column("origin", "来源", task_lists.origin)]
     if source.categories:
-        columns["category"] = Column("分类", lambda r: source.categories.get(r.category, r.category or ""))
+        columns.append(Column("category", "分类", lambda r: source.categories.get(r.category, r.category or "")))
     if source.code == "overseas":
-        columns["alert"] = Column("预警", lambda r: "超时未反馈" if r.alert_at and r.status == "pending" else "")
+        columns.append(Column("alert", "预警", lambda r: "超时未反馈" if r.alert_at and r.status == "pending" else ""))
     if source.code == "fever":
-        columns["risk"] = Column("风险等级", lambda r: workflow.FEVER_RISK[
-            workflow.fever_risk(getattr(r, "isolation", None) if getattr(r, "isolation", None) and r.isolation.id else None)])
-    return columns
+        columns.append(Column("risk", "风险等级", _fever_risk))
+    return tuple(columns)
+
+
+def _filters(source: Source) -> tuple[Filter, ...]:
+    found = [_status_filter(source)]
+    if source.categories:
+        found.append(Filter.on(TaskRecord.category, "分类", source.categories))
+    if source.code == "overseas":
+        found += [Filter.on(TaskRecord.transport, "预计入境方式", TRANSPORTS),
+                  Filter("alert", "仅显示超时预警", {"1": "是"}, lambda q, v: task_lists.overdue(q))]
+    found.append(Filter("unassigned", "仅显示未分配", {"1": "是"}, lambda q, v: q.where(TaskRecord.district.is_null())))
+    return tuple(found)
+
+
+def _edit_form(source: Source) -> tuple[FormField, ...]:
+    category = (FormField("category", "分类", "choice", required=False, choices=source.categories),)
+    return (REMARK, *(category if source.categories else ()),
+            FormField("district_code", "重新下发区县（仅市级管理员）", "region", required=False, levels=("district",)))
 
 
 def register(source: Source) -> type[TaskResource]:
@@ -213,46 +131,20 @@ def register(source: Source) -> type[TaskResource]:
     shown = tuple(f"f_{c.key}" for c in source.columns if c.list)
     extra = (("category",) if source.categories else ()) + (("risk",) if source.code == "fever" else ()) + (
         ("alert",) if source.code == "overseas" else ())
-    # The time filter reads the list's own date (日期, 来郑日期, 预计入境时间...), not the import time.
-    searches = {"keyword": Search("关键字", _keyword), "area": Search("所属区域", _area),
-                "date_from": Search("开始日期", lambda q, v: q.where(TaskRecord.occurred_on >= _day(v)), kind="date"),
-                "date_to": Search("结束日期", lambda q, v: q.where(TaskRecord.occurred_on <= _day(v)), kind="date")}
-    filters = {"status": _status_filter(source)}
-    if source.categories:
-        filters["category"] = Filter("分类", source.categories, lambda q, v: q.where(TaskRecord.category == v))
-    if source.code == "overseas":
-        filters["transport"] = Filter("预计入境方式", TRANSPORTS, lambda q, v: q.where(TaskRecord.transport == v))
-        filters["alert"] = Filter("仅显示超时预警", {"1": "是"}, lambda q, v: q.where(
-            TaskRecord.alert_at.is_null(False) & (TaskRecord.status == "pending")))
-    filters["unassigned"] = Filter("仅显示未分配", {"1": "是"}, lambda q, v: q.where(TaskRecord.district.is_null()))
-    edit_form = [REMARK]
-    if source.categories:
-        edit_form.append(FormField("category", "分类", "choice", required=False, choices=source.categories))
-    edit_form.append(FormField("district_code", "重新下发区县（仅市级管理员）", "region", required=False,
-                               levels=("district",)))
     attrs = {
         "name": source.resource_name, "label": source.label, "source": source, "roles": source.roles,
+        "columns": _record_columns(source), "searches": (KEYWORD, AREA, *DATES), "filters": _filters(source),
         "list_display": (*shown, *extra, "district", "status"),
-        "search_fields": ("keyword", "area", "date_from", "date_to"),
-        "list_filter": tuple(filters),
         "actions": (ASSIGN, *(_transition(code, text, flow) for code, text in flow.statuses.items()
                               if any(code in targets for targets in flow.transitions.values()))),
         "export_fields": (*(f"f_{c.key}" for c in source.columns), *extra, "district", "region", "status",
                           "created_at", "remark"),
         # The template's cells follow in the 名单信息 section of the detail page.
         "readonly_fields": ("status", *extra, "district", "region", "created_at", "origin", "remark"),
-        "edit_form": tuple(edit_form),
-        "columns": _record_columns(source), "searches": searches, "filters": filters,
+        "edit_form": _edit_form(source),
     }
     cls = type(f"Task{source.code.title()}Admin", (TaskResource,), attrs)
     return site.register(cls)
-
-
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApiError("invalid_date", "日期应为 YYYY-MM-DD 格式", 400) from None
 
 
 for _source in sources.SOURCES.values():
@@ -283,27 +175,15 @@ class OverseasReportAdmin(TaskResource):
     name, label = "overseas_reports", "境外人员返郑上报"
     source = sources.OVERSEAS
     roles = ("community", "compound")
-    list_display = ("created_at", "f_name", "f_id_number", "f_phone", "f_port", "f_expected_arrival",
-                    "f_transport", "f_transport_number", "status")
-    search_fields = ("keyword", "date_from", "date_to")
-    list_filter = ("status",)
-    export_fields = list_display
-    readonly_fields = ("status", "created_at", "region")
-    create_form = REPORT_FORM
-    edit_form = ()
-    actions = ()
     columns = _record_columns(sources.OVERSEAS)
-    searches = {"keyword": Search("关键字", _keyword),
-                "date_from": Search("开始日期", lambda q, v: q.where(TaskRecord.occurred_on >= _day(v)), kind="date"),
-                "date_to": Search("结束日期", lambda q, v: q.where(TaskRecord.occurred_on <= _day(v)), kind="date")}
-    filters = {"status": _status_filter(sources.OVERSEAS)}
+    list_display = export_fields = ("created_at", "f_name", "f_id_number", "f_phone", "f_port", "f_expected_arrival",
+                                    "f_transport", "f_transport_number", "status")
+    readonly_fields = ("status", "created_at", "region")
+    searches, filters = (KEYWORD, *DATES), (_status_filter(sources.OVERSEAS),)
+    create_form, edit_form, actions = REPORT_FORM, (), ()
 
     def summary(self, ctx, query):
         return [("已上报", query.count())]
 
     def create(self, ctx, data):
-        values = records.check_values(self.source, data)
-        region = ctx.compound or ctx.admin.region
-        record = records.add_one(self.source, values, admin=ctx.admin, region=region)
-        audit.record(None, ctx.admin.role, "overseas_report", record, admin_actor=ctx.admin)
-        return record
+        return task_lists.report_returnee(ctx.admin, ctx.compound, data)

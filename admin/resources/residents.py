@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import peewee
+import operator
 
 from admin.resources.common import ENTRY_SOURCES, id_number_search, masked_id, masked_name, masked_phone, \
     name_search, phone_search, time_column
 from admin.site import Action, AdminContext, Column, Filter, Resource, site
 from models.admin import CompoundResident
 from models.people import Person
-from models.regions import Region
-from models.risk_inputs import IsolationRecord
-from services import audit, colour, identity, profile, residents
+from services import audit, colour, identity, profile, resident_lists, residents
 from services.errors import ApiError
 from services.forms import FormField
 from services.timefmt import local_iso
 
 
-def _status(row) -> str:
-    isolation = getattr(row.person, "isolation", None)
-    return (isolation.status if isolation is not None and isolation.status else None) or residents.DEFAULT_STATUS
-
-
-def _filter_status(query, value):
-    if value == residents.DEFAULT_STATUS:
-        return query.where(IsolationRecord.status.is_null() | (IsolationRecord.status == value))
-    return query.where(IsolationRecord.status == value)
+_status = resident_lists.status
 
 
 confirm_isolation = Action(
@@ -65,89 +55,55 @@ RESIDENT_FIELDS = (
 )
 
 
+CREATE_FORM = (FormField("id_type", "证件类型", "choice", choices=identity.ID_TYPES),
+               FormField("id_number", "证件号码", max_len=32), *RESIDENT_FIELDS,
+               FormField("isolation_status", "隔离状态", "choice", required=False, choices=residents.STATUSES))
+# The phone is shown masked and kept unless a whole new number is typed over it.
+EDIT_FORM = tuple(FormField("phone", "手机号", "masked_phone") if f.name == "phone" else f for f in RESIDENT_FIELDS)
+PERSON = operator.attrgetter("person")
+GENDER = Column("gender", "性别", lambda r: profile.GENDERS.get(r.person.gender, ""))
+ROOM = Column("room_detail", "楼号/单元/房间", lambda r: "/".join(
+    x or "-" for x in (r.person.building, r.person.unit, r.person.room)))
+CATEGORY = Column("resident_category", "居住类别", lambda r: profile.RESIDENT_CATEGORIES.get(
+    r.person.resident_category, ""))
+REMOVED = Column("removed", "关联状态", lambda r: f"已删除（{r.removed_remark or '无备注'}）" if r.removed_at else "正常")
+
+
 @site.register
 class ResidentAdmin(Resource):
     name, label, model = "residents", "小区居民管理", CompoundResident
     menu_group = "居民与出入"
-    scope = "compound"
+    columns = (masked_name(PERSON), GENDER, masked_id(PERSON), masked_phone(PERSON), Column("compound", "所属小区",
+               lambda r: r.compound.name), Column("address", "现住地址", lambda r: r.person.address or ""), ROOM,
+               CATEGORY, Column("isolation_status", "隔离状态", lambda r: residents.STATUSES[_status(r)]),
+               time_column("registered_at", "登记时间", lambda r: r.bound_at), REMOVED)
     list_display = ("name", "id_number", "phone", "compound", "isolation_status", "registered_at")
-    search_fields = ("name", "id_number", "phone")
-    list_filter = ("isolation_status", "show_removed")
+    export_fields = (*list_display[:4], "address", *list_display[4:], "removed")
+    searches = (name_search(), id_number_search(Person.id_number_bidx), phone_search(Person.phone_bidx))
+    filters = (Filter("isolation_status", "隔离状态", residents.STATUSES, resident_lists.with_status),
+               Filter("show_removed", "显示已删除关联人员", {"1": "显示"}, lambda q, v: q, resident_lists.current_only))
     actions = (confirm_isolation, release_isolation, not_in_compound)
-    export_fields = ("name", "id_number", "phone", "compound", "address", "isolation_status", "registered_at",
-                     "removed")
-    readonly_fields = ("name", "gender", "id_number", "phone", "compound", "address", "room_detail",
-                       "resident_category", "isolation_status", "registered_at", "removed")
-    create_form = (FormField("id_type", "证件类型", "choice", choices=identity.ID_TYPES),
-                   FormField("id_number", "证件号码", max_len=32), *RESIDENT_FIELDS,
-                   FormField("isolation_status", "隔离状态", "choice", required=False, choices=residents.STATUSES))
-    # The phone is shown masked and kept unless a whole new number is typed over it.
-    edit_form = tuple(FormField("phone", "手机号", "masked_phone") if f.name == "phone" else f
-                      for f in RESIDENT_FIELDS)
-    columns = {
-        "name": masked_name(lambda r: r.person),
-        "id_number": masked_id(lambda r: r.person),
-        "phone": masked_phone(lambda r: r.person),
-        "gender": Column("性别", lambda r: profile.GENDERS.get(r.person.gender, "")),
-        "compound": Column("所属小区", lambda r: r.compound.name),
-        "address": Column("现住地址", lambda r: r.person.address or ""),
-        "room_detail": Column("楼号/单元/房间", lambda r: "/".join(
-            x or "-" for x in (r.person.building, r.person.unit, r.person.room))),
-        "resident_category": Column("居住类别", lambda r: profile.RESIDENT_CATEGORIES.get(
-            r.person.resident_category, "")),
-        "isolation_status": Column("隔离状态", lambda r: residents.STATUSES[_status(r)]),
-        "registered_at": time_column("登记时间", lambda r: r.bound_at),
-        "removed": Column("关联状态", lambda r: f"已删除（{r.removed_remark or '无备注'}）" if r.removed_at else "正常"),
-    }
-    searches = {
-        "name": name_search(),
-        "id_number": id_number_search(Person.id_number_bidx),
-        "phone": phone_search(Person.phone_bidx),
-    }
-    filters = {
-        "isolation_status": Filter("隔离状态", residents.STATUSES, _filter_status),
-        "show_removed": Filter("显示已删除关联人员", {"1": "显示"}, lambda q, v: q),
-    }
-
-    def base_query(self):
-        return (CompoundResident.select(CompoundResident, Person, Region, IsolationRecord)
-                .join(Person).switch(CompoundResident).join(Region)
-                .switch(Person)
-                .join(IsolationRecord, peewee.JOIN.LEFT_OUTER, on=(IsolationRecord.subject == Person.id_number_bidx),
-                      attr="isolation"))
-
-    def scoped(self, ctx, query):
-        if ctx.compound is not None:
-            return query.where(CompoundResident.compound == ctx.compound)
-        return query.where(Region.path.startswith(ctx.admin.region.path))
-
-    def filtered(self, ctx, params):
-        query = super().filtered(ctx, params)
-        return query if params.get("show_removed") else query.where(CompoundResident.removed_at.is_null())
-
-    def region_of(self, row):
-        return row.compound
+    create_form, edit_form = CREATE_FORM, EDIT_FORM
+    region_attr, compound_field = "compound", CompoundResident.compound
+    base_query, initial = staticmethod(resident_lists.bindings), staticmethod(resident_lists.form_values)
 
     def create(self, ctx, data):
-        if ctx.compound is None:
-            raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
         return residents.add_resident(ctx.admin, ctx.compound, data)
 
-    def initial(self, row):
-        person = row.person
-        return {"name": person.name, "phone": identity.mask_phone(person.phone), "address": person.address,
-                "building": person.building, "unit": person.unit, "room": person.room,
-                "resident_category": person.resident_category}
-
     def update(self, ctx, row, data):
-        residents.edit_resident(ctx.admin, row, {k: v for k, v in data.items() if v not in (None, "")})
+        residents.edit_resident(ctx.admin, row, data)
 
     def detail_sections(self, ctx, row):
-        movements = [(local_iso(e.created_at)[:19].replace("T", " "), _movement(e))
-                     for e in residents.abnormal_movements(row.person)]
-        log = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{_action_label(entry)}")
-               for entry in audit.about(row.person)]
-        return [("异常信息（隔离期间的出行记录）", movements or [("", "无")]), ("操作日志", log or [("", "无")])]
+        return _detail_sections(row.person)
+
+
+def _detail_sections(person) -> list:
+    """异常信息 (the person's scans while isolated) and 操作日志."""
+    movements = [(local_iso(e.created_at)[:19].replace("T", " "), _movement(e))
+                 for e in residents.abnormal_movements(person)]
+    log = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{_action_label(entry)}")
+           for entry in audit.about(person)]
+    return [("异常信息（隔离期间的出行记录）", movements or [("", "无")]), ("操作日志", log or [("", "无")])]
 
 
 def _movement(entry) -> str:

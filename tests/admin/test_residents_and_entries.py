@@ -339,7 +339,7 @@ def test_declarations_are_checked_at_start_up():
     class Broken(Resource):
         name, label, model = "broken", "坏的", Person
         list_display = ("name", "nmae")
-        columns = {"name": Column("姓名", lambda r: r.name)}
+        columns = (Column("name", "姓名"),)
 
     broken.register(Broken)
     with pytest.raises(ImproperlyDeclared, match="list_display: 'nmae'"):

@@ -337,9 +337,9 @@ def test_medical_entries_list_and_read_only_detail(venues, taxis):
 
 
 def test_the_entry_list_pages_by_walking_the_ids_back(venues, taxis, monkeypatch):
-    from admin.resources import venues as venue_resources
+    from services import venue_lists
 
-    monkeypatch.setattr(venue_resources, "WALK_FIRST", 2)  # many small windows, as at ten million rows
+    monkeypatch.setattr(venue_lists, "WALK_FIRST", 2)  # many small windows, as at ten million rows
     hospital = market("medical", "金水区人民医院", "410105", "13900000071")
     person = make_person(3)
     for i in range(25):
