@@ -36,6 +36,7 @@ from models import db as database
 from models import cipher, schema
 from models.people import Person
 from services import colour_rules, colour_scheme, identity
+from services.errors import ApiError
 from tests.fakes.server_thread import ServerThread, free_port
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
@@ -259,6 +260,23 @@ def assert_error(response: requests.Response, status: int, code: str, field: str
     if field is not None:
         assert error["field"] == field, error
     return error
+
+
+def assert_refused(client, operation: str, body: dict, code: str, field: str | None = None,
+                   status: int = 400) -> dict:
+    """`client` calling `operation` with `body` gets this error, and no table changed: nothing was
+    half-written. Returns the error."""
+    before = row_counts()
+    error = assert_error(client.call(operation, body), status, code, field)
+    assert row_counts() == before
+    return error
+
+
+def error_of(func, *args, **kwargs) -> ApiError:
+    """The ApiError that `func(*args, **kwargs)` raises (the test fails if it raises none)."""
+    with pytest.raises(ApiError) as info:
+        func(*args, **kwargs)
+    return info.value
 
 
 @pytest.fixture
