@@ -1,1 +1,22 @@
-"""APScheduler: the scheduler and one module per job."""
+"""APScheduler: the scheduler and one module per job, with what the jobs share."""
+
+from __future__ import annotations
+
+from apscheduler.triggers.cron import CronTrigger
+
+from models.db import request_connections
+
+
+def holding_connection(work, *args, **kwargs):
+    """`work(*args, **kwargs)` with this thread's database connection open, released after
+    whatever happens (a job runs outside any request, so nothing else opens it)."""
+    request_connections.opened()
+    try:
+        return work(*args, **kwargs)
+    finally:
+        request_connections.closed()
+
+
+def every_ten_minutes(timezone: str = "Asia/Shanghai") -> CronTrigger:
+    """The trigger of the jobs that run every 10 minutes: what they act on is at most 10 minutes late."""
+    return CronTrigger(minute="*/10", timezone=timezone)

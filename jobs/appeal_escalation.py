@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from models.db import request_connections
+from jobs import holding_connection
 from services import appeals
 
 log = logging.getLogger("healthcode.jobs.appeal_escalation")
@@ -16,11 +16,7 @@ JOB_ID = "appeal_escalation"
 
 def run(now: dt.datetime | None = None) -> dict:
     """Escalate what is overdue at `now` (naive UTC, default now); returns how many moved."""
-    request_connections.opened()
-    try:
-        moved = appeals.escalate_overdue(now)
-    finally:
-        request_connections.closed()
+    moved = holding_connection(appeals.escalate_overdue, now)
     if moved:
         log.info("overdue appeals moved to their district: %s", moved)
     return {"escalated": moved}

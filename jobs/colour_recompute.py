@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from jobs import holding_connection
 from jobs.pacing import Pacer
-from models.db import request_connections
 from services import colour
 
 log = logging.getLogger("healthcode.jobs.colour")
@@ -20,11 +20,7 @@ def run(today=None, pace: bool = True) -> dict:
     """Recompute everyone now; returns the counts the log line shows. Paced (jobs/pacing.py)
     unless `pace` is false (nothing else to make room for: a load, a test)."""
     pacer = Pacer() if pace else None
-    request_connections.opened()
-    try:
-        result = colour.recompute(None, why="scheduled_recompute", today=today, pause=pacer)
-    finally:
-        request_connections.closed()
+    result = holding_connection(colour.recompute, None, why="scheduled_recompute", today=today, pause=pacer)
     result["paused_s"] = round(pacer.paused, 2) if pacer else 0.0
     log.info("colour recompute: %(evaluated)s people evaluated, %(changed)s changed, %(paused_s)s s paused", result)
     return result

@@ -26,8 +26,9 @@ import logging
 
 from peewee import fn
 
+from jobs import holding_connection
 from jobs.pacing import Pacer
-from models.db import db, request_connections
+from models.db import db
 from models.fields import utcnow
 from models.places import EntryRecord
 from models.statistics import StatRun
@@ -55,11 +56,7 @@ def run(now: dt.datetime | None = None, window_hours: int | None = None, retenti
         retention_days = configured_retention if retention_days is None else retention_days
     now = now or utcnow()
     pacer = Pacer() if pace else None
-    request_connections.opened()
-    try:
-        result = _run(now, max(1, window_hours), max(1, retention_days), pacer)
-    finally:
-        request_connections.closed()
+    result = holding_connection(_run, now, max(1, window_hours), max(1, retention_days), pacer)
     result["paused_s"] = round(pacer.paused, 2) if pacer else 0.0
     log.info("hourly statistics: %(hours)s hours, %(days)s days, %(rows)s rows, through %(completed_hour)s, "
              "%(paused_s)s s paused", result)

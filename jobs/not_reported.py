@@ -8,7 +8,7 @@ import re
 
 from apscheduler.triggers.cron import CronTrigger
 
-from models.db import request_connections
+from jobs import holding_connection
 from services import enterprise
 
 log = logging.getLogger("healthcode.jobs.not_reported")
@@ -27,10 +27,6 @@ def trigger(config, timezone: str = "Asia/Shanghai") -> CronTrigger:
 
 def run(today=None) -> dict:
     """Build (or rebuild) the lists of `today` (default: today in China); returns the counts."""
-    request_connections.opened()
-    try:
-        result = enterprise.build_not_reported(today)
-    finally:
-        request_connections.closed()
+    result = holding_connection(enterprise.build_not_reported, today)
     log.info("not-reported lists of %(report_date)s: %(enterprises)s enterprises, %(not_reported)s people", result)
     return result

@@ -11,7 +11,7 @@ import logging
 
 from apscheduler.triggers.cron import CronTrigger
 
-from models.db import request_connections
+from jobs import every_ten_minutes, holding_connection
 from services import occupancy
 
 log = logging.getLogger("healthcode.jobs.occupancy")
@@ -23,7 +23,7 @@ def trigger(config, timezone: str = "Asia/Shanghai") -> CronTrigger:
     """Every 10 minutes; an OCCUPANCY_EXPIRE_HOURS below 1 stops the start-up."""
     if config.occupancy_expire_hours < 1:
         raise SystemExit(f"OCCUPANCY_EXPIRE_HOURS 应为不小于1的小时数，当前为 {config.occupancy_expire_hours!r}")
-    return CronTrigger(minute="*/10", timezone=timezone)
+    return every_ten_minutes(timezone)
 
 
 def run(now: dt.datetime | None = None, hours: int | None = None) -> dict:
@@ -33,11 +33,11 @@ def run(now: dt.datetime | None = None, hours: int | None = None) -> dict:
         from config import Config
 
         hours = Config.from_env().occupancy_expire_hours
-    request_connections.opened()
-    try:
-        expired = occupancy.expire(now, hours)
-        corrected = occupancy.reconcile()
-    finally:
-        request_connections.closed()
+    expired, corrected = holding_connection(_count_out, now, hours)
     log.info("occupancy: %s stale presences counted out, %s counts corrected", expired, corrected)
     return {"expired": expired, "corrected": corrected}
+
+
+def _count_out(now: dt.datetime | None, hours: int) -> tuple[int, int]:
+    """The stale presences counted out, then the counts that differ set right: how many of each."""
+    return occupancy.expire(now, hours), occupancy.reconcile()

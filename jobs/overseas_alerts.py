@@ -7,9 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from apscheduler.triggers.cron import CronTrigger
-
-from models.db import request_connections
+from jobs import holding_connection
 from services.investigations import workflow
 
 log = logging.getLogger("healthcode.jobs.overseas_alerts")
@@ -17,18 +15,9 @@ log = logging.getLogger("healthcode.jobs.overseas_alerts")
 JOB_ID = "overseas_alerts"
 
 
-def trigger(timezone: str = "Asia/Shanghai") -> CronTrigger:
-    """Every 10 minutes: an alert is at most 10 minutes late."""
-    return CronTrigger(minute="*/10", timezone=timezone)
-
-
 def run(now: dt.datetime | None = None) -> dict:
     """Flag what is due at `now` (naive UTC, default now); returns how many were flagged."""
-    request_connections.opened()
-    try:
-        flagged = workflow.raise_overdue_alerts(now)
-    finally:
-        request_connections.closed()
+    flagged = holding_connection(workflow.raise_overdue_alerts, now)
     if flagged:
         log.info("overseas returnees still pending 4 hours after arrival: %s flagged", flagged)
     return {"flagged": flagged}

@@ -7,9 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from apscheduler.triggers.cron import CronTrigger
-
-from models.db import request_connections
+from jobs import holding_connection
 from services import partner_feed
 
 log = logging.getLogger("healthcode.jobs.partner_nonces")
@@ -17,17 +15,8 @@ log = logging.getLogger("healthcode.jobs.partner_nonces")
 JOB_ID = "partner_nonces"
 
 
-def trigger(timezone: str = "Asia/Shanghai") -> CronTrigger:
-    """Every 10 minutes."""
-    return CronTrigger(minute="*/10", timezone=timezone)
-
-
 def run(now: dt.datetime | None = None) -> dict:
     """Delete the nonces older than the replay window before `now` (naive UTC, default now)."""
-    request_connections.opened()
-    try:
-        purged = partner_feed.purge_nonces(now)
-    finally:
-        request_connections.closed()
+    purged = holding_connection(partner_feed.purge_nonces, now)
     log.info("partner nonces purged: %s", purged)
     return {"purged": purged}

@@ -22,8 +22,8 @@ import logging
 from apscheduler.triggers.cron import CronTrigger
 from peewee import fn
 
+from jobs import holding_connection
 from models.colour import ColourRule
-from models.db import request_connections
 from models.fields import utcnow
 from models.places import EntryRecord, Place
 from models.risk_inputs import TemperatureRecord
@@ -52,11 +52,7 @@ def run(now: dt.datetime | None = None, days: int | None = None, batch: int = BA
     if days < 1:
         raise ValueError("retention days must be at least 1")
     now = now or utcnow()
-    request_connections.opened()
-    try:
-        result = _run(now, days, batch)
-    finally:
-        request_connections.closed()
+    result = holding_connection(_run, now, days, batch)
     log.info("retention: %(entries)s entry records and %(temperatures)s temperatures before %(cutoff)s deleted",
              result)
     return result

@@ -29,8 +29,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.tornado import TornadoScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import (appeal_escalation, colour_recompute, hourly_stats, not_reported, occupancy, overseas_alerts,
-                  partner_nonces, retention, runner_lock)
+from jobs import (appeal_escalation, colour_recompute, every_ten_minutes, hourly_stats, not_reported, occupancy,
+                  overseas_alerts, partner_nonces, retention, runner_lock)
 
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE_SECONDS = 600
@@ -53,12 +53,12 @@ JOBS = [
     # Every night at 03:30, after that hour's statistics.
     _job(retention.JOB_ID, retention.run, lambda config: retention.trigger(config, TIMEZONE)),
     # Every 10 minutes: overseas returnees still 待反馈 4 hours after their expected arrival.
-    _job(overseas_alerts.JOB_ID, overseas_alerts.run, overseas_alerts.trigger(TIMEZONE)),
+    _job(overseas_alerts.JOB_ID, overseas_alerts.run, every_ten_minutes(TIMEZONE)),
     # Every 10 minutes: appeals still open 24 hours after filing move to the district (at most
     # 10 minutes late).
-    _job(appeal_escalation.JOB_ID, appeal_escalation.run, CronTrigger(minute="*/10", timezone=TIMEZONE)),
+    _job(appeal_escalation.JOB_ID, appeal_escalation.run, every_ten_minutes(TIMEZONE)),
     # Every 10 minutes: partners' request nonces older than the replay window.
-    _job(partner_nonces.JOB_ID, partner_nonces.run, partner_nonces.trigger(TIMEZONE)),
+    _job(partner_nonces.JOB_ID, partner_nonces.run, every_ten_minutes(TIMEZONE)),
     # Every 10 minutes: people counted into a place OCCUPANCY_EXPIRE_HOURS ago who never left (N8).
     _job(occupancy.JOB_ID, occupancy.run, lambda config: occupancy.trigger(config, TIMEZONE)),
 ]

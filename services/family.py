@@ -256,14 +256,27 @@ def consent_view(person: Person) -> dict:
             "added_at": local_iso(person.created_at), "status": status, "status_label": CONSENT_LABELS[status]}
 
 
+# What a second grant or withdrawal of the same consent is told.
+_ALREADY = {"granted": ("consent_already_granted", "您已同意该授权"),
+            "withdrawn": ("consent_already_withdrawn", "您已撤回该授权")}
+
+
+def _my_consent_to_set(account: Account, member_id, status: str) -> Person:
+    """The caller's listing `member_id`, whose consent the caller is about to set to `status`:
+    refused when no consent is needed (under 14) or it already is `status`."""
+    person = _about_me(account, member_id)
+    current = consent_status(person)
+    if current == "not_needed":
+        raise ApiError("consent_not_needed", "未满14周岁，无需本人同意", 400, "member_id")
+    if current == status:
+        code, message = _ALREADY[status]
+        raise ApiError(code, message, 409, "member_id")
+    return person
+
+
 def grant_from_account(account: Account, member_id) -> dict:
     """The adult confirms, from their own account, that the adder may act for them."""
-    person = _about_me(account, member_id)
-    status = consent_status(person)
-    if status == "not_needed":
-        raise ApiError("consent_not_needed", "未满14周岁，无需本人同意", 400, "member_id")
-    if status == "granted":
-        raise ApiError("consent_already_granted", "您已同意该授权", 409, "member_id")
+    person = _my_consent_to_set(account, member_id, "granted")
     with db.atomic():
         _set_consent(person, "granted", method="account", granted_by=account.id, granted_at=utcnow(),
                      withdrawn_at=None, withdrawn_by=None)
@@ -273,12 +286,7 @@ def grant_from_account(account: Account, member_id) -> dict:
 
 def withdraw_from_account(account: Account, member_id) -> dict:
     """The adult withdraws (or refuses) the adder's access, from their own account."""
-    person = _about_me(account, member_id)
-    status = consent_status(person)
-    if status == "not_needed":
-        raise ApiError("consent_not_needed", "未满14周岁，无需本人同意", 400, "member_id")
-    if status == "withdrawn":
-        raise ApiError("consent_already_withdrawn", "您已撤回该授权", 409, "member_id")
+    person = _my_consent_to_set(account, member_id, "withdrawn")
     with db.atomic():
         _set_consent(person, "withdrawn", withdrawn_by="member", withdrawn_at=utcnow())
         audit.record(account, "citizen", "family_consent_withdrawn", person, by="member")

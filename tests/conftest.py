@@ -36,6 +36,7 @@ from models import db as database
 from models import cipher, schema
 from models.people import Person
 from services import colour_rules, colour_scheme, identity
+from services.errors import ApiError
 from tests.fakes.server_thread import ServerThread, free_port
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
@@ -130,6 +131,27 @@ def _mysql_admin(url: str):
                            charset="utf8mb4", connect_timeout=3, autocommit=True)
 
 
+def mysql_database():
+    """A new utf8mb4 database on the test MariaDB: (url, drop). Skipped (failed with
+    REQUIRE_MYSQL=1) when MariaDB cannot be reached."""
+    reason = mysql_unreachable_reason()
+    if reason:
+        if REQUIRE_MYSQL:
+            pytest.fail(reason + " (REQUIRE_MYSQL=1)")
+        pytest.skip(reason)
+    name = f"test_{secrets.token_hex(6)}"
+    admin = _mysql_admin(MYSQL_TEST_URL)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+
+    def drop():
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+    return f"{MYSQL_TEST_URL.rstrip('/')}/{name}", drop
+
+
 @pytest.fixture(scope="session", params=["sqlite", "mysql"])
 def backend(request, tmp_path_factory):
     """(name, url, Database) for one backend, migrated once for the session."""
@@ -138,21 +160,7 @@ def backend(request, tmp_path_factory):
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/test.db"
         drop = None
     else:
-        reason = mysql_unreachable_reason()
-        if reason:
-            if REQUIRE_MYSQL:
-                pytest.fail(reason + " (REQUIRE_MYSQL=1)")
-            pytest.skip(reason)
-        admin = _mysql_admin(MYSQL_TEST_URL)
-        name = f"test_{secrets.token_hex(6)}"
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        url = f"{MYSQL_TEST_URL.rstrip('/')}/{name}"
-
-        def drop():
-            with admin.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            admin.close()
+        url, drop = mysql_database()
     db_object = database.open_database(url)
     database.db.initialize(db_object)
     schema.migrate()
@@ -252,6 +260,23 @@ def assert_error(response: requests.Response, status: int, code: str, field: str
     if field is not None:
         assert error["field"] == field, error
     return error
+
+
+def assert_refused(client, operation: str, body: dict, code: str, field: str | None = None,
+                   status: int = 400) -> dict:
+    """`client` calling `operation` with `body` gets this error, and no table changed: nothing was
+    half-written. Returns the error."""
+    before = row_counts()
+    error = assert_error(client.call(operation, body), status, code, field)
+    assert row_counts() == before
+    return error
+
+
+def error_of(func, *args, **kwargs) -> ApiError:
+    """The ApiError that `func(*args, **kwargs)` raises (the test fails if it raises none)."""
+    with pytest.raises(ApiError) as info:
+        func(*args, **kwargs)
+    return info.value
 
 
 @pytest.fixture

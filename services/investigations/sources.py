@@ -159,6 +159,14 @@ TELECOM = Source(
     dispatch="base_station_county", workflow=_checked_workflow("待反馈"),
     roles=("city", "district"), import_roles=("city",), date_column="date")
 
+# The person most lists are about: a name and a resident ID number, both required, and a phone.
+PERSON_COLUMNS = (
+    TemplateColumn("name", "姓名", required=True, personal=True, list=True, max_len=64),
+    TemplateColumn("id_number", "证件号码", "id_number", required=True, personal=True, list=True,
+                   aliases=("身份证号码", "身份证")),
+    TemplateColumn("phone", "手机号码", "phone", personal=True, list=True, aliases=("手机号",)),
+)
+
 RAILWAY = Source(
     code="railway", label="火车站人员摸排", import_label="上传火车站旅客名单",
     columns=(
@@ -166,10 +174,7 @@ RAILWAY = Source(
         TemplateColumn("train", "车次", required=True, list=True, max_len=16),
         TemplateColumn("boarding", "上车站", required=True, list=True, max_len=32),
         TemplateColumn("alighting", "下车站", max_len=32, list=True),
-        TemplateColumn("name", "姓名", required=True, personal=True, list=True, max_len=64),
-        TemplateColumn("id_number", "证件号码", "id_number", required=True, personal=True, list=True,
-                       aliases=("身份证号码", "身份证")),
-        TemplateColumn("phone", "手机号码", "phone", personal=True, list=True, aliases=("手机号",)),
+        *PERSON_COLUMNS,
         TemplateColumn("coach", "车厢", optional=True, max_len=8),
         TemplateColumn("seat", "座位号", optional=True, max_len=8),
         TemplateColumn("remark", "备注", optional=True, max_len=255),
@@ -233,10 +238,7 @@ RISK = Source(
     code="risk", label="中高风险返郑人员排查", import_label="上传中高风险返郑人员名单",
     columns=(
         TemplateColumn("date", "来郑日期", "date", required=True, list=True, aliases=("日期",)),
-        TemplateColumn("name", "姓名", required=True, personal=True, list=True, max_len=64),
-        TemplateColumn("id_number", "证件号码", "id_number", required=True, personal=True, list=True,
-                       aliases=("身份证号码", "身份证")),
-        TemplateColumn("phone", "手机号码", "phone", personal=True, list=True, aliases=("手机号",)),
+        *PERSON_COLUMNS,
         TemplateColumn("origin", "出发地", max_len=64, list=True),
         TemplateColumn("address", "现住地址", personal=True, max_len=255),
         TemplateColumn("district_name", "所属区县", optional=True, max_len=32),
@@ -257,10 +259,7 @@ FEVER = Source(
     code="fever", label="发热人员名单", import_label="上传发热门诊名单",
     columns=(
         TemplateColumn("date", "就诊日期", "date", required=True, list=True, aliases=("日期",)),
-        TemplateColumn("name", "姓名", required=True, personal=True, list=True, max_len=64),
-        TemplateColumn("id_number", "证件号码", "id_number", required=True, personal=True, list=True,
-                       aliases=("身份证号码", "身份证")),
-        TemplateColumn("phone", "手机号码", "phone", personal=True, list=True, aliases=("手机号",)),
+        *PERSON_COLUMNS,
         TemplateColumn("hospital", "就诊医院", required=True, list=True, max_len=64),
         TemplateColumn("temperature", "体温", "decimal", optional=True, max_len=8),
         TemplateColumn("address", "现住地址", personal=True, max_len=255),

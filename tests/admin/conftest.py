@@ -63,21 +63,27 @@ def page_error(response: requests.Response) -> str:
     return found.group(1) if found else ""
 
 
+def create_admins(*accounts: tuple, title: str = "管理员") -> dict:
+    """A back-office account for each (key, phone, role, region code), named key + `title`:
+    key -> (admin, phone, password)."""
+    admins = {}
+    for key, phone, role, region in accounts:
+        admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}{title}", role=role,
+                                                  region_code=region, send_sms=False)
+        admins[key] = (admin, phone, password)
+    return admins
+
+
 @pytest.fixture
 def office(make_server, sms):
     """The server with a known captcha, the demo regions and places, and admins at each level."""
     server = make_server(captcha_fixed_answer=CAPTCHA)
     load_tree(ZHENGZHOU)
     demo.load()
-    admins = {}
-    for key, phone, role, region in (("city", "13810000001", "city", "410100"),
-                                     ("jinshui", "13810000002", "district", "410105"),
-                                     ("erqi", "13810000003", "district", "410103"),
-                                     ("compound", "13810000004", "compound", "410105001001001")):
-        admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}管理员", role=role, region_code=region,
-                                                  send_sms=False)
-        admins[key] = (admin, phone, password)
-    server.admins = admins
+    server.admins = create_admins(("city", "13810000001", "city", "410100"),
+                                  ("jinshui", "13810000002", "district", "410105"),
+                                  ("erqi", "13810000003", "district", "410103"),
+                                  ("compound", "13810000004", "compound", "410105001001001"))
     return server
 
 

@@ -11,11 +11,11 @@ from models.colour import HealthStatus
 from models.regions import Region
 from models.risk_inputs import RiskArea
 from admin.resources.risk_areas import RiskAreaAdmin
-from services import admin_auth, risk_areas, risk_inputs
+from services import risk_areas, risk_inputs
 from services.errors import ApiError
 from services.forms import clean_form
 from services.timefmt import china_today
-from tests.admin.conftest import page_error
+from tests.admin.conftest import create_admins, page_error
 from tests.conftest import make_person, row_counts
 
 TODAY = china_today()
@@ -39,11 +39,8 @@ def _stored(person) -> str:
 def health(office):
     """A city health-commission account and a Jinshui district CDC account; no risk area yet."""
     RiskArea.delete().execute()
-    for key, phone, role, region in (("health", "13810000011", "health_city", "410100"),
-                                     ("cdc_jinshui", "13810000012", "cdc_district", "410105")):
-        admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}账号", role=role,
-                                                  region_code=region, send_sms=False)
-        office.admins[key] = (admin, phone, password)
+    office.admins.update(create_admins(("health", "13810000011", "health_city", "410100"),
+                                       ("cdc_jinshui", "13810000012", "cdc_district", "410105"), title="账号"))
     return office
 
 

@@ -23,7 +23,7 @@ from services import admin_auth, demo, places, statistics
 from services.demo import ZHENGZHOU
 from services.regions import load_tree
 from services.timefmt import china_day_start, china_today
-from tests.admin.conftest import CAPTCHA, AdminClient, page_error, region_names
+from tests.admin.conftest import CAPTCHA, AdminClient, create_admins, page_error, region_names
 from tests.conftest import make_person, row_counts
 
 TODAY = china_day_start()  # naive UTC of today's 00:00 in China
@@ -66,17 +66,12 @@ def venues(make_server, sms):
     server = make_server(captcha_fixed_answer=CAPTCHA, extra_routes=venue_pages.routes(TestConfig()))
     load_tree(ZHENGZHOU)
     demo.load()
-    admins = {}
-    for key, phone, role, region in (("city", "13820000001", "city", "410100"),
-                                     ("jinshui", "13820000002", "district", "410105"),
-                                     ("taxi", "13820000003", "v_taxi", "410100"),
-                                     ("bus", "13820000004", "v_bus", "410100"),
-                                     ("medical_jinshui", "13820000005", "v_medical_d", "410105"),
-                                     ("compound", "13820000006", "compound", "410105001001001")):
-        admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}管理员", role=role, region_code=region,
-                                                  send_sms=False)
-        admins[key] = (admin, phone, password)
-    server.admins = admins
+    admins = server.admins = create_admins(("city", "13820000001", "city", "410100"),
+                                           ("jinshui", "13820000002", "district", "410105"),
+                                           ("taxi", "13820000003", "v_taxi", "410100"),
+                                           ("bus", "13820000004", "v_bus", "410100"),
+                                           ("medical_jinshui", "13820000005", "v_medical_d", "410105"),
+                                           ("compound", "13820000006", "compound", "410105001001001"))
 
     def sign_in(key: str) -> AdminClient:
         _, phone, password = admins[key]

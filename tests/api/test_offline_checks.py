@@ -14,19 +14,15 @@ from models.people import Person
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
 from services import health_codes
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
 from services.timefmt import CHINA
-from tests.api.test_field_roles import PUBLIC, person
+from tests.api.test_field_roles import declared_place, person
 from tests.conftest import assert_error, row_counts
 
 
 @pytest.fixture
 def gate(api):
     """A place, its inspector and a citizen: (inspector, citizen)."""
-    load_tree(ZHENGZHOU)
-    admin = person(api, "admin", 1, "周管理")
-    declaration_code = admin.ok("createPlace", PUBLIC)["declaration_code"]
+    declaration_code = declared_place(api)
     inspector = person(api, "inspector", 3, "吴检测")
     inspector.ok("bindPlace", {"declaration_code": declaration_code})
     citizen = person(api, "citizen", 2, "王小明")

@@ -17,12 +17,12 @@ from models.colour import ColourRule
 from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, PlaceCode
-from models.regions import Region
 from models.risk_inputs import TemperatureRecord, TravelRecord
 from services import demo, places, risk_inputs
 from services.timefmt import china_today
 from tests.conftest import MYSQL_TEST_URL, ApiClient, _mysql_admin, assert_error, make_id_number, row_counts
 from tests.deadlocks import deadlocked
+from tests.demo_places import demo_places
 
 ID = "110101199003070011"
 PROFILE = {"name": "王小明", "id_number": ID, "phone": "13800000000", "address": "经八路5号院3号楼",
@@ -38,19 +38,7 @@ def rid() -> str:
 @pytest.fixture
 def world(db):
     """Demo regions, two compound places, a metro station, an airport, a supermarket, a hospital."""
-    demo.load()
-    compound = Region.get(Region.code == "410105001001001")
-    other = Region.get(Region.code == "410105001001002")
-    district = Region.get(Region.code == "410105")
-    made = {
-        "home": places.create_place(place_type_code="compound", name=compound.name, region=compound),
-        "other": places.create_place(place_type_code="compound", name=other.name, region=other),
-        "metro": places.create_place(place_type_code="metro", name="紫荆山站", region=district),
-        "airport": places.create_place(place_type_code="airport", name="新郑国际机场", region=district),
-        "market": places.create_place(place_type_code="supermarket", name="丹尼斯百货", region=district),
-        "hospital": places.create_place(place_type_code="medical", name="省人民医院", region=district),
-    }
-    return {name: code.token for name, (place, code) in made.items()}
+    return demo_places("home", "other", "metro", "airport", "market", "hospital")
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import requests
 
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
-from models.regions import Region
-from services import demo, places
+from services import places
 from services.timefmt import china_today, local_iso
 from tests.conftest import make_id_number, row_counts
+from tests.demo_places import demo_places
 
 ID = "110101199003070011"
 WRONG_CHECK_DIGIT = "110101199003070012"
@@ -30,17 +30,7 @@ TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 @pytest.fixture
 def world(db):
     """Demo regions and risk areas (Hubei is a key region), two compounds, an airport."""
-    demo.load()
-    compound = Region.get(Region.code == "410105001001001")
-    other = Region.get(Region.code == "410105001001002")
-    district = Region.get(Region.code == "410105")
-    made = {
-        "home": places.create_place(place_type_code="compound", name=compound.name, region=compound),
-        "other": places.create_place(place_type_code="compound", name=other.name, region=other),
-        "airport": places.create_place(place_type_code="airport", name="新郑国际机场", region=district),
-        "market": places.create_place(place_type_code="supermarket", name="丹尼斯百货", region=district),
-    }
-    return {name: code.token for name, (place, code) in made.items()}
+    return demo_places("home", "other", "airport", "market")
 
 
 # --- what a person does on the page -------------------------------------------------------------

@@ -20,9 +20,7 @@ from models.people import Person
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
 from services import health_codes
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
-from tests.api.test_field_roles import PUBLIC, person
+from tests.api.test_field_roles import declared_place, person
 from tests.browser.conftest import PHONE, guarded_page
 
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
@@ -31,9 +29,7 @@ TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 @pytest.fixture
 def gate(h5):
     """A place with its declaration code, and a citizen with a profile: (declaration code, person)."""
-    load_tree(ZHENGZHOU)
-    admin = person(h5, "admin", 1, "周管理")
-    declaration_code = admin.ok("createPlace", PUBLIC)["declaration_code"]
+    declaration_code = declared_place(h5)
     citizen = person(h5, "citizen", 2, "王小明")
     return declaration_code, Person.get(Person.account == citizen.account_id)
 

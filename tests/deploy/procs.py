@@ -1,13 +1,12 @@
-"""What the deployment tests share: a MariaDB database of the test's own, real server and job
-runner processes started as an operator starts them, and which server process holds a given
-client connection (read from /proc: the socket's inode among the process's open files)."""
+"""What the deployment tests share: real server and job runner processes started as an operator
+starts them, and which server process holds a given client connection (read from /proc: the
+socket's inode among the process's open files)."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -17,30 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import MYSQL_TEST_URL, REQUIRE_MYSQL, _mysql_admin, mysql_unreachable_reason
-
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def mysql_database():
-    """A new utf8mb4 database on the test MariaDB: (url, drop). Skipped (failed with
-    REQUIRE_MYSQL=1) when MariaDB cannot be reached."""
-    reason = mysql_unreachable_reason()
-    if reason:
-        if REQUIRE_MYSQL:
-            pytest.fail(reason + " (REQUIRE_MYSQL=1)")
-        pytest.skip(reason)
-    name = f"test_{secrets.token_hex(6)}"
-    admin = _mysql_admin(MYSQL_TEST_URL)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-
-    def drop():
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-
-    return f"{MYSQL_TEST_URL.rstrip('/')}/{name}", drop
 
 
 def environment(**settings) -> dict:

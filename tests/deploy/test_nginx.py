@@ -18,7 +18,8 @@ import pymysql
 import pytest
 import requests
 
-from tests.deploy.procs import ROOT, Started, answers, environment, mysql_database, wait_until
+from tests.conftest import mysql_database
+from tests.deploy.procs import ROOT, Started, answers, environment, wait_until
 from tests.fakes.server_thread import free_port
 
 PROFILE = {"name": "王小明", "id_number": "110101199003070011", "phone": "13800000000", "address": "经八路5号院3号楼",

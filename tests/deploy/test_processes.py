@@ -17,8 +17,9 @@ import pytest
 
 from handlers import processes
 from jobs.scheduler import JOBS
-from tests.deploy.procs import (ROOT, Started, answers, children, environment, mysql_database,
-                                one_connection_per_process, wait_until)
+from tests.conftest import mysql_database
+from tests.deploy.procs import (ROOT, Started, answers, children, environment, one_connection_per_process,
+                                wait_until)
 from tests.fakes.server_thread import free_port
 
 RAN = re.compile(r"job (\w+) ran for slot (\S+ \S+) UTC in [^:]+:(\d+):")

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.fakes.server_thread import ServerThread
+from tests.fakes.server_thread import FakeService, ServerThread
 
 _GMT8 = datetime.timezone(datetime.timedelta(hours=8))
 # How far the request `timestamp` (Beijing time) may be from now.
@@ -141,7 +141,7 @@ class _GatewayHandler(tornado.web.RequestHandler):
         self.finish(f'{{"{key}":{inner_text},"sign":"{sign}"}}'.encode("utf-8"))
 
 
-class FakeAlipay:
+class FakeAlipay(FakeService):
     """A fake Alipay gateway. Use as a context manager; `gateway_url` goes into `alipay_gateway`.
 
     `add_code` registers a one-time auth code; `bad_signature = True` signs responses with a key
@@ -169,20 +169,6 @@ class FakeAlipay:
         """The gateway URL for `alipay_gateway`."""
         return self._server.url + "/gateway.do"
 
-    def start(self) -> "FakeAlipay":
-        """Start serving in a background thread."""
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.stop()
-
-    def __enter__(self) -> "FakeAlipay":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def alipay_public_key_for_config(self) -> str:
         """The "Alipay public key" as ALIPAY_PUBLIC_KEY expects it: SPKI, base64 body only."""

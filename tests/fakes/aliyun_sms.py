@@ -35,7 +35,7 @@ from urllib.parse import quote
 import tornado.gen
 import tornado.web
 
-from tests.fakes.server_thread import ServerThread
+from tests.fakes.server_thread import FakeService, ServerThread
 
 REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce",
                    "x-acs-content-sha256")
@@ -110,7 +110,7 @@ class _SendSms(tornado.web.RequestHandler):
         self.finish(json.dumps(data, ensure_ascii=False))
 
 
-class FakeAliyunSms:
+class FakeAliyunSms(FakeService):
     """The fake endpoint: `endpoint` ("127.0.0.1:port") for the SDK's Config; `sent` holds each
     accepted SendSms, `rejected` each signature failure. `answer_code` / `answer_message` make it
     answer a business error; `delay_seconds` makes it slow."""
@@ -128,10 +128,3 @@ class FakeAliyunSms:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.port}"
-
-    def __enter__(self) -> "FakeAliyunSms":
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.stop()

@@ -1,4 +1,5 @@
-"""Run a Tornado application on 127.0.0.1 in a background thread, for tests and fakes."""
+"""Run a Tornado application on 127.0.0.1 in a background thread, for tests and fakes, and the
+start / stop / `with` that every fake service shares."""
 
 from __future__ import annotations
 
@@ -70,6 +71,28 @@ class ServerThread:
         self._loop = None
 
     def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class FakeService:
+    """Base of the fake services: `start()` / `stop()` the server a subclass keeps in `_server`
+    (a ServerThread, or anything else that starts and stops), or use it as a context manager."""
+
+    _server = None
+
+    def start(self):
+        """Start serving in a background thread."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.stop()
+
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:

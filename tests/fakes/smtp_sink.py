@@ -13,7 +13,7 @@ from email import policy
 
 from aiosmtpd.controller import Controller
 
-from tests.fakes.server_thread import free_port  # aiosmtpd cannot be given port 0
+from tests.fakes.server_thread import FakeService, free_port  # aiosmtpd cannot be given port 0
 
 
 class _Handler:
@@ -33,7 +33,7 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class SmtpSink:
+class SmtpSink(FakeService):
     """An SMTP server that accepts (or refuses) mail and records what it accepted."""
 
     def __init__(self, port: int | None = None):
@@ -41,20 +41,7 @@ class SmtpSink:
         self.messages: list = []
         self.envelopes: list = []
         self.refuse_recipients = False
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
-
-    def start(self) -> "SmtpSink":
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        self._controller.stop()
-
-    def __enter__(self) -> "SmtpSink":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._server = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 
     def attachments(self, message) -> list[tuple[str, bytes]]:
         """(filename, bytes) of each attachment of `message`."""

@@ -19,7 +19,7 @@ import tornado.web
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tests.fakes.server_thread import ServerThread
+from tests.fakes.server_thread import FakeService, ServerThread
 
 # A valid 1x1 PNG, used only if neither qrcode nor Pillow is importable.
 _MINIMAL_PNG = base64.b64decode(
@@ -143,7 +143,7 @@ class _WxaCodeUnlimitHandler(_Handler):
         self.finish(_make_png(f"fake-wxacode|{scene}|{body.get('page') or ''}"))
 
 
-class FakeWechat:
+class FakeWechat(FakeService):
     """A fake api.weixin.qq.com. Use as a context manager; `url` is the base for `wechat_api_base`.
 
     Register sign-in codes with `add_code`; flip `rate_limited`, `busy`, `non_json` or set
@@ -176,20 +176,6 @@ class FakeWechat:
         """The base URL (with trailing slash) to put in `wechat_api_base`."""
         return self._server.url + "/"
 
-    def start(self) -> "FakeWechat":
-        """Start serving in a background thread."""
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.stop()
-
-    def __enter__(self) -> "FakeWechat":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def add_code(self, code: str, openid: str, unionid: str | None = None, session_key: str | None = None) -> str:
         """Register a one-time `wx.login()` code; returns the session_key the server will hand out."""

@@ -1,9 +1,6 @@
 """I1: the scheduled recompute turns expired windows green without anybody scanning."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 
 from jobs import colour_recompute
 from jobs.scheduler import make_scheduler
@@ -11,8 +8,7 @@ from models.colour import HealthStatus
 from services import risk_inputs
 from services.timefmt import china_today
 from tests.conftest import make_person
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.jobs.cli import run_job_once
 
 
 def test_the_job_turns_day_15_green_and_is_safe_to_run_twice(db):
@@ -33,15 +29,7 @@ def test_the_scheduler_holds_the_job_coalesced_and_single():
 
 
 def test_jobs_run_once_from_the_command_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/jobs.db"
-    init = subprocess.run([sys.executable, "server.py", "init-db"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
-    assert init.returncode == 0, init.stderr
-    run = subprocess.run([sys.executable, "-m", "jobs", "run", "colour_recompute"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    assert "'changed': 0" in run.stdout
+    assert "'changed': 0" in run_job_once(tmp_path, "colour_recompute")
 
 
 def test_the_job_is_paced_outside_transactions_and_says_how_long_it_paused(db, monkeypatch):

@@ -2,9 +2,6 @@
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -15,8 +12,7 @@ from models.accounts import Account
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList
 from services.timefmt import china_today
 from tests.conftest import make_person
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.jobs.cli import run_job_once
 
 
 def _enterprise(name: str, code: str) -> Enterprise:
@@ -75,12 +71,4 @@ def test_a_malformed_time_stops_the_start_up_clearly(value):
 
 
 def test_the_job_runs_once_from_the_command_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/jobs.db"
-    init = subprocess.run([sys.executable, "server.py", "init-db"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
-    assert init.returncode == 0, init.stderr
-    run = subprocess.run([sys.executable, "-m", "jobs", "run", "not_reported"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    assert "'enterprises': 0" in run.stdout
+    assert "'enterprises': 0" in run_job_once(tmp_path, "not_reported")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import threading
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from models import db as database
 from models import read_replica, schema
 from models.regions import Region
-from tests.conftest import MYSQL_TEST_URL, _mysql_admin
+from tests.conftest import mysql_database
 from tests.fakes.server_thread import free_port
 
 
@@ -27,16 +26,7 @@ def replica_url(backend, tmp_path_factory):
     if backend[0] == "sqlite":
         url, drop = f"sqlite:///{tmp_path_factory.mktemp('replica')}/replica.db", None
     else:
-        name = f"test_{secrets.token_hex(6)}"
-        admin = _mysql_admin(MYSQL_TEST_URL)
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        url = f"{MYSQL_TEST_URL.rstrip('/')}/{name}"
-
-        def drop():
-            with admin.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            admin.close()
+        url, drop = mysql_database()
     # Migrated like the primary, through a database of its own (the replica refuses writes).
     setup = database.open_database(url)
     with database.reading_from(setup):

@@ -19,10 +19,9 @@ import pytest
 from config import TestConfig
 from models import db as database
 from models import cipher, read_replica, schema
-from services import admin_auth
 from services.demo import ZHENGZHOU
 from services.regions import load_tree
-from tests.admin.conftest import CAPTCHA, AdminClient
+from tests.admin.conftest import CAPTCHA, AdminClient, create_admins
 from tests.conftest import REQUIRE_MYSQL, TEST_CONFIG
 from tests.fakes.server_thread import ServerThread
 
@@ -74,12 +73,8 @@ def replicated():
         database.db.initialize(database.open_database(primary.url(NAME)))
         schema.migrate()
         load_tree(ZHENGZHOU)
-        admins = {}
-        for key, phone, role, region in (("city", "13810000001", "city", "410100"),
-                                         ("jinshui", "13810000002", "district", "410105")):
-            admin, password = admin_auth.create_admin(None, phone=phone, name=f"{key}管理员", role=role,
-                                                      region_code=region, send_sms=False)
-            admins[key] = (admin, phone, password)
+        admins = create_admins(("city", "13810000001", "city", "410100"),
+                               ("jinshui", "13810000002", "district", "410105"))
         database.db.close()
         caught_up(primary, replica)
         read_replica.configure(replica.url(NAME), deadlines=DEADLINES, max_lag=2)

@@ -1,6 +1,7 @@
 """Properties of the colour engine (hypothesis), on both databases: adding a risk fact never
 lowers a colour, and the same facts always give the same colour."""
 
+import contextlib
 import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
@@ -63,31 +64,35 @@ def setup_areas() -> None:
                                   effective_from="2020-01-01")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(facts, max_size=5), facts)
-def test_adding_a_fact_never_lowers_the_colour(db, earlier, extra):
-    setup_areas()
-    person = make_person(1)
-    try:
-        for fact in earlier:
-            add(person, fact)
-        before = colour.verdict(person.subject).colour
-        add(person, extra)
-        after = colour.verdict(person.subject).colour
-        assert SEVERITY[after] >= SEVERITY[before]
-    finally:
-        wipe()
-        person.delete_instance()
-
-
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(facts, max_size=6))
-def test_the_same_facts_always_give_the_same_colour(db, fact_list):
+@contextlib.contextmanager
+def person_with(fact_list):
+    """A person with `fact_list` added, in the risk areas of setup_areas; every fact and the person
+    are deleted after (hypothesis runs many examples in one test's database)."""
     setup_areas()
     person = make_person(1)
     try:
         for fact in fact_list:
             add(person, fact)
+        yield person
+    finally:
+        wipe()
+        person.delete_instance()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(facts, max_size=5), facts)
+def test_adding_a_fact_never_lowers_the_colour(db, earlier, extra):
+    with person_with(earlier) as person:
+        before = colour.verdict(person.subject).colour
+        add(person, extra)
+        after = colour.verdict(person.subject).colour
+        assert SEVERITY[after] >= SEVERITY[before]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(facts, max_size=6))
+def test_the_same_facts_always_give_the_same_colour(db, fact_list):
+    with person_with(fact_list) as person:
         stored = colour.verdict(person.subject).colour
         hits = colour.evaluate([person.subject])
         again = colour.evaluate([person.subject])
@@ -99,6 +104,3 @@ def test_the_same_facts_always_give_the_same_colour(db, fact_list):
         for fact in reversed(fact_list):
             add(person, fact)
         assert colour.verdict(person.subject).colour == stored
-    finally:
-        wipe()
-        person.delete_instance()

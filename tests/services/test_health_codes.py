@@ -9,7 +9,7 @@ import re
 import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from config import TestConfig
 from models.declarations import PaperCode
@@ -19,6 +19,7 @@ from services import fonts
 from services import health_codes as hc
 from services.errors import ApiError
 from services.health_codes import CodeSigner
+from tests.conftest import error_of
 
 ID = "110101199003070011"
 OLD_SEED = base64.b64encode(bytes(range(32))).decode()
@@ -51,11 +52,10 @@ def reencode(payload: str, **changes) -> str:
 
 
 def rejected(signer: CodeSigner, payload, now=NOW) -> ApiError:
-    with pytest.raises(ApiError) as info:
-        signer.verify(payload, now=now)
-    assert info.value.status == 400 and info.value.field == "payload"
-    assert not info.value.message.isascii()
-    return info.value
+    error = error_of(signer.verify, payload, now=now)
+    assert error.status == 400 and error.field == "payload"
+    assert not error.message.isascii()
+    return error
 
 
 @pytest.fixture
@@ -267,9 +267,8 @@ def test_resolve_dynamic_of_unknown_person(db):
     person = make_person()
     payload = hc.dynamic_code(person, config)["payload"]
     person.delete_instance()
-    with pytest.raises(ApiError) as info:
-        hc.resolve(payload, config)
-    assert (info.value.code, info.value.status, info.value.field) == ("code_unknown_person", 400, "payload")
+    error = error_of(hc.resolve, payload, config)
+    assert (error.code, error.status, error.field) == ("code_unknown_person", 400, "payload")
 
 
 def test_paper_code_issue_resolve_revoke(db):
@@ -289,23 +288,20 @@ def test_paper_code_issue_resolve_revoke(db):
     assert revoked.revoked_at is not None
     first = PaperCode.get_by_id(code.id).revoked_at
     assert hc.revoke_paper_code(str(code.id)).revoked_at == first  # twice: harmless, unchanged
-    with pytest.raises(ApiError) as info:
-        hc.resolve(payload, config)
-    assert (info.value.code, info.value.status, info.value.field) == ("code_revoked", 400, "payload")
+    error = error_of(hc.resolve, payload, config)
+    assert (error.code, error.status, error.field) == ("code_revoked", 400, "payload")
 
 
 def test_paper_code_expiry(db):
     config = TestConfig(paper_code_days=30)
     person = make_person()
     code, payload = hc.issue_paper_code(person, config)
-    with pytest.raises(ApiError) as info:
-        hc.resolve(payload, config, now=code.expires_at + dt.timedelta(seconds=1))
-    assert info.value.code == "code_expired"
+    error = error_of(hc.resolve, payload, config, now=code.expires_at + dt.timedelta(seconds=1))
+    assert error.code == "code_expired"
     # An expiry brought forward in the database wins over the one in the payload.
     PaperCode.update(expires_at=code.issued_at + dt.timedelta(days=1)).where(PaperCode.id == code.id).execute()
-    with pytest.raises(ApiError) as info:
-        hc.resolve(payload, config, now=code.issued_at + dt.timedelta(days=2))
-    assert info.value.code == "code_expired"
+    error = error_of(hc.resolve, payload, config, now=code.issued_at + dt.timedelta(days=2))
+    assert error.code == "code_expired"
 
 
 def test_list_and_revoke_guards(db):
@@ -316,9 +312,8 @@ def test_list_and_revoke_guards(db):
     bobs, _ = hc.issue_paper_code(bob, config)
     assert [c.id for c in hc.list_paper_codes(alice)] == [second.id, first.id]
     for code_id, owner in ((bobs.id, alice), (999999, None), ("abc", None), (None, None), (-1, None), (2**70, None)):
-        with pytest.raises(ApiError) as info:
-            hc.revoke_paper_code(code_id, owner)
-        assert (info.value.code, info.value.status) == ("paper_code_not_found", 404)
+        error = error_of(hc.revoke_paper_code, code_id, owner)
+        assert (error.code, error.status) == ("paper_code_not_found", 404)
     assert PaperCode.get_by_id(bobs.id).revoked_at is None
 
 
@@ -327,9 +322,8 @@ def test_paper_code_of_deleted_person(db):
     person = make_person()
     _, payload = hc.issue_paper_code(person, config)
     person.delete_instance()
-    with pytest.raises(ApiError) as info:
-        hc.resolve(payload, config)
-    assert info.value.code == "code_unknown_person"
+    error = error_of(hc.resolve, payload, config)
+    assert error.code == "code_unknown_person"
 
 
 def test_paper_code_row_gone_or_not_matching(db):
@@ -344,29 +338,19 @@ def test_paper_code_row_gone_or_not_matching(db):
     # So is one naming the right code with another issue time (a deleted code's id reused).
     stale = signer.sign({"t": "p", "p": alice.id, "c": code.id, "iat": iat - 5, "exp": iat + 3600, "n": "x"})
     for bad in (crossed, stale):
-        with pytest.raises(ApiError) as info:
-            hc.resolve(bad, config)
-        assert info.value.code == "code_revoked"
+        error = error_of(hc.resolve, bad, config)
+        assert error.code == "code_revoked"
     PaperCode.delete().where(PaperCode.id == code.id).execute()
-    with pytest.raises(ApiError) as info:
-        hc.resolve(payload, config)
-    assert info.value.code == "code_revoked"
+    error = error_of(hc.resolve, payload, config)
+    assert error.code == "code_revoked"
 
 
 # --- the printable paper code -------------------------------------------------------------------
 
-def test_paper_code_png(monkeypatch):
+def test_paper_code_png(drawn):
     person = Person(id=5, name="欧阳娜娜", id_number=ID)
     config = TestConfig()
     payload = hc.signer_for(config).sign({"t": "p", "p": 5, "c": 9, "iat": NOW, "exp": NOW + 3600, "n": "x"})
-    drawn = []
-    real_text = ImageDraw.ImageDraw.text
-
-    def spy(self, xy, text, *args, **kwargs):
-        drawn.append(text)
-        return real_text(self, xy, text, *args, **kwargs)
-
-    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
     png = hc.paper_code_png(person, payload, dt.datetime(2026, 1, 1, 20, 0))
 
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -394,15 +378,10 @@ def test_paper_code_png(monkeypatch):
     assert gray.crop((0, qr_bottom + 20, width, height)).getextrema()[0] < 100
 
 
-def test_font_missing(monkeypatch):
-    monkeypatch.setattr(fonts, "_font_choice", None)
-    monkeypatch.setattr(fonts, "SYSTEM_FONTS", ("/nonexistent/font.ttc",))
-    monkeypatch.setattr(fonts, "_fc_list_fonts", lambda: [])
-    monkeypatch.setattr(fonts, "_packaged_font", lambda: None)
-    with pytest.raises(ApiError) as info:
-        hc.paper_code_png(Person(id=1, name="王五"), "HC1.x.y", utcnow())
-    assert (info.value.code, info.value.status) == ("font_missing", 503)
-    assert "纸质健康码" in info.value.message
+def test_font_missing(no_font):
+    error = error_of(hc.paper_code_png, Person(id=1, name="王五"), "HC1.x.y", utcnow())
+    assert (error.code, error.status) == ("font_missing", 503)
+    assert "纸质健康码" in error.message
 
 
 def test_font_is_found_and_cached(monkeypatch):

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.errors import ApiError
 from services.identity import (
     ID_NUMBER_RE,
     ID_TYPES,
@@ -22,6 +21,7 @@ from services.identity import (
     validate_id_number,
     validate_phone,
 )
+from tests.conftest import error_of
 
 TODAY = date(2024, 6, 1)
 PROVINCES = [11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
@@ -37,12 +37,6 @@ def reference_check(first17: str) -> str:
 
 def make_id(first17: str) -> str:
     return first17 + reference_check(first17)
-
-
-def error_of(func, *args, **kwargs) -> ApiError:
-    with pytest.raises(ApiError) as info:
-        func(*args, **kwargs)
-    return info.value
 
 
 # -- resident ID numbers ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import zxingcpp
 from PIL import Image, ImageDraw
 from PIL.PdfParser import PdfParser
 
-from services import fonts
 from services import place_code_images as pci
 from services.errors import ApiError
 
@@ -31,28 +30,6 @@ def symbol_box(result) -> tuple[int, int, int, int]:
     corners = (p.top_left, p.top_right, p.bottom_left, p.bottom_right)
     return (min(c.x for c in corners), min(c.y for c in corners),
             max(c.x for c in corners), max(c.y for c in corners))
-
-
-@pytest.fixture
-def drawn(monkeypatch) -> list[str]:
-    """Every text drawn with ImageDraw, in order."""
-    texts = []
-    real_text = ImageDraw.ImageDraw.text
-
-    def spy(self, xy, text, *args, **kwargs):
-        texts.append(text)
-        return real_text(self, xy, text, *args, **kwargs)
-
-    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
-    return texts
-
-
-@pytest.fixture
-def no_font(monkeypatch):
-    monkeypatch.setattr(fonts, "_font_choice", None)
-    monkeypatch.setattr(fonts, "SYSTEM_FONTS", ("/nonexistent/font.ttc",))
-    monkeypatch.setattr(fonts, "_fc_list_fonts", lambda: [])
-    monkeypatch.setattr(fonts, "_packaged_font", lambda: None)
 
 
 # --- the bare QR --------------------------------------------------------------------------------

@@ -28,7 +28,6 @@
   var LIST = "hc.inspect.list"; // a second copy of the list, should the worker not be there yet
   var QUEUE = "hc.inspect.queue"; // checks waiting for the network
   var LIST_PATH = "/api/v1/health-codes/offline-list";
-  var CHINA_OFFSET_MS = 8 * 3600 * 1000;
   var FEVER = Number(root.getAttribute("data-fever"));
   var TEMPERATURE_MIN = Number(root.getAttribute("data-temperature-min"));
   var TEMPERATURE_MAX = Number(root.getAttribute("data-temperature-max"));
@@ -49,6 +48,8 @@
     sending: false,
     camera: null // {stream, timer}
   };
+  var h5 = window.hcH5; // common.js: what the H5 pages' scripts share
+  var local = h5.store("localStorage");
 
   // --- small helpers --------------------------------------------------------------------------
 
@@ -62,43 +63,8 @@
     }
   }
 
-  var local = {
-    get: function (key) {
-      try { return window.localStorage.getItem(key); } catch (e) { return null; }
-    },
-    set: function (key, value) {
-      try { window.localStorage.setItem(key, value); return true; } catch (e) { return false; }
-    },
-    remove: function (key) {
-      try { window.localStorage.removeItem(key); } catch (e) { /* nothing kept */ }
-    },
-    json: function (key, fallback) {
-      try { return JSON.parse(local.get(key)) || fallback; } catch (e) { return fallback; }
-    }
-  };
-
-  function newRequestId() {
-    if (window.crypto && typeof window.crypto.randomUUID === "function") {
-      return window.crypto.randomUUID();
-    }
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-
-  function pad(n) {
-    return (n < 10 ? "0" : "") + n;
-  }
-
-  // China time whatever the phone's zone, as the server shows times.
-  function chinaTime(ms) {
-    var d = new Date(ms + CHINA_OFFSET_MS);
-    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
-      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
-  }
-
   function chinaIso(ms) {
-    return chinaTime(ms).replace(" ", "T") + "+08:00";
+    return h5.chinaTime(ms).replace(" ", "T") + "+08:00";
   }
 
   function isOnline() {
@@ -142,66 +108,13 @@
 
   var NETWORK_ERROR = {code: "network", message: "网络连接失败，已转为离线模式", field: null};
 
-  // One call: {ok, status, data} or {ok: false, status, error, network}.
-  async function api(method, path, body, options) {
-    options = options || {};
-    var headers = {"Accept": "application/json"};
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-    }
-    if (!options.anonymous) {
-      var token = local.get(TOKEN);
-      if (!token) {
-        var login = await signIn();
-        if (!login.ok) {
-          return login;
-        }
-        token = login.data.token;
-      }
-      headers.Authorization = "Bearer " + token;
-    }
-    var response;
-    try {
-      response = await fetch(path, {method: method, headers: headers, cache: "no-store", credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body)});
-    } catch (e) {
-      return {ok: false, status: 0, network: true, error: NETWORK_ERROR};
-    }
-    var payload = null;
-    try {
-      payload = await response.json();
-    } catch (e) {
-      payload = null;
-    }
-    if (response.status === 401 && !options.anonymous && !options.retried) {
-      local.remove(TOKEN);
-      return api(method, path, body, {retried: true});
-    }
-    if (response.ok && payload && "data" in payload) {
-      return {ok: true, status: response.status, data: payload.data};
-    }
-    var error = payload && payload.error;
-    if (!error || !error.message) {
-      error = {code: "http_" + response.status, field: null,
-        message: response.status >= 500 ? "服务器繁忙，请稍后再试" : "请求失败（" + response.status + "）"};
-    }
-    // A 5xx (or the worker's own failure) is the network's fault: keep what was queued.
-    return {ok: false, status: response.status, error: error, network: response.status >= 500};
-  }
+  // The inspector's token is kept in localStorage: an offline reload must still send the queue.
+  var account = h5.deviceSession(local, TOKEN, DEVICE_KEY, NETWORK_ERROR);
 
-  async function signIn() {
-    var key = local.get(DEVICE_KEY);
-    var login = "/api/v1/auth/device/login";
-    var result = await api("POST", login, {device_key: key || null}, {anonymous: true});
-    if (!result.ok && key && result.error.code === "unknown_device") {
-      local.remove(DEVICE_KEY);
-      result = await api("POST", login, {device_key: null}, {anonymous: true});
-    }
-    if (result.ok) {
-      local.set(DEVICE_KEY, result.data.device_key);
-      local.set(TOKEN, result.data.token);
-    }
-    return result;
+  // One call as the signed-in inspector: {ok, status, data} or {ok: false, status, error, network}.
+  // A 5xx (or the worker's own failure) counts as no network: what was queued is kept.
+  function api(method, path, body) {
+    return h5.signedRequest(method, path, body, account, NETWORK_ERROR);
   }
 
   // --- network status -------------------------------------------------------------------------
@@ -275,7 +188,7 @@
 
   function useList(list) {
     state.list = list;
-    $("list-time").textContent = list ? chinaTime(list.generated_at_unix * 1000) : "尚未下载";
+    $("list-time").textContent = list ? h5.chinaTime(list.generated_at_unix * 1000) : "尚未下载";
   }
 
   // Through the worker (which keeps it); offline the worker answers the kept copy.
@@ -414,7 +327,7 @@
       valid: true, payload: payload, colour: data.colour, title: data.colour_label, mode: "在线核验",
       facts: [["姓名", data.name], ["证件号码", data.id_number],
         ["码类型", data.code_kind === "paper" ? "纸质码" : "动态码"],
-        ["签发时间", chinaTime(Date.parse(data.issued_at))]].concat(
+        ["签发时间", h5.chinaTime(Date.parse(data.issued_at))]].concat(
         data.reasons.length ? [["原因", data.reasons.join("；")]] : [])
     };
   }
@@ -422,7 +335,7 @@
   function offlineVerdict(payload, claims, list) {
     var paper = claims.t === "p";
     var colour = paper ? null : (COLOUR_LABELS[claims.col] ? claims.col : null);
-    var listTime = chinaTime(list.generated_at_unix * 1000);
+    var listTime = h5.chinaTime(list.generated_at_unix * 1000);
     var stale = Date.now() / 1000 - list.generated_at_unix > list.stale_after_seconds;
     return {
       valid: true, payload: payload, colour: colour,
@@ -430,7 +343,7 @@
       mode: "离线核验（名单时间 " + listTime + "）",
       facts: [["核验方式", "离线核验"], ["名单时间", listTime],
         ["码类型", paper ? "纸质码" : "动态码"],
-        ["签发时间", chinaTime(claims.iat * 1000)], ["有效期至", chinaTime(claims.exp * 1000)],
+        ["签发时间", h5.chinaTime(claims.iat * 1000)], ["有效期至", h5.chinaTime(claims.exp * 1000)],
         ["颜色", colour ? COLOUR_LABELS[colour] + "（出示时）" : "纸质码不含颜色，请联网后核验颜色"]],
       warning: stale ? "离线核验名单已超过 " + Math.round(list.stale_after_seconds / 3600) +
         " 小时未更新，可能漏掉新作废的纸质码，请尽快联网" : ""
@@ -539,7 +452,7 @@
   function checkBody() {
     var result = document.querySelector('input[name="result"]:checked').value;
     var text = $("check-temperature").value.trim();
-    var body = {payload: state.payload, result: result, temperature: null, request_id: newRequestId(),
+    var body = {payload: state.payload, result: result, temperature: null, request_id: h5.newRequestId(),
       place_id: state.place.id};
     if (text) {
       var value = Number(text);
@@ -560,7 +473,7 @@
     items.push(body);
     if (saveQueue(items)) {
       var note = $("check-result");
-      note.textContent = "已离线登记（" + chinaTime(checkedAt) + "），联网后自动上传";
+      note.textContent = "已离线登记（" + h5.chinaTime(checkedAt) + "），联网后自动上传";
       show(note, true);
       $("check-submit").disabled = true;
     }

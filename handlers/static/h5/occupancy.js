@@ -15,7 +15,6 @@
   var SESSION_TOKEN = "hc.h5.token";
   var PATH = "/api/v1/place-admin/place/occupancy";
   var REFRESH_MS = (parseInt(app.getAttribute("data-refresh-seconds"), 10) || 5) * 1000;
-  var CHINA_OFFSET_MS = 8 * 3600 * 1000;
   var NETWORK_ERROR = {code: "network", message: "网络连接失败，请检查网络后重试", field: null};
   var editing = false;
 
@@ -23,67 +22,30 @@
     return document.getElementById(id);
   }
 
-  function store(name) {
-    return {
-      get: function (key) { try { return window[name].getItem(key); } catch (e) { return null; } },
-      set: function (key, value) { try { window[name].setItem(key, value); } catch (e) { /* not kept */ } },
-      remove: function (key) { try { window[name].removeItem(key); } catch (e) { /* nothing kept */ } }
-    };
-  }
-  var local = store("localStorage");
-  var session = store("sessionStorage");
+  var h5 = window.hcH5; // common.js: what the H5 pages' scripts share
+  var local = h5.store("localStorage");
+  var session = h5.store("sessionStorage");
 
-  function pad(n) {
-    return (n < 10 ? "0" : "") + n;
-  }
-
-  function chinaClock(ms) {
-    var d = new Date(ms + CHINA_OFFSET_MS);
-    return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
-  }
-
-  async function call(method, path, body, anonymous, retried) {
-    var headers = {"Accept": "application/json"};
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-    }
-    if (!anonymous) {
+  var account = {
+    token: async function () {
       try {
-        headers.Authorization = "Bearer " + (session.get(SESSION_TOKEN) || await signIn());
+        return session.get(SESSION_TOKEN) || await signIn();
       } catch (error) {
         return {ok: false, status: 0, error: error};
       }
-    }
-    var response;
-    try {
-      response = await fetch(path, {method: method, headers: headers, cache: "no-store", credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body)});
-    } catch (e) {
-      return {ok: false, status: 0, error: NETWORK_ERROR};
-    }
-    var payload = null;
-    try {
-      payload = await response.json();
-    } catch (e) {
-      payload = null;
-    }
-    if (response.status === 401 && !anonymous && !retried) {
+    },
+    forget: function () {
       session.remove(SESSION_TOKEN);
-      return call(method, path, body, false, true);
     }
-    if (response.ok && payload && "data" in payload) {
-      return {ok: true, status: response.status, data: payload.data};
-    }
-    var error = payload && payload.error;
-    if (!error || !error.message) {
-      error = {code: "http_" + response.status, field: null,
-        message: response.status >= 500 ? "服务器繁忙，请稍后再试" : "请求失败（" + response.status + "）"};
-    }
-    return {ok: false, status: response.status, error: error};
+  };
+
+  function call(method, path, body) {
+    return h5.signedRequest(method, path, body, account, NETWORK_ERROR);
   }
 
   async function signIn() {
-    var result = await call("POST", "/api/v1/auth/device/login", {device_key: local.get(DEVICE_KEY) || null}, true);
+    var result = await h5.request("POST", "/api/v1/auth/device/login", {device_key: local.get(DEVICE_KEY) || null}, {},
+      NETWORK_ERROR);
     if (!result.ok) {
       throw result.error;
     }
@@ -115,7 +77,7 @@
     var status = $("live-status");
     status.textContent = view.full ? "人数已满，暂停入场" : (view.available === null ? "可入场" : "还可进入 " + view.available + " 人");
     status.className = view.full ? "live-status full" : "live-status";
-    $("updated-at").textContent = chinaClock(Date.now());
+    $("updated-at").textContent = h5.chinaClock(Date.now());
     if (!editing) {
       $("counting").checked = view.counting;
       $("capacity-input").value = view.capacity === null ? "" : String(view.capacity);

@@ -1,7 +1,8 @@
 /*
  * The H5 scan flow (C1-C6): everything after the server-rendered page, through the JSON API the
  * mini-programs use. No framework and no third-party code: the page must load fast on a cheap
- * phone at a gate, and the Content-Security-Policy allows only this file.
+ * phone at a gate, and the Content-Security-Policy allows only this file and common.js, which the
+ * H5 pages share.
  *
  * Views: loading -> activation (blank code) | registration (active code) -> verdict -> back.
  * A quick check-in code (?quick=1, C7) checks in at once with the place's default flow: only a
@@ -25,7 +26,6 @@
   var PROFILE_FIELDS = ["name", "gender", "id_type", "id_number", "phone", "address", "building", "unit",
     "room", "resident_category"];
   var IDENTITY_FIELDS = ["name", "id_type", "id_number", "phone"];
-  var CHINA_OFFSET_MS = 8 * 3600 * 1000; // China has had no daylight saving time since 1991
 
   var state = {
     quick: app.getAttribute("data-quick") === "1", // a quick check-in, until its verdict is left
@@ -40,6 +40,8 @@
   };
   // N8: the place counts who is inside: an admitted verdict offers to scan out (leavePlace).
   var COUNTING = app.getAttribute("data-counting") === "1";
+  var h5 = window.hcH5; // common.js: what the H5 pages' scripts share
+  var session = h5.store("sessionStorage");
 
   // --- small helpers --------------------------------------------------------------------------
 
@@ -69,118 +71,33 @@
     }
   }
 
-  function store(kind) {
-    // Storage can be missing or throw (private browsing): the flow still works, it just forgets.
-    return {
-      get: function (key) {
-        try { return window[kind].getItem(key); } catch (e) { return null; }
-      },
-      set: function (key, value) {
-        try { window[kind].setItem(key, value); } catch (e) { /* not kept */ }
-      },
-      remove: function (key) {
-        try { window[kind].removeItem(key); } catch (e) { /* nothing kept */ }
-      }
-    };
-  }
-  var local = store("localStorage");
-  var session = store("sessionStorage");
-
-  function newRequestId() {
-    if (window.crypto && typeof window.crypto.randomUUID === "function") {
-      return window.crypto.randomUUID();
-    }
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-
-  function pad(n) {
-    return (n < 10 ? "0" : "") + n;
-  }
-
-  // Times are shown in China time whatever the phone's zone, as the server stores and shows them.
-  function chinaTime(ms) {
-    var d = new Date(ms + CHINA_OFFSET_MS);
-    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
-      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
-  }
-
   function chinaToday() {
-    return chinaTime(Date.now()).slice(0, 10);
+    return h5.chinaTime(Date.now()).slice(0, 10);
   }
 
   function formatServerTime(iso) {
     var ms = Date.parse(iso);
-    return isNaN(ms) ? String(iso || "") : chinaTime(ms);
+    return isNaN(ms) ? String(iso || "") : h5.chinaTime(ms);
   }
 
   // --- the API --------------------------------------------------------------------------------
 
   var NETWORK_ERROR = {code: "network", message: "网络连接失败，请检查网络后重试", field: null};
 
-  // One call: {ok, status, data, date} or {ok: false, status, error, network}.
-  async function api(method, path, body, options) {
-    options = options || {};
-    var headers = {"Accept": "application/json"};
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-    }
-    if (!options.anonymous) {
-      try {
-        headers.Authorization = "Bearer " + await bearer();
-      } catch (error) {
-        return {ok: false, status: 0, network: error.code === "network", error: error};
-      }
-    }
-    var response;
-    try {
-      response = await fetch(path, {method: method, headers: headers, cache: "no-store", credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body)});
-    } catch (e) {
-      return {ok: false, status: 0, network: true, error: NETWORK_ERROR};
-    }
-    var payload = null;
-    try {
-      payload = await response.json();
-    } catch (e) {
-      payload = null;
-    }
-    if (response.status === 401 && !options.anonymous && !options.retried) {
-      // An expired or revoked token: sign in again with the device key and try once more.
-      session.remove(SESSION_TOKEN);
-      return api(method, path, body, {retried: true});
-    }
-    if (response.ok && payload && "data" in payload) {
-      return {ok: true, status: response.status, data: payload.data, date: response.headers.get("Date")};
-    }
-    var error = payload && payload.error;
-    if (!error || !error.message) {
-      error = {code: "http_" + response.status, field: null,
-        message: response.status >= 500 ? "服务器繁忙，请稍后再试" : "请求失败（" + response.status + "）"};
-    }
-    return {ok: false, status: response.status, error: error, network: response.status >= 500};
-  }
+  var device = h5.deviceSession(session, SESSION_TOKEN, DEVICE_KEY, NETWORK_ERROR);
+  // A failed sign-in is answered as no answer (status 0), the network's fault only when it was.
+  var account = {
+    token: async function () {
+      var token = await device.token();
+      return typeof token === "string" ? token
+        : {ok: false, status: 0, network: token.error.code === "network", error: token.error};
+    },
+    forget: device.forget
+  };
 
-  async function signIn() {
-    var key = local.get(DEVICE_KEY);
-    var login = "/api/v1/auth/device/login";
-    var result = await api("POST", login, {device_key: key || null}, {anonymous: true});
-    if (!result.ok && key && result.error.code === "unknown_device") {
-      // The server no longer knows this phone's key: start again as a new phone.
-      local.remove(DEVICE_KEY);
-      result = await api("POST", login, {device_key: null}, {anonymous: true});
-    }
-    if (!result.ok) {
-      throw result.error;
-    }
-    local.set(DEVICE_KEY, result.data.device_key);
-    session.set(SESSION_TOKEN, result.data.token);
-    return result.data.token;
-  }
-
-  async function bearer() {
-    return session.get(SESSION_TOKEN) || signIn();
+  // One call as this phone's signed-in user: {ok, status, data, date} or {ok: false, status, error, network}.
+  function api(method, path, body) {
+    return h5.signedRequest(method, path, body, account, NETWORK_ERROR);
   }
 
   // --- messages and field errors --------------------------------------------------------------
@@ -569,7 +486,7 @@
     if (kept) {
       return kept;
     }
-    var id = newRequestId();
+    var id = h5.newRequestId();
     history.replaceState({quick: id}, "", window.location.href);
     return id;
   }
@@ -757,7 +674,7 @@
     if (state.quick) {
       state.pending = {key: fingerprint, id: quickRequestId()};
     } else if (!state.pending || state.pending.key !== fingerprint) {
-      state.pending = {key: fingerprint, id: newRequestId()};
+      state.pending = {key: fingerprint, id: h5.newRequestId()};
     }
     scan.body.request_id = state.pending.id;
     var button = $("scan-submit");
@@ -831,7 +748,7 @@
 
   function tick() {
     var now = Date.now() + state.clockOffset;
-    $("verdict-clock").textContent = chinaTime(now);
+    $("verdict-clock").textContent = h5.chinaTime(now);
     // Re-aim at the next whole second, so the clock never drifts behind the seconds it shows.
     state.clockTimer = window.setTimeout(tick, 1000 - (now % 1000) + 5);
   }

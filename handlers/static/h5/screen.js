@@ -15,27 +15,18 @@
   if (!root) {
     return; // the error page: nothing to run
   }
+  var chinaClock = window.hcH5.chinaClock; // common.js: Asia/Shanghai keeps no daylight saving
   var TOKEN = root.getAttribute("data-token");
   var KEY = new URLSearchParams(window.location.search).get("key") || "";
   var RETRY_MS = 3000;
-  var CHINA_OFFSET_MS = 8 * 3600 * 1000; // Asia/Shanghai keeps no daylight saving
   var state = {serverMs: null, perfAt: 0, changeAt: null, validUntil: null, timer: null, stopped: false};
 
   function $(id) {
     return document.getElementById(id);
   }
 
-  function pad(n) {
-    return (n < 10 ? "0" : "") + n;
-  }
-
   function serverNow() {
     return state.serverMs + (performance.now() - state.perfAt);
-  }
-
-  function chinaClock(ms) {
-    var d = new Date(ms + CHINA_OFFSET_MS);
-    return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
 
   function notice(message) {
