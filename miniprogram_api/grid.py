@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from miniprogram_api import fields
-from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
+from handlers.schema import Bool, Int, List, Obj, Open, Str, model, response_model
 from miniprogram_api.inspector import DONE, STATS
 from services import declarations, grids, identity
 
-CREATE_GRID = Schema("CreateGridRequest", {"region_code": Str("所在区域代码", max_len=20),
+CREATE_GRID = model("CreateGridRequest", {"region_code": Str("所在区域代码", max_len=20),
                                            "name": Str("网格名称", max_len=64)})
-GRID = Schema("Grid", {"id": Int("网格编号"), "name": Str("网格名称"), "region": Str("所在区域"),
+GRID = response_model("Grid", {"id": Int("网格编号"), "name": Str("网格名称"), "region": Str("所在区域"),
                        "declaration_code": Str("网格申报码（分享给网格员）"), "approved": Bool("后台是否已审核"),
-                       "stats": Any_("成员数、已授权成员数、采集数"), "members": Any_("成员及审核状态")})
-BIND_GRID = Schema("BindGridRequest", {"declaration_code": Str("网格申报码", max_len=32)})
-MY_GRIDS = Schema("MyGrids", {"items": List(Any_(), "绑定的网格（当前网格在前）及授权状态", max_items=None)})
-PERSON = Schema("CollectedPerson", {
+                       "stats": Open("成员数、已授权成员数、采集数"), "members": Open("成员及审核状态")})
+BIND_GRID = model("BindGridRequest", {"declaration_code": Str("网格申报码", max_len=32)})
+MY_GRIDS = response_model("MyGrids", {"items": List(Open(), "绑定的网格（当前网格在前）及授权状态", max_items=None)})
+PERSON = model("CollectedPerson", {
     "name": Str("姓名", max_len=64),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
     "phone": fields.phone("手机号码", required=False, nullable=True),
     "address": Str("现住地址", max_len=255, required=False, nullable=True),
 })
-COLLECT = Schema("CollectInfoRequest", {
+COLLECT = model("CollectInfoRequest", {
     "method": Str("采集方式：manual 手动录入 / scan 扫健康码", choices=("manual", "scan")),
     "payload": Str("扫描到的健康码内容（scan 时）", max_len=2048, required=False, nullable=True),
     "person": Obj(PERSON, "被采集人（manual 时）", required=False, nullable=True),
@@ -33,12 +33,12 @@ COLLECT = Schema("CollectInfoRequest", {
     "residence": Str("现住地址", max_len=255, required=False, nullable=True),
     "remark": Str("上门核查备注", max_len=255, required=False, nullable=True),
 })
-COLLECTED = Schema("CollectInfoResult", {
+COLLECTED = response_model("CollectInfoResult", {
     "collection_id": Int("采集编号"), "person_id": Int("人员编号"), "name": Str("姓名（脱敏）"),
     "id_number": Str("证件号码（脱敏）"), "colour": Str("颜色"), "colour_label": Str("颜色名称"),
-    "authorised": Bool("是否已授权"), "latest_declaration": Any_("最近一次申报", nullable=True),
-    "declarations": Any_("全部申报（仅授权网格员）", required=False)})
-ITEMS = Schema("Items", {"items": List(Any_(), "条目", max_items=None)})
+    "authorised": Bool("是否已授权"), "latest_declaration": Open("最近一次申报", nullable=True),
+    "declarations": Open("全部申报（仅授权网格员）", required=False)})
+ITEMS = response_model("Items", {"items": List(Open(), "条目", max_items=None)})
 
 
 class MyGridHandler(ApiHandler):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from miniprogram_api import fields
-from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
+from handlers.schema import Bool, Date, Int, List, Num, Obj, Open, Str, model, response_model
 from services import (colour, colour_reasons, colour_scheme, declarations, family, health_codes, identity, nearby,
                       profile)
 from services.paging import MAX_PAGE, MAX_PER_PAGE, paginate
@@ -14,16 +14,16 @@ from services.timefmt import local_iso
 
 PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
         "per_page": Int("每页条数", minimum=1, maximum=MAX_PER_PAGE, required=False)}
-PAGE_QUERY = Schema("PageQuery", PAGE)
-MEMBER_QUERY = Schema("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
-CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
+PAGE_QUERY = model("PageQuery", PAGE)
+MEMBER_QUERY = model("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
+CODE = response_model("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
                              "expires_at": Str("过期时间")})
-HEALTH_CODE = Schema("HealthCode", {
+HEALTH_CODE = response_model("HealthCode", {
     "colour": Str("颜色：green / yellow / orange / red / unknown"),
     "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "赋码原因", max_items=None),
     "guidance": List(Str(), "解除指引（红码）", max_items=None),
-    "details": List(Any_(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, "
+    "details": List(Open(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, "
                             "lifts（如何解除）, override", max_items=None),
     "computed_at": Str("计算时间"),
     "manual_override": Bool("是否为人工调整（经两人审核，有到期日）"),
@@ -31,16 +31,16 @@ HEALTH_CODE = Schema("HealthCode", {
     "id_number": Str("证件号码（脱敏）"),
     "code": Obj(CODE),
 }, description="我的健康码：颜色、原因、指引和动态二维码")
-PAGED = Schema("Page", {"items": List(Any_(), "本页条目", max_items=MAX_PER_PAGE), "page": Int("页码"), "per_page": Int("每页条数"),
+PAGED = response_model("Page", {"items": List(Open(), "本页条目", max_items=MAX_PER_PAGE), "page": Int("页码"), "per_page": Int("每页条数"),
                         "total": Int("总条数")})
-PAPER_CODE = Schema("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
+PAPER_CODE = response_model("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
                                   "revoked": Bool("是否已作废"),
                                   "image_path": Str("图片地址（需登录；已作废或已过期的为 null）", nullable=True)})
-PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
-HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at",
+PAPER_CODES = response_model("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
+HISTORY = response_model("ColourHistory", {"items": List(Open(), "颜色变化：from, to, reasons, why, changed_at",
                                                  max_items=colour.HISTORY_LIMIT)})
 
-DECLARATION = Schema("DeclarationRequest", {
+DECLARATION = model("DeclarationRequest", {
     "kind": Str("申报类型", choices=declarations.SELF_KINDS),
     "organisation": Str("单位或学校", max_len=128, required=False, nullable=True),
     "residence": Str("现住地址", max_len=255),
@@ -59,12 +59,12 @@ DECLARATION = Schema("DeclarationRequest", {
     "isolation_mode": Str("隔离方式", choices=tuple(declarations.ISOLATION_MODES), required=False, nullable=True),
     "remark": Str("备注", max_len=255, required=False, nullable=True),
 }, description="健康申报（郑好码申请表）")
-DECLARATION_VIEW = Schema("Declaration", {"id": Int("编号"), "kind": Str("申报类型"), "kind_label": Str("申报类型名称"),
+DECLARATION_VIEW = response_model("Declaration", {"id": Int("编号"), "kind": Str("申报类型"), "kind_label": Str("申报类型名称"),
                                           "organisation": Str("单位", nullable=True),
                                           "health_status": Str("健康状况"), "health_status_label": Str("健康状况名称"),
-                                          "contact_with_patient": Bool("是否接触病例"), "answers": Any_("其他回答"),
+                                          "contact_with_patient": Bool("是否接触病例"), "answers": Open("其他回答"),
                                           "declared_at": Str("申报时间")})
-PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
+PROVINCE_ENTRY = model("ProvinceEntryRequest", {
     "entry_date": Date("入省日期", past=True),
     "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
     "origin_name": Str("出发地", max_len=64),
@@ -72,17 +72,17 @@ PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
     "transport_number": Str("车次/航班/车牌", max_len=32, required=False, nullable=True),
     "destination": Str("目的地详细地址", max_len=255),
 })
-PROVINCE_ENTRY_VIEW = Schema("ProvinceEntry", {"id": Int("编号"), "entry_date": Str("入省日期"),
+PROVINCE_ENTRY_VIEW = response_model("ProvinceEntry", {"id": Int("编号"), "entry_date": Str("入省日期"),
                                                "origin_code": Str("出发地代码", nullable=True),
                                                "origin_name": Str("出发地"), "transport": Str("交通方式"),
                                                "transport_number": Str("车次/航班", nullable=True),
                                                "destination": Str("目的地"), "registered_at": Str("登记时间")})
 # The point and radius are checked by services.nearby.check_point, with its own codes.
-NEARBY_QUERY = Schema("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
+NEARBY_QUERY = model("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
                                           "lng": Num("经度", minimum=-180, maximum=180, deferred=True),
                                           "radius": Num("半径（米），默认 3000", minimum=1, maximum=nearby.MAX_RADIUS_M,
                                                         required=False, deferred=True)})
-NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）", max_items=None)})
+NEARBY = response_model("NearbyRisk", {"items": List(Open(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）", max_items=None)})
 
 
 def _paper_view(code) -> dict:

@@ -6,19 +6,19 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from handlers import shedding
 from miniprogram_api import fields
-from handlers.schema import Any_, Bool, Int, List, Obj, Schema, Str
+from handlers.schema import Bool, Int, List, Obj, Open, Str, model, response_model
 from miniprogram_api.citizen import PROFILE_UPDATE
 from miniprogram_api.health import PAGE, PAGED
 from services import family, identity, place_admin, places, profile, scans, screen_codes
 from services.paging import paginate
 
-IDENTITY = Schema("ScanIdentity", {
+IDENTITY = model("ScanIdentity", {
     "name": Str("姓名", max_len=64),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
     "phone": fields.phone("手机号码", required=False, nullable=True),
 }, description="代他人登记时被登记人的身份")
-SCAN = Schema("ScanRequest", {
+SCAN = model("ScanRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
     "screen_code": Str("现场屏幕场所码的校验串（二维码链接中 sc= 的值；扫描张贴的场所码时不填）", max_len=64,
                        pattern=r"^\d{1,12}\.[A-Za-z0-9_-]{22}$", required=False, nullable=True, deferred=True,
@@ -26,7 +26,7 @@ SCAN = Schema("ScanRequest", {
     "flow": Str("登记方式，如 resident、visitor、customer、traveller（体温正常快速打卡可不填：用场所的默认登记方式）",
                 max_len=32, required=False, nullable=True),
     "request_id": fields.request_id("客户端生成的请求编号（重试时不变）"),
-    "form": Any_("登记方式要求的表单", required=False, nullable=True),
+    "form": Open("登记方式要求的表单", required=False, nullable=True),
     "temperature": fields.temperature("体温（℃）", required=False, nullable=True),
     "quick_checkin": Bool("体温正常快速打卡：默认体温正常，不填登记表（卡口不提供；体温≥37.3℃不可用）", required=False),
     "profile": Obj(PROFILE_UPDATE, "首次扫码时填写的个人信息", required=False, nullable=True),
@@ -34,48 +34,48 @@ SCAN = Schema("ScanRequest", {
     "proxy_identity_id": Int("使用本机已登记的他人身份", required=False, nullable=True),
     "identity": Obj(IDENTITY, "代他人登记（新身份）", required=False, nullable=True),
 })
-VERDICT = Schema("ScanVerdict", {
+VERDICT = response_model("ScanVerdict", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
     "guidance": List(Str(), "解除指引", max_items=None), "admit": Bool("是否允许通行"), "admit_label": Str("允许通行 / 禁止通行"),
-    "place": Any_("场所"), "flow": Str("登记方式"), "flow_label": Str("登记方式名称"), "source": Str("来源"),
+    "place": Open("场所"), "flow": Str("登记方式"), "flow_label": Str("登记方式名称"), "source": Str("来源"),
     "name_masked": Str("姓名（脱敏）"), "id_masked": Str("证件号码（脱敏）"),
-    "registered_at": Str("服务器登记时间（+08:00）"), "alert": Any_("重点人员提示：闪烁红色并响铃", nullable=True),
+    "registered_at": Str("服务器登记时间（+08:00）"), "alert": Open("重点人员提示：闪烁红色并响铃", nullable=True),
     "quick_checkin": Bool("体温正常快速打卡", required=False),
     "temperature_label": Str("体温（快速打卡：体温正常）", required=False),
 })
-PLACE_INFO = Schema("PlaceByCode", {"status": Str("blank（待激活）或 active"), "place": Any_("场所", required=False),
-                                    "type": Any_("场所类型及登记方式"), "flows": Any_("登记方式及表单", required=False),
-                                    "quick_checkin": Any_("体温正常快速打卡：offered、flow（默认登记方式）或 message（不提供的原因）",
+PLACE_INFO = response_model("PlaceByCode", {"status": Str("blank（待激活）或 active"), "place": Open("场所", required=False),
+                                    "type": Open("场所类型及登记方式"), "flows": Open("登记方式及表单", required=False),
+                                    "quick_checkin": Open("体温正常快速打卡：offered、flow（默认登记方式）或 message（不提供的原因）",
                                                           required=False),
                                     "needs_profile": Bool("是否需要先填写个人信息", required=False),
-                                    "my_compound": Any_("我绑定的小区", required=False),
-                                    "family": Any_("家庭成员", required=False),
-                                    "proxy_identities": Any_("本机代登记过的身份", required=False),
-                                    "activation_form": Any_("激活表单", required=False)})
-ACTIVATE = Schema("ActivatePlaceCode", {"form": Any_("激活表单")})
-PLACE = Schema("Place", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"), "type_label": Str("类型名称"),
+                                    "my_compound": Open("我绑定的小区", required=False),
+                                    "family": Open("家庭成员", required=False),
+                                    "proxy_identities": Open("本机代登记过的身份", required=False),
+                                    "activation_form": Open("激活表单", required=False)})
+ACTIVATE = model("ActivatePlaceCode", {"form": Open("激活表单")})
+PLACE = response_model("Place", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"), "type_label": Str("类型名称"),
                          "address": Str("地址", nullable=True)})
-MEMBER_NEW = Schema("FamilyMemberRequest", {
+MEMBER_NEW = model("FamilyMemberRequest", {
     "name": Str("姓名", max_len=64),
     "relationship": Str("与本人关系", choices=tuple(family.RELATIONSHIPS)),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32),
     "phone": fields.phone("手机号码", required=False, nullable=True),
 })
-MEMBER = Schema("FamilyMember", {"id": Int("编号"), "name": Str("姓名（脱敏）"), "id_number": Str("证件号码（脱敏）"),
+MEMBER = response_model("FamilyMember", {"id": Int("编号"), "name": Str("姓名（脱敏）"), "id_number": Str("证件号码（脱敏）"),
                                  "id_type": Str("证件类型"), "relationship": Str("关系", nullable=True),
                                  "relationship_label": Str("关系名称", nullable=True),
                                  "phone": Str("手机号（脱敏）", nullable=True),
                                  "consent_status": Str("家庭成员的授权：not_needed 未满14周岁无需同意 / pending 待本人同意 / "
                                                        "granted 已同意 / withdrawn 已撤回", required=False),
                                  "consent_label": Str("授权状态名称", required=False)})
-MEMBERS = Schema("FamilyMembers", {"items": List(Obj(MEMBER), "成员", max_items=family.MAX_MEMBERS)})
-PROXIES = Schema("ProxyIdentities", {"items": List(Obj(MEMBER), "代登记过的身份", max_items=family.MAX_PROXIES)})
-REMOVED = Schema("Removed", {"removed": Bool("已删除")})
-ENTRIES_QUERY = Schema("EntriesQuery", {**PAGE, "member_id": Int("家庭成员编号（不填为本人）", required=False)})
-CODE_QUERY = Schema("PlaceCodeImageQuery", {"format": Str("png、svg、poster.png 或 poster.pdf", max_len=16,
+MEMBERS = response_model("FamilyMembers", {"items": List(Obj(MEMBER), "成员", max_items=family.MAX_MEMBERS)})
+PROXIES = response_model("ProxyIdentities", {"items": List(Obj(MEMBER), "代登记过的身份", max_items=family.MAX_PROXIES)})
+REMOVED = response_model("Removed", {"removed": Bool("已删除")})
+ENTRIES_QUERY = model("EntriesQuery", {**PAGE, "member_id": Int("家庭成员编号（不填为本人）", required=False)})
+CODE_QUERY = model("PlaceCodeImageQuery", {"format": Str("png、svg、poster.png 或 poster.pdf", max_len=16,
                                                           required=False)})
-REISSUED = Schema("ReissuedCode", {"token": Str("新的场所码"), "url": Str("二维码内容")})
+REISSUED = response_model("ReissuedCode", {"token": Str("新的场所码"), "url": Str("二维码内容")})
 
 
 class PlaceByCodeHandler(ApiHandler):
