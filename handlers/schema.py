@@ -23,7 +23,7 @@ learns nothing from them. Here such a field is only checked for its JSON type.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field as PydanticField,
                       ValidationError, WithJsonSchema, create_model)
@@ -331,6 +331,17 @@ class List(Spec):
         if kind == "too_short":
             return "invalid_field", f"{who}至少 {self.min_items} 项"
         return "invalid_field", f"{who}应为列表"
+
+
+class Either(Spec):
+    """One of several shapes (responses only): an answer whose field differs by case."""
+
+    def __init__(self, *choices: Spec, label: str = "", **kwargs):
+        super().__init__(label, **kwargs)
+        self.choices = choices
+
+    def annotation(self, request):
+        return Union[tuple(choice.annotation(request) for choice in self.choices)]
 
 
 class Open(Spec):

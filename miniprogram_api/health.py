@@ -31,14 +31,26 @@ HEALTH_CODE = response_model("HealthCode", {
     "id_number": Str("证件号码（脱敏）"),
     "code": Obj(CODE),
 }, description="我的健康码：颜色、原因、指引和动态二维码")
-PAGED = response_model("Page", {"items": List(Open(), "本页条目", max_items=MAX_PER_PAGE), "page": Int("页码"), "per_page": Int("每页条数"),
-                        "total": Int("总条数")})
+
+
+def page_model(name: str, item: type, label: str, description: str = "") -> type:
+    """A page of `item`s (services.paging.paginate's answer)."""
+    return response_model(name, {"items": List(Obj(item), label, max_items=MAX_PER_PAGE), "page": Int("页码"),
+                                 "per_page": Int("每页条数"), "total": Int("总条数")}, description)
+
+
 PAPER_CODE = response_model("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
                                   "revoked": Bool("是否已作废"),
                                   "image_path": Str("图片地址（需登录；已作废或已过期的为 null）", nullable=True)})
 PAPER_CODES = response_model("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
-HISTORY = response_model("ColourHistory", {"items": List(Open(), "颜色变化：from, to, reasons, why, changed_at",
-                                                 max_items=colour.HISTORY_LIMIT)})
+COLOUR_CHANGE = response_model("ColourChange", {
+    "from": Str("原颜色", nullable=True), "to": Str("新颜色"), "reasons": List(Str(), "原因", max_items=None),
+    "why": Str("变化说明", nullable=True), "changed_at": Str("变化时间")})
+HISTORY = response_model("ColourHistory", {"items": List(Obj(COLOUR_CHANGE), "颜色变化，最新的在前",
+                                                         max_items=colour.HISTORY_LIMIT)})
+TEMPERATURE = response_model("Temperature", {"id": Int("编号"), "temperature": Num("体温（℃）"), "fever": Bool("是否发热"),
+                                             "source": Str("来源"), "measured_at": Str("测量时间")})
+TEMPERATURES = page_model("TemperaturesPage", TEMPERATURE, "体温记录，最新的在前")
 
 DECLARATION = model("DeclarationRequest", {
     "kind": Str("申报类型", choices=declarations.SELF_KINDS),
@@ -64,6 +76,7 @@ DECLARATION_VIEW = response_model("Declaration", {"id": Int("编号"), "kind": S
                                           "health_status": Str("健康状况"), "health_status_label": Str("健康状况名称"),
                                           "contact_with_patient": Bool("是否接触病例"), "answers": Open("其他回答"),
                                           "declared_at": Str("申报时间")})
+DECLARATIONS = page_model("DeclarationsPage", DECLARATION_VIEW, "健康申报记录，最新的在前")
 PROVINCE_ENTRY = model("ProvinceEntryRequest", {
     "entry_date": Date("入省日期", past=True),
     "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
@@ -77,12 +90,17 @@ PROVINCE_ENTRY_VIEW = response_model("ProvinceEntry", {"id": Int("编号"), "ent
                                                "origin_name": Str("出发地"), "transport": Str("交通方式"),
                                                "transport_number": Str("车次/航班", nullable=True),
                                                "destination": Str("目的地"), "registered_at": Str("登记时间")})
+PROVINCE_ENTRIES = page_model("ProvinceEntriesPage", PROVINCE_ENTRY_VIEW, "入省登记记录，最新的在前")
 # The point and radius are checked by services.nearby.check_point, with its own codes.
 NEARBY_QUERY = model("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
                                           "lng": Num("经度", minimum=-180, maximum=180, deferred=True),
                                           "radius": Num("半径（米），默认 3000", minimum=1, maximum=nearby.MAX_RADIUS_M,
                                                         required=False, deferred=True)})
-NEARBY = response_model("NearbyRisk", {"items": List(Open(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）", max_items=None)})
+NEARBY_COMPOUND = response_model("NearbyCompound", {
+    "compound_code": Str("小区代码"), "name": Str("小区名称"), "address": Str("地址", nullable=True),
+    "latitude": Num("纬度"), "longitude": Num("经度"), "confirmed": Int("确诊数"), "suspected": Int("疑似数"),
+    "risk_level": Str("风险等级"), "risk_label": Str("风险等级名称"), "distance_m": Num("距离（米）")})
+NEARBY = response_model("NearbyRisk", {"items": List(Obj(NEARBY_COMPOUND), "附近有病例的小区，由近及远", max_items=None)})
 
 
 def _paper_view(code) -> dict:
@@ -153,14 +171,14 @@ class DeclarationsHandler(ApiHandler):
         person = profile.require_self_person(self.current_account)
         return declarations.submit_declaration(person, body, declared_by=self.current_account)
 
-    @operation("listDeclarations", "我的健康申报记录", query=PAGE_QUERY, response=PAGED)
+    @operation("listDeclarations", "我的健康申报记录", query=PAGE_QUERY, response=DECLARATIONS)
     def get(self, query):
         person = profile.require_self_person(self.current_account)
         return paginate(declarations.declarations_of(person), declarations.declaration_view, **query)
 
 
 class TemperaturesHandler(ApiHandler):
-    @operation("listTemperatures", "我的体温记录", query=PAGE_QUERY, response=PAGED)
+    @operation("listTemperatures", "我的体温记录", query=PAGE_QUERY, response=TEMPERATURES)
     def get(self, query):
         person = profile.require_self_person(self.current_account)
         return paginate(declarations.temperatures_of(person), declarations.temperature_view, **query)
@@ -172,7 +190,7 @@ class ProvinceEntriesHandler(ApiHandler):
         person = profile.require_self_person(self.current_account)
         return declarations.register_province_entry(person, body)
 
-    @operation("listProvinceEntries", "我的入省登记记录", query=PAGE_QUERY, response=PAGED)
+    @operation("listProvinceEntries", "我的入省登记记录", query=PAGE_QUERY, response=PROVINCE_ENTRIES)
     def get(self, query):
         person = profile.require_self_person(self.current_account)
         return paginate(declarations.province_entries_of(person), declarations.province_entry_view, **query)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from handlers import shedding
 from miniprogram_api import fields
-from handlers.schema import Bool, Int, List, Num, Open, Str, model, response_model
+from handlers.schema import Bool, Int, List, Num, Obj, Open, Str, model, response_model
+from miniprogram_api.health import DECLARATION_VIEW
+from miniprogram_api.scan import PLACE, PLACE_FIELDS
 from services import colour, colour_scheme, declarations, health_codes, identity, place_admin
 
 VERIFY = model("VerifyHealthCodeRequest", {"payload": Str("扫描到的健康码内容（动态码、纸质码或截图中的码）", max_len=2048)})
@@ -21,12 +23,15 @@ VERIFIED = response_model("VerifiedHealthCode", {
     "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "赋码原因", max_items=None),
     "guidance": List(Str(), "解除指引", max_items=None),
-    "latest_declaration": Open("最近一次健康申报", nullable=True),
+    "latest_declaration": Obj(DECLARATION_VIEW, "最近一次健康申报", nullable=True),
 })
 
 
 BIND_PLACE = model("BindPlaceRequest", {"declaration_code": Str("场所申报码", max_len=32)})
-INSPECTOR_PLACES = response_model("InspectorPlaces", {"items": List(Open(), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
+INSPECTOR_PLACE = response_model("InspectorPlace", {
+    **PLACE_FIELDS, "is_current": Bool("是否为当前场所"), "bound_at": Str("绑定时间"),
+    "quick_checkin_url": Str("体温正常快速打卡码内容（卡口不提供：null）", nullable=True)})
+INSPECTOR_PLACES = response_model("InspectorPlaces", {"items": List(Obj(INSPECTOR_PLACE), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
 CHECK = model("TemperatureCheckRequest", {
     "payload": Str("市民健康码内容（动态码、纸质码或截图中的码）", max_len=2048),
     "result": Str("体温结果", choices=("normal", "fever")),
@@ -41,7 +46,7 @@ CHECK = model("TemperatureCheckRequest", {
 CHECK_RESULT = response_model("TemperatureCheckResult", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
     "guidance": List(Str(), "解除指引", max_items=None), "admit": Bool("是否允许进入"), "result": Str("normal / fever"),
-    "temperature": Num("体温", nullable=True), "place": Open("场所"), "name_masked": Str("姓名（脱敏）"),
+    "temperature": Num("体温", nullable=True), "place": Obj(PLACE, "场所"), "name_masked": Str("姓名（脱敏）"),
     "phone_masked": Str("手机号（脱敏）", nullable=True), "registered_at": Str("登记时间")})
 OFFLINE_LIST = response_model("OfflineVerificationList", {
     "algorithm": Str("签名算法（Ed25519）"),

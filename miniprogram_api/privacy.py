@@ -6,9 +6,9 @@ which organisation viewed, exported or changed their record, when and why."""
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Int, List, Open, Str, model, response_model
+from handlers.schema import Int, List, Obj, Str, model, response_model
 from miniprogram_api import fields
-from miniprogram_api.health import PAGE, PAGED
+from miniprogram_api.health import PAGE, page_model
 from miniprogram_api.scan import MEMBER
 from services import access_log, family
 
@@ -27,8 +27,13 @@ CONSENT = response_model("FamilyConsentRequest", {
     "status": Str("授权状态：pending 待同意 / granted 已同意 / withdrawn 已撤回 / not_needed 无需同意"),
     "status_label": Str("授权状态名称"),
 }, description="把我添加为家庭成员的账号及我的授权")
-CONSENTS = response_model("FamilyConsentRequests", {"items": List(Open(), "把我添加为家庭成员的账号（字段同 FamilyConsentRequest）",
+CONSENTS = response_model("FamilyConsentRequests", {"items": List(Obj(CONSENT), "把我添加为家庭成员的账号（字段同 FamilyConsentRequest）",
                                                           max_items=None)})
+ACCESS = response_model("DataAccess", {
+    "time": Str("时间"), "organisation": Str("单位"), "role": Str("角色"), "official": Str("经办人（脱敏）"),
+    "action": Str("view / export / colour / isolation"), "action_label": Str("查看 / 导出 / 变更赋码颜色 / 变更隔离状态"),
+    "what": Str("具体事项", max_len=None), "purpose": Str("用途或理由", max_len=None, nullable=True)})
+ACCESSES = page_model("DataAccessPage", ACCESS, "访问记录，最新的在前")
 ACCESS_QUERY = model("DataAccessQuery", {**PAGE, "member_id": Int("家庭成员编号（不填为本人；须为未满14周岁或已同意的成员）",
                                                                    required=False)})
 
@@ -67,7 +72,7 @@ class MyConsentHandler(ApiHandler):
 
 class MyDataAccessHandler(ApiHandler):
     @operation("listMyDataAccess", "我的个人信息被访问记录：哪个单位、什么角色、何时、为何查看、导出或变更了我的信息",
-               query=ACCESS_QUERY, response=PAGED, errors=(400, 403),
+               query=ACCESS_QUERY, response=ACCESSES, errors=(400, 403),
                description="每条：time 时间、organisation 单位、role 角色、official 经办人（脱敏）、action view / "
                            "export / colour / isolation、action_label 查看 / 导出 / 变更赋码颜色 / 变更隔离状态、"
                            "what 具体事项、purpose 用途或理由。最新的在前。")

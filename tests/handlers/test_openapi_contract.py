@@ -278,3 +278,42 @@ def test_the_demo_accounts_answers_match_their_schemas(demo_api):
         problems += conforms(schema, response.json(), operation_id)
     assert called >= 20
     assert not problems, "\n".join(problems)
+
+
+# --- responses are typed ------------------------------------------------------------------------------
+
+# Response fields whose data is open: keys that are data, not a fixed shape (handlers.schema.Open).
+OPEN_RESPONSE_FIELDS = {
+    "OfflineVerificationList.keys",  # key id -> public key: the ids are the data
+}
+
+
+def _untyped(spec: dict, where: str, seen: set) -> list[str]:
+    """The places under `spec` that are a bare object (no properties), outside OPEN_RESPONSE_FIELDS."""
+    if "$ref" in spec:
+        name = spec["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _untyped(SCHEMAS[name], name, seen)
+    found = []
+    for key in ("allOf", "anyOf", "oneOf"):
+        for i, part in enumerate(spec.get(key, ())):
+            found += _untyped(part, where, seen)
+    if spec.get("type") == "object" and "properties" not in spec and where not in OPEN_RESPONSE_FIELDS:
+        found.append(where)
+    if "items" in spec:
+        found += _untyped(spec["items"], where + "[]", seen)
+    for name, prop in spec.get("properties", {}).items():
+        found += _untyped(prop, f"{where}.{name}", seen)
+    return found
+
+
+def test_every_response_is_typed():
+    untyped, seen = [], set()
+    for _, _, op in operations():
+        for status, answer in op["responses"].items():
+            schema = answer.get("content", {}).get("application/json", {}).get("schema")
+            if schema is not None and status.startswith("2"):
+                untyped += _untyped(schema["properties"]["data"], op["operationId"], seen)
+    assert not untyped, "responses with an untyped object:\n" + "\n".join(sorted(set(untyped)))
