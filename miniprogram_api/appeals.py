@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Bool, Int, List, Open, Str, model, response_model
+from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
 from services import appeals, profile
 
 # The image's base64 text may run past 2 MB of image: the service says "over 2 MB" (413, field
@@ -22,7 +22,7 @@ APPEAL = response_model("ColourAppeal", {
     "deadline": Str("处理时限"), "escalated": Bool("是否已逾期转区县"), "decided_at": Str("处理时间", nullable=True),
     "correction": Str("受理后的更正进度：更正待审批 / 已更正 / 更正未获批准", nullable=True),
 }, description="我的申诉")
-APPEALS = response_model("ColourAppeals", {"items": List(Open(), "我的申诉，最新的在前（字段同 ColourAppeal）")})
+APPEALS = response_model("ColourAppeals", {"items": List(Obj(APPEAL), "我的申诉，最新的在前（字段同 ColourAppeal）")})
 
 
 class MyAppealsHandler(ApiHandler):

@@ -18,13 +18,26 @@ PAGE_QUERY = model("PageQuery", PAGE)
 MEMBER_QUERY = model("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
 CODE = response_model("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
                              "expires_at": Str("过期时间")})
+HIT_FIELDS = {
+    "rule": Str("规则代码"), "colour": Str("该规则赋的颜色"), "reason": Str("原因", max_len=None),
+    "guidance": Str("解除指引", max_len=None, nullable=True), "since": Str("起始日期"), "until": Str("截止日期", nullable=True),
+    "override": Bool("是否为人工调整", required=False), "batch": Int("来源批次编号", required=False),
+    "source": Str("来源批次", max_len=None, required=False)}
+HIT = response_model("ColourRuleHit", HIT_FIELDS, description="命中的一条赋码规则")
+HIT_SOURCE = response_model("ColourRuleSource", {
+    "input": Str("来源名单或记录类型"), "id": Int("记录编号", required=False), "source": Str("来源", max_len=None),
+    "list": Str("名单", required=False), "batch": Str("批次", nullable=True, required=False),
+    "listed_on": Str("名单日期", nullable=True, required=False), "detail": Str("详情", max_len=None),
+    "date": Str("日期"), "entered_at": Str("录入时间", nullable=True), "withdrawn": Bool("是否已撤销")})
+EXPLAINED_HIT = response_model("ColourReason", {
+    **HIT_FIELDS, "sources": List(Obj(HIT_SOURCE), "来源名单或记录（最新的在前）", max_items=None),
+    "lifts": Str("如何解除", max_len=None)}, description="一条赋码原因及其来源、解除方式")
 HEALTH_CODE = response_model("HealthCode", {
     "colour": Str("颜色：green / yellow / orange / red / unknown"),
     "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "赋码原因", max_items=None),
     "guidance": List(Str(), "解除指引（红码）", max_items=None),
-    "details": List(Open(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, "
-                            "lifts（如何解除）, override", max_items=None),
+    "details": List(Obj(EXPLAINED_HIT), "每条原因及其来源、解除方式", max_items=None),
     "computed_at": Str("计算时间"),
     "manual_override": Bool("是否为人工调整（经两人审核，有到期日）"),
     "name": Str("姓名（脱敏）"),
