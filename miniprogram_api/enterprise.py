@@ -43,7 +43,8 @@ DAILY_REPORT = model("DailyReportRequest", {
 LEGEND_ITEM = response_model("ColourLegend", {"colour": Str("颜色"), "text": Str("说明")})
 MY_COLOUR = response_model("MyColour", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
-    "guidance": List(Str(), "解除指引", max_items=None), "details": List(Obj(HIT), "命中的规则", max_items=None), "computed_at": Str("计算时间"),
+    "guidance": List(Str(), "解除指引", max_items=None), "details": List(Obj(HIT), "命中的规则", max_items=None),
+    "computed_at": Str("计算时间"),
     "name": Str("姓名（脱敏）", nullable=True), "id_number": Str("身份证号（脱敏）", nullable=True),
     "shown_at": Str("当前时间"), "date_label": Str("日期与星期"), "legend": List(Obj(LEGEND_ITEM), "颜色说明", max_items=None)})
 
@@ -51,14 +52,16 @@ TRACK_VIEW = response_model("TrackPoint", {"place": Str("地点"), "time": Str("
                                            "transport": Str("出行方式", nullable=True)})
 ANSWER_VIEW = response_model("DailyReportAnswer", {"key": Str("问题代码"), "question": Str("问题"), "answer": Bool("回答")})
 REPORT_VIEW = response_model("DailyReport", {
-    "id": Int("编号"), "report_date": Str("上报日期"), "submitted_at": Str("提交时间"), "track": List(Obj(TRACK_VIEW), "活动轨迹", max_items=20),
+    "id": Int("编号"), "report_date": Str("上报日期"), "submitted_at": Str("提交时间"),
+    "track": List(Obj(TRACK_VIEW), "活动轨迹", max_items=20),
     "location": Str("最后所在地点", nullable=True), "answers": List(Obj(ANSWER_VIEW), "问题与回答", max_items=None),
     "abnormal": Bool("是否有“是”的回答"), "abnormal_answers": List(Str(), "“是”的回答", max_items=None),
     "colour": Obj(MY_COLOUR, "提交后的颜值", required=False)})
 QUESTION = response_model("DailyReportQuestion", {"key": Str("问题代码"), "question": Str("问题")})
 TRANSPORT = response_model("TrackTransport", {"key": Str("出行方式代码"), "label": Str("出行方式")})
 REPORT_FORM = response_model("DailyReportForm", {
-    "questions": List(Obj(QUESTION), "八个问题", max_items=None), "transports": List(Obj(TRANSPORT), "出行方式", max_items=None),
+    "questions": List(Obj(QUESTION), "八个问题", max_items=None),
+    "transports": List(Obj(TRANSPORT), "出行方式", max_items=None),
     "report_date": Str("今天"), "today": Obj(REPORT_VIEW, "今日已提交的上报", nullable=True)})
 CATEGORY_CHOICES = ("all", *enterprise.CATEGORIES)
 STAFF_QUERY = model("StaffStatusQuery", {
@@ -73,6 +76,8 @@ STAFF_ROW = response_model("StaffRow", {
     "submitted_at": Str("上报时间", nullable=True), "category": Str("类别：normal / abnormal / not_reported"),
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "abnormal_answers": List(Str(), "“是”的回答", max_items=None),
     "health": Str("健康情况")})
+EXPORT_COUNTS = response_model("StaffExportCounts", {"normal": Int("正常人员"), "abnormal": Int("异常人员"),
+                                                    "not_reported": Int("未上报")})
 ENTERPRISE_REF = response_model("EnterpriseRef", {"id": Int("企业编号"), "name": Str("群组名称")})
 STAFF = response_model("StaffStatus", {
     "enterprise": Obj(ENTERPRISE_REF, "企业"), "report_date": Str("日期"),
@@ -87,11 +92,12 @@ EXPORT = model("StaffExportRequest", {"email": Str("收件人邮箱", max_len=32
                                        "remark": Str("备注", max_len=255, required=False, nullable=True)})
 EXPORT_VIEW = response_model("StaffExport", {
     "id": Int("导出编号"), "email": Str("收件人"), "remark": Str("备注", nullable=True), "report_date": Str("日期"),
-    "rows": Int("人数"), "counts": Obj(COUNTS, "各类人数"), "status": Str("pending / sent / failed"),
+    "rows": Int("人数"), "counts": Obj(EXPORT_COUNTS, "各类人数"), "status": Str("pending / sent / failed"),
     "status_label": Str("状态"), "error": Str("失败原因", nullable=True), "attempts": Int("发送次数"),
     "created_at": Str("导出时间"), "sent_at": Str("发送时间", nullable=True)})
 EXPORTS_QUERY = model("StaffExportsQuery", PAGE)
-EXPORTS = response_model("StaffExports", {"items": List(Obj(EXPORT_VIEW), "导出记录", max_items=MAX_PER_PAGE), "page": Int("页码"),
+EXPORTS = response_model("StaffExports", {"items": List(Obj(EXPORT_VIEW), "导出记录", max_items=MAX_PER_PAGE),
+                                          "page": Int("页码"),
                                   "per_page": Int("每页条数"), "total": Int("总数")})
 NOT_REPORTED_QUERY = model("NotReportedQuery", {"date": Date("日期（默认今天）", required=False)})
 NOT_REPORTED_PERSON = response_model("NotReportedPerson", {"member_id": Int("成员编号"),

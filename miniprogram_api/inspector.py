@@ -31,7 +31,8 @@ BIND_PLACE = model("BindPlaceRequest", {"declaration_code": Str("场所申报码
 INSPECTOR_PLACE = response_model("InspectorPlace", {
     **PLACE_FIELDS, "is_current": Bool("是否为当前场所"), "bound_at": Str("绑定时间"),
     "quick_checkin_url": Str("体温正常快速打卡码内容（卡口不提供：null）", nullable=True)})
-INSPECTOR_PLACES = response_model("InspectorPlaces", {"items": List(Obj(INSPECTOR_PLACE), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
+INSPECTOR_PLACES = response_model("InspectorPlaces", {
+    "items": List(Obj(INSPECTOR_PLACE), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
 CHECK = model("TemperatureCheckRequest", {
     "payload": Str("市民健康码内容（动态码、纸质码或截图中的码）", max_len=2048),
     "result": Str("体温结果", choices=("normal", "fever")),

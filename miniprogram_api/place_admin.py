@@ -18,7 +18,8 @@ PLACE_STATS = response_model("PlaceStats", {"inspectors": Int("绑定检测员�
                                              "total": Int("累计登记")})
 PLACE_INSPECTOR = response_model("PlaceInspector", {"account_id": Int("检测员账号"), "name": Str("姓名（脱敏）", nullable=True),
                                                     "bound_at": Str("绑定时间")})
-MY_PLACE = response_model("MyPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"), "type_label": Str("类型名称"),
+MY_PLACE = response_model("MyPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"),
+                                      "type_label": Str("类型名称"),
                               "address": Str("地址", nullable=True), "declaration_code": Str("场所申报码（分享给检测员）"),
                               "code_url": Str("场所码内容"),
                               "quick_checkin_url": Str("体温正常快速打卡码内容（卡口不提供：null）", nullable=True),

@@ -27,7 +27,8 @@ CONSENT = response_model("FamilyConsentRequest", {
     "status": Str("授权状态：pending 待同意 / granted 已同意 / withdrawn 已撤回 / not_needed 无需同意"),
     "status_label": Str("授权状态名称"),
 }, description="把我添加为家庭成员的账号及我的授权")
-CONSENTS = response_model("FamilyConsentRequests", {"items": List(Obj(CONSENT), "把我添加为家庭成员的账号（字段同 FamilyConsentRequest）",
+CONSENTS = response_model("FamilyConsentRequests", {
+    "items": List(Obj(CONSENT), "把我添加为家庭成员的账号（字段同 FamilyConsentRequest）",
                                                           max_items=None)})
 ACCESS = response_model("DataAccess", {
     "time": Str("时间"), "organisation": Str("单位"), "role": Str("角色"), "official": Str("经办人（脱敏）"),
