@@ -50,7 +50,9 @@ class Body(BaseModel):
     def clean(cls, data: Any) -> dict:
         """The checked object as a dict holding only the fields that were sent; or ApiError."""
         try:
-            return cls.model_validate(data).model_dump(exclude_unset=True)
+            # A plain dict for the services; a date field holds its `datetime.date` (its declared
+            # JSON type is a text, which the serializer would warn about).
+            return cls.model_validate(data).model_dump(exclude_unset=True, warnings=False)
         except ValidationError as error:
             raise api_error(cls, error.errors(include_url=False, include_context=True)) from None
 
