@@ -134,6 +134,9 @@ def _request_text(value):
 class Str(Spec):
     """A string, stripped of surrounding spaces; optional length bounds, pattern and choices."""
 
+    # True: taken exactly as typed (a password): neither stripped nor checked for control characters.
+    as_typed = False
+
     def __init__(self, label: str = "", *, min_len: int = 0, max_len: int | None = 255, pattern: str | None = None,
                  choices: dict | tuple | None = None, **kwargs):
         super().__init__(label, **kwargs)
@@ -149,7 +152,7 @@ class Str(Spec):
             checks.update(min_length=low or None, max_length=self.max_len,
                           pattern=rf"\A(?:{self.pattern})\Z" if self.pattern else None)
         parts: list = [str, PydanticField(**checks)]
-        if request:
+        if request and not self.as_typed:
             parts.append(BeforeValidator(_request_text))
         if self.choices is not None and not self.deferred:
             parts.append(AfterValidator(self._choose))

@@ -14,19 +14,13 @@ from handlers.schema import Bool, Int, Str, model, response_model
 from miniprogram_api.auth import LOGIN_RESULT, signed_in
 from services import captchas, phone_auth
 
+
 class Password(Str):
     """A password exactly as typed: unlike other texts it is not stripped (a space is a character).
     A new password's length rule (6~12) is the service's, checked with the other rules of
     registration (`deferred`, stated in the document)."""
 
-    def clean(self, value, name):
-        if not isinstance(value, str):
-            raise self.error(name, f"{self.label}应为文本")
-        if not value:
-            raise self.error(name, f"{self.label}不能为空", "missing_field")
-        if not self.deferred and len(value) > self.max_len:
-            raise self.error(name, f"{self.label}过长（最多 {self.max_len} 个字符）")
-        return value
+    as_typed = True
 
 
 PHONE = fields.phone("手机号码")

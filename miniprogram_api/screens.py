@@ -30,7 +30,7 @@ SCREEN_CODE = response_model("ScreenCode", {
     "place": Obj(response_model("ScreenPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"),
                                         "type_label": Str("类型名称"), "address": Str("地址", nullable=True)}), "场所"),
     "screen": Str("屏幕名称"), "url": Str("本时间窗口的二维码内容"),
-    "image": Str("二维码图片（SVG 的 data: URL）"), "window": Int("时间窗口编号"),
+    "image": Str("二维码图片（SVG 的 data: URL）", max_len=None), "window": Int("时间窗口编号"),
     "window_seconds": Int("时间窗口长度（秒）"), "screen_only": Bool("是否只接受屏幕上的场所码"),
     "server_time": Str("服务器时间（+08:00）"), "server_ms": Int("服务器时间（Unix 毫秒）"),
     "next_change_ms": Int("距下一个场所码的毫秒数")})
