@@ -20,7 +20,7 @@ PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
 
 CREATE = model("CreateEnterpriseRequest", {"name": Str("群组名称", max_len=128), "address": Str("地址", max_len=255)})
 ENTERPRISE = response_model("Enterprise", {
-    "id": Int("企业编号"), "name": Str("群组名称"), "address": Str("地址"), "admin_name": Str("管理员（脱敏）"),
+    "id": Int("企业编号"), "name": Str("群组名称"), "address": Str("地址"), "admin_name": Str("管理员（脱敏）", nullable=True),
     "created_at": Str("创建时间"), "role": Str("我的角色：admin / member", required=False),
     "is_admin": Bool("我是否为管理员", required=False), "member_id": Int("我的成员编号", required=False),
     "joined_at": Str("加入时间", required=False)})
