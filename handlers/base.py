@@ -9,7 +9,7 @@ An API handler declares who may call it and one method per operation:
         def get(self):
             return profile.get_profile(self.current_account)
 
-The decorator validates the body against its schema, calls the method (sync or async), and
+The decorator validates the body against its pydantic model (handlers/schema.py), calls the method (sync or async), and
 writes `{"data": ...}`. Any ApiError becomes `{"error": {"code", "message", "field"}}`; anything
 else becomes a 500 with no stack trace.
 """
@@ -28,7 +28,7 @@ import tornado.ioloop
 import tornado.web
 
 from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
-from handlers.schema import Schema
+from handlers.schema import Body
 from models.db import request_connections
 from services import auth
 from services.errors import ApiError
@@ -63,17 +63,17 @@ class Operation:
 
     operation_id: str
     summary: str
-    body: Schema | None = None
-    query: Schema | None = None
-    response: Schema | None = None
+    body: type[Body] | None = None
+    query: type[Body] | None = None
+    response: type[Body] | None = None
     status: int = 200
     errors: tuple = ()
     produces: str = "application/json"
     description: str = ""
 
 
-def operation(operation_id: str, summary: str, *, body: Schema | None = None, query: Schema | None = None,
-              response: Schema | None = None, status: int = 200, errors: tuple = (),
+def operation(operation_id: str, summary: str, *, body: type[Body] | None = None, query: type[Body] | None = None,
+              response: type[Body] | None = None, status: int = 200, errors: tuple = (),
               produces: str = "application/json", description: str = ""):
     """Declare a handler method as an API operation (see the module docstring).
 
@@ -88,9 +88,9 @@ def operation(operation_id: str, summary: str, *, body: Schema | None = None, qu
         @functools.wraps(method)
         async def run(self, *args, **kwargs):
             if spec.body is not None:
-                kwargs["body"] = spec.body.validate(self.json_body())
+                kwargs["body"] = spec.body.clean(self.json_body())
             elif spec.query is not None:
-                kwargs["query"] = spec.query.validate_query(self.query_values())
+                kwargs["query"] = spec.query.clean_query(self.query_values())
             result = method(self, *args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result

@@ -1,12 +1,16 @@
-"""/openapi.json, generated from the routes and the schemas they declare."""
+"""/openapi.json (OpenAPI 3.0), generated from the routes and the pydantic models they declare:
+each model's JSON Schema (`models_json_schema`, written as OpenAPI 3.0: `nullable`, no `null` type)
+is a component that operations refer to."""
 
 from __future__ import annotations
 
 import json
 import re
 
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+
 from handlers.base import ApiHandler, BaseHandler
-from handlers.schema import Schema
+from handlers.schema import Body
 
 METHODS = ("get", "post", "put", "patch", "delete")
 ERROR_SCHEMA = {
@@ -26,9 +30,51 @@ STATUS_TEXT = {400: "请求有误", 401: "未登录或登录失效", 403: "无�
 RETRY_AFTER = {"Retry-After": {"description": "多少秒后重试", "schema": {"type": "integer"}}}
 
 
-def _envelope(schema: Schema | None) -> dict:
-    data = {"$ref": f"#/components/schemas/{schema.name}"} if schema else {"type": "object"}
+REF = "#/components/schemas/{model}"
+
+
+class OpenApi30Schema(GenerateJsonSchema):
+    """JSON Schema as OpenAPI 3.0 reads it: `nullable: true` for "or null", no titles on fields
+    (the description carries the Chinese label), no defaults (an optional field is left out)."""
+
+    def nullable_schema(self, schema):
+        inner = self.generate_inner(schema["schema"])
+        # OpenAPI 3.0 ignores the siblings of a $ref: a nullable object says so around it.
+        return {"allOf": [inner], "nullable": True} if "$ref" in inner else {**inner, "nullable": True}
+
+    def default_schema(self, schema):
+        return self.generate_inner(schema["schema"])
+
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
+
+
+def _ref(model: type[Body]) -> dict:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _envelope(model: type[Body] | None) -> dict:
+    data = _ref(model) if model else {"type": "object"}
     return {"type": "object", "properties": {"data": data}, "required": ["data"]}
+
+
+def component_schemas(models: list[type[Body]]) -> dict:
+    """The JSON Schema of each model and of the models it holds, by name."""
+    _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF,
+                                schema_generator=OpenApi30Schema)
+    schemas = top.get("$defs", {})
+    for spec in schemas.values():
+        spec.pop("title", None)
+    named = {m.__name__ for m in models}
+    assert named <= schemas.keys(), f"two models share a name: {sorted(named - schemas.keys())}"
+    return schemas
+
+
+def query_parameters(model: type[Body], schemas: dict) -> list[dict]:
+    """A query model's fields as OpenAPI query parameters."""
+    spec = schemas[model.__name__]
+    return [{"name": name, "in": "query", "required": name in spec.get("required", ()), "schema": prop}
+            for name, prop in spec["properties"].items()]
 
 
 def _openapi_path(pattern: str) -> str:
@@ -46,6 +92,9 @@ def build_document(routes: list, version: str = "1") -> dict:
     paths: dict = {}
     tags: dict = {}  # tag name -> description, from the handlers' `openapi_tag`
     schemes: dict = {"bearer": {"type": "http", "scheme": "bearer"}}
+    models = {m.__name__: m for _, handler, *_ in routes for spec in _operations(handler)
+              for m in (spec.body, spec.query, spec.response) if m is not None}
+    schemas = component_schemas(sorted(models.values(), key=lambda m: m.__name__))
     for pattern, handler, *_ in routes:
         for method in METHODS:
             spec = getattr(getattr(handler, method, None), "operation", None)
@@ -67,12 +116,12 @@ def build_document(routes: list, version: str = "1") -> dict:
                 op["tags"] = [tag[0]]
                 tags[tag[0]] = tag[1]
             parameters = (_path_parameters(pattern) + list(getattr(handler, "header_parameters", ())) +
-                          (spec.query.openapi_parameters() if spec.query else []))
+                          (query_parameters(spec.query, schemas) if spec.query else []))
             if parameters:
                 op["parameters"] = parameters
             if spec.body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{spec.body.name}"}}}}
+                    "schema": _ref(spec.body)}}}
             errors = set(spec.errors) | {400, 503}
             secured = issubclass(handler, ApiHandler) and not handler.public
             scheme = getattr(handler, "security_scheme", None)
@@ -98,13 +147,17 @@ def build_document(routes: list, version: str = "1") -> dict:
                  "description": "小程序接口。成功返回 {\"data\": ...}，失败返回 {\"error\": {code, message, field}}。"},
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA, **{name: s.openapi() for name, s in sorted(Schema.registry.items())}},
+            "schemas": {"Error": ERROR_SCHEMA, **dict(sorted(schemas.items()))},
             "securitySchemes": schemes,
         },
     }
     if tags:
         document["tags"] = [{"name": name, "description": text} for name, text in sorted(tags.items())]
     return document
+
+
+def _operations(handler) -> list:
+    return [spec for spec in (getattr(getattr(handler, m, None), "operation", None) for m in METHODS) if spec]
 
 
 class OpenApiHandler(BaseHandler):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Any_, Bool, Int, List, Schema, Str
+from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
 from services import appeals, profile
 
 # The image's base64 text may run past 2 MB of image: the service says "over 2 MB" (413, field
 # "image") up to this size, the handler base past it.
 IMAGE_TEXT_MAX = 4 * 1024 * 1024
-APPEAL_REQUEST = Schema("ColourAppealRequest", {
+APPEAL_REQUEST = model("ColourAppealRequest", {
     "reason": Str("申诉理由", max_len=appeals.REASON_MAX),
     "image": Str("图片（可选，base64 或 data: URL；JPG/PNG/WEBP/GIF，不超过 2 MB）", max_len=IMAGE_TEXT_MAX,
                  required=False, nullable=True),
 }, description="对非绿码提出申诉：24小时内由所在社区（无法确定社区时为区县）处理，逾期转区县")
-APPEAL = Schema("ColourAppeal", {
+APPEAL = response_model("ColourAppeal", {
     "id": Int("编号"), "colour": Str("申诉时的颜色"), "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "申诉时的赋码原因"), "reason": Str("申诉理由"),
     "status": Str("状态：open 待处理 / accepted 已受理 / rejected 已驳回"), "status_label": Str("状态名称"),
@@ -22,7 +22,7 @@ APPEAL = Schema("ColourAppeal", {
     "deadline": Str("处理时限"), "escalated": Bool("是否已逾期转区县"), "decided_at": Str("处理时间", nullable=True),
     "correction": Str("受理后的更正进度：更正待审批 / 已更正 / 更正未获批准", nullable=True),
 }, description="我的申诉")
-APPEALS = Schema("ColourAppeals", {"items": List(Any_(), "我的申诉，最新的在前（字段同 ColourAppeal）")})
+APPEALS = response_model("ColourAppeals", {"items": List(Obj(APPEAL), "我的申诉，最新的在前（字段同 ColourAppeal）")})
 
 
 class MyAppealsHandler(ApiHandler):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Bool, Int, List, Obj, Schema, Str
+from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
 from services import auth, profile
 from services.errors import ApiError
 
-ACCOUNT = Schema("Account", {
+ACCOUNT = response_model("Account", {
     "id": Int("账号编号"),
     "roles": List(Str("角色", choices=tuple(auth.ROLES)), "角色列表", max_items=len(auth.ROLES)),
 })
-LOGIN_RESULT = Schema("LoginResult", {
+LOGIN_RESULT = response_model("LoginResult", {
     "token": Str("访问令牌，放在 Authorization: Bearer 头中"),
     "token_type": Str("固定为 Bearer"),
     "expires_at": Str("绝对过期时间（ISO 8601）"),
@@ -19,22 +19,22 @@ LOGIN_RESULT = Schema("LoginResult", {
     "account": Obj(ACCOUNT),
     "profile_complete": Bool("是否已填写实名信息"),
 })
-WECHAT_LOGIN = Schema("WechatLoginRequest", {"code": Str("wx.login 返回的 code", max_len=128)})
-ALIPAY_LOGIN = Schema("AlipayLoginRequest", {"auth_code": Str("my.getAuthCode 返回的授权码", max_len=128)})
-DEV_LOGIN = Schema("DevLoginRequest", {
+WECHAT_LOGIN = model("WechatLoginRequest", {"code": Str("wx.login 返回的 code", max_len=128)})
+ALIPAY_LOGIN = model("AlipayLoginRequest", {"auth_code": Str("my.getAuthCode 返回的授权码", max_len=128)})
+DEV_LOGIN = model("DevLoginRequest", {
     "openid": Str("开发用 openid", max_len=64, pattern=r"[A-Za-z0-9_\-]+", example="demo-citizen"),
 })
-BIND_PHONE = Schema("BindPhoneRequest", {
+BIND_PHONE = model("BindPhoneRequest", {
     "encrypted_data": Str("getPhoneNumber 返回的 encryptedData", max_len=4096),
     "iv": Str("getPhoneNumber 返回的 iv", max_len=64),
 })
-DEVICE_LOGIN = Schema("DeviceLoginRequest", {
+DEVICE_LOGIN = model("DeviceLoginRequest", {
     "device_key": Str("本机保存的设备密钥（首次留空，由服务器生成）", max_len=64, required=False, nullable=True),
 })
-DEVICE_RESULT = Schema("DeviceLoginResult", {**LOGIN_RESULT.fields, "device_key": Str("设备密钥：保存在本机，下次登录使用")})
-BOUND_PHONE = Schema("BoundPhone", {"phone": Str("手机号（已脱敏）"), "phone_verified": Bool("是否经平台验证"),
+DEVICE_RESULT = response_model("DeviceLoginResult", {**LOGIN_RESULT.__specs__, "device_key": Str("设备密钥：保存在本机，下次登录使用")})
+BOUND_PHONE = response_model("BoundPhone", {"phone": Str("手机号（已脱敏）"), "phone_verified": Bool("是否经平台验证"),
                                     "account_id": Int("账号编号（与同一手机号的手机账号合并后为该账号）")})
-LOGGED_OUT = Schema("LoggedOut", {"logged_out": Bool("已退出")})
+LOGGED_OUT = response_model("LoggedOut", {"logged_out": Bool("已退出")})
 
 
 def signed_in(identity, config) -> dict:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from miniprogram_api import fields
-from handlers.schema import Bool, Schema, Str
+from handlers.schema import Bool, Str, model, response_model
 from services import identity, profile
 
 _OPTIONAL = {"required": False, "nullable": True}
 
-PROFILE_UPDATE = Schema("ProfileUpdate", {
+PROFILE_UPDATE = model("ProfileUpdate", {
     "name": Str("姓名", max_len=64, required=False),
     "gender": Str("性别", choices=tuple(profile.GENDERS), required=False),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
@@ -23,7 +23,7 @@ PROFILE_UPDATE = Schema("ProfileUpdate", {
     "employer": Str("工作单位", max_len=128, **_OPTIONAL),
 }, description="只需提交要修改的字段；首次填写须包含姓名和证件号码")
 
-PROFILE = Schema("Profile", {
+PROFILE = response_model("Profile", {
     "name": Str("姓名（脱敏）", nullable=True),
     "gender": Str("性别", nullable=True),
     "id_type": Str("证件类型"),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers import shedding
-from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
+from handlers.schema import Bool, Date, Int, List, Obj, Str, model, response_model
+from miniprogram_api.health import HIT
 from services import colour_scheme, enterprise, exports, place_code_images
 from services.paging import MAX_PAGE, MAX_PER_PAGE
 
@@ -17,69 +18,93 @@ ADMIN = (enterprise.ADMIN_ROLE,)
 PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
         "per_page": Int("每页条数", minimum=1, maximum=MAX_PER_PAGE, required=False)}
 
-CREATE = Schema("CreateEnterpriseRequest", {"name": Str("群组名称", max_len=128), "address": Str("地址", max_len=255)})
-ENTERPRISE = Schema("Enterprise", {
-    "id": Int("企业编号"), "name": Str("群组名称"), "address": Str("地址"), "admin_name": Str("管理员（脱敏）"),
+CREATE = model("CreateEnterpriseRequest", {"name": Str("群组名称", max_len=128), "address": Str("地址", max_len=255)})
+ENTERPRISE = response_model("Enterprise", {
+    "id": Int("企业编号"), "name": Str("群组名称"), "address": Str("地址"), "admin_name": Str("管理员（脱敏）", nullable=True),
     "created_at": Str("创建时间"), "role": Str("我的角色：admin / member", required=False),
     "is_admin": Bool("我是否为管理员", required=False), "member_id": Int("我的成员编号", required=False),
     "joined_at": Str("加入时间", required=False)})
-ENTERPRISES = Schema("Enterprises", {"items": List(Obj(ENTERPRISE), "我加入的企业", max_items=None)})
-INVITE = Schema("EnterpriseInvite", {**ENTERPRISE.fields, "code": Str("邀请码"), "join_url": Str("二维码内容（加入链接）"),
+ENTERPRISES = response_model("Enterprises", {"items": List(Obj(ENTERPRISE), "我加入的企业", max_items=None)})
+INVITE = response_model("EnterpriseInvite", {**ENTERPRISE.__specs__, "code": Str("邀请码"), "join_url": Str("二维码内容（加入链接）"),
                                      "image_path": Str("二维码图片地址（PNG，需登录）")})
-JOIN = Schema("JoinEnterpriseRequest", {"code": Str("邀请码（或扫描二维码得到的链接）", max_len=255)})
+JOIN = model("JoinEnterpriseRequest", {"code": Str("邀请码（或扫描二维码得到的链接）", max_len=255)})
 
-TRACK_ENTRY = Schema("TrackEntry", {
+TRACK_ENTRY = model("TrackEntry", {
     "place": Str("地点", max_len=128),
     "time": Str("时间（HH:MM）", max_len=5, pattern=r"([01][0-9]|2[0-3]):[0-5][0-9]", example="08:30"),
     "transport": Str("出行方式", choices=tuple(enterprise.TRACK_TRANSPORTS), required=False, nullable=True),
 })
-ANSWERS = Schema("DailyReportAnswers", {key: Bool(question) for key, question in enterprise.QUESTIONS},
+ANSWERS = model("DailyReportAnswers", {key: Bool(question) for key, question in enterprise.QUESTIONS},
                  description="身体状况：八个是否问题（true 为“是”）")
-DAILY_REPORT = Schema("DailyReportRequest", {
+DAILY_REPORT = model("DailyReportRequest", {
     "track": List(Obj(TRACK_ENTRY), "当日活动轨迹（可为空）", max_items=20, required=False),
     "answers": Obj(ANSWERS, "身体状况"),
 })
-REPORT_VIEW = Schema("DailyReport", {
-    "id": Int("编号"), "report_date": Str("上报日期"), "submitted_at": Str("提交时间"), "track": List(Any_(), "活动轨迹", max_items=20),
-    "location": Str("最后所在地点", nullable=True), "answers": List(Any_(), "问题与回答", max_items=None),
-    "abnormal": Bool("是否有“是”的回答"), "abnormal_answers": List(Str(), "“是”的回答", max_items=None),
-    "colour": Any_("提交后的颜值", required=False)})
-REPORT_FORM = Schema("DailyReportForm", {"questions": List(Any_(), "八个问题", max_items=None), "transports": List(Any_(), "出行方式", max_items=None),
-                                         "report_date": Str("今天"), "today": Any_("今日已提交的上报", nullable=True)})
-MY_COLOUR = Schema("MyColour", {
+LEGEND_ITEM = response_model("ColourLegend", {"colour": Str("颜色"), "text": Str("说明")})
+MY_COLOUR = response_model("MyColour", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
-    "guidance": List(Str(), "解除指引", max_items=None), "details": List(Any_(), "命中的规则", max_items=None), "computed_at": Str("计算时间"),
+    "guidance": List(Str(), "解除指引", max_items=None), "details": List(Obj(HIT), "命中的规则", max_items=None),
+    "computed_at": Str("计算时间"),
     "name": Str("姓名（脱敏）", nullable=True), "id_number": Str("身份证号（脱敏）", nullable=True),
-    "shown_at": Str("当前时间"), "date_label": Str("日期与星期"), "legend": List(Any_(), "颜色说明", max_items=None)})
+    "shown_at": Str("当前时间"), "date_label": Str("日期与星期"), "legend": List(Obj(LEGEND_ITEM), "颜色说明", max_items=None)})
 
+TRACK_VIEW = response_model("TrackPoint", {"place": Str("地点"), "time": Str("时间（HH:MM）"),
+                                           "transport": Str("出行方式", nullable=True)})
+ANSWER_VIEW = response_model("DailyReportAnswer", {"key": Str("问题代码"), "question": Str("问题"), "answer": Bool("回答")})
+REPORT_VIEW = response_model("DailyReport", {
+    "id": Int("编号"), "report_date": Str("上报日期"), "submitted_at": Str("提交时间"),
+    "track": List(Obj(TRACK_VIEW), "活动轨迹", max_items=20),
+    "location": Str("最后所在地点", nullable=True), "answers": List(Obj(ANSWER_VIEW), "问题与回答", max_items=None),
+    "abnormal": Bool("是否有“是”的回答"), "abnormal_answers": List(Str(), "“是”的回答", max_items=None),
+    "colour": Obj(MY_COLOUR, "提交后的颜值", required=False)})
+QUESTION = response_model("DailyReportQuestion", {"key": Str("问题代码"), "question": Str("问题")})
+TRANSPORT = response_model("TrackTransport", {"key": Str("出行方式代码"), "label": Str("出行方式")})
+REPORT_FORM = response_model("DailyReportForm", {
+    "questions": List(Obj(QUESTION), "八个问题", max_items=None),
+    "transports": List(Obj(TRANSPORT), "出行方式", max_items=None),
+    "report_date": Str("今天"), "today": Obj(REPORT_VIEW, "今日已提交的上报", nullable=True)})
 CATEGORY_CHOICES = ("all", *enterprise.CATEGORIES)
-STAFF_QUERY = Schema("StaffStatusQuery", {
+STAFF_QUERY = model("StaffStatusQuery", {
     "category": Str("类别：all 全部 / normal 正常人员 / abnormal 异常人员 / not_reported 未上报",
                     choices=CATEGORY_CHOICES, required=False),
     "name": Str("按姓名搜索（完整姓名，精确匹配）", max_len=32, required=False), **PAGE})
-STAFF = Schema("StaffStatus", {
-    "enterprise": Any_("企业"), "report_date": Str("日期"),
-    "counts": Any_("各类人数：normal, abnormal, not_reported, total"), "category": Str("本页类别"),
-    "items": List(Any_(), "人员：序号、姓名（脱敏）、地理位置、提交情况、健康情况", max_items=MAX_PER_PAGE),
+COUNTS = response_model("StaffCounts", {"normal": Int("正常人员"), "abnormal": Int("异常人员"),
+                                        "not_reported": Int("未上报"), "total": Int("总数")})
+STAFF_ROW = response_model("StaffRow", {
+    "member_id": Int("成员编号"), "name": Str("姓名（脱敏）", nullable=True), "phone": Str("手机号（脱敏）", nullable=True),
+    "location": Str("地理位置", nullable=True), "submitted": Bool("是否已上报"), "submitted_label": Str("已上报 / 未上报"),
+    "submitted_at": Str("上报时间", nullable=True), "category": Str("类别：normal / abnormal / not_reported"),
+    "colour": Str("颜色"), "colour_label": Str("颜色名称"), "abnormal_answers": List(Str(), "“是”的回答", max_items=None),
+    "health": Str("健康情况")})
+EXPORT_COUNTS = response_model("StaffExportCounts", {"normal": Int("正常人员"), "abnormal": Int("异常人员"),
+                                                    "not_reported": Int("未上报")})
+ENTERPRISE_REF = response_model("EnterpriseRef", {"id": Int("企业编号"), "name": Str("群组名称")})
+STAFF = response_model("StaffStatus", {
+    "enterprise": Obj(ENTERPRISE_REF, "企业"), "report_date": Str("日期"),
+    "counts": Obj(COUNTS, "各类人数"), "category": Str("本页类别"),
+    "items": List(Obj(STAFF_ROW), "人员", max_items=MAX_PER_PAGE),
     "page": Int("页码"), "per_page": Int("每页条数"), "total": Int("本类别（搜索后）总数")})
-REMOVED = Schema("MemberRemoved", {"removed": Bool("已移除"), "member_id": Int("成员编号")})
-EXPORT = Schema("StaffExportRequest", {"email": Str("收件人邮箱", max_len=320),
+REMOVED = response_model("MemberRemoved", {"removed": Bool("已移除"), "member_id": Int("成员编号")})
+EXPORT = model("StaffExportRequest", {"email": Str("收件人邮箱", max_len=320),
                                        # Checked by the service after the admin's rights (services/exports.py).
                                        "purpose": Str("导出用途（记入导出记录，并写在文件首行）", min_len=exports.PURPOSE_MIN,
                                                       max_len=exports.PURPOSE_MAX, deferred=True),
                                        "remark": Str("备注", max_len=255, required=False, nullable=True)})
-EXPORT_VIEW = Schema("StaffExport", {
+EXPORT_VIEW = response_model("StaffExport", {
     "id": Int("导出编号"), "email": Str("收件人"), "remark": Str("备注", nullable=True), "report_date": Str("日期"),
-    "rows": Int("人数"), "counts": Any_("各类人数"), "status": Str("pending / sent / failed"),
+    "rows": Int("人数"), "counts": Obj(EXPORT_COUNTS, "各类人数"), "status": Str("pending / sent / failed"),
     "status_label": Str("状态"), "error": Str("失败原因", nullable=True), "attempts": Int("发送次数"),
     "created_at": Str("导出时间"), "sent_at": Str("发送时间", nullable=True)})
-EXPORTS_QUERY = Schema("StaffExportsQuery", PAGE)
-EXPORTS = Schema("StaffExports", {"items": List(Obj(EXPORT_VIEW), "导出记录", max_items=MAX_PER_PAGE), "page": Int("页码"),
+EXPORTS_QUERY = model("StaffExportsQuery", PAGE)
+EXPORTS = response_model("StaffExports", {"items": List(Obj(EXPORT_VIEW), "导出记录", max_items=MAX_PER_PAGE),
+                                          "page": Int("页码"),
                                   "per_page": Int("每页条数"), "total": Int("总数")})
-NOT_REPORTED_QUERY = Schema("NotReportedQuery", {"date": Date("日期（默认今天）", required=False)})
-NOT_REPORTED = Schema("NotReportedList", {"report_date": Str("日期"), "built_at": Str("生成时间"),
+NOT_REPORTED_QUERY = model("NotReportedQuery", {"date": Date("日期（默认今天）", required=False)})
+NOT_REPORTED_PERSON = response_model("NotReportedPerson", {"member_id": Int("成员编号"),
+                                                          "name": Str("姓名（脱敏）", nullable=True)})
+NOT_REPORTED = response_model("NotReportedList", {"report_date": Str("日期"), "built_at": Str("生成时间"),
                                           "count": Int("未上报人数"), "total": Int("成员总数"),
-                                          "people": List(Any_(), "未上报人员（姓名脱敏）", max_items=None)})
+                                          "people": List(Obj(NOT_REPORTED_PERSON), "未上报人员", max_items=None)})
 
 
 class EnterprisesHandler(ApiHandler):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from miniprogram_api import fields
-from handlers.schema import Any_, Bool, Date, Int, List, Num, Obj, Schema, Str
+from handlers.schema import Bool, Date, Int, List, Num, Obj, Open, Str, model, response_model
 from services import (colour, colour_reasons, colour_scheme, declarations, family, health_codes, identity, nearby,
                       profile)
 from services.paging import MAX_PAGE, MAX_PER_PAGE, paginate
@@ -14,33 +14,58 @@ from services.timefmt import local_iso
 
 PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
         "per_page": Int("每页条数", minimum=1, maximum=MAX_PER_PAGE, required=False)}
-PAGE_QUERY = Schema("PageQuery", PAGE)
-MEMBER_QUERY = Schema("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
-CODE = Schema("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
+PAGE_QUERY = model("PageQuery", PAGE)
+MEMBER_QUERY = model("MemberQuery", {"member_id": Int("家庭成员编号（不填为本人）", required=False)})
+CODE = response_model("SignedCode", {"payload": Str("二维码内容（已签名）"), "issued_at": Str("签发时间"),
                              "expires_at": Str("过期时间")})
-HEALTH_CODE = Schema("HealthCode", {
+HIT_FIELDS = {
+    "rule": Str("规则代码"), "colour": Str("该规则赋的颜色"), "reason": Str("原因", max_len=None),
+    "guidance": Str("解除指引", max_len=None, nullable=True), "since": Str("起始日期"), "until": Str("截止日期", nullable=True),
+    "override": Bool("是否为人工调整", required=False), "batch": Int("来源批次编号", required=False),
+    "source": Str("来源批次", max_len=None, required=False)}
+HIT = response_model("ColourRuleHit", HIT_FIELDS, description="命中的一条赋码规则")
+HIT_SOURCE = response_model("ColourRuleSource", {
+    "input": Str("来源名单或记录类型"), "id": Int("记录编号", required=False), "source": Str("来源", max_len=None),
+    "list": Str("名单", required=False), "batch": Str("批次", nullable=True, required=False),
+    "listed_on": Str("名单日期", nullable=True, required=False), "detail": Str("详情", max_len=None),
+    "date": Str("日期"), "entered_at": Str("录入时间", nullable=True), "withdrawn": Bool("是否已撤销")})
+EXPLAINED_HIT = response_model("ColourReason", {
+    **HIT_FIELDS, "sources": List(Obj(HIT_SOURCE), "来源名单或记录（最新的在前）", max_items=None),
+    "lifts": Str("如何解除", max_len=None)}, description="一条赋码原因及其来源、解除方式")
+HEALTH_CODE = response_model("HealthCode", {
     "colour": Str("颜色：green / yellow / orange / red / unknown"),
     "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "赋码原因", max_items=None),
     "guidance": List(Str(), "解除指引（红码）", max_items=None),
-    "details": List(Any_(), "每条原因：rule, colour, reason, guidance, since, until, sources（来源名单或记录、日期）, "
-                            "lifts（如何解除）, override", max_items=None),
+    "details": List(Obj(EXPLAINED_HIT), "每条原因及其来源、解除方式", max_items=None),
     "computed_at": Str("计算时间"),
     "manual_override": Bool("是否为人工调整（经两人审核，有到期日）"),
     "name": Str("姓名（脱敏）"),
     "id_number": Str("证件号码（脱敏）"),
     "code": Obj(CODE),
 }, description="我的健康码：颜色、原因、指引和动态二维码")
-PAGED = Schema("Page", {"items": List(Any_(), "本页条目", max_items=MAX_PER_PAGE), "page": Int("页码"), "per_page": Int("每页条数"),
-                        "total": Int("总条数")})
-PAPER_CODE = Schema("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
+
+
+def page_model(name: str, item: type, label: str, description: str = "") -> type:
+    """A page of `item`s (services.paging.paginate's answer)."""
+    return response_model(name, {"items": List(Obj(item), label, max_items=MAX_PER_PAGE), "page": Int("页码"),
+                                 "per_page": Int("每页条数"), "total": Int("总条数")}, description)
+
+
+PAPER_CODE = response_model("PaperCode", {"id": Int("编号"), "issued_at": Str("签发时间"), "expires_at": Str("有效期至"),
                                   "revoked": Bool("是否已作废"),
                                   "image_path": Str("图片地址（需登录；已作废或已过期的为 null）", nullable=True)})
-PAPER_CODES = Schema("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
-HISTORY = Schema("ColourHistory", {"items": List(Any_(), "颜色变化：from, to, reasons, why, changed_at",
-                                                 max_items=colour.HISTORY_LIMIT)})
+PAPER_CODES = response_model("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
+COLOUR_CHANGE = response_model("ColourChange", {
+    "from": Str("原颜色", nullable=True), "to": Str("新颜色"), "reasons": List(Str(), "原因", max_items=None),
+    "why": Str("变化说明", nullable=True), "changed_at": Str("变化时间")})
+HISTORY = response_model("ColourHistory", {"items": List(Obj(COLOUR_CHANGE), "颜色变化，最新的在前",
+                                                         max_items=colour.HISTORY_LIMIT)})
+TEMPERATURE = response_model("Temperature", {"id": Int("编号"), "temperature": Num("体温（℃）"), "fever": Bool("是否发热"),
+                                             "source": Str("来源"), "measured_at": Str("测量时间")})
+TEMPERATURES = page_model("TemperaturesPage", TEMPERATURE, "体温记录，最新的在前")
 
-DECLARATION = Schema("DeclarationRequest", {
+DECLARATION = model("DeclarationRequest", {
     "kind": Str("申报类型", choices=declarations.SELF_KINDS),
     "organisation": Str("单位或学校", max_len=128, required=False, nullable=True),
     "residence": Str("现住地址", max_len=255),
@@ -59,12 +84,13 @@ DECLARATION = Schema("DeclarationRequest", {
     "isolation_mode": Str("隔离方式", choices=tuple(declarations.ISOLATION_MODES), required=False, nullable=True),
     "remark": Str("备注", max_len=255, required=False, nullable=True),
 }, description="健康申报（郑好码申请表）")
-DECLARATION_VIEW = Schema("Declaration", {"id": Int("编号"), "kind": Str("申报类型"), "kind_label": Str("申报类型名称"),
+DECLARATION_VIEW = response_model("Declaration", {"id": Int("编号"), "kind": Str("申报类型"), "kind_label": Str("申报类型名称"),
                                           "organisation": Str("单位", nullable=True),
                                           "health_status": Str("健康状况"), "health_status_label": Str("健康状况名称"),
-                                          "contact_with_patient": Bool("是否接触病例"), "answers": Any_("其他回答"),
+                                          "contact_with_patient": Bool("是否接触病例"), "answers": Open("其他回答"),
                                           "declared_at": Str("申报时间")})
-PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
+DECLARATIONS = page_model("DeclarationsPage", DECLARATION_VIEW, "健康申报记录，最新的在前")
+PROVINCE_ENTRY = model("ProvinceEntryRequest", {
     "entry_date": Date("入省日期", past=True),
     "origin_code": Str("出发地地区代码（6位）", max_len=6, required=False, nullable=True),
     "origin_name": Str("出发地", max_len=64),
@@ -72,17 +98,22 @@ PROVINCE_ENTRY = Schema("ProvinceEntryRequest", {
     "transport_number": Str("车次/航班/车牌", max_len=32, required=False, nullable=True),
     "destination": Str("目的地详细地址", max_len=255),
 })
-PROVINCE_ENTRY_VIEW = Schema("ProvinceEntry", {"id": Int("编号"), "entry_date": Str("入省日期"),
+PROVINCE_ENTRY_VIEW = response_model("ProvinceEntry", {"id": Int("编号"), "entry_date": Str("入省日期"),
                                                "origin_code": Str("出发地代码", nullable=True),
                                                "origin_name": Str("出发地"), "transport": Str("交通方式"),
                                                "transport_number": Str("车次/航班", nullable=True),
                                                "destination": Str("目的地"), "registered_at": Str("登记时间")})
+PROVINCE_ENTRIES = page_model("ProvinceEntriesPage", PROVINCE_ENTRY_VIEW, "入省登记记录，最新的在前")
 # The point and radius are checked by services.nearby.check_point, with its own codes.
-NEARBY_QUERY = Schema("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
+NEARBY_QUERY = model("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
                                           "lng": Num("经度", minimum=-180, maximum=180, deferred=True),
                                           "radius": Num("半径（米），默认 3000", minimum=1, maximum=nearby.MAX_RADIUS_M,
                                                         required=False, deferred=True)})
-NEARBY = Schema("NearbyRisk", {"items": List(Any_(), "附近有病例的小区：名称、确诊数、风险等级、距离（米）", max_items=None)})
+NEARBY_COMPOUND = response_model("NearbyCompound", {
+    "compound_code": Str("小区代码"), "name": Str("小区名称"), "address": Str("地址", nullable=True),
+    "latitude": Num("纬度"), "longitude": Num("经度"), "confirmed": Int("确诊数"), "suspected": Int("疑似数"),
+    "risk_level": Str("风险等级"), "risk_label": Str("风险等级名称"), "distance_m": Num("距离（米）")})
+NEARBY = response_model("NearbyRisk", {"items": List(Obj(NEARBY_COMPOUND), "附近有病例的小区，由近及远", max_items=None)})
 
 
 def _paper_view(code) -> dict:
@@ -153,14 +184,14 @@ class DeclarationsHandler(ApiHandler):
         person = profile.require_self_person(self.current_account)
         return declarations.submit_declaration(person, body, declared_by=self.current_account)
 
-    @operation("listDeclarations", "我的健康申报记录", query=PAGE_QUERY, response=PAGED)
+    @operation("listDeclarations", "我的健康申报记录", query=PAGE_QUERY, response=DECLARATIONS)
     def get(self, query):
         person = profile.require_self_person(self.current_account)
         return paginate(declarations.declarations_of(person), declarations.declaration_view, **query)
 
 
 class TemperaturesHandler(ApiHandler):
-    @operation("listTemperatures", "我的体温记录", query=PAGE_QUERY, response=PAGED)
+    @operation("listTemperatures", "我的体温记录", query=PAGE_QUERY, response=TEMPERATURES)
     def get(self, query):
         person = profile.require_self_person(self.current_account)
         return paginate(declarations.temperatures_of(person), declarations.temperature_view, **query)
@@ -172,7 +203,7 @@ class ProvinceEntriesHandler(ApiHandler):
         person = profile.require_self_person(self.current_account)
         return declarations.register_province_entry(person, body)
 
-    @operation("listProvinceEntries", "我的入省登记记录", query=PAGE_QUERY, response=PAGED)
+    @operation("listProvinceEntries", "我的入省登记记录", query=PAGE_QUERY, response=PROVINCE_ENTRIES)
     def get(self, query):
         person = profile.require_self_person(self.current_account)
         return paginate(declarations.province_entries_of(person), declarations.province_entry_view, **query)

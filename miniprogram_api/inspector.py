@@ -7,11 +7,13 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from handlers import shedding
 from miniprogram_api import fields
-from handlers.schema import Any_, Bool, Int, List, Num, Schema, Str
+from handlers.schema import Bool, Int, List, Num, Obj, Open, Str, model, response_model
+from miniprogram_api.health import DECLARATION_VIEW
+from miniprogram_api.scan import PLACE, PLACE_FIELDS
 from services import colour, colour_scheme, declarations, health_codes, identity, place_admin
 
-VERIFY = Schema("VerifyHealthCodeRequest", {"payload": Str("扫描到的健康码内容（动态码、纸质码或截图中的码）", max_len=2048)})
-VERIFIED = Schema("VerifiedHealthCode", {
+VERIFY = model("VerifyHealthCodeRequest", {"payload": Str("扫描到的健康码内容（动态码、纸质码或截图中的码）", max_len=2048)})
+VERIFIED = response_model("VerifiedHealthCode", {
     "code_kind": Str("dynamic（动态码）或 paper（纸质码）"),
     "issued_at": Str("签发时间"),
     "name": Str("姓名（脱敏）"),
@@ -21,13 +23,17 @@ VERIFIED = Schema("VerifiedHealthCode", {
     "colour_label": Str("颜色名称"),
     "reasons": List(Str(), "赋码原因", max_items=None),
     "guidance": List(Str(), "解除指引", max_items=None),
-    "latest_declaration": Any_("最近一次健康申报", nullable=True),
+    "latest_declaration": Obj(DECLARATION_VIEW, "最近一次健康申报", nullable=True),
 })
 
 
-BIND_PLACE = Schema("BindPlaceRequest", {"declaration_code": Str("场所申报码", max_len=32)})
-INSPECTOR_PLACES = Schema("InspectorPlaces", {"items": List(Any_(), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
-CHECK = Schema("TemperatureCheckRequest", {
+BIND_PLACE = model("BindPlaceRequest", {"declaration_code": Str("场所申报码", max_len=32)})
+INSPECTOR_PLACE = response_model("InspectorPlace", {
+    **PLACE_FIELDS, "is_current": Bool("是否为当前场所"), "bound_at": Str("绑定时间"),
+    "quick_checkin_url": Str("体温正常快速打卡码内容（卡口不提供：null）", nullable=True)})
+INSPECTOR_PLACES = response_model("InspectorPlaces", {
+    "items": List(Obj(INSPECTOR_PLACE), "绑定的场所（当前场所在前），含快速打卡码", max_items=None)})
+CHECK = model("TemperatureCheckRequest", {
     "payload": Str("市民健康码内容（动态码、纸质码或截图中的码）", max_len=2048),
     "result": Str("体温结果", choices=("normal", "fever")),
     "temperature": fields.temperature("体温（℃，选填）", required=False, nullable=True),
@@ -38,24 +44,24 @@ CHECK = Schema("TemperatureCheckRequest", {
                       max_len=40, pattern=r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})",
                       required=False, nullable=True, example="2020-02-01T08:30:00+08:00"),
 })
-CHECK_RESULT = Schema("TemperatureCheckResult", {
+CHECK_RESULT = response_model("TemperatureCheckResult", {
     "colour": Str("颜色"), "colour_label": Str("颜色名称"), "reasons": List(Str(), "原因", max_items=None),
     "guidance": List(Str(), "解除指引", max_items=None), "admit": Bool("是否允许进入"), "result": Str("normal / fever"),
-    "temperature": Num("体温", nullable=True), "place": Any_("场所"), "name_masked": Str("姓名（脱敏）"),
+    "temperature": Num("体温", nullable=True), "place": Obj(PLACE, "场所"), "name_masked": Str("姓名（脱敏）"),
     "phone_masked": Str("手机号（脱敏）", nullable=True), "registered_at": Str("登记时间")})
-OFFLINE_LIST = Schema("OfflineVerificationList", {
+OFFLINE_LIST = response_model("OfflineVerificationList", {
     "algorithm": Str("签名算法（Ed25519）"),
     "prefix": Str("健康码前缀（HC1）"),
     "version": Int("健康码格式版本"),
-    "keys": Any_("验签公钥：密钥编号 -> Base64 编码的 32 字节 Ed25519 公钥"),
+    "keys": Open("验签公钥：密钥编号 -> Base64 编码的 32 字节 Ed25519 公钥"),
     "revoked_paper_codes": List(Int(), "已作废且尚未过期的纸质健康码编号", max_items=None),
     "generated_at": Str("名单生成时间（离线核验时显示）"),
     "generated_at_unix": Int("名单生成时间（Unix 秒）"),
     "clock_skew_seconds": Int("允许的时钟偏差（秒）"),
     "stale_after_seconds": Int("名单超过多久未更新时提示（秒）"),
 }, description="离线核验所需的公钥和作废名单（检测员页面缓存后断网也能验码）")
-STATS = Schema("RegistrationStats", {"today": Int("今日登记人次"), "total": Int("累计登记人次")})
-DONE = Schema("Done", {"ok": Bool("完成")})
+STATS = response_model("RegistrationStats", {"today": Int("今日登记人次"), "total": Int("累计登记人次")})
+DONE = response_model("Done", {"ok": Bool("完成")})
 
 
 class InspectorPlacesHandler(ApiHandler):

@@ -4,24 +4,24 @@ citizen scans out of a counting place."""
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Bool, Int, Schema, Str
+from handlers.schema import Bool, Int, Str, model, response_model
 from services import occupancy, place_admin
 
-OCCUPANCY = Schema("PlaceOccupancy", {
+OCCUPANCY = response_model("PlaceOccupancy", {
     "place_id": Int("场所编号"), "counting": Bool("是否统计在场人数"),
     "capacity": Int("容纳人数（不限：null）", nullable=True), "inside": Int("当前在场人数"),
     "available": Int("剩余可进入人数（不限：null）", nullable=True), "full": Bool("是否已满"),
 })
-SET_OCCUPANCY = Schema("SetPlaceOccupancyRequest", {
+SET_OCCUPANCY = model("SetPlaceOccupancyRequest", {
     "counting": Bool("是否统计在场人数（扫码进入计入，扫码离开减去；关闭后清零）"),
     "capacity": Int("容纳人数", minimum=1, maximum=occupancy.MAX_CAPACITY, required=False, nullable=True,
                     description="不小于1的整数；不限人数时不填或填 null"),
 })
-LEAVE = Schema("LeavePlaceRequest", {
+LEAVE = model("LeavePlaceRequest", {
     "code": Str("场所码（二维码中的 token）", max_len=64),
     "member_id": Int("为家庭成员离场时的成员编号", required=False, nullable=True),
 })
-LEFT = Schema("LeftPlace", {"left": Bool("已离场"), **OCCUPANCY.fields})
+LEFT = response_model("LeftPlace", {"left": Bool("已离场"), **OCCUPANCY.__specs__})
 
 
 class PlaceOccupancyHandler(ApiHandler):

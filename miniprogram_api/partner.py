@@ -9,10 +9,9 @@ import tornado.ioloop
 
 from handlers import routing
 from handlers.base import BaseHandler, operation
-from handlers.schema import Any_, Bool, Date, Int, List, Obj, Schema, Str
+from handlers.schema import Bool, Date, Int, List, Obj, Open, Str, model, response_model
 from models.db import db
 from services import partner_feed, risk_records
-from services.errors import ApiError
 
 SIGNING = (
     "每个请求带四个请求头：X-Partner-Key（密钥编号）、X-Partner-Timestamp（Unix 秒，与服务器时间相差不超过5分钟）、"
@@ -48,25 +47,25 @@ def _records_description() -> str:
 class RecordBatch(List):
     """The batch's records: a batch over the limit is a 413 (too large), not a 400."""
 
-    def clean(self, value, name):
-        if isinstance(value, list) and len(value) > self.max_items:
-            raise ApiError("batch_too_large", f"每批最多 {self.max_items} 条记录（本批 {len(value)} 条）", 413, name)
-        if isinstance(value, list) and not value:
-            raise ApiError("empty_batch", "批次中没有记录", 400, name)
-        return super().clean(value, name)
+    def explain(self, kind, who, value):
+        if kind == "too_long":
+            return "batch_too_large", f"每批最多 {self.max_items} 条记录（本批 {len(value)} 条）", 413
+        if kind == "too_short":
+            return "empty_batch", "批次中没有记录"
+        return super().explain(kind, who, value)
 
 
-FEED = Schema("FeedRiskRecordsRequest", {
+FEED = model("FeedRiskRecordsRequest", {
     "batch_id": Str("批次号（同一合作方内唯一；重发同一批次不会重复入库）", max_len=64,
                     pattern=partner_feed.BATCH_ID_RE.pattern, example="police-20260301-0001"),
     "kind": Str("数据类型", choices=risk_records.KINDS, max_len=32),
     "listed_on": Date("名单日期（不填为今天）", required=False),
-    "records": RecordBatch(Any_("一条记录，字段见 kind 对应的数据类型说明"), "记录", max_items=partner_feed.MAX_RECORDS, min_items=1,
+    "records": RecordBatch(Open("一条记录，字段见 kind 对应的数据类型说明"), "记录", max_items=partner_feed.MAX_RECORDS, min_items=1,
                            description=_records_description()),
 }, description="一批同一类型的风险数据。")
-REJECTED = Schema("RejectedRecord", {"index": Int("记录序号（从0开始）"), "field": Str("出错的字段", nullable=True),
+REJECTED = response_model("RejectedRecord", {"index": Int("记录序号（从0开始）"), "field": Str("出错的字段", nullable=True),
                                      "code": Str("错误码"), "message": Str("原因")})
-FEED_RESULT = Schema("FeedRiskRecordsResult", {
+FEED_RESULT = response_model("FeedRiskRecordsResult", {
     "batch_id": Str("批次号"), "kind": Str("数据类型"), "received": Int("收到记录数"), "accepted": Int("入库记录数"),
     "duplicates": Int("已入库过的记录数（未重复入库）"),
     "rejected": List(Obj(REJECTED), "被拒绝的记录", max_items=partner_feed.MAX_RECORDS),

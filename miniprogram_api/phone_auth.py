@@ -10,43 +10,37 @@ import base64
 
 from handlers.base import ApiHandler, on_executor, operation
 from miniprogram_api import fields
-from handlers.schema import Bool, Int, Schema, Str
+from handlers.schema import Bool, Int, Str, model, response_model
 from miniprogram_api.auth import LOGIN_RESULT, signed_in
 from services import captchas, phone_auth
+
 
 class Password(Str):
     """A password exactly as typed: unlike other texts it is not stripped (a space is a character).
     A new password's length rule (6~12) is the service's, checked with the other rules of
     registration (`deferred`, stated in the document)."""
 
-    def clean(self, value, name):
-        if not isinstance(value, str):
-            raise self.error(name, f"{self.label}应为文本")
-        if not value:
-            raise self.error(name, f"{self.label}不能为空", "missing_field")
-        if not self.deferred and len(value) > self.max_len:
-            raise self.error(name, f"{self.label}过长（最多 {self.max_len} 个字符）")
-        return value
+    as_typed = True
 
 
 PHONE = fields.phone("手机号码")
 SMS_CODE = Str("短信验证码", max_len=6, min_len=6, pattern=r"[0-9]{6}")
 PASSWORD = Password("密码", min_len=phone_auth.PASSWORD_MIN, max_len=phone_auth.PASSWORD_MAX, deferred=True)
 
-SMS_SEND = Schema("SmsSendRequest", {
+SMS_SEND = model("SmsSendRequest", {
     "phone": PHONE,
     "purpose": Str("用途：register 注册 / reset_password 重置密码", choices=tuple(phone_auth.PURPOSES)),
 })
-SMS_SENT = Schema("SmsSent", {"sent": Bool("已发送"), "expires_in_seconds": Int("验证码有效期（秒）")})
-PHONE_REGISTER = Schema("PhoneRegisterRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
-PASSWORD_LOGIN = Schema("PasswordLoginRequest", {
+SMS_SENT = response_model("SmsSent", {"sent": Bool("已发送"), "expires_in_seconds": Int("验证码有效期（秒）")})
+PHONE_REGISTER = model("PhoneRegisterRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
+PASSWORD_LOGIN = model("PasswordLoginRequest", {
     "phone": PHONE, "password": Password("密码", max_len=64),
     "captcha_key": Str("图形验证码编号（authCaptcha；连续输错3次后必填）", max_len=64, required=False),
     "captcha": Str("图形验证码（4个字母）", max_len=8, required=False)})
-CAPTCHA = Schema("Captcha", {"captcha_key": Str("图形验证码编号"),
+CAPTCHA = response_model("Captcha", {"captcha_key": Str("图形验证码编号"),
                              "image": Str("图形验证码图片（data:image/png;base64,...）", max_len=20000)})
-PASSWORD_RESET = Schema("PasswordResetRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
-PASSWORD_RESET_DONE = Schema("PasswordResetDone", {"reset": Bool("密码已重置，请用新密码登录")})
+PASSWORD_RESET = model("PasswordResetRequest", {"phone": PHONE, "sms_code": SMS_CODE, "password": PASSWORD})
+PASSWORD_RESET_DONE = response_model("PasswordResetDone", {"reset": Bool("密码已重置，请用新密码登录")})
 
 
 class SmsSendHandler(ApiHandler):

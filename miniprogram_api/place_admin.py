@@ -4,22 +4,28 @@ over, unbind inspectors."""
 from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
-from handlers.schema import Any_, Int, Schema, Str
+from handlers.schema import Int, List, Obj, Str, model, response_model
 from services import place_admin
 from services.place_types import PLACE_TYPES
 
-CREATE_PLACE = Schema("CreatePlaceRequest", {
+CREATE_PLACE = model("CreatePlaceRequest", {
     "region_code": Str("所在区域代码", max_len=20),
     "address": Str("详细地址", max_len=255),
     "place_type": Str("场所类型", choices=tuple(c for c, t in PLACE_TYPES.items() if t.category != "compound")),
     "name": Str("场所名称", max_len=128),
 })
-MY_PLACE = Schema("MyPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"), "type_label": Str("类型名称"),
+PLACE_STATS = response_model("PlaceStats", {"inspectors": Int("绑定检测员数"), "today": Int("今日登记"),
+                                             "total": Int("累计登记")})
+PLACE_INSPECTOR = response_model("PlaceInspector", {"account_id": Int("检测员账号"), "name": Str("姓名（脱敏）", nullable=True),
+                                                    "bound_at": Str("绑定时间")})
+MY_PLACE = response_model("MyPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"),
+                                      "type_label": Str("类型名称"),
                               "address": Str("地址", nullable=True), "declaration_code": Str("场所申报码（分享给检测员）"),
                               "code_url": Str("场所码内容"),
                               "quick_checkin_url": Str("体温正常快速打卡码内容（卡口不提供：null）", nullable=True),
-                              "stats": Any_("绑定检测员数、今日登记、累计登记"), "inspectors": Any_("已绑定的检测员")})
-HAND_OVER = Schema("HandOverPlaceRequest", {"account_id": Int("接任管理员的账号（须为本场所检测员）")})
+                              "stats": Obj(PLACE_STATS, "场所统计"),
+                              "inspectors": List(Obj(PLACE_INSPECTOR), "已绑定的检测员", max_items=None)})
+HAND_OVER = model("HandOverPlaceRequest", {"account_id": Int("接任管理员的账号（须为本场所检测员）")})
 
 
 class MyPlaceHandler(ApiHandler):

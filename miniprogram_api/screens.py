@@ -7,30 +7,30 @@ from __future__ import annotations
 import base64
 
 from handlers.base import ApiHandler, BaseHandler, operation
-from handlers.schema import Bool, Int, List, Obj, Schema, Str
+from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
 from services import place_admin, place_code_images, screen_codes
 
 MAX_LISTED = 100
-SCREEN = Schema("ScreenDevice", {
+SCREEN = response_model("ScreenDevice", {
     "id": Int("屏幕编号"), "name": Str("屏幕名称"), "url": Str("屏幕页面地址（不含密钥）"),
     "status": Str("active（使用中）或 revoked（已停用）"), "created_at": Str("创建时间"),
     "last_seen_at": Str("最近一次取码时间", nullable=True), "revoked_at": Str("停用时间", nullable=True)})
-NEW_SCREEN = Schema("NewScreenDevice", {
-    **SCREEN.fields,
+NEW_SCREEN = response_model("NewScreenDevice", {
+    **SCREEN.__specs__,
     "key": Str("屏幕设备密钥（只显示这一次，服务器只保存其摘要）"),
     "screen_url": Str("在屏幕上打开的完整地址（含密钥，只显示这一次）")})
-SCREENS = Schema("ScreenDevices", {"screen_only": Bool("是否只接受屏幕上的场所码（张贴的场所码不再有效）"),
+SCREENS = response_model("ScreenDevices", {"screen_only": Bool("是否只接受屏幕上的场所码（张贴的场所码不再有效）"),
                                    "window_seconds": Int("屏幕场所码的更换间隔（秒）"),
                                    "items": List(Obj(SCREEN), "屏幕（最新的在前）", max_items=MAX_LISTED)})
-CREATE_SCREEN = Schema("CreateScreenDeviceRequest", {
+CREATE_SCREEN = model("CreateScreenDeviceRequest", {
     "name": Str("屏幕名称，如：正门屏幕", max_len=screen_codes.NAME_MAX)})
-SCREEN_ONLY = Schema("SetScreenOnlyRequest", {
+SCREEN_ONLY = model("SetScreenOnlyRequest", {
     "screen_only": Bool("true：只接受现场屏幕上的场所码（张贴、拍照或转发的场所码被拒绝）；false：张贴的场所码仍然有效")})
-SCREEN_CODE = Schema("ScreenCode", {
-    "place": Obj(Schema("ScreenPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"),
+SCREEN_CODE = response_model("ScreenCode", {
+    "place": Obj(response_model("ScreenPlace", {"id": Int("场所编号"), "name": Str("名称"), "type": Str("类型"),
                                         "type_label": Str("类型名称"), "address": Str("地址", nullable=True)}), "场所"),
     "screen": Str("屏幕名称"), "url": Str("本时间窗口的二维码内容"),
-    "image": Str("二维码图片（SVG 的 data: URL）"), "window": Int("时间窗口编号"),
+    "image": Str("二维码图片（SVG 的 data: URL）", max_len=None), "window": Int("时间窗口编号"),
     "window_seconds": Int("时间窗口长度（秒）"), "screen_only": Bool("是否只接受屏幕上的场所码"),
     "server_time": Str("服务器时间（+08:00）"), "server_ms": Int("服务器时间（Unix 毫秒）"),
     "next_change_ms": Int("距下一个场所码的毫秒数")})

@@ -3,7 +3,8 @@
 - `backend` / `database`: a real database per backend for the whole session (SQLite in a temp
   file; MariaDB as a throw-away `test_<random>` database), emptied after each test.
 - `make_server(**config)`: the real Tornado app on 127.0.0.1 in a thread, with an `ApiClient`
-  that finds endpoints by operationId in /openapi.json.
+  that finds endpoints by operationId in /openapi.json and checks every successful JSON answer
+  against the response model its operation declares.
 - A network guard: any connection to an address outside 127.0.0.0/8 fails the test that makes it.
 
 MariaDB is used when reachable at MYSQL_TEST_URL (default mysql://root@127.0.0.1:3306); with
@@ -30,6 +31,7 @@ atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 import pymysql
 import pytest
 import requests
+from pydantic import ValidationError
 
 from config import TestConfig
 from models import db as database
@@ -201,6 +203,34 @@ def db(backend):
 
 # --- the server under test ----------------------------------------------------------------------
 
+_RESPONSE_MODELS: dict | None = None
+
+
+def response_models() -> dict:
+    """operationId -> the pydantic model of its answer's `data` (read once from the routes)."""
+    global _RESPONSE_MODELS
+    if _RESPONSE_MODELS is None:
+        from server import api_routes
+        _RESPONSE_MODELS = {
+            spec.operation_id: spec.response for _, handler, *_ in api_routes(TestConfig())
+            for spec in (getattr(getattr(handler, m, None), "operation", None)
+                         for m in ("get", "post", "put", "patch", "delete"))
+            if spec is not None and spec.response is not None}
+    return _RESPONSE_MODELS
+
+
+def check_answer(operation_id: str, response: requests.Response) -> None:
+    """A successful JSON answer must be what the operation declares: a wrong declaration fails the
+    test that called it (types, nullable fields, limits, no field left undeclared)."""
+    model = response_models().get(operation_id)
+    if model is None or response.status_code >= 300 or \
+            not response.headers.get("Content-Type", "").startswith("application/json"):
+        return
+    try:
+        model.model_validate(response.json()["data"])
+    except ValidationError as error:
+        raise AssertionError(f"{operation_id} answered outside its declared {model.__name__}:\n{error}") from None
+
 class ApiClient:
     """Calls the server by operationId, as the mini-program clients do."""
 
@@ -232,8 +262,11 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if data is None and body is not None:
-            return self.session.request(method, self.base_url + path_text, json=body, headers=headers, timeout=10)
-        return self.session.request(method, self.base_url + path_text, data=data, headers=headers, timeout=10)
+            response = self.session.request(method, self.base_url + path_text, json=body, headers=headers, timeout=10)
+        else:
+            response = self.session.request(method, self.base_url + path_text, data=data, headers=headers, timeout=10)
+        check_answer(operation_id, response)
+        return response
 
     def ok(self, operation_id: str, body=None, **kwargs) -> dict:
         """Call and insist on success; return the `data` of the envelope."""

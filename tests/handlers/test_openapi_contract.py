@@ -16,8 +16,8 @@ import re
 
 import pytest
 
-from handlers.openapi import build_document
-from handlers.schema import Schema
+from handlers.openapi import build_document, component_schemas
+from handlers.schema import Body, model
 from server import api_routes
 from config import TestConfig
 from services import demo, exports, identity, nearby, passwords, phone_auth, risk_inputs, screen_codes
@@ -92,7 +92,7 @@ def operations():
 
 # --- requests: the document's constraints are the validators' -----------------------------------------
 
-def request_schemas() -> dict[str, Schema]:
+def request_schemas() -> dict[str, type[Body]]:
     """The schemas that validate a body or a query string."""
     found = {}
     for _, handler, *_ in api_routes(TestConfig()):
@@ -100,7 +100,7 @@ def request_schemas() -> dict[str, Schema]:
             spec = getattr(getattr(handler, method, None), "operation", None)
             for schema in (getattr(spec, "body", None), getattr(spec, "query", None)):
                 if schema is not None:
-                    found[schema.name] = schema
+                    found[schema.__name__] = schema
     return found
 
 
@@ -163,24 +163,22 @@ def probes(name: str, spec: dict) -> list[tuple[object, bool]]:
     return cases
 
 
-def alone(schema: Schema, name: str) -> Schema:
-    """The schema's validation of one of its fields, without the others (and unregistered)."""
-    single = object.__new__(Schema)
-    single.name, single.fields, single.description = schema.name, {name: schema.fields[name]}, ""
-    return single
+def alone(schema: type[Body], name: str) -> type[Body]:
+    """The model's validation of one of its fields, without the others."""
+    return model(schema.__name__, {name: schema.__specs__[name]})
 
 
 @pytest.mark.parametrize("schema_name", sorted(request_schemas()))
 def test_every_request_field_is_checked_as_the_document_states(schema_name):
     schema = request_schemas()[schema_name]
     spec = SCHEMAS[schema_name]
-    assert spec == schema.openapi()
+    assert spec == component_schemas([schema])[schema_name]
     for name, field_spec in spec["properties"].items():
         deferred = field_spec.get("x-checked-by-service", False)
         assert not deferred or name in SERVICE_CHECKS, f"{schema_name}.{name}: which service checks it?"
         for value, passes in probes(name, field_spec):
             try:
-                cleaned = alone(schema, name).validate({name: value})
+                cleaned = alone(schema, name).clean({name: value})
                 outcome = True
                 if deferred and value is not None:
                     outcome = SERVICE_CHECKS[name](cleaned[name])
@@ -193,7 +191,7 @@ def test_every_request_field_is_checked_as_the_document_states(schema_name):
                                       f"{'accepted' if passes else 'refused'}, the validator disagrees"
         if name in spec.get("required", []):
             with pytest.raises(ApiError) as missing:
-                schema.validate({})
+                schema.clean({})
             assert missing.value.code == "missing_field"
 
 
@@ -280,3 +278,43 @@ def test_the_demo_accounts_answers_match_their_schemas(demo_api):
         problems += conforms(schema, response.json(), operation_id)
     assert called >= 20
     assert not problems, "\n".join(problems)
+
+
+# --- responses are typed ------------------------------------------------------------------------------
+
+# Response fields whose data is open: keys that are data, not a fixed shape (handlers.schema.Open).
+OPEN_RESPONSE_FIELDS = {
+    "OfflineVerificationList.keys",  # key id -> public key: the ids are the data
+    "Declaration.answers",  # the declaration form's other answers, whose questions differ by kind
+}
+
+
+def _untyped(spec: dict, where: str, seen: set) -> list[str]:
+    """The places under `spec` that are a bare object (no properties), outside OPEN_RESPONSE_FIELDS."""
+    if "$ref" in spec:
+        name = spec["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _untyped(SCHEMAS[name], name, seen)
+    found = []
+    for key in ("allOf", "anyOf", "oneOf"):
+        for i, part in enumerate(spec.get(key, ())):
+            found += _untyped(part, where, seen)
+    if spec.get("type") == "object" and "properties" not in spec and where not in OPEN_RESPONSE_FIELDS:
+        found.append(where)
+    if "items" in spec:
+        found += _untyped(spec["items"], where + "[]", seen)
+    for name, prop in spec.get("properties", {}).items():
+        found += _untyped(prop, f"{where}.{name}", seen)
+    return found
+
+
+def test_every_response_is_typed():
+    untyped, seen = [], set()
+    for _, _, op in operations():
+        for status, answer in op["responses"].items():
+            schema = answer.get("content", {}).get("application/json", {}).get("schema")
+            if schema is not None and status.startswith("2"):
+                untyped += _untyped(schema["properties"]["data"], op["operationId"], seen)
+    assert not untyped, "responses with an untyped object:\n" + "\n".join(sorted(set(untyped)))
