@@ -49,7 +49,8 @@ QUICK_TEMPERATURE_LABEL = "体温正常（快速打卡）"
 ALERT_RULES = {"key_region"}
 ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
 PLACE_VIEW_SECONDS = 60
-_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
+# Made once (json.dumps makes one per call); what it encodes is built here, never circular: no check.
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 _EARLIER = EntryRecord.alias("earlier")
