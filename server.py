@@ -70,9 +70,10 @@ def api_routes(config: Config) -> list:
 def http_server_options(config: Config) -> dict:
     """The HTTPServer's settings: the largest body (uploads; JSON bodies have their own limit,
     MAX_BODY_BYTES), whether the proxy's headers name the client (TRUST_PROXY_HEADERS), and how
-    long a client may keep a connection idle or take to send a body."""
+    long a client may keep a connection idle. How long it may take to send a body
+    (BODY_TIMEOUT_SECONDS) the application holds it to (handlers/oversize.py)."""
     return {"max_body_size": routing.SERVER_MAX_BODY, "xheaders": config.trust_proxy_headers,
-            "idle_connection_timeout": config.idle_connection_seconds, "body_timeout": config.body_timeout_seconds}
+            "idle_connection_timeout": config.idle_connection_seconds}
 
 
 def database_deadlines(config: Config) -> database.Deadlines:

@@ -85,8 +85,11 @@ class Application(tornado.web.Application):
         super().add_handlers(host_pattern, host_handlers)
 
     def start_request(self, server_conn, request_conn):
-        """Every request first passes the oversize guard (JSON 413 for an over-large API body)."""
-        return OversizeGuard(request_conn, super().start_request(server_conn, request_conn), SERVER_MAX_BODY)
+        """Every request first passes the oversize guard (JSON 413 for an over-large API body),
+        which also holds its body to the config's deadline (BODY_TIMEOUT_SECONDS)."""
+        config = self.settings.get("config")
+        return OversizeGuard(request_conn, super().start_request(server_conn, request_conn), SERVER_MAX_BODY,
+                             getattr(config, "body_timeout_seconds", None))
 
     def find_handler(self, request, **kwargs):
         rule = self._plain.get(request.path)

@@ -56,16 +56,18 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def _b64decode(text: str) -> bytes:
-    # Checked first: base64 decoding skips characters outside its alphabet without a word.
-    if not _URLSAFE_B64.fullmatch(text):
+    # Only the URL-safe alphabet, unpadded: the standard alphabet's "+" and "/" and any "=" are
+    # refused here, any other character by the strict decoding (the default one skips characters
+    # outside its alphabet without a word). Every value read is decoded: no regular expression.
+    if "+" in text or "/" in text or "=" in text:
         raise ValueError("encrypted value is malformed")
     try:
-        return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
+        return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4),
+                                   strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValueError("encrypted value is malformed") from None
 

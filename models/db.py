@@ -593,11 +593,21 @@ def insert_rows(model, rows: list[dict]) -> None:
         for sql in insert_statements(model, rows, SqlLiterals.for_connection(db.connection())):
             _execute_text(sql)
         return
-    fields = [model._meta.fields[name] for name in rows[0]]
-    head = _insert_head(model, fields)
-    values = [[f.db_value(row[f.name]) for f in fields] for row in rows]
+    names = tuple(rows[0])
+    key = (model, names)
+    kept = _sqlite_inserts.get(key)
+    if kept is None:
+        fields = [model._meta.fields[name] for name in names]
+        # Made once per model and columns: the scans' group commit writes a few rows a batch.
+        sql = _insert_head(model, fields) + "(" + ", ".join([db.obj.param] * len(fields)) + ")"
+        kept = _sqlite_inserts[key] = (sql, [(f.name, f.db_value) for f in fields])
+    sql, converters = kept
+    values = [[convert(row[name]) for name, convert in converters] for row in rows]
     with mysql_loop.driver_errors():
-        db.cursor().executemany(head + "(" + ", ".join([db.obj.param] * len(fields)) + ")", values)
+        db.cursor().executemany(sql, values)
+
+
+_sqlite_inserts: dict = {}  # (model, field names) -> (INSERT text, [(name, field's db_value)])
 
 
 def _insert_head(model, fields: list) -> str:

@@ -88,6 +88,9 @@ def log_request(handler) -> None:
     """The access log line (the application's `log_function`): tornado's, with the path in place
     of the URI, since a query string carries what was searched for (a name, an address)."""
     status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if not _access_log.isEnabledFor(level):  # below the level (LOG_LEVEL=WARNING): nothing to format
+        return
     log = _access_log.info if status < 400 else _access_log.warning if status < 500 else _access_log.error
     request = handler.request
     duration_ms = 1000.0 * request.request_time()

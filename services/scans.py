@@ -49,7 +49,8 @@ QUICK_TEMPERATURE_LABEL = "体温正常（快速打卡）"
 ALERT_RULES = {"key_region"}
 ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
 PLACE_VIEW_SECONDS = 60
-_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
+# Made once (json.dumps makes one per call); what it encodes is built here, never circular: no check.
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 _EARLIER = EntryRecord.alias("earlier")
@@ -83,6 +84,19 @@ def _scan_reads(token_hash, token, request_id, flow_code):
             .where(AuthToken.token_hash == token_hash).limit(1).tuples())
 
 
+def _spans() -> tuple[list, int]:
+    """(model, names, first index, end index) of each model's columns in `_READS`' row, and the
+    index of the columns after them."""
+    spans, start = [], 0
+    for model, names in _READ_COLUMNS:
+        spans.append((model, names, start, start + len(names)))
+        start += len(names)
+    return spans, start
+
+
+# Where each model's columns sit in the row (`_ScanReads.of`), and where the rest begins.
+_READ_SPANS, _READ_END = _spans()
+
 # The rules' fingerprint is the same for every scan: a MySQL batch reads it once.
 _READS = Prepared(_scan_reads, "\x00token-hash", "\x00token", "\x00request-id", "\x00flow",
                   shared_last_column=True)
@@ -107,16 +121,13 @@ class _ScanReads:
         (an unknown token)."""
         if row is None:
             return None
-        models, start = [], 0
-        for model, names in _READ_COLUMNS:
-            values = row[start:start + len(names)]
-            start += len(names)
-            models.append(loaded(model, dict(zip(names, values))) if values[0] is not None else None)
-        token, account, me, status, code, place = models
+        token, account, me, status, code, place = [
+            loaded(model, dict(zip(names, row[start:end]))) if row[start] is not None else None
+            for model, names, start, end in _READ_SPANS]
         token.account = account
         if me is not None:
             me.health_status = status
-        return cls(token, me, code, place, *row[start:])
+        return cls(token, me, code, place, *row[_READ_END:])
 
 
 _place_views: dict = {}
@@ -309,7 +320,8 @@ def _record(account: Account, body: dict, config, begun: _Begun, person: Person,
         answer.update(quick_checkin=True, temperature_label=QUICK_TEMPERATURE_LABEL)
     entry = {"request_id": request_id, "place": place.id, "person": person.id, "account": account.id,
              "flow": flow.code, "source": source, "temperature": temperature, "colour": verdict["colour"],
-             "admitted": admitted, "form": _JSON.encode(form), "verdict": _JSON.encode(answer), "created_at": now}
+             "admitted": admitted, "form": _JSON.encode(form) if form else "{}", "verdict": _JSON.encode(answer),
+             "created_at": now}
     normal = None
     if temperature is not None and temperature < FEVER:
         # A normal temperature cannot raise a colour: stored, with no recompute on the hot path.
