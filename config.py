@@ -94,6 +94,13 @@ class Config:
     # Password checks of sign-ins run on this many threads; past this many waiting, 429 at once.
     sign_in_workers: int = 2
     sign_in_queue: int = 16
+    # Bounded pools for every other blocking call (handlers/pools.py): peewee queries of the back
+    # office and the API's synchronous handlers, CPU work with no database (drawings, posters,
+    # spreadsheets), the platforms' SDK calls; and the processes that build big exports.
+    db_pool_threads: int = 4
+    cpu_pool_threads: int = 1
+    sdk_pool_threads: int = 4
+    export_processes: int = 1
     admin_cookie_secure: bool | None = None  # default: secure cookies in production only
     public_base_url: str = "http://127.0.0.1:8000"  # what printed QR codes point at (the H5 pages)
     # Outgoing mail (staff-status exports, F5). No SMTP_HOST: exports are kept and fail as "not sent".
@@ -195,6 +202,10 @@ class Config:
         "CAPTCHA_FIXED_ANSWER": ("captcha_fixed_answer", str),
         "SIGN_IN_WORKERS": ("sign_in_workers", int),
         "SIGN_IN_QUEUE": ("sign_in_queue", int),
+        "DB_POOL_THREADS": ("db_pool_threads", int),
+        "CPU_POOL_THREADS": ("cpu_pool_threads", int),
+        "SDK_POOL_THREADS": ("sdk_pool_threads", int),
+        "EXPORT_PROCESSES": ("export_processes", int),
         "ADMIN_COOKIE_SECURE": ("admin_cookie_secure", bool),
         "TZ": ("tz", str),
         "LOG_LEVEL": ("log_level", str),

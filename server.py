@@ -29,7 +29,7 @@ import tornado.web
 from admin import handlers as admin_handlers
 from admin import investigation_pages, office_pages, risk_pages, risk_record_pages, rule_pages, venue_pages
 from config import Config
-from handlers import h5, processes, routing
+from handlers import h5, pools, processes, routing
 from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
@@ -117,6 +117,7 @@ def setup(config: Config) -> None:
 
 def make_app(config: Config, extra_routes: list | None = None, gateways: dict | None = None) -> tornado.web.Application:
     """The Tornado application for `config` (the database must already be bound by `setup`)."""
+    pools.configure(config)
     routes = [*api_routes(config), *(extra_routes or [])]
     return routing.Application(
         [

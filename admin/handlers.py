@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import inspect
 import logging
 import os
 import urllib.parse
 import tornado.web
 
+from admin import export_worker
 from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
-from handlers import shedding
+from handlers import pools, shedding
 from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models import read_replica
 from models.db import request_connections
 from models.regions import Region
-from services import access_log, admin_auth, captchas, compounds, excel, exports, places, regions
+from services import admin_auth, captchas, compounds, excel, exports, places, regions
 from services.errors import ApiError
 from services.forms import clean_form
 
@@ -44,8 +47,59 @@ def side_menu(admin, config) -> list:
     return admin_menu.side_menu(admin, config, site)
 
 
+def _pooled(method):
+    """`method` (a page's synchronous prepare, get or post: peewee queries, a template) run on
+    the DB pool's thread instead of the event loop. What it finishes (a page, a redirect, a
+    file) is sent by the loop once it returns: a response is written on the loop's thread only.
+    Called on a pool thread already (a subclass's `super().prepare()`), it runs in place."""
+    if getattr(method, "pooled", False):
+        return method
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if pools.on_pool_thread() or not self.needs_database():
+            return method(self, *args, **kwargs)
+        return self._run_pooled(method, args, kwargs)
+
+    run.pooled = True
+    return run
+
+
 class AdminHandler(tornado.web.RequestHandler):
-    """Session, rendering and error pages for every back-office page."""
+    """Session, rendering and error pages for every back-office page.
+
+    Every synchronous prepare, get and post (of this class and of each subclass) runs on the DB
+    pool (`_pooled`), so no page's queries or template wait on the event loop; async methods
+    hand their blocking parts to a pool themselves."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("prepare", "get", "post"):
+            method = cls.__dict__.get(name)
+            if method is not None and not inspect.iscoroutinefunction(method):
+                setattr(cls, name, _pooled(method))
+
+    async def _run_pooled(self, method, args, kwargs):
+        self._finishing = None
+        try:
+            result = await pools.run_in(pools.DB, method, self, *args, **kwargs)
+        except BaseException:
+            self._finishing = None
+            raise
+        finishing, self._finishing = self._finishing, None
+        if finishing is not None:
+            super().finish(*finishing)
+        elif method.__name__ == "prepare" and not self._finished:
+            # An async get or post runs on the loop: it keeps the loop's connection open meanwhile.
+            if not getattr(getattr(self, self.request.method.lower(), None), "pooled", True):
+                request_connections.open_for(self)
+        return result
+
+    def finish(self, chunk=None):
+        if pools.on_pool_thread():
+            self._finishing = (chunk,)  # sent by the loop (_run_pooled)
+            return None
+        return super().finish(chunk)
 
     login_required = True
     shed_priority = shedding.BACK_OFFICE
@@ -60,13 +114,17 @@ class AdminHandler(tornado.web.RequestHandler):
         self.config = self.application.settings["config"]
         self.admin, self.session = None, None
         cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=1)
-        if cookie or not (self.page_shell and self.request.method == "GET"):
+        if not pools.on_pool_thread() and self.needs_database():
             request_connections.open_for(self)
         found = admin_auth.session_admin(cookie.decode() if cookie else None)
         if found:
             self.admin, self.session = found
         if self.login_required and self.admin is None:
             self.redirect("/admin/login?next=" + urllib.parse.quote(self.request.uri))
+
+    def needs_database(self) -> bool:
+        """False for a page shell's GET without a session: drawn from its template alone."""
+        return bool(self.get_signed_cookie(SESSION_COOKIE, max_age_days=1)) or not (self.page_shell and self.request.method == "GET")
 
     def on_finish(self):
         request_connections.close_for(self)
@@ -156,6 +214,9 @@ class AdminHandler(tornado.web.RequestHandler):
 
 
 # --- sign-in --------------------------------------------------------------------------------------
+
+AdminHandler.prepare = _pooled(AdminHandler.prepare)
+
 
 class LoginHandler(AdminHandler):
     login_required = False
@@ -300,11 +361,16 @@ class CompoundCodeHandler(AdminHandler):
         compound = self.ctx.compound
         if compound is None:
             raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
-        place = compounds.active_place(compound)
-        if place is None:
-            raise ApiError("no_place", "该小区还没有场所码", 404)
-        draw, mime = places.code_image(place, self.get_query_argument("format", "png"), self.config)
-        content = await tornado.ioloop.IOLoop.current().run_in_executor(None, draw)
+        fmt = self.get_query_argument("format", "png")
+
+        def drawing():
+            place = compounds.active_place(compound)
+            if place is None:
+                raise ApiError("no_place", "该小区还没有场所码", 404)
+            return places.code_image(place, fmt, self.config)
+
+        draw, mime = await pools.run_in(pools.DB, drawing)
+        content = await pools.run_in(pools.CPU, draw)
         suffix = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}[mime]
         self.send_download(content, mime, f"{compound.name}.{suffix}")
 
@@ -408,17 +474,12 @@ class ExportHandler(ResourceHandler):
                                       resource.criteria(params, self._UNSAID))
         if purpose is None:
             return
-        def read():
-            query = resource.filtered(self.ctx, params).order_by(resource.model._meta.primary_key.desc())
-            found = list(query.limit(resource.max_export_rows))
-            return found, [resource.display(resource.export_fields, row) for row in found]
-
-        found, rows = read_replica.run(read)  # the replica, if any; the export's record below, the primary
-        content = excel.write_xlsx(resource.labels(resource.export_fields), rows, sheet_title=resource.label,
-                                   watermark=self.export_watermark(purpose))
-        # Each person in the file sees the export in their access log (N10).
-        exports.record(self.admin, resource.name, purpose, rows=len(rows), filters=self._filters(),
-                       label=resource.label, subjects=access_log.subjects_of(found))
+        ctx = self.ctx
+        # Built in an export process (this pool thread waits for it): see admin/export_worker.py.
+        content = pools.call_in_process(
+            export_worker.build, resource.name, self.admin.id, self.session.id if self.session else None,
+            ctx.compound.id if ctx.compound is not None else None, ctx.ip, self.config, params, purpose,
+            self.export_watermark(purpose), self._filters())
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M")
         self.send_download(content, excel.XLSX_MIME, f"{resource.label}-{stamp}.xlsx")
 

@@ -27,11 +27,10 @@ import re
 import tempfile
 import urllib.parse
 
-import tornado.ioloop
 import tornado.web
 
 from admin.handlers import AdminHandler, AdminJsonHandler, menu
-from handlers import shedding
+from handlers import pools, shedding
 from services import excel, exports
 from services.errors import ApiError
 from services.investigations import import_jobs, importer, sources, stats, xlsx
@@ -200,25 +199,26 @@ class ImportNewHandler(InvestigationPage):
                 raise ApiError("bad_upload", "请通过上传表单选择文件", 400, "file")
             if self._received > self._limit:
                 # Only the beginning was kept: the form's fields come first, then the file.
-                fields, _ = _multipart(self._spool_path, boundary.group(1).encode(), complete=False)
+                fields, _ = await pools.run_in(pools.CPU, _multipart, self._spool_path, boundary.group(1).encode(),
+                                               complete=False)
                 source = self._source(fields.get("source"))
                 raise self._too_large()
-            fields, upload = _multipart(self._spool_path, boundary.group(1).encode())
+            # Reading the spooled body and copying the file out of it: file work of up to IMPORT_MAX_BYTES.
+            fields, upload = await pools.run_in(pools.CPU, _multipart, self._spool_path, boundary.group(1).encode())
             source = self._source(fields.get("source"))
             if upload is None or not upload[0]:
                 raise ApiError("missing_file", "请选择要上传的 Excel 文件", 400, "file")
             filename, start, end = upload
             if end - start > self.config.import_max_bytes:
                 raise self._too_large()
-            path = _copy_range(self._spool_path, start, end, self.config.import_tmp_dir)
+            path = await pools.run_in(pools.CPU, _copy_range, self._spool_path, start, end, self.config.import_tmp_dir)
             self._discard()
             settings = importer.Settings.from_config(self.config)
-            loop = tornado.ioloop.IOLoop.current()
             # Parsing the header and hashing a large file must not stall the other requests.
-            info, columns = await loop.run_in_executor(None, importer.check_upload, path, source, settings)
-            digest = await loop.run_in_executor(None, importer.file_hash, path)
-            job = import_jobs.accept(self.admin, source, fields.get("category") or None, filename, path, info, columns,
-                                     digest, settings)
+            info, columns = await pools.run_in(pools.CPU, importer.check_upload, path, source, settings)
+            digest = await pools.run_in(pools.CPU, importer.file_hash, path)
+            job = await pools.run_in(pools.DB, import_jobs.accept, self.admin, source, fields.get("category") or None,
+                                     filename, path, info, columns, digest, settings)
             path = None  # the import thread owns it now
             self.redirect(f"/admin/imports/{job.id}", status=303)
         except ApiError as error:

@@ -21,30 +21,17 @@ import os
 import tempfile
 import urllib.parse
 
-import tornado.ioloop
-
 from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources import code_batches
 from admin.resources.fieldwork import MedicalStaffAdmin
-from handlers import shedding
-from models.db import db
+from handlers import pools, shedding
 from services import audit, excel, exports, medical_staff, places
 from services.errors import ApiError
 
 
-
-def _with_connection(work, *args):
-    # An executor thread has no connection of its own: open one for the work and close it after.
-    db.connect(reuse_if_open=True)
-    try:
-        return work(*args)
-    finally:
-        db.close()
-
-
 async def off_loop(work, *args):
-    """Blocking work (many rows, a drawing) on an executor thread, with its own connection."""
-    return await tornado.ioloop.IOLoop.current().run_in_executor(None, _with_connection, work, *args)
+    """Blocking work (many rows, a drawing) on the DB pool, with a connection of its thread's own."""
+    return await pools.run_in(pools.DB, work, *args)
 
 
 class BatchNewHandler(ResourceHandler):

@@ -30,6 +30,7 @@ import tornado.ioloop
 import tornado.web
 from tornado import httputil
 
+from handlers import pools
 from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
 from handlers.schema import Body
 from models.db import request_connections
@@ -134,7 +135,9 @@ class SignInPool:
 
     def __init__(self, workers: int, queue: int):
         self.workers = max(1, workers)
-        self.executor = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="sign-in")
+        # At a lower priority: the argon2 lanes take every core they can, the loop's thread comes first.
+        self.executor = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="sign-in",
+                                                              initializer=pools.lower_priority)
         self.limit = self.workers + max(0, queue)
         self.waiting = 0
 
@@ -162,8 +165,8 @@ def with_connection(work, *args):
 
 async def on_executor(work, *args):
     """`work(*args)` on an executor thread with a connection of its own: for work that waits on
-    another service (an SMS gateway's HTTP call) besides the database."""
-    return await tornado.ioloop.IOLoop.current().run_in_executor(None, with_connection, work, *args)
+    another service (an SMS gateway's HTTP call) besides the database: the SDK pool."""
+    return await pools.run_in(pools.SDK, with_connection, work, *args)
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -239,8 +242,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return await self.application.settings["sign_in_pool"].run(work, *args)
 
     async def off_loop(self, work, *args):
-        """Run CPU-heavy work with no database access (drawing images) on an executor thread."""
-        return await tornado.ioloop.IOLoop.current().run_in_executor(None, contextvars.copy_context().run, work, *args)
+        """Run CPU-heavy work with no database access (drawing images) on the CPU pool."""
+        return await pools.run_in(pools.CPU, work, *args)
 
     def query_values(self) -> dict:
         """The query string as {name: last value}."""

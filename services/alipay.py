@@ -18,7 +18,6 @@ import threading
 import types
 import urllib.parse
 
-import tornado.ioloop
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
 from alipay.aop.api.exception.Exception import RequestException, ResponseException
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config import Config
+from handlers import pools
 from services.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -219,4 +219,4 @@ class AlipayGateway:
 
     async def login(self, auth_code: str) -> dict:
         """`oauth_token` off the IOLoop thread, for Tornado handlers."""
-        return await tornado.ioloop.IOLoop.current().run_in_executor(None, self.oauth_token, auth_code)
+        return await pools.run_in(pools.SDK, self.oauth_token, auth_code)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from handlers import pools
 from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
 from models.db import Prepared, loaded
@@ -379,9 +380,9 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         return begun
     flow, temperature = begun.flow, begun.temperature
     if begun.place.counts_occupancy:
-        return _scan_in_transaction(account, body, config, begun)  # N8: counted in its own transaction
+        return await _in_transaction_off_loop(account, body, config, begun)  # N8: counted in its own transaction
     if body.get("identity") is not None or (temperature is not None and temperature >= FEVER):
-        return _scan_in_transaction(account, body, config, begun)
+        return await _in_transaction_off_loop(account, body, config, begun)
     stored = colour.READ
     if body.get("member_id") is not None or body.get("proxy_identity_id") is not None:
         person, source = _who(account, body)  # reads only
@@ -389,24 +390,30 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     else:
         person, source = begun.reads.me, "self"
         if not profile.is_complete(person):  # the profile must be saved first (or refused)
-            return _scan_in_transaction(account, body, config, begun)
+            return await _in_transaction_off_loop(account, body, config, begun)
         stored = person.health_status  # read with the rest (`_ScanReads.of`)
         form = _form(person, flow, body, scanned=begun.reads.seen_id is not None)
     if flow.binds_compound and person.compound_id is None:
-        return _scan_in_transaction(account, body, config, begun)
+        return await _in_transaction_off_loop(account, body, config, begun)
     if _travelled(form, begun.kind):
-        return _scan_in_transaction(account, body, config, begun)
+        return await _in_transaction_off_loop(account, body, config, begun)
     if flow.binds_compound:
         _bind_compound(person, begun.place)  # bound here already, or refused: nothing to write
     answer, entry, normal, due = _record(account, body, config, begun, person, source, form, utcnow(), stored)
     if due is not None and residents.awaits_confirmation(person, due):
         # Rare (a resident to be isolated whom nobody has yet decided about): status to write.
-        return _scan_in_transaction(account, body, config, begun)
+        return await _in_transaction_off_loop(account, body, config, begun)
     earlier = await entry_writer.writer.write(entry, normal)
     if earlier is not None:
         return _replay(earlier, account)
     metrics.count_scan(entry["colour"], entry["admitted"])
     return RawJson(entry["verdict"])
+
+
+async def _in_transaction_off_loop(account: Account, body: dict, config, begun: _Begun) -> RawJson:
+    """`_scan_in_transaction` on the DB pool's thread: its peewee statements (a fever's colour
+    recompute among them) would otherwise wait on the event loop, and every scan behind them."""
+    return await pools.run_in(pools.DB, _scan_in_transaction, account, body, config, begun)
 
 
 def _replay(entry: EntryRecord, account: Account) -> RawJson:

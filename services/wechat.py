@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 
 import requests
-import tornado.ioloop
 from wechatpy import WeChatClient
 from wechatpy.crypto import WeChatWxaCrypto
 from wechatpy.exceptions import WeChatClientException, WeChatException
 
 from config import Config
+from handlers import pools
 from services.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -156,10 +156,8 @@ class WechatGateway:
 
     async def login(self, code: str) -> dict:
         """`code_to_session` off the IOLoop thread, for Tornado handlers."""
-        return await tornado.ioloop.IOLoop.current().run_in_executor(None, self.code_to_session, code)
+        return await pools.run_in(pools.SDK, self.code_to_session, code)
 
     async def wxa_code(self, scene: str, page: str | None = None) -> bytes:
         """`get_wxa_code_unlimited` off the IOLoop thread, for Tornado handlers."""
-        return await tornado.ioloop.IOLoop.current().run_in_executor(
-            None, self.get_wxa_code_unlimited, scene, page
-        )
+        return await pools.run_in(pools.SDK, self.get_wxa_code_unlimited, scene, page)

@@ -338,6 +338,7 @@ def make_server(db, backend):
         servers.append(server)
         client = ApiClient(server.url)
         client.config = config
+        client.server = server  # its event loop: server.loop (tests/loop_lag.py probes it)
         return client
 
     yield start

@@ -1,7 +1,7 @@
 """The Excel import (H1): an upload is checked (`xlsx.inspect`, then its header row) while the
 uploader waits, becomes an `ImportJob`, and is imported off the IOLoop on one import thread with
 its own database connection. Rows are read, checked and prepared (encrypted, blind-indexed) in
-batches of `BATCH`; a large sheet is read by a helper process (`python -m
+batches of `BATCH`; the sheet is read by a helper process (`python -m
 services.investigations.importer`) so that this CPU half runs on a second core, up to `READ_AHEAD`
 batches ahead, while the import thread writes: person match, dispatch, one multi-row INSERT per
 batch, the refused cells, the job's progress, committed every `TRANSACTION_ROWS` rows. Good rows
@@ -55,8 +55,10 @@ BATCH = 1000
 # Rows per transaction: fewer commits write each index page fewer times (progress moves per commit).
 TRANSACTION_ROWS = 10_000
 SQLITE_CACHE_KB = 32 * 1024  # bounded: the import's memory must not grow with the file
-# Sheets this large (about 10,000 rows) are read by a helper process while this thread writes.
-PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+# Sheets at least this large are read by a helper process while this thread writes. Every sheet:
+# parsing holds the GIL in long C calls (expat, zlib), which stalled the server's event loop by
+# 60-100 ms even for a 3,000-row sheet; the helper costs about a second's start per import.
+PARALLEL_MIN_BYTES = 0
 # Batches the helper process may prepare ahead of the import thread (about 1 MB each).
 READ_AHEAD = 4
 STATUS_LABELS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "已失败",
@@ -79,7 +81,7 @@ class Settings:
     limits: xlsx.Limits
     watched_stations: tuple[str, ...] = ()
     data_key: str = ""  # the helper process encrypts too: it needs DATA_KEY
-    parallel: bool | None = None  # None: a helper process for large sheets only
+    parallel: bool | None = None  # None: a helper process for sheets of PARALLEL_MIN_BYTES or more
 
     @classmethod
     def from_config(cls, config, parallel: bool | None = None) -> "Settings":

@@ -40,6 +40,11 @@ class ServerThread:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def loop(self) -> tornado.ioloop.IOLoop | None:
+        """The IOLoop serving the app (None before start and after stop)."""
+        return self._loop
+
     def _run(self) -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
         self._loop = tornado.ioloop.IOLoop.current()
