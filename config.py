@@ -94,7 +94,7 @@ class Config:
     # Password checks of sign-ins run on this many threads; past this many waiting, 429 at once.
     sign_in_workers: int = 2
     sign_in_queue: int = 16
-    # Bounded pools for every other blocking call (handlers/pools.py): peewee queries of the back
+    # Bounded pools for every other blocking call (services/pools.py): peewee queries of the back
     # office and the API's synchronous handlers, CPU work with no database (drawings, posters,
     # spreadsheets), the platforms' SDK calls; and the processes that build big exports.
     db_pool_threads: int = 4

@@ -29,7 +29,7 @@ import tornado.web
 from admin import handlers as admin_handlers
 from admin import investigation_pages, office_pages, risk_pages, risk_record_pages, rule_pages, venue_pages
 from config import Config
-from handlers import h5, pools, processes, routing
+from handlers import h5, processes, routing
 from handlers.base import NotFoundHandler, SignInPool, with_connection
 from handlers.health import HealthHandler
 from handlers.metrics import MetricsHandler
@@ -52,7 +52,7 @@ from miniprogram_api import scan as scan_api
 from miniprogram_api import screens as screens_api
 from models import db as database
 from models import cipher, mysql_tls, read_replica, schema, sqlite_checkpoints
-from services import colour_rules, colour_scheme, divisions, logsafe, metrics, sms
+from services import colour_rules, colour_scheme, divisions, logsafe, metrics, pools, sms
 
 log = logging.getLogger("healthcode.server")
 

@@ -1,4 +1,4 @@
-"""A resource's Excel export, built in an export process (handlers.pools, EXPORT_PROCESSES).
+"""A resource's Excel export, built in an export process (services.pools, EXPORT_PROCESSES).
 
 Reading up to 50,000 rows, shaping each one and writing the xlsx is pure Python for seconds: in a
 thread of the server it would hold the GIL from the event loop, so the page's handler hands the

@@ -20,7 +20,8 @@ from admin import export_worker
 from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
-from handlers import pools, shedding
+from handlers import shedding
+from services import pools
 from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models import read_replica

@@ -30,7 +30,8 @@ import urllib.parse
 import tornado.web
 
 from admin.handlers import AdminHandler, AdminJsonHandler, menu
-from handlers import pools, shedding
+from handlers import shedding
+from services import pools
 from services import excel, exports
 from services.errors import ApiError
 from services.investigations import import_jobs, importer, sources, stats, xlsx

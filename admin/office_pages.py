@@ -24,7 +24,8 @@ import urllib.parse
 from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources import code_batches
 from admin.resources.fieldwork import MedicalStaffAdmin
-from handlers import pools, shedding
+from handlers import shedding
+from services import pools
 from services import audit, excel, exports, medical_staff, places
 from services.errors import ApiError
 

@@ -30,7 +30,7 @@ import tornado.ioloop
 import tornado.web
 from tornado import httputil
 
-from handlers import pools
+from services import pools
 from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
 from handlers.schema import Body
 from models.db import request_connections

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config import Config
-from handlers import pools
+from services import pools
 from services.errors import ApiError
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from handlers import pools
+from services import pools
 from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
 from models.db import Prepared, loaded

@@ -15,7 +15,7 @@ from wechatpy.crypto import WeChatWxaCrypto
 from wechatpy.exceptions import WeChatClientException, WeChatException
 
 from config import Config
-from handlers import pools
+from services import pools
 from services.errors import ApiError
 
 logger = logging.getLogger(__name__)
