@@ -78,7 +78,9 @@ def replicated():
         database.db.close()
         caught_up(primary, replica)
         read_replica.configure(replica.url(NAME), deadlines=DEADLINES, max_lag=2)
-        config = TestConfig(database_url=primary.url(NAME), captcha_fixed_answer=CAPTCHA)
+        # Named in the configuration too: an export is built in an export process, set up from it.
+        config = TestConfig(database_url=primary.url(NAME), captcha_fixed_answer=CAPTCHA,
+                            read_database_url=replica.url(NAME), read_replica_max_lag=2)
         from server import http_server_options, make_app
 
         server = ServerThread(make_app(config), **http_server_options(config)).start()
