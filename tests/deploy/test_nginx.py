@@ -187,7 +187,8 @@ def test_nginx_in_front_of_two_processes_and_a_job_runner(tmp_path):
         assert "body_too_large" not in upload.text
 
         # The servers run no jobs (RUN_JOBS=0): the runner beside them does.
-        assert "this process is the job runner" in runner.output()
+        # (Its start may take longer than the requests above on a loaded machine: waited for.)
+        wait_until(lambda: "this process is the job runner" in runner.output(), 60, "the job runner", runner)
         assert "job runner" not in server.output()
     finally:
         if proxy_process is not None and proxy_process.poll() is None:
