@@ -28,9 +28,11 @@ h5-vendor:
 run: $(VENV)/.runtime h5-vendor
 	$(PY) server.py --demo --port $(PORT)
 
-## test: install the test requirements and run the whole suite (SQLite, and MariaDB when reachable)
+## test: install the test requirements and run the whole suite (SQLite, and MariaDB when reachable);
+## the tests that time the server's event loop run after the rest, alone on the cores (exit 5: none selected)
 test: $(VENV)/.dev h5-vendor
-	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -q -m "not timing" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:xdist -m timing $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 init-db: $(VENV)/.runtime
 	$(PY) server.py init-db --demo

@@ -92,6 +92,7 @@ def pytest_configure(config):
     # An exception that ends a thread (a writer, a checkpointer, a fake platform's server) fails
     # the test that was running, instead of a warning at the end that nobody reads.
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
+    config.addinivalue_line("markers", "timing: measures the server's own timing; run alone, outside -n (see Makefile)")
     # Real argon2id, with the smallest costs: the tests check behaviour, not hashing strength.
     from argon2 import PasswordHasher
 
