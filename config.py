@@ -94,7 +94,7 @@ class Config:
     # Password checks of sign-ins run on this many threads; past this many waiting, 429 at once.
     sign_in_workers: int = 2
     sign_in_queue: int = 16
-    # Bounded pools for every other blocking call (services/pools.py): peewee queries of the back
+    # Bounded pools for every other blocking call (services/operations/pools.py): peewee queries of the back
     # office and the API's synchronous handlers, CPU work with no database (drawings, posters,
     # spreadsheets), the platforms' SDK calls; and the processes that build big exports.
     db_pool_threads: int = 4
@@ -131,7 +131,7 @@ class Config:
     jobs_every_seconds: int = 0
     tz: str = "Asia/Shanghai"
     log_level: str = "INFO"
-    log_format: str = "text"  # text | json: one JSON object a line (services/logsafe.py)
+    log_format: str = "text"  # text | json: one JSON object a line (services/operations/logsafe.py)
     # /metrics answers only a request bearing this token; empty: /metrics is off (404).
     metrics_token: str = ""
     extra: dict = field(default_factory=dict)
@@ -279,8 +279,8 @@ class Config:
         if self.sms_provider not in ("dev", "aliyun"):
             raise SystemExit("SMS_PROVIDER 只能是 dev 或 aliyun")
         if self.sms_provider == "aliyun":
-            from services.sms import TEMPLATES
-            from services.sms_aliyun import parse_templates
+            from services.messaging.sms import TEMPLATES
+            from services.messaging.sms_aliyun import parse_templates
 
             if not (self.aliyun_sms_access_key_id and self.aliyun_sms_access_key_secret and self.aliyun_sms_sign_name):
                 raise SystemExit("SMS_PROVIDER=aliyun 需要设置 ALIYUN_SMS_ACCESS_KEY_ID、ALIYUN_SMS_ACCESS_KEY_SECRET 和 "

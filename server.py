@@ -52,7 +52,10 @@ from miniprogram_api import scan as scan_api
 from miniprogram_api import screens as screens_api
 from models import db as database
 from models import cipher, mysql_tls, read_replica, schema, sqlite_checkpoints
-from services import colour_rules, colour_scheme, divisions, logsafe, metrics, pools, sms
+from services.colours import colour_rules, colour_scheme
+from services.messaging import sms
+from services.operations import logsafe, metrics, pools
+from services.risk_data import divisions
 
 log = logging.getLogger("healthcode.server")
 
@@ -95,11 +98,11 @@ def platform_gateways(config: Config) -> dict:
     """The WeChat / Alipay clients, for the platforms that are configured."""
     gateways = {"wechat": None, "alipay": None}
     if config.wechat_enabled:
-        from services.wechat import WechatGateway
+        from services.accounts.wechat import WechatGateway
 
         gateways["wechat"] = WechatGateway(config)
     if config.alipay_enabled:
-        from services.alipay import AlipayGateway
+        from services.accounts.alipay import AlipayGateway
 
         gateways["alipay"] = AlipayGateway(config)
     return gateways
@@ -159,7 +162,7 @@ def init_db(config: Config, demo: bool = False) -> dict:
     divisions.install()
     result = {"applied": applied, "version": schema.current_version()}
     if demo:
-        from services import demo as demo_data
+        from services.operations import demo as demo_data
 
         result["demo"] = demo_data.load()
     database.db.close()
@@ -168,8 +171,8 @@ def init_db(config: Config, demo: bool = False) -> dict:
 
 def grant_role_command(args) -> int:
     """`grant-role`: an operator's command that gives an account a field role by its openid."""
-    from services import auth
-    from services.errors import ApiError
+    from services.accounts import auth
+    from services.common.errors import ApiError
 
     if not args.role or not args.openid:
         print("用法：python server.py grant-role ROLE --openid OPENID [--provider wechat|alipay|dev]")
@@ -187,8 +190,8 @@ def grant_role_command(args) -> int:
 
 def approve_grid_command(args) -> int:
     """`approve-grid`: the back office's grid approval (网格组织审核), as an operator's command."""
-    from services import grids
-    from services.errors import ApiError
+    from services.fieldwork import grids
+    from services.common.errors import ApiError
 
     try:
         with database.db.connection_context():
@@ -206,8 +209,8 @@ def approve_grid_command(args) -> int:
 def create_admin_command(args) -> int:
     """`create-admin`: there is no default account; this makes the first one. The password is
     printed once, here, and never stored in plain text."""
-    from services import admin_auth
-    from services.errors import ApiError
+    from services.accounts import admin_auth
+    from services.common.errors import ApiError
 
     try:
         with database.db.connection_context():
@@ -308,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "create-admin":
         raise SystemExit(create_admin_command(args))
 
-    metrics.prune()  # the files of earlier runs' processes go (before any fork: see services/metrics.py)
+    metrics.prune()  # the files of earlier runs' processes go (before any fork: see services/operations/metrics.py)
     number, listening = 0, None
     if args.processes > 1:
         # The port is bound once, here; everything that holds a connection or a thread is made

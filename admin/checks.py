@@ -23,7 +23,7 @@ import peewee
 
 from admin.menu import MenuDeclarationError, check_group
 from admin.site import Action, Column, Filter, Problem, Resource, Search
-from services.forms import FormField
+from services.common.forms import FormField
 
 
 def check_resource(resource: Resource) -> list[Problem]:

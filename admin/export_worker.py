@@ -1,4 +1,4 @@
-"""A resource's Excel export, built in an export process (services.pools, EXPORT_PROCESSES).
+"""A resource's Excel export, built in an export process (services.operations.pools, EXPORT_PROCESSES).
 
 Reading up to 50,000 rows, shaping each one and writing the xlsx is pure Python for seconds: in a
 thread of the server it would hold the GIL from the event loop, so the page's handler hands the
@@ -11,7 +11,8 @@ from admin.site import AdminContext, site
 from models import read_replica
 from models.admin import AdminSession, AdminUser
 from models.regions import Region
-from services import access_log, excel, exports
+from services.common import excel
+from services.oversight import access_log, exports
 
 
 def build(name: str, admin_id: int, session_id: int | None, compound_id: int | None, ip: str | None, config,

@@ -21,15 +21,19 @@ from admin import menu as admin_menu
 from admin.menu import menu  # noqa: F401  (the pages' modules declare their links with it)
 from admin.site import AdminContext, Resource, site
 from handlers import shedding
-from services import pools
+from services.operations import pools
 from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models import read_replica
 from models.db import request_connections
 from models.regions import Region
-from services import admin_auth, captchas, compounds, excel, exports, places, regions
-from services.errors import ApiError
-from services.forms import clean_form
+from services.accounts import admin_auth, captchas
+from services.back_office import compounds
+from services.common import excel, regions
+from services.common.errors import ApiError
+from services.common.forms import clean_form
+from services.oversight import exports
+from services.venues import places
 
 log = logging.getLogger("healthcode.admin")
 

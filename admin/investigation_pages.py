@@ -31,11 +31,12 @@ import tornado.web
 
 from admin.handlers import AdminHandler, AdminJsonHandler, menu
 from handlers import shedding
-from services import pools
-from services import excel, exports
-from services.errors import ApiError
+from services.common import excel
+from services.common.errors import ApiError
+from services.common.timefmt import local_iso
 from services.investigations import import_jobs, importer, sources, stats, xlsx
-from services.timefmt import local_iso
+from services.operations import pools
+from services.oversight import exports
 
 MULTIPART_SLACK = 64 * 1024  # the form's other fields and the part headers around the file
 STATS_ROLES = ("city", "district")

@@ -25,9 +25,12 @@ from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources import code_batches
 from admin.resources.fieldwork import MedicalStaffAdmin
 from handlers import shedding
-from services import pools
-from services import audit, excel, exports, medical_staff, places
-from services.errors import ApiError
+from services.common import excel
+from services.common.errors import ApiError
+from services.fieldwork import medical_staff
+from services.operations import pools
+from services.oversight import audit, exports
+from services.venues import places
 
 
 async def off_loop(work, *args):

@@ -23,9 +23,11 @@ import urllib.parse
 
 from admin.handlers import AdminHandler, DetailHandler, menu
 from models.corrections import ColourAppeal
-from services import access_log, appeals, approvals, colour, colour_reasons, corrections, identity
-from services.errors import ApiError
-from services.timefmt import local_iso
+from services.colours import appeals, approvals, colour, colour_reasons, corrections
+from services.common.errors import ApiError
+from services.common.timefmt import local_iso
+from services.oversight import access_log
+from services.people import identity
 
 
 class PersonColourHandler(AdminHandler):

@@ -15,9 +15,11 @@ from models.admin import AdminUser
 from models.fields import blind_index, utcnow
 from models.regions import Region
 from models.risk_inputs import RiskBatch
-from services import audit, identity, risk_records
-from services.errors import ApiError
-from services.timefmt import china_today, local_iso
+from services.common.errors import ApiError
+from services.common.timefmt import china_today, local_iso
+from services.oversight import audit
+from services.people import identity
+from services.risk_data import risk_records
 
 
 def _kinds(admin) -> list[risk_records.RecordKind]:

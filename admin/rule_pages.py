@@ -1,7 +1,7 @@
 """赋码规则's pages (D3, D4): the city admin lists the colour rules, edits one (window, conditions,
 reason, guidance, enabled), reverts one to its previous version, or chooses the colour scheme.
 Every change is previewed on today's data first and then proposed for a second city account to
-approve on 待审批 (`services/rule_changes.py`); nothing changes until then.
+approve on 待审批 (`services/colours/rule_changes.py`); nothing changes until then.
 
     /admin/rules/                   the rules, the scheme in force, links to each
     /admin/rules/{code}             one rule: its fields, its versions and its log
@@ -20,10 +20,10 @@ import urllib.parse
 
 from admin.handlers import AdminHandler, menu
 from admin.resources.common import log_section
-from services import colour_scheme, rule_changes
-from services.colour_rules import INPUTS
-from services.errors import ApiError
-from services.timefmt import local_iso
+from services.colours import colour_scheme, rule_changes
+from services.colours.colour_rules import INPUTS
+from services.common.errors import ApiError
+from services.common.timefmt import local_iso
 
 LABELS = {"red": "红码", "orange": "橙码", "yellow": "黄码"}
 

@@ -30,8 +30,8 @@ from typing import Any, Callable
 import peewee
 
 from admin.menu import DEFAULT_ORDER
-from services.errors import ApiError
-from services.forms import FormField
+from services.common.errors import ApiError
+from services.common.forms import FormField
 
 
 class ImproperlyDeclared(Exception):
@@ -324,7 +324,7 @@ class Resource:
 
     def get_row(self, ctx: AdminContext, row_id) -> Any:
         """A row by id: 404 when missing, 403 when it belongs to another region."""
-        from services.admin_auth import require_scope
+        from services.accounts.admin_auth import require_scope
 
         try:
             row_id = int(row_id)

@@ -8,7 +8,7 @@ dashboards (G5, G7). Everything else of the venue pages is the generic resource 
   still serves it, with the hourly summary only.)
 - `/admin/dashboard` — 数据看板 for city, district and venue-type admins, scoped to their region
   (and type): scans per hour and per day, the abnormal share, the top places, activations, as
-  SVG drawn here (services/svg_charts.py), with the figures beside them.
+  SVG drawn here (services/back_office/svg_charts.py), with the figures beside them.
 
 `routes(config)` must come before `admin.handlers.routes(config)` in the application (the
 stats URL is also matched by the generic list).
@@ -23,10 +23,11 @@ from admin.handlers import AdminHandler, ResourceHandler, menu
 from admin.resources.venues import VenueStatsAdmin
 from models import read_replica
 from models.fields import utcnow
-from services import occupancy, statistics, svg_charts, venue_admin
-from services.errors import ApiError
-from services.place_types import PLACE_TYPES, place_type
-from services.timefmt import china_day_start
+from services.back_office import statistics, svg_charts, venue_admin
+from services.common.errors import ApiError
+from services.common.timefmt import china_day_start
+from services.venues import occupancy
+from services.venues.place_types import PLACE_TYPES, place_type
 
 DASHBOARD_ROLES = ("city", "district")
 

@@ -104,7 +104,7 @@ setup(Config.from_env())
 from jobs import colour_recompute, hourly_stats
 from models.db import db
 from models.statistics import HourlyPlaceStat
-from services import statistics
+from services.back_office import statistics
 stop_at = time.time() + float(sys.argv[1])
 
 
@@ -150,8 +150,9 @@ def load_base(args) -> dict:
     """The population, the venue places, the registered scanners, the venue admin."""
     from models.places import Place
     from models.regions import Region
-    from services import admin_auth, venue_admin
-    from services.timefmt import china_today
+    from services.accounts import admin_auth
+    from services.back_office import venue_admin
+    from services.common.timefmt import china_today
 
     started = time.perf_counter()
     colour_bench.load(args.people, args.facts, args.compounds, 7, china_today())
@@ -181,7 +182,7 @@ def load_base(args) -> dict:
 def load_scanners() -> list[int]:
     """SCANNERS registered people with encrypted ID numbers and phones (what the list shows)."""
     from models.people import Person
-    from services import identity
+    from services.people import identity
 
     ids = []
     with database.db.atomic():

@@ -8,12 +8,12 @@ What is measured (per backend, on a throw-away database, in one run):
   with event dates over the last 30 days, plus ~20 risk areas and the default rules.
 - baseline: `UPDATE person SET updated_at = ?` over every row, one statement, committed. It is
   the cost of touching every person once, on this machine, with this database's settings.
-- full recompute (first): `services.colour.recompute(None)` on an empty HealthStatus table, so
+- full recompute (first): `services.colours.colour.recompute(None)` on an empty HealthStatus table, so
   every non-green person is inserted with a history row.
 - full recompute (steady): the same again; nothing changes (the nightly job's usual case).
 - full recompute (day +14): `recompute(None, today=today + 14 days)`, when many windows have
   expired (the state is put back to "today" before each repetition, untimed).
-- evaluate only: `services.colour.evaluate(None)`, i.e. the rule queries and building the hits,
+- evaluate only: `services.colours.colour.evaluate(None)`, i.e. the rule queries and building the hits,
   without reading or writing HealthStatus; and the time of each rule's query on its own.
 
 Each timing is the median of `--repeat` runs (3 by default), taken after a warm-up (a full read
@@ -78,9 +78,9 @@ from models.people import Person  # noqa: E402
 from models.regions import Region  # noqa: E402
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord,  # noqa: E402
                                 ReleaseNotice, RiskArea, TemperatureRecord, TravelRecord)
-from services import colour, colour_rules  # noqa: E402
-from services.regions import add_region  # noqa: E402
-from services.timefmt import china_today  # noqa: E402
+from services.colours import colour, colour_rules  # noqa: E402
+from services.common.regions import add_region  # noqa: E402
+from services.common.timefmt import china_today  # noqa: E402
 
 MYSQL_URL = os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306")
 # Not a secret: a fixed key made here so the bench never needs (or touches) a real DATA_KEY.

@@ -74,9 +74,9 @@ def child_import(path: str, backend: str) -> dict:
     from models.fields import blind_index
     from models.regions import Region
     from models import cipher
-    from services.demo import ZHENGZHOU
+    from services.operations.demo import ZHENGZHOU
     from services.investigations import importer, sources
-    from services.regions import load_tree
+    from services.common.regions import load_tree
 
     workdir = os.path.dirname(path)
     drop = None

@@ -50,7 +50,7 @@ def seed(database_url: str) -> tuple[str, str]:
     from models.people import Person
     from models.places import EntryRecord, Place
     from models.regions import Region
-    from services import admin_auth
+    from services.accounts import admin_auth
 
     cipher.configure(cipher.DataCipher.from_setting(BENCH_DATA_KEY))
     database.bind(database_url, 2)

@@ -15,7 +15,7 @@ What is measured, per backend, on a throw-away database (SQLite in a temporary d
   Timed from the first request to the last answer. Each batch is stored and its people's
   colours recomputed in the batch's own transaction, so when the last answer arrives every
   touched colour is current; the script then checks that (every contact red, untimed).
-- baseline: the engine's own recompute of the same people (`services.colour.recompute(subjects)`)
+- baseline: the engine's own recompute of the same people (`services.colours.colour.recompute(subjects)`)
   from the same starting point (their stored colours removed first, untimed), in this process,
   on the same database, after the same warm-up: what putting the colours right costs without the
   feed around it. Median of --repeat runs.
@@ -65,8 +65,10 @@ from models import db as database  # noqa: E402
 from models import cipher, schema  # noqa: E402
 from models.colour import ColourHistory, HealthStatus  # noqa: E402
 from models.fields import blind_index  # noqa: E402
-from services import colour, colour_rules, identity, partner_feed  # noqa: E402
-from services.timefmt import china_today  # noqa: E402
+from services.colours import colour, colour_rules  # noqa: E402
+from services.common.timefmt import china_today  # noqa: E402
+from services.people import identity  # noqa: E402
+from services.risk_data import partner_feed  # noqa: E402
 
 GOAL_RATIO = 1.5
 WARM_UP = 1000  # people of the untimed first batch

@@ -415,7 +415,7 @@ def start_hello(res: Resources, workdir: str) -> dict:
 
 
 def id_number(n: int) -> str:
-    from services import identity
+    from services.people import identity
 
     first17 = f"110101{19700101 + n % 28 + (n // 28 % 12) * 100:08d}{n % 1000:03d}"
     return first17 + identity.id_check_digit(first17)
@@ -429,7 +429,7 @@ def prepare(base: str, database_url: str, people: int) -> tuple[str, list[str]]:
     from models import db as database
     from models.regions import Region
     from models import cipher
-    from services import places
+    from services.venues import places
 
     cipher.configure(cipher.DataCipher.from_setting(BENCH_DATA_KEY))
     database.bind(database_url, 2)

@@ -30,13 +30,13 @@ import tornado.ioloop
 import tornado.web
 from tornado import httputil
 
-from services import pools
+from services.operations import pools
 from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
 from handlers.schema import Body
 from models.db import request_connections
-from services import auth
-from services.errors import ApiError
-from services.raw_json import RawJson
+from services.accounts import auth
+from services.common.errors import ApiError
+from services.common.raw_json import RawJson
 
 log = logging.getLogger("healthcode.api")
 # Made once: json.dumps with these options makes an encoder per call.

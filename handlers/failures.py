@@ -13,7 +13,7 @@ from __future__ import annotations
 import peewee
 import tornado.web
 
-from services.errors import ApiError
+from services.common.errors import ApiError
 
 HTTP_ERRORS = {
     400: ("bad_request", "请求格式错误"),

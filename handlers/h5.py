@@ -34,11 +34,12 @@ import tornado.web
 from handlers import shedding
 from handlers.failures import error_of
 from models.db import request_connections
-from services import identity, places, profile, screen_codes
-from services.errors import ApiError
-from services.place_types import place_type
-from services.risk_inputs import TEMPERATURE_MAX, TEMPERATURE_MIN
-from services.scans import FEVER
+from services.common.errors import ApiError
+from services.people import identity, profile
+from services.risk_data.risk_inputs import TEMPERATURE_MAX, TEMPERATURE_MIN
+from services.scanning.scans import FEVER
+from services.venues import places, screen_codes
+from services.venues.place_types import place_type
 
 log = logging.getLogger("healthcode.h5")
 

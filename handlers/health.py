@@ -8,7 +8,7 @@ import peewee
 
 from handlers.base import BaseHandler
 from models.db import db, request_connections
-from services.errors import ApiError
+from services.common.errors import ApiError
 
 log = logging.getLogger("healthcode.health")
 

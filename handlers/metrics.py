@@ -1,4 +1,4 @@
-"""/metrics: every process's Prometheus metrics (services/metrics.py), for the monitoring only.
+"""/metrics: every process's Prometheus metrics (services/operations/metrics.py), for the monitoring only.
 
 Not public: a scrape must bear `Authorization: Bearer <METRICS_TOKEN>`; a missing or wrong token
 is 401 `unauthorized` in the JSON envelope. Without METRICS_TOKEN the route answers 404 as any
@@ -11,8 +11,8 @@ import hmac
 
 from handlers import shedding
 from handlers.base import BaseHandler
-from services import metrics
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.operations import metrics
 
 
 class MetricsHandler(BaseHandler):

@@ -11,8 +11,8 @@ as the `shedder` setting.
 
 Every request also gets its request id here (`X-Request-Id` when the client sent a sane one,
 else 128 random bits in hex), which its answer carries back (`RequestIdTransform`) and every log line of it
-holds (`services.logsafe.REQUEST`), and is counted in the metrics when answered
-(`services.metrics`: operation, status, duration).
+holds (`services.operations.logsafe.REQUEST`), and is counted in the metrics when answered
+(`services.operations.metrics`: operation, status, duration).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tornado.web
 
 from handlers.oversize import OversizeGuard
 from handlers.shedding import Refusal
-from services import logsafe, metrics
+from services.operations import logsafe, metrics
 from tornado.routing import PathMatches
 from tornado.util import re_unescape
 

@@ -29,9 +29,9 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       ValidationError, WithJsonSchema, create_model)
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
-from services.errors import ApiError
-from services.text_checks import has_control_characters
-from services.timefmt import china_today
+from services.common.errors import ApiError
+from services.common.text_checks import has_control_characters
+from services.common.timefmt import china_today
 
 INT64 = 2 ** 63 - 1
 # A nested value that is not an object: the same answer as a body that is not one.

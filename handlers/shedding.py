@@ -23,7 +23,7 @@ import logging
 
 from tornado import httputil
 
-from services.errors import RETRY_AFTER_SECONDS
+from services.common.errors import RETRY_AFTER_SECONDS
 
 BULK, BACK_OFFICE, API, SCAN = 0, 1, 2, 3  # back-office exports and imports < ... < scans
 PRIORITIES = {BULK: 0.25, BACK_OFFICE: 0.5, API: 0.75, SCAN: 1.0}  # each one's share of the capacity

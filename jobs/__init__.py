@@ -1,4 +1,9 @@
-"""APScheduler: the scheduler and one module per job, with what the jobs share."""
+"""Scheduled jobs (APScheduler): the scheduler and its job list (scheduler.py), the one runner of
+a deployment (`python -m jobs`, __main__.py), one run per job per deployment through a database
+lock and lease (runner_lock.py), pacing for the long jobs (pacing.py), and one module per job:
+colour_recompute, hourly_stats, not_reported, retention, overseas_alerts, appeal_escalation,
+partner_nonces, occupancy. This module holds what the jobs share: a held database connection and
+the every-ten-minutes trigger."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import tornado.ioloop
 
 from config import Config
 from jobs.scheduler import JOBS, start_runner, stop_runner
-from services import logsafe
+from services.operations import logsafe
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 
 from jobs import holding_connection
-from services import appeals
+from services.colours import appeals
 
 log = logging.getLogger("healthcode.jobs.appeal_escalation")
 

@@ -9,7 +9,7 @@ import logging
 
 from jobs import holding_connection
 from jobs.pacing import Pacer
-from services import colour
+from services.colours import colour
 
 log = logging.getLogger("healthcode.jobs.colour")
 

@@ -9,7 +9,7 @@ Every hour (at :02) the job rebuilds, from the entry records:
   paper form typed in days later): found from the ids above the previous run's last one;
 - on the first run, that is every hour with entries: the backfill.
 
-Each hour is deleted and inserted again (services.statistics.recompute), so a re-run, a late hour
+Each hour is deleted and inserted again (services.back_office.statistics.recompute), so a re-run, a late hour
 or two runners racing never count a scan twice. Hours older than the retention period are only
 computed when they have no statistics yet: their entries may be gone already (jobs/retention.py),
 and statistics are what survives them. The back office's "每小时更新" time is the end of the last
@@ -32,7 +32,7 @@ from models.db import db
 from models.fields import utcnow
 from models.places import EntryRecord
 from models.statistics import StatRun
-from services import statistics
+from services.back_office import statistics
 
 log = logging.getLogger("healthcode.jobs.hourly_stats")
 

@@ -9,7 +9,7 @@ import re
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs import holding_connection
-from services import enterprise
+from services.enterprises import enterprise
 
 log = logging.getLogger("healthcode.jobs.not_reported")
 

@@ -12,7 +12,7 @@ import logging
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs import every_ten_minutes, holding_connection
-from services import occupancy
+from services.venues import occupancy
 
 log = logging.getLogger("healthcode.jobs.occupancy")
 

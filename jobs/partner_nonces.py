@@ -1,4 +1,4 @@
-"""Every 10 minutes: the nonces of partners' signed requests (services/partner_feed.py) that no
+"""Every 10 minutes: the nonces of partners' signed requests (services/risk_data/partner_feed.py) that no
 request could reuse any more (their timestamps are out of the 5-minute window) are deleted, so
 the table holds only the last quarter of an hour or so. Safe to run twice."""
 
@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 
 from jobs import holding_connection
-from services import partner_feed
+from services.risk_data import partner_feed
 
 log = logging.getLogger("healthcode.jobs.partner_nonces")
 

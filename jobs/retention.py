@@ -27,8 +27,9 @@ from models.colour import ColourRule
 from models.fields import utcnow
 from models.places import EntryRecord, Place
 from models.risk_inputs import TemperatureRecord
-from services import sign_in_limits, statistics
-from services.timefmt import CHINA
+from services.accounts import sign_in_limits
+from services.back_office import statistics
+from services.common.timefmt import CHINA
 
 log = logging.getLogger("healthcode.jobs.retention")
 
@@ -97,7 +98,7 @@ def _delete_entries(cutoff: dt.datetime, batch: int) -> int:
 
 
 def _delete_in_batches(model, condition, batch: int) -> int:
-    from services.entry_writer import write_transaction  # BEGIN IMMEDIATE on SQLite
+    from services.scanning.entry_writer import write_transaction  # BEGIN IMMEDIATE on SQLite
 
     deleted = 0
     while True:

@@ -50,7 +50,7 @@ import peewee
 from models.db import db, request_connections
 from models.fields import utcnow
 from models.statistics import JobLock
-from services import metrics
+from services.operations import metrics
 
 log = logging.getLogger("healthcode.jobs.lock")
 
@@ -157,7 +157,7 @@ def run_exclusively(job_id: str, func: Callable[[], Any], *, slot: dt.datetime |
 
 
 def _ran(job_id: str, outcome: str, started: float) -> None:
-    """Count a run that ran, and its duration (services/metrics.py)."""
+    """Count a run that ran, and its duration (services/operations/metrics.py)."""
     metrics.JOB_RUNS.labels(job_id, outcome).inc()
     metrics.JOB_SECONDS.labels(job_id).observe(time.monotonic() - started)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
-from services import appeals, profile
+from services.colours import appeals
+from services.people import profile
 
 # The image's base64 text may run past 2 MB of image: the service says "over 2 MB" (413, field
 # "image") up to this size, the handler base past it.

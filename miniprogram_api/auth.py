@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
-from services import auth, profile
-from services.errors import ApiError
+from services.accounts import auth
+from services.common.errors import ApiError
+from services.people import profile
 
 ACCOUNT = response_model("Account", {
     "id": Int("账号编号"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from miniprogram_api import fields
 from handlers.schema import Bool, Str, model, response_model
-from services import identity, profile
+from services.people import identity, profile
 
 _OPTIONAL = {"required": False, "nullable": True}
 

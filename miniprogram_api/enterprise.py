@@ -2,7 +2,7 @@
 report, my colour, staff status, the Excel export by e-mail, members, not-reported lists.
 
 Admin-only operations declare the enterprise_admin role here; the service then checks that the
-caller administers the enterprise in the path (services.enterprise.administered).
+caller administers the enterprise in the path (services.enterprises.enterprise.administered).
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from handlers.base import ApiHandler, operation
 from handlers import shedding
 from handlers.schema import Bool, Date, Int, List, Obj, Str, model, response_model
 from miniprogram_api.health import HIT
-from services import colour_scheme, enterprise, exports, place_code_images
-from services.paging import MAX_PAGE, MAX_PER_PAGE
+from services.colours import colour_scheme
+from services.common.paging import MAX_PAGE, MAX_PER_PAGE
+from services.enterprises import enterprise
+from services.oversight import exports
+from services.venues import place_code_images
 
 ADMIN = (enterprise.ADMIN_ROLE,)
 PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
@@ -86,7 +89,7 @@ STAFF = response_model("StaffStatus", {
     "page": Int("页码"), "per_page": Int("每页条数"), "total": Int("本类别（搜索后）总数")})
 REMOVED = response_model("MemberRemoved", {"removed": Bool("已移除"), "member_id": Int("成员编号")})
 EXPORT = model("StaffExportRequest", {"email": Str("收件人邮箱", max_len=320),
-                                       # Checked by the service after the admin's rights (services/exports.py).
+                                       # Checked by the service after the admin's rights (services/oversight/exports.py).
                                        "purpose": Str("导出用途（记入导出记录，并写在文件首行）", min_len=exports.PURPOSE_MIN,
                                                       max_len=exports.PURPOSE_MAX, deferred=True),
                                        "remark": Str("备注", max_len=255, required=False, nullable=True)})

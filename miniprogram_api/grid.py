@@ -7,7 +7,8 @@ from miniprogram_api import fields
 from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
 from miniprogram_api.health import DECLARATION_VIEW
 from miniprogram_api.inspector import DONE, STATS
-from services import declarations, grids, identity
+from services.fieldwork import grids
+from services.people import declarations, identity
 
 CREATE_GRID = model("CreateGridRequest", {"region_code": Str("所在区域代码", max_len=20),
                                            "name": Str("网格名称", max_len=64)})

@@ -6,11 +6,12 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from miniprogram_api import fields
 from handlers.schema import Bool, Date, Int, List, Num, Obj, Open, Str, model, response_model
-from services import (colour, colour_reasons, colour_scheme, declarations, family, health_codes, identity, nearby,
-                      profile)
-from services.paging import MAX_PAGE, MAX_PER_PAGE, paginate
-from services.risk_inputs import TRANSPORTS
-from services.timefmt import local_iso
+from services.colours import colour, colour_reasons, colour_scheme
+from services.common.paging import MAX_PAGE, MAX_PER_PAGE, paginate
+from services.common.timefmt import local_iso
+from services.people import declarations, family, health_codes, identity, profile
+from services.risk_data import nearby
+from services.risk_data.risk_inputs import TRANSPORTS
 
 PAGE = {"page": Int("页码", minimum=1, maximum=MAX_PAGE, required=False),
         "per_page": Int("每页条数", minimum=1, maximum=MAX_PER_PAGE, required=False)}
@@ -47,7 +48,7 @@ HEALTH_CODE = response_model("HealthCode", {
 
 
 def page_model(name: str, item: type, label: str, description: str = "") -> type:
-    """A page of `item`s (services.paging.paginate's answer)."""
+    """A page of `item`s (services.common.paging.paginate's answer)."""
     return response_model(name, {"items": List(Obj(item), label, max_items=MAX_PER_PAGE), "page": Int("页码"),
                                  "per_page": Int("每页条数"), "total": Int("总条数")}, description)
 
@@ -104,7 +105,7 @@ PROVINCE_ENTRY_VIEW = response_model("ProvinceEntry", {"id": Int("编号"), "ent
                                                "transport_number": Str("车次/航班", nullable=True),
                                                "destination": Str("目的地"), "registered_at": Str("登记时间")})
 PROVINCE_ENTRIES = page_model("ProvinceEntriesPage", PROVINCE_ENTRY_VIEW, "入省登记记录，最新的在前")
-# The point and radius are checked by services.nearby.check_point, with its own codes.
+# The point and radius are checked by services.risk_data.nearby.check_point, with its own codes.
 NEARBY_QUERY = model("NearbyRiskQuery", {"lat": Num("纬度", minimum=-90, maximum=90, deferred=True),
                                           "lng": Num("经度", minimum=-180, maximum=180, deferred=True),
                                           "radius": Num("半径（米），默认 3000", minimum=1, maximum=nearby.MAX_RADIUS_M,

@@ -10,7 +10,9 @@ from miniprogram_api import fields
 from handlers.schema import Bool, Int, List, Num, Obj, Open, Str, model, response_model
 from miniprogram_api.health import DECLARATION_VIEW
 from miniprogram_api.scan import PLACE, PLACE_FIELDS
-from services import colour, colour_scheme, declarations, health_codes, identity, place_admin
+from services.colours import colour, colour_scheme
+from services.fieldwork import place_admin
+from services.people import declarations, health_codes, identity
 
 VERIFY = model("VerifyHealthCodeRequest", {"payload": Str("扫描到的健康码内容（动态码、纸质码或截图中的码）", max_len=2048)})
 VERIFIED = response_model("VerifiedHealthCode", {

@@ -5,8 +5,9 @@ from __future__ import annotations
 from handlers.base import ApiHandler, operation
 from handlers.schema import Bool, Int, List, Str, model, response_model
 from miniprogram_api.health import MEMBER_QUERY, PAGE_QUERY, page_model
-from services import family, profile, release_notices
-from services.paging import paginate
+from services.common.paging import paginate
+from services.fieldwork import release_notices
+from services.people import family, profile
 
 PREPARE = model("PrepareReleaseNoticeRequest", {"payload": Str("医学观察对象的健康码内容", max_len=2048)})
 PREPARED = response_model("ReleaseNoticeForm", {"person_id": Int("人员编号"), "name": Str("姓名（脱敏）"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Bool, Int, Str, model, response_model
-from services import occupancy, place_admin
+from services.fieldwork import place_admin
+from services.venues import occupancy
 
 OCCUPANCY = response_model("PlaceOccupancy", {
     "place_id": Int("场所编号"), "counting": Bool("是否统计在场人数"),

@@ -1,4 +1,4 @@
-"""Partner systems (D3): `feedRiskRecords`, signed batches of risk records (services/partner_feed.py
+"""Partner systems (D3): `feedRiskRecords`, signed batches of risk records (services/risk_data/partner_feed.py
 holds the signing scheme and the batch rules; the back office issues the keys)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from handlers import routing
 from handlers.base import BaseHandler, operation
 from handlers.schema import Bool, Date, Int, List, Obj, Open, Str, model, response_model
 from models.db import db
-from services import partner_feed, risk_records
+from services.risk_data import partner_feed, risk_records
 
 SIGNING = (
     "每个请求带四个请求头：X-Partner-Key（密钥编号）、X-Partner-Timestamp（Unix 秒，与服务器时间相差不超过5分钟）、"
@@ -34,7 +34,7 @@ HEADER_PARAMETERS = [
 
 
 def _records_description() -> str:
-    """The fields of a record of each kind, from the kinds' declarations (services/risk_records.py)."""
+    """The fields of a record of each kind, from the kinds' declarations (services/risk_data/risk_records.py)."""
     lines = []
     for code, kind in risk_records.KINDS.items():
         fields = "，".join(f"{c.key}（{c.header}{'，必填' if c.required else ''}"

@@ -1,7 +1,7 @@
 """Phone accounts (A4, seed 001): SMS codes, registration, password sign-in and reset.
 
 The sign-in answers are the mini-program's (LoginResult): the same token model, so a phone
-account and a WeChat account of the same verified phone are one account (services.phone_auth).
+account and a WeChat account of the same verified phone are one account (services.accounts.phone_auth).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from handlers.base import ApiHandler, on_executor, operation
 from miniprogram_api import fields
 from handlers.schema import Bool, Int, Str, model, response_model
 from miniprogram_api.auth import LOGIN_RESULT, signed_in
-from services import captchas, phone_auth
+from services.accounts import captchas, phone_auth
 
 
 class Password(Str):

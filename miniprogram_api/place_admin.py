@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from handlers.base import ApiHandler, operation
 from handlers.schema import Int, List, Obj, Str, model, response_model
-from services import place_admin
-from services.place_types import PLACE_TYPES
+from services.fieldwork import place_admin
+from services.venues.place_types import PLACE_TYPES
 
 CREATE_PLACE = model("CreatePlaceRequest", {
     "region_code": Str("所在区域代码", max_len=20),

@@ -10,7 +10,8 @@ from handlers.schema import Int, List, Obj, Str, model, response_model
 from miniprogram_api import fields
 from miniprogram_api.health import PAGE, page_model
 from miniprogram_api.scan import MEMBER
-from services import access_log, family
+from services.oversight import access_log
+from services.people import family
 
 CONSENT_CODE_REQUEST = model("FamilyConsentCodeRequest", {
     "phone": fields.phone("该成员本人的手机号（未登记或需更换时填写；其本人账号已验证手机号的，发到该手机）",

@@ -9,8 +9,11 @@ from miniprogram_api import fields
 from handlers.schema import Bool, Either, Int, List, Num, Obj, Open, Str, model, response_model
 from miniprogram_api.citizen import PROFILE_UPDATE
 from miniprogram_api.health import PAGE, page_model
-from services import family, identity, place_admin, places, profile, scans, screen_codes
-from services.paging import paginate
+from services.common.paging import paginate
+from services.fieldwork import place_admin
+from services.people import family, identity, profile
+from services.scanning import scans
+from services.venues import places, screen_codes
 
 IDENTITY = model("ScanIdentity", {
     "name": Str("姓名", max_len=64),
@@ -117,7 +120,7 @@ class ActivatePlaceCodeHandler(ApiHandler):
 
 class ScanHandler(ApiHandler):
     shed_priority = shedding.SCAN
-    signs_in_itself = True  # the token is read with the scan's other rows (services/scans.py)
+    signs_in_itself = True  # the token is read with the scan's other rows (services/scanning/scans.py)
 
     @operation("scanPlace", "扫码登记：按场所类型的登记方式登记并返回核验结果", body=SCAN, response=VERDICT,
                errors=(403, 404, 409, 503),
@@ -126,7 +129,7 @@ class ScanHandler(ApiHandler):
                "（请扫描现场屏幕上的最新场所码），伪造的返回 400 screen_code_invalid；只接受屏幕码的场所扫描张贴的场所码返回 409 "
                "screen_code_required。")
     async def post(self, body):
-        # A common scan awaits the group commit of its entry record (services/entry_writer.py).
+        # A common scan awaits the group commit of its entry record (services/scanning/entry_writer.py).
         return await scans.scan(self.bearer_token, body, self.config)
 
 

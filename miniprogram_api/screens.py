@@ -1,6 +1,6 @@
 """Door screens (N1): the place admin makes and revokes the keys of the screens that show the
 place's rotating code, and chooses whether printed codes still count; a screen fetches its
-current code with its key (services/screen_codes.py holds the signing and the rules)."""
+current code with its key (services/venues/screen_codes.py holds the signing and the rules)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import base64
 
 from handlers.base import ApiHandler, BaseHandler, operation
 from handlers.schema import Bool, Int, List, Obj, Str, model, response_model
-from services import place_admin, place_code_images, screen_codes
+from services.fieldwork import place_admin
+from services.venues import place_code_images, screen_codes
 
 MAX_LISTED = 100
 SCREEN = response_model("ScreenDevice", {

@@ -63,7 +63,7 @@ class AuthToken(BaseModel):
 
 class SignInFailure(BaseModel):
     """A wrong password (or captcha) at sign-in, counted per account key and per address over a
-    window (`services/sign_in_limits.py`); kept in the database so every process sees them."""
+    window (`services/accounts/sign_in_limits.py`); kept in the database so every process sees them."""
 
     key = peewee.CharField(max_length=64)  # "admin:<phone blind index>", "phone:<...>"
     ip = peewee.CharField(max_length=64, null=True)

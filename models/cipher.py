@@ -194,7 +194,7 @@ class DataCipher:
         (info b"healthcode blind index") from the LAST key in DATA_KEY, i.e. the oldest one.
         Adding a new encryption key in front therefore leaves every existing index valid; only
         removing that oldest key changes the index key and requires rebuilding the index columns.
-        Callers must normalize the value first (`services.identity.validate_*`), since "x" and
+        Callers must normalize the value first (`services.people.identity.validate_*`), since "x" and
         "X" give different indexes. None stays None.
         """
         data = _check_purpose(purpose)

@@ -238,7 +238,7 @@ class LoopPool:
                 raise
 
     def stats(self) -> tuple[int, int]:
-        """(connections lent out, callers waiting for one), for the metrics (services/metrics.py)."""
+        """(connections lent out, callers waiting for one), for the metrics (services/operations/metrics.py)."""
         return self.open - len(self._idle), sum(1 for turn in self._waiting if not turn.done())
 
     def _wake(self) -> None:

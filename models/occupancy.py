@@ -5,7 +5,7 @@ The count lives in the database, not in a process: every server process reads an
 same row, and a restart loses nothing. `PlaceOccupancy.inside` is changed only by conditional
 UPDATEs in the transaction that also writes or deletes the `Presence` row, so the two agree; the
 condition (`inside < capacity`) is what keeps two scans racing for the last place from both
-getting in (services/occupancy.py).
+getting in (services/venues/occupancy.py).
 """
 
 from __future__ import annotations

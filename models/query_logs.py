@@ -1,6 +1,6 @@
 """peewee's query log without parameters: the data layer puts this filter on peewee's logger as
 soon as it is imported (models/db.py), whatever logging the process configures afterwards
-(services/logsafe.py installs the rest of the redaction)."""
+(services/operations/logsafe.py installs the rest of the redaction)."""
 
 from __future__ import annotations
 

@@ -30,13 +30,13 @@ class SubjectFact(BaseModel):
 
 class RiskBatch(BaseModel):
     """Where listed facts came from (their provenance): one row per list import, partner batch or
-    day of form entries (`services.risk_records.ingest`). `source_ref` names it in its own system
+    day of form entries (`services.risk_data.risk_records.ingest`). `source_ref` names it in its own system
     ("import:12", "partner:police-1:20261203-01", "form:7:2026-12-03"); `source_label` is the
     organisation ("郑州市疾控中心"); `listed_on` the list's date; `region` the area it covers.
     A fact points here by `batch`, so an official and the citizen can see which list, which import
     or partner batch, and which date a reason comes from."""
 
-    kind = peewee.CharField(max_length=24)  # a services.risk_records kind
+    kind = peewee.CharField(max_length=24)  # a services.risk_data.risk_records kind
     source_label = peewee.CharField(max_length=64)
     source_ref = peewee.CharField(max_length=96)
     listed_on = peewee.DateField()
@@ -64,7 +64,7 @@ class ListedPerson(SubjectFact):
     id_number = EncryptedTextField("id_number", null=True)
     batch = peewee.ForeignKeyField(RiskBatch, null=True, on_delete="SET NULL", backref="+")
     region = peewee.ForeignKeyField(Region, null=True, on_delete="SET NULL", backref="+")
-    # Set when the entry is withdrawn as a mistake (a second approver, services/corrections.py):
+    # Set when the entry is withdrawn as a mistake (a second approver, services/colours/corrections.py):
     # the rules no longer read it; the row stays, so a re-sent list does not bring it back.
     withdrawn_at = peewee.DateTimeField(null=True)
 

@@ -306,7 +306,7 @@ _RULE_STAMP_SQL = [
 
 def install_rule_stamp(migrator: SchemaMigrator | None = None) -> None:
     """SQLite: the colour rules' stamp and its triggers (see RULE_STAMP_TABLE); MySQL keeps a
-    checksum of the rows (services.colour_rules.rules_fingerprint). Safe to run twice."""
+    checksum of the rows (services.colours.colour_rules.rules_fingerprint). Safe to run twice."""
     if is_mysql():
         return
     for sql in _RULE_STAMP_SQL:

@@ -3,7 +3,7 @@
 In WAL mode a commit appends its pages to the -wal file, and a checkpoint copies them back into
 the database file and syncs it. By default the connection whose commit takes the WAL past 1,000
 pages checkpoints it there and then, inside that commit. On the server, that connection is the
-event loop's (the scans' group commit, services/entry_writer.py). Every request in flight then
+event loop's (the scans' group commit, services/scanning/entry_writer.py). Every request in flight then
 waits for the copy and the sync: 20-30 ms, several times a second under load. Those waits were
 most of the slowest percent of scans.
 

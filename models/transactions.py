@@ -1,6 +1,6 @@
 """A transaction that MySQL chose as a deadlock's victim, run again.
 
-The colour engine locks people's stored colours (`services.colour._write_changes`): the hourly
+The colour engine locks people's stored colours (`services.colours.colour._write_changes`): the hourly
 recompute a chunk of thousands at a time, a risk input (a temperature, a travel, a case) the few
 people it concerns, inside the transaction that stores the input. Under REPEATABLE READ a
 locking read of a person with no stored colour yet locks the gap the new row goes into, so two

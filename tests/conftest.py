@@ -23,7 +23,7 @@ import socket
 import tempfile
 from urllib.parse import urlencode, urlparse
 
-# Each test process's metric files in a directory of its own (services/metrics.py reads it when
+# Each test process's metric files in a directory of its own (services/operations/metrics.py reads it when
 # first imported, below), removed at exit: not data/metrics, which a running server may use.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="healthcode-metrics-")
 atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
@@ -37,8 +37,9 @@ from config import TestConfig
 from models import db as database
 from models import cipher, schema
 from models.people import Person
-from services import colour_rules, colour_scheme, identity
-from services.errors import ApiError
+from services.colours import colour_rules, colour_scheme
+from services.common.errors import ApiError
+from services.people import identity
 from tests.fakes.server_thread import ServerThread, free_port
 
 MYSQL_TEST_URL = os.environ.get("MYSQL_TEST_URL", "mysql://root@127.0.0.1:3306")
@@ -96,7 +97,7 @@ def pytest_configure(config):
     # Real argon2id, with the smallest costs: the tests check behaviour, not hashing strength.
     from argon2 import PasswordHasher
 
-    from services import passwords
+    from services.accounts import passwords
 
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -316,7 +317,7 @@ def error_of(func, *args, **kwargs) -> ApiError:
 @pytest.fixture
 def sms():
     """Every text message of the test, recorded instead of sent."""
-    from services import sms as sms_service
+    from services.messaging import sms as sms_service
     from tests.fakes.sms import RecordingSms
 
     recorder, previous = RecordingSms(), sms_service.provider()
@@ -383,7 +384,7 @@ def report_case(**entry):
     """One case reported as the back office and the partner feed do (`risk_inputs.report_cases`),
     returned as its stored row."""
     from models.risk_inputs import CaseReport
-    from services import risk_inputs
+    from services.risk_data import risk_inputs
     risk_inputs.report_cases([entry])
     return CaseReport.select().order_by(CaseReport.id.desc()).get()
 

@@ -1,7 +1,8 @@
-"""The places the scan tests register at, made in the demo's regions (services/demo.py)."""
+"""The places the scan tests register at, made in the demo's regions (services/operations/demo.py)."""
 
 from models.regions import Region
-from services import demo, places
+from services.operations import demo
+from services.venues import places
 
 COMPOUND, OTHER_COMPOUND, DISTRICT = "410105001001001", "410105001001002", "410105"
 # name: (place type, the place's name (None: its region's), its region's code)

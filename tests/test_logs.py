@@ -6,7 +6,7 @@ import json
 import logging
 
 from handlers.base import ApiHandler, operation
-from services import logsafe
+from services.operations import logsafe
 
 ID = "110101199003070011"
 

@@ -6,8 +6,8 @@ from admin.resources.common import masked_phone, phone_search, time_column
 from admin.site import Column, Filter, Resource, Search, model_form, site
 from models.admin import AdminUser
 from models.regions import Region
-from services import admin_auth
-from services.forms import FormField
+from services.accounts import admin_auth
+from services.common.forms import FormField
 
 
 CREATE_FORM = (*model_form(AdminUser, phone="手机号（登录账号）", name="姓名"),

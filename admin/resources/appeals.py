@@ -1,6 +1,6 @@
 """申诉处理: the citizens' appeals in the queue of the admin's region (community first, the
 district once overdue), accepted with a proposed correction or rejected with an answer
-(`services/appeals.py`)."""
+(`services/colours/appeals.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import json
 from admin.resources.common import log_section, time_column, who
 from admin.site import Action, Column, Filter, Resource, site
 from models.corrections import ColourAppeal
-from services import appeals, colour, corrections, identity
-from services.forms import FormField
+from services.colours import appeals, colour, corrections
+from services.common.forms import FormField
+from services.people import identity
 
 accept = Action(
     "accept", "受理并提交更正",

@@ -1,13 +1,13 @@
 """待审批: the changes an organisation's accounts proposed, for another account of the same
-organisation to approve or reject (`services/approvals.py`)."""
+organisation to approve or reject (`services/colours/approvals.py`)."""
 
 from __future__ import annotations
 
 from admin.resources.common import log_section, time_column, who
 from admin.site import Action, Column, Filter, Resource, site
 from models.approvals import ApprovalRequest
-from services import approvals, corrections
-from services.forms import FormField
+from services.colours import approvals, corrections
+from services.common.forms import FormField
 
 approve = Action("approve", "批准", lambda ctx, row, data: approvals.approve(ctx.admin, row.id, data.get("remark")),
                  allowed=lambda row: row.status == "pending", confirm="批准后立即生效，确认批准？",

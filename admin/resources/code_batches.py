@@ -10,8 +10,9 @@ import dataclasses
 from admin.resources.common import time_column
 from admin.site import Column, Filter, Resource, site
 from models.places import CodeBatch
-from services import code_batches, places, venue_admin
-from services.forms import FormField
+from services.back_office import venue_admin
+from services.common.forms import FormField
+from services.venues import code_batches, places
 
 PRE_GENERATED = code_batches.PRE_GENERATED
 BATCH_FORM = (

@@ -10,10 +10,13 @@ import re
 from admin.site import Column, Search
 from models.fields import blind_index
 from models.people import Person
-from services import admin_auth, audit, colour, identity
-from services.errors import ApiError
-from services.scans import QUICK_TEMPERATURE_LABEL
-from services.timefmt import china_day_start, local_iso
+from services.accounts import admin_auth
+from services.colours import colour
+from services.common.errors import ApiError
+from services.common.timefmt import china_day_start, local_iso
+from services.oversight import audit
+from services.people import identity
+from services.scanning.scans import QUICK_TEMPERATURE_LABEL
 
 # How an entry record came to be (EntryRecord.source), as the pages name it.
 ENTRY_SOURCES = {"self": "本人扫码", "family": "家属代扫", "proxy": "代登记", "inspector": "检测员登记", "manual": "人工录入"}

@@ -7,8 +7,8 @@ from admin.resources.common import ENTRY_SOURCES, date_from, date_to, entry_colu
 from admin.site import Filter, Resource, site
 from models.people import Person
 from models.places import EntryRecord, Place
-from services import entry_records, entry_registration
-from services.forms import FormField
+from services.common.forms import FormField
+from services.scanning import entry_records, entry_registration
 
 SOURCES = ENTRY_SOURCES
 FLOWS = {"resident": "住户", "visitor": "访客"}
@@ -37,7 +37,7 @@ class EntryAdmin(Resource):
         return entry_records.figures(self.queryset(ctx))
 
     def create(self, ctx, data):
-        """A paper registration form typed in: source "manual" (services/entry_registration.py)."""
+        """A paper registration form typed in: source "manual" (services/scanning/entry_registration.py)."""
         return entry_registration.register(ctx.admin, ctx.compound, data)
 
     def can_delete(self, row):

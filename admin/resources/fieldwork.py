@@ -10,7 +10,8 @@ from admin.resources.common import masked_phone, phone_search, time_column
 from admin.site import Action, Column, Filter, Resource, Search, model_form, site
 from models.fieldwork import Grid, GridMembership
 from models.medical_staff import MedicalStaff
-from services import grid_lists, grids, identity, medical_staff, profile
+from services.fieldwork import grid_lists, grids, medical_staff
+from services.people import identity, profile
 
 YES_NO = {"1": "是", "0": "否"}
 

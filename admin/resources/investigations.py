@@ -14,7 +14,7 @@ from __future__ import annotations
 from admin.resources.common import time_column
 from admin.site import Action, Column, Filter, Resource, Search, site
 from models.investigations import TaskRecord
-from services.forms import FormField
+from services.common.forms import FormField
 from services.investigations import sources, task_lists, workflow
 from services.investigations.records import data_of, masked, personal_of
 from services.investigations.sources import TRANSPORTS, Source

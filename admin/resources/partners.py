@@ -7,9 +7,10 @@ from __future__ import annotations
 from admin.resources.common import time_column
 from admin.site import Action, Column, Filter, Resource, Search, site
 from models.partners import PartnerCredential
-from services import audit, health_authority, partner_feed, risk_records  # noqa: F401  (health roles)
-from services.forms import FormField
-from services.timefmt import local_iso
+from services.common.forms import FormField
+from services.common.timefmt import local_iso
+from services.oversight import audit  # noqa: F401
+from services.risk_data import health_authority, partner_feed, risk_records  # noqa: F401  (health roles)
 
 STATUSES = {"active": "有效", "revoked": "已吊销"}
 ACTIONS = {"partner_key_created": "创建密钥", "partner_key_revoked": "吊销密钥", "partner_batch_received": "报送数据"}

@@ -9,10 +9,13 @@ from admin.resources.common import ENTRY_SOURCES, id_number_search, masked_id, m
 from admin.site import Action, AdminContext, Column, Filter, Resource, site
 from models.admin import CompoundResident
 from models.people import Person
-from services import audit, colour, identity, profile, resident_lists, residents
-from services.errors import ApiError
-from services.forms import FormField
-from services.timefmt import local_iso
+from services.back_office import resident_lists, residents
+from services.colours import colour
+from services.common.errors import ApiError
+from services.common.forms import FormField
+from services.common.timefmt import local_iso
+from services.oversight import audit
+from services.people import identity, profile
 
 
 _status = resident_lists.status

@@ -1,6 +1,6 @@
 """风险地区: the high- and medium-risk areas and key regions the health authority lists, picked by
 name from the country's regions (province > city > district > street), with their effective
-dates; ending one keeps it in the list as ended (`services/risk_areas.py`)."""
+dates; ending one keeps it in the list as ended (`services/risk_data/risk_areas.py`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from admin.resources.common import log_section, time_column
 from admin.site import Action, Column, Filter, Resource, Search, site
 from models.regions import LEVEL_NAMES
 from models.risk_inputs import RiskArea
-from services import risk_areas
-from services.forms import FormField
+from services.common.forms import FormField
+from services.risk_data import risk_areas
 
 
 def _day(value) -> str:
@@ -54,7 +54,7 @@ class RiskAreaAdmin(Resource):
     filters = (Filter.on(RiskArea.risk, "风险等级", risk_areas.RISKS),
                Filter("status", "状态", risk_areas.STATUSES, lambda q, v: q.where(risk_areas.status_condition(v))))
     actions, create_form = (end_area,), CREATE_FORM
-    region_attr = None  # public: every role reads it all (services/risk_areas.py checks who adds or ends)
+    region_attr = None  # public: every role reads it all (services/risk_data/risk_areas.py checks who adds or ends)
 
     def create(self, ctx, data):
         return risk_areas.add(ctx.admin, data)

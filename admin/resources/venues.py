@@ -1,14 +1,14 @@
 """地铁等其他类型后台管理 (G5): the back office of every venue type, from its declaration.
 
 Three generic resources, instantiated once per pre-generated place type of
-services/place_types.PLACE_TYPES (bus, metro, taxi, supermarket, public service, company
+services/venues/place_types.PLACE_TYPES (bus, metro, taxi, supermarket, public service, company
 shuttle, medical institution, farmers' market, professional market, scenic spot, other):
 
 - `venue_<type>_stats` — <类型>扫码统计: the hourly summary (扫码总次数, 扫码异常次数, 今日扫码次数,
   今日扫码异常次数, 每小时更新) above the search; a row per place with the same figures; search
   by date range, the type's own fields (name / plate / company / credit code), 所属区县 and
   "当日扫码数量小于等于 N"; the sums of the search under it; 导出. Figures come from the statistics
-  tables only (services/statistics.py).
+  tables only (services/back_office/statistics.py).
 - `venue_<type>_places` — <类型>列表管理: 激活总数 and 今日激活数 (live), search by the type's
   `search_fields` (and 所属区县), detail and 编辑 (the activation form; the scan page shows the
   change at once).
@@ -28,10 +28,13 @@ from admin.site import Action, Column, Filter, Resource, Search, site
 from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, Place, ScreenDevice
-from services import colour, identity, screen_codes, statistics, venue_admin, venue_lists
-from services.forms import FormField
-from services.place_types import PlaceType
-from services.timefmt import china_day_start, local_iso
+from services.back_office import statistics, venue_admin, venue_lists
+from services.colours import colour
+from services.common.forms import FormField
+from services.common.timefmt import china_day_start, local_iso
+from services.people import identity
+from services.venues import screen_codes
+from services.venues.place_types import PlaceType
 
 ENTRY_LIST_TYPES = ("medical",)
 # A phone (one person, by its blind index) or an institution's name (a few places) narrows the

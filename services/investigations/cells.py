@@ -10,10 +10,10 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from services import identity
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.common.timefmt import CHINA, china_today
 from services.investigations.sources import TRANSPORTS, TemplateColumn
-from services.timefmt import CHINA, china_today
+from services.people import identity
 
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
@@ -25,7 +25,7 @@ _TRANSPORT_BY_LABEL = {**{v: k for k, v in TRANSPORTS.items()}, **{k: k for k in
 
 class CellError(Exception):
     """A cell that fails its column's check; `reason` is Chinese, for the error report, and
-    `code` the machine code an API answer carries (risk records, services/risk_records.py)."""
+    `code` the machine code an API answer carries (risk records, services/risk_data/risk_records.py)."""
 
     def __init__(self, reason: str, code: str = "invalid_field"):
         super().__init__(reason)

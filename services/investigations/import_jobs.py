@@ -7,10 +7,11 @@ from __future__ import annotations
 from models.admin import AdminUser
 from models.investigations import ImportJob
 from models.regions import Region
-from services import admin_auth, audit
-from services.errors import ApiError
+from services.accounts import admin_auth
+from services.common.errors import ApiError
 from services.investigations import importer, xlsx
 from services.investigations.sources import Source
+from services.oversight import audit
 
 RECENT = 50
 

@@ -41,13 +41,15 @@ from models.fields import utcnow
 from models.investigations import ImportJob, ImportRowError, TaskRecord
 from models.sql_literals import SqlLiterals
 from models.regions import Region
-from services import audit, excel, metrics
-from services.errors import ApiError
+from services.common import excel
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
 from services.investigations import cells, risk_lists, sources, xlsx
 from services.investigations.dispatch import Dispatcher, district_key
 from services.investigations.records import RowBuilder, execute_many, insert_rows
 from services.investigations.sources import Source
-from services.timefmt import china_today
+from services.operations import metrics
+from services.oversight import audit
 
 log = logging.getLogger("healthcode.investigations.import")
 

@@ -17,12 +17,12 @@ from models.investigations import TaskRecord
 from models.people import Person
 from models.regions import Region
 from models import cipher
-from services import identity
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
 from services.investigations import cells, sources
 from services.investigations.dispatch import FILTERED, Dispatcher, Placed, Refused
 from services.investigations.sources import Source
-from services.timefmt import china_today
+from services.people import identity
 
 log = logging.getLogger("healthcode.investigations")
 

@@ -1,4 +1,4 @@
-"""The risk lists (D2): one import source per kind of risk record (services/risk_records.py) on the
+"""The risk lists (D2): one import source per kind of risk record (services/risk_data/risk_records.py) on the
 one import pipeline, so each has its template, streamed upload, progress bar, bad-row report,
 idempotent re-upload and limits. Their columns are the kind's fields; their rows, once the cells
 are checked, go to `risk_records.ingest` (`import_rows`), which refuses the rest (an unknown
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from models.admin import AdminUser
 from models.regions import Region
-from services import risk_records
+from services.common.timefmt import china_today
 from services.investigations.sources import Source
-from services.timefmt import china_today
+from services.risk_data import risk_records
 
 RISK_LISTS: dict[str, Source] = {
     kind.code: Source(code=kind.code, label=kind.list_label, import_label=f"上传{kind.list_label}",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services import admin_auth, health_authority  # noqa: F401  (registers the health roles)
+from services.accounts import admin_auth  # noqa: F401
+from services.risk_data import health_authority  # noqa: F401  (registers the health roles)
 
 # --- roles of this area (city / district / street / community / compound are the level roles) ----
 HUB_ROLES = {"hub_airport": ("机场专班", "plane"), "hub_hsr": ("高铁站专班", "hsr"),
@@ -97,7 +98,7 @@ class Source:
     categories: dict[str, str] = field(default_factory=dict)  # 分类, chosen when importing
     address_columns: tuple[str, ...] = ()  # read by the compound_or_address rule
     import_label: str = ""  # the upload page's title
-    risk_kind: str | None = None  # a services.risk_records kind: accepted rows become risk records
+    risk_kind: str | None = None  # a services.risk_data.risk_records kind: accepted rows become risk records
 
     def column(self, key: str) -> TemplateColumn:
         for column in self.columns:
@@ -325,7 +326,7 @@ SOURCES: dict[str, Source] = {s.code: s for s in (TELECOM, RAILWAY, POLICE_LIST,
 
 def all_sources() -> dict[str, Source]:
     """The investigation lists and the risk lists, by code."""
-    # Imported here: the risk lists are built from services.risk_records, which reads this module.
+    # Imported here: the risk lists are built from services.risk_data.risk_records, which reads this module.
     from services.investigations import risk_lists
 
     return {**SOURCES, **risk_lists.RISK_LISTS}

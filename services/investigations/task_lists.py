@@ -15,11 +15,12 @@ from models.fields import blind_index, utcnow
 from models.investigations import ImportJob, TaskRecord
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import audit, identity
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.common.timefmt import local_iso
 from services.investigations import records, sources, stats, workflow
 from services.investigations.sources import Source
-from services.timefmt import local_iso
+from services.oversight import audit
+from services.people import identity
 
 District = Region.alias("district_region")
 

@@ -14,11 +14,13 @@ from models.investigations import TaskHistory, TaskRecord
 from models.people import Person
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import admin_auth, audit, risk_inputs
-from services.errors import ApiError
+from services.accounts import admin_auth
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
 from services.investigations import sources
 from services.investigations.records import data_of
-from services.timefmt import china_today
+from services.oversight import audit
+from services.risk_data import risk_inputs
 
 ALERT_AFTER = dt.timedelta(hours=4)
 ALERT_REMARK = "预计入境时间已过4小时，状态仍为待反馈，请重点排查"

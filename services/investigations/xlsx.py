@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Iterator
 from xml.parsers import expat
 
-from services.errors import ApiError
+from services.common.errors import ApiError
 
 NOT_XLSX = "不是有效的 Excel（xlsx）文件"
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

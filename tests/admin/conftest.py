@@ -8,9 +8,10 @@ import re
 import pytest
 import requests
 
-from services import admin_auth, demo
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
+from services.accounts import admin_auth
+from services.common.regions import load_tree
+from services.operations import demo
+from services.operations.demo import ZHENGZHOU
 
 CAPTCHA = "ABCD"
 EXPORT_PURPOSE = "核查名单数据"

@@ -15,8 +15,10 @@ from models.fieldwork import OperationLog
 from models.people import Person
 from models.privacy import PersonAccess
 from models.regions import Region
-from services import admin_auth, approvals, corrections, residents
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.back_office import residents
+from services.colours import approvals, corrections
+from services.common.timefmt import china_today
 from tests.admin.conftest import EXPORT_PURPOSE, page_error
 from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
 
@@ -138,7 +140,7 @@ def test_another_persons_log_is_forbidden(office, me):
 
 
 def test_an_exports_people_are_linked_in_bulk_each_once(db):
-    from services import audit
+    from services.oversight import audit
     subjects = [f"s{n:031d}" for n in range(2500)]
     line = audit.record(None, "city", "export", resource="residents", purpose="核查", subjects=subjects + subjects[:10]
                         + [None, ""])

@@ -8,8 +8,9 @@ import pytest
 from models.admin import AdminUser
 from models.approvals import ApprovalRequest
 from models.fieldwork import OperationLog
-from services import admin_auth, approvals
-from services.errors import ApiError
+from services.accounts import admin_auth
+from services.colours import approvals
+from services.common.errors import ApiError
 
 
 def _rename(request, payload, approver):

@@ -20,9 +20,11 @@ from models.fieldwork import OperationLog
 from models.people import Person
 from models.regions import Region
 from models.risk_inputs import CaseReport, CloseContact
-from services import admin_auth, appeals, approvals, colour, corrections, risk_inputs, risk_records
-from services.errors import ApiError
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.colours import appeals, approvals, colour, corrections
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs, risk_records
 from tests.admin.conftest import AdminClient, page_error
 from tests.conftest import ApiClient, assert_error, make_id_number, row_counts, report_case
 

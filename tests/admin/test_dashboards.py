@@ -8,8 +8,8 @@ import datetime as dt
 import re
 
 from jobs import hourly_stats
-from services import svg_charts
-from services.timefmt import china_today
+from services.back_office import svg_charts
+from services.common.timefmt import china_today
 from tests.admin.test_venues import JOB_NOW, TODAY, activate, figure, market, scans, venues  # noqa: F401
 from tests.conftest import row_counts
 

@@ -10,7 +10,7 @@ import pytest
 import admin.resources  # noqa: F401  (registers every resource)
 from admin.site import Action, Column, Filter, ImproperlyDeclared, Resource, Search, Site, site
 from models.people import Person
-from services.forms import FormField
+from services.common.forms import FormField
 
 RESOURCES = pathlib.Path(admin.resources.__file__).parent
 MAX_LINES = 25

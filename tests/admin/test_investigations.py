@@ -25,11 +25,12 @@ from models.investigations import ImportJob, TaskHistory, TaskRecord
 from models.regions import Region
 from models.risk_inputs import IsolationRecord, TravelRecord
 from models.people import Person
-from services import admin_auth, colour
-from services.errors import ApiError
-from services.demo import ZHENGZHOU
+from services.accounts import admin_auth
+from services.colours import colour
+from services.common.errors import ApiError
+from services.common.regions import load_tree
 from services.investigations import importer, records, sources, workflow
-from services.regions import load_tree
+from services.operations.demo import ZHENGZHOU
 from tests.admin.conftest import CAPTCHA, AdminClient, page_error
 from tests.conftest import make_person, row_counts
 from tests.fakes import xlsx_files as files
@@ -302,7 +303,7 @@ def test_workflow_service_refuses_what_the_workflow_lacks(inv):
 
 
 def test_fever_list_shows_risk_levels_by_isolation_days(inv):
-    from services import risk_inputs
+    from services.risk_data import risk_inputs
 
     long_ago = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="A", name="甲一")
     recent = _record(sources.FEVER, "410105", date=dt.date(2020, 4, 6), hospital="B", name="乙二")

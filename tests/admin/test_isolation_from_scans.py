@@ -17,9 +17,12 @@ from models.people import Person
 from models.places import EntryRecord, Place
 from models.regions import Region
 from models.risk_inputs import IsolationRecord
-from services import admin_auth, places, residents, risk_inputs
-from services.errors import ApiError
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.back_office import residents
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
+from services.venues import places
 from tests.admin.conftest import page_error
 from tests.conftest import ApiClient, make_id_number, row_counts
 

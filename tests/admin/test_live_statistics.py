@@ -10,7 +10,7 @@ import re
 from jobs import hourly_stats
 from models.db import db
 from models.fields import utcnow
-from services import statistics, svg_charts
+from services.back_office import statistics, svg_charts
 from tests.admin.test_venues import cells, figure, scans, taxi, venues  # noqa: F401  (fixture)
 
 HOUR = dt.timedelta(hours=1)

@@ -9,7 +9,7 @@ from config import Config
 from models.accounts import SignInFailure
 from models.admin import AdminUser
 from models.fieldwork import OperationLog
-from services import admin_auth
+from services.accounts import admin_auth
 from tests.admin.conftest import AdminClient, page_error
 
 
@@ -124,7 +124,7 @@ def test_the_xsrf_cookie_is_secure_and_same_site_where_sessions_are(make_server)
 def test_a_known_phone_and_an_unknown_one_are_answered_alike(office, sms, monkeypatch):
     """The same messages in the same order, an SMS step for both, and a password check for both
     (against a decoy hash when there is no account), so neither words nor time tell them apart."""
-    from services import passwords
+    from services.accounts import passwords
 
     checks, real_verify = [], passwords.verify
     monkeypatch.setattr(passwords, "verify", lambda *args: checks.append(args[0]) or real_verify(*args))

@@ -14,7 +14,7 @@ import pytest
 
 from models.places import EntryRecord
 from models.regions import Region
-from services import places
+from services.venues import places
 from tests.admin.conftest import EXPORT_PURPOSE, AdminClient, page_error
 from tests.api.test_scan_flow import PROFILE
 from tests.conftest import make_person

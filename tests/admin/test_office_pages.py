@@ -16,8 +16,11 @@ from models.admin import AdminUser
 from models.fieldwork import Grid, GridMembership, OperationLog
 from models.medical_staff import MedicalStaff
 from models.places import CodeBatch, PlaceCode
-from services import auth, grids, medical_staff, phone_auth, places, profile
-from services.demo import DEMO_ADMIN_PASSWORD
+from services.accounts import auth, phone_auth
+from services.fieldwork import grids, medical_staff
+from services.operations.demo import DEMO_ADMIN_PASSWORD
+from services.people import profile
+from services.venues import places
 from tests.admin.conftest import AdminClient, page_error
 from tests.conftest import make_id_number, row_counts
 from tests.fakes import xlsx_files as files

@@ -9,7 +9,7 @@ import re
 from models.db import db
 from models.fieldwork import OperationLog
 from models.partners import PartnerCredential
-from services import admin_auth
+from services.accounts import admin_auth
 from tests.admin.conftest import AdminClient, page_error
 from tests.api.test_partner_feed import Partner, batch, contact, stored
 from tests.conftest import assert_error

@@ -12,8 +12,9 @@ from admin.site import ImproperlyDeclared, Resource, Site
 from models.admin import AdminUser
 from models.investigations import TaskRecord
 from models.regions import Region
-from services import admin_auth, regions
-from services.errors import ApiError
+from services.accounts import admin_auth
+from services.common import regions
+from services.common.errors import ApiError
 from services.investigations import records, sources
 from tests.admin.conftest import office, page_error, region_names  # noqa: F401  (fixture)
 from tests.conftest import make_id_number, row_counts
@@ -187,8 +188,8 @@ def test_a_page_or_resource_naming_an_unknown_group_fails_at_start_up():
 def test_an_unscoped_cascade_reaches_every_province_for_a_risk_area(office):  # noqa: F811
     # E.g. a risk area: province > city > district > street, anywhere in the country.
     from models.regions import Region as R
-    from services.forms import FormField
-    from services.regions import add_region
+    from services.common.forms import FormField
+    from services.common.regions import add_region
 
     hubei = add_region("420000", "湖北省", "province")
     wuhan = add_region("420100", "武汉市", "city", hubei)
@@ -198,7 +199,7 @@ def test_an_unscoped_cascade_reaches_every_province_for_a_risk_area(office):  # 
     assert spec.clean(["湖北省", "武汉市", "武昌区", ""], "area", within=jinshui) == "420106"
     shown = regions.cascade(spec.levels, "420106", None)
     assert [level["selected"] for level in shown] == ["湖北省", "武汉市", "武昌区", ""]
-    provinces = [name for _, name in shown[0]["options"]]  # the demo loads the country's (services/divisions.py)
+    provinces = [name for _, name in shown[0]["options"]]  # the demo loads the country's (services/risk_data/divisions.py)
     assert {"河南省", "湖北省", "北京市", "新疆维吾尔自治区"} <= set(provinces) and len(provinces) == len(set(provinces))
     with pytest.raises(ApiError) as refused:
         spec.clean(["湖北省", "武汉市", "珞珈山区"], "area", within=jinshui)

@@ -17,8 +17,10 @@ from models.people import Person
 from models.places import EntryRecord, Place
 from models.regions import Region
 from models.risk_inputs import IsolationRecord, TemperatureRecord
-from services import admin_auth, residents, risk_inputs
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.back_office import residents
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.admin.conftest import AdminClient, page_error, region_names
 from tests.conftest import make_id_number, row_counts
 

@@ -11,10 +11,10 @@ from models.colour import HealthStatus
 from models.regions import Region
 from models.risk_inputs import RiskArea
 from admin.resources.risk_areas import RiskAreaAdmin
-from services import risk_areas, risk_inputs
-from services.errors import ApiError
-from services.forms import clean_form
-from services.timefmt import china_today
+from services.common.errors import ApiError
+from services.common.forms import clean_form
+from services.common.timefmt import china_today
+from services.risk_data import risk_areas, risk_inputs
 from tests.admin.conftest import create_admins, page_error
 from tests.conftest import make_person, row_counts
 

@@ -14,11 +14,12 @@ from models.colour import HealthStatus
 from models.investigations import ImportJob, ImportRowError
 from models.regions import Region
 from models.risk_inputs import CaseReport, CloseContact, RiskBatch, RiskListing
-from services import admin_auth, colour
-from services.errors import ApiError
+from services.accounts import admin_auth
+from services.colours import colour
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
 from services.investigations import importer
 from services.investigations.risk_lists import RISK_LISTS
-from services.timefmt import china_today
 from tests.admin.conftest import AdminClient, page_error
 from tests.conftest import make_id_number, make_person, row_counts
 from tests.fakes import xlsx_files as files
@@ -207,8 +208,10 @@ def test_a_role_without_risk_data_sees_no_form(office, as_admin):
 
 
 def test_the_demo_shows_a_close_contact_a_case_in_a_compound_and_a_purchase(office):
-    from services import demo, nearby, profile
-    from services.auth import sign_in
+    from services.operations import demo
+    from services.people import profile
+    from services.risk_data import nearby
+    from services.accounts.auth import sign_in
 
     def person(openid):
         return profile.self_person(sign_in("dev", openid).account)

@@ -15,9 +15,11 @@ from models.corrections import ColourOverride
 from models.fields import utcnow
 from models.fieldwork import OperationLog
 from models.rule_versions import ColourRuleVersion
-from services import admin_auth, approvals, colour_scheme, risk_inputs, rule_changes
-from services.errors import ApiError
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.colours import approvals, colour_scheme, rule_changes
+from services.common.errors import ApiError
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.admin.conftest import page_error
 from tests.conftest import TEST_CONFIG, make_person, row_counts
 

@@ -10,10 +10,11 @@ import pytest
 from models.fieldwork import OperationLog
 from models.places import ScreenDevice
 from models.regions import Region
-from services import admin_auth, places, screen_codes
-from services.demo import ZHENGZHOU
-from services.errors import ApiError
-from services.regions import load_tree
+from services.accounts import admin_auth
+from services.common.errors import ApiError
+from services.common.regions import load_tree
+from services.operations.demo import ZHENGZHOU
+from services.venues import places, screen_codes
 from tests.admin.conftest import CAPTCHA, AdminClient, page_error
 from tests.conftest import row_counts
 

@@ -11,10 +11,10 @@ import pytest
 
 from config import TestConfig
 from models.messaging import SmsMessage
-from services import admin_auth
-from services import sms as sms_service
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
+from services.accounts import admin_auth
+from services.common.regions import load_tree
+from services.messaging import sms as sms_service
+from services.operations.demo import ZHENGZHOU
 from tests.admin.conftest import CAPTCHA, AdminClient
 from tests.conftest import row_counts
 

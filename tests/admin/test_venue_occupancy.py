@@ -6,7 +6,7 @@ from __future__ import annotations
 from models.fields import utcnow
 from models.places import Place
 from models.transactions import run_transaction
-from services import occupancy
+from services.venues import occupancy
 from tests.admin.test_venues import cells, market, venues  # noqa: F401  (fixture)
 from tests.conftest import make_person
 

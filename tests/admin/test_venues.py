@@ -19,10 +19,13 @@ from admin import venue_pages
 from jobs import hourly_stats
 from models.fieldwork import OperationLog
 from models.places import EntryRecord, Place, PlaceCode
-from services import admin_auth, demo, places, statistics
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
-from services.timefmt import china_day_start, china_today
+from services.accounts import admin_auth
+from services.back_office import statistics
+from services.common.regions import load_tree
+from services.common.timefmt import china_day_start, china_today
+from services.operations import demo
+from services.operations.demo import ZHENGZHOU
+from services.venues import places
 from tests.admin.conftest import CAPTCHA, AdminClient, create_admins, page_error, region_names
 from tests.conftest import make_person, row_counts
 
@@ -332,7 +335,7 @@ def test_medical_entries_list_and_read_only_detail(venues, taxis):
 
 
 def test_the_entry_list_pages_by_walking_the_ids_back(venues, taxis, monkeypatch):
-    from services import venue_lists
+    from services.back_office import venue_lists
 
     monkeypatch.setattr(venue_lists, "WALK_FIRST", 2)  # many small windows, as at ten million rows
     hospital = market("medical", "金水区人民医院", "410105", "13900000071")

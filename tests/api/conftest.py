@@ -3,8 +3,8 @@ the public place they made (a module's own fixture of the same name takes preced
 
 import pytest
 
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
+from services.common.regions import load_tree
+from services.operations.demo import ZHENGZHOU
 from tests.api.test_field_roles import PUBLIC, person
 
 

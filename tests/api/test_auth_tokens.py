@@ -5,7 +5,7 @@ import hashlib
 
 from handlers.base import ApiHandler, operation
 from models.accounts import Account, AuthIdentity, AuthToken
-from services import auth
+from services.accounts import auth
 from tests.conftest import assert_error, row_counts
 
 

@@ -23,7 +23,9 @@ from models import db as database
 from models import mysql_loop, schema
 from models.accounts import Account, AuthIdentity
 from models.places import EntryRecord
-from services import auth, colour_rules, places
+from services.accounts import auth
+from services.colours import colour_rules
+from services.venues import places
 from tests.conftest import make_person
 from tests.fakes.server_thread import ServerThread
 from tests.throwaway_mariadb import ThrowawayMariaDB, available, make_ca

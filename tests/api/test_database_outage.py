@@ -22,7 +22,9 @@ from models import cipher, schema
 from models.places import EntryRecord
 from models.regions import Region
 from server import database_deadlines, http_server_options, make_app
-from services import colour_rules, demo, places
+from services.colours import colour_rules
+from services.operations import demo
+from services.venues import places
 from tests.conftest import ApiClient, assert_error
 from tests.fakes.server_thread import ServerThread
 from tests.fakes.throwaway_mariadb import ThrowawayMariaDB

@@ -18,8 +18,9 @@ from models.declarations import Declaration
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, StaffExport
 from models.fieldwork import OperationLog
 from models.people import Person
-from services import colour, colour_rules, mail
-from services.enterprise import QUESTIONS
+from services.colours import colour, colour_rules
+from services.enterprises.enterprise import QUESTIONS
+from services.messaging import mail
 from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
 from tests.fakes.smtp_sink import SmtpSink, free_port
 
@@ -295,7 +296,7 @@ def test_staff_status_counts_lists_and_searches(api, admin, group):
 
 
 def test_a_red_colour_makes_a_member_abnormal_even_without_a_report(api, admin, group):
-    from services import risk_inputs
+    from services.risk_data import risk_inputs
 
     member(api, group, "contact", 2, "李平安")
     risk_inputs.add_close_contacts([{"id_number": make_id_number(2), "name": "李平安"}])
@@ -320,7 +321,7 @@ def test_staff_status_is_for_the_admin_of_that_group_only(api, admin, group):
 def test_staff_lists_count_and_page_through_thousands_set_wise(api, admin, group):
     # Bulk rows straight into the tables: the point is the SQL, not the sign-up flow.
     from models.colour import HealthStatus
-    from services.timefmt import china_today
+    from services.common.timefmt import china_today
 
     Account.insert_many([{"status": "active"} for _ in range(1200)]).execute()
     account_ids = sorted(a for (a,) in Account.select(Account.id).order_by(Account.id.desc()).limit(1200).tuples())

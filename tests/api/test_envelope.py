@@ -90,7 +90,7 @@ def test_the_same_schema_validates_and_documents(api):
 def test_every_503_says_when_to_retry():
     """A 503 names its Retry-After even when its raiser names none (SMS, mail, a platform, a
     font); a 4xx names one only when it has one."""
-    from services.errors import ApiError
+    from services.common.errors import ApiError
 
     assert ApiError("sms_unavailable", "短信发送失败，请稍后再试", 503).retry_after == 1
     assert ApiError("wechat_busy", "微信服务器繁忙，请稍后再试", 503, retry_after=5).retry_after == 5

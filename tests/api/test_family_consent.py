@@ -12,8 +12,8 @@ import pytest
 from models.fieldwork import OperationLog
 from models.people import Person
 from models.privacy import FamilyConsent
-from services import identity
-from services.timefmt import china_today
+from services.common.timefmt import china_today
+from services.people import identity
 from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
 
 ADULT_ID = make_id_number(31, birth="19800101")

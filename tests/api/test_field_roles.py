@@ -10,9 +10,12 @@ from models.accounts import Account
 from models.fieldwork import OperationLog
 from models.places import EntryRecord
 from models.risk_inputs import ReleaseNotice
-from services import auth, grids, health_codes, risk_inputs
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
+from services.accounts import auth
+from services.common.regions import load_tree
+from services.fieldwork import grids
+from services.operations.demo import ZHENGZHOU
+from services.people import health_codes
+from services.risk_data import risk_inputs
 from tests.conftest import ApiClient, assert_error, assert_refused, make_id_number, row_counts
 
 PUBLIC = {"region_code": "410105", "address": "郑州市金水区经三路21号", "place_type": "public_service",

@@ -13,8 +13,11 @@ from models.accounts import Account
 from models.declarations import Declaration, PaperCode
 from models.people import Person
 from models.risk_inputs import TemperatureRecord, TravelRecord
-from services import auth, demo, health_codes, risk_inputs
-from services.timefmt import china_today
+from services.accounts import auth
+from services.common.timefmt import china_today
+from services.operations import demo
+from services.people import health_codes
+from services.risk_data import risk_inputs
 from tests.conftest import ApiClient, assert_error, assert_refused, row_counts, report_case
 
 ID = "110101199003070011"

@@ -118,7 +118,7 @@ def test_two_servers_racing_for_the_last_place_admit_one(api, admin, place, citi
 def test_whoever_activated_a_pre_printed_code_sets_its_capacity(citizens):
     """A bus's code is printed blank and activated by its first scan: that account administers
     the bus (no place_admin role needed) and may limit how many ride it."""
-    from services import places
+    from services.venues import places
 
     driver, rider = citizens[0], citizens[1]
     token = places.generate_batch("bus", 1).codes[0].token

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from models.people import Person
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
-from services import health_codes
-from services.timefmt import CHINA
+from services.common.timefmt import CHINA
+from services.people import health_codes
 from tests.api.test_field_roles import declared_place, person
 from tests.conftest import assert_error, row_counts
 
@@ -116,7 +116,7 @@ def test_two_replays_at_once_write_one_record_and_answer_the_first(gate, api, mo
     """The race of a queue sent from two tabs: the second request finds no record, then loses the
     insert on the unique request id; it answers the first answer and its own writes roll back."""
     from models.accounts import Account
-    from services import place_admin
+    from services.fieldwork import place_admin
 
     inspector, citizen = gate
     item = {"payload": old_code(citizen, api.config, 600), "result": "fever", "temperature": 38.4,

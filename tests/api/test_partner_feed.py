@@ -20,11 +20,12 @@ from models.colour import HealthStatus
 from models.fields import blind_index, utcnow
 from models.partners import PartnerBatch, PartnerCredential, PartnerNonce
 from models.risk_inputs import CloseContact
-from services import colour, partner_feed
-from services.errors import ApiError
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
-from services.timefmt import china_today
+from services.colours import colour
+from services.common.errors import ApiError
+from services.common.regions import load_tree
+from services.common.timefmt import china_today
+from services.operations.demo import ZHENGZHOU
+from services.risk_data import partner_feed
 from tests.conftest import assert_error, make_id_number, make_person
 
 PATH = "/api/v1/partner/risk-records"

@@ -12,8 +12,8 @@ from miniprogram_api import phone_auth as phone_auth_api
 from models.accounts import Account, AuthIdentity
 from models.messaging import SmsCode
 from models.people import Person
-from services import profile
-from services import sms as sms_service
+from services.messaging import sms as sms_service
+from services.people import profile
 from tests.conftest import ApiClient, assert_error, make_id_number, row_counts
 
 PHONE = "13800138000"

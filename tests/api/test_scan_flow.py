@@ -18,8 +18,10 @@ from models.fields import utcnow
 from models.people import Person
 from models.places import EntryRecord, PlaceCode
 from models.risk_inputs import TemperatureRecord, TravelRecord
-from services import demo, places, risk_inputs
-from services.timefmt import china_today
+from services.common.timefmt import china_today
+from services.operations import demo
+from services.risk_data import risk_inputs
+from services.venues import places
 from tests.conftest import MYSQL_TEST_URL, ApiClient, _mysql_admin, assert_error, make_id_number, row_counts
 from tests.deadlocks import deadlocked
 from tests.demo_places import demo_places

@@ -12,8 +12,8 @@ import pytest
 
 from models.fieldwork import OperationLog
 from models.places import EntryRecord, Place, ScreenDevice
-from services import screen_codes
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.venues import screen_codes
 from tests.api.test_field_roles import PUBLIC, person
 from tests.conftest import assert_error, row_counts
 

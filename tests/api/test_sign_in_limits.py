@@ -11,7 +11,7 @@ import pytest
 
 from models.accounts import AuthToken, SignInFailure
 from models.fieldwork import OperationLog
-from services import sign_in_limits
+from services.accounts import sign_in_limits
 from tests.api.test_phone_auth import register, serve
 from tests.conftest import assert_error
 

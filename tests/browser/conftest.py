@@ -55,8 +55,8 @@ def pytest_terminal_summary(terminalreporter):
 def _fontconfig_file(folder: str) -> str | None:
     """A fontconfig file that adds a Chinese font, so screenshots are readable on a bare machine
     (phones have their own CJK fonts; a container often has none)."""
-    from services import fonts
-    from services.errors import ApiError
+    from services.common import fonts
+    from services.common.errors import ApiError
 
     try:
         path, _ = fonts.cjk_font("截图")
@@ -162,9 +162,9 @@ def phone(browser, h5):
 def back_office(make_server, *, phone: str, name: str, role: str, region_code: str):
     """The real server (with a known captcha and the demo regions) and one admin: `server.admin`,
     its `server.admin_phone` and `server.password`."""
-    from services import admin_auth
-    from services.demo import ZHENGZHOU
-    from services.regions import load_tree
+    from services.accounts import admin_auth
+    from services.operations.demo import ZHENGZHOU
+    from services.common.regions import load_tree
     from tests.admin.conftest import CAPTCHA
 
     server = make_server(captcha_fixed_answer=CAPTCHA)

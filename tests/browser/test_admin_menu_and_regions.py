@@ -88,7 +88,7 @@ def test_the_side_menu_folds_behind_a_button_on_a_phone(browser, office, tmp_pat
 
 
 def test_a_tester_reads_a_code_on_the_outbox_page_of_a_phone(browser, office):  # noqa: F811
-    from services import sms
+    from services.messaging import sms
 
     previous = sms.provider()
     sms.use_provider(sms.DevSmsProvider(print_messages=True))

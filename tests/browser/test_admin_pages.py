@@ -12,7 +12,9 @@ from models.fieldwork import OperationLog
 from models.people import Person
 from models.places import Place
 from models.regions import Region
-from services import admin_auth, places, residents
+from services.accounts import admin_auth
+from services.back_office import residents
+from services.venues import places
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.conftest import TIMEOUT_MS
 from tests.conftest import ApiClient, make_id_number

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from models.approvals import ApprovalRequest
 from models.corrections import ColourAppeal
-from services import admin_auth, risk_inputs
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.test_admin_pages import DESKTOP, open_page
 from tests.conftest import ApiClient, make_id_number

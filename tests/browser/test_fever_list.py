@@ -14,9 +14,9 @@ import pytest
 
 from models.fields import blind_index
 from models.investigations import ImportJob, ImportRowError, TaskHistory, TaskRecord
-from services import risk_inputs
+from services.common.timefmt import china_today
 from services.investigations import sources
-from services.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.browser.conftest import back_office, desktop_page, sign_in_admin
 from tests.fakes import xlsx_files as files
 

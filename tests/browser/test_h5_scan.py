@@ -16,8 +16,8 @@ import requests
 
 from models.people import Person
 from models.places import EntryRecord, Place, PlaceCode
-from services import places
-from services.timefmt import china_today, local_iso
+from services.common.timefmt import china_today, local_iso
+from services.venues import places
 from tests.conftest import make_id_number, row_counts
 from tests.demo_places import demo_places
 

@@ -19,7 +19,7 @@ import requests
 from models.people import Person
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
-from services import health_codes
+from services.people import health_codes
 from tests.api.test_field_roles import declared_place, person
 from tests.browser.conftest import PHONE, guarded_page
 

@@ -11,9 +11,9 @@ from models.fields import utcnow
 from models.occupancy import PlaceOccupancy
 from models.places import EntryRecord, Place
 from models.transactions import run_transaction
-from services import occupancy, places
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
+from services.common.regions import load_tree
+from services.operations.demo import ZHENGZHOU
+from services.venues import occupancy, places
 from tests.api.test_field_roles import PUBLIC
 from tests.browser.conftest import PHONE, guarded_page
 from tests.browser.test_h5_scan import fill_profile, submit, verdict

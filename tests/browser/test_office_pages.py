@@ -11,7 +11,9 @@ from PIL import PdfParser
 from models.fieldwork import Grid, GridMembership
 from models.medical_staff import MedicalStaff
 from models.places import CodeBatch
-from services import auth, grids, profile
+from services.accounts import auth
+from services.fieldwork import grids
+from services.people import profile
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.test_admin_pages import DESKTOP, open_page, sign_in
 from tests.conftest import make_id_number

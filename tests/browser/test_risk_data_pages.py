@@ -12,8 +12,9 @@ from models.approvals import ApprovalRequest
 from models.colour import ColourRule, HealthStatus
 from models.fields import utcnow
 from models.risk_inputs import RiskArea
-from services import admin_auth, risk_inputs
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.admin.conftest import office  # noqa: F401  (fixture)
 from tests.browser.conftest import DESKTOP, guarded_page, sign_in_admin
 from tests.conftest import make_person

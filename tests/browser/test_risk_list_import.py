@@ -11,8 +11,9 @@ import openpyxl
 
 from models.colour import HealthStatus
 from models.risk_inputs import CloseContact
-from services import admin_auth, colour
-from services.timefmt import china_today
+from services.accounts import admin_auth
+from services.colours import colour
+from services.common.timefmt import china_today
 from tests.admin.conftest import CAPTCHA
 # The investigation import's fixtures: the real server with the demo regions, a guarded page, and
 # an import slowed down enough for the progress bar to be seen moving.

@@ -14,9 +14,9 @@ import zxingcpp
 from PIL import Image
 
 from models.places import EntryRecord
-from services import places, screen_codes
-from services.regions import load_tree
-from services.demo import ZHENGZHOU
+from services.common.regions import load_tree
+from services.operations.demo import ZHENGZHOU
+from services.venues import places, screen_codes
 from tests.browser.conftest import guarded_page
 from tests.conftest import ApiClient, assert_error, row_counts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from services.sms import SmsUnavailable
+from services.messaging.sms import SmsUnavailable
 
 
 class RecordingSms:

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from services import identity
+from services.people import identity
 
 TELECOM_HEADERS = ("日期", "手机号码", "流入市", "流入县", "归属省", "归属市", "姓名", "证件号码", "证件地址",
                    "最近滞留时间", "最近滞留基站", "基站归属地市", "基站归属区县", "备注")

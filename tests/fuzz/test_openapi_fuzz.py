@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from services import auth, profile
+from services.accounts import auth
+from services.people import profile
 from tests.conftest import make_id_number
 from tests.fakes.alipay_gateway import FakeAlipay, make_app_keypair
 from tests.fakes.wechat_server import FakeWechat

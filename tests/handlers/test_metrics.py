@@ -12,7 +12,8 @@ import uuid
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.regions import Region
-from services import demo, metrics, places
+from services.operations import demo, metrics
+from services.venues import places
 from tests.conftest import assert_error, row_counts
 
 TOKEN = "metrics-token-0123456789abcdef"
@@ -119,7 +120,7 @@ def test_jobs_runs_durations_and_failures_are_counted(db):
 # its figures. Two of them write to one directory, as a deployment's processes do.
 CHILD = textwrap.dedent("""
     import os, sys
-    from services import metrics
+    from services.operations import metrics
     metrics.count_scan("green", True)
     metrics.JOB_RUNS.labels("hourly_stats", "ok").inc()
     metrics.LOOP_LAG.set(0.004)
@@ -192,10 +193,10 @@ def test_the_grafana_dashboard_reads_only_metrics_that_exist():
 
 
 def test_import_rows_are_counted_good_and_bad_by_source(db, tmp_path):
-    from services import admin_auth
-    from services.demo import ZHENGZHOU
+    from services.accounts import admin_auth
+    from services.operations.demo import ZHENGZHOU
     from services.investigations import sources
-    from services.regions import load_tree
+    from services.common.regions import load_tree
     from tests.fakes import xlsx_files as files
     from tests.services.test_import_pipeline import do_import
 

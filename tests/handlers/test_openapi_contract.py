@@ -20,9 +20,14 @@ from handlers.openapi import build_document, component_schemas
 from handlers.schema import Body, model
 from server import api_routes
 from config import TestConfig
-from services import demo, exports, identity, nearby, passwords, phone_auth, risk_inputs, screen_codes
-from services.scans import REQUEST_ID_RE
-from services.errors import ApiError
+from services.accounts import passwords, phone_auth
+from services.common.errors import ApiError
+from services.operations import demo
+from services.oversight import exports
+from services.people import identity
+from services.risk_data import nearby, risk_inputs
+from services.scanning.scans import REQUEST_ID_RE
+from services.venues import screen_codes
 from tests.conftest import make_id_number
 
 DOCUMENT = build_document(api_routes(TestConfig()))

@@ -5,8 +5,8 @@ import datetime as dt
 from jobs import colour_recompute
 from jobs.scheduler import make_scheduler
 from models.colour import HealthStatus
-from services import risk_inputs
-from services.timefmt import china_today
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.conftest import make_person
 from tests.jobs.cli import run_job_once
 

@@ -11,8 +11,9 @@ from jobs import hourly_stats
 from models import db as database
 from models.places import EntryRecord
 from models.statistics import DailyPlaceStat, HourlyPlaceStat, StatRun
-from services import places, statistics
-from services.timefmt import china_day_start
+from services.back_office import statistics
+from services.common.timefmt import china_day_start
+from services.venues import places
 from tests.conftest import make_person
 
 DAY = china_day_start(dt.date(2024, 3, 10))  # 2024-03-10 00:00 China = 2024-03-09 16:00 UTC
@@ -122,8 +123,8 @@ def test_the_first_run_backfills_and_old_counted_hours_are_left_alone(db):
 
 def test_a_moved_place_takes_its_statistics_along(db):
     from models.regions import Region
-    from services.demo import ZHENGZHOU
-    from services.regions import load_tree
+    from services.operations.demo import ZHENGZHOU
+    from services.common.regions import load_tree
 
     load_tree(ZHENGZHOU)
     bus, _, person = setup_places()
@@ -137,9 +138,9 @@ def test_a_moved_place_takes_its_statistics_along(db):
 
 def test_a_day_keeps_one_row_per_place_when_its_hours_disagree_on_the_region(db):
     """Hours counted before a place changed region, and after: the day still has one row."""
-    from services.demo import ZHENGZHOU
+    from services.operations.demo import ZHENGZHOU
     from models.regions import Region
-    from services.regions import load_tree
+    from services.common.regions import load_tree
 
     load_tree(ZHENGZHOU)
     bus, _, person = setup_places()

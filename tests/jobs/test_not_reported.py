@@ -10,7 +10,7 @@ from jobs import not_reported
 from jobs.scheduler import make_scheduler
 from models.accounts import Account
 from models.enterprise import DailyReport, Enterprise, EnterpriseMember, NotReportedList
-from services.timefmt import china_today
+from services.common.timefmt import china_today
 from tests.conftest import make_person
 from tests.jobs.cli import run_job_once
 

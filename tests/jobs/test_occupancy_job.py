@@ -14,7 +14,7 @@ from models.fields import utcnow
 from models.occupancy import PlaceOccupancy, Presence
 from models.places import Place
 from models.transactions import run_transaction
-from services import occupancy, places
+from services.venues import occupancy, places
 from tests.conftest import make_person
 
 

@@ -9,10 +9,10 @@ import datetime as dt
 from jobs import overseas_alerts, scheduler
 from models.investigations import TaskHistory, TaskRecord
 from models.regions import Region
-from services import admin_auth
-from services.demo import ZHENGZHOU
+from services.accounts import admin_auth
+from services.common.regions import load_tree
 from services.investigations import records, sources, workflow
-from services.regions import load_tree
+from services.operations.demo import ZHENGZHOU
 from tests.fakes import xlsx_files as files
 
 

@@ -18,7 +18,7 @@ from models.colour import ColourRule
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
 from models.statistics import DailyPlaceStat, HourlyPlaceStat
-from services import places
+from services.venues import places
 from tests.conftest import make_person
 
 NOW = dt.datetime(2024, 6, 1, 2, 0)  # naive UTC: 10:00 in China

@@ -22,7 +22,7 @@ from jobs.scheduler import JOBS, MISFIRE_GRACE_SECONDS, make_scheduler
 from models import db as database
 from models.places import EntryRecord
 from models.statistics import HourlyPlaceStat, JobLock
-from services import places
+from services.venues import places
 from tests.conftest import make_person
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

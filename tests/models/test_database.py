@@ -12,9 +12,9 @@ from models import db as database
 from models import schema
 from models.fields import utcnow
 from models.regions import Region
-from services import demo
-from services.errors import ApiError
-from services.regions import add_region
+from services.common.errors import ApiError
+from services.common.regions import add_region
+from services.operations import demo
 from tests.conftest import MYSQL_TEST_URL, _mysql_admin
 
 
@@ -213,7 +213,7 @@ def test_a_version_1_database_upgrades_to_the_latest(db):
                                 "sign-in failures", "names and addresses at rest", "screen place codes",
                                 "family consent and access log", "live occupancy"]
     assert schema.current_version() == 30
-    from services import colour_rules  # the rules' stamp (SQLite) came back with the table
+    from services.colours import colour_rules  # the rules' stamp (SQLite) came back with the table
 
     colour_rules.install_defaults()
     fingerprint = colour_rules.rules_fingerprint()
@@ -238,7 +238,7 @@ def test_version_22_gets_withdrawals_overrides_and_appeals(db):
     """Migration 24 on a database as version 22 left it: the list tables get `withdrawn_at` (their
     rows kept, none withdrawn), the override and appeal tables are created; run again, nothing."""
     from models.risk_inputs import CloseContact
-    from services import risk_inputs
+    from services.risk_data import risk_inputs
     from tests.conftest import make_id_number
 
     risk_inputs.add_close_contacts([{"name": "老名单", "id_number": make_id_number(3)}], source="旧名单")
@@ -264,7 +264,7 @@ def test_version_14_entry_record_indexes_upgrade(db):
     """Migration 15 on a database as version 14 left it: (person_id, flow) added, the single-column
     place_id and person_id indexes dropped, the rows kept; run again, it changes nothing."""
     from models.places import EntryRecord
-    from services import places
+    from services.venues import places
     from tests.conftest import make_person
 
     person, (place, _) = make_person(1), places.create_place(place_type_code="metro", name="紫荆山站")
@@ -309,7 +309,7 @@ def test_version_15_risk_records_upgrade(db):
     """Migration 20 on a database as version 15 left it: risk_batch and risk_listing created, the
     listed facts get batch_id and region_id, their rows kept; run again, it changes nothing."""
     from models.risk_inputs import CloseContact, RiskBatch, RiskListing
-    from services import risk_inputs
+    from services.risk_data import risk_inputs
     from tests.conftest import make_id_number
 
     risk_inputs.add_close_contacts([{"name": "老密接", "id_number": make_id_number(1)}])
@@ -438,7 +438,7 @@ def test_version_26_gets_screen_devices_and_the_screen_only_setting(db):
     """Migration 27 on a database as version 26 left it: places get `screen_only` (off: their
     printed codes keep working), the screen device table is created; run again, nothing."""
     from models.places import Place, ScreenDevice
-    from services import places
+    from services.venues import places
 
     place, _ = places.create_place(place_type_code="supermarket", name="老超市")
     database.db.drop_tables([ScreenDevice])
@@ -455,7 +455,7 @@ def test_version_29_gets_live_occupancy(db):
     nothing."""
     from models.occupancy import PlaceOccupancy, Presence
     from models.places import Place
-    from services import places
+    from services.venues import places
 
     place, _ = places.create_place(place_type_code="supermarket", name="老超市")
     database.db.drop_tables([Presence, PlaceOccupancy])

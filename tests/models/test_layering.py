@@ -17,5 +17,5 @@ def test_models_never_import_services():
 
 def test_the_check_sees_an_import():
     assert IMPORT_RE.search("x = 1\n    from services.pii import DataCipher\n")
-    assert IMPORT_RE.search("import services.logsafe\n")
-    assert not IMPORT_RE.search('"""see services.colour_rules"""\nfrom models import cipher\n')
+    assert IMPORT_RE.search("import services.operations.logsafe\n")
+    assert not IMPORT_RE.search('"""see services.colours.colour_rules"""\nfrom models import cipher\n')

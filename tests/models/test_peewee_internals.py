@@ -4,7 +4,7 @@ peewee upgrade that changes any of them fails here, loudly, rather than in a sca
 - `Prepared.first`: a query's `_get_cursor_wrapper(cursor)`, whose column set-up (its attributes
   other than `Prepared._PER_CURSOR`) is kept from the first run, then `process_row`.
 - `loaded`: a model instance's `__data__`, `_dirty` and `__rel__`, set without the constructor.
-- The metrics' pool figures (services/metrics.py Sampler): a MySQL pool's `_in_use` (connections
+- The metrics' pool figures (services/operations/metrics.py Sampler): a MySQL pool's `_in_use` (connections
   lent out), and its `_connect` raising MaxConnectionsExceeded to a caller that then waits
   (`ReconnectingPooledMySQL.waiting_threads`).
 - `RoutingProxy`: DatabaseProxy's `obj` slot (its descriptor, read and set by the proxy's property),
@@ -57,7 +57,7 @@ def test_a_mysql_pool_still_lends_through_in_use_and_makes_a_caller_wait_in_conn
         pytest.skip("peewee's pool serves MySQL only")
     pool = open_database(backend[1] + "?max_connections=1")
     pool.connect()
-    assert len(pool._in_use) == 1, "peewee's pool changed its _in_use (services/metrics.py Sampler)"
+    assert len(pool._in_use) == 1, "peewee's pool changed its _in_use (services/operations/metrics.py Sampler)"
     got = threading.Event()
 
     def second():

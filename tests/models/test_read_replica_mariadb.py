@@ -19,8 +19,8 @@ import pytest
 from config import TestConfig
 from models import db as database
 from models import cipher, read_replica, schema
-from services.demo import ZHENGZHOU
-from services.regions import load_tree
+from services.common.regions import load_tree
+from services.operations.demo import ZHENGZHOU
 from tests.admin.conftest import CAPTCHA, AdminClient, create_admins
 from tests.conftest import REQUIRE_MYSQL, TEST_CONFIG
 from tests.fakes.server_thread import ServerThread

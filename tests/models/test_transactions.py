@@ -11,7 +11,7 @@ from models import db as database
 from models.colour import ColourHistory, HealthStatus
 from models.risk_inputs import TemperatureRecord
 from models.transactions import is_deadlock, run_transaction
-from services import risk_inputs
+from services.risk_data import risk_inputs
 from tests.conftest import make_person
 from tests.deadlocks import deadlocked
 

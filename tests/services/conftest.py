@@ -4,7 +4,7 @@ and a machine with no CJK font."""
 import pytest
 from PIL import ImageDraw
 
-from services import fonts
+from services.common import fonts
 
 
 @pytest.fixture

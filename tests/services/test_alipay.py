@@ -11,8 +11,8 @@ import pytest
 from alipay.aop.api.util import WebUtils
 
 from config import TestConfig
-from services.alipay import AlipayGateway, normalise_private_key, patch_alipay_sdk
-from services.errors import ApiError
+from services.accounts.alipay import AlipayGateway, normalise_private_key, patch_alipay_sdk
+from services.common.errors import ApiError
 from tests.fakes.server_thread import free_port
 from tests.fakes.alipay_gateway import FakeAlipay, make_app_keypair
 

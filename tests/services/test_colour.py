@@ -12,10 +12,11 @@ from models.colour import ColourHistory, ColourRule, HealthStatus
 from models.fields import utcnow
 from models.regions import Region
 from models.risk_inputs import TemperatureRecord
-from services import colour, colour_rules, risk_inputs
-from services.errors import ApiError
-from services.regions import add_region
-from services.timefmt import china_day_start, china_today
+from services.colours import colour, colour_rules
+from services.common.errors import ApiError
+from services.common.regions import add_region
+from services.common.timefmt import china_day_start, china_today
+from services.risk_data import risk_inputs
 from tests.conftest import make_id_number, make_person, row_counts, report_case
 
 TODAY = china_today()

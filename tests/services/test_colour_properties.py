@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from models.colour import ColourHistory, HealthStatus
 from models.risk_inputs import (CaseReport, CloseContact, FeverMedicinePurchase, IsolationRecord, ReleaseNotice,
                                 RiskArea, TemperatureRecord, TravelRecord)
-from services import colour, risk_inputs
-from services.colour_rules import SEVERITY
-from services.timefmt import china_today
+from services.colours import colour
+from services.colours.colour_rules import SEVERITY
+from services.common.timefmt import china_today
+from services.risk_data import risk_inputs
 from tests.conftest import make_person
 
 TODAY = china_today()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tornado.ioloop
 
 from models.rule_versions import ColourSetting
-from services import colour_scheme
+from services.colours import colour_scheme
 from tests.conftest import TEST_CONFIG
 
 

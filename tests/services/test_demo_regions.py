@@ -4,8 +4,8 @@ that a demo telecom list dispatches fully; and a demo database made before keeps
 from __future__ import annotations
 
 from models.regions import Region
-from services import demo
-from services.regions import load_tree
+from services.common.regions import load_tree
+from services.operations import demo
 
 
 def test_the_demo_holds_every_district_and_county_of_zhengzhou(db):

@@ -1,4 +1,4 @@
-"""The group-commit writer of entry records (services/entry_writer.py) on both databases:
+"""The group-commit writer of entry records (services/scanning/entry_writer.py) on both databases:
 batching, answers only after the commit, a failing batch, idempotent request ids."""
 
 import asyncio
@@ -16,10 +16,12 @@ from models.accounts import Account, AuthIdentity
 from models.fields import utcnow
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
-from services import auth, places, scans
-from services.entry_writer import EntryWriter
-from services.errors import ApiError
-from services.risk_inputs import china_date
+from services.accounts import auth
+from services.common.errors import ApiError
+from services.risk_data.risk_inputs import china_date
+from services.scanning import scans
+from services.scanning.entry_writer import EntryWriter
+from services.venues import places
 from tests.conftest import make_person
 
 
@@ -52,7 +54,7 @@ def writer():
 
 
 def entry(world, request_id=None, *, person=None, verdict=None) -> dict:
-    """An entry row as services.scans makes it."""
+    """An entry row as services.scanning.scans makes it."""
     return {"request_id": request_id or uuid.uuid4().hex, "place": world["place"].id,
             "person": person if person is not None else world["person"].id, "account": world["account"].id,
             "flow": "tested", "source": "self", "temperature": None, "colour": "green", "admitted": True,

@@ -1,4 +1,4 @@
-"""services.excel: a header and rows in, an xlsx out, and no user text ever becomes a formula."""
+"""services.common.excel: a header and rows in, an xlsx out, and no user text ever becomes a formula."""
 
 import datetime as dt
 import io
@@ -8,8 +8,8 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from services import exports
-from services.excel import FORMULA_TRIGGERS, MAX_CELL_CHARS, is_formula_like, write_xlsx
+from services.common.excel import FORMULA_TRIGGERS, MAX_CELL_CHARS, is_formula_like, write_xlsx
+from services.oversight import exports
 
 DANGEROUS = ["=1+1", "=HYPERLINK(\"http://evil.example\",\"点我\")", "+86 138 0000 0000", "-5℃",
              "@SUM(A1:A2)", "\t=cmd|' /C calc'!A0", "\r=2*3", "=*"]

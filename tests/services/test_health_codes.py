@@ -1,4 +1,4 @@
-"""Tests of services.health_codes: signed payloads, expiry, key rotation, paper codes, the PNG."""
+"""Tests of services.people.health_codes: signed payloads, expiry, key rotation, paper codes, the PNG."""
 
 import base64
 import datetime as dt
@@ -15,10 +15,10 @@ from config import TestConfig
 from models.declarations import PaperCode
 from models.fields import utcnow
 from models.people import Person
-from services import fonts
-from services import health_codes as hc
-from services.errors import ApiError
-from services.health_codes import CodeSigner
+from services.common import fonts
+from services.common.errors import ApiError
+from services.people import health_codes as hc
+from services.people.health_codes import CodeSigner
 from tests.conftest import error_of
 
 ID = "110101199003070011"

@@ -1,4 +1,4 @@
-"""Tests of services.identity: ID numbers, documents, phones, masking, free-text finders."""
+"""Tests of services.people.identity: ID numbers, documents, phones, masking, free-text finders."""
 
 from datetime import date, timedelta
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.identity import (
+from services.people.identity import (
     ID_NUMBER_RE,
     ID_TYPES,
     PHONE_RE,

@@ -13,11 +13,11 @@ import pytest
 from config import TestConfig
 from models.investigations import KEY_PREFIX, PREFIX_INDEXED, ImportJob, ImportRowError, TaskRecord
 from models.regions import Region
-from services import admin_auth
-from services.demo import ZHENGZHOU
-from services.errors import ApiError
+from services.accounts import admin_auth
+from services.common.errors import ApiError
+from services.common.regions import load_tree
 from services.investigations import cells, importer, records, sources, xlsx
-from services.regions import load_tree
+from services.operations.demo import ZHENGZHOU
 from tests.conftest import make_person, row_counts
 from tests.fakes import xlsx_files as files
 

@@ -16,8 +16,8 @@ from models.fields import utcnow
 from models.occupancy import PlaceOccupancy, Presence
 from models.places import Place
 from models.transactions import run_transaction
-from services import occupancy, places
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.venues import occupancy, places
 from tests.conftest import make_person, row_counts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -125,8 +125,8 @@ def test_the_count_survives_a_restart_and_another_process_keeps_it(place, backen
             "from models.people import Person\n"
             "from models.places import Place\n"
             "from models.transactions import run_transaction\n"
-            "from services import occupancy\n"
-            "from services.errors import ApiError\n"
+            "from services.venues import occupancy\n"
+            "from services.common.errors import ApiError\n"
             f"database.db.initialize(database.open_database({backend[1]!r}))\n"
             "try:\n"
             f"    print(run_transaction(lambda: occupancy.count_in(Place.get_by_id({place.id}), Person(id={person.id}),"

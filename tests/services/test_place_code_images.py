@@ -1,4 +1,4 @@
-"""Tests of services.place_code_images: the bare QR (PNG, SVG) and the printable poster (PNG, PDF)."""
+"""Tests of services.venues.place_code_images: the bare QR (PNG, SVG) and the printable poster (PNG, PDF)."""
 
 import datetime as dt
 import io
@@ -10,8 +10,8 @@ import zxingcpp
 from PIL import Image, ImageDraw
 from PIL.PdfParser import PdfParser
 
-from services import place_code_images as pci
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.venues import place_code_images as pci
 
 URL = "https://hc.example.gov.cn/s/Q3vX9_kLm2Pz8RtYw4AbCd"
 SVG_NS = "{http://www.w3.org/2000/svg}"

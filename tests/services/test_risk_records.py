@@ -1,4 +1,4 @@
-"""services/risk_records.py on both databases: each kind turns the colour it should, the reason
+"""services/risk_data/risk_records.py on both databases: each kind turns the colour it should, the reason
 names the list and its date, provenance is kept, duplicates are not stored twice, and bad rows
 are refused with a code and a field while the good ones count and nothing else is written."""
 
@@ -8,10 +8,11 @@ import pytest
 
 from models.colour import HealthStatus
 from models.risk_inputs import CaseReport, CloseContact, FeverMedicinePurchase, RiskBatch, RiskListing
-from services import colour, risk_records
-from services.errors import ApiError
-from services.regions import add_region
-from services.timefmt import china_today
+from services.colours import colour
+from services.common.errors import ApiError
+from services.common.regions import add_region
+from services.common.timefmt import china_today
+from services.risk_data import risk_records
 from tests.conftest import make_id_number, make_person, row_counts
 
 TODAY = china_today()

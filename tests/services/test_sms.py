@@ -7,8 +7,8 @@ import pytest
 
 from models.db import db as proxy
 from models.messaging import SmsCode, SmsMessage
-from services import sms as service
-from services.errors import ApiError
+from services.common.errors import ApiError
+from services.messaging import sms as service
 
 PHONE = "13800000000"
 

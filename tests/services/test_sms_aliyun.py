@@ -10,9 +10,9 @@ import pytest
 
 from config import Config, TestConfig
 from models.messaging import SmsCode
-from services import sms as service
-from services.errors import ApiError
-from services.sms_aliyun import AliyunSmsProvider, parse_templates
+from services.common.errors import ApiError
+from services.messaging import sms as service
+from services.messaging.sms_aliyun import AliyunSmsProvider, parse_templates
 from tests.conftest import ApiClient, assert_error
 from tests.fakes.aliyun_sms import FakeAliyunSms
 

@@ -11,8 +11,8 @@ import socket
 import pytest
 
 from config import TestConfig
-from services.errors import ApiError
-from services.wechat import WechatGateway
+from services.accounts.wechat import WechatGateway
+from services.common.errors import ApiError
 from tests.fakes.server_thread import free_port
 from tests.fakes.wechat_server import FakeWechat
 

@@ -5,7 +5,7 @@
  *
  * - the service worker (/inspect/sw.js) keeps this page, its files and the verification list
  *   (Ed25519 public keys + revoked paper codes, with the time the list was made);
- * - offline, a code is verified here with WebCrypto, as services/health_codes.py verifies it, and
+ * - offline, a code is verified here with WebCrypto, as services/people/health_codes.py verifies it, and
  *   the verdict says 离线核验 with the list's time;
  * - a check made offline is queued in localStorage with a request id made here and the time of
  *   the check; the queue is sent when the `online` event fires (and on every load). The server
@@ -202,7 +202,7 @@
     }
   }
 
-  // --- offline verification (as services/health_codes.py verifies) ------------------------------
+  // --- offline verification (as services/people/health_codes.py verifies) ------------------------------
 
   function codeError(code) {
     var error = new Error(CODE_ERRORS[code]);

@@ -203,7 +203,7 @@
     }
   }
 
-  // --- generic forms from the field declarations (services/place_types.FormField) --------------
+  // --- generic forms from the field declarations (services/venues/place_types.FormField) --------------
 
   var PLACEHOLDERS = {
     phone: "请填写11位数字手机号",
