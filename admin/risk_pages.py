@@ -22,7 +22,6 @@ from __future__ import annotations
 import urllib.parse
 
 from admin.handlers import AdminHandler, DetailHandler, menu
-from models.corrections import ColourAppeal
 from services.colours import appeals, approvals, colour, colour_reasons, corrections
 from services.common.errors import ApiError
 from services.common.timefmt import local_iso
@@ -92,8 +91,7 @@ class PersonColourHandler(AdminHandler):
             "facts": facts, "notices": notices, "overrides": overrides,
             "history": colour.history(subject),
             "requests": corrections.requests_about(targets),
-            "appeals": list(ColourAppeal.select().where(ColourAppeal.subject == subject)
-                            .order_by(ColourAppeal.id.desc()).limit(20)),
+            "appeals": appeals.about(subject),
         }
         if error is not None:
             self.set_error_status(error)

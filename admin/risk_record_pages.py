@@ -11,43 +11,19 @@ person, which goes through the same declaration and `risk_records.ingest` as a l
 from __future__ import annotations
 
 from admin.handlers import AdminHandler, menu
-from models.admin import AdminUser
-from models.fields import blind_index, utcnow
-from models.regions import Region
-from models.risk_inputs import RiskBatch
 from services.common.errors import ApiError
 from services.common.timefmt import china_today, local_iso
-from services.oversight import audit
-from services.people import identity
-from services.risk_data import risk_records
-
-
-def _kinds(admin) -> list[risk_records.RecordKind]:
-    return [k for k in risk_records.KINDS.values() if admin is not None and admin.role in k.import_roles]
-
-
-def _region(admin) -> Region | None:
-    return Region.get_or_none(Region.id == admin.region_id) if admin.region_id else None
+from services.risk_data import risk_record_desk, risk_records
 
 
 class RiskRecordsHandler(AdminHandler):
     """The kinds this account may put in, and the recent batches within its region."""
 
     def get(self):
-        kinds = _kinds(self.admin)
+        kinds = risk_record_desk.kinds_for(self.admin)
         if not kinds:
             raise ApiError("forbidden", "当前账号不能录入风险数据", 403)
-        region = _region(self.admin)
-        batches = (RiskBatch.select().where(RiskBatch.kind.in_([k.code for k in kinds]))
-                   .order_by(RiskBatch.id.desc()).limit(50))
-        if region is not None:
-            within = RiskBatch.region.in_(Region.select(Region.id).where(Region.path.startswith(region.path)))
-            # A batch that names no region (a city-wide partner feed) is the city's to see.
-            batches = batches.where(within | RiskBatch.region.is_null() if region.level in ("province", "city")
-                                    else within)
-        batches = list(batches)
-        names = dict(AdminUser.select(AdminUser.id, AdminUser.name).where(
-            AdminUser.id.in_({b.created_by_id for b in batches if b.created_by_id})).tuples()) if batches else {}
+        batches, names = risk_record_desk.recent_batches(self.admin, kinds)
         self.render_page("risk_records/index.html", kinds=kinds, batches=batches, names=names, local_iso=local_iso,
                          labels={k.code: k.list_label for k in risk_records.KINDS.values()})
 
@@ -71,25 +47,19 @@ class RiskRecordFormHandler(AdminHandler):
     def post(self, code):
         kind = self._kind(code)
         values = {c.key: self.get_body_argument(c.key, "").strip() or None for c in kind.fields}
-        today = china_today()
-        result = risk_records.ingest(kind.code, [values], source_label=risk_records.organisation(self.admin),
-                                     source_ref=f"form:{self.admin.id}:{utcnow():%Y%m%d%H%M%S%f}", listed_on=today,
-                                     region=_region(self.admin), created_by=self.admin)
+        result = risk_record_desk.add_one(self.admin, kind, values)
         if result.rejected:
             fault = result.rejected[0]
             return self._form(kind, values, fault.message, fault.field, 400)
         if not result.accepted:
             return self._form(kind, values, f"该人员的这条{kind.label}记录已存在，未重复录入", "id_number", 409)
-        audit.record(None, self.admin.role, "risk_record_add", RiskBatch.get_by_id(result.batch_id),
-                     admin_actor=self.admin, kind=kind.code, reason=kind.label,
-                     subjects=[blind_index(identity.normalize_id_number(values.get("id_number") or ""), "id_number")])
         self.redirect(f"/admin/risk-records/?msg=已录入1条{kind.label}记录，相关人员的健康码已更新", status=303)
 
 
 @menu(group="风险数据", order=25)
 def nav_links(admin) -> list[tuple[str, str]]:
     """风险数据, for the roles that may put risk records in."""
-    return [("风险数据", "/admin/risk-records/")] if _kinds(admin) else []
+    return [("风险数据", "/admin/risk-records/")] if risk_record_desk.kinds_for(admin) else []
 
 
 def routes(config) -> list:

@@ -153,6 +153,12 @@ def mine(person: Person) -> list[dict]:
 
 # --- the officials' side -------------------------------------------------------------------------
 
+def about(subject: str, limit: int = 20) -> list[ColourAppeal]:
+    """The appeals about a person (by subject), newest first: what the officials' colour page lists."""
+    return list(ColourAppeal.select().where(ColourAppeal.subject == subject).order_by(ColourAppeal.id.desc())
+                .limit(limit))
+
+
 def _open(admin: AdminUser, appeal_id) -> ColourAppeal:
     appeal = ColourAppeal.get_or_none(ColourAppeal.id == appeal_id)
     if appeal is None:
