@@ -111,6 +111,10 @@ class H5PageHandler(tornado.web.RequestHandler):
     def get_template_path(self):
         return TEMPLATES
 
+    def get_template_namespace(self) -> dict:
+        # The shell's script that every page's own runs after (base.html), versioned like them.
+        return {**super().get_template_namespace(), "common_js_url": static_url("common.js")}
+
     def render_page(self, http_status: int = 200, **context) -> None:
         """Render the scan page (or its error form when `error` is given) with `http_status`."""
         self.set_status(http_status)
@@ -196,7 +200,8 @@ class InspectWorkerHandler(tornado.web.RequestHandler):
 
     def get(self):
         files = inspect_files()
-        shell = [INSPECT_PATH] + [url for url in files.values() if url]
+        # common.js too: every H5 page loads it before its own script.
+        shell = [INSPECT_PATH] + [url for url in files.values() if url] + [static_url("common.js")]
         self.render("h5/inspect-sw.js", shell=json.dumps(shell), page=json.dumps(INSPECT_PATH),
                     version=hashlib.sha256(" ".join(shell).encode()).hexdigest()[:16])
 class ScreenPageHandler(H5PageHandler):

@@ -11,10 +11,9 @@
  */
 "use strict";
 
-{% import json %}{% from handlers.h5 import static_url %}{% set common = static_url("common.js") %}
-// The page's files and common.js, which every H5 page loads first (its version names the cache too).
-var CACHE = "hc-inspect-{{ version }}-{{ common.rpartition("=")[2][:8] }}";
-var SHELL = {% raw json.dumps(json.loads(shell) + [common]) %};
+// The page's files and common.js, which every H5 page loads first (their versions name the cache).
+var CACHE = "hc-inspect-{{ version }}";
+var SHELL = {% raw shell %};
 var PAGE = {% raw page %};
 var LIST = "/api/v1/health-codes/offline-list";
 
