@@ -22,11 +22,10 @@ from __future__ import annotations
 import urllib.parse
 
 from admin.handlers import AdminHandler, DetailHandler, menu
-from services.colours import appeals, approvals, colour, colour_reasons, corrections
+from services.colours import appeals, approvals, colour, corrections, person_colour
 from services.common.errors import ApiError
 from services.common.timefmt import local_iso
 from services.oversight import access_log
-from services.people import identity
 
 
 class PersonColourHandler(AdminHandler):
@@ -73,26 +72,7 @@ class PersonColourHandler(AdminHandler):
         self.redirect(f"/admin/person-colour?s={urllib.parse.quote(found['subject'])}&v={found['view'].id}")
 
     def _show(self, subject: str, error: ApiError | None = None):
-        person, number = corrections.subject_identity(subject)
-        verdict = colour.verdict(subject)
-        facts = corrections.facts_of(subject, self.admin)
-        notices = corrections.notices_of(subject)
-        overrides = corrections.overrides_of(subject)
-        targets = ([f["target"] for f in facts] + [f"release_notice:{n.id}" for n in notices]
-                   + [f"override:{subject}"])
-        found = {
-            "subject": subject,
-            "name": identity.mask_name(person.name) if person else None,
-            "id_number": identity.mask_id_number(number),
-            "region": corrections.home_region(person, number),
-            "registered": person is not None,
-            "verdict": verdict,
-            "reasons": colour_reasons.explain(subject, verdict.hits),
-            "facts": facts, "notices": notices, "overrides": overrides,
-            "history": colour.history(subject),
-            "requests": corrections.requests_about(targets),
-            "appeals": appeals.about(subject),
-        }
+        found = person_colour.of(self.admin, subject)
         if error is not None:
             self.set_error_status(error)
         self.render_page("risk/person_colour.html", found=found, error=error.message if error else None,
