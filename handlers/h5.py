@@ -204,6 +204,8 @@ class InspectWorkerHandler(tornado.web.RequestHandler):
         shell = [INSPECT_PATH] + [url for url in files.values() if url] + [static_url("common.js")]
         self.render("h5/inspect-sw.js", shell=json.dumps(shell), page=json.dumps(INSPECT_PATH),
                     version=hashlib.sha256(" ".join(shell).encode()).hexdigest()[:16])
+
+
 class ScreenPageHandler(H5PageHandler):
     """`GET /screen/{token}?key=...`: a door screen's page (N1). Without a valid, unrevoked device
     key it is a 403 page that says so; with one, its script fetches the current code each window
