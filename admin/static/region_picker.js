@@ -49,6 +49,12 @@
     var selects = Array.prototype.slice.call(picker.querySelectorAll("select[data-level]"));
     selects.forEach(function (select, index) {
       select.addEventListener("change", function () { load(picker, selects, index); });
+      // A choice made before this script ran (a slow page: the script is deferred) fired no
+      // change here: its next level, still empty, is filled now.
+      var next = selects[index + 1];
+      if (select.value && next && next.options.length <= 1) {
+        load(picker, selects, index);
+      }
     });
   });
 })();

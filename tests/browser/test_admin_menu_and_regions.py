@@ -59,6 +59,25 @@ def test_a_city_admin_picks_a_region_by_name_in_the_cascade(browser, office):  #
     assert not page.problems, page.problems
 
 
+def test_a_choice_made_before_the_cascade_script_ran_still_fills_the_next_level(browser, office):  # noqa: F811
+    # A slow page: the cascade's (deferred) script arrives after the official chose a district.
+    context, page = guarded_page(browser, office.base_url, DESKTOP)
+    try:
+        log_in(page, office, "city")
+        page.locator("nav.side a:has-text('小区账号管理')").click()
+        page.wait_for_load_state("load")  # the list's own script is in: only the form's is held below
+        held = []
+        page.route("**/admin/static/region_picker.js", lambda route: held.append(route))
+        page.click("a:has-text('新建')")
+        page.select_option("select[name='region.district']", "金水区")
+        assert len(held) == 1 and page.locator("select[name='region.street'] option").count() == 1
+        held[0].continue_()
+        page.wait_for_selector("select[name='region.street'] option[value='经八路街道']", state="attached")
+    finally:
+        context.close()
+    assert not page.problems, page.problems
+
+
 def test_the_side_menu_folds_behind_a_button_on_a_phone(browser, office, tmp_path):  # noqa: F811
     context, page = guarded_page(browser, office.base_url, PHONE)
     try:
