@@ -26,7 +26,6 @@ from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models import read_replica
 from models.db import request_connections
-from models.regions import Region
 from services.accounts import admin_auth, captchas
 from services.back_office import compounds
 from services.common import excel, regions
@@ -393,15 +392,8 @@ class RegionOptionsHandler(AdminJsonHandler):
     divisions (province to street) of the whole country, never its communities or compounds."""
 
     def get(self):
-        parent = Region.get_or_none(Region.code == self.get_query_argument("parent", ""))
-        if parent is None:
-            raise ApiError("unknown_region", "上级区域不存在", 404, "parent")
         scoped = self.get_query_argument("scoped", "1") != "0"
-        if scoped and not (admin_auth.in_scope(self.admin, parent) or self.admin.region.path.startswith(parent.path)):
-            raise ApiError("out_of_scope", "无权查看其他辖区的数据", 403, "parent")
-        options = regions.children_options(parent, self.admin.region if scoped else None)
-        if not scoped:
-            options = [r for r in options if r.level not in ("community", "compound")]
+        options = regions.next_level(self.get_query_argument("parent", ""), self.admin.region if scoped else None)
         self.finish({"data": [{"code": r.code, "name": r.name} for r in options]})
 
 

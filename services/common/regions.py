@@ -71,6 +71,21 @@ def children_options(parent: Region, within: Region | None) -> list[Region]:
     return region_options(level, parent, within) if level else []
 
 
+def next_level(parent_code: str, within: Region | None) -> list[Region]:
+    """The region cascade's next level (admin/static/region_picker.js): the children of the region
+    coded `parent_code`. With `within` (an account's region) the parent must be on its path, above
+    or below it, and the children are what that account may pick; with None, the country's public
+    divisions (province to street), never its communities or compounds."""
+    parent = Region.get_or_none(Region.code == parent_code)
+    if parent is None:
+        raise ApiError("unknown_region", "上级区域不存在", 404, "parent")
+    if within is None:
+        return [r for r in children_options(parent, None) if r.level not in ("community", "compound")]
+    if not (parent.path.startswith(within.path) or within.path.startswith(parent.path)):
+        raise ApiError("out_of_scope", "无权查看其他辖区的数据", 403, "parent")
+    return children_options(parent, within)
+
+
 def region_by_names(levels: tuple[str, ...], names: list[str], within: Region | None, field: str,
                     label: str = "区域") -> Region | None:
     """The region a cascade names: one name per level from the top, blanks after the last one
