@@ -22,17 +22,12 @@ def kinds_for(admin: AdminUser | None) -> list[risk_records.RecordKind]:
     return [k for k in risk_records.KINDS.values() if admin is not None and admin.role in k.import_roles]
 
 
-def region_of(admin: AdminUser) -> Region | None:
-    """The region an account's records are bounded by (none: the whole country)."""
-    return Region.get_or_none(Region.id == admin.region_id) if admin.region_id else None
-
-
 def recent_batches(admin: AdminUser, kinds: list[risk_records.RecordKind]) -> tuple[list[RiskBatch], dict[int, str]]:
     """The last RECENT_BATCHES batches of `kinds` within the account's region, newest first, and
     the names of the accounts that made them (by id)."""
     batches = (RiskBatch.select().where(RiskBatch.kind.in_([k.code for k in kinds]))
                .order_by(RiskBatch.id.desc()).limit(RECENT_BATCHES))
-    region = region_of(admin)
+    region = risk_records.region_of(admin)
     if region is not None:
         within = RiskBatch.region.in_(Region.select(Region.id).where(Region.path.startswith(region.path)))
         # A batch that names no region (a city-wide partner feed) is the city's to see.
@@ -50,7 +45,7 @@ def add_one(admin: AdminUser, kind: risk_records.RecordKind, values: dict) -> ri
     listed today, bounded by the account's region; audited when stored."""
     result = risk_records.ingest(kind.code, [values], source_label=risk_records.organisation(admin),
                                  source_ref=f"form:{admin.id}:{utcnow():%Y%m%d%H%M%S%f}", listed_on=china_today(),
-                                 region=region_of(admin), created_by=admin)
+                                 region=risk_records.region_of(admin), created_by=admin)
     if result.accepted:
         audit.record(None, admin.role, "risk_record_add", RiskBatch.get_by_id(result.batch_id),
                      admin_actor=admin, kind=kind.code, reason=kind.label,

@@ -220,10 +220,15 @@ def kind_of(code: str) -> RecordKind:
     return kind
 
 
+def region_of(admin: AdminUser) -> Region | None:
+    """The region an account's records are bounded by (None: the whole country)."""
+    return Region.get_or_none(Region.id == admin.region_id) if admin.region_id else None
+
+
 def organisation(admin: AdminUser) -> str:
     """The organisation a back-office account speaks for ("郑州市疾控中心"): the source label of
     what it puts in."""
-    region = Region.get_or_none(Region.id == admin.region_id) if admin.region_id else None
+    region = region_of(admin)
     word = ORGANISATIONS.get(admin.role)
     if word and region is not None:
         return f"{region.name}{word}"[:64]

@@ -15,6 +15,7 @@ import pytest
 
 from models.places import EntryRecord
 from models.regions import Region
+from server import freeze_heap
 from services.venues import places
 from tests.admin.conftest import EXPORT_PURPOSE, AdminClient, page_error
 from tests.api.test_scan_flow import PROFILE
@@ -33,12 +34,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @pytest.fixture(autouse=True)
 def heap_frozen_as_the_server_freezes_it(office):
-    """server.main collects and freezes its heap before it serves, so that a full collection
-    walks only what came later. The server under test shares its process with pytest and every
-    module the suite imported, where one full collection took 100-230 ms (a stall of the loop it
-    probes, once in a run). Frozen as server.main freezes it, the probe measures the server."""
-    gc.collect()
-    gc.freeze()
+    """server.main freezes its heap before it serves (server.freeze_heap). The server under test
+    shares its process with pytest and every module the suite imported, where one full collection
+    took 100-230 ms (a stall of the loop it probes, once in a run). Frozen the same way, the probe
+    measures the server."""
+    freeze_heap()
     yield
     gc.unfreeze()
 
