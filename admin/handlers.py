@@ -25,7 +25,6 @@ from services.operations import pools
 from handlers.base import on_executor
 from handlers.failures import database_unavailable, error_of
 from models import read_replica
-from models.db import request_connections
 from services.accounts import admin_auth, captchas
 from services.back_office import compounds
 from services.common import excel, regions
@@ -93,10 +92,6 @@ class AdminHandler(tornado.web.RequestHandler):
         finishing, self._finishing = self._finishing, None
         if finishing is not None:
             super().finish(*finishing)
-        elif method.__name__ == "prepare" and not self._finished:
-            # An async get or post runs on the loop: it keeps the loop's connection open meanwhile.
-            if not getattr(getattr(self, self.request.method.lower(), None), "pooled", True):
-                request_connections.open_for(self)
         return result
 
     def finish(self, chunk=None):
@@ -118,8 +113,6 @@ class AdminHandler(tornado.web.RequestHandler):
         self.config = self.application.settings["config"]
         self.admin, self.session = None, None
         cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=1)
-        if not pools.on_pool_thread() and self.needs_database():
-            request_connections.open_for(self)
         found = admin_auth.session_admin(cookie.decode() if cookie else None)
         if found:
             self.admin, self.session = found
@@ -129,9 +122,6 @@ class AdminHandler(tornado.web.RequestHandler):
     def needs_database(self) -> bool:
         """False for a page shell's GET without a session: drawn from its template alone."""
         return bool(self.get_signed_cookie(SESSION_COOKIE, max_age_days=1)) or not (self.page_shell and self.request.method == "GET")
-
-    def on_finish(self):
-        request_connections.close_for(self)
 
     def set_default_headers(self):
         self.set_header("Cache-Control", "no-store")
@@ -240,8 +230,9 @@ class LoginHandler(AdminHandler):
                 self.request.remote_ip)
         except ApiError as error:
             self.set_error_status(error)
+            sms_needed = await pools.run_in(pools.DB, admin_auth.needs_sms, data.get("phone") or "")
             return self.render_page("login.html", error=error.message, field=error.field, phone=data.get("phone", ""),
-                                    sms_needed=admin_auth.needs_sms(data.get("phone") or ""))
+                                    sms_needed=sms_needed)
         self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True,
                                secure=self.config.secure_cookies, samesite="Lax")
         target = self.get_query_argument("next", "/admin/")
@@ -362,21 +353,21 @@ class CompoundCodeHandler(AdminHandler):
     """二维码下载: the current compound's place code as PNG, or its poster as PNG / PDF."""
 
     async def get(self):
+        fmt = self.get_query_argument("format", "png")
+        draw, mime, name = await pools.run_in(pools.DB, self._drawing, fmt)
+        content = await pools.run_in(pools.CPU, draw)
+        suffix = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}[mime]
+        self.send_download(content, mime, f"{name}.{suffix}")
+
+    def _drawing(self, fmt: str) -> tuple:
+        """(how to draw the current compound's code, its type, the compound's name): its queries."""
         compound = self.ctx.compound
         if compound is None:
             raise ApiError("no_compound", "请先在右上角切换到一个小区", 400)
-        fmt = self.get_query_argument("format", "png")
-
-        def drawing():
-            place = compounds.active_place(compound)
-            if place is None:
-                raise ApiError("no_place", "该小区还没有场所码", 404)
-            return places.code_image(place, fmt, self.config)
-
-        draw, mime = await pools.run_in(pools.DB, drawing)
-        content = await pools.run_in(pools.CPU, draw)
-        suffix = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}[mime]
-        self.send_download(content, mime, f"{compound.name}.{suffix}")
+        place = compounds.active_place(compound)
+        if place is None:
+            raise ApiError("no_place", "该小区还没有场所码", 404)
+        return *places.code_image(place, fmt, self.config), compound.name
 
 
 class AdminJsonHandler(AdminHandler):

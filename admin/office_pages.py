@@ -3,7 +3,7 @@ the medical staff list. The lists themselves are resources (admin/resources/code
 admin/resources/fieldwork.py); these are the pages a resource cannot be:
 
     /admin/r/code_batches/new              生成空白码: type, count (1-100,000), district; the codes are
-                                           written off the IOLoop, all or nothing
+                                           written on the DB pool, all or nothing
     /admin/r/code_batches/{id}             the batch, its activations, and its print files
     /admin/r/code_batches/{id}/print.pdf   part=N: PRINT_PART posters, a page each (GET: the purpose
                                            form; POST with the purpose: the file)
@@ -33,11 +33,6 @@ from services.oversight import audit, exports
 from services.venues import places
 
 
-async def off_loop(work, *args):
-    """Blocking work (many rows, a drawing) on the DB pool, with a connection of its thread's own."""
-    return await pools.run_in(pools.DB, work, *args)
-
-
 class BatchNewHandler(ResourceHandler):
     """生成空白码: the form with this admin's types and districts, then the batch."""
 
@@ -50,12 +45,12 @@ class BatchNewHandler(ResourceHandler):
     def get(self):
         self._form()
 
-    async def post(self):
+    def post(self):  # on the DB pool, as every synchronous page method (admin/handlers.py)
         resource = self.resource("code_batches")
         values = self.form_values()
         try:
             data = self.form_data(code_batches.batch_form(self.admin))
-            batch = await off_loop(resource.create, self.ctx, data)
+            batch = resource.create(self.ctx, data)
             audit.record(None, self.admin.role, "generate_code_batch", batch, admin_actor=self.admin,
                          place_type=batch.place_type, size=batch.size)
         except ApiError as error:
@@ -76,7 +71,7 @@ class BatchDetailHandler(ResourceHandler):
 
 
 class BatchPrintHandler(ResourceHandler):
-    """One print file of a batch: GET shows the purpose form, POST draws the file off the IOLoop
+    """One print file of a batch: GET shows the purpose form, POST draws the file on the DB pool
     (watermarked with who, when and why) and audits it."""
 
     shed_priority = shedding.BULK
@@ -91,14 +86,14 @@ class BatchPrintHandler(ResourceHandler):
         part, title, back, filters = self._form_parts(batch, fmt)
         self.export_form(title, back, filters, {"part": part})
 
-    async def post(self, row_id, fmt):
+    def post(self, row_id, fmt):  # on the DB pool, drawing included
         batch = self.resource("code_batches").get_row(self.ctx, row_id)
         part, title, back, filters = self._form_parts(batch, fmt)
         purpose = self.export_purpose(title, back, filters, {"part": part})
         if purpose is None:
             return
         draw, mime, count = places.batch_print(batch, part, fmt, self.config, self.export_watermark(purpose))
-        content = await off_loop(draw)
+        content = draw()
         exports.record(self.admin, "code_batches", purpose, rows=count, filters={"part": part, "format": fmt},
                        target=batch, action="print_code_batch", format=fmt, part=part)
         self.send_download(content, mime, f"空白码-P{batch.id}-第{part}份.{fmt}")
@@ -131,7 +126,7 @@ class MedicalImportHandler(AdminHandler):
         try:
             with os.fdopen(handle, "wb") as target:
                 target.write(upload["body"])
-            result = await off_loop(medical_staff.import_list, self.admin, path)
+            result = await pools.run_in(pools.DB, medical_staff.import_list, self.admin, path)
         except ApiError as error:
             return self._page(error=error.message, status=error.status, error_code=error.code, field=error.field)
         finally:

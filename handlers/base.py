@@ -9,8 +9,10 @@ An API handler declares who may call it and one method per operation:
         def get(self):
             return profile.get_profile(self.current_account)
 
-The decorator validates the body against its pydantic model (handlers/schema.py), calls the method (sync or async), and
-writes `{"data": ...}`. Any ApiError becomes `{"error": {"code", "message", "field"}}`; anything
+The decorator validates the body against its pydantic model (handlers/schema.py), calls the method, and
+writes `{"data": ...}`. A synchronous method runs, with the sign-in and the body's checks, on the DB
+pool (its queries never wait on the event loop); an async one sends its blocking parts to a pool
+itself (`on_db`, `off_loop`); a synchronous one that returns a `Drawing` has it drawn on the CPU pool. Any ApiError becomes `{"error": {"code", "message", "field"}}`; anything
 else becomes a 500 with no stack trace.
 """
 
@@ -24,6 +26,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import tornado
 import tornado.ioloop
@@ -33,7 +36,7 @@ from tornado import httputil
 from services.operations import pools
 from handlers.failures import HTTP_ERRORS, database_unavailable, error_of
 from handlers.schema import Body
-from models.db import request_connections
+from models.db import is_mysql, request_connections
 from services.accounts import auth
 from services.common.errors import ApiError
 from services.common.raw_json import RawJson
@@ -105,15 +108,25 @@ def operation(operation_id: str, summary: str, *, body: type[Body] | None = None
     spec = Operation(operation_id, summary, body, query, response, status, errors, produces, description)
 
     def decorate(method):
+        is_async = inspect.iscoroutinefunction(method)
+
         @functools.wraps(method)
         async def run(self, *args, **kwargs):
-            if spec.body is not None:
-                kwargs["body"] = spec.body.clean(self.json_body())
-            elif spec.query is not None:
-                kwargs["query"] = spec.query.clean_query(self.query_values())
-            result = method(self, *args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            if is_async:  # its blocking parts go to a pool itself (`on_db`, `off_loop`)
+                if self.checks_caller():
+                    await self.on_db(self.authenticate)
+                _take_input(self, spec, kwargs)
+                result = await method(self, *args, **kwargs)
+            elif self.database_on_loop:
+                result = _called(self, spec, method, args, kwargs)
+            else:
+                # Sign-in, the input's checks and the method in one hop to the DB pool: the loop
+                # never waits on their queries.
+                result = await self.on_db(_called, self, spec, method, args, kwargs)
+            if isinstance(result, Drawing):
+                if result.content_type:
+                    self.set_header("Content-Type", result.content_type)
+                result = await self.off_loop(result.draw)
             if spec.produces == "application/json":
                 self.send_data(result, spec.status)
             else:
@@ -125,6 +138,31 @@ def operation(operation_id: str, summary: str, *, body: type[Body] | None = None
         return run
 
     return decorate
+
+
+@dataclass
+class Drawing:
+    """What a synchronous operation returns when its answer is CPU work with no database (an
+    image to draw): `draw()` runs on the CPU pool, its bytes are the answer, sent as `content_type`
+    when given (else the operation's first type)."""
+
+    draw: Callable[[], bytes]
+    content_type: str | None = None
+
+
+def _take_input(handler, spec: Operation, kwargs: dict) -> None:
+    """The cleaned body or query string into the method's `kwargs`, as the operation declares."""
+    if spec.body is not None:
+        kwargs["body"] = spec.body.clean(handler.json_body())
+    elif spec.query is not None:
+        kwargs["query"] = spec.query.clean_query(handler.query_values())
+
+
+def _called(handler, spec: Operation, method, args: tuple, kwargs: dict):
+    """A synchronous operation: sign-in, input, then the method."""
+    handler.authenticate()
+    _take_input(handler, spec, kwargs)
+    return method(handler, *args, **kwargs)
 
 
 class SignInPool:
@@ -170,18 +208,23 @@ async def on_executor(work, *args):
 
 
 class BaseHandler(tornado.web.RequestHandler):
-    """JSON in, JSON out, one connection per request, no stack traces to clients."""
+    """JSON in, JSON out, queries on the DB pool, no stack traces to clients."""
 
-    # False: the handler answers without the database (and so keeps answering while it is down).
-    uses_database = True
+    # True: the handler's queries run on the event loop's own connection, on SQLite only (a local
+    # file: the scan, whose one statement of reads costs less than a pool hop). Every other
+    # handler's queries run on the DB pool (`on_db`, and `operation` for a synchronous method).
+    database_on_loop = False
 
     def initialize(self, config=None, services=None):
         self.config = config if config is not None else self.application.settings["config"]
         self.services = services if services is not None else self.application.settings["services"]
 
     def prepare(self):
-        if self.uses_database:
-            request_connections.open_for(self)
+        if self.database_on_loop:
+            if is_mysql():
+                self.database_on_loop = False
+            else:
+                request_connections.open_for(self)
         method = self.request.method.lower()
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.
@@ -241,6 +284,18 @@ class BaseHandler(tornado.web.RequestHandler):
         """Run a sign-in (password check and its records) in the application's SignInPool."""
         return await self.application.settings["sign_in_pool"].run(work, *args)
 
+    def checks_caller(self) -> bool:
+        """True when `authenticate` has a caller to check (its queries then cost a pool hop)."""
+        return False
+
+    def authenticate(self) -> None:
+        """Check who calls, with its queries: on the DB pool, before the operation's method
+        (ApiHandler: the bearer token; a partner's feed: its signature)."""
+
+    async def on_db(self, work, *args):
+        """`work(*args)` on the DB pool, with a connection of its thread's own (see services/operations/pools.py)."""
+        return await pools.run_in(pools.DB, work, *args)
+
     async def off_loop(self, work, *args):
         """Run CPU-heavy work with no database access (drawing images) on the CPU pool."""
         return await pools.run_in(pools.CPU, work, *args)
@@ -278,9 +333,9 @@ class ApiHandler(BaseHandler):
 
     public = False
     roles: tuple[str, ...] = ()
-    # True: prepare() only takes the bearer token (`bearer_token`) and the operation's service
-    # checks it (auth.check_token) in the statement that reads its own rows: one round trip
-    # less on the hottest path (the scan). Such a handler declares no roles.
+    # True: the operation's service checks the bearer token itself (auth.check_token) in the
+    # statement that reads its own rows: one round trip less on the hottest path (the scan).
+    # Such a handler declares no roles.
     signs_in_itself = False
 
     def __init_subclass__(cls, **kwargs):
@@ -300,7 +355,13 @@ class ApiHandler(BaseHandler):
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiError("unauthorized", "请先登录", 401)
         self.bearer_token = value.strip()
-        if self.signs_in_itself:
+
+    def checks_caller(self) -> bool:
+        return self.bearer_token is not None and not self.signs_in_itself
+
+    def authenticate(self) -> None:
+        """The bearer token's account, which must hold one of `roles`."""
+        if not self.checks_caller():
             return
         self.current_token = auth.authenticate(self.bearer_token, self.config)
         self.current_account = self.current_token.account
@@ -310,8 +371,6 @@ class ApiHandler(BaseHandler):
 
 class NotFoundHandler(BaseHandler):
     """Every unknown route: a JSON 404 (with no database: it answers while the database is down)."""
-
-    uses_database = False
 
     def prepare(self):
         raise ApiError("not_found", "接口不存在", 404)

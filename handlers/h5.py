@@ -33,7 +33,7 @@ import tornado.web
 
 from handlers import shedding
 from handlers.failures import error_of
-from models.db import request_connections
+from services.operations import pools
 from services.common.errors import ApiError
 from services.people import identity, profile
 from services.risk_data.risk_inputs import TEMPERATURE_MAX, TEMPERATURE_MIN
@@ -141,10 +141,10 @@ class ScanPageHandler(H5PageHandler):
 
     shed_priority = shedding.SCAN
 
-    def get(self, token):
+    async def get(self, token):
         screen_code = self.get_argument("sc", None)
         try:
-            view = self._lookup(token, screen_code, self.settings["config"])
+            view = await pools.run_in(pools.DB, self._lookup, token, screen_code, self.settings["config"])
         except ApiError as error:
             # Unknown and revoked codes are 404s, a closed place 409, an old screen code 400:
             # the page says which.
@@ -158,20 +158,16 @@ class ScanPageHandler(H5PageHandler):
         """What the page shows before its script runs: the place, or that the code is blank. A
         screen's code that has expired (or a printed code where only screens' codes count) is refused
         here already, before anyone fills a form; the scan checks it again."""
-        # Held only for the look-up, and released before rendering, so that a slow phone does
-        # not keep a pooled connection.
-        request_connections.opened()
-        try:
-            code = places.find_code(token)
-            if code.status == "blank":
-                return {"type_label": place_type(code.place_type).label}
-            _, place = places.active_place(token)
-            screen_codes.check_scan(place, screen_code, config)
-            view = places.place_view(place)
-            # N8: a counting place's verdict offers to scan out (leavePlace).
-            return {"place": view, "type_label": view["type_label"], "counting": bool(place.counts_occupancy)}
-        finally:
-            request_connections.closed()
+        # On the DB pool (`get`), whose thread hands its connection back before the page is
+        # rendered, so that a slow phone does not keep a pooled connection.
+        code = places.find_code(token)
+        if code.status == "blank":
+            return {"type_label": place_type(code.place_type).label}
+        _, place = places.active_place(token)
+        screen_codes.check_scan(place, screen_code, config)
+        view = places.place_view(place)
+        # N8: a counting place's verdict offers to scan out (leavePlace).
+        return {"place": view, "type_label": view["type_label"], "counting": bool(place.counts_occupancy)}
 
 
 class InspectPageHandler(H5PageHandler):
@@ -219,18 +215,20 @@ class ScreenPageHandler(H5PageHandler):
         values.update(context)
         self.render("h5/screen.html", **values)
 
-    def get(self, token):
+    async def get(self, token):
         config = self.settings["config"]
-        request_connections.opened()
         try:
-            device = screen_codes.authenticate(token, self.get_argument("key", None))
-            place = places.place_view(device.place)
+            place = await pools.run_in(pools.DB, self._screen_place, token, self.get_argument("key", None))
         except ApiError as error:
             self.render_page(error.status, token=token, error=error.message)
             return
-        finally:
-            request_connections.closed()
         self.render_page(200, token=token, place=place, window_seconds=config.screen_code_window_seconds)
+
+
+    @staticmethod
+    def _screen_place(token: str, key: str | None) -> dict:
+        """The place of the screen whose device key this is (on the DB pool)."""
+        return places.place_view(screen_codes.authenticate(token, key).place)
 
 
 class H5StaticHandler(tornado.web.StaticFileHandler):
@@ -253,10 +251,9 @@ class OccupancyPageHandler(H5PageHandler):
 
 
 def routes(config) -> list:
-    """The H5 routes: the scan page, the inspector's page with its worker, their static files and
+    """The H5 routes: the scan page, the door screen's and place admin's pages, the inspector's page with its worker,
+    their static files and
     the QR decoder (not API operations: kept out of OpenAPI)."""
-    """The H5 routes: the scan page, the door screen's page and their static files (not API
-    operations: kept out of OpenAPI)."""
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
         (rf"/screen/{TOKEN}", ScreenPageHandler),

@@ -18,7 +18,6 @@ from services.operations import metrics
 class MetricsHandler(BaseHandler):
     """The metrics in Prometheus's text format, for the bearer of METRICS_TOKEN."""
 
-    uses_database = False  # answers while the database is down: that is when it is read most
     shed_priority = shedding.SCAN  # and while the process is busy
 
     def get(self):

@@ -163,7 +163,6 @@ def _operations(handler) -> list:
 class OpenApiHandler(BaseHandler):
     """GET /openapi.json (built at start-up: no database)."""
 
-    uses_database = False
 
     def get(self):
         self.finish(json.dumps(self.application.settings["openapi"], ensure_ascii=False))

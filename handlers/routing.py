@@ -24,6 +24,7 @@ import tornado.web
 
 from handlers.oversize import OversizeGuard
 from handlers.shedding import Refusal
+from models import loop_guard
 from services.operations import logsafe, metrics
 from tornado.routing import PathMatches
 from tornado.util import re_unescape
@@ -105,6 +106,7 @@ class Application(tornado.web.Application):
         if shedder is None or shedder.admit(request, delegate.handler_class):
             if not self.sampler.started:
                 self.sampler.start_here()  # on the loop that serves the requests
+                loop_guard.serving_here()  # which no MySQL statement may wait on (models/loop_guard.py)
             return delegate
         metrics.count_request(request.operation, 503)
         return Refusal(request)

@@ -46,6 +46,11 @@ def signed_in(identity, config) -> dict:
     return result
 
 
+def _platform_signed_in(config, platform: str, user_id: str, details: dict) -> dict:
+    """`signed_in` for the platform's user (its account made on the first sign-in)."""
+    return signed_in(auth.sign_in(platform, user_id, **details), config)
+
+
 def _gateway(handler, name: str, label: str):
     gateway = handler.services.get(name)
     if gateway is None:
@@ -60,9 +65,8 @@ class WechatLoginHandler(ApiHandler):
                errors=(400, 429, 502, 503))
     async def post(self, body):
         session = await _gateway(self, "wechat", "微信").login(body["code"])
-        identity = auth.sign_in("wechat", session["openid"], unionid=session.get("unionid"),
-                                session_key=session["session_key"])
-        return signed_in(identity, self.config)
+        return await self.on_db(_platform_signed_in, self.config, "wechat", session["openid"],
+                                dict(unionid=session.get("unionid"), session_key=session["session_key"]))
 
 
 class AlipayLoginHandler(ApiHandler):
@@ -72,8 +76,7 @@ class AlipayLoginHandler(ApiHandler):
                errors=(400, 502, 503))
     async def post(self, body):
         token = await _gateway(self, "alipay", "支付宝").login(body["auth_code"])
-        identity = auth.sign_in("alipay", token["user_id"])
-        return signed_in(identity, self.config)
+        return await self.on_db(_platform_signed_in, self.config, "alipay", token["user_id"], {})
 
 
 class DevLoginHandler(ApiHandler):

@@ -7,7 +7,9 @@ caller administers the enterprise in the path (services.enterprises.enterprise.a
 
 from __future__ import annotations
 
-from handlers.base import ApiHandler, operation
+import functools
+
+from handlers.base import ApiHandler, Drawing, operation
 from handlers import shedding
 from handlers.schema import Bool, Date, Int, List, Obj, Str, model, response_model
 from miniprogram_api.health import HIT
@@ -145,9 +147,9 @@ class InviteImageHandler(ApiHandler):
     roles = ADMIN
 
     @operation("getInviteCodeImage", "邀请码二维码图片（PNG）", produces="image/png")
-    async def get(self, enterprise_id):
+    def get(self, enterprise_id):
         text = enterprise.invitation_qr_text(self.current_account, enterprise_id, self.config)
-        return await self.off_loop(place_code_images.qr_png, text)
+        return Drawing(functools.partial(place_code_images.qr_png, text))
 
 
 class DailyReportsHandler(ApiHandler):
@@ -194,7 +196,7 @@ class ExportsHandler(ApiHandler):
                response=EXPORT_VIEW, status=201, errors=(502, 503))
     async def post(self, enterprise_id, body):
         return await enterprise.export_staff(self.current_account, enterprise_id, body["email"], body.get("remark"),
-                                             self.config, self.off_loop, body.get("purpose"))
+                                             self.config, body.get("purpose"))
 
     @operation("listStaffExports", "导出记录及发送状态", query=EXPORTS_QUERY, response=EXPORTS)
     def get(self, enterprise_id, query):
@@ -208,8 +210,7 @@ class ExportRetryHandler(ApiHandler):
     @operation("retryStaffExport", "重新发送未发送成功的导出（发送已保存的文件）", response=EXPORT_VIEW,
                errors=(404, 409, 502, 503))
     async def post(self, enterprise_id, export_id):
-        return await enterprise.retry_export(self.current_account, enterprise_id, export_id, self.config,
-                                             self.off_loop)
+        return await enterprise.retry_export(self.current_account, enterprise_id, export_id, self.config)
 
 
 class NotReportedHandler(ApiHandler):

@@ -3,7 +3,9 @@ temperatures, entry-to-province registrations (D7), and nearby risk (C9)."""
 
 from __future__ import annotations
 
-from handlers.base import ApiHandler, operation
+import functools
+
+from handlers.base import ApiHandler, Drawing, operation
 from miniprogram_api import fields
 from handlers.schema import Bool, Date, Int, List, Num, Obj, Open, Str, model, response_model
 from services.colours import colour, colour_reasons, colour_scheme
@@ -172,11 +174,11 @@ class PaperCodeHandler(ApiHandler):
 class PaperCodeImageHandler(ApiHandler):
     @operation("getPaperHealthCodeImage", "纸质健康码图片（PNG，姓名已脱敏；已作废或已过期的为 410）",
                produces="image/png", errors=(404, 410, 503))
-    async def get(self, code_id):
+    def get(self, code_id):
         person = profile.require_self_person(self.current_account)
         code = health_codes.printable_paper_code(person, code_id)
         payload = health_codes.paper_payload(code, self.config)
-        return await self.off_loop(health_codes.paper_code_png, person, payload, code.issued_at)
+        return Drawing(functools.partial(health_codes.paper_code_png, person, payload, code.issued_at))
 
 
 class DeclarationsHandler(ApiHandler):

@@ -96,8 +96,10 @@ class FeedHandler(BaseHandler):
         # Never above what the HTTP server reads at all (past that it answers 413 itself).
         return min(self.config.partner_max_body_bytes, routing.SERVER_MAX_BODY)
 
-    def prepare(self):
-        super().prepare()
+    def checks_caller(self) -> bool:
+        return True
+
+    def authenticate(self) -> None:
         self.signed = partner_feed.authenticate(self.request.method, self.request.path, self.request.headers,
                                                 self.request.body or b"")
 

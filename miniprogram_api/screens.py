@@ -47,6 +47,11 @@ def _screens(account, config) -> dict:
             "items": [screen_codes.device_view(d, config) for d in items]}
 
 
+def _current_code(token: str, key: str | None, config) -> dict:
+    """The current code of the screen whose device key this is."""
+    return screen_codes.current(screen_codes.authenticate(token, key), config)
+
+
 class ScreensHandler(ApiHandler):
     roles = ("place_admin",)
 
@@ -96,8 +101,7 @@ class ScreenCodeHandler(BaseHandler):
     @operation("getScreenCode", "现场屏幕取当前场所码（二维码、服务器时间、下次更换时间）", response=SCREEN_CODE,
                errors=(403, 409), description="屏幕页面 /screen/{token} 每个时间窗口调用一次。密钥缺失、错误或已停用返回 403。")
     async def get(self, token):
-        device = screen_codes.authenticate(token, self.request.headers.get(screen_codes.KEY_HEADER))
-        view = screen_codes.current(device, self.config)
+        view = await self.on_db(_current_code, token, self.request.headers.get(screen_codes.KEY_HEADER), self.config)
         svg = await self.off_loop(place_code_images.qr_svg, view["url"])
         return {**view, "image": "data:image/svg+xml;base64," + base64.b64encode(svg).decode()}
 

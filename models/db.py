@@ -28,7 +28,7 @@ import pymysql
 from pymysql.constants import CLIENT
 from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
 
-from models import mysql_loop, mysql_tls
+from models import loop_guard, mysql_loop, mysql_tls
 from models.db_outage import Outage, connection_failed, timed_out
 from models.query_logs import guard_query_logs
 from models.sql_literals import SqlLiterals
@@ -124,6 +124,8 @@ class ReconnectingPooledMySQL(PooledMySQLDatabase):
         self.waiting_threads: set[int] = set()  # threads waiting for a connection (the metrics)
 
     def connect(self, reuse_if_open: bool = False) -> bool:
+        if self.is_closed():
+            loop_guard.check("CONNECT")  # a pool check-out pings the server
         self.outage.check()
         try:
             return super().connect(reuse_if_open)
@@ -144,9 +146,11 @@ class ReconnectingPooledMySQL(PooledMySQLDatabase):
             raise
 
     def execute_sql(self, sql, params=None):
+        loop_guard.check(sql)
         return self._guarded(super().execute_sql, sql, params)
 
     def begin(self, *args, **kwargs):
+        loop_guard.check("BEGIN")
         return self._guarded(super().begin, *args, **kwargs)
 
     def _guarded(self, call, *args, **kwargs):
@@ -245,8 +249,13 @@ class RequestConnections:
     awaiting something: the requests in flight are counted. When the count falls to zero on an
     event loop's thread, the connection is kept for IDLE_CLOSE_SECONDS more, because opening one
     costs more than most requests (SQLite runs its pragmas again, the MySQL pool pings the
-    server on every check-out); a thread without a loop (a job) closes it at once. A connection
-    left inside a transaction by a request is never kept.
+    server on every check-out); on MySQL a thread that `keeps_connections` (the DB pool's) keeps
+    it as long, and checks it out afresh on its next call after that; any other thread without a
+    loop (a job), and every such thread on SQLite (whose file a test or a restore may replace under
+    a connection kept in another thread), closes it at once. A connection left inside a transaction by a request is never kept.
+
+    Kept, the connection also keeps a frozen database's answer within its deadlines: a check-out
+    pings the server first, a read deadline of its own before the statement's.
     """
 
     IDLE_CLOSE_SECONDS = 5.0
@@ -254,9 +263,17 @@ class RequestConnections:
     def __init__(self) -> None:
         self._local = threading.local()  # peewee's connections are per thread, so is the count
 
+    def keeps_connections(self) -> None:
+        """This thread (a pool's) keeps its connection between calls, for IDLE_CLOSE_SECONDS."""
+        self._local.keeps = True
+
     def opened(self) -> None:
         """A request starts: make sure this thread's connection is open (counted only once it is:
         a request whose connection could not be opened has nothing to close)."""
+        local = self._local
+        if (getattr(local, "keeps", False) and not getattr(local, "in_flight", 0) and not db.is_closed()
+                and time.monotonic() - local.idle_since >= self.IDLE_CLOSE_SECONDS):
+            db.close()  # idle too long: checked out again (pinged, or replaced when stale)
         db.connect(reuse_if_open=True)
         self._local.in_flight = getattr(self._local, "in_flight", 0) + 1
 
@@ -281,10 +298,12 @@ class RequestConnections:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        local.idle_since = time.monotonic()
+        if getattr(local, "keeps", False) and not db.in_transaction() and is_mysql():
+            return
         if loop is None or db.in_transaction():
             db.close()
             return
-        local.idle_since = time.monotonic()
         if getattr(local, "idle_timer", None) is None:
             local.idle_timer = loop.call_later(self.IDLE_CLOSE_SECONDS, self._close_if_idle, loop)
 

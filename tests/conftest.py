@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from config import TestConfig
 from models import db as database
-from models import cipher, schema
+from models import cipher, loop_guard, schema
 from models.people import Person
 from services.colours import colour_rules, colour_scheme
 from services.common.errors import ApiError
@@ -195,12 +195,16 @@ def db(backend):
     cipher.configure(cipher.DataCipher.from_setting(TEST_CONFIG.data_key))
     database.db.connect(reuse_if_open=True)
     colour_rules.install_defaults()
+    loop_guard.forget()
     yield db_object
     try:
         empty_tables()
     finally:
         colour_scheme.forget()  # a scheme chosen by the test is gone with its rows
         database.db.close()
+    # A MySQL statement made on a server's event loop would stall every request behind it.
+    on_loop = loop_guard.forget()
+    assert not on_loop, f"database statements ran on the event loop: {sorted(set(on_loop))}"
 
 
 # --- the server under test ----------------------------------------------------------------------

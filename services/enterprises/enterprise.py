@@ -49,6 +49,7 @@ from services.common.errors import ApiError
 from services.common.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from services.common.timefmt import CHINA, china_today, local_iso
 from services.messaging import mail
+from services.operations import pools
 from services.oversight import audit, exports
 from services.people import declarations, identity, profile
 from services.venues import share_codes
@@ -455,15 +456,26 @@ def export_view(export: StaffExport) -> dict:
             "created_at": local_iso(export.created_at), "sent_at": local_iso(export.sent_at)}
 
 
-async def export_staff(account: Account, enterprise_id, email, remark: str | None, config, run_blocking,
+async def export_staff(account: Account, enterprise_id, email, remark: str | None, config,
                        purpose: str | None) -> dict:
     """exportStaffStatus: today's staff status as an xlsx (masked, its first row the watermark:
     who, when, `purpose`), stored with the request and audited with the purpose, then e-mailed.
-    `run_blocking(work)` runs the CPU and network work off the event loop.
+    Its queries run on the DB pool, the spreadsheet on the CPU pool, the mail on the SDK pool.
 
     A failed send leaves the export stored as "failed" (ExportNotSent, 502 / 503 with its id), to
     be resent by `retry_export`.
     """
+    enterprise, email, purpose, today, counts, rows, watermark = await pools.run_in(
+        pools.DB, _export_contents, account, enterprise_id, email, purpose, config)
+    content = await pools.run_in(pools.CPU, excel.write_xlsx, EXPORT_HEADERS, rows, sheet_title="员工情况",
+                                 widths=EXPORT_WIDTHS, watermark=watermark)
+    export_id = await pools.run_in(pools.DB, _store_export, account, enterprise, email, remark, purpose, today,
+                                   counts, len(rows), content)
+    return await _deliver(export_id, config)
+
+
+def _export_contents(account: Account, enterprise_id, email, purpose, config) -> tuple:
+    """What the staff export holds: (enterprise, e-mail, purpose, date, counts, rows, watermark), checked."""
     enterprise = administered(account, enterprise_id)
     email = mail.check_address(email)
     purpose = exports.clean_purpose(purpose)
@@ -472,21 +484,25 @@ async def export_staff(account: Account, enterprise_id, email, remark: str | Non
     counts = _counts(enterprise, today)
     rows = list(_export_rows(enterprise, today, colour_scheme.current(config)))
     requester = profile.self_person(account)
-    content = await run_blocking(functools.partial(excel.write_xlsx, EXPORT_HEADERS, rows, sheet_title="员工情况",
-                                                   widths=EXPORT_WIDTHS,
-                                                   watermark=exports.watermark(requester.name if requester else None,
-                                                                               purpose)))
+    return (enterprise, email, purpose, today, counts, rows,
+            exports.watermark(requester.name if requester else None, purpose))
+
+
+def _store_export(account: Account, enterprise, email, remark, purpose, today, counts, row_count: int,
+                  content: bytes) -> int:
+    """The export stored (to be sent) and audited with its purpose; its id."""
     with db.atomic():
         export = StaffExport.create(enterprise=enterprise, requested_by=account, email=email, remark=remark or None,
-                                    report_date=today, rows=len(rows), content=content,
+                                    report_date=today, rows=row_count, content=content,
                                     counts=json.dumps({c: counts[c] for c in CATEGORIES}))
-        exports.record(None, "staff_status", purpose, rows=len(rows), filters={"report_date": today}, actor=account,
+        exports.record(None, "staff_status", purpose, rows=row_count, filters={"report_date": today}, actor=account,
                        role=ADMIN_ROLE, target=export, action="staff_export", enterprise_id=enterprise.id,
                        email=email)
-    return await _deliver(export, config, run_blocking)
+    return export.id
 
 
-def _message(export: StaffExport) -> dict:
+def _message(export_id: int) -> dict:
+    export = StaffExport.get_by_id(export_id)
     enterprise = export.enterprise
     counts = json.loads(export.counts)
     requester = profile.self_person(export.requested_by)
@@ -501,21 +517,34 @@ def _message(export: StaffExport) -> dict:
             "attachments": [(f"员工情况_{export.report_date}.xlsx", bytes(export.content), MIME_XLSX)]}
 
 
-async def _deliver(export: StaffExport, config, run_blocking) -> dict:
-    message = _message(export)
+async def _deliver(export_id: int, config) -> dict:
+    """E-mail the stored export; its status kept whether or not the mail went."""
+    message = await pools.run_in(pools.DB, _message, export_id)
     try:
-        await run_blocking(functools.partial(mail.send_mail, config, **message))
+        await pools.run_in(pools.SDK, functools.partial(mail.send_mail, config, **message))
     except mail.MailError as failure:
-        StaffExport.update(status="failed", error=failure.message[:255], attempts=StaffExport.attempts + 1).where(
-            StaffExport.id == export.id).execute()
-        raise ExportNotSent(export.id, failure) from None
-    StaffExport.update(status="sent", error=None, sent_at=utcnow(), attempts=StaffExport.attempts + 1).where(
-        StaffExport.id == export.id).execute()
-    return export_view(StaffExport.get_by_id(export.id))
+        await pools.run_in(pools.DB, _sent, export_id, failure)
+        raise ExportNotSent(export_id, failure) from None
+    return await pools.run_in(pools.DB, _sent, export_id, None)
 
 
-async def retry_export(account: Account, enterprise_id, export_id, config, run_blocking) -> dict:
+def _sent(export_id: int, failure: mail.MailError | None) -> dict:
+    """Keep the outcome of one sending of the export (`failure` None: sent); the export's view."""
+    if failure is not None:
+        changes = {"status": "failed", "error": failure.message[:255]}
+    else:
+        changes = {"status": "sent", "error": None, "sent_at": utcnow()}
+    StaffExport.update(**changes, attempts=StaffExport.attempts + 1).where(StaffExport.id == export_id).execute()
+    return export_view(StaffExport.get_by_id(export_id))
+
+
+async def retry_export(account: Account, enterprise_id, export_id, config) -> dict:
     """retryStaffExport: resend the stored file of an export that was not sent (audited)."""
+    return await _deliver(await pools.run_in(pools.DB, _retried, account, enterprise_id, export_id), config)
+
+
+def _retried(account: Account, enterprise_id, export_id) -> int:
+    """The id of the enterprise's unsent export `export_id`, its retry audited."""
     enterprise = administered(account, enterprise_id)
     export = StaffExport.get_or_none((StaffExport.id == int(export_id)) & (StaffExport.enterprise == enterprise))
     if export is None:
@@ -523,7 +552,7 @@ async def retry_export(account: Account, enterprise_id, export_id, config, run_b
     if export.status == "sent":
         raise ApiError("export_already_sent", "该导出已发送成功，无需重试", 409)
     audit.record(account, ADMIN_ROLE, "staff_export_retried", export, enterprise_id=enterprise.id, email=export.email)
-    return await _deliver(export, config, run_blocking)
+    return export.id
 
 
 def list_exports(account: Account, enterprise_id, page: int | None = None, per_page: int | None = None) -> dict:

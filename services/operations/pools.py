@@ -5,8 +5,9 @@ PyMySQL or SQLite, an SDK's HTTP call) or computes for long (a poster, a spreads
 scan behind it. Such work goes to one of these pools, each bounded so that a burst of it cannot
 take every database connection or core:
 
-- DB: peewee work (the back office's pages, the API's synchronous operations), each call with a
-  connection of its thread's own (DB_POOL_THREADS);
+- DB: peewee work (the back office's pages, the API's operations and their sign-in, /healthz,
+  the H5 pages' look-ups, a scan that needs more than its one statement of reads), each thread
+  with a connection of its own, kept between calls (DB_POOL_THREADS);
 - CPU: CPU work with no database: drawings, posters, spreadsheets (CPU_POOL_THREADS);
 - SDK: calls to WeChat, Alipay and the SMS provider, which wait on the network (SDK_POOL_THREADS);
 - EXPORT: processes that build big exports (EXPORT_PROCESSES): their row building is pure Python,
@@ -60,9 +61,14 @@ def _executor(pool: str) -> concurrent.futures.ThreadPoolExecutor:
         executor = _threads.get(pool)
         if executor is None:
             executor = _threads[pool] = concurrent.futures.ThreadPoolExecutor(
-                max(1, _sizes[pool]), thread_name_prefix=f"pool-{pool}",
-                initializer=lower_priority if pool == CPU else None)
+                max(1, _sizes[pool]), thread_name_prefix=f"pool-{pool}", initializer=_STARTS.get(pool))
         return executor
+
+
+def _keep_connections() -> None:
+    from models.db import request_connections
+
+    request_connections.keeps_connections()
 
 
 def _call(pool: str, work, args, kwargs):
@@ -138,6 +144,11 @@ def lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):  # not Linux, or not allowed: the priority stays
         pass
+
+
+# What each pool's threads do first: the DB pool's keep their connections between calls (a
+# check-out costs a ping), the CPU pool's yield the cores to the loop.
+_STARTS = {DB: _keep_connections, CPU: lower_priority}
 
 
 def _in_process(work, args):

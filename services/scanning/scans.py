@@ -11,7 +11,7 @@ but its entry record (and a normal temperature) - the common case of a known per
 go to the group-commit writer (services/scanning/entry_writer.py) and the answer is given once they are
 committed; any other scan (profile to save, proxy identity, compound to bind, travel, fever, a
 resident whose colour calls for isolation going to 待确认隔离, any scan at a place that counts who
-is inside, N8: services/venues/occupancy.py) runs in one transaction on the calling thread. The answer
+is inside, N8: services/venues/occupancy.py) runs in one transaction on the DB pool. The answer
 is serialised once, for the stored entry and the response alike (RawJson).
 """
 
@@ -27,6 +27,7 @@ import peewee
 from services.operations import pools
 from models.accounts import Account, AuthToken
 from models.colour import HealthStatus
+from models import loop_guard
 from models.db import Prepared, loaded
 from models.fields import utcnow
 from models.people import Person
@@ -260,19 +261,14 @@ def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitt
             "registered_at": local_iso(registered_at), "alert": alert}
 
 
-async def _begin(bearer: str, body: dict, config) -> tuple[Account, RawJson | _Begun]:
-    """What needs no transaction: the caller's token, the request id (a retry answers its first
-    answer at once), the place, its type and flow, the temperature. Returns the caller's account
-    and the first answer or the scan's setting."""
+def _begin(row, body: dict, config) -> tuple[Account, RawJson | _Begun]:
+    """What needs no transaction, from the scan's reads (`row`): the caller's token, the request
+    id (a retry answers its first answer at once), the place, its type and flow, the temperature.
+    Returns the caller's account and the first answer or the scan's setting."""
     request_id, token, flow_code = body["request_id"], body["code"], body.get("flow")
-    request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
-    row = await _READS.read_values(auth.token_hash(bearer),
-                                   token if isinstance(token, str) and len(token) <= 32 else None,
-                                   request_id if request_id_ok else None,
-                                   flow_code if isinstance(flow_code, str) else None)
     reads = _ScanReads.of(row)
     account = auth.check_token(reads and reads.token, config).account  # signed in before anything else
-    if not request_id_ok:
+    if REQUEST_ID_RE.fullmatch(request_id) is None:
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
     if reads.earlier_id is not None:
         return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
@@ -380,15 +376,46 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     """scanPlace for the bearer of this token: a scan that writes nothing but its entry (and a
     normal temperature) is read in one statement (`_scan_reads`) and written by the group-commit
     writer, the answer given once the batch is committed; any other scan takes
-    `_scan_in_transaction`. The answer is the stored verdict's JSON text."""
-    account, begun = await _begin(bearer, body, config)
+    `_scan_in_transaction`. The answer is the stored verdict's JSON text.
+
+    What the scan decides from its reads (`_decide`) is tried on the event loop with no query
+    allowed (models/loop_guard.py): the common scan has all it needs. One that needs another
+    query (a member's row, a colour to recompute, a token's last use to note) decides on the DB pool."""
+    request_id, token, flow_code = body["request_id"], body["code"], body.get("flow")
+    row = await _READS.read_values(auth.token_hash(bearer),
+                                   token if isinstance(token, str) and len(token) <= 32 else None,
+                                   request_id if REQUEST_ID_RE.fullmatch(request_id) else None,
+                                   flow_code if isinstance(flow_code, str) else None)
+    try:
+        with loop_guard.no_queries():
+            decided = _decide(row, body, config)
+    except loop_guard.QueryNeeded:
+        decided = await pools.run_in(pools.DB, _decide, row, body, config)
+    if isinstance(decided, RawJson):
+        return decided
+    account, begun, entry, normal = decided
+    if entry is None:
+        return await _in_transaction_off_loop(account, body, config, begun)
+    earlier = await entry_writer.writer.write(entry, normal)
+    if earlier is not None:
+        return _replay(earlier, account)
+    metrics.count_scan(entry["colour"], entry["admitted"])
+    return RawJson(entry["verdict"])
+
+
+def _decide(row, body: dict, config) -> RawJson | tuple:
+    """The scan's course from its reads: the first answer of a retried request, or (account,
+    setting, entry row, normal-temperature row), the entry None when the scan writes more than
+    its entry and takes `_scan_in_transaction`."""
+    account, begun = _begin(row, body, config)
     if isinstance(begun, RawJson):
         return begun
     flow, temperature = begun.flow, begun.temperature
+    in_transaction = (account, begun, None, None)
     if begun.place.counts_occupancy:
-        return await _in_transaction_off_loop(account, body, config, begun)  # N8: counted in its own transaction
+        return in_transaction  # N8: counted in its own transaction
     if body.get("identity") is not None or (temperature is not None and temperature >= FEVER):
-        return await _in_transaction_off_loop(account, body, config, begun)
+        return in_transaction
     stored = colour.READ
     if body.get("member_id") is not None or body.get("proxy_identity_id") is not None:
         person, source = _who(account, body)  # reads only
@@ -396,24 +423,20 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     else:
         person, source = begun.reads.me, "self"
         if not profile.is_complete(person):  # the profile must be saved first (or refused)
-            return await _in_transaction_off_loop(account, body, config, begun)
+            return in_transaction
         stored = person.health_status  # read with the rest (`_ScanReads.of`)
         form = _form(person, flow, body, scanned=begun.reads.seen_id is not None)
     if flow.binds_compound and person.compound_id is None:
-        return await _in_transaction_off_loop(account, body, config, begun)
+        return in_transaction
     if _travelled(form, begun.kind):
-        return await _in_transaction_off_loop(account, body, config, begun)
+        return in_transaction
     if flow.binds_compound:
         _bind_compound(person, begun.place)  # bound here already, or refused: nothing to write
     answer, entry, normal, due = _record(account, body, config, begun, person, source, form, utcnow(), stored)
     if due is not None and residents.awaits_confirmation(person, due):
         # Rare (a resident to be isolated whom nobody has yet decided about): status to write.
-        return await _in_transaction_off_loop(account, body, config, begun)
-    earlier = await entry_writer.writer.write(entry, normal)
-    if earlier is not None:
-        return _replay(earlier, account)
-    metrics.count_scan(entry["colour"], entry["admitted"])
-    return RawJson(entry["verdict"])
+        return in_transaction
+    return account, begun, entry, normal
 
 
 async def _in_transaction_off_loop(account: Account, body: dict, config, begun: _Begun) -> RawJson:

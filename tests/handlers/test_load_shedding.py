@@ -20,7 +20,6 @@ HOLD_SECONDS = 1.5
 class HoldHandler(BaseHandler):
     """Stays in flight for HOLD_SECONDS, as a slow scan would."""
 
-    uses_database = False
     shed_priority = shedding.SCAN
 
     async def get(self):

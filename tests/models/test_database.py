@@ -88,6 +88,37 @@ def test_a_loop_keeps_its_connection_between_requests_and_closes_it_when_idle(db
     assert database.db.is_closed()
 
 
+def test_a_pool_thread_keeps_its_connection_between_calls_and_checks_it_out_again_after_idling(db, monkeypatch):
+    """On MySQL the DB pool's threads keep their connection (a check-out pings the server, and a
+    frozen server's ping would eat the request's deadline); one idle for IDLE_CLOSE_SECONDS is
+    checked out afresh on the next call."""
+    import threading
+    import time
+
+    connections = database.RequestConnections()
+    monkeypatch.setattr(connections, "IDLE_CLOSE_SECONDS", 0.05)
+    seen = []
+
+    def calls():
+        connections.keeps_connections()
+        for pause in (0, 0, 0.1):
+            time.sleep(pause)
+            connections.opened()
+            seen.append(id(database.db.connection()))
+            connections.closed()
+            seen.append(database.db.is_closed())
+        database.db.close()
+
+    thread = threading.Thread(target=calls)
+    thread.start()
+    thread.join()
+    if not database.is_mysql():  # SQLite's are closed after each call (RequestConnections' docstring)
+        assert seen[1::2] == [True, True, True]
+        return
+    first, kept, second, kept_too, _, kept_still = seen
+    assert first == second and kept is kept_too is kept_still is False
+
+
 def test_an_update_counts_matched_rows_even_when_nothing_changes(db):
     add_region("410000", "河南省", "province")
     assert Region.update(name="河南省").where(Region.code == "410000").execute() == 1

@@ -17,6 +17,7 @@ from models.fields import utcnow
 from models.places import EntryRecord
 from models.risk_inputs import TemperatureRecord
 from services.accounts import auth
+from services.colours import colour, colour_rules, colour_scheme
 from services.common.errors import ApiError
 from services.risk_data.risk_inputs import china_date
 from services.scanning import scans
@@ -241,6 +242,12 @@ def test_concurrent_retries_of_one_scan_answer_the_first_verdict(world):
     stranger = Account.create()
     citizen(2, stranger)
     mine, theirs = (bearer(account, config) for account in (world["account"], stranger))
+    # What a serving process holds already (the person's colour, the scheme, the rules, the place's
+    # view): all three decide on the loop in their order, none takes a pool hop (scans.scan).
+    colour.recompute([world["person"].subject])
+    colour_scheme.current(config)
+    colour_rules.load_rules()
+    scans._place_view(world["place"])
 
     async def race():
         return await asyncio.gather(scans.scan(mine, dict(body), config), scans.scan(mine, dict(body), config),
