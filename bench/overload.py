@@ -29,6 +29,13 @@ MAX_LOOP_LAG_MS from the environment, else the defaults).
 
     .venv/bin/python bench/overload.py                        # SQLite, 2x capacity for 20 s
     .venv/bin/python bench/overload.py --backend mysql --seconds 10
+    .venv/bin/python bench/overload.py --nginx                # the same through nginx
+
+With `--nginx`, both phases go through nginx in front of the server, run with deploy/nginx.conf as
+it is (TLS with a certificate made for the run; only its host values replaced, and its upstream's
+`max_conns` set to `--max-conns`, default the server's MAX_IN_FLIGHT_REQUESTS, 32): past that many
+requests in flight nginx refuses a scan itself, before the server's loop has to read it (Debian's
+nginx must be installed).
 
 The machine is shared and has 2 cores: the client here takes part of one, as wrk does in the
 scan benchmark. Everything started is stopped, and the database and directory made are removed
@@ -42,6 +49,8 @@ import argparse
 import asyncio
 import json
 import os
+import socket
+import ssl
 import sys
 import time
 
@@ -67,8 +76,8 @@ class OpenLoop:
     keep-alive connection (see the module docstring); `answers` holds (kind, latency ms) of each,
     the latency counted from the scan's appointed moment."""
 
-    def __init__(self, host: str, port: int, code: str, tokens: list[str], args) -> None:
-        self.host, self.port, self.code, self.tokens, self.args = host, port, code, tokens, args
+    def __init__(self, host: str, port: int, code: str, tokens: list[str], args, tls=None) -> None:
+        self.host, self.port, self.code, self.tokens, self.args, self.tls = host, port, code, tokens, args, tls
         self.answers: list[tuple[str, float]] = []
         self.queue: asyncio.Queue = asyncio.Queue()
         self.late_ms = 0.0  # the longest a scan waited in this client for a free connection
@@ -85,7 +94,7 @@ class OpenLoop:
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
         while True:
             n, due = await self.queue.get()
             if n is None:
@@ -93,7 +102,7 @@ class OpenLoop:
                 return
             self.late_ms = max(self.late_ms, (loop.time() - due) * 1000)
             if writer is None:  # the last one timed out or broke: a new connection
-                reader, writer = await asyncio.open_connection(self.host, self.port)
+                reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
             try:
                 async with asyncio.timeout(self.args.timeout):
                     writer.write(self._request(n))
@@ -174,6 +183,33 @@ def report(capacity: dict, rate: float, offered_seconds: float, loop: OpenLoop, 
     goal(f"no acknowledged scan lost ({stored} stored >= {acknowledged} acknowledged)", stored >= acknowledged)
 
 
+def start_nginx(res: Resources, workdir: str, upstream: int, max_conns: int) -> tuple[int, ssl.SSLContext]:
+    """nginx with deploy/nginx.conf in front of the server's `upstream` port: its HTTPS port, and
+    a TLS context that trusts the certificate made for it."""
+    from pathlib import Path
+
+    from tests.deploy.nginx_site import certificates, main_config, nginx_binary, site
+    from tests.fakes.server_thread import free_port
+
+    prefix = Path(workdir) / "nginx"
+    prefix.mkdir()
+    ca, cert, key = certificates(prefix)
+    https = free_port()
+    config = main_config(prefix, site(prefix, https, free_port(), upstream, cert, key, max_conns=max_conns))
+    res.process([nginx_binary(), "-p", str(prefix), "-c", str(config), "-g", f"daemon off; pid {prefix}/nginx.pid;"],
+                str(prefix / "nginx.out"))
+    tls = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", https), timeout=1):
+                return https, tls
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "mysql"), default="sqlite")
@@ -185,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds after which a scan timed out")
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--app-dir", default=REPO, help="the checkout whose server.py is measured")
+    parser.add_argument("--nginx", action="store_true", help="through nginx (deploy/nginx.conf) in front")
+    parser.add_argument("--max-conns", type=int, default=32, help="nginx's upstream max_conns (default 32)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the temporary directory")
     args = parser.parse_args(argv)
     args.app_dir = os.path.abspath(args.app_dir)
@@ -192,9 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     def measure(res: Resources, workdir: str) -> None:
         target = start_scan(res, args.backend, args, workdir, shedding=True)
         before = count_entries(target["database_url"])
-        capacity = run_wrk(target["url"], target["script"], args.capacity_seconds, args.connections, workdir, "cap")
+        url, port, tls = target["url"], target["port"], None
+        if args.nginx:
+            port, tls = start_nginx(res, workdir, target["port"], args.max_conns)
+            url = f"https://127.0.0.1:{port}/api/v1/scans"
+        capacity = run_wrk(url, target["script"], args.capacity_seconds, args.connections, workdir, "cap")
         rate = args.factor * capacity["ok"] / capacity["seconds"]
-        loop = OpenLoop("127.0.0.1", target["port"], target["code"], target["tokens"], args)
+        loop = OpenLoop("127.0.0.1", port, target["code"], target["tokens"], args, tls)
         offered = asyncio.run(loop.run(rate, args.seconds))
         time.sleep(1.0)  # the last group commits
         acknowledged = capacity["ok"] + sum(1 for kind, _ in loop.answers if kind == "admitted")

@@ -10,88 +10,18 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pymysql
-import pytest
 import requests
 
 from tests.conftest import mysql_database
-from tests.deploy.procs import ROOT, Started, answers, environment, wait_until
+from tests.deploy.nginx_site import certificates, main_config, nginx_binary, site
+from tests.deploy.procs import Started, answers, environment, wait_until
 from tests.fakes.server_thread import free_port
 
 PROFILE = {"name": "王小明", "id_number": "110101199003070011", "phone": "13800000000", "address": "经八路5号院3号楼",
            "building": "3", "room": "501", "resident_category": "owner"}
-
-
-def nginx_binary() -> str:
-    """Debian's nginx, installed by apt-get when missing."""
-    found = shutil.which("nginx") or (Path("/usr/sbin/nginx").exists() and "/usr/sbin/nginx")
-    if not found:
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], capture_output=True, timeout=600)
-        found = shutil.which("nginx") or (Path("/usr/sbin/nginx").exists() and "/usr/sbin/nginx")
-    if not found:
-        pytest.fail("nginx is not installed and apt-get could not install nginx-light")
-    return found
-
-
-def certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a certificate for 127.0.0.1 signed by it: (ca.pem, server.pem, server.key)."""
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=healthcode-test-ca")
-    (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
-
-
-def site(directory: Path, https: int, http: int, upstream: int, cert: Path, key: Path) -> Path:
-    """deploy/nginx.conf with this machine's values; each replaced value must be found as many
-    times as expected, so a change of the file that this test no longer covers fails here."""
-    text = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    for old, new, times in (("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;", 1),
-                            ("listen 80;", f"listen 127.0.0.1:{http};", 1),
-                            ("/etc/ssl/healthcode/fullchain.pem", str(cert), 1),
-                            ("/etc/ssl/healthcode/privkey.pem", str(key), 1),
-                            ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{upstream} ", 1),
-                            ("/opt/healthcode/", f"{ROOT}/", 2)):
-        assert text.count(old) == times, f"deploy/nginx.conf: {old!r}"
-        text = text.replace(old, new)
-    path = directory / "site.conf"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def main_config(directory: Path, site_path: Path) -> Path:
-    """The nginx.conf around the site: everything nginx writes goes under `directory`."""
-    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (directory / name).mkdir()
-    path = directory / "nginx.conf"
-    path.write_text(f"""
-user root;
-worker_processes 1;
-error_log {directory}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {directory}/access.log;
-    client_body_temp_path {directory}/client_body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-    include {site_path};
-}}
-""", encoding="utf-8")
-    return path
 
 
 def test_nginx_in_front_of_two_processes_and_a_job_runner(tmp_path):
@@ -198,3 +128,79 @@ def test_nginx_in_front_of_two_processes_and_a_job_runner(tmp_path):
             if started is not None:
                 started.stop()
         drop()
+
+
+class _HeldUpstream:
+    """A stand-in for the server processes: /api/v1/held is answered only once `release` is set,
+    anything else at once (so one request can be kept in flight at will)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.arrived, self.release = threading.Event(), threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/api/v1/held":
+                    outer.arrived.set()
+                    outer.release.wait(30)
+                body = b'{"data": {"ok": true}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_past_max_conns_nginx_refuses_at_once_as_overloaded_and_a_dead_upstream_is_unavailable(tmp_path):
+    """deploy/nginx.conf's upstream limit (max_conns, here 1): a request past it is refused by nginx
+    itself, 503 `overloaded` with Retry-After, while the one in flight is still served; a server
+    that is not there at all is 503 `service_unavailable`."""
+    nginx = nginx_binary()
+    ca, cert, key = certificates(tmp_path)
+    upstream = _HeldUpstream()
+    https, http = free_port(), free_port()
+    base = f"https://127.0.0.1:{https}"
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    config = main_config(prefix, site(prefix, https, http, upstream.port, cert, key, max_conns=1))
+    proxy_process = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(config), "-g",
+                                      f"daemon off; pid {prefix}/nginx.pid;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    client = requests.Session()
+    client.verify, client.trust_env = str(ca), False
+    try:
+        wait_until(lambda: answers(f"{base}/api/v1/quick", verify=str(ca)), 30, "nginx")
+        with concurrent.futures.ThreadPoolExecutor(1) as side:
+            held = side.submit(client.get, f"{base}/api/v1/held", timeout=30)
+            assert upstream.arrived.wait(10)
+            refused = requests.get(f"{base}/api/v1/quick", verify=str(ca), timeout=10)
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            assert refused.json()["error"]["code"] == "overloaded" and "服务繁忙" in refused.json()["error"]["message"]
+            assert not held.done()  # refused while the one in flight was still being served
+            upstream.release.set()
+            assert held.result().status_code == 200
+        assert client.get(f"{base}/api/v1/quick", timeout=10).status_code == 200
+        upstream.stop()
+        gone = client.get(f"{base}/api/v1/quick", timeout=10)
+        assert gone.status_code == 503 and gone.headers["Retry-After"] == "1"
+        assert gone.json()["error"]["code"] == "service_unavailable"
+    finally:
+        upstream.stop()
+        proxy_process.terminate()
+        proxy_process.wait(10)
