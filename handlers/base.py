@@ -9,10 +9,11 @@ An API handler declares who may call it and one method per operation:
         def get(self):
             return profile.get_profile(self.current_account)
 
-The decorator validates the body against its pydantic model (handlers/schema.py), calls the method, and
-writes `{"data": ...}`. A synchronous method runs, with the sign-in and the body's checks, on the DB
-pool (its queries never wait on the event loop); an async one sends its blocking parts to a pool
-itself (`on_db`, `off_loop`); a synchronous one that returns a `Drawing` has it drawn on the CPU pool. Any ApiError becomes `{"error": {"code", "message", "field"}}`; anything
+The decorator validates the body against its pydantic model (handlers/schema.py), calls the
+method, and writes `{"data": ...}`. A synchronous method runs, with the sign-in and the body's
+checks, on the DB pool (its queries never wait on the event loop); an async one sends its blocking
+parts to a pool itself (`on_db`, `off_loop`); a synchronous one that returns a `Drawing` has it
+drawn on the CPU pool. Any ApiError becomes `{"error": {"code", "message", "field"}}`; anything
 else becomes a 500 with no stack trace.
 """
 
@@ -117,8 +118,6 @@ def operation(operation_id: str, summary: str, *, body: type[Body] | None = None
                     await self.on_db(self.authenticate)
                 _take_input(self, spec, kwargs)
                 result = await method(self, *args, **kwargs)
-            elif self.database_on_loop:
-                result = _called(self, spec, method, args, kwargs)
             else:
                 # Sign-in, the input's checks and the method in one hop to the DB pool: the loop
                 # never waits on their queries.
@@ -210,9 +209,9 @@ async def on_executor(work, *args):
 class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, queries on the DB pool, no stack traces to clients."""
 
-    # True: the handler's queries run on the event loop's own connection, on SQLite only (a local
-    # file: the scan, whose one statement of reads costs less than a pool hop). Every other
-    # handler's queries run on the DB pool (`on_db`, and `operation` for a synchronous method).
+    # True: the handler's (async) method queries on the event loop's own connection, on SQLite
+    # only (a local file: the scan, whose one statement of reads costs less than a pool hop).
+    # Every other query runs on the DB pool (`on_db`, and `operation` for a synchronous method).
     database_on_loop = False
 
     def initialize(self, config=None, services=None):
@@ -220,11 +219,8 @@ class BaseHandler(tornado.web.RequestHandler):
         self.services = services if services is not None else self.application.settings["services"]
 
     def prepare(self):
-        if self.database_on_loop:
-            if is_mysql():
-                self.database_on_loop = False
-            else:
-                request_connections.open_for(self)
+        if self.database_on_loop and not is_mysql():
+            request_connections.open_for(self)
         method = self.request.method.lower()
         if getattr(type(self), method, None) is getattr(tornado.web.RequestHandler, method, None):
             # Before sign-in: a method that does not exist is 405 for everyone, not 401.

@@ -224,7 +224,6 @@ class ScreenPageHandler(H5PageHandler):
             return
         self.render_page(200, token=token, place=place, window_seconds=config.screen_code_window_seconds)
 
-
     @staticmethod
     def _screen_place(token: str, key: str | None) -> dict:
         """The place of the screen whose device key this is (on the DB pool)."""
@@ -251,9 +250,9 @@ class OccupancyPageHandler(H5PageHandler):
 
 
 def routes(config) -> list:
-    """The H5 routes: the scan page, the door screen's and place admin's pages, the inspector's page with its worker,
-    their static files and
-    the QR decoder (not API operations: kept out of OpenAPI)."""
+    """The H5 routes: the scan page, the door screen's and the place admin's pages, the inspector's
+    page with its worker, their static files and the QR decoder (not API operations: kept out of
+    OpenAPI)."""
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
         (rf"/screen/{TOKEN}", ScreenPageHandler),

@@ -163,6 +163,5 @@ def _operations(handler) -> list:
 class OpenApiHandler(BaseHandler):
     """GET /openapi.json (built at start-up: no database)."""
 
-
     def get(self):
         self.finish(json.dumps(self.application.settings["openapi"], ensure_ascii=False))

@@ -249,13 +249,12 @@ class RequestConnections:
     awaiting something: the requests in flight are counted. When the count falls to zero on an
     event loop's thread, the connection is kept for IDLE_CLOSE_SECONDS more, because opening one
     costs more than most requests (SQLite runs its pragmas again, the MySQL pool pings the
-    server on every check-out); on MySQL a thread that `keeps_connections` (the DB pool's) keeps
-    it as long, and checks it out afresh on its next call after that; any other thread without a
-    loop (a job), and every such thread on SQLite (whose file a test or a restore may replace under
-    a connection kept in another thread), closes it at once. A connection left inside a transaction by a request is never kept.
-
-    Kept, the connection also keeps a frozen database's answer within its deadlines: a check-out
-    pings the server first, a read deadline of its own before the statement's.
+    server on every check-out). On MySQL a thread that `keeps_connections` (the DB pool's) keeps
+    it as long, and checks it out afresh on its next call after that: a check-out's ping is a read
+    deadline of its own before the statement's, which against a frozen server ate the 2 s in which
+    a request must hear so. Any other thread without a loop (a job), and every such thread on
+    SQLite (whose file a test or a restore may replace under a connection kept in another thread),
+    closes it at once. A connection left inside a transaction by a request is never kept.
     """
 
     IDLE_CLOSE_SECONDS = 5.0

@@ -261,14 +261,14 @@ def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitt
             "registered_at": local_iso(registered_at), "alert": alert}
 
 
-def _begin(row, body: dict, config) -> tuple[Account, RawJson | _Begun]:
+def _begin(row, body: dict, config, request_id_ok: bool) -> tuple[Account, RawJson | _Begun]:
     """What needs no transaction, from the scan's reads (`row`): the caller's token, the request
     id (a retry answers its first answer at once), the place, its type and flow, the temperature.
     Returns the caller's account and the first answer or the scan's setting."""
     request_id, token, flow_code = body["request_id"], body["code"], body.get("flow")
     reads = _ScanReads.of(row)
     account = auth.check_token(reads and reads.token, config).account  # signed in before anything else
-    if REQUEST_ID_RE.fullmatch(request_id) is None:
+    if not request_id_ok:
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
     if reads.earlier_id is not None:
         return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
@@ -382,15 +382,16 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     allowed (models/loop_guard.py): the common scan has all it needs. One that needs another
     query (a member's row, a colour to recompute, a token's last use to note) decides on the DB pool."""
     request_id, token, flow_code = body["request_id"], body["code"], body.get("flow")
+    request_id_ok = REQUEST_ID_RE.fullmatch(request_id) is not None
     row = await _READS.read_values(auth.token_hash(bearer),
                                    token if isinstance(token, str) and len(token) <= 32 else None,
-                                   request_id if REQUEST_ID_RE.fullmatch(request_id) else None,
+                                   request_id if request_id_ok else None,
                                    flow_code if isinstance(flow_code, str) else None)
     try:
         with loop_guard.no_queries():
-            decided = _decide(row, body, config)
+            decided = _decide(row, body, config, request_id_ok)
     except loop_guard.QueryNeeded:
-        decided = await pools.run_in(pools.DB, _decide, row, body, config)
+        decided = await pools.run_in(pools.DB, _decide, row, body, config, request_id_ok)
     if isinstance(decided, RawJson):
         return decided
     account, begun, entry, normal = decided
@@ -403,11 +404,11 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
     return RawJson(entry["verdict"])
 
 
-def _decide(row, body: dict, config) -> RawJson | tuple:
+def _decide(row, body: dict, config, request_id_ok: bool) -> RawJson | tuple:
     """The scan's course from its reads: the first answer of a retried request, or (account,
     setting, entry row, normal-temperature row), the entry None when the scan writes more than
     its entry and takes `_scan_in_transaction`."""
-    account, begun = _begin(row, body, config)
+    account, begun = _begin(row, body, config, request_id_ok)
     if isinstance(begun, RawJson):
         return begun
     flow, temperature = begun.flow, begun.temperature
