@@ -32,7 +32,11 @@ process and MariaDB nearly fill is the rate per CPU-second of the server process
 answered / CPU seconds of all the server's processes): if the processes shared something that
 made each of them slower (a lock, a queue), it would fall. Goals: with N processes it stays at
 least 0.9 times the one process's, the total rate is at least the one process's, p99 at most
-50 ms; each process's CPU and MariaDB's are printed.
+50 ms; each process's CPU and MariaDB's are printed, and per request the times the server's
+threads were preempted (taken off a core while they could run: on a machine where the processes,
+MariaDB and wrk want more cores than there are, each comes back to cold caches and spends more CPU
+on the same request) and the statements MariaDB answered (half the load per process: smaller
+batches of reads and of group commit, so more statements per scan).
 
 Run it from the repository root (wrk: `apt-get install -y wrk`):
 
@@ -328,6 +332,9 @@ def combined(runs: list[dict], warm: dict) -> dict:
     for key in ("cpu", "database_cpu"):
         used = [run[key] for run in runs]
         result[key] = None if None in used else sum(used) / sum(run["elapsed"] for run in runs)
+    for key in ("preemptions", "statements"):  # per request
+        counted = [run.get(key) for run in runs]
+        result[key] = None if None in counted or not result["requests"] else sum(counted) / result["requests"]
     used = [run.get("cpu_by_process") for run in runs]
     if used and None not in used:
         result["cpu_seconds"] = sum(run["cpu"] for run in runs)
@@ -360,6 +367,34 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def preemptions(pids: list[int]) -> int | None:
+    """How often the threads of `pids` have been taken off a core while they could still run
+    (Linux's nonvoluntary_ctxt_switches, summed over every thread), or None."""
+    total = 0
+    try:
+        for pid in pids:
+            for thread in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{thread}/status", encoding="ascii") as f:
+                    total += int(next(line for line in f if line.startswith("nonvoluntary_ctxt_switches")).split()[1])
+    except (OSError, ValueError, StopIteration):
+        return None
+    return total
+
+
+def database_statements() -> int | None:
+    """The statements MariaDB has answered so far (its `Questions`, every client's), or None."""
+    try:
+        admin = _mysql_admin()
+    except Exception:
+        return None
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+            return int(cur.fetchone()[1])
+    finally:
+        admin.close()
+
+
 def tree_cpu(pids: list[int]) -> dict[int, float] | None:
     """CPU seconds so far of each of `pids`, or None when one cannot be read."""
     used = {pid: cpu_seconds(pid) for pid in pids}
@@ -389,6 +424,8 @@ def load(target: dict, seconds: float, args, workdir: str, tag: str, spy: str | 
     pids = target.get("pids") or [pid]
     cpu_before, started = tree_cpu(pids), time.monotonic()
     database_before = cpu_seconds(database_pid) if database_pid else None
+    switches_before = preemptions(pids)
+    statements_before = database_statements() if target.get("counts_statements") else None
     try:
         result = run_wrk(target["url"], target["script"], seconds, args.connections, workdir, tag)
     finally:
@@ -396,6 +433,11 @@ def load(target: dict, seconds: float, args, workdir: str, tag: str, spy: str | 
             recorder.wait(seconds + 30)
     cpu_after = tree_cpu(pids)
     result["elapsed"] = time.monotonic() - started
+    switches_after = preemptions(pids)
+    result["preemptions"] = (switches_after - switches_before
+                             if switches_before is not None and switches_after is not None else None)
+    statements_after = database_statements() if statements_before is not None else None
+    result["statements"] = statements_after - statements_before if statements_after is not None else None
     by_process = ({p: cpu_after[p] - cpu_before[p] for p in pids}
                   if cpu_before is not None and cpu_after is not None and not spy else None)
     result["cpu_by_process"] = by_process
@@ -591,6 +633,8 @@ def measure_processes(res: Resources, args, workdir: str) -> tuple[dict, dict]:
     figures, each with its requests per CPU-second of the server's processes."""
     targets = {"one": start_scan(res, "mysql", args, workdir, processes=1),
                "many": start_scan(res, "mysql", args, workdir, processes=args.processes)}
+    for target in targets.values():
+        target["counts_statements"] = True  # measured in turn: MariaDB answers one of them at a time
     try:
         warm = {name: run_wrk(target["url"], target["script"], args.warmup, args.connections, workdir, f"w{name}")
                 for name, target in targets.items()}
@@ -624,17 +668,22 @@ def report_processes(one: dict, many: dict, args, load_before: tuple, load_after
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
     print(f"{'target':<16}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'errors':>8}{'server CPU':>12}"
-          f"{'MariaDB CPU':>13}{'req/CPU-s':>11}  CPU by process (100% = one core)")
-    for label, r in ((f"1 process", one), (f"{args.processes} processes", many)):
+          f"{'MariaDB CPU':>13}{'req/CPU-s':>11}{'preempted':>11}{'SQL':>7}  CPU by process (100% = one core)")
+    for label, r in (("1 process", one), (f"{args.processes} processes", many)):
         by = r.get("cpu_by_process") or {}
         parts = ", ".join(f"{'parent ' if pid == r['pids'][0] and len(r['pids']) > 1 else ''}{pid}: {cpu:.0%}"
                           for pid, cpu in by.items())
         cpu = f"{r['cpu']:.0%}" if r["cpu"] is not None else "-"
         database_cpu = f"{r['database_cpu']:.0%}" if r.get("database_cpu") is not None else "-"
         per_cpu = f"{r['per_cpu_second']:.0f}" if r.get("per_cpu_second") else "-"
+        preempted = f"{r['preemptions']:.2f}" if r.get("preemptions") is not None else "-"
+        statements = f"{r['statements']:.2f}" if r.get("statements") is not None else "-"
         print(f"{label:<16}{r['rps']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}{r['errors']:>8}"
-              f"{cpu:>12}{database_cpu:>13}{per_cpu:>11}  {parts}")
+              f"{cpu:>12}{database_cpu:>13}{per_cpu:>11}{preempted:>11}{statements:>7}  {parts}")
         print(f"{'  by round':<16}" + " ".join(f"{x:.0f}" for x in r["rounds"]))
+    print("preempted: times a thread of the server was taken off a core while it could still run, per request "
+          "(its caches are then cold when it comes back);\nSQL: statements MariaDB answered per request (fewer "
+          "scans a batch of reads or of group commit: more of them)")
     print()
     all_met = True
 
