@@ -28,6 +28,8 @@ def build(name: str, admin_id: int, session_id: int | None, compound_id: int | N
 
     def read():
         query = resource.filtered(ctx, params).order_by(resource.model._meta.primary_key.desc())
+        if resource.export_reads:
+            query = query.select(*resource.export_reads)
         found = list(query.limit(resource.max_export_rows))
         return found, [resource.display(resource.export_fields, row) for row in found]
 
