@@ -18,10 +18,12 @@ NARROWED = sorted(name for name, resource in site.resources.items() if resource.
 
 
 def _entries() -> None:
-    """Entries of every kind the export's columns show differently: a temperature taken, a quick
-    check-in (no temperature, its form says so), a manual one with neither."""
+    """Residents, one with an isolation status, and entries of every kind the export's columns
+    show differently: a temperature taken, a quick check-in (no temperature, its form says so), a
+    manual one with neither."""
     binding = add(JINGBA, 1, "王小明")
     other = add(JINGBA, 2, "李四")
+    add(JINGBA, 3, "张三", status="pending")  # a resident with an isolation record
     place = Place.get(Place.region == binding.compound)
     rows = [(binding.person, "self", "green", 36.5, "{}"),
             (other.person, "self", "yellow", None, '{"quick_checkin": true, "result": "normal"}'),
