@@ -30,7 +30,6 @@ same few queries as ten.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 
 import peewee
@@ -521,7 +520,7 @@ async def _deliver(export_id: int, config) -> dict:
     """E-mail the stored export; its status kept whether or not the mail went."""
     message = await pools.run_in(pools.DB, _message, export_id)
     try:
-        await pools.run_in(pools.SDK, functools.partial(mail.send_mail, config, **message))
+        await pools.run_in(pools.SDK, mail.send_mail, config, **message)
     except mail.MailError as failure:
         await pools.run_in(pools.DB, _sent, export_id, failure)
         raise ExportNotSent(export_id, failure) from None

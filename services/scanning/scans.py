@@ -396,7 +396,9 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         return decided
     account, begun, entry, normal = decided
     if entry is None:
-        return await _in_transaction_off_loop(account, body, config, begun)
+        # On the DB pool: its statements (a fever's colour recompute among them) would otherwise
+        # wait on the event loop, and every scan behind them.
+        return await pools.run_in(pools.DB, _scan_in_transaction, account, body, config, begun)
     earlier = await entry_writer.writer.write(entry, normal)
     if earlier is not None:
         return _replay(earlier, account)
@@ -438,12 +440,6 @@ def _decide(row, body: dict, config, request_id_ok: bool) -> RawJson | tuple:
         # Rare (a resident to be isolated whom nobody has yet decided about): status to write.
         return in_transaction
     return account, begun, entry, normal
-
-
-async def _in_transaction_off_loop(account: Account, body: dict, config, begun: _Begun) -> RawJson:
-    """`_scan_in_transaction` on the DB pool's thread: its peewee statements (a fever's colour
-    recompute among them) would otherwise wait on the event loop, and every scan behind them."""
-    return await pools.run_in(pools.DB, _scan_in_transaction, account, body, config, begun)
 
 
 def _replay(entry: EntryRecord, account: Account) -> RawJson:
