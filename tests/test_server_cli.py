@@ -1,5 +1,6 @@
 """The server as `make run` starts it: a real process, a fresh SQLite file under a data folder."""
 
+import gc
 import os
 import re
 import subprocess
@@ -8,6 +9,7 @@ import time
 
 import requests
 
+import server
 from tests.fakes.server_thread import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,3 +102,16 @@ def test_create_admin_command_makes_the_first_city_admin(tmp_path):
                             "--role", "city", "--region", "410100"], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=60)
     assert again.returncode == 1 and "已是管理员账号" in again.stdout
+
+
+def test_before_serving_the_heap_is_frozen_and_young_collections_wait_for_garbage():
+    thresholds = gc.get_threshold()
+    try:
+        server.freeze_heap()
+        assert gc.get_freeze_count() > 0
+        # The older generations keep Python's thresholds; only the youngest waits longer.
+        assert gc.get_threshold() == (server.YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+        assert server.YOUNG_COLLECTION_THRESHOLD > thresholds[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

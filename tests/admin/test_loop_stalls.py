@@ -38,9 +38,11 @@ def heap_frozen_as_the_server_freezes_it(office):
     shares its process with pytest and every module the suite imported, where one full collection
     took 100-230 ms (a stall of the loop it probes, once in a run). Frozen the same way, the probe
     measures the server."""
+    thresholds = gc.get_threshold()
     freeze_heap()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def assert_no_stall(probe: LoopLagProbe) -> None:
