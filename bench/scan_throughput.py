@@ -156,7 +156,8 @@ function setup(thread)
 end
 
 function init(args)
-  prefix = args[1] .. "-" .. tostring(thread_id) .. "-"
+  -- "bench-": a request id has 8 to 64 characters, whatever the tag ("cap-0-1" would be refused).
+  prefix = "bench-" .. args[1] .. "-" .. tostring(thread_id) .. "-"
 end
 
 request = function()
