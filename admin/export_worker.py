@@ -27,10 +27,7 @@ def build(name: str, admin_id: int, session_id: int | None, compound_id: int | N
                        config=config, compound=Region.get_or_none(Region.id == compound_id), ip=ip)
 
     def read():
-        query = resource.filtered(ctx, params).order_by(resource.model._meta.primary_key.desc())
-        if resource.export_reads:
-            query = query.select(*resource.export_reads)
-        found = list(query.limit(resource.max_export_rows))
+        found = list(resource.export_query(ctx, params))
         return found, [resource.display(resource.export_fields, row) for row in found]
 
     found, rows = read_replica.run(read)  # the replica, if any; the export's record below, the primary

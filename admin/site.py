@@ -282,6 +282,12 @@ class Resource:
                 return action
         raise ApiError("not_found", "没有这个操作", 404)
 
+    def export_query(self, ctx: AdminContext, params: dict) -> peewee.ModelSelect:
+        """The rows an export writes: `filtered`, newest first, at most max_export_rows, reading
+        only `export_reads` when the resource names them."""
+        query = self.filtered(ctx, params).order_by(self.model._meta.primary_key.desc()).limit(self.max_export_rows)
+        return query.select(*self.export_reads) if self.export_reads else query
+
     def filtered(self, ctx: AdminContext, params: dict) -> peewee.ModelSelect:
         """The scoped query narrowed by the searches and filters in `params`."""
         query = self.queryset(ctx)

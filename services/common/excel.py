@@ -41,16 +41,25 @@ def is_formula_like(text: str) -> bool:
     return text.startswith(FORMULA_TRIGGERS)
 
 
-def _cell(sheet, value, bold: bool = False) -> WriteOnlyCell:
+def _clean(value):
+    """The value as a cell holds it: a number, date or None as it is, anything else as text
+    without the control characters XML cannot hold (openpyxl would raise on them), cut at
+    Excel's limit."""
     if value is None or isinstance(value, _PLAIN_TYPES):
-        cell = WriteOnlyCell(sheet, value=value)
-    else:
-        # XML cannot hold most control characters; openpyxl would raise on them.
-        text = ILLEGAL_CHARACTERS_RE.sub("", str(value))[:MAX_CELL_CHARS]
-        cell = WriteOnlyCell(sheet, value=text)
-        if is_formula_like(text):
-            cell.data_type = "s"  # openpyxl made it "f" (a formula) for a leading "="
-            cell.quotePrefix = True
+        return value
+    return ILLEGAL_CHARACTERS_RE.sub("", str(value))[:MAX_CELL_CHARS]
+
+
+def _needs_quote(value) -> bool:
+    return isinstance(value, str) and is_formula_like(value)
+
+
+def _cell(sheet, value, bold: bool = False) -> WriteOnlyCell:
+    value = _clean(value)
+    cell = WriteOnlyCell(sheet, value=value)
+    if _needs_quote(value):
+        cell.data_type = "s"  # openpyxl made it "f" (a formula) for a leading "="
+        cell.quotePrefix = True
     if bold:
         cell.font = Font(bold=True)
     return cell
@@ -61,10 +70,8 @@ def _value(sheet, value):
     flag (openpyxl binds it once to a cell it reuses), a cell of its own for formula-like text.
     A cell object in the row costs openpyxl a second binding and a refused one (with its message
     formatted) per cell: a quarter of a 50,000-row file's writing."""
-    if value is None or isinstance(value, _PLAIN_TYPES):
-        return value
-    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))[:MAX_CELL_CHARS]
-    return _cell(sheet, text) if is_formula_like(text) else text
+    value = _clean(value)
+    return _cell(sheet, value) if _needs_quote(value) else value
 
 
 def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence], sheet_title: str = "Sheet1",
