@@ -23,6 +23,7 @@ learns nothing from them. Here such a field is only checked for its JSON type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field as PydanticField,
@@ -34,6 +35,10 @@ from services.common.text_checks import has_control_characters
 from services.common.timefmt import china_today
 
 INT64 = 2 ** 63 - 1
+# Where a label's name ends and its explanation begins (a bracket, a comma or a colon).
+_LABEL_END = re.compile(r"[（(，,：:]")
+# A date as the API states it: Python's fromisoformat would also take "20261201".
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A nested value that is not an object: the same answer as a body that is not one.
 _NOT_AN_OBJECT = ("model_type", "model_attributes_type", "dict_type")
 _SCALAR_TYPES = ("string_type", "int_type", "float_type", "bool_type", "list_type", "null_value") + _NOT_AN_OBJECT
@@ -95,6 +100,11 @@ class Spec:
     def annotation(self, request: bool) -> Any:
         """The value's type with its pydantic constraints."""
         raise NotImplementedError
+
+    def name_or(self, fallback: str) -> str:
+        """What an error message calls the field: its label up to any explanation that follows
+        it ("半径（米），默认 3000" -> "半径"), else `fallback` (its name or path)."""
+        return _LABEL_END.split(self.label, 1)[0].strip() or fallback
 
     def stated(self) -> dict:
         """Limits the document states that pydantic does not derive (a deferred field's)."""
@@ -213,7 +223,7 @@ class Int(Spec):
         try:
             return int(text)
         except ValueError:
-            raise ApiError("invalid_field", f"{self.label or name}应为整数", 400, name) from None
+            raise ApiError("invalid_field", f"{self.name_or(name)}应为整数", 400, name) from None
 
     def explain(self, kind, who, value):
         if kind == "greater_than_equal":
@@ -244,7 +254,7 @@ class Num(Int):
         except ValueError:
             number = float("nan")
         if number != number or number in (float("inf"), float("-inf")):
-            raise ApiError("invalid_field", f"{self.label or name}应为数字", 400, name)
+            raise ApiError("invalid_field", f"{self.name_or(name)}应为数字", 400, name)
         return number
 
     def explain(self, kind, who, value):
@@ -263,7 +273,7 @@ class Bool(Spec):
 
     def from_text(self, text, name):
         if text not in ("true", "false"):
-            raise ApiError("invalid_field", f"{self.label or name}应为 true 或 false", 400, name)
+            raise ApiError("invalid_field", f"{self.name_or(name)}应为 true 或 false", 400, name)
         return text == "true"
 
     def explain(self, kind, who, value):
@@ -285,6 +295,8 @@ class Date(Str):
 
     def _day(self, text):
         try:
+            if not _DATE.fullmatch(text):
+                raise ValueError(text)
             day = dt.date.fromisoformat(text)
         except ValueError:
             raise PydanticCustomError("date_format", "not a date") from None
@@ -404,8 +416,8 @@ def api_error(root: type[Body], errors: list[dict]) -> ApiError:
     name = loc[-1]
     if isinstance(name, str):
         if kind == "missing":
-            return ApiError("missing_field", f"缺少必填项：{spec.label or name}", 400, path)
+            return ApiError("missing_field", f"缺少必填项：{spec.name_or(name)}", 400, path)
         if error.get("input", 0) is None and kind in _SCALAR_TYPES:
-            return ApiError("missing_field", f"{spec.label or name}不能为空", 400, path)
-    code, message, *status = spec.explain(kind, spec.label or path, error.get("input"))
+            return ApiError("missing_field", f"{spec.name_or(name)}不能为空", 400, path)
+    code, message, *status = spec.explain(kind, spec.name_or(path), error.get("input"))
     return ApiError(code, message, status[0] if status else 400, path)

@@ -10,7 +10,7 @@ from services.people import identity, profile
 _OPTIONAL = {"required": False, "nullable": True}
 
 PROFILE_UPDATE = model("ProfileUpdate", {
-    "name": Str("姓名", max_len=64, required=False),
+    "name": Str("姓名", min_len=1, max_len=64, required=False),
     "gender": Str("性别", choices=tuple(profile.GENDERS), required=False),
     "id_type": Str("证件类型", choices=tuple(identity.ID_TYPES), required=False),
     "id_number": Str("证件号码", max_len=32, required=False),

@@ -215,7 +215,7 @@ class ProvinceEntriesHandler(ApiHandler):
 class NearbyRiskHandler(ApiHandler):
     @operation("nearbyRisk", "附近小区风险指数（有病例的小区、确诊数、风险等级、距离）", query=NEARBY_QUERY, response=NEARBY)
     def get(self, query):
-        return {"items": nearby.nearby_risk(query["lat"], query["lng"], query.get("radius") or 3000)}
+        return {"items": nearby.nearby_risk(query["lat"], query["lng"], query.get("radius", 3000))}
 
 
 def routes(config) -> list:

@@ -40,6 +40,8 @@ def submit_declaration(person: Person, data: dict, declared_by=None) -> dict:
         risk_inputs.check_temperature(data["temperature"])
     if data.get("arrival_date") is not None:
         risk_inputs.past_date(data["arrival_date"], "arrival_date")
+    if data.get("origin_code") is not None:  # kept in the answers even when no travel is declared
+        risk_inputs.check_region_code(data["origin_code"], "origin_code")
     answers = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items() if k in ANSWER_FIELDS}
 
     def write():

@@ -182,6 +182,8 @@ def test_declarations_are_listed_newest_first_and_paged(citizen):
      "arrival_date"),
     ({"returned_from_elsewhere": True, "origin_name": "武汉"}, "missing_field", "arrival_date"),
     ({"arrival_date": "2020-02-30"}, "invalid_field", "arrival_date"),
+    ({"arrival_date": "20261201"}, "invalid_field", "arrival_date"),  # YYYY-MM-DD only
+    ({"origin_code": "abcdef"}, "invalid_region_code", "origin_code"),  # even with no travel declared
     ({"kind": "member"}, "missing_field", "organisation"),
     ({"health_status": "great"}, "invalid_field", "health_status"),
     ({"contact_with_patient": "no"}, "invalid_field", "contact_with_patient"),
@@ -222,11 +224,18 @@ def test_nearby_risk_lists_compounds_with_cases_nearest_first(citizen):
     ({"lat": 200, "lng": 113.6}, "invalid_coordinates", "lat"),
     ({"lat": 34.7, "lng": 190}, "invalid_coordinates", "lng"),
     ({"lat": 34.7, "lng": 113.6, "radius": 100000}, "invalid_radius", "radius"),
+    ({"lat": 34.7, "lng": 113.6, "radius": 0}, "invalid_radius", "radius"),  # not the default
     ({"lat": "north", "lng": 113.6}, "invalid_field", "lat"),
     ({"lng": 113.6}, "missing_field", "lat"),
 ])
 def test_bad_nearby_queries(citizen, query, code, field):
     assert_error(citizen.call("nearbyRisk", query=query), 400, code, field)
+
+
+def test_a_message_names_a_field_by_its_label_without_the_explanation(citizen):
+    error = assert_error(citizen.call("nearbyRisk", query={"lat": 34.7, "lng": 113.6, "radius": "far"}), 400,
+                         "invalid_field", "radius")
+    assert error["message"] == "半径应为数字"  # its label is "半径（米），默认 3000"
 
 
 def test_demo_accounts_show_each_role(api):

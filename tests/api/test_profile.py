@@ -63,6 +63,8 @@ def test_partial_update_keeps_the_rest(citizen):
     ({"room": ["5"]}, "invalid_field", "room"),
     ({"nickname": "x"}, "unknown_field", "nickname"),
     ({"name": None}, "missing_field", "name"),
+    ({"name": ""}, "missing_field", "name"),  # a name may be changed, never wiped
+    ({"name": "   "}, "missing_field", "name"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(citizen, changes, code, field):
     citizen.ok("updateProfile", PROFILE)
