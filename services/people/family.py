@@ -20,7 +20,7 @@ from __future__ import annotations
 from models.accounts import Account
 from models.db import db
 from models.fields import blind_index, utcnow
-from models.people import Person
+from models.people import Person, name_index
 from models.privacy import FamilyConsent
 from services.common.errors import ApiError
 from services.common.timefmt import local_iso
@@ -51,7 +51,11 @@ def _new_person(account: Account, relation: str, data: dict, limit: int) -> Pers
     id_type = data.get("id_type") or "resident_id"
     number = identity.validate_document(id_type, data.get("id_number"))
     phone = identity.validate_phone(data["phone"]) if data.get("phone") else None
-    if _people(account, relation).where(Person.id_number_bidx == blind_index(number, "id_number")).exists():
+    number_index = blind_index(number, "id_number")
+    if _people(account, "self").where(Person.id_number_bidx == number_index).exists():
+        raise ApiError("is_self", "不能添加本人的证件号码（本人请直接扫码）", 409, "id_number")
+    check_name(name, number_index)
+    if _people(account, relation).where(Person.id_number_bidx == number_index).exists():
         raise ApiError("duplicate_person", "该证件号码已登记", 409, "id_number")
     if _people(account, relation).count() >= limit:
         raise ApiError("too_many_people", f"最多登记 {limit} 人", 400)
@@ -61,6 +65,15 @@ def _new_person(account: Account, relation: str, data: dict, limit: int) -> Pers
     person.set_id_number(number)
     person.set_phone(phone)
     return person
+
+
+def check_name(name: str, number_index: str) -> None:
+    """The name typed for a document number must be the one its holder registered, when they
+    did (compared by blind index): typing someone's ID number with any name is refused."""
+    registered = Person.select().where((Person.relation == "self") & (Person.id_number_bidx == number_index)
+                                       & Person.name_bidx.is_null(False))
+    if registered.exists() and not registered.where(Person.name_bidx == name_index(name)).exists():
+        raise ApiError("name_mismatch", "姓名与证件号码不符", 400, "name")
 
 
 def add_family_member(account: Account, data: dict) -> Person:
@@ -300,9 +313,10 @@ def proxy_identity(account: Account, data: dict) -> Person:
     number = data.get("id_number")
     id_type = data.get("id_type") or "resident_id"
     if number:
-        known = _people(account, "proxy").where(
-            Person.id_number_bidx == blind_index(identity.validate_document(id_type, number), "id_number")).first()
+        number_index = blind_index(identity.validate_document(id_type, number), "id_number")
+        known = _people(account, "proxy").where(Person.id_number_bidx == number_index).first()
         if known:
+            check_name((data.get("name") or "").strip(), number_index)
             return known
     person = _new_person(account, "proxy", data, MAX_PROXIES)
     person.save()

@@ -57,6 +57,8 @@ QUICK_TEMPERATURE_LABEL = "体温正常（快速打卡）"
 ALERT_RULES = {"key_region"}
 ALERT = {"flash": True, "sound": True, "message": "重点地区返回人员，请重点关注"}
 PLACE_VIEW_SECONDS = 60
+# Whom a scan is for, besides the caller: at most one of them.
+SUBJECT_FIELDS = ("member_id", "proxy_identity_id", "identity")
 # Made once (json.dumps makes one per call); what it encodes is built here, never circular: no check.
 _JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
@@ -209,12 +211,19 @@ def _has_scanned(person: Person | None, flow_code: str) -> bool:
 
 def _who(account: Account, body: dict) -> tuple[Person, str]:
     """The person scanning and the entry's source."""
+    chosen = [name for name in SUBJECT_FIELDS if body.get(name) is not None]
+    if len(chosen) > 1:
+        raise ApiError("conflicting_fields", "member_id、proxy_identity_id 和 identity 只能填写一项", 400, chosen[1])
     if body.get("member_id") is not None:
         return family.member_of(account, body["member_id"]), "family"
     if body.get("proxy_identity_id") is not None:
         return family.member_of(account, body["proxy_identity_id"], relation="proxy"), "proxy"
     if body.get("identity") is not None:
-        return family.proxy_identity(account, body["identity"]), "proxy"
+        try:
+            return family.proxy_identity(account, body["identity"]), "proxy"
+        except ApiError as error:  # its fields are the identity's
+            error.field = f"identity.{error.field}" if error.field else "identity"
+            raise
     me = profile.self_person(account)
     if not profile.is_complete(me):
         if not body.get("profile"):
@@ -254,7 +263,10 @@ def _travel(person: Person, flow_code: str, form: dict, source: str) -> None:
 def _answer(place: Place, kind: PlaceType, person: Person, verdict: dict, admitted: bool, registered_at, flow,
             source: str) -> dict:
     alert = ALERT if any(d["rule"] in ALERT_RULES for d in verdict["details"]) else None
-    return {**{k: verdict[k] for k in ("colour", "colour_label", "reasons", "guidance")},
+    # Someone else's reasons are their health data: a proxy (A8) learns the colour and the
+    # decision, what the gate needs, and never why.
+    why = {"reasons": [], "guidance": []} if source == "proxy" else {k: verdict[k] for k in ("reasons", "guidance")}
+    return {"colour": verdict["colour"], "colour_label": verdict["colour_label"], **why,
             "admit": admitted, "admit_label": "允许通行" if admitted else "禁止通行",
             "place": _place_view(place), "flow": flow.code, "flow_label": flow.label, "source": source,
             "name_masked": identity.mask_name(person.name), "id_masked": identity.mask_id_number(person.id_number),

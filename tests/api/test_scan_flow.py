@@ -324,6 +324,68 @@ def test_a_shared_phone_remembers_proxy_identities(citizen, world):
     assert EntryRecord.select().where(EntryRecord.source == "proxy").count() == 3  # records stay
 
 
+def test_a_proxy_learns_a_registered_persons_colour_but_not_why_and_only_with_their_name(citizen, world):
+    """A8 against a registered holder of the number: the name must be theirs, and the proxy is
+    told the colour and the decision (what the gate needs), never the reasons."""
+    scan(citizen, world["home"], profile=PROFILE)
+    holder = ApiClient(citizen.base_url)
+    holder.dev_login("citizen-holder")
+    number = make_id_number(22)
+    own = scan(holder, world["home"], profile={"name": "何大爷", "id_number": number, "phone": "13900000022"},
+               temperature=38.2).json()["data"]
+    assert own["colour"] == "red" and own["reasons"]  # the holder sees why
+    before = row_counts()
+    error = assert_error(scan(citizen, world["home"], flow="visitor", form=VISIT,
+                              identity={"name": "随便", "id_number": number}), 400, "name_mismatch", "identity.name")
+    assert error["message"] == "姓名与证件号码不符" and row_counts() == before
+    verdict = scan(citizen, world["home"], flow="visitor", form=VISIT,
+                   identity={"name": "何大爷", "id_number": number}).json()["data"]
+    assert (verdict["colour"], verdict["admit"], verdict["reasons"], verdict["guidance"]) == ("red", False, [], [])
+    remembered = citizen.ok("listProxyIdentities")["items"][0]["id"]
+    assert scan(citizen, world["home"], flow="visitor", form=VISIT,
+                proxy_identity_id=remembered).json()["data"]["reasons"] == []
+    before = row_counts()
+    assert_error(scan(citizen, world["home"], flow="visitor", form=VISIT,  # remembered, typed with another name
+                      identity={"name": "何小姐", "id_number": number}), 400, "name_mismatch", "identity.name")
+    assert row_counts() == before
+
+
+def test_a_scan_names_one_subject_and_the_identitys_own_fields(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    member = citizen.ok("addFamilyMember", {"name": "王小宝", "relationship": "child", "id_number": make_id_number(23)})
+    proxy = {"name": "何大爷", "id_number": make_id_number(24)}
+    scan(citizen, world["home"], flow="visitor", form=VISIT, identity=proxy)
+    remembered = citizen.ok("listProxyIdentities")["items"][0]["id"]
+    before = row_counts()
+    assert_error(scan(citizen, world["home"], member_id=member["id"], proxy_identity_id=remembered), 400,
+                 "conflicting_fields", "proxy_identity_id")
+    assert_error(scan(citizen, world["home"], flow="visitor", form=VISIT, proxy_identity_id=remembered,
+                      identity=proxy), 400, "conflicting_fields", "identity")
+    assert_error(scan(citizen, world["home"], flow="visitor", form=VISIT,
+                      identity={"name": "赵六", "id_number": "123"}), 400, "invalid_id_number", "identity.id_number")
+    assert_error(scan(citizen, world["home"], flow="visitor", form=VISIT,  # one's own number: scan as oneself
+                      identity={"name": "王小明", "id_number": ID}), 409, "is_self", "identity.id_number")
+    assert row_counts() == before
+
+
+def test_a_family_member_is_someone_else_under_their_registered_name(citizen, world):
+    scan(citizen, world["home"], profile=PROFILE)
+    before = row_counts()
+    assert_error(citizen.call("addFamilyMember", {"name": "王自己", "relationship": "other", "id_number": ID}),
+                 409, "is_self", "id_number")
+    assert row_counts() == before
+    holder = ApiClient(citizen.base_url)
+    holder.dev_login("citizen-grandma")
+    number = make_id_number(25)
+    holder.ok("updateProfile", {"name": "王奶奶", "id_number": number, "phone": "13900000025"})
+    before = row_counts()
+    assert_error(citizen.call("addFamilyMember", {"name": "王姥姥", "relationship": "grandparent", "id_number": number}),
+                 400, "name_mismatch", "name")
+    assert row_counts() == before
+    assert citizen.ok("addFamilyMember", {"name": "王奶奶", "relationship": "grandparent",
+                                          "id_number": number})["consent_status"] == "pending"
+
+
 def test_blank_codes_are_activated_by_their_first_scan(citizen, world):
     token = places.generate_batch("bus", 3).codes[0].token
     info = citizen.ok("getPlaceByCode", path={"token": token})
