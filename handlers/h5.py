@@ -185,6 +185,8 @@ class InspectWorkerHandler(tornado.web.RequestHandler):
     """`GET /inspect/sw.js`: the page's service worker, listing the exact versioned files it keeps
     (so a new release changes its bytes, and the browser installs it again)."""
 
+    shed_priority = shedding.SCAN  # without it the page does not work offline
+
     def set_default_headers(self):
         self.set_header("Content-Type", "text/javascript; charset=UTF-8")
         # The browser checks for a new worker on each visit; never keep an old one in HTTP caches.
@@ -231,7 +233,10 @@ class ScreenPageHandler(H5PageHandler):
 
 
 class H5StaticHandler(tornado.web.StaticFileHandler):
-    """The page's script and style sheet, with nosniff so they only ever run as what they are."""
+    """The page's script and style sheet, with nosniff so they only ever run as what they are;
+    refused under load no sooner than the page itself (a page without them never loads)."""
+
+    shed_priority = shedding.SCAN
 
     def set_default_headers(self):
         self.set_header("X-Content-Type-Options", "nosniff")

@@ -6,7 +6,8 @@ MAX_IN_FLIGHT_REQUESTS) and the event loop's lag (how late a callback scheduled 
 LAG_INTERVAL_SECONDS runs, MAX_LOOP_LAG_MS), the loop's own queue. Each handler class declares
 once how much it matters (`shed_priority`, one of the PRIORITIES below; API handlers default to
 API, back-office pages to BACK_OFFICE): a priority is admitted while both figures stay under its
-share of the capacity, so as load rises back-office exports and imports are refused first, then
+share of the capacity (the lag only once LAG_QUEUE requests are in flight: with fewer it is the
+machine's, not a queue's), so as load rises back-office exports and imports are refused first, then
 back-office pages, then the rest of the API, and scans last. The decision is taken when the
 request's headers arrive (`routing.Application.find_handler`), before any database is touched,
 and a refusal is written straight on the connection (`Refusal`). It still costs about what a
@@ -32,6 +33,10 @@ LAG_INTERVAL_SECONDS = 0.02
 # How much of the last lag measured still counts at the next tick: one late tick (a long
 # callback) keeps shedding for a few ticks rather than one.
 LAG_DECAY = 0.5
+# Fewer requests in flight than this are no queue that refusing would shorten: a lag then is the
+# machine's (other work on its cores), and refusing would only break what little is asked, such
+# as one H5 page's script and style sheet fetched together.
+LAG_QUEUE = 8
 _OVERLOADED = json.dumps({"error": {"code": "overloaded", "message": "服务繁忙，请稍后重试", "field": None}},
                          ensure_ascii=False).encode()
 
@@ -54,9 +59,10 @@ class LoadShedder:
         if self._loop is None:
             self._start()
         share = PRIORITIES[getattr(handler_class, "shed_priority", API)]
-        # A lag with nothing in flight was one request's own (a slow one, now answered), not a
-        # queue: a lone client is never refused for it.
-        if self.in_flight >= self.max_in_flight * share or (self.in_flight and self.lag > self.max_lag * share):
+        # A lag with few requests in flight is not a queue of them (LAG_QUEUE): a lone client, or
+        # one page's files, is never refused for it.
+        queued = self.in_flight >= min(LAG_QUEUE, self.max_in_flight * share)
+        if self.in_flight >= self.max_in_flight * share or (queued and self.lag > self.max_lag * share):
             self.shed += 1
             return False
         self.in_flight += 1

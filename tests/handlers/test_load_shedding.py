@@ -61,30 +61,57 @@ def test_past_capacity_exports_go_first_and_scans_last(make_server):
     assert api.call("getProfile").status_code == 200 and api.get("/admin/login").status_code == 200
 
 
-def test_a_lagging_loop_sheds_the_lesser_requests_first_and_recovers():
-    shedder = shedding.LoadShedder(max_in_flight=100, max_lag_ms=120)
-    request = lambda: types.SimpleNamespace(connection=None)  # noqa: E731
-    scan = type("Scan", (), {"shed_priority": shedding.SCAN})
-    export = type("Export", (), {"shed_priority": shedding.BULK})
+def _lagging_loop(shedder, in_flight: int, then):
+    """Admit `in_flight` requests, stall the loop 100 ms (the tick due within it runs 80-100 ms
+    late), and return (the lag measured, what `then()` returns right after)."""
     api = type("Api", (), {})
 
     async def run():
-        assert shedder.admit(request(), api)  # starts the lag's measure on this loop
+        for _ in range(in_flight):
+            assert shedder.admit(_request(), api)  # the first starts the lag's measure on this loop
         await asyncio.sleep(0.05)
-        # The loop stalls 100 ms; the tick due within it runs 80-100 ms late: over the exports'
-        # share (30 ms), under the scans' (120 ms).
         time.sleep(0.1)
         await asyncio.sleep(0)
         await asyncio.sleep(0.001)
-        lagging = shedder.lag
-        refused_export, admitted_scan = not shedder.admit(request(), export), shedder.admit(request(), scan)
-        await asyncio.sleep(0.2)  # an idle loop: the lag decays
-        return lagging, refused_export, admitted_scan, shedder.admit(request(), export)
+        return shedder.lag, await then()
 
-    lagging, refused_export, admitted_scan, admitted_later = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def _request():
+    return types.SimpleNamespace(connection=None)
+
+
+SCAN = type("Scan", (), {"shed_priority": shedding.SCAN})
+EXPORT = type("Export", (), {"shed_priority": shedding.BULK})
+
+
+def test_a_lagging_loop_sheds_the_lesser_requests_first_and_recovers():
+    shedder = shedding.LoadShedder(max_in_flight=100, max_lag_ms=120)
+
+    async def then():
+        # 80-100 ms late: over the exports' share (30 ms), under the scans' (120 ms).
+        refused_export, admitted_scan = not shedder.admit(_request(), EXPORT), shedder.admit(_request(), SCAN)
+        await asyncio.sleep(0.2)  # an idle loop: the lag decays
+        return refused_export, admitted_scan, shedder.admit(_request(), EXPORT)
+
+    lagging, (refused_export, admitted_scan, admitted_later) = _lagging_loop(shedder, shedding.LAG_QUEUE, then)
     assert 0.075 < lagging < 0.120, lagging
     assert refused_export and admitted_scan and admitted_later
-    assert shedder.in_flight == 3 and shedder.shed == 1
+    assert shedder.in_flight == shedding.LAG_QUEUE + 2 and shedder.shed == 1
+
+
+def test_a_lag_with_few_requests_in_flight_refuses_none_of_them():
+    """A loop late by the machine's other work, with a page's few files in flight: refusing them
+    would shorten no queue and break the page."""
+    shedder = shedding.LoadShedder(max_in_flight=100, max_lag_ms=120)
+
+    async def then():
+        return [shedder.admit(_request(), EXPORT) for _ in range(shedding.LAG_QUEUE - 2)]
+
+    lagging, admitted = _lagging_loop(shedder, 2, then)
+    assert lagging > 0.075 and all(admitted) and shedder.shed == 0
+    assert not shedder.admit(_request(), EXPORT)  # LAG_QUEUE in flight: now it is a queue
 
 
 def test_the_document_says_every_operation_may_answer_503_with_retry_after(api):
