@@ -54,8 +54,18 @@ def _no_constants(name: str):
     raise ApiError("invalid_json", f"JSON 中不能使用 {name}", 400)
 
 
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; one past a double's range (1e999) would be
+    infinity, which no field takes."""
+    number = float(text)
+    if number in (_INFINITY, -_INFINITY):
+        raise ApiError("invalid_json", f"JSON 中的数字超出范围：{text[:32]}", 400)
+    return number
+
+
+_INFINITY = float("inf")
 # Made once: json.loads with an option builds a decoder (and its scanner) per call.
-_JSON_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+_JSON_DECODER = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
 _SERVER = "TornadoServer/%s" % tornado.version
 _date = [0, ""]  # [second, the Date header's text for it]
 

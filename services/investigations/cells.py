@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from services.common.errors import ApiError
+from services.common.text_checks import has_control_characters
 from services.common.timefmt import CHINA, china_today
 from services.investigations.sources import TRANSPORTS, TemplateColumn
 from services.people import identity
@@ -123,6 +124,8 @@ def check(column: TemplateColumn, value, today: dt.date | None = None):
         text = text_of(value)
         if len(text) > column.max_len:
             raise CellError(f"{column.header}过长（最多{column.max_len}个字）", "too_long")
+        if has_control_characters(text):
+            raise CellError(f"{column.header}含有不允许的控制字符", "control_characters")
         return text
     if kind == "phone":
         try:

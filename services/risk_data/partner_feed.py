@@ -181,7 +181,7 @@ def _ingest(credential: PartnerCredential, batch: PartnerBatch, body: dict, list
     log the batch."""
     outcome = risk_records.ingest(body["kind"], body["records"], source_label=credential.name,
                                   source_ref=f"partner:{credential.key_id}:{batch.batch_id}",
-                                  listed_on=listed_on, region=credential.region)
+                                  listed_on=listed_on, region=credential.region, from_json=True)
     rejected = [r.as_dict() for r in outcome.rejected]
     result = {"batch_id": batch.batch_id, "kind": batch.kind, "received": batch.received,
               "accepted": outcome.accepted, "duplicates": outcome.duplicates, "rejected": rejected,

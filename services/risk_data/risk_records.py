@@ -49,6 +49,7 @@ show where a reason came from.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -249,9 +250,33 @@ def _regions(codes: set[str]) -> dict[str, Region]:
     return found
 
 
-def check_rows(kind: RecordKind, rows: list, region: Region | None,
-               today: dt.date | None = None) -> tuple[list[tuple[int, dict]], list[Rejection]]:
-    """Check every row: ([(index, checked values)], [Rejection]). Touches no table but regions."""
+# A date in a JSON record, as the feed's document states it.
+_JSON_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _json_fault(kind: RecordKind, index: int, row: dict) -> Rejection | None:
+    """What is wrong with the shape of a JSON record (a partner's feed) before its values are
+    checked: a field its kind does not have, or a value of the wrong JSON type. A sheet's cells
+    may be numbers or dates (cells.check reads them as text); a JSON record's texts are texts."""
+    for key in row:
+        if not any(column.key == key for column in kind.fields):
+            return Rejection(index, str(key), "unknown_field", f"不支持的字段：{key}")
+    for column in kind.fields:
+        value = row.get(column.key)
+        if value is None:
+            continue
+        number = column.kind == "decimal"
+        if not (isinstance(value, str) or number and isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return Rejection(index, column.key, "invalid_field", f"{column.header}应为{'数字' if number else '文本'}")
+        if column.kind == "date" and value.strip() and not _JSON_DATE.fullmatch(value.strip()):
+            return Rejection(index, column.key, "invalid_date", f"{column.header}应为 YYYY-MM-DD 格式的日期")
+    return None
+
+
+def check_rows(kind: RecordKind, rows: list, region: Region | None, today: dt.date | None = None,
+               from_json: bool = False) -> tuple[list[tuple[int, dict]], list[Rejection]]:
+    """Check every row: ([(index, checked values)], [Rejection]). Touches no table but regions.
+    `from_json`: the rows are a partner's JSON records, held to their types (`_json_fault`)."""
     today = today or china_today()
     good: list[tuple[int, dict]] = []
     rejected: list[Rejection] = []
@@ -259,7 +284,11 @@ def check_rows(kind: RecordKind, rows: list, region: Region | None,
         if not isinstance(row, dict):
             rejected.append(Rejection(index, "", "invalid_record", "每条记录应为对象"))
             continue
-        values, fault = {}, None
+        fault = _json_fault(kind, index, row) if from_json else None
+        if fault:
+            rejected.append(fault)
+            continue
+        values = {}
         for column in kind.fields:
             try:
                 values[column.key] = cells.check(column, row.get(column.key), today)
@@ -337,9 +366,10 @@ def _batch(kind: RecordKind, source_label: str, source_ref: str, listed_on: dt.d
 
 
 def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_on: dt.date,
-           region: Region | None = None, created_by: AdminUser | None = None) -> IngestResult:
+           region: Region | None = None, created_by: AdminUser | None = None, from_json: bool = False) -> IngestResult:
     """Check a batch of records of one kind, store the good ones with their provenance and recompute
-    the people they touch, all in one transaction; see the module docstring."""
+    the people they touch, all in one transaction; see the module docstring. `from_json`: a
+    partner's records, held to their JSON types (see check_rows)."""
     spec = kind_of(kind)
     if not isinstance(rows, list):
         raise ApiError("invalid_field", "records 应为数组", 400, "records")
@@ -347,7 +377,7 @@ def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_
         raise ApiError("too_many_records", f"每批最多 {MAX_ROWS:,} 条记录", 413, "records")
     if not (source_label or "").strip() or not (source_ref or "").strip():
         raise ApiError("missing_field", "缺少数据来源", 400, "source_label")
-    good, rejected = check_rows(spec, rows, region)
+    good, rejected = check_rows(spec, rows, region, from_json=from_json)
 
     def write() -> IngestResult:
         if not good:  # nothing to store: no provenance row is made for it either

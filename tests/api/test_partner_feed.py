@@ -225,6 +225,29 @@ def test_bad_bodies_are_400_and_keep_nothing(police):
     assert stored() == {"contacts": 0, "batches": 0, "nonces": 0, "colours": 0}
 
 
+def test_records_of_the_wrong_json_shape_are_rejected_one_by_one_and_the_good_ones_stored(police):
+    """A JSON record's texts are texts: no number or array for a name, no integer for a date,
+    no field the kind does not have, and no control or bidirectional-override character."""
+    records = [contact(0),
+               contact(1, name=["甲"]), contact(2, name={"x": 1}), contact(3, remark=123),
+               contact(4, region_code=410105), contact(5, date=int(china_today().strftime("%Y%m%d"))),
+               contact(6, date=china_today().strftime("%Y%m%d")), contact(7, foo="bar"),
+               contact(8, name="\u202e甲"), contact(9, remark="备注\x1b")]
+    answer = police.send(batch("police-shape", records)).json()["data"]
+    assert answer["accepted"] == 1 and CloseContact.select().count() == 1
+    assert [(r["index"], r["field"], r["code"]) for r in answer["rejected"]] == [
+        (1, "name", "invalid_field"), (2, "name", "invalid_field"), (3, "remark", "invalid_field"),
+        (4, "region_code", "invalid_field"), (5, "date", "invalid_field"), (6, "date", "invalid_date"),
+        (7, "foo", "unknown_field"), (8, "name", "control_characters"), (9, "remark", "control_characters")]
+    assert all(not r["message"].isascii() for r in answer["rejected"])
+
+
+def test_a_number_past_a_doubles_range_is_invalid_json_and_keeps_nothing(police):
+    raw = json.dumps(batch("police-inf", [contact(1)])).replace('"records"', '"weight": 1e999, "records"').encode()
+    assert_error(police.send(raw), 400, "invalid_json")
+    assert stored() == {"contacts": 0, "batches": 0, "nonces": 0, "colours": 0}
+
+
 def test_old_nonces_are_purged_by_the_job(police):
     police.send(batch("police-p", [contact(1)]))
     assert PartnerNonce.select().count() == 1
