@@ -41,8 +41,9 @@ def explain(subject: str, hits: list[dict], today: dt.date | None = None) -> lis
         rule = rules.get(hit.get("rule"))
         sources = []
         if hit.get("override"):
-            sources = [{"input": colour.OVERRIDE_RULE, "source": "人工调整（经两人审核）", "detail": "",
-                        "date": hit["since"], "entered_at": None, "withdrawn": False}]
+            # No list, no batch: a fact's keys all the same, which the pages read (`describe`).
+            sources = [{"input": colour.OVERRIDE_RULE, "source": "人工调整（经两人审核）", "batch": None,
+                        "listed_on": None, "detail": "", "date": hit["since"], "entered_at": None, "withdrawn": False}]
         elif rule is not None:
             rows = rule.matching(today, [subject]).order_by(INPUTS[rule.input].date().desc()).limit(SOURCES_PER_REASON)
             sources = [describe(rule.input, row) for row in rows]

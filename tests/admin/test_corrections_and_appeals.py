@@ -238,6 +238,8 @@ def test_withdrawals_and_overrides_need_a_reason_an_expiry_and_a_second_person(o
     assert code["colour"] == "yellow" and code["manual_override"] is True
     assert code["details"][0]["reason"] == "人工调整：密接身份待核实"
     assert code["details"][0]["until"] == until.isoformat() and until.isoformat() in code["details"][0]["lifts"]
+    shown = page.post("/admin/person-colour", {"id_number": JINSHUI_ID, "purpose": "核实申诉"})
+    assert shown.status_code == 200 and "人工调整（经两人审核）" in shown.text  # the override is a source of its own
     # After the expiry the rules speak again.
     assert colour.verdict(entry.subject, today=until + dt.timedelta(days=1)).colour == "red"
 
