@@ -62,10 +62,27 @@ def add(admin: AdminUser, data: dict) -> RiskArea:
     if region.level not in AREA_LEVELS:
         raise ApiError("invalid_region_level", "风险地区应选到省、市、区县或街道一级", 400, "region")
     _may_act_on(admin, region)
+    _not_listed_twice(region, data)
     return risk_inputs.set_risk_area(code=region.code, name=divisions.display_name(region), area_level=region.level,
                                      risk=data.get("risk"), effective_from=data.get("effective_from"),
                                      effective_until=data.get("effective_until"),
                                      prefix=divisions.area_prefix(region), region=region, admin=admin)
+
+
+def _not_listed_twice(region: Region, data: dict) -> None:
+    """The same region at the same risk, in force on any of the same days, is one listing: a
+    second is refused (a form sent twice), naming the first."""
+    start = risk_inputs.any_date(data.get("effective_from") or china_today(), "effective_from")
+    until = risk_inputs.any_date(data["effective_until"], "effective_until") if data.get("effective_until") else None
+    overlapping = RiskArea.select().where(
+        (RiskArea.code == region.code) & (RiskArea.risk == data.get("risk")) & RiskArea.ended_at.is_null()
+        & (RiskArea.effective_until.is_null() | (RiskArea.effective_until >= start)))
+    if until is not None:
+        overlapping = overlapping.where(RiskArea.effective_from <= until)
+    first = overlapping.first()
+    if first is not None:
+        raise ApiError("risk_area_listed", f"{first.name}已列为{RISKS.get(first.risk, first.risk)}（自 "
+                       f"{first.effective_from.isoformat()} 起），无需重复登记", 409, "region")
 
 
 def end(admin: AdminUser, area: RiskArea, data: dict) -> str:
@@ -77,4 +94,6 @@ def end(admin: AdminUser, area: RiskArea, data: dict) -> str:
     if not reason:
         raise ApiError("missing_field", "请填写结束原因", 400, "reason")
     ended = risk_inputs.end_risk_area(area.id, data.get("effective_until"), admin=admin, reason=reason)
+    if ended.effective_until < ended.effective_from:
+        return f"已撤销：{ended.name}（未生效）"
     return f"已结束：{ended.name}（最后生效日 {ended.effective_until.isoformat()}）"

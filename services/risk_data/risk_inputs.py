@@ -353,14 +353,27 @@ def set_risk_area(*, code: str, name: str, area_level: str, risk: str, effective
 
 
 def end_risk_area(area_id: int, until=None, admin=None, reason: str | None = None) -> RiskArea:
-    """End a risk area's listing (the last day it counts) and recompute its travellers; the row
-    stays, as the history of the listing. `admin`: who ends it (audited with `reason`)."""
+    """End a risk area's listing and recompute its travellers; the row stays, as the history of
+    the listing. `until`: its last day, today by default, never later than today or than the
+    last day it had (ending never lengthens a listing). An area not yet in force is withdrawn
+    (its last day the eve of its first: it counts on no day); it takes no date. `admin`: who
+    ends it (audited with `reason`)."""
     area = RiskArea.get_or_none(RiskArea.id == area_id)
     if area is None:
         raise ApiError("risk_area_not_found", "风险地区不存在", 404)
-    last = any_date(until or china_today(), "effective_until")
-    if last < area.effective_from:
-        raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
+    today = china_today()
+    if area.effective_from > today:
+        if until:
+            raise ApiError("invalid_date", "该风险地区尚未生效，结束即撤销，请不填最后生效日期", 400, "effective_until")
+        last = area.effective_from - dt.timedelta(days=1)
+    else:
+        last = any_date(until or today, "effective_until")
+        if last < area.effective_from:
+            raise ApiError("invalid_date", "结束日期不能早于开始日期", 400, "effective_until")
+        latest = min(today, area.effective_until or today)
+        if last > latest:
+            raise ApiError("invalid_date", f"结束日期不能晚于{'今天' if latest == today else '原定最后生效日 ' + latest.isoformat()}",
+                           400, "effective_until")
 
     def write():
         RiskArea.update(effective_until=last, ended_by=admin, ended_at=utcnow()).where(

@@ -129,6 +129,35 @@ def test_an_end_date_before_the_start_is_refused_and_nothing_is_written(health, 
     assert RiskArea.get_by_id(area.id).ended_at is None
 
 
+def test_ending_never_lengthens_a_listing_and_withdraws_one_not_yet_in_force(health, as_admin):
+    client = as_admin("health")
+    client.post("/admin/r/risk_areas/new", _form("上海市", "上海市", risk="medium", start=TODAY - dt.timedelta(days=2),
+                                                 until=TODAY + dt.timedelta(days=3)))
+    area = RiskArea.get()
+    before = row_counts()
+    for later, said in ((TODAY + dt.timedelta(days=13), "不能晚于今天"), (TODAY + dt.timedelta(days=1), "不能晚于今天")):
+        refused = client.post(f"/admin/r/risk_areas/{area.id}/do/end", {"effective_until": later.isoformat(),
+                                                                        "reason": "疫情缓和"})
+        assert refused.status_code == 400 and said in page_error(refused)
+    assert row_counts() == before and RiskArea.get_by_id(area.id).effective_until == TODAY + dt.timedelta(days=3)
+    # The same region at the same risk on overlapping days is one listing: the form sent twice.
+    again = client.post("/admin/r/risk_areas/new", _form("上海市", "上海市", risk="medium", start=TODAY))
+    assert again.status_code == 409 and "无需重复登记" in page_error(again) and row_counts() == before
+    assert client.post("/admin/r/risk_areas/new", _form("上海市", "上海市", risk="high", start=TODAY)).ok
+    assert RiskArea.select().where(RiskArea.risk == "high").count() == 1  # another risk is another listing
+
+    client.post("/admin/r/risk_areas/new", _form("广东省", "广州市", risk="high", start=TODAY + dt.timedelta(days=30)))
+    upcoming = RiskArea.get(RiskArea.name.contains("广州"))
+    dated = client.post(f"/admin/r/risk_areas/{upcoming.id}/do/end",
+                        {"effective_until": (TODAY + dt.timedelta(days=31)).isoformat(), "reason": "误登记"})
+    assert dated.status_code == 400 and "结束即撤销" in page_error(dated)
+    withdrawn = client.post(f"/admin/r/risk_areas/{upcoming.id}/do/end", {"effective_until": "", "reason": "误登记"})
+    assert withdrawn.ok and "已撤销" in withdrawn.text, withdrawn.text
+    upcoming = RiskArea.get_by_id(upcoming.id)
+    assert upcoming.ended_at is not None and upcoming.effective_until < upcoming.effective_from  # on no day
+    assert risk_areas.status(upcoming) == "ended"
+
+
 def test_a_district_role_lists_areas_only_inside_its_district(health, as_admin):
     client = as_admin("cdc_jinshui")
     before = row_counts()
