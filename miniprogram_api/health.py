@@ -61,7 +61,8 @@ PAPER_CODE = response_model("PaperCode", {"id": Int("编号"), "issued_at": Str(
 PAPER_CODES = response_model("PaperCodes", {"items": List(Obj(PAPER_CODE), "纸质健康码", max_items=None)})
 COLOUR_CHANGE = response_model("ColourChange", {
     "from": Str("原颜色", nullable=True), "to": Str("新颜色"), "reasons": List(Str(), "原因", max_items=None),
-    "why": Str("变化说明", nullable=True), "changed_at": Str("变化时间")})
+    "why": Str("变化原因代码，如 close_contact_listed", nullable=True), "why_label": Str("变化原因，如 录入密接名单"),
+    "changed_at": Str("变化时间")})
 HISTORY = response_model("ColourHistory", {"items": List(Obj(COLOUR_CHANGE), "颜色变化，最新的在前",
                                                          max_items=colour.HISTORY_LIMIT)})
 TEMPERATURE = response_model("Temperature", {"id": Int("编号"), "temperature": Num("体温（℃）"), "fever": Bool("是否发热"),
@@ -148,6 +149,7 @@ class MyColourHistoryHandler(ApiHandler):
         for item in items:
             item["from"] = colour.display_colour(item["from"], scheme)
             item["to"] = colour.display_colour(item["to"], scheme)
+            item["why_label"] = colour_reasons.why_label(item["why"] or "")
         return {"items": items}
 
 

@@ -112,5 +112,6 @@ def _date(text: str) -> dt.date:
 
 def log_section(row) -> tuple[str, list]:
     """A detail page's 操作日志: the audit lines about `row`, newest first."""
-    lines = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{entry['action']}") for entry in audit.about(row)]
+    lines = [(entry["at"][:19].replace("T", " "), f"{entry['who']}：{entry['action_label']}")
+             for entry in audit.about(row)]
     return "操作日志", lines or [("", "无")]

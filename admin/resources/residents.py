@@ -124,13 +124,8 @@ def _movement(entry) -> str:
             f"{colour.LABELS.get(entry.colour, entry.colour)}，{'允许通行' if entry.admitted else '禁止通行'}）")
 
 
-ACTION_LABELS = {"pending_isolation": "扫码后判定待确认隔离", "confirm_isolation": "确认隔离",
-                 "release_isolation": "解除隔离", "not_in_compound": "未在本小区", "add_resident": "新建人员",
-                 "edit_resident": "编辑人员"}
-
-
 def _action_label(entry: dict) -> str:
-    label = ACTION_LABELS.get(entry["action"], entry["action"])
+    label = entry["action_label"]
     detail = entry["detail"]
     if detail.get("status_to"):
         label += f"（{residents.STATUSES.get(detail.get('status_from'), '')} → {residents.STATUSES[detail['status_to']]}）"

@@ -9,6 +9,7 @@ from services.colours import colour
 from services.colours.colour_rules import INPUTS, RuleDataError, load_rules
 from services.colours.corrections import describe
 from services.common.timefmt import china_today
+from services.risk_data import risk_records
 
 SOURCES_PER_REASON = 3
 
@@ -50,4 +51,37 @@ def explain(subject: str, hits: list[dict], today: dt.date | None = None) -> lis
         explained.append({**hit, "sources": sources,
                           "lifts": _lifts(hit, bool(rule and rule.lifted_by_release))})
     return explained
+
+
+# What set off a colour change (ColourHistory.why), as the pages call it; the parametrised ones
+# (a list's kind, a risk level, a status) are named in `why_label`.
+WHY_LABELS = {"recompute": "定时重新赋码", "read_after_expiry": "有效期满后重新赋码", "declaration": "健康申报",
+              "manual_override": "人工调整", "release_notice": "解除医学观察告知书",
+              "release_notice_revoked": "撤销解除医学观察告知书", "risk_area_ended": "风险地区结束",
+              "staff_status": "企业上报员工健康状况", "temperature_recorded": "体温登记", "batch_withdrawn": "撤回名单批次",
+              "case_closed": "病例结案", "colour_rule_changed": "赋码规则变更", "fever_medicine_bought": "录入购药登记"}
+TRAVEL_SOURCES = {"declaration": "健康申报", "checkpoint": "卡口登记", "province_entry": "入省登记"}
+
+
+def why_label(why: str) -> str:
+    """The Chinese name of a colour change's cause (`close_contact_listed` -> 录入密接名单); a cause
+    not known here shows as it is stored."""
+    from services.back_office.residents import STATUSES
+    from services.risk_data.risk_areas import RISKS
+
+    if why in WHY_LABELS:
+        return WHY_LABELS[why]
+    head, _, number = why.partition(" ")  # "release_notice 2026-0001": the notice's number
+    if number and head in WHY_LABELS:
+        return f"{WHY_LABELS[head]} {number}"
+    for suffix, verb in (("_listed", "录入"), ("_withdrawn", "撤回")):
+        kind = risk_records.KINDS.get(why.removesuffix(suffix)) if why.endswith(suffix) else None
+        if kind is not None:
+            return verb + kind.list_label
+    for prefix, text, names in (("travel_", "出行登记（{}）", TRAVEL_SOURCES), ("isolation_", "隔离状态：{}", STATUSES),
+                                ("risk_area_", "登记{}", RISKS)):
+        rest = why.removeprefix(prefix)
+        if rest != why and rest in names:
+            return text.format(names[rest])
+    return why
 

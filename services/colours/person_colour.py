@@ -28,7 +28,8 @@ def of(admin: AdminUser, subject: str) -> dict:
         "verdict": verdict,
         "reasons": colour_reasons.explain(subject, verdict.hits),
         "facts": facts, "notices": notices, "overrides": corrections.overrides_of(subject),
-        "history": colour.history(subject),
+        "history": [{**change, "why_label": colour_reasons.why_label(change["why"] or "")}
+                    for change in colour.history(subject)],
         "requests": corrections.requests_about(targets),
         "appeals": appeals.about(subject),
     }

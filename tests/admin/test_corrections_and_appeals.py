@@ -269,7 +269,7 @@ def test_the_person_page_is_scoped_and_shows_sources_history_and_corrections(off
     page = as_admin("jinshui").post("/admin/person-colour", {"id_number": JINSHUI_ID, "purpose": "核实申诉"})
     assert page.status_code == 200 and JINSHUI_ID not in page.text and JINSHUI_ID not in page.url
     for text in ("红码", "密切接触者名单", "来源：市疾控密接名单", "人工调整健康码", "颜色变化记录", "绿码 → 红码",
-                 "撤销或结案由"):
+                 "撤销或结案由", "<td>录入密接名单</td>"):  # what set off the change, in words
         assert text in page.text, text
     assert "撤销错误登记</button>" not in page.text  # the district does not own the CDC's list
     owner = cdc[0].post("/admin/person-colour", {"id_number": JINSHUI_ID, "purpose": "核实申诉"})

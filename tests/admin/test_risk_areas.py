@@ -70,7 +70,7 @@ def test_an_area_picked_by_name_colours_its_travellers_and_ending_it_keeps_it_as
     history = client.get("/admin/r/risk_areas/?status=ended")
     assert "湖北省武汉市江汉区" in history.text and "已结束" in history.text
     detail = client.get(f"/admin/r/risk_areas/{area.id}")
-    assert "risk_area_listed" in detail.text and "risk_area_ended" in detail.text
+    assert "登记风险地区" in detail.text and "结束风险地区" in detail.text  # the 操作日志, in words
     again = client.post(f"/admin/r/risk_areas/{area.id}/do/end", {"reason": "再次结束"})
     assert again.status_code == 409
 
@@ -156,6 +156,8 @@ def test_ending_never_lengthens_a_listing_and_withdraws_one_not_yet_in_force(hea
     upcoming = RiskArea.get_by_id(upcoming.id)
     assert upcoming.ended_at is not None and upcoming.effective_until < upcoming.effective_from  # on no day
     assert risk_areas.status(upcoming) == "ended"
+    detail = client.get(f"/admin/r/risk_areas/{upcoming.id}").text
+    assert "登记风险地区" in detail and "结束风险地区" in detail and "risk_area_" not in detail  # 操作日志 in words
 
 
 def test_a_district_role_lists_areas_only_inside_its_district(health, as_admin):

@@ -64,7 +64,8 @@ def test_a_fever_makes_my_code_red_with_guidance_and_history(citizen):
     code = citizen.ok("getMyHealthCode")
     assert code["colour"] == "red" and code["reasons"] == ["体温异常（≥37.3℃）"] and code["guidance"]
     history = citizen.ok("listMyColourHistory")["items"]
-    assert [(h["from"], h["to"]) for h in history] == [("green", "red")]
+    assert [(h["from"], h["to"], h["why"], h["why_label"]) for h in history] == [
+        ("green", "red", "temperature_recorded", "体温登记")]
 
 
 def test_three_colour_scheme(make_server):
