@@ -424,7 +424,7 @@ def run(job_id: int, path: str, info: xlsx.SheetInfo, columns: dict[str, int], s
                 transaction.__enter__()
             if source.risk_kind:
                 inserted, duplicates, refused, refused_rows = risk_lists.import_rows(
-                    source, job_id, prepared, uploader, region)
+                    source, job_id, prepared, uploader, region, bad)
                 errors, filtered = errors + refused, 0
             else:
                 inserted, filtered, refused = insert_rows(dispatcher, prepared, literals)

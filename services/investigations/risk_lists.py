@@ -32,15 +32,14 @@ def source_ref(job_id: int) -> str:
 
 
 def import_rows(source: Source, job_id: int, prepared: list[tuple[int, dict]], uploader: AdminUser | None,
-                region: Region | None) -> tuple[int, int, list[tuple], int]:
+                region: Region | None, refused_before: int = 0) -> tuple[int, int, list[tuple], int]:
     """Put one batch of checked rows [(row number, values)] in: (inserted, duplicates, the refused
-    cells as ImportRowError tuples, rows refused)."""
-    if not prepared:
-        return 0, 0, [], 0
+    cells as ImportRowError tuples, rows refused). `refused_before`: the rows of the same part of
+    the sheet that the cell checks refused, which the list's batch counts as failed too."""
     label = risk_records.organisation(uploader) if uploader else "系统导入"
     result = risk_records.ingest(source.risk_kind, [values for _, values in prepared], source_label=label,
                                  source_ref=source_ref(job_id), listed_on=china_today(), region=region,
-                                 created_by=uploader)
+                                 created_by=uploader, refused_before=refused_before)
     headers = {c.key: c.header for c in source.columns}
     errors = [(job_id, prepared[r.index][0], headers.get(r.field, r.field), r.message[:255]) for r in result.rejected]
     return result.accepted, result.duplicates, errors, len({r.index for r in result.rejected})

@@ -366,10 +366,12 @@ def _batch(kind: RecordKind, source_label: str, source_ref: str, listed_on: dt.d
 
 
 def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_on: dt.date,
-           region: Region | None = None, created_by: AdminUser | None = None, from_json: bool = False) -> IngestResult:
+           region: Region | None = None, created_by: AdminUser | None = None, from_json: bool = False,
+           refused_before: int = 0) -> IngestResult:
     """Check a batch of records of one kind, store the good ones with their provenance and recompute
     the people they touch, all in one transaction; see the module docstring. `from_json`: a
-    partner's records, held to their JSON types (see check_rows)."""
+    partner's records, held to their JSON types (see check_rows). `refused_before`: rows of the
+    same batch its caller refused already (an import's cell checks), counted in its figures."""
     spec = kind_of(kind)
     if not isinstance(rows, list):
         raise ApiError("invalid_field", "records 应为数组", 400, "records")
@@ -382,6 +384,8 @@ def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_
     def write() -> IngestResult:
         if not good:  # nothing to store: no provenance row is made for it either
             known = RiskBatch.get_or_none((RiskBatch.kind == spec.code) & (RiskBatch.source_ref == source_ref.strip()))
+            if known is not None:
+                _count(known.id, len(rows) + refused_before, 0, 0, len({r.index for r in rejected}) + refused_before)
             return IngestResult(spec.code, known.id if known else None, len(rows), 0, 0, rejected)
         batch = _batch(spec, source_label.strip(), source_ref.strip(), listed_on, region, created_by)
         stored = _stored(spec, sorted({v["_subject"] for _, v in good}))
@@ -397,13 +401,18 @@ def ingest(kind: str, rows: list, *, source_label: str, source_ref: str, listed_
         accepted = spec.store([{**_entry(v, batch.id), **v, "_label": batch.source_label} for v in fresh]) \
             if fresh else 0
         refused = sorted(rejected + repeats, key=lambda r: r.index)
-        RiskBatch.update(received=RiskBatch.received + len(rows), accepted=RiskBatch.accepted + accepted,
-                         duplicates=RiskBatch.duplicates + duplicates,
-                         rejected=RiskBatch.rejected + len({r.index for r in refused})).where(
-            RiskBatch.id == batch.id).execute()
+        _count(batch.id, len(rows) + refused_before, accepted, duplicates,
+               len({r.index for r in refused}) + refused_before)
         return IngestResult(spec.code, batch.id, len(rows), accepted, duplicates, refused)
 
     return run_transaction(write)
+
+
+def _count(batch_id: int, received: int, accepted: int, duplicates: int, rejected: int) -> None:
+    """Add one call's figures to its batch's (an import sends a batch in several calls)."""
+    RiskBatch.update(received=RiskBatch.received + received, accepted=RiskBatch.accepted + accepted,
+                     duplicates=RiskBatch.duplicates + duplicates, rejected=RiskBatch.rejected + rejected).where(
+        RiskBatch.id == batch_id).execute()
 
 
 def withdraw_batch(kind: str, source_ref: str) -> int:

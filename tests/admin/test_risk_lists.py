@@ -82,6 +82,8 @@ def test_a_close_contact_list_turns_colours_red_and_reports_its_bad_rows(office,
     assert reason == f"密切接触者：密接名单（郑州市疾控中心 {TODAY}）"
     batch = RiskBatch.get(RiskBatch.source_ref == f"import:{job.id}")
     assert (batch.kind, batch.created_by_id, batch.accepted) == ("close_contact", office.cdc.id, 2)
+    # The list's figures are the job's: the row the cell checks refused (a check digit) among them.
+    assert (batch.received, batch.rejected) == (job.rows, job.bad)
     assert CloseContact.get(CloseContact.subject == first.subject).region_id == \
         Region.get(Region.code == JINSHUI_COMPOUND).id
     report = openpyxl.load_workbook(io.BytesIO(importer.error_report(job))).active
