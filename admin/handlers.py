@@ -534,7 +534,7 @@ class DeleteHandler(ResourceHandler):
         row = resource.get_row(self.ctx, row_id)
         if not resource.can_delete(row):
             raise ApiError("not_manual", "只能删除人工录入的登记记录", 403)
-        self.render_page("confirm.html", resource=resource, row=row, title="删除", text="确定删除这条记录？删除后不可恢复。",
+        self.render_page("confirm.html", resource=resource, row=row, values={}, title="删除", text="确定删除这条记录？删除后不可恢复。",
                          warning=None, fields=(), choices=None, error=None, field=None,
                          action=f"/admin/r/{name}/{row.get_id()}/delete")
 
@@ -558,11 +558,11 @@ class ActionHandler(ResourceHandler):
         choices = action.choices(self.ctx, row) if action.choices else None
         return resource, row, action, choices
 
-    def _page(self, resource, row, action, choices, error=None, field=None, status=200):
+    def _page(self, resource, row, action, choices, error=None, field=None, status=200, values=None):
         self.set_status(status)
         self.render_page("confirm.html", resource=resource, row=row, title=action.label, text=action.confirm,
                          warning=action.warning(row), fields=action.form, choices=choices, error=error, field=field,
-                         action=f"/admin/r/{resource.name}/{row.get_id()}/do/{action.name}")
+                         values=values or {}, action=f"/admin/r/{resource.name}/{row.get_id()}/do/{action.name}")
 
     def get(self, name, row_id, action_name):
         self._page(*self._setup(name, row_id, action_name))
@@ -571,8 +571,9 @@ class ActionHandler(ResourceHandler):
         resource, row, action, choices = self._setup(name, row_id, action_name)
         try:
             message = action.run(self.ctx, row, self.form_data(action.form, choices))
-        except ApiError as error:
-            return self._page(resource, row, action, choices, error.message, error.field, error.status)
+        except ApiError as error:  # shown again with what was typed
+            return self._page(resource, row, action, choices, error.message, error.field, error.status,
+                              self.form_values())
         self.redirect(f"/admin/r/{name}/{row.get_id()}?msg=" + urllib.parse.quote(message or "操作成功"))
 
 

@@ -140,6 +140,7 @@ def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(o
     assert (last.from_colour, last.to_colour, last.why) == ("red", "green", "close_contact_withdrawn")
     mine = citizen.ok("listMyAppeals")["items"][0]
     assert (mine["status"], mine["correction"]) == ("accepted", "已更正") and "核实为误登记" in mine["answer"]
+    assert "已更正" in owner.get(f"/admin/r/appeals/{appeal.id}").text  # its 更正进度
     actions = {r.action for r in OperationLog.select()}
     assert {"appeal_submitted", "appeal_accepted", "approval_proposed", "approval_approved",
             "risk_entry_withdrawn"} <= actions
@@ -157,6 +158,8 @@ def test_a_rejected_appeal_shows_the_answer(office, citizen, as_admin):
     no_expiry = jinshui.post(f"/admin/r/appeals/{filed['id']}/do/accept",
                              {"choice": appeals.OVERRIDE_CHOICE, "reason": "请临时恢复", "expires_on": ""})
     assert no_expiry.status_code == 400 and page_error(no_expiry) == "人工调整必须填写有效期"
+    assert 'value="请临时恢复"' in no_expiry.text  # what was typed is shown again, not cleared
+    assert f'<option value="{appeals.OVERRIDE_CHOICE}" selected>' in no_expiry.text
     assert row_counts() == before and ColourAppeal.get_by_id(filed["id"]).status == "open"
     empty = jinshui.post(f"/admin/r/appeals/{filed['id']}/do/reject", {"answer": " "})
     assert empty.status_code == 400 and page_error(empty) == "请填写驳回理由"
