@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 # A fixed 256-bit key so that a development database stays readable across restarts. Production
 # refuses to start with it (see Config.check).
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 DEV_DATA_KEY = base64.b64encode(b"dev-only-data-key-32-bytes-long!").decode()
 
 
@@ -102,7 +103,7 @@ class Config:
     sdk_pool_threads: int = 4
     export_processes: int = 1
     admin_cookie_secure: bool | None = None  # default: secure cookies in production only
-    public_base_url: str = "http://127.0.0.1:8000"  # what printed QR codes point at (the H5 pages)
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL  # what printed QR codes point at (the H5 pages)
     # Outgoing mail (staff-status exports, F5). No SMTP_HOST: exports are kept and fail as "not sent".
     smtp_host: str = ""
     smtp_port: int = 587
@@ -232,6 +233,14 @@ class Config:
     def replace(self, **changes) -> "Config":
         """A copy with some settings changed (tests use it)."""
         return dataclasses.replace(self, **changes)
+
+    def with_own_base_url(self) -> "Config":
+        """Without PUBLIC_BASE_URL, the links and QR codes a server hands out point at where it
+        listens (`--port 8622`: http://127.0.0.1:8622), not at the default port."""
+        if self.public_base_url != DEFAULT_PUBLIC_BASE_URL:
+            return self
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return self.replace(public_base_url=f"http://{host}:{self.port}")
 
     @property
     def is_production(self) -> bool:

@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         config = config.replace(port=args.port)
     if args.host:
         config = config.replace(host=args.host)
+    config = config.with_own_base_url()
     if args.command == "serve" and args.processes > 1 and not config.database_url.startswith(("mysql", "mariadb")):
         parser.error(f"--processes {args.processes}: SQLite 只能由一个进程使用，多进程须用 MySQL"
                      f"（DATABASE_URL=mysql://...） / SQLite serves from one process only")

@@ -115,3 +115,12 @@ def test_before_serving_the_heap_is_frozen_and_young_collections_wait_for_garbag
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_links_point_at_the_port_served_unless_a_public_url_is_set():
+    from config import Config
+
+    assert Config(port=8622).with_own_base_url().public_base_url == "http://127.0.0.1:8622"
+    assert Config(host="0.0.0.0", port=8622).with_own_base_url().public_base_url == "http://127.0.0.1:8622"
+    given = Config(port=8622, public_base_url="https://code.example.cn")
+    assert given.with_own_base_url().public_base_url == "https://code.example.cn"
