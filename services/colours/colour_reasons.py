@@ -9,7 +9,9 @@ from services.colours import colour
 from services.colours.colour_rules import INPUTS, RuleDataError, load_rules
 from services.colours.corrections import describe
 from services.common.timefmt import china_today
+from services.back_office.residents import STATUSES
 from services.risk_data import risk_records
+from services.risk_data.risk_areas import RISKS
 
 SOURCES_PER_REASON = 3
 
@@ -66,9 +68,6 @@ TRAVEL_SOURCES = {"declaration": "健康申报", "checkpoint": "卡口登记", "
 def why_label(why: str) -> str:
     """The Chinese name of a colour change's cause (`close_contact_listed` -> 录入密接名单); a cause
     not known here shows as it is stored."""
-    from services.back_office.residents import STATUSES
-    from services.risk_data.risk_areas import RISKS
-
     if why in WHY_LABELS:
         return WHY_LABELS[why]
     head, _, number = why.partition(" ")  # "release_notice 2026-0001": the notice's number
