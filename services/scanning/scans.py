@@ -283,7 +283,8 @@ def _begin(row, body: dict, config, request_id_ok: bool) -> tuple[Account, RawJs
     if not request_id_ok:
         raise ApiError("invalid_field", "request_id 应为 8-64 位字母、数字、- 或 _", 400, "request_id")
     if reads.earlier_id is not None:
-        return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account)
+        return account, _replay(EntryRecord.get_by_id(reads.earlier_id), account, body,
+                                reads.code.place_id if reads.code is not None else None)
     place = _active_place(token, reads)
     # N1: a door screen's code is signed for its place and window (an HMAC: no query).
     screen_codes.check_scan(place, body.get("screen_code"), config)
@@ -413,7 +414,7 @@ async def scan(bearer: str, body: dict, config) -> RawJson:
         return await pools.run_in(pools.DB, _scan_in_transaction, account, body, config, begun)
     earlier = await entry_writer.writer.write(entry, normal)
     if earlier is not None:
-        return _replay(earlier, account)
+        return _replay(earlier, account, body, begun.place.id)
     metrics.count_scan(entry["colour"], entry["admitted"])
     return RawJson(entry["verdict"])
 
@@ -454,10 +455,17 @@ def _decide(row, body: dict, config, request_id_ok: bool) -> RawJson | tuple:
     return account, begun, entry, normal
 
 
-def _replay(entry: EntryRecord, account: Account) -> RawJson:
-    """The first answer again, for a retried request (C8); another account's id is a conflict."""
+def _replay(entry: EntryRecord, account: Account, body: dict, place_id: int | None) -> RawJson:
+    """The first answer again, for a retried request (C8). Another account's id is a conflict,
+    and so is another registration under the same id (another place, flow or temperature: its
+    data would be dropped for the first answer), as recordTemperatureCheck holds it."""
     if entry.account_id != account.id:
         raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
+    given, stored = body.get("temperature"), entry.temperature
+    same_temperature = given is None and stored is None or (
+        given is not None and stored is not None and abs(float(given) - float(stored)) < 0.05)
+    if entry.place_id != place_id or body.get("flow") not in (None, entry.flow) or not same_temperature:
+        raise ApiError("request_id_conflict", "该请求编号已用于另一条不同的登记，请重新登记", 409, "request_id")
     return RawJson(entry.verdict)
 
 

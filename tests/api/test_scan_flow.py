@@ -100,6 +100,21 @@ def test_a_retried_request_gives_the_same_answer_and_one_record(citizen, world):
     assert_error(scan(other, world["home"], request_id="retry-0001"), 409, "request_id_conflict", "request_id")
 
 
+def test_a_request_id_used_for_another_registration_is_a_conflict_and_keeps_nothing(citizen, world):
+    """A retry carries the same scan; another place, flow or temperature under a used id would
+    lose its data behind the first answer (a fever among it)."""
+    first = scan(citizen, world["home"], profile=PROFILE, temperature=36.5, request_id="retry-0002").json()
+    assert scan(citizen, world["home"], temperature=36.5, request_id="retry-0002").json() == first
+    before = row_counts()
+    for changed in ({"temperature": 38.5}, {"temperature": None}, {"flow": "visitor", "form": VISIT},
+                    {"token": world["other"]}):
+        token = changed.pop("token", world["home"])
+        error = assert_error(scan(citizen, token, request_id="retry-0002", **{"temperature": 36.5, **changed}), 409,
+                             "request_id_conflict", "request_id")
+        assert "另一条不同的登记" in error["message"], changed
+    assert row_counts() == before and TemperatureRecord.select().where(TemperatureRecord.value > 38).count() == 0
+
+
 def test_a_second_compound_is_refused_visitors_excepted(citizen, world):
     scan(citizen, world["home"], profile=PROFILE)
     before = row_counts()
