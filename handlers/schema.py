@@ -190,6 +190,8 @@ class Str(Spec):
             "string_too_long": f"过长（最多 {self.max_len} 个字符）", "string_pattern_mismatch": "格式不正确",
         }
         if kind == "string_too_short":
+            if isinstance(value, str) and value.strip():  # typed, but shorter than its minimum
+                return "invalid_field", f"{who}过短（至少 {self.min_len} 个字符）"
             return "missing_field", f"{who}不能为空"
         return "invalid_field", who + messages.get(kind, "的取值无效")
 

@@ -83,6 +83,9 @@ def test_an_adult_consents_by_a_code_sent_to_their_phone(adder, sms):
                  400, "sms_code_wrong", "code")
     assert_error(adder.call("confirmFamilyConsent", {"code": "12345a"}, path={"member_id": member["id"]}),
                  400, "invalid_field", "code")
+    short = assert_error(adder.call("confirmFamilyConsent", {"code": "12345"}, path={"member_id": member["id"]}),
+                         400, "invalid_field", "code")  # typed, too short: not "empty"
+    assert "至少 6 个字符" in short["message"]
     assert row_counts() == before
     assert FamilyConsent.get().status == "pending"
     assert_error(adder.call("getMyHealthCode", query={"member_id": member["id"]}), 403, "consent_required")
