@@ -9,7 +9,7 @@ import re
 
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from handlers.base import ApiHandler, BaseHandler
+from handlers.base import MAX_ID, ApiHandler, BaseHandler
 from handlers.schema import Body
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -83,8 +83,12 @@ def _openapi_path(pattern: str) -> str:
 
 
 def _path_parameters(pattern: str) -> list[dict]:
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"\(\?P<(\w+)>", pattern)]
+    """The route's named groups as path parameters, typed as they are routed: a record's id
+    (digits) as an integer, anything else as a text matching its group."""
+    return [{"name": name, "in": "path", "required": True,
+             "schema": ({"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID} if body == r"\d+"
+                        else {"type": "string", "pattern": f"^{body}$"})}
+            for name, body in re.findall(r"\(\?P<(\w+)>([^)]*)\)", pattern)]
 
 
 def build_document(routes: list, version: str = "1") -> dict:
@@ -100,6 +104,7 @@ def build_document(routes: list, version: str = "1") -> dict:
             spec = getattr(getattr(handler, method, None), "operation", None)
             if spec is None:
                 continue
+            path_parameters = _path_parameters(pattern)
             success = ({"application/json": {"schema": _envelope(spec.response)}}
                        if spec.produces == "application/json" else
                        {mime.strip(): {"schema": {"type": "string", "format": "binary"}}
@@ -115,14 +120,14 @@ def build_document(routes: list, version: str = "1") -> dict:
             if tag:
                 op["tags"] = [tag[0]]
                 tags[tag[0]] = tag[1]
-            parameters = (_path_parameters(pattern) + list(getattr(handler, "header_parameters", ())) +
+            parameters = (path_parameters + list(getattr(handler, "header_parameters", ())) +
                           (query_parameters(spec.query, schemas) if spec.query else []))
             if parameters:
                 op["parameters"] = parameters
             if spec.body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": _ref(spec.body)}}}
-            errors = set(spec.errors) | {400, 503}
+            errors = set(spec.errors) | {400, 503} | ({404} if path_parameters else set())  # no such record
             secured = issubclass(handler, ApiHandler) and not handler.public
             scheme = getattr(handler, "security_scheme", None)
             if scheme:  # a handler that signs in its own way (a partner's signed request)

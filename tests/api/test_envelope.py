@@ -80,6 +80,17 @@ def test_openapi_lists_every_operation_once_with_camel_case_ids(api):
     assert update["security"] == [{"bearer": []}]
 
 
+def test_path_parameters_are_typed_as_routed_and_their_operations_may_answer_404(api):
+    document = api.get("/openapi.json").json()
+    remove = document["paths"]["/api/v1/me/family/{member_id}"]["delete"]
+    assert remove["parameters"][0]["schema"] == {"type": "integer", "format": "int64", "minimum": 0,
+                                                 "maximum": 2 ** 63 - 1}
+    assert "404" in remove["responses"]
+    by_code = document["paths"]["/api/v1/places/by-code/{token}"]["get"]["parameters"][0]["schema"]
+    assert by_code == {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,64}$"}
+    assert "404" not in document["paths"]["/api/v1/me/profile"]["get"]["responses"]  # no id, no such record
+
+
 def test_the_same_schema_validates_and_documents(api):
     document = api.get("/openapi.json").json()
     dev = document["components"]["schemas"]["DevLoginRequest"]
