@@ -135,6 +135,16 @@ class H5PageHandler(tornado.web.RequestHandler):
             self.finish(error.message)
 
 
+class BadCodePageHandler(H5PageHandler):
+    """`GET /s/{anything that is no code}`: a person who followed a damaged or altered QR link
+    gets the scan page's Chinese error, not the API's JSON 404."""
+
+    shed_priority = shedding.SCAN
+
+    def get(self, anything):
+        self.render_page(404, error="场所码无效或已损坏，请重新扫描张贴的场所码")
+
+
 class ScanPageHandler(H5PageHandler):
     """`GET /s/{token}`: the page a place code's poster leads to; `?quick=1` is the same code's
     体温正常快速打卡 (C7): the script checks in at once, asking only a first-time profile."""
@@ -260,6 +270,7 @@ def routes(config) -> list:
     OpenAPI)."""
     return [
         (rf"/s/{TOKEN}", ScanPageHandler),
+        (r"/s/(.*)", BadCodePageHandler),
         (rf"/screen/{TOKEN}", ScreenPageHandler),
         (r"/place-admin/occupancy", OccupancyPageHandler),
         (rf"{STATIC_PREFIX}(.*)", H5StaticHandler, {"path": STATIC}),

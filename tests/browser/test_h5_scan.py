@@ -100,6 +100,9 @@ def test_the_page_is_strict_html_and_unknown_or_revoked_codes_get_a_chinese_page
     unknown = requests.get(f"{h5.base_url}/s/no-such-code", timeout=10)
     assert unknown.status_code == 404 and unknown.headers["Content-Type"].startswith("text/html")
     assert "无法识别的场所码" in unknown.text and "Content-Security-Policy" in unknown.headers
+    damaged = requests.get(f"{h5.base_url}/s/%3Cscript%3E", timeout=10)  # no code's shape at all
+    assert damaged.status_code == 404 and damaged.headers["Content-Type"].startswith("text/html")
+    assert "场所码无效或已损坏" in damaged.text and "<script>" not in damaged.text
     # Place names are the public's input (activation forms): escaped, never markup.
     _, code = places.create_place(place_type_code="other", name="<b>小卖部</b>")
     escaped = requests.get(f"{h5.base_url}/s/{code.token}", timeout=10).text
