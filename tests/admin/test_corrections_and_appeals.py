@@ -150,6 +150,24 @@ def test_an_appeal_is_accepted_and_its_correction_approved_by_a_second_account(o
     assert (again.accepted, again.duplicates) == (0, 1) and colour.verdict(entry.subject).colour == "green"
 
 
+def test_an_appeal_answered_by_an_override_shows_it_applied_once_approved(office, citizen, as_admin, second):
+    _listed()
+    filed = citizen.ok("submitColourAppeal", {"reason": "核酸阴性，请复核"})
+    jinshui = as_admin("jinshui")
+    until = (china_today() + dt.timedelta(days=7)).isoformat()
+    done = jinshui.post(f"/admin/r/appeals/{filed['id']}/do/accept",
+                        {"choice": appeals.OVERRIDE_CHOICE, "reason": "复核阴性", "expires_on": until},
+                        allow_redirects=False)
+    assert done.status_code == 302, page_error(done)
+    assert "更正待审批" in jinshui.get(f"/admin/r/appeals/{filed['id']}").text
+    request = ApprovalRequest.get(ApprovalRequest.kind == "colour_override")
+    approvals.approve(second.admin, request.id)
+    assert citizen.ok("getMyHealthCode")["colour"] == "green"
+    for reader in (jinshui, second):
+        assert "已更正" in reader.get(f"/admin/r/appeals/{filed['id']}").text
+    assert citizen.ok("listMyAppeals")["items"][0]["correction"] == "已更正"
+
+
 def test_a_rejected_appeal_shows_the_answer(office, citizen, as_admin):
     _listed()
     filed = citizen.ok("submitColourAppeal", {"reason": "请复核"})
