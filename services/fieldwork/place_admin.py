@@ -216,11 +216,7 @@ def _same_check(earlier: EntryRecord, body: dict) -> bool:
         result = json.loads(earlier.form or "{}").get("result")
     except ValueError:
         result = None
-    given = body.get("temperature")
-    stored = earlier.temperature
-    same_temperature = (given is None and stored is None) or (
-        given is not None and stored is not None and abs(float(given) - float(stored)) < 0.05)
-    return result == body["result"] and same_temperature
+    return result == body["result"] and risk_inputs.same_temperature(body.get("temperature"), earlier.temperature)
 
 
 def _replayed(account: Account, body: dict) -> dict | None:

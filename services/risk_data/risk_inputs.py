@@ -74,6 +74,14 @@ def china_date(moment: dt.datetime) -> dt.date:
     return (moment + CHINA_OFFSET).date()
 
 
+def same_temperature(given, stored) -> bool:
+    """Whether a request's temperature is the one a record holds (both none, or equal to the
+    tenth): how a retried registration is told from another one under the same request id."""
+    if given is None or stored is None:
+        return given is None and stored is None
+    return abs(float(given) - float(stored)) < 0.05
+
+
 def check_temperature(value, field: str = "temperature") -> Decimal:
     """A body temperature in ℃ with one decimal, within 34.0-43.0 (C3)."""
     if isinstance(value, bool):

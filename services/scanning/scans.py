@@ -461,10 +461,8 @@ def _replay(entry: EntryRecord, account: Account, body: dict, place_id: int | No
     data would be dropped for the first answer), as recordTemperatureCheck holds it."""
     if entry.account_id != account.id:
         raise ApiError("request_id_conflict", "request_id 已被使用", 409, "request_id")
-    given, stored = body.get("temperature"), entry.temperature
-    same_temperature = given is None and stored is None or (
-        given is not None and stored is not None and abs(float(given) - float(stored)) < 0.05)
-    if entry.place_id != place_id or body.get("flow") not in (None, entry.flow) or not same_temperature:
+    if (entry.place_id != place_id or body.get("flow") not in (None, entry.flow)
+            or not risk_inputs.same_temperature(body.get("temperature"), entry.temperature)):
         raise ApiError("request_id_conflict", "该请求编号已用于另一条不同的登记，请重新登记", 409, "request_id")
     return RawJson(entry.verdict)
 
