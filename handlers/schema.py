@@ -32,13 +32,11 @@ from pydantic_core import PydanticCustomError, PydanticUndefined
 
 from services.common.errors import ApiError
 from services.common.text_checks import has_control_characters
-from services.common.timefmt import china_today
+from services.common.timefmt import DATE_TEXT, china_today
 
 INT64 = 2 ** 63 - 1
 # Where a label's name ends and its explanation begins (a bracket, a comma or a colon).
 _LABEL_END = re.compile(r"[（(，,：:]")
-# A date as the API states it: Python's fromisoformat would also take "20261201".
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A nested value that is not an object: the same answer as a body that is not one.
 _NOT_AN_OBJECT = ("model_type", "model_attributes_type", "dict_type")
 _SCALAR_TYPES = ("string_type", "int_type", "float_type", "bool_type", "list_type", "null_value") + _NOT_AN_OBJECT
@@ -297,7 +295,7 @@ class Date(Str):
 
     def _day(self, text):
         try:
-            if not _DATE.fullmatch(text):
+            if not DATE_TEXT.fullmatch(text):
                 raise ValueError(text)
             day = dt.date.fromisoformat(text)
         except ValueError:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+# A date as the API and the partner feed state it; Python's fromisoformat also takes "20261201".
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 CHINA_OFFSET = dt.timedelta(hours=8)
 CHINA = dt.timezone(CHINA_OFFSET, "Asia/Shanghai")
 

@@ -49,7 +49,6 @@ show where a reason came from.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -61,7 +60,7 @@ from models.transactions import run_transaction
 from services.accounts import admin_auth
 from services.colours import colour
 from services.common.errors import ApiError
-from services.common.timefmt import china_today
+from services.common.timefmt import DATE_TEXT, china_today
 from services.investigations import cells
 from services.investigations.sources import TemplateColumn
 from services.risk_data import risk_inputs
@@ -250,17 +249,14 @@ def _regions(codes: set[str]) -> dict[str, Region]:
     return found
 
 
-# A date in a JSON record, as the feed's document states it.
-_JSON_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def _json_fault(kind: RecordKind, index: int, row: dict) -> Rejection | None:
     """What is wrong with the shape of a JSON record (a partner's feed) before its values are
     checked: a field its kind does not have, or a value of the wrong JSON type. A sheet's cells
     may be numbers or dates (cells.check reads them as text); a JSON record's texts are texts."""
-    for key in row:
-        if not any(column.key == key for column in kind.fields):
-            return Rejection(index, str(key), "unknown_field", f"不支持的字段：{key}")
+    known = {column.key for column in kind.fields}
+    unknown = [key for key in row if key not in known]
+    if unknown:
+        return Rejection(index, str(unknown[0]), "unknown_field", f"不支持的字段：{unknown[0]}")
     for column in kind.fields:
         value = row.get(column.key)
         if value is None:
@@ -268,7 +264,7 @@ def _json_fault(kind: RecordKind, index: int, row: dict) -> Rejection | None:
         number = column.kind == "decimal"
         if not (isinstance(value, str) or number and isinstance(value, (int, float)) and not isinstance(value, bool)):
             return Rejection(index, column.key, "invalid_field", f"{column.header}应为{'数字' if number else '文本'}")
-        if column.kind == "date" and value.strip() and not _JSON_DATE.fullmatch(value.strip()):
+        if column.kind == "date" and value.strip() and not DATE_TEXT.fullmatch(value.strip()):
             return Rejection(index, column.key, "invalid_date", f"{column.header}应为 YYYY-MM-DD 格式的日期")
     return None
 
